@@ -1,0 +1,34 @@
+"""calib: test lead-scoring rules against your own history before you change anything live.
+
+The public API is re-exported here; heavy modules load on first use so that
+``import calib`` and ``calib --help`` stay fast.
+"""
+
+from importlib import import_module
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "load_dataset": "calib.data",
+    "Dataset": "calib.data",
+    "ColumnMapping": "calib.data",
+    "load_rules": "calib.rules",
+    "RuleSet": "calib.rules",
+    "replay": "calib.engine",
+    "ReplayResult": "calib.engine",
+    "sweep": "calib.engine",
+    "SweepResult": "calib.engine",
+    "score_as_of": "calib.engine",
+    "generate_demo": "calib.demo",
+    "CalibError": "calib.errors",
+    "ConfigError": "calib.errors",
+    "DataError": "calib.errors",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'calib' has no attribute {name!r}")

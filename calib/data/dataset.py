@@ -1,0 +1,450 @@
+"""Loading and validating a data set (SPEC section 1).
+
+A data set is a folder with ``leads``, ``events`` (optional) and ``outcomes`` tables as
+CSV or Parquet, and optionally ``assignments``. :func:`load_dataset` reads it, applies a
+column mapping, converts timestamps to UTC, checks everything lazily (every problem of
+every table is reported at once) and returns a :class:`Dataset` whose lead ids and event
+types are integer codes, so tens of millions of events fit in memory (14 bytes an event).
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from calib.data.mapping import SPEC_COLUMNS, TABLES, ColumnMapping
+from calib.errors import DataError, Problem
+
+SALES_OUTCOMES = ("mql", "sql", "meeting", "opportunity", "won", "lost", "disqualified")
+MAX_ROWS_SHOWN = 3
+UTC_NS = "datetime64[ns, UTC]"
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A validated data set.
+
+    Attributes
+    ----------
+    leads : DataFrame
+        One row per lead; the row position is the lead's integer code. Columns
+        ``lead_id`` (string), ``created_at`` (UTC; absent for snapshots) and every
+        attribute column of the file.
+    events : DataFrame
+        ``lead`` (int32 code), ``occurred_at`` (UTC), ``event_type`` (categorical),
+        sorted by lead then time. Empty when the data set has no events table.
+    outcomes : DataFrame
+        ``lead`` (int32), ``outcome`` (categorical), ``occurred_at`` (UTC; absent for
+        snapshots) and ``amount`` (float, NaN when not given).
+    assignments : DataFrame or None
+        ``lead``, ``arm`` (categorical), ``assigned_at`` (UTC or absent).
+    snapshot : bool
+        True when leads have no ``created_at`` or outcomes no ``occurred_at``.
+    end_of_data : Timestamp or None
+        The latest timestamp in any table.
+    """
+
+    leads: pd.DataFrame
+    events: pd.DataFrame
+    outcomes: pd.DataFrame
+    assignments: pd.DataFrame | None = None
+    path: str = ""
+    snapshot: bool = False
+    end_of_data: pd.Timestamp | None = None
+    files: dict = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def n_leads(self) -> int:
+        return len(self.leads)
+
+    @property
+    def event_types(self) -> tuple[str, ...]:
+        return tuple(self.events["event_type"].cat.categories)
+
+    @property
+    def outcome_types(self) -> tuple[str, ...]:
+        present = self.outcomes["outcome"].value_counts()
+        return tuple(str(c) for c in self.outcomes["outcome"].cat.categories if present[c] > 0)
+
+    @property
+    def start_of_data(self) -> pd.Timestamp | None:
+        if "created_at" not in self.leads:
+            return None
+        return self.leads["created_at"].min()
+
+    def lead_ids(self, codes) -> np.ndarray:
+        """The original ``lead_id`` strings of integer lead codes."""
+        return self.leads["lead_id"].to_numpy()[np.asarray(codes)]
+
+    def first_outcomes(self) -> pd.DataFrame:
+        """The first occurrence of each outcome per lead (the one that counts)."""
+        o = self.outcomes
+        if "occurred_at" in o:
+            o = o.sort_values(["lead", "occurred_at"], kind="stable")
+        return o.drop_duplicates(["lead", "outcome"], keep="first").reset_index(drop=True)
+
+    def subset(self, lead_codes) -> "Dataset":
+        """The data set restricted to some leads, re-coded from 0 (used for partitions)."""
+        codes = np.asarray(lead_codes)
+        remap = np.full(len(self.leads), -1, dtype=np.int64)
+        remap[codes] = np.arange(len(codes))
+
+        def take(df):
+            if df is None:
+                return None
+            new = remap[df["lead"].to_numpy()]
+            keep = new >= 0
+            out = df.loc[keep].copy()
+            out["lead"] = new[keep].astype(np.int32)
+            return out.reset_index(drop=True)
+
+        return Dataset(
+            leads=self.leads.iloc[codes].reset_index(drop=True),
+            events=take(self.events).sort_values(["lead", "occurred_at"], kind="stable")
+            .reset_index(drop=True),
+            outcomes=take(self.outcomes), assignments=take(self.assignments),
+            path=self.path, snapshot=self.snapshot, end_of_data=self.end_of_data,
+            files=self.files, warnings=self.warnings,
+        )
+
+
+# ---------------------------------------------------------------------------- reading
+def _find_file(folder: Path, table: str, mapping: ColumnMapping) -> Path | None:
+    if table in mapping.files:
+        p = folder / mapping.files[table]
+        return p if p.exists() else p  # a missing mapped file is reported by the caller
+    for ext in (".parquet", ".csv", ".csv.gz"):
+        p = folder / f"{table}{ext}"
+        if p.exists():
+            return p
+    return None
+
+
+def _check_utf8(path: Path) -> Problem | None:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    opener = open
+    if path.suffix == ".gz":
+        import gzip
+
+        opener = gzip.open
+    with opener(path, "rb") as f:
+        while True:
+            chunk = f.read(1 << 22)
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as e:
+                return Problem(path.name, "not_utf8",
+                               f"the file is not UTF-8 text (invalid byte at offset "
+                               f"{offset + e.start}); save it as UTF-8 and retry")
+            if not chunk:
+                return None
+            offset += len(chunk)
+
+
+def _read_file(path: Path, string_columns: list[str]) -> pd.DataFrame:
+    if path.suffix == ".parquet" or path.is_dir():
+        return pd.read_parquet(path)
+    dtype = {c: "string" for c in string_columns}
+    try:
+        df = pd.read_csv(path, dtype=dtype, engine="pyarrow")
+    except Exception:  # pyarrow is strict about ragged rows; pandas' parser says more
+        df = pd.read_csv(path, dtype=dtype, encoding="utf-8", keep_default_na=True)
+    df.columns = [str(c).lstrip("\ufeff").strip() for c in df.columns]
+    return df
+
+
+def _rows(df: pd.DataFrame, mask, columns) -> tuple:
+    idx = np.flatnonzero(np.asarray(mask))[:MAX_ROWS_SHOWN]
+    out = []
+    for i in idx:
+        row = {"row": int(i) + 2}  # +2: header line, 1-based
+        for c in columns:
+            v = df[c].iloc[i]
+            row[c] = None if pd.isna(v) else (v.item() if hasattr(v, "item") else v)
+        out.append(row)
+    return tuple(out)
+
+
+def _parse_time(df: pd.DataFrame, table: str, column: str, problems: list,
+                allow_missing: bool = False) -> pd.Series | None:
+    raw = df[column]
+    if isinstance(raw.dtype, pd.DatetimeTZDtype):
+        parsed = raw.dt.tz_convert("UTC")
+    elif pd.api.types.is_datetime64_dtype(raw.dtype):
+        parsed = raw.dt.tz_localize("UTC")
+    else:
+        text = raw.astype("string").str.strip()
+        text = text.mask(text == "")
+        parsed = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
+        bad = text.notna() & parsed.isna()
+        if bad.any():
+            problems.append(Problem(table, "unparseable_timestamp",
+                                    f"{int(bad.sum())} value(s) are not ISO 8601 timestamps",
+                                    column=column, count=int(bad.sum()),
+                                    rows=_rows(df, bad, [column])))
+    parsed = parsed.astype(UTC_NS)
+    missing = raw.isna() if not isinstance(raw.dtype, pd.StringDtype) else raw.isna() | (raw.str.strip() == "")
+    if not allow_missing and missing.any() and not missing.all():
+        problems.append(Problem(table, "missing_timestamp",
+                                f"{int(missing.sum())} row(s) have no {column}",
+                                column=column, count=int(missing.sum()),
+                                rows=_rows(df, missing, ["lead_id"] if "lead_id" in df else [])))
+    return parsed
+
+
+def load_dataset(path: str | os.PathLike,
+                 mapping: ColumnMapping | dict | None = None) -> Dataset:
+    """Load, validate and encode a data set folder.
+
+    Parameters
+    ----------
+    path : str or Path
+        A folder holding ``leads``, ``events`` (optional), ``outcomes`` and optionally
+        ``assignments`` as ``.csv`` or ``.parquet``.
+    mapping : ColumnMapping or dict, optional
+        File names and column names when the export's differ from calib's.
+
+    Raises
+    ------
+    DataError
+        With every problem found in every table (``error.problems``; reason codes in
+        ``error.codes``).
+
+    Examples
+    --------
+    >>> ds = load_dataset("demo/data")  # doctest: +SKIP
+    >>> ds.n_leads, ds.event_types[:2]  # doctest: +SKIP
+    (20000, ('blog_view', 'careers_page_view'))
+    """
+    folder = Path(path)
+    if not isinstance(mapping, ColumnMapping):
+        mapping = ColumnMapping.from_dict(mapping)
+    if not folder.is_dir():
+        raise DataError(f"The data set folder '{folder}' does not exist.", code="missing_table",
+                        problems=[Problem(str(folder), "missing_table", "no such folder")])
+
+    problems: list[Problem] = []
+    raw: dict[str, pd.DataFrame] = {}
+    files: dict[str, str] = {}
+    for table in TABLES:
+        f = _find_file(folder, table, mapping)
+        if f is None or not f.exists():
+            if table in ("leads", "outcomes") or table in mapping.files:
+                name = mapping.files.get(table, f"{table}.csv or {table}.parquet")
+                problems.append(Problem(table, "missing_table",
+                                        f"no file {name} in {folder}"))
+            continue
+        files[table] = str(f)
+        if f.suffix != ".parquet":
+            p = _check_utf8(f)
+            if p is not None:
+                problems.append(Problem(table, p.code, f"{f.name}: {p.message}"))
+                continue
+        id_cols = [mapping.source_column(table, "lead_id")]
+        if table == "events":
+            id_cols.append(mapping.source_column(table, "event_type"))
+        if table == "outcomes":
+            id_cols.append(mapping.source_column(table, "outcome"))
+        if table == "assignments":
+            id_cols.append(mapping.source_column(table, "arm"))
+        try:
+            df = _read_file(f, id_cols)
+        except Exception as e:  # noqa: BLE001 - any reader failure is the user's file
+            problems.append(Problem(table, "unreadable_file", f"{f.name} cannot be read: {e}"))
+            continue
+        # the mapping must name columns that exist
+        for calib_col, src in mapping.columns.get(table, {}).items():
+            if src not in df.columns:
+                problems.append(Problem(table, "mapping_missing_column",
+                                        f"the mapping names column '{src}' (for '{calib_col}') "
+                                        f"but {f.name} has no such column; it has: "
+                                        f"{', '.join(map(str, df.columns[:12]))}",
+                                        column=src))
+        for c in mapping.exclude.get(table, ()):
+            if c not in df.columns:
+                problems.append(Problem(table, "mapping_missing_column",
+                                        f"[exclude] names column '{c}' but {f.name} has no "
+                                        f"such column", column=c))
+        df = df.drop(columns=[c for c in mapping.exclude.get(table, ()) if c in df.columns])
+        df = df.rename(columns=mapping.renames(table))
+        raw[table] = df
+    if problems:
+        _raise(folder, problems)
+
+    leads, events, outcomes = raw["leads"], raw.get("events"), raw["outcomes"]
+    assignments = raw.get("assignments")
+    required = {"leads": ("lead_id",), "events": ("lead_id", "occurred_at", "event_type"),
+                "outcomes": ("lead_id", "outcome"), "assignments": ("lead_id", "arm")}
+    for table, df in raw.items():
+        missing_cols = [c for c in required[table] if c not in df.columns]
+        for c in missing_cols:
+            problems.append(Problem(table, "missing_column",
+                                    f"required column '{c}' is missing; the file has: "
+                                    f"{', '.join(map(str, df.columns[:12]))}", column=c))
+        if len(df) == 0:
+            problems.append(Problem(table, "empty_table", "the table has no rows"))
+    if problems:
+        _raise(folder, problems)
+
+    snapshot = False
+    # ---- leads
+    leads = leads.copy()
+    leads["lead_id"] = leads["lead_id"].astype("string").str.strip()
+    null_id = leads["lead_id"].isna() | (leads["lead_id"] == "")
+    if null_id.any():
+        problems.append(Problem("leads", "missing_value", f"{int(null_id.sum())} row(s) have no "
+                                "lead_id", column="lead_id", count=int(null_id.sum()),
+                                rows=_rows(leads, null_id, ["lead_id"])))
+    dup = leads["lead_id"].duplicated(keep=False) & ~null_id
+    if dup.any():
+        problems.append(Problem("leads", "duplicate_lead_id",
+                                f"{int(leads['lead_id'][dup].nunique())} lead_id value(s) occur "
+                                "more than once", column="lead_id", count=int(dup.sum()),
+                                rows=_rows(leads, dup, ["lead_id"])))
+    if "created_at" in leads and not leads["created_at"].isna().all():
+        leads["created_at"] = _parse_time(leads, "leads", "created_at", problems)
+    else:
+        snapshot = True
+        leads = leads.drop(columns=["created_at"], errors="ignore")
+
+    categories = pd.Index(leads["lead_id"].astype(str))
+
+    def encode_leads(df, table):
+        ids = df["lead_id"].astype("string").str.strip()
+        codes = pd.Categorical(ids, categories=categories).codes
+        unknown = codes < 0
+        if unknown.any():
+            problems.append(Problem(table, "unknown_lead",
+                                    f"{int(unknown.sum())} row(s) refer to a lead_id that is not "
+                                    "in the leads table", column="lead_id", count=int(unknown.sum()),
+                                    rows=_rows(df, unknown, ["lead_id"])))
+        return codes.astype(np.int32)
+
+    # ---- events
+    if events is not None:
+        ev_codes = encode_leads(events, "events")
+        ev_time = _parse_time(events, "events", "occurred_at", problems)
+        et = events["event_type"].astype("string").str.strip()
+        bad_type = et.isna() | (et == "")
+        if bad_type.any():
+            problems.append(Problem("events", "missing_value", f"{int(bad_type.sum())} row(s) have "
+                                    "no event_type", column="event_type", count=int(bad_type.sum()),
+                                    rows=_rows(events, bad_type, ["lead_id", "event_type"])))
+        events = pd.DataFrame({"lead": ev_codes, "occurred_at": ev_time,
+                               "event_type": pd.Categorical(et.astype(str))})
+    else:
+        events = pd.DataFrame({"lead": np.zeros(0, np.int32),
+                               "occurred_at": pd.Series([], dtype=UTC_NS),
+                               "event_type": pd.Categorical([])})
+
+    # ---- outcomes
+    out_codes = encode_leads(outcomes, "outcomes")
+    oc = outcomes["outcome"].astype("string").str.strip().str.lower()
+    bad_oc = oc.isna() | (oc == "")
+    if bad_oc.any():
+        problems.append(Problem("outcomes", "missing_value", f"{int(bad_oc.sum())} row(s) have no "
+                                "outcome", column="outcome", count=int(bad_oc.sum()),
+                                rows=_rows(outcomes, bad_oc, ["lead_id", "outcome"])))
+    new_out = pd.DataFrame({"lead": out_codes, "outcome": pd.Categorical(oc.astype(str))})
+    if "occurred_at" in outcomes and not outcomes["occurred_at"].isna().all():
+        new_out["occurred_at"] = _parse_time(outcomes, "outcomes", "occurred_at", problems).to_numpy()
+    else:
+        snapshot = True
+    if "amount" in outcomes:
+        amt_raw = outcomes["amount"]
+        amt = pd.to_numeric(amt_raw, errors="coerce")
+        bad_num = amt.isna() & amt_raw.notna() & (amt_raw.astype("string").str.strip() != "")
+        if bad_num.any():
+            problems.append(Problem("outcomes", "invalid_number", f"{int(bad_num.sum())} amount(s) "
+                                    "are not numbers", column="amount", count=int(bad_num.sum()),
+                                    rows=_rows(outcomes, bad_num, ["lead_id", "amount"])))
+        neg = amt < 0
+        if neg.any():
+            problems.append(Problem("outcomes", "negative_amount", f"{int(neg.sum())} amount(s) are "
+                                    "negative; amounts must be >= 0", column="amount",
+                                    count=int(neg.sum()), rows=_rows(outcomes, neg,
+                                                                     ["lead_id", "amount"])))
+        new_out["amount"] = amt.astype(float).to_numpy()
+    else:
+        new_out["amount"] = np.nan
+    extra = [c for c in outcomes.columns if c not in SPEC_COLUMNS["outcomes"]]
+    for c in extra:
+        new_out[c] = outcomes[c].to_numpy()
+    outcomes = new_out
+
+    # ---- assignments
+    if assignments is not None:
+        a_codes = encode_leads(assignments, "assignments")
+        arm = assignments["arm"].astype("string").str.strip()
+        new_a = pd.DataFrame({"lead": a_codes, "arm": pd.Categorical(arm.astype(str))})
+        dup_a = pd.Series(a_codes).duplicated(keep=False) & (a_codes >= 0)
+        if dup_a.any():
+            problems.append(Problem("assignments", "duplicate_lead_id",
+                                    f"{int(dup_a.sum())} row(s) assign a lead more than once",
+                                    column="lead_id", count=int(dup_a.sum()),
+                                    rows=_rows(assignments, dup_a.to_numpy(), ["lead_id", "arm"])))
+        if "assigned_at" in assignments and not assignments["assigned_at"].isna().all():
+            new_a["assigned_at"] = _parse_time(assignments, "assignments", "assigned_at",
+                                               problems).to_numpy()
+        assignments = new_a
+
+    if problems:
+        _raise(folder, problems)
+
+    events = events.sort_values(["lead", "occurred_at"], kind="stable").reset_index(drop=True)
+    stamps = [events["occurred_at"].max()]
+    if "created_at" in leads:
+        stamps.append(leads["created_at"].max())
+    if "occurred_at" in outcomes:
+        stamps.append(outcomes["occurred_at"].max())
+    if assignments is not None and "assigned_at" in assignments:
+        stamps.append(assignments["assigned_at"].max())
+    stamps = [s for s in stamps if not pd.isna(s)]
+    end = max(stamps) if stamps else None
+
+    warnings = []
+    if len(events):
+        with_events = np.zeros(len(leads), bool)
+        with_events[events["lead"].to_numpy()] = True
+        n_without = int((~with_events).sum())
+        if n_without:
+            warnings.append(f"{n_without} lead(s) ({n_without / len(leads):.1%}) have no events.")
+        if "created_at" in leads:
+            before = events["occurred_at"].to_numpy() < leads["created_at"].to_numpy()[
+                events["lead"].to_numpy()]
+            if before.any():
+                warnings.append(f"{int(before.sum())} event(s) ({before.mean():.1%}) happened before "
+                                "their lead was created (anonymous activity); they count, decayed, "
+                                "from created_at on.")
+    unknown_out = sorted(set(outcomes["outcome"].cat.categories) - set(SALES_OUTCOMES))
+    if unknown_out:
+        warnings.append("Outcome type(s) not among calib's sales outcomes (they are still "
+                        f"analysed, but do not count toward coverage): {', '.join(unknown_out)}.")
+    if snapshot:
+        warnings.append("This is a snapshot data set (no created_at or no outcome dates): each "
+                        "lead is evaluated once; windows, 'late' and 'immature' do not apply.")
+    if "created_at" in leads and "occurred_at" in outcomes:
+        first = outcomes.dropna(subset=["occurred_at"])
+        early = first["occurred_at"].to_numpy() < leads["created_at"].to_numpy()[first["lead"]]
+        if early.any():
+            warnings.append(f"{int(early.sum())} outcome row(s) happened before their lead was "
+                            "created.")
+    return Dataset(leads=leads.reset_index(drop=True), events=events, outcomes=outcomes,
+                   assignments=assignments, path=str(folder), snapshot=snapshot, end_of_data=end,
+                   files=files, warnings=tuple(warnings))
+
+
+def _raise(folder: Path, problems: list[Problem]) -> None:
+    n = len(problems)
+    raise DataError(
+        f"The data set '{folder}' has {n} problem{'s' if n > 1 else ''}:",
+        code=problems[0].code,
+        problems=problems,
+    )

@@ -1,0 +1,53 @@
+"""Reading and writing rule-set TOML files."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+import tomli_w
+
+from calib.errors import ConfigError
+from calib.rules.config import RuleSet
+
+
+def read_toml(path: str | os.PathLike, *, what: str = "file") -> dict:
+    """Parse a TOML file into a dict, turning every failure into a :class:`ConfigError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"The {what} '{path}' does not exist.", code="missing_file")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"The {what} '{path}' is not UTF-8 text (byte {e.start}).",
+                          code="not_utf8") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"The {what} '{path}' is not valid TOML: {e}.", code="invalid_toml") from None
+
+
+def load_rules(path: str | os.PathLike) -> RuleSet:
+    """Load and validate a rule set from a TOML file.
+
+    Examples
+    --------
+    >>> rs = load_rules("current.toml")  # doctest: +SKIP
+    >>> rs.thresholds.mql  # doctest: +SKIP
+    50
+    """
+    return RuleSet.from_dict(read_toml(path, what="rule set"), source=str(path))
+
+
+def dumps_rules(rules: RuleSet) -> str:
+    """The TOML text of a rule set."""
+    return tomli_w.dumps(rules.to_dict())
+
+
+def write_rules(rules: RuleSet, path: str | os.PathLike) -> None:
+    """Write a rule set as TOML (atomically: a temporary file moved into place)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(dumps_rules(rules), encoding="utf-8")
+    os.replace(tmp, path)
