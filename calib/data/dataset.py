@@ -354,7 +354,8 @@ def load_dataset(path: str | os.PathLike,
                                 rows=_rows(outcomes, bad_oc, ["lead_id", "outcome"])))
     new_out = pd.DataFrame({"lead": out_codes, "outcome": pd.Categorical(oc.astype(str))})
     if "occurred_at" in outcomes and not outcomes["occurred_at"].isna().all():
-        new_out["occurred_at"] = _parse_time(outcomes, "outcomes", "occurred_at", problems).to_numpy()
+        new_out["occurred_at"] = _parse_time(outcomes, "outcomes", "occurred_at",
+                                             problems).reset_index(drop=True)
     else:
         snapshot = True
     if "amount" in outcomes:
@@ -392,7 +393,7 @@ def load_dataset(path: str | os.PathLike,
                                     rows=_rows(assignments, dup_a.to_numpy(), ["lead_id", "arm"])))
         if "assigned_at" in assignments and not assignments["assigned_at"].isna().all():
             new_a["assigned_at"] = _parse_time(assignments, "assignments", "assigned_at",
-                                               problems).to_numpy()
+                                               problems).reset_index(drop=True)
         assignments = new_a
 
     if problems:
@@ -417,8 +418,7 @@ def load_dataset(path: str | os.PathLike,
         if n_without:
             warnings.append(f"{n_without} lead(s) ({n_without / len(leads):.1%}) have no events.")
         if "created_at" in leads:
-            before = events["occurred_at"].to_numpy() < leads["created_at"].to_numpy()[
-                events["lead"].to_numpy()]
+            before = ns(events["occurred_at"]) < ns(leads["created_at"])[events["lead"].to_numpy()]
             if before.any():
                 warnings.append(f"{int(before.sum())} event(s) ({before.mean():.1%}) happened before "
                                 "their lead was created (anonymous activity); they count, decayed, "
@@ -432,7 +432,7 @@ def load_dataset(path: str | os.PathLike,
                         "lead is evaluated once; windows, 'late' and 'immature' do not apply.")
     if "created_at" in leads and "occurred_at" in outcomes:
         first = outcomes.dropna(subset=["occurred_at"])
-        early = first["occurred_at"].to_numpy() < leads["created_at"].to_numpy()[first["lead"]]
+        early = ns(first["occurred_at"]) < ns(leads["created_at"])[first["lead"].to_numpy()]
         if early.any():
             warnings.append(f"{int(early.sum())} outcome row(s) happened before their lead was "
                             "created.")
@@ -448,3 +448,43 @@ def _raise(folder: Path, problems: list[Problem]) -> None:
         code=problems[0].code,
         problems=problems,
     )
+
+
+def lead_slices(ds: Dataset, partition_leads: int):
+    """Yield contiguous partitions of a data set, ``partition_leads`` leads each.
+
+    Events are sorted by lead, so a partition is a slice of every table: no copy of
+    the whole data set, and a lead's events never straddle two partitions.
+    """
+    n = ds.n_leads
+    ev_lead = ds.events["lead"].to_numpy()
+    out_sorted = ds.outcomes.sort_values("lead", kind="stable")
+    out_lead = out_sorted["lead"].to_numpy()
+    asg = ds.assignments.sort_values("lead", kind="stable") if ds.assignments is not None else None
+    for lo in range(0, max(n, 1), max(partition_leads, 1)):
+        hi = min(n, lo + partition_leads)
+        e0, e1 = np.searchsorted(ev_lead, [lo, hi])
+        o0, o1 = np.searchsorted(out_lead, [lo, hi])
+        events = ds.events.iloc[e0:e1].copy()
+        events["lead"] = (events["lead"].to_numpy() - lo).astype(np.int32)
+        outcomes = out_sorted.iloc[o0:o1].copy()
+        outcomes["lead"] = (outcomes["lead"].to_numpy() - lo).astype(np.int32)
+        a = None
+        if asg is not None:
+            a0, a1 = np.searchsorted(asg["lead"].to_numpy(), [lo, hi])
+            a = asg.iloc[a0:a1].copy()
+            a["lead"] = (a["lead"].to_numpy() - lo).astype(np.int32)
+        yield lo, Dataset(leads=ds.leads.iloc[lo:hi].reset_index(drop=True),
+                          events=events.reset_index(drop=True),
+                          outcomes=outcomes.reset_index(drop=True), assignments=a,
+                          path=ds.path, snapshot=ds.snapshot, end_of_data=ds.end_of_data,
+                          files=ds.files, warnings=ds.warnings)
+
+
+def ns(values) -> np.ndarray:
+    """UTC timestamps (a Series or array of datetime64[ns, UTC]) as int64 nanoseconds."""
+    if isinstance(values, pd.Series):
+        values = values.array
+    if isinstance(values, pd.arrays.DatetimeArray) or isinstance(values, pd.DatetimeIndex):
+        return np.asarray(values.as_unit("ns").asi8)
+    return np.asarray(values).astype("datetime64[ns]").view(np.int64)

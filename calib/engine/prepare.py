@@ -1,0 +1,173 @@
+"""Turning a data set and a rule set into arrays the kernels use.
+
+Everything here depends only on the *structure* of a rule set (which events each
+behaviour rule counts, ``max_per_day``, the fit conditions), not on its points, decay or
+cutoffs, so a sweep prepares once and scores many configurations.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from calib.data.dataset import Dataset, ns
+from calib.engine.kernels import KIND_CODES, NS_PER_DAY, decayed_sums, keep_max_per_day
+from calib.errors import ConfigError
+from calib.rules.config import Decay, FitRule, RuleSet
+
+
+class RuleWarning(UserWarning):
+    """A rule that is valid but probably not what the user meant."""
+
+
+def fit_matches(leads: pd.DataFrame, rule: FitRule, source: str | None = None) -> np.ndarray:
+    """Boolean array: which leads satisfy a fit rule's condition (all its conditions)."""
+    if rule.field not in leads.columns:
+        cols = [c for c in leads.columns if c not in ("lead_id", "created_at")]
+        raise ConfigError(
+            f"The fit rule '{rule.name}'" + (f" in {source}" if source else "")
+            + f" tests the field '{rule.field}', which the leads table does not have.",
+            code="unknown_field",
+            suggestion=f"Lead attributes: {', '.join(map(str, cols[:20])) or 'none'}.",
+        )
+    col = leads[rule.field]
+    is_missing = col.isna().to_numpy().copy()
+    if col.dtype == object or isinstance(col.dtype, pd.StringDtype):
+        is_missing |= (col.astype("string").str.strip() == "").fillna(True).to_numpy(bool)
+    ok = np.ones(len(col), dtype=bool)
+    numeric = pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype)
+
+    def equal_to(values) -> np.ndarray:
+        if pd.api.types.is_bool_dtype(col.dtype):
+            return col.isin([v for v in values if isinstance(v, bool)]).fillna(False).to_numpy(bool)
+        nums = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if numeric:
+            return col.isin(nums).to_numpy() if nums else np.zeros(len(col), bool)
+        texts = [str(v).lower() if isinstance(v, bool) else str(v) for v in values]
+        return col.astype("string").isin(texts).fillna(False).to_numpy().astype(bool)
+
+    if rule.in_ is not None:
+        ok &= equal_to(rule.in_)
+    if rule.equals is not None:
+        ok &= equal_to([rule.equals])
+    if rule.min is not None or rule.max is not None:
+        num = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            if rule.min is not None:
+                ok &= num >= rule.min
+            if rule.max is not None:
+                ok &= num <= rule.max
+        ok &= ~np.isnan(num)
+    if rule.missing is not None:
+        ok &= is_missing if rule.missing else ~is_missing
+    if rule.missing is not True:
+        ok &= ~is_missing
+    return ok
+
+
+def fit_matrix(leads: pd.DataFrame, rules: RuleSet) -> np.ndarray:
+    """(n_leads x n_fit_rules) 0/1 matrix of fit conditions."""
+    m = np.zeros((len(leads), len(rules.fit)))
+    for i, r in enumerate(rules.fit):
+        m[:, i] = fit_matches(leads, r, rules.source)
+    return m
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The arrays of one partition of leads under one rule structure.
+
+    ``eval_lead``/``eval_t`` are the evaluation points (sorted by lead, time);
+    ``rule_events[r]`` are (lead, time) arrays of the events rule r counts.
+    """
+
+    n_leads: int
+    eval_lead: np.ndarray
+    eval_t: np.ndarray
+    rule_events: tuple
+    fit_m: np.ndarray
+    snapshot: bool
+
+    def decayed(self, decay: Decay) -> np.ndarray:
+        """(n_eval x n_rules) decayed event counts under a decay setting."""
+        n_eval = len(self.eval_lead)
+        out = np.zeros((n_eval, len(self.rule_events)))
+        if self.snapshot:
+            decay = Decay()  # snapshots have no time: every event counts once
+        code = KIND_CODES[decay.kind]
+        p1 = float(decay.half_life_days or decay.percent or decay.days or 0.0)
+        p2 = float(decay.every_days or 0.0)
+        col = np.empty(n_eval)
+        for r, (lead, t) in enumerate(self.rule_events):
+            if len(lead) == 0:
+                continue
+            decayed_sums(self.eval_lead, self.eval_t, lead, t, code, p1, p2, col)
+            out[:, r] = col
+        return out
+
+
+def check_event_types(ds: Dataset, rules: RuleSet) -> list[str]:
+    """Warnings for event types a rule names that never occur in the data."""
+    present = set(ds.event_types)
+    msgs = []
+    for r in rules.behavior:
+        absent = [e for e in r.events if e not in present]
+        if absent:
+            msgs.append(f"The behaviour rule '{r.name}' counts event type(s) "
+                        f"{', '.join(repr(a) for a in absent)} that never occur in the data.")
+    return msgs
+
+
+def prepare(ds: Dataset, rules: RuleSet, *, as_of_end: bool = False) -> Prepared:
+    """Match events to rules, apply ``max_per_day`` and build evaluation points."""
+    ev = ds.events
+    lead = ev["lead"].to_numpy()
+    t = ns(ev["occurred_at"])
+    codes = ev["event_type"].cat.codes.to_numpy()
+    cats = list(ev["event_type"].cat.categories)
+    day = np.floor_divide(t, NS_PER_DAY)
+
+    counted_any = np.zeros(len(ev), dtype=bool)
+    matched_any = np.zeros(len(ev), dtype=bool)
+    rule_events = []
+    for r in rules.behavior:
+        type_codes = [cats.index(e) for e in r.events if e in cats]
+        mask = np.isin(codes, type_codes)
+        matched_any |= mask
+        idx = np.flatnonzero(mask)
+        if r.max_per_day is not None and len(idx):
+            idx = idx[keep_max_per_day(lead[idx], day[idx], r.max_per_day)]
+        counted_any[idx] = True
+        rule_events.append((np.ascontiguousarray(lead[idx]), np.ascontiguousarray(t[idx])))
+
+    n = ds.n_leads
+    fit_m = fit_matrix(ds.leads, rules)
+    if ds.snapshot:
+        return Prepared(n_leads=n, eval_lead=np.arange(n, dtype=np.int32),
+                        eval_t=np.full(n, np.iinfo(np.int64).max, dtype=np.int64),
+                        rule_events=tuple(rule_events), fit_m=fit_m, snapshot=True)
+
+    # Evaluation points: created_at, then every event time at or after it. An event that
+    # max_per_day dropped from every rule that counts it is gone ("dropped before
+    # anything else"); an event no rule counts is still an event of the lead.
+    alive = counted_any | ~matched_any
+    created = ns(ds.leads["created_at"])
+    after = alive & (t >= created[lead])
+    e_lead = np.concatenate([np.arange(n, dtype=np.int64), lead[after].astype(np.int64)])
+    e_t = np.concatenate([created, t[after]])
+    order = np.lexsort((e_t, e_lead))
+    e_lead, e_t = e_lead[order], e_t[order]
+    dup = np.zeros(len(e_t), dtype=bool)
+    dup[1:] = (e_lead[1:] == e_lead[:-1]) & (e_t[1:] == e_t[:-1])
+    return Prepared(n_leads=n, eval_lead=e_lead[~dup].astype(np.int32), eval_t=e_t[~dup],
+                    rule_events=tuple(rule_events), fit_m=fit_m, snapshot=False)
+
+
+def warn_rules(ds: Dataset, rules: RuleSet) -> list[str]:
+    msgs = check_event_types(ds, rules)
+    for m in msgs:
+        warnings.warn(m, RuleWarning, stacklevel=3)
+    return msgs
