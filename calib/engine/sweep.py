@@ -1,0 +1,299 @@
+"""Sweeps: replay every combination of a grid of rule-set parameters, sharing work.
+
+Configurations are grouped so that each piece of work is done once:
+
+1. rule *structure* (which events count, ``max_per_day``): events are matched once;
+2. *decay* setting: per-rule decayed counts are computed once (the compiled pass);
+3. *points, caps, limits*: scores at every evaluation point; when no cap or limit
+   applies, a batch of weight vectors is one matrix product;
+4. *cutoffs* (``mql``, ``sql``, ``mql_min_fit``): all answered from one pass over
+   each lead's running maximum.
+
+Leads are processed in partitions; each gives additive statistics per configuration.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from calib.data.dataset import Dataset, lead_slices, ns
+from calib.engine.prepare import prepare, warn_rules
+from calib.engine.replay import (NEVER, PARTITION_LEADS, TOL, combine_scores, covered_mask,
+                                 first_outcome_times, outcome_names, replay_period,
+                                 stage_crossings, stats_for)
+from calib.engine.kernels import NS_PER_DAY
+from calib.engine.results import ReplayResult, ReplayStats, _num
+from calib.errors import CalibError, ConfigError
+from calib.rules.config import RuleSet
+from calib.rules.io import read_toml
+
+THRESHOLD_PATHS = ("thresholds.mql", "thresholds.sql", "thresholds.mql_min_fit")
+MAX_CONFIGS = 200_000
+
+
+def load_grid(path) -> dict[str, list]:
+    """Read a grid TOML file: parameter path -> list of values."""
+    d = read_toml(path, what="grid file")
+    return check_grid(d, source=str(path))
+
+
+def check_grid(d: dict, source: str | None = None) -> dict[str, list]:
+    where = f" in {source}" if source else ""
+    if not d:
+        raise ConfigError(f"The grid{where} is empty.", code="empty_grid",
+                          suggestion='Write e.g. "thresholds.mql" = [40, 50, 60].')
+    grid = {}
+    for key, values in _flatten(d).items():
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"The grid entry '{key}'{where} must be a non-empty list of "
+                              f"values. Got {values!r}.", code="wrong_type")
+        if len(set(map(repr, values))) != len(values):
+            raise ConfigError(f"The grid entry '{key}'{where} repeats a value.",
+                              code="duplicate_value")
+        grid[key] = values
+    n = math.prod(len(v) for v in grid.values())
+    if n > MAX_CONFIGS:
+        raise ConfigError(f"The grid{where} has {n:,} combinations; calib sweeps at most "
+                          f"{MAX_CONFIGS:,} at once.", code="grid_too_large",
+                          suggestion="Sweep in stages: coarse first, then finer near the best.")
+    return grid
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    """Accept both ``"thresholds.mql" = [...]`` and ``[thresholds] mql = [...]``."""
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """One row per configuration of the grid (SPEC section 4 columns)."""
+
+    rules: str
+    params: tuple[str, ...]
+    frame: pd.DataFrame
+    outcomes: tuple[str, ...]
+    stats: tuple  # ReplayStats per row
+    skipped: int = 0
+    warnings: tuple[str, ...] = ()
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.frame.copy()
+
+    def top(self, n: int = 10, *, objective: str | None = None,
+            capacity_per_week: float | None = None) -> pd.DataFrame:
+        """The ``n`` best rows by ``objective`` (a column, default the first outcome's
+        hits), among those within ``capacity_per_week`` MQLs per week."""
+        f = self.frame
+        if objective is None:
+            objective = f"{self.outcomes[0]}_hits" if self.outcomes else "mql_count"
+        if objective not in f.columns:
+            raise CalibError(f"Unknown objective '{objective}'.", code="unknown_key",
+                             suggestion=f"Columns: {', '.join(c for c in f.columns if c not in self.params)}.")
+        if capacity_per_week is not None:
+            if f["mql_per_week"].isna().all():
+                raise CalibError("A capacity needs MQLs per week, which a snapshot data set "
+                                 "does not have.", code="snapshot")
+            f = f[f["mql_per_week"] <= capacity_per_week]
+        return f.sort_values(objective, ascending=False, kind="stable").head(n)
+
+    def to_dict(self) -> dict:
+        rows = self.frame.astype(object).where(self.frame.notna(), None).to_dict("records")
+        return {"rules": self.rules, "params": list(self.params), "configurations": len(rows),
+                "skipped": self.skipped, "outcomes": list(self.outcomes), "rows": rows,
+                "warnings": list(self.warnings)}
+
+    def summary(self, n: int = 10) -> str:
+        lines = [f"Sweep of '{self.rules}': {len(self.frame):,} configurations over "
+                 f"{', '.join(self.params)}"]
+        if self.skipped:
+            lines.append(f"  ({self.skipped} invalid combinations skipped, e.g. sql <= mql)")
+        cols = list(self.params) + ["mql_count", "mql_per_week"]
+        for o in self.outcomes[:3]:
+            cols += [f"{o}_hits", f"{o}_rate"]
+        lines.append(self.top(n)[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+        return "\n".join(lines)
+
+
+def _decay_key(rs: RuleSet):
+    return rs.decay
+
+
+def _structure_key(rs: RuleSet):
+    return tuple(r.max_per_day for r in rs.behavior)
+
+
+def _score_key(rs: RuleSet):
+    return (tuple((r.points, r.cap) for r in rs.behavior), tuple(r.points for r in rs.fit),
+            rs.limits)
+
+
+def sweep(ds: Dataset, rules: RuleSet, grid: dict, *, window_days: float = 90, start=None,
+          end=None, partition_leads: int = PARTITION_LEADS, tol: float = TOL,
+          progress: bool | None = None) -> SweepResult:
+    """Replay every combination of ``grid`` (parameter path -> values) on ``ds``.
+
+    Every row equals :func:`calib.replay` of that configuration.
+
+    Examples
+    --------
+    >>> res = sweep(ds, rules, {"thresholds.mql": [40, 50, 60],
+    ...                         "decay.half_life_days": [14, 30]})  # doctest: +SKIP
+    >>> res.top(3, objective="meeting_hits", capacity_per_week=60)  # doctest: +SKIP
+    """
+    grid = check_grid(dict(grid))
+    params = tuple(grid)
+    combos = list(itertools.product(*grid.values()))
+    # Build one rule set per combination of non-threshold parameters.
+    other = [p for p in params if p not in THRESHOLD_PATHS]
+    rulesets: dict[tuple, RuleSet] = {}
+    configs = []  # (row params, base ruleset key, thresholds)
+    skipped = 0
+    for combo in combos:
+        values = dict(zip(params, combo))
+        key = tuple(values[p] for p in other)
+        if key not in rulesets:
+            try:
+                rulesets[key] = rules.with_params({p: values[p] for p in other})
+            except ConfigError as e:
+                if e.code in ("unknown_key", "wrong_type") and not _applies_to_other_kind(e):
+                    raise
+                rulesets[key] = None
+        base = rulesets[key]
+        th = {"mql": rules.thresholds.mql, "sql": rules.thresholds.sql,
+              "mql_min_fit": rules.thresholds.mql_min_fit}
+        for p in THRESHOLD_PATHS:
+            if p in values:
+                th[p.split(".")[1]] = values[p]
+        for k, v in th.items():
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+                raise ConfigError(f"The grid values of 'thresholds.{k}' must be numbers. "
+                                  f"Got {v!r}.", code="wrong_type")
+        if base is None or (th["sql"] is not None and th["sql"] <= th["mql"]):
+            skipped += 1
+            continue
+        configs.append((values, key, th))
+    if not configs:
+        raise ConfigError("Every combination of the grid is invalid (e.g. sql <= mql).",
+                          code="empty_grid")
+
+    import warnings as _w
+
+    with _w.catch_warnings(record=True) as caught:
+        _w.simplefilter("always")
+        warn_rules(ds, rules)
+    msgs = tuple(str(c.message) for c in caught)
+
+    period, codes = replay_period(ds, start, end)
+    if len(codes) < ds.n_leads:
+        ds = ds.subset(codes)
+    names = outcome_names(ds)
+    window_ns = int(round(window_days * NS_PER_DAY))
+    end_ns = ds.end_of_data.value if ds.end_of_data is not None else NEVER
+    with_sql = any(th["sql"] is not None for _, _, th in configs)
+
+    # group: structure -> decay -> score key -> [config indices]
+    groups: dict = {}
+    for i, (_, key, _) in enumerate(configs):
+        rs = rulesets[key]
+        groups.setdefault(_structure_key(rs), {}).setdefault(_decay_key(rs), {}) \
+            .setdefault(_score_key(rs), []).append(i)
+
+    n_parts = max(1, math.ceil(ds.n_leads / partition_leads))
+    n_steps = n_parts * sum(len(g) for s in groups.values() for g in s.values())
+    bar = _progress(n_steps, progress)
+    totals: list[ReplayStats | None] = [None] * len(configs)
+    for lo, part in lead_slices(ds, partition_leads):
+        otimes = first_outcome_times(part, names)
+        covered = covered_mask(otimes, part.n_leads)
+        created_ns = (ns(part.leads["created_at"]) if not part.snapshot
+                      else np.zeros(part.n_leads, np.int64))
+        for struct, decays in groups.items():
+            first_idx = next(iter(next(iter(decays.values())).values()))[0]
+            prep = prepare(part, rulesets[configs[first_idx][1]])
+            for decay, scores in decays.items():
+                d = prep.decayed(decay)
+                for skey, idxs in scores.items():
+                    rs = rulesets[configs[idxs[0]][1]]
+                    score, fit = combine_scores(d, prep, rs)
+                    _answer_cutoffs(prep, score, fit, [configs[i][2] for i in idxs], idxs,
+                                    totals, part, created_ns, otimes, covered, window_ns, end_ns, tol)
+                    bar.update(1)
+    bar.close()
+
+    frame = _frame(configs, params, totals, period, ds.snapshot, names, with_sql)
+    return SweepResult(rules=rules.name, params=params, frame=frame, outcomes=tuple(names),
+                       stats=tuple(totals), skipped=skipped, warnings=msgs)
+
+
+def _applies_to_other_kind(e: ConfigError) -> bool:
+    return "does not apply to kind" in e.message
+
+
+def _answer_cutoffs(prep, score, fit, ths, idxs, totals, part, created_ns, otimes, covered,
+                    window_ns, end_ns, tol):
+    by_min_fit: dict = {}
+    for th, i in zip(ths, idxs):
+        by_min_fit.setdefault(th["mql_min_fit"], []).append((th, i))
+    for min_fit, items in by_min_fit.items():
+        cutoffs = sorted({v for th, _ in items for v in (th["mql"], th["sql"]) if v is not None})
+        cross = stage_crossings(prep, score, fit, cutoffs, min_fit, tol)
+        if part.snapshot:
+            times = np.where(cross >= 0, 0, NEVER)
+        else:
+            times = np.where(cross >= 0, prep.eval_t[np.maximum(cross, 0)], NEVER)
+        col = {c: j for j, c in enumerate(cutoffs)}
+        for th, i in items:
+            m_time = times[:, col[th["mql"]]]
+            s_time = times[:, col[th["sql"]]] if th["sql"] is not None else \
+                np.full(part.n_leads, NEVER)
+            stats, _ = stats_for(m_time, s_time, created_ns, otimes, window_ns, end_ns,
+                                 part.snapshot, th["sql"] is not None, covered)
+            totals[i] = stats if totals[i] is None else totals[i] + stats
+
+
+def _frame(configs, params, totals, period, snapshot, names, with_sql) -> pd.DataFrame:
+    rows = []
+    for (values, _, _), st in zip(configs, totals):
+        res = ReplayResult(rules="", stats=st, period=period, window_days=0, snapshot=snapshot)
+        d = res.to_dict()
+        row = {p: values[p] for p in params}
+        row["mql_count"] = d["mql"]["count"]
+        row["mql_per_week"] = d["mql"]["per_week"]
+        row["median_days_to_mql"] = d["mql"]["median_days_to_mql"]
+        if with_sql:
+            row["sql_count"] = d["sql"]["count"] if d["sql"] else None
+            row["sql_per_week"] = d["sql"]["per_week"] if d["sql"] else None
+        row["coverage"] = d["coverage"]
+        for x in names:
+            o = d["outcomes"][x]
+            row[f"{x}_hits"] = o["hits"]
+            row[f"{x}_rate"] = o["rate"]
+            row[f"{x}_ci_low"] = o["ci_low"]
+            row[f"{x}_ci_high"] = o["ci_high"]
+            row[f"{x}_recall"] = o["recall"]
+            row[f"{x}_late"] = o["late"]
+            row[f"{x}_misses"] = o["misses"]
+            row[f"{x}_immature"] = o["immature"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _progress(total: int, progress: bool | None):
+    from tqdm.auto import tqdm
+
+    disable = (progress is False) or (progress is None and not sys.stderr.isatty())
+    return tqdm(total=total, desc="sweep", unit="step", file=sys.stderr, disable=disable,
+                delay=2, leave=False)

@@ -1,0 +1,50 @@
+"""Writing tables users open in spreadsheets: CSV or Parquet, atomically, safely."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from calib.errors import CalibError
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose text cells starting with = + - @ (a spreadsheet formula) get a
+    leading apostrophe, so opening the CSV in Excel cannot run anything (OWASP CSV
+    injection). Numbers are left alone."""
+    out = df.copy()
+    for c in out.columns:
+        col = out[c]
+        if col.dtype == object or isinstance(col.dtype, (pd.StringDtype, pd.CategoricalDtype)):
+            s = col.astype("string")
+            risky = s.str.startswith(FORMULA_START).fillna(False)
+            if risky.any():
+                out[c] = s.where(~risky, "'" + s)
+    return out
+
+
+def write_table(df: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write ``df`` as ``.csv`` or ``.parquet`` (by extension) via a temporary file
+    moved into place, so a failure never leaves half a file."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise CalibError(f"Cannot write '{path}': use a .csv or .parquet file name.",
+                         code="invalid_path")
+    if not path.parent.exists():
+        raise CalibError(f"Cannot write '{path}': the folder '{path.parent}' does not exist.",
+                         code="invalid_path")
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        if suffix == ".csv":
+            neutralise_formulas(df).to_csv(tmp, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
+        else:
+            df.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
