@@ -277,7 +277,35 @@ def load_dataset(path: str | os.PathLike,
         raw[table] = df
     if problems:
         _raise(folder, problems)
+    return _build(raw, str(folder), files)
 
+
+def from_frames(leads: pd.DataFrame, events: pd.DataFrame | None = None,
+                outcomes: pd.DataFrame | None = None, assignments: pd.DataFrame | None = None,
+                *, name: str = "<frames>") -> Dataset:
+    """Validate and encode a data set held in pandas DataFrames (columns as in SPEC
+    section 1), with the same checks as :func:`load_dataset`.
+
+    Examples
+    --------
+    >>> ds = from_frames(pd.DataFrame({"lead_id": ["a"], "created_at": ["2025-01-01"]}),
+    ...                  outcomes=pd.DataFrame({"lead_id": ["a"], "outcome": ["won"],
+    ...                                         "occurred_at": ["2025-02-01"]}))
+    >>> ds.n_leads
+    1
+    """
+    raw = {"leads": leads, "outcomes": outcomes}
+    if events is not None:
+        raw["events"] = events
+    if assignments is not None:
+        raw["assignments"] = assignments
+    if outcomes is None:
+        _raise(name, [Problem("outcomes", "missing_table", "no outcomes table given")])
+    return _build({k: v.reset_index(drop=True) for k, v in raw.items()}, name, {})
+
+
+def _build(raw: dict, folder: str, files: dict) -> Dataset:
+    problems: list[Problem] = []
     leads, events, outcomes = raw["leads"], raw.get("events"), raw["outcomes"]
     assignments = raw.get("assignments")
     required = {"leads": ("lead_id",), "events": ("lead_id", "occurred_at", "event_type"),
@@ -314,11 +342,12 @@ def load_dataset(path: str | os.PathLike,
         snapshot = True
         leads = leads.drop(columns=["created_at"], errors="ignore")
 
-    categories = pd.Index(leads["lead_id"].astype(str))
+    # duplicates are reported above; encode against the first occurrence meanwhile
+    categories = pd.Index(leads["lead_id"].astype(str)).drop_duplicates()
 
     def encode_leads(df, table):
         ids = df["lead_id"].astype("string").str.strip()
-        codes = pd.Categorical(ids, categories=categories).codes
+        codes = categories.get_indexer(ids.astype(str))
         unknown = codes < 0
         if unknown.any():
             problems.append(Problem(table, "unknown_lead",
@@ -441,7 +470,7 @@ def load_dataset(path: str | os.PathLike,
                    files=files, warnings=tuple(warnings))
 
 
-def _raise(folder: Path, problems: list[Problem]) -> None:
+def _raise(folder, problems: list[Problem]) -> None:
     n = len(problems)
     raise DataError(
         f"The data set '{folder}' has {n} problem{'s' if n > 1 else ''}:",
