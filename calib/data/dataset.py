@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from calib.data.mapping import SPEC_COLUMNS, TABLES, ColumnMapping
 from calib.errors import DataError, Problem
@@ -342,12 +344,12 @@ def _build(raw: dict, folder: str, files: dict) -> Dataset:
         snapshot = True
         leads = leads.drop(columns=["created_at"], errors="ignore")
 
-    # duplicates are reported above; encode against the first occurrence meanwhile
-    categories = pd.Index(leads["lead_id"].astype(str)).drop_duplicates()
+    # duplicates are reported above; index_in encodes against the first occurrence
+    lead_keys = _arrow_text(leads["lead_id"])
 
     def encode_leads(df, table):
-        ids = df["lead_id"].astype("string").str.strip()
-        codes = categories.get_indexer(ids.astype(str))
+        codes = pc.index_in(_arrow_text(df["lead_id"]), value_set=lead_keys)
+        codes = codes.fill_null(-1).to_numpy(zero_copy_only=False)
         unknown = codes < 0
         if unknown.any():
             problems.append(Problem(table, "unknown_lead",
@@ -360,14 +362,14 @@ def _build(raw: dict, folder: str, files: dict) -> Dataset:
     if events is not None:
         ev_codes = encode_leads(events, "events")
         ev_time = _parse_time(events, "events", "occurred_at", problems)
-        et = events["event_type"].astype("string").str.strip()
-        bad_type = et.isna() | (et == "")
+        et = _arrow_text(events["event_type"])
+        bad_type = pc.fill_null(pc.equal(et, ""), True).to_numpy(zero_copy_only=False)
         if bad_type.any():
             problems.append(Problem("events", "missing_value", f"{int(bad_type.sum())} row(s) have "
                                     "no event_type", column="event_type", count=int(bad_type.sum()),
                                     rows=_rows(events, bad_type, ["lead_id", "event_type"])))
         events = pd.DataFrame({"lead": ev_codes, "occurred_at": ev_time,
-                               "event_type": pd.Categorical(et.astype(str))})
+                               "event_type": _categorical(et)})
     else:
         events = pd.DataFrame({"lead": np.zeros(0, np.int32),
                                "occurred_at": pd.Series([], dtype=UTC_NS),
@@ -428,7 +430,9 @@ def _build(raw: dict, folder: str, files: dict) -> Dataset:
     if problems:
         _raise(folder, problems)
 
-    events = events.sort_values(["lead", "occurred_at"], kind="stable").reset_index(drop=True)
+    order = np.lexsort((ns(events["occurred_at"]), events["lead"].to_numpy()))
+    if not (order == np.arange(len(order))).all():
+        events = events.take(order).reset_index(drop=True)
     stamps = [events["occurred_at"].max()]
     if "created_at" in leads:
         stamps.append(leads["created_at"].max())
@@ -468,6 +472,30 @@ def _build(raw: dict, folder: str, files: dict) -> Dataset:
     return Dataset(leads=leads.reset_index(drop=True), events=events, outcomes=outcomes,
                    assignments=assignments, path=str(folder), snapshot=snapshot, end_of_data=end,
                    files=files, warnings=tuple(warnings))
+
+
+def _arrow_text(s: pd.Series) -> pa.Array:
+    """A column as an Arrow string array with surrounding blanks removed (fast hashing
+    and encoding of tens of millions of ids without Python objects)."""
+    arr = pa.array(s, from_pandas=True)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if not pa.types.is_string(arr.type):
+        arr = pc.cast(arr, pa.string())
+    return pc.utf8_trim_whitespace(arr)
+
+
+def _categorical(arr: pa.Array) -> pd.Categorical:
+    """Arrow strings to a pandas Categorical with sorted categories (int codes)."""
+    enc = pc.dictionary_encode(arr)
+    values = enc.dictionary.to_pylist()
+    order = np.argsort(np.array(values, dtype=object), kind="stable") if values else np.zeros(0, int)
+    remap = np.empty(len(values), dtype=np.int32)
+    remap[order] = np.arange(len(values), dtype=np.int32)
+    idx = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    codes = np.where(idx >= 0, remap[np.maximum(idx, 0)], -1) if len(values) else idx
+    return pd.Categorical.from_codes(codes.astype(np.int16 if len(values) < 32_000 else np.int32),
+                                     categories=[values[i] for i in order])
 
 
 def _raise(folder, problems: list[Problem]) -> None:

@@ -94,18 +94,17 @@ class Prepared:
     def decayed(self, decay: Decay) -> np.ndarray:
         """(n_eval x n_rules) decayed event counts under a decay setting."""
         n_eval = len(self.eval_lead)
-        out = np.zeros((n_eval, len(self.rule_events)))
+        # column-major: each rule's column is contiguous for the kernel and for scoring
+        out = np.zeros((n_eval, len(self.rule_events)), order="F")
         if self.snapshot:
             decay = Decay()  # snapshots have no time: every event counts once
         code = KIND_CODES[decay.kind]
         p1 = float(decay.half_life_days or decay.percent or decay.days or 0.0)
         p2 = float(decay.every_days or 0.0)
-        col = np.empty(n_eval)
         for r, (lead, t) in enumerate(self.rule_events):
             if len(lead) == 0:
                 continue
-            decayed_sums(self.eval_lead, self.eval_t, lead, t, code, p1, p2, col)
-            out[:, r] = col
+            decayed_sums(self.eval_lead, self.eval_t, lead, t, code, p1, p2, out[:, r])
         return out
 
 
@@ -156,13 +155,22 @@ def prepare(ds: Dataset, rules: RuleSet, *, as_of_end: bool = False) -> Prepared
     alive = counted_any | ~matched_any
     created = ns(ds.leads["created_at"])
     after = alive & (t >= created[lead])
-    e_lead = np.concatenate([np.arange(n, dtype=np.int64), lead[after].astype(np.int64)])
-    e_t = np.concatenate([created, t[after]])
-    order = np.lexsort((e_t, e_lead))
-    e_lead, e_t = e_lead[order], e_t[order]
-    dup = np.zeros(len(e_t), dtype=bool)
-    dup[1:] = (e_lead[1:] == e_lead[:-1]) & (e_t[1:] == e_t[:-1])
-    return Prepared(n_leads=n, eval_lead=e_lead[~dup].astype(np.int32), eval_t=e_t[~dup],
+    ev_lead, ev_t = lead[after], t[after]
+    # Events are sorted by (lead, time) and all of these are at or after created_at, so
+    # each lead's evaluation points are its created_at followed by its events: place
+    # them without a sort.
+    counts = np.bincount(ev_lead, minlength=n)
+    first_slot = np.arange(n) + np.concatenate([[0], np.cumsum(counts)[:-1]])
+    e_lead = np.repeat(np.arange(n, dtype=np.int32), counts + 1)
+    e_t = np.empty(n + len(ev_t), dtype=np.int64)
+    e_t[first_slot] = created
+    is_event = np.ones(len(e_t), dtype=bool)
+    is_event[first_slot] = False
+    e_t[is_event] = ev_t
+    # events sharing a timestamp (or at exactly created_at) are one evaluation
+    keep = np.ones(len(e_t), dtype=bool)
+    keep[1:] = (e_lead[1:] != e_lead[:-1]) | (e_t[1:] != e_t[:-1])
+    return Prepared(n_leads=n, eval_lead=e_lead[keep], eval_t=e_t[keep],
                     rule_events=tuple(rule_events), fit_m=fit_m, snapshot=False)
 
 

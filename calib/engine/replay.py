@@ -80,11 +80,12 @@ def combine_scores(d: np.ndarray, prepared: Prepared, rules: RuleSet) -> tuple[n
     ``clamp_limits(fit + sum_r clamp_cap(points_r * d_r))``. Returns (score, fit)."""
     fit_points = np.array([r.points for r in rules.fit], dtype=float)
     fit = prepared.fit_m @ fit_points if len(fit_points) else np.zeros(prepared.n_leads)
-    score = fit[prepared.eval_lead].copy()
+    score = fit[prepared.eval_lead]
+    c = np.empty(len(score))
     for r, rule in enumerate(rules.behavior):
-        c = d[:, r] * rule.points
+        np.multiply(d[:, r], rule.points, out=c)
         if rule.cap is not None:
-            c = np.clip(c, -rule.cap, rule.cap)
+            np.clip(c, -rule.cap, rule.cap, out=c)
         score += c
     lim = rules.limits
     if lim.min is not None or lim.max is not None:
