@@ -1,0 +1,115 @@
+"""Pieces every command shares: argument groups, data loading, output.
+
+A command module exposes ``COMMANDS``, a list of :class:`Command`; ``calib.cli.main``
+collects them. Modules import heavy code inside ``run`` so ``calib --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from dataclasses import dataclass
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    help: str
+    description: str
+    example: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], None]
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # bad usage: one line, exit 2
+        self.print_usage(sys.stderr)
+        print(f"calib: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def add_command(sub, cmd: Command) -> argparse.ArgumentParser:
+    p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.description,
+                       epilog=f"example:\n  {cmd.example}",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--debug", action="store_true", help="show a traceback on errors")
+    cmd.configure(p)
+    return p
+
+
+def data_args(p, json_: bool = True):
+    p.add_argument("data", metavar="DATA", help="data set folder (leads, events, outcomes)")
+    p.add_argument("--mapping", metavar="FILE.toml",
+                   help="column mapping for exports whose names differ (see README)")
+    if json_:
+        json_arg(p)
+
+
+def json_arg(p):
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def period_args(p):
+    p.add_argument("--window-days", type=float, default=90, metavar="W",
+                   help="attribution window in days after the MQL (default 90)")
+    p.add_argument("--start", metavar="DATE", help="count leads created on or after DATE")
+    p.add_argument("--end", metavar="DATE", help="count leads created on or before DATE")
+
+
+def load_mapping(path):
+    if not path:
+        return None
+    from calib.data import ColumnMapping
+    from calib.rules import read_toml
+
+    return ColumnMapping.from_dict(read_toml(path, what="column mapping"), source=str(path))
+
+
+def load_data(args):
+    from calib.data import load_dataset
+
+    return load_dataset(args.data, load_mapping(getattr(args, "mapping", None)))
+
+
+def json_safe(obj):
+    """Plain JSON types: numpy scalars to Python, NaN and infinities to null."""
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def print_json(d: dict) -> None:
+    print(json.dumps(json_safe(d), ensure_ascii=False))
+
+
+def emit(args, result) -> None:
+    """``--json``: the result's ``to_dict()``; otherwise its ``summary()``."""
+    if getattr(args, "json", False):
+        print_json(result.to_dict())
+    else:
+        print(result.summary())
+
+
+def warn(msgs) -> None:
+    for m in msgs:
+        print(f"warning: {m}", file=sys.stderr)
+
+
+def info(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+def write_table(df, path) -> None:
+    """CSV or Parquet by extension, atomically, spreadsheet formulas neutralised."""
+    from calib.io import write_table as _write
+
+    _write(df, path)
