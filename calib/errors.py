@@ -39,6 +39,14 @@ class ConfigError(CalibError):
     """A rule set, grid or experiment file is invalid."""
 
 
+class StatsInputError(CalibError, ValueError):
+    """An argument of a statistics function is invalid.
+
+    It is a :class:`CalibError` (one exception tree) and a :class:`ValueError` (what
+    numpy and scipy users expect). Tests assert ``code``.
+    """
+
+
 @dataclass(frozen=True)
 class Problem:
     """One problem found while validating a table.
