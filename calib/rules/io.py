@@ -40,9 +40,26 @@ def load_rules(path: str | os.PathLike) -> RuleSet:
     return RuleSet.from_dict(read_toml(path, what="rule set"), source=str(path))
 
 
+def _value(v) -> str:
+    return tomli_w.dumps({"v": v}).split("=", 1)[1].strip()
+
+
 def dumps_rules(rules: RuleSet) -> str:
-    """The TOML text of a rule set."""
-    return tomli_w.dumps(rules.to_dict())
+    """The TOML text of a rule set, laid out as SPEC section 2 shows it: one
+    ``[[fit]]`` / ``[[behavior]]`` block per rule (never inline tables)."""
+    d = rules.to_dict()
+    lines = [f"name = {_value(d['name'])}", ""]
+    for kind in ("fit", "behavior"):
+        for rule in d.get(kind, []):
+            lines.append(f"[[{kind}]]")
+            lines += [f"{k} = {_value(v)}" for k, v in rule.items()]
+            lines.append("")
+    for table in ("decay", "limits", "thresholds"):
+        if table in d:
+            lines.append(f"[{table}]")
+            lines += [f"{k} = {_value(v)}" for k, v in d[table].items()]
+            lines.append("")
+    return "\n".join(lines)
 
 
 def write_rules(rules: RuleSet, path: str | os.PathLike) -> None:
