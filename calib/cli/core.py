@@ -81,7 +81,8 @@ def _sweep_args(p):
     p.add_argument("--out", metavar="FILE", help="write all rows (.csv or .parquet)")
     p.add_argument("--top", type=int, default=10, metavar="N", help="show the N best rows")
     p.add_argument("--objective", metavar="COLUMN",
-                   help="column to rank by (default: hits of the first outcome)")
+                   help="column to rank by (default: meeting_hits, else the next "
+                   "sales outcome's hits)")
     p.add_argument("--capacity", type=float, metavar="MQL_PER_WEEK",
                    help="only rank rows with at most this many MQLs per week")
 
@@ -107,7 +108,7 @@ def _sweep(args):
         return
     print(f"Sweep of '{res.rules}': {len(res.frame):,} configurations"
           + (f" ({res.skipped} invalid combinations skipped)" if res.skipped else ""))
-    title = f"Top {len(top)} by {args.objective or res.outcomes[0] + '_hits'}"
+    title = f"Top {len(top)} by {args.objective or res.default_objective}"
     if args.capacity is not None:
         title += f" within {args.capacity:g} MQLs per week"
     print(title + ":")

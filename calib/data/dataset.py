@@ -310,7 +310,12 @@ def _build(raw: dict, folder: str, files: dict) -> Dataset:
     problems: list[Problem] = []
     leads, events, outcomes = raw["leads"], raw.get("events"), raw["outcomes"]
     assignments = raw.get("assignments")
-    required = {"leads": ("lead_id",), "events": ("lead_id", "occurred_at", "event_type"),
+    undated = ("created_at" not in leads or leads["created_at"].isna().all()
+               or "occurred_at" not in outcomes or outcomes["occurred_at"].isna().all())
+    # a snapshot's events may be undated (a list of what each lead did)
+    ev_required = ("lead_id", "event_type") if undated else ("lead_id", "occurred_at",
+                                                             "event_type")
+    required = {"leads": ("lead_id",), "events": ev_required,
                 "outcomes": ("lead_id", "outcome"), "assignments": ("lead_id", "arm")}
     for table, df in raw.items():
         missing_cols = [c for c in required[table] if c not in df.columns]
@@ -361,7 +366,10 @@ def _build(raw: dict, folder: str, files: dict) -> Dataset:
     # ---- events
     if events is not None:
         ev_codes = encode_leads(events, "events")
-        ev_time = _parse_time(events, "events", "occurred_at", problems)
+        if "occurred_at" in events and not (undated and events["occurred_at"].isna().all()):
+            ev_time = _parse_time(events, "events", "occurred_at", problems)
+        else:
+            ev_time = pd.Series(pd.NaT, index=events.index, dtype=UTC_NS)
         et = _arrow_text(events["event_type"])
         bad_type = pc.fill_null(pc.equal(et, ""), True).to_numpy(zero_copy_only=False)
         if bad_type.any():

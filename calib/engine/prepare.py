@@ -90,14 +90,15 @@ class Prepared:
     rule_events: tuple
     fit_m: np.ndarray
     snapshot: bool
+    snapshot_decay: bool = False
 
     def decayed(self, decay: Decay) -> np.ndarray:
         """(n_eval x n_rules) decayed event counts under a decay setting."""
         n_eval = len(self.eval_lead)
         # column-major: each rule's column is contiguous for the kernel and for scoring
         out = np.zeros((n_eval, len(self.rule_events)), order="F")
-        if self.snapshot:
-            decay = Decay()  # snapshots have no time: every event counts once
+        if self.snapshot and not self.snapshot_decay:
+            decay = Decay()  # no time: every event counts once
         code = KIND_CODES[decay.kind]
         p1 = float(decay.half_life_days or decay.percent or decay.days or 0.0)
         p2 = float(decay.every_days or 0.0)
@@ -128,6 +129,7 @@ def prepare(ds: Dataset, rules: RuleSet, *, as_of_end: bool = False) -> Prepared
     codes = ev["event_type"].cat.codes.to_numpy()
     cats = list(ev["event_type"].cat.categories)
     day = np.floor_divide(t, NS_PER_DAY)
+    dated = not ev["occurred_at"].isna().any()
 
     counted_any = np.zeros(len(ev), dtype=bool)
     matched_any = np.zeros(len(ev), dtype=bool)
@@ -137,7 +139,7 @@ def prepare(ds: Dataset, rules: RuleSet, *, as_of_end: bool = False) -> Prepared
         mask = np.isin(codes, type_codes)
         matched_any |= mask
         idx = np.flatnonzero(mask)
-        if r.max_per_day is not None and len(idx):
+        if r.max_per_day is not None and len(idx) and dated:
             idx = idx[keep_max_per_day(lead[idx], day[idx], r.max_per_day)]
         counted_any[idx] = True
         rule_events.append((np.ascontiguousarray(lead[idx]), np.ascontiguousarray(t[idx])))
@@ -145,9 +147,16 @@ def prepare(ds: Dataset, rules: RuleSet, *, as_of_end: bool = False) -> Prepared
     n = ds.n_leads
     fit_m = fit_matrix(ds.leads, rules)
     if ds.snapshot:
+        # One evaluation per lead. With created_at and dated events, it is the state an
+        # export taken at the end of the data shows (decayed to then); without
+        # created_at there is no time and every event counts once.
+        timed = ("created_at" in ds.leads and ds.end_of_data is not None
+                 and not ev["occurred_at"].isna().any())
+        at = ds.end_of_data.value if timed else np.iinfo(np.int64).max
         return Prepared(n_leads=n, eval_lead=np.arange(n, dtype=np.int32),
-                        eval_t=np.full(n, np.iinfo(np.int64).max, dtype=np.int64),
-                        rule_events=tuple(rule_events), fit_m=fit_m, snapshot=True)
+                        eval_t=np.full(n, at, dtype=np.int64),
+                        rule_events=tuple(rule_events), fit_m=fit_m, snapshot=True,
+                        snapshot_decay=timed)
 
     # Evaluation points: created_at, then every event time at or after it. An event that
     # max_per_day dropped from every rule that counts it is gone ("dropped before

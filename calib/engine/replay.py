@@ -201,9 +201,9 @@ def replay(ds: Dataset, rules: RuleSet, *, window_days: float = 90, start=None, 
         warn_rules(ds, rules)
     msgs = tuple(str(c.message) for c in caught) + tuple(ds.warnings)
     period, codes = replay_period(ds, start, end)
+    names = outcome_names(ds)  # every outcome of the data, even if no lead of the period has it
     if len(codes) < ds.n_leads:
         ds = ds.subset(codes)
-    names = outcome_names(ds)
     window_ns = int(round(window_days * NS_PER_DAY))
     end_ns = ds.end_of_data.value if ds.end_of_data is not None else NEVER
     cutoffs = [rules.thresholds.mql] + ([rules.thresholds.sql] if rules.thresholds.sql else [])

@@ -92,13 +92,21 @@ class SweepResult:
     def to_frame(self) -> pd.DataFrame:
         return self.frame.copy()
 
+    @property
+    def default_objective(self) -> str:
+        """Hits of the first sales outcome after the MQL (meeting, sql, opportunity, won)."""
+        for o in ("meeting", "sql", "opportunity", "won"):
+            if o in self.outcomes:
+                return f"{o}_hits"
+        return f"{self.outcomes[0]}_hits" if self.outcomes else "mql_count"
+
     def top(self, n: int = 10, *, objective: str | None = None,
             capacity_per_week: float | None = None) -> pd.DataFrame:
         """The ``n`` best rows by ``objective`` (a column, default the first outcome's
         hits), among those within ``capacity_per_week`` MQLs per week."""
         f = self.frame
         if objective is None:
-            objective = f"{self.outcomes[0]}_hits" if self.outcomes else "mql_count"
+            objective = self.default_objective
         if objective not in f.columns:
             raise CalibError(f"Unknown objective '{objective}'.", code="unknown_key",
                              suggestion=f"Columns: {', '.join(c for c in f.columns if c not in self.params)}.")
@@ -197,9 +205,9 @@ def sweep(ds: Dataset, rules: RuleSet, grid: dict, *, window_days: float = 90, s
     msgs = tuple(str(c.message) for c in caught)
 
     period, codes = replay_period(ds, start, end)
+    names = outcome_names(ds)  # every outcome of the data, even if no lead of the period has it
     if len(codes) < ds.n_leads:
         ds = ds.subset(codes)
-    names = outcome_names(ds)
     window_ns = int(round(window_days * NS_PER_DAY))
     end_ns = ds.end_of_data.value if ds.end_of_data is not None else NEVER
     with_sql = any(th["sql"] is not None for _, _, th in configs)

@@ -1,0 +1,214 @@
+"""Point-in-time training examples: a lead at a moment, described only by what was known
+then, labelled by what happened in the next H days.
+
+The moments are the replay's evaluation points (SPEC section 3): a lead's ``created_at``
+and every distinct event time at or after it. That is where a score can change, and so
+where a rule set makes its decisions. For each moment ``t`` of lead ``j``:
+
+* features: per event type, the decayed count of the lead's events with ``t_i <= t``
+  (anonymous events before ``created_at`` included) and the lead's fit attributes;
+* label: ``1`` when the outcome's first occurrence ``o`` satisfies ``t < o <= t + H``;
+* moments with ``o <= t`` are dropped (a lead whose outcome happened stops
+  contributing) and so are moments with ``t + H`` after the end of the (training) data,
+  whose label cannot be observed.
+
+Large data sets keep every positive example and a random share ``r`` of the negatives;
+the log-odds then shift by ``-log(r)``, which is undone on the intercept (case-control
+sampling leaves the slopes unchanged). The sampling does not depend on the decay, so every
+point of a decay profile sees the same examples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from calib.data.dataset import Dataset, ns
+from calib.engine.kernels import NS_PER_DAY
+from calib.engine.prepare import Prepared, prepare
+from calib.engine.replay import NEVER, first_outcome_times
+from calib.errors import CalibError
+from calib.rules.config import BehaviorRule, Decay, RuleSet, Thresholds
+
+__all__ = ["Examples", "FeatureSpace", "build_examples", "feature_rules", "truncate",
+           "outcome_time"]
+
+
+def truncate(ds: Dataset, until: pd.Timestamp) -> Dataset:
+    """The data set as it was known at ``until``: leads created by then, events and
+    outcomes that had occurred by then, and ``end_of_data = until``.
+
+    Fitting on the truncated data set makes an out-of-time split honest: nothing after
+    ``until`` (no later event, no later outcome) can leak into the fit.
+    """
+    t = until.value
+    created = ns(ds.leads["created_at"])
+    codes = np.flatnonzero(created <= t)
+    sub = ds.subset(codes)
+    ev = sub.events
+    ev = ev.loc[ns(ev["occurred_at"]) <= t].reset_index(drop=True)
+    out = sub.outcomes
+    if "occurred_at" in out:
+        out = out.loc[ns(out["occurred_at"]) <= t].reset_index(drop=True)
+    return Dataset(leads=sub.leads, events=ev, outcomes=out, assignments=sub.assignments,
+                   path=ds.path, snapshot=ds.snapshot, end_of_data=until, files=ds.files,
+                   warnings=ds.warnings)
+
+
+def outcome_time(ds: Dataset, outcome: str) -> np.ndarray:
+    """Each lead's first time of ``outcome`` in int64 ns (``NEVER`` if it did not occur;
+    0 for a snapshot's undated outcome)."""
+    outcome = outcome.lower()
+    if outcome not in ds.outcome_types:
+        raise CalibError(f"The outcome '{outcome}' does not occur in the data set "
+                         f"'{ds.path}'.", code="unknown_outcome",
+                         suggestion=f"Outcomes in the data: {', '.join(ds.outcome_types)}.")
+    return first_outcome_times(ds, [outcome])[outcome]
+
+
+def feature_rules(ds: Dataset, current: RuleSet) -> RuleSet:
+    """One behaviour rule per event type of the data (1 point, no cap), inheriting
+    ``max_per_day`` from the current rule that counts the type (so the fitted features
+    and the proposed rules count the same events)."""
+    mpd = {}
+    for r in current.behavior:
+        if r.max_per_day is not None:
+            for e in r.events:
+                mpd[e] = min(mpd.get(e, r.max_per_day), r.max_per_day)
+    rules = tuple(BehaviorRule(name=e, events=(e,), points=1.0, max_per_day=mpd.get(e))
+                  for e in ds.event_types)
+    return RuleSet(name="features", thresholds=Thresholds(mql=1.0), behavior=rules)
+
+
+@dataclass(frozen=True)
+class FeatureSpace:
+    """Per event type decayed counts at a fixed set of moments.
+
+    ``prepared`` holds the events per type and, as its evaluation points, the moments
+    (sorted by lead, time). ``counts(decay)`` is the (n_moments x n_types) matrix.
+    """
+
+    prepared: Prepared
+    event_types: tuple[str, ...]
+
+    def counts(self, decay: Decay) -> np.ndarray:
+        return np.ascontiguousarray(self.prepared.decayed(decay))
+
+    def at(self, lead: np.ndarray, t: np.ndarray) -> "FeatureSpace":
+        return FeatureSpace(replace(self.prepared, eval_lead=np.ascontiguousarray(lead),
+                                    eval_t=np.ascontiguousarray(t)), self.event_types)
+
+
+@dataclass(frozen=True)
+class Examples:
+    """Training examples (one row per lead and moment).
+
+    Attributes
+    ----------
+    lead, t : ndarray
+        Lead code and moment (int64 ns) of each example, sorted by lead then time.
+    y : ndarray
+        1.0 when the outcome happened within ``horizon_days`` after the moment.
+    log_sampling : float
+        ``log(r)`` for the share ``r`` of negatives kept (0 when all were kept); add it
+        to a fitted intercept to get the population intercept.
+    weight : ndarray
+        Per example weight (inverse-probability weights, 1 otherwise).
+    n_candidates, n_positive_all : int
+        Examples before sampling, and positives (all kept).
+    """
+
+    lead: np.ndarray
+    t: np.ndarray
+    y: np.ndarray
+    weight: np.ndarray
+    log_sampling: float
+    horizon_days: float
+    n_candidates: int
+    features: FeatureSpace
+
+    @property
+    def n(self) -> int:
+        return len(self.y)
+
+    @property
+    def n_positive(self) -> int:
+        return int(self.y.sum())
+
+    @property
+    def n_leads(self) -> int:
+        return int(len(np.unique(self.lead)))
+
+
+def build_examples(ds: Dataset, current: RuleSet, o_time: np.ndarray, *,
+                   horizon_days: float, lead_weight: np.ndarray | None = None,
+                   lead_mask: np.ndarray | None = None, max_examples: int = 600_000,
+                   seed: int = 0) -> Examples:
+    """Point-in-time examples of ``ds`` (typically truncated at the training cutoff).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data as known at the end of training (see :func:`truncate`).
+    current : RuleSet
+        Only its ``max_per_day`` settings are used (see :func:`feature_rules`).
+    o_time : ndarray
+        First outcome time per lead of ``ds`` (int64 ns, ``NEVER`` if none).
+    horizon_days : float
+        Label horizon H.
+    lead_weight : ndarray, optional
+        Per lead weight (inverse-probability weights); leads of weight 0 are left out.
+    lead_mask : ndarray of bool, optional
+        Leads to use (all by default).
+    max_examples : int
+        Above this, negatives are subsampled (every positive is kept).
+    seed : int
+        Seed of the subsampling.
+
+    Examples
+    --------
+    >>> ex = build_examples(train_ds, rules, o, horizon_days=30)  # doctest: +SKIP
+    >>> ex.n, ex.n_positive  # doctest: +SKIP
+    (212345, 1804)
+    """
+    prep = prepare(ds, feature_rules(ds, current))
+    lead, t = prep.eval_lead, prep.eval_t
+    o = o_time[lead]
+    if ds.snapshot:
+        keep = np.ones(len(lead), bool)
+        y = (o != NEVER).astype(float)
+    else:
+        h = int(round(horizon_days * NS_PER_DAY))
+        end = ds.end_of_data.value
+        keep = (o > t) & (t <= end - h)
+        y = ((o > t) & (o - t <= h)).astype(float)
+    if lead_mask is not None:
+        keep &= lead_mask[lead]
+    w_lead = np.ones(ds.n_leads) if lead_weight is None else np.asarray(lead_weight, float)
+    keep &= w_lead[lead] > 0
+    idx = np.flatnonzero(keep)
+    n_cand = len(idx)
+    log_r = 0.0
+    if n_cand > max_examples:
+        pos = idx[y[idx] == 1]
+        neg = idx[y[idx] == 0]
+        r = max(min((max_examples - len(pos)) / max(len(neg), 1), 1.0), 0.01)
+        rng = np.random.default_rng(seed)
+        neg = neg[rng.random(len(neg)) < r]
+        idx = np.sort(np.concatenate([pos, neg]))
+        log_r = float(np.log(r))
+    if len(idx) == 0:
+        raise CalibError("No training examples: no lead has a moment at least the horizon "
+                         "before the end of the training data.", code="no_examples",
+                         suggestion="Use a later --train-until or a shorter --horizon-days.")
+    space = FeatureSpace(prep, tuple(r.name for r in prep_rules(prep, ds)))
+    return Examples(lead=lead[idx], t=t[idx], y=y[idx], weight=w_lead[lead[idx]],
+                    log_sampling=log_r, horizon_days=float(horizon_days),
+                    n_candidates=n_cand, features=space.at(lead[idx], t[idx]))
+
+
+def prep_rules(prep: Prepared, ds: Dataset):
+    """The feature rules in the order of ``prep.rule_events`` (one per event type)."""
+    return [BehaviorRule(name=e, events=(e,), points=1.0) for e in ds.event_types]
