@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from dataclasses import dataclass
 from typing import Callable
+
+from calib.io import json_safe
 
 
 @dataclass(frozen=True)
@@ -72,19 +73,6 @@ def load_data(args):
     from calib.data import load_dataset
 
     return load_dataset(args.data, load_mapping(getattr(args, "mapping", None)))
-
-
-def json_safe(obj):
-    """Plain JSON types: numpy scalars to Python, NaN and infinities to null."""
-    if isinstance(obj, dict):
-        return {str(k): json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_safe(v) for v in obj]
-    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
 
 
 def print_json(d: dict) -> None:

@@ -20,6 +20,8 @@ def _demo_args(p):
     p.add_argument("--format", choices=("csv", "parquet"), default="csv",
                    help="file format of the tables (default csv)")
     p.add_argument("--force", action="store_true", help="write into a non-empty --out folder")
+    p.add_argument("--no-run", action="store_true",
+                   help="only write the data and files; do not run the experiment")
     json_arg(p)
 
 
@@ -35,10 +37,27 @@ def _demo(args):
     if args.leads < 100:
         raise CalibError(f"--leads must be at least 100. Got {args.leads}.", code="out_of_range")
     world = generate_demo(out, n_leads=args.leads, seed=args.seed, fmt=args.format)
-    if args.json:
-        print_json(world.to_dict())
-    else:
+    if args.no_run:
+        if args.json:
+            print_json(world.to_dict())
+        else:
+            print(world.summary())
+        return
+    from calib.cli.pipeline import run_and_report
+
+    if not args.json:
         print(world.summary())
+        print("\nRunning its experiment end to end...")
+    res, folder = run_and_report(world.experiment, force=args.force,
+                                 command=f"calib run {world.experiment}")
+    if args.json:
+        d = world.to_dict()
+        d["report"] = str(folder)
+        d["recommendations"] = res.recommendations.to_dict()
+        print_json(d)
+    else:
+        print(res.recommendations.summary())
+        print(f"\nReport: {folder / 'report.html'} (and report.md, tables/, proposed_rules.toml)")
 
 
 # ------------------------------------------------------------------ validate
@@ -154,7 +173,8 @@ COMMANDS = [
     Command("demo", "write a synthetic data set with a known truth and a rule set",
             "Write a realistic synthetic B2B lead history (leads, events, outcomes, a live "
             "test's assignments) with its known ground truth (truth.json, truth.toml), the "
-            "historical rule set current.toml, a sweep grid and an experiment file.",
+            "historical rule set current.toml, a sweep grid and an experiment file, then run "
+            "the experiment end to end into a report (calib run).",
             "calib demo --out calib-demo --leads 20000 --seed 1", _demo_args, _demo),
     Command("validate", "check a data set and summarise it",
             "Check a data set against calib's table contract and print counts, the date "

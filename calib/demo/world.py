@@ -1111,7 +1111,9 @@ def _experiment(world, mql_t, leads, ext) -> dict:
         "data": {"path": "data"},
         "rules": {"baseline": "current.toml", "candidates": ["truth.toml"]},
         "sweep": SWEEP_GRID,
-        "abtest": {"assignments": f"data/assignments.{ext}", "control": "control"},
+        "abtest": {"assignments": f"data/assignments.{ext}", "control": "control",
+                   "guardrails": ["unsubscribe", "disqualified"]},
+        "report": {"out": "reports", "title": "Lead scoring review: demo world"},
     }
 
 

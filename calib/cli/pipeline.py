@@ -1,0 +1,59 @@
+"""The main job: ``calib run EXPERIMENT.toml``."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from calib.cli.common import Command, info, json_arg, print_json
+
+
+def _run_args(p):
+    p.add_argument("experiment", metavar="EXPERIMENT.toml", help="experiment file")
+    p.add_argument("--out", metavar="DIR", help="report folder (default: [report] out, then "
+                   "reports/<name>)")
+    p.add_argument("--force", action="store_true",
+                   help="replace a folder that holds another experiment's report")
+    json_arg(p)
+
+
+def run_and_report(experiment, *, out=None, force=False, quiet=False, command=""):
+    """Run an experiment file and write its report; returns (result, report folder)."""
+    from calib.experiment import load_experiment
+    from calib.report.render import write_report
+    from calib.run import run_experiment
+
+    t0 = time.time()
+    exp = load_experiment(experiment)
+
+    def say(msg):
+        if not quiet:
+            info(f"[{time.time() - t0:5.1f}s] {msg}")
+
+    res = run_experiment(exp, command=command, progress=say)
+    say("writing the report")
+    folder = write_report(res, Path(out) if out else exp.report_dir, force=force)
+    return res, folder
+
+
+def _run(args):
+    res, folder = run_and_report(args.experiment, out=args.out, force=args.force,
+                                 command="calib " + " ".join(sys.argv[1:]))
+    if args.json:
+        d = res.to_dict()
+        d["report"] = str(folder)
+        print_json(d)
+    else:
+        print(res.recommendations.summary())
+        print(f"\nReport: {folder / 'report.html'} (and report.md, tables/, proposed_rules.toml)")
+
+
+COMMANDS = [
+    Command("run", "the main job: everything an experiment file asks for, into a report",
+            "Run an experiment file: replay the baseline and candidate rule sets, sweep, fit "
+            "a proposed rule set, compare, calibrate, analyse a live test, and write "
+            "report.md, a self-contained report.html, the tables behind every figure and "
+            "proposed_rules.toml into the report folder.",
+            "calib run calib-demo/experiment.toml", _run_args, _run),
+]

@@ -1,0 +1,209 @@
+"""Experiment files (SPEC section 5): what ``calib run`` does, as a frozen config.
+
+An experiment file is TOML; relative paths in it are relative to the file itself::
+
+    name = "demo"
+    outcomes = ["meeting", "sql", "won"]    # default: every outcome in the data
+    primary_outcome = "meeting"             # what recommendations optimise
+    window_days = 90
+    train_until = "2026-01-01"              # optional time split
+    capacity_mql_per_week = 70              # optional: what sales can work
+    seed = 0
+
+    [data]
+    path = "data"                           # plus optional files / columns / exclude
+    [data.columns.leads]
+    lead_id = "Record ID"
+
+    [rules]
+    baseline = "current.toml"
+    candidates = ["truth.toml"]             # optional
+
+    [sweep]                                 # optional grid (see calib sweep)
+    "thresholds.mql" = [40, 50, 60]
+
+    [fit]                                   # optional; learn a proposed rule set
+    enabled = true
+
+    [abtest]                                # optional live test
+    assignments = "data/assignments.csv"
+    control = "control"
+
+    [report]
+    out = "reports"                         # <out>/<name>/; default ./reports/<name>/
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from calib.data.mapping import ColumnMapping
+from calib.errors import ConfigError
+from calib.rules.config import _suggest
+from calib.rules.io import read_toml
+
+TOP = ("name", "description", "outcomes", "primary_outcome", "window_days", "train_until",
+       "capacity_mql_per_week", "seed", "data", "rules", "sweep", "fit", "abtest", "report")
+DATA_KEYS = ("path", "files", "columns", "exclude", "preset")
+RULES_KEYS = ("baseline", "candidates")
+FIT_KEYS = ("enabled", "outcome", "horizon_days", "holdout_column")
+ABTEST_KEYS = ("assignments", "control", "outcomes", "planned", "guardrails", "window_days",
+               "correction")
+REPORT_KEYS = ("out", "title", "bootstrap")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def _check(d: dict, allowed, section: str, source: str) -> None:
+    if not isinstance(d, dict):
+        raise ConfigError(f"{section} in {source} must be a table.", code="wrong_type")
+    for k in d:
+        if k not in allowed:
+            raise ConfigError(f"Unknown key '{k}' of {section} in {source}.", code="unknown_key",
+                              suggestion=_suggest(k, allowed))
+
+
+@dataclass(frozen=True)
+class AbTestConfig:
+    assignments: Path | None = None
+    control: str | None = None
+    outcomes: tuple[str, ...] | None = None
+    planned: dict | None = None
+    guardrails: tuple[str, ...] = ()
+    window_days: float | None = None
+    correction: str = "holm"
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A validated experiment file."""
+
+    name: str
+    source: Path
+    data_path: Path
+    mapping: ColumnMapping
+    baseline: Path
+    candidates: tuple[Path, ...] = ()
+    outcomes: tuple[str, ...] | None = None
+    primary_outcome: str | None = None
+    window_days: float = 90.0
+    train_until: str | None = None
+    capacity_mql_per_week: float | None = None
+    seed: int = 0
+    description: str = ""
+    sweep: dict = field(default_factory=dict)
+    fit: bool = True
+    fit_options: dict = field(default_factory=dict)
+    abtest: AbTestConfig | None = None
+    report_out: Path = Path("reports")
+    report_title: str | None = None
+    bootstrap: int = 500
+    preset: str | None = None
+
+    @property
+    def report_dir(self) -> Path:
+        return self.report_out / self.name
+
+
+def load_experiment(path) -> Experiment:
+    """Read and check an experiment file; every path is resolved against its folder."""
+    path = Path(path)
+    src = str(path)
+    d = read_toml(path, what="experiment file")
+    _check(d, TOP, "the experiment", src)
+    base = path.parent
+
+    name = d.get("name", path.stem)
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise ConfigError(f"The 'name' of the experiment in {src} must be 1-64 letters, digits, "
+                          f"'_', '-' or '.', starting with a letter or digit (it names the "
+                          f"report folder). Got {name!r}.", code="invalid_value")
+
+    data = d.get("data")
+    if data is None:
+        raise ConfigError(f"The experiment {src} needs a [data] table with 'path'.",
+                          code="missing_key")
+    _check(data, DATA_KEYS, "[data]", src)
+    if "path" not in data or not isinstance(data["path"], str):
+        raise ConfigError(f"The 'path' of [data] in {src} must name the data set folder.",
+                          code="missing_key")
+    mapping = ColumnMapping.from_dict({k: v for k, v in data.items()
+                                       if k in ("files", "columns", "exclude")}, source=src)
+    preset = data.get("preset")
+
+    rules = d.get("rules")
+    if not isinstance(rules, dict) or "baseline" not in rules:
+        raise ConfigError(f"The experiment {src} needs [rules] with 'baseline' (the rule set "
+                          f"in use today).", code="missing_key")
+    _check(rules, RULES_KEYS, "[rules]", src)
+    cands = rules.get("candidates", [])
+    if isinstance(cands, str):
+        cands = [cands]
+    if not isinstance(cands, list) or not all(isinstance(c, str) for c in cands):
+        raise ConfigError(f"'candidates' of [rules] in {src} must be a list of rule files.",
+                          code="wrong_type")
+
+    def num(key, value, positive=True):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+                positive and value <= 0):
+            raise ConfigError(f"The '{key}' in {src} must be a {'positive ' if positive else ''}"
+                              f"number. Got {value!r}.", code="wrong_type")
+        return value
+
+    outcomes = d.get("outcomes")
+    if outcomes is not None:
+        if not isinstance(outcomes, list) or not outcomes or not all(
+                isinstance(o, str) for o in outcomes):
+            raise ConfigError(f"'outcomes' in {src} must be a non-empty list of outcome names.",
+                              code="wrong_type")
+        outcomes = tuple(o.lower() for o in outcomes)
+    primary = d.get("primary_outcome")
+    if primary is not None and not isinstance(primary, str):
+        raise ConfigError(f"'primary_outcome' in {src} must be an outcome name.", code="wrong_type")
+
+    sweep = d.get("sweep", {})
+    if sweep:
+        from calib.engine.sweep import check_grid
+
+        sweep = check_grid(sweep, source=src)
+
+    fit_d = d.get("fit", {})
+    _check(fit_d, FIT_KEYS, "[fit]", src)
+    ab = None
+    if "abtest" in d:
+        a = d["abtest"]
+        _check(a, ABTEST_KEYS, "[abtest]", src)
+        ab = AbTestConfig(
+            assignments=(base / a["assignments"]) if "assignments" in a else None,
+            control=a.get("control"),
+            outcomes=tuple(a["outcomes"]) if "outcomes" in a else None,
+            planned=a.get("planned"), guardrails=tuple(a.get("guardrails", ())),
+            window_days=num("abtest.window_days", a["window_days"]) if "window_days" in a else None,
+            correction=a.get("correction", "holm"),
+        )
+        if ab.correction not in ("holm", "bh"):
+            raise ConfigError(f"'correction' of [abtest] in {src} must be 'holm' or 'bh'. Got "
+                              f"{ab.correction!r}.", code="invalid_value")
+    rep = d.get("report", {})
+    _check(rep, REPORT_KEYS, "[report]", src)
+    train_until = d.get("train_until")
+    if train_until is not None:
+        train_until = str(train_until)
+    return Experiment(
+        name=name, source=path, data_path=base / data["path"], mapping=mapping,
+        baseline=base / rules["baseline"], candidates=tuple(base / c for c in cands),
+        outcomes=outcomes, primary_outcome=primary.lower() if primary else None,
+        window_days=num("window_days", d.get("window_days", 90)),
+        train_until=train_until,
+        capacity_mql_per_week=(num("capacity_mql_per_week", d["capacity_mql_per_week"])
+                               if "capacity_mql_per_week" in d else None),
+        seed=int(num("seed", d.get("seed", 0), positive=False)),
+        description=str(d.get("description", "")), sweep=sweep,
+        fit=bool(fit_d.get("enabled", True)),
+        fit_options={k: v for k, v in fit_d.items() if k != "enabled"}, abtest=ab,
+        report_out=(base / rep["out"]) if "out" in rep else Path("reports"),
+        report_title=rep.get("title"),
+        bootstrap=int(rep.get("bootstrap", 500)), preset=preset,
+    )

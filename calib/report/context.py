@@ -1,0 +1,161 @@
+"""From an :class:`~calib.run.ExperimentResult` to the tables behind the figures and the
+context the templates render. Aggregates only: no lead id ever reaches a report."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from calib.engine.score import bands as score_bands
+
+
+def funnel_table(res) -> pd.DataFrame:
+    a, b = res.test_replays["baseline"], res.test_replays["proposed"]
+    weeks = a.period.weeks
+    rows = [{"stage": "MQLs", "baseline": a.to_dict()["mql"]["per_week"] or 0,
+             "proposed": b.to_dict()["mql"]["per_week"] or 0}]
+    if weeks:
+        for o in res.outcomes:
+            rows.append({"stage": f"{o} (hits)", "baseline": a.outcome(o).hits / weeks,
+                         "proposed": b.outcome(o).hits / weeks})
+    return pd.DataFrame(rows)
+
+
+def tradeoff_marks(res) -> dict:
+    marks = {}
+    for label, rules in (("baseline", res.baseline), ("proposed", res.proposed)):
+        r = res.test_replays[label].to_dict()
+        o = r["outcomes"].get(res.primary, {})
+        if r["mql"]["per_week"] is None or o.get("rate") is None:
+            continue
+        marks[label] = (r["mql"]["per_week"], o["rate"], o.get("recall") or 0.0,
+                        rules.thresholds.mql)
+    return marks
+
+
+def score_hist_table(res, n_bins: int = 30) -> pd.DataFrame:
+    t = res.score_by_outcome
+    t = t[t["outcome"] == res.primary]
+    rows = []
+    for label, rules in (("baseline", res.baseline), ("proposed", res.proposed)):
+        g = t[t["rules"] == label]
+        if g.empty:
+            continue
+        s = g["peak_score"].to_numpy()
+        lo, hi = float(np.nanmin(s)), float(np.nanmax(s))
+        if hi <= lo:
+            hi = lo + 1
+        edges = np.linspace(lo, hi, n_bins + 1)
+        w, _ = np.histogram(s[g["had_outcome"].to_numpy()], edges)
+        wo, _ = np.histogram(s[~g["had_outcome"].to_numpy()], edges)
+        for i in range(n_bins):
+            rows.append({"rules": label, "bin_left": edges[i], "bin_right": edges[i + 1],
+                         "with_outcome": int(w[i]), "without_outcome": int(wo[i]),
+                         "mql_cutoff": rules.thresholds.mql})
+    return pd.DataFrame(rows)
+
+
+def band_table(res) -> pd.DataFrame:
+    t = res.score_by_outcome
+    t = t[t["outcome"] == res.primary]
+    rows = []
+    for label, rules in (("baseline", res.baseline), ("proposed", res.proposed)):
+        g = t[t["rules"] == label]
+        fit = res.test_replays[label].per_lead["fit_score"].to_numpy()
+        b = score_bands(g["peak_score"].to_numpy(), fit, rules)
+        had = g["had_outcome"].to_numpy()
+        for band in ("cold", "warm", "mql", "sql"):
+            m = b == band
+            if m.any():
+                rows.append({"rules": label, "band": band, "leads": int(m.sum()),
+                             "with_outcome": int(had[m].sum()), "rate": float(had[m].mean())})
+    return pd.DataFrame(rows)
+
+
+def points_table(res) -> pd.DataFrame:
+    """Current vs proposed points per rule, with the fitted evidence when a fit ran."""
+    rows = {}
+    for side, rules in (("current", res.baseline), ("proposed", res.proposed)):
+        for kind, rs in (("fit", rules.fit), ("behavior", rules.behavior)):
+            for r in rs:
+                key = (kind, r.name)
+                row = rows.setdefault(key, {"kind": kind, "rule": r.name,
+                                            "condition": _condition(r), "current": None,
+                                            "proposed": None})
+                row[side] = r.points
+    df = pd.DataFrame(list(rows.values()))
+    fit = res.fit
+    evidence = getattr(fit, "points_table", None) if fit is not None else None
+    if callable(evidence):
+        evidence = evidence()
+    if isinstance(evidence, pd.DataFrame) and "rule" in evidence.columns:
+        keep = [c for c in evidence.columns if c not in ("kind", "condition", "current",
+                                                         "proposed")]
+        df = df.merge(evidence[keep], on="rule", how="left")
+    return df
+
+
+def _condition(r) -> str:
+    if hasattr(r, "events"):
+        return ", ".join(r.events)
+    parts = []
+    if r.in_ is not None:
+        parts.append(f"{r.field} in {', '.join(map(str, r.in_))}")
+    if r.equals is not None:
+        parts.append(f"{r.field} = {r.equals}")
+    if r.min is not None:
+        parts.append(f"{r.field} >= {r.min:g}")
+    if r.max is not None:
+        parts.append(f"{r.field} <= {r.max:g}")
+    if r.missing is not None:
+        parts.append(f"{r.field} {'missing' if r.missing else 'present'}")
+    return "; ".join(parts)
+
+
+def decay_table(res):
+    """The decay profile: from the fit when it ran, else hits by half-life from the sweep.
+    Returns (table, x, y, xlabel, ylabel, chosen, title) or None."""
+    fit = res.fit
+    prof = getattr(fit, "decay_profile", None) if fit is not None else None
+    if callable(prof):
+        prof = prof()
+    if isinstance(prof, pd.DataFrame) and len(prof) > 1:
+        x = "half_life_days" if "half_life_days" in prof.columns else prof.columns[0]
+        y = "log_likelihood" if "log_likelihood" in prof.columns else prof.columns[-1]
+        chosen = res.proposed.decay.half_life_days
+        return (prof, x, y, "half-life (days)", "profile log-likelihood", chosen,
+                "Decay profile: how fast interest fades")
+    sw = res.sweep
+    if sw is not None and "decay.half_life_days" in sw.params:
+        f = sw.frame
+        if res.experiment.capacity_mql_per_week is not None:
+            f = f[f["mql_per_week"] <= res.experiment.capacity_mql_per_week]
+        if f.empty:
+            return None
+        col = f"{res.primary}_hits"
+        t = f.groupby("decay.half_life_days", as_index=False)[col].max()
+        return (t, "decay.half_life_days", col, "half-life (days)",
+                f"best {res.primary} hits (training period)", res.proposed.decay.half_life_days,
+                "Decay: best result per half-life in the sweep")
+    return None
+
+
+def forest_table(ab) -> pd.DataFrame | None:
+    if ab is None:
+        return None
+    f = ab.to_frame() if hasattr(ab, "to_frame") else None
+    if f is None or f.empty:
+        return None
+    cols = {c.lower(): c for c in f.columns}
+    need = ("diff", "diff_ci_low", "diff_ci_high")
+    if not all(n in cols for n in need):
+        return None
+    f = f[f[cols["diff"]].notna()].copy()
+    label = f[cols.get("metric", f.columns[0])].astype(str)
+    if "arm" in cols:
+        label = label + " · " + f[cols["arm"]].astype(str)
+    out = pd.DataFrame({"label": label, "diff": f[cols["diff"]], "ci_low": f[cols["diff_ci_low"]],
+                        "ci_high": f[cols["diff_ci_high"]]})
+    padj = cols.get("p_adjusted") or cols.get("p_adj")
+    out["significant"] = (f[padj] < 0.05).to_numpy() if padj else False
+    return out.reset_index(drop=True)

@@ -1,0 +1,180 @@
+"""Figures of the report. Each function draws a table it is given (never computes)
+and returns PNG bytes; the same table is written beside it as CSV."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+BLUE, ORANGE, GREY, GREEN, RED = "#1f5fa8", "#e07b1a", "#8a8a8a", "#2e8b57", "#c0392b"
+COLORS = {"baseline": BLUE, "proposed": ORANGE}
+plt.rcParams.update({"font.size": 9, "axes.spines.top": False, "axes.spines.right": False,
+                     "axes.titlesize": 10, "figure.dpi": 110})
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def funnel(table: pd.DataFrame) -> bytes:
+    """Per week under each rule set: MQLs and outcomes (columns: stage, baseline, proposed)."""
+    fig, ax = plt.subplots(figsize=(6.4, 2.8))
+    y = np.arange(len(table))
+    h = 0.38
+    ax.barh(y - h / 2, table["baseline"], h, color=BLUE, label="current")
+    ax.barh(y + h / 2, table["proposed"], h, color=ORANGE, label="proposed")
+    for i, (a, b) in enumerate(zip(table["baseline"], table["proposed"])):
+        ax.text(a, i - h / 2, f" {a:.1f}", va="center", fontsize=8)
+        ax.text(b, i + h / 2, f" {b:.1f}", va="center", fontsize=8)
+    ax.set_yticks(y, table["stage"])
+    ax.invert_yaxis()
+    ax.set_xlabel("per week (evaluation period)")
+    ax.legend(loc="lower right", frameon=False)
+    ax.set_title("Funnel per week: current vs proposed")
+    return _png(fig)
+
+
+def tradeoff(table: pd.DataFrame, primary: str, capacity: float | None,
+             marks: dict) -> bytes:
+    """Rate and recall against MQL volume as the cutoff moves, per rule set.
+
+    ``marks`` maps rule set label -> (mql_per_week, rate, cutoff) of the chosen cutoffs.
+    """
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8.6, 3.3))
+    for label, g in table.groupby("rules", sort=False):
+        g = g.sort_values("mql_per_week")
+        c = COLORS.get(label, GREY)
+        name = "current" if label == "baseline" else label
+        ax1.plot(g["mql_per_week"], g[f"{primary}_rate"] * 100, "-o", ms=2.5, color=c, label=name)
+        ax2.plot(g["mql_per_week"], g[f"{primary}_recall"] * 100, "-o", ms=2.5, color=c,
+                 label=name)
+    for label, (x, rate, recall, cut) in marks.items():
+        c = COLORS.get(label, GREY)
+        ax1.plot([x], [rate * 100], marker="*", ms=13, color=c, mec="black", mew=0.6, ls="none")
+        ax1.annotate(f"cutoff {cut:g}", (x, rate * 100), textcoords="offset points",
+                     xytext=(6, 6), fontsize=8)
+        ax2.plot([x], [recall * 100], marker="*", ms=13, color=c, mec="black", mew=0.6, ls="none")
+    for ax in (ax1, ax2):
+        if capacity is not None:
+            ax.axvline(capacity, color=GREY, ls="--", lw=1)
+            ax.text(capacity, ax.get_ylim()[1], " capacity", color=GREY, va="top", fontsize=8)
+        ax.set_xlabel("MQLs per week")
+    ax1.set_ylabel(f"{primary} rate per MQL (%)")
+    ax2.set_ylabel(f"{primary} recall (%)")
+    ax1.set_title(f"{primary} rate vs volume")
+    ax2.set_title(f"share of all {primary}s caught")
+    ax1.legend(frameon=False, fontsize=8)
+    return _png(fig)
+
+
+def score_distribution(table: pd.DataFrame, primary: str) -> bytes:
+    """Histograms of peak scores, leads with and without the outcome (columns: rules,
+    bin_left, bin_right, with_outcome, without_outcome)."""
+    labels = list(dict.fromkeys(table["rules"]))
+    fig, axes = plt.subplots(1, len(labels), figsize=(4.3 * len(labels), 2.9), squeeze=False)
+    for ax, label in zip(axes[0], labels):
+        g = table[table["rules"] == label]
+        width = (g["bin_right"] - g["bin_left"]).to_numpy()
+        n_with = max(g["with_outcome"].sum(), 1)
+        n_without = max(g["without_outcome"].sum(), 1)
+        ax.bar(g["bin_left"], g["without_outcome"] / n_without * 100, width=width, align="edge",
+               color=GREY, alpha=0.6, label=f"no {primary}")
+        ax.bar(g["bin_left"], g["with_outcome"] / n_with * 100, width=width, align="edge",
+               color=COLORS.get(label, BLUE), alpha=0.6, label=primary)
+        thr = g["mql_cutoff"].iloc[0]
+        ax.axvline(thr, color="black", lw=1, ls="--")
+        ax.text(thr, ax.get_ylim()[1], " MQL", va="top", fontsize=8)
+        ax.set_title("current" if label == "baseline" else label)
+        ax.set_xlabel("peak score")
+        ax.set_ylabel("% of leads")
+        ax.legend(frameon=False, fontsize=8)
+    return _png(fig)
+
+
+def bands(table: pd.DataFrame, primary: str) -> bytes:
+    """Outcome rate by score band (columns: rules, band, leads, rate)."""
+    fig, ax = plt.subplots(figsize=(6.0, 2.8))
+    labels = list(dict.fromkeys(table["rules"]))
+    order = [b for b in ("cold", "warm", "mql", "sql") if b in set(table["band"])]
+    x = np.arange(len(order))
+    w = 0.8 / max(len(labels), 1)
+    for i, label in enumerate(labels):
+        g = table[table["rules"] == label].set_index("band").reindex(order)
+        ax.bar(x + i * w - 0.4 + w / 2, g["rate"] * 100, w, color=COLORS.get(label, GREY),
+               label="current" if label == "baseline" else label)
+    ax.set_xticks(x, order)
+    ax.set_ylabel(f"% with {primary}")
+    ax.set_title(f"{primary} by score band (band = highest band reached)")
+    ax.legend(frameon=False, fontsize=8)
+    return _png(fig)
+
+
+def curve(table: pd.DataFrame, x: str, y: str, title: str, xlabel: str, ylabel: str,
+          mark: float | None = None, truth: float | None = None) -> bytes:
+    """A line (e.g. the decay profile: half-life vs log-likelihood)."""
+    fig, ax = plt.subplots(figsize=(5.6, 2.8))
+    ax.plot(table[x], table[y], "-o", ms=3, color=BLUE)
+    if mark is not None:
+        ax.axvline(mark, color=ORANGE, lw=1.2, label=f"chosen {mark:g}")
+    if truth is not None:
+        ax.axvline(truth, color=GREEN, lw=1, ls=":", label=f"truth {truth:g}")
+    if mark is not None or truth is not None:
+        ax.legend(frameon=False, fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    return _png(fig)
+
+
+def reliability(table: pd.DataFrame, primary: str) -> bytes:
+    """Predicted vs observed probability (columns: predicted, observed, n)."""
+    fig, ax = plt.subplots(figsize=(3.6, 3.4))
+    ax.plot([0, 1], [0, 1], color=GREY, lw=1, ls="--")
+    s = 20 + 180 * table["n"] / max(table["n"].max(), 1)
+    ax.scatter(table["predicted"], table["observed"], s=s, color=BLUE, alpha=0.8)
+    hi = max(float(table[["predicted", "observed"]].max().max()) * 1.1, 0.05)
+    ax.set_xlim(0, min(1, hi))
+    ax.set_ylim(0, min(1, hi))
+    ax.set_xlabel("predicted probability")
+    ax.set_ylabel("observed share")
+    ax.set_title(f"Reliability: {primary}")
+    return _png(fig)
+
+
+def who_moves(table: pd.DataFrame) -> bytes:
+    """Leads per who-moves cell (columns: cell, leads)."""
+    fig, ax = plt.subplots(figsize=(5.6, 2.4))
+    ax.barh(table["cell"], table["leads"], color=[BLUE, ORANGE, GREEN, GREY][:len(table)])
+    for i, v in enumerate(table["leads"]):
+        ax.text(v, i, f" {v:,}", va="center", fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("leads")
+    ax.set_title("Who becomes an MQL: current vs proposed")
+    return _png(fig)
+
+
+def forest(table: pd.DataFrame) -> bytes:
+    """A/B differences with intervals (columns: label, diff, ci_low, ci_high, significant)."""
+    fig, ax = plt.subplots(figsize=(6.0, 0.45 * len(table) + 1.0))
+    y = np.arange(len(table))
+    colors = [GREEN if s else GREY for s in table["significant"]]
+    ax.errorbar(table["diff"] * 100, y, xerr=[(table["diff"] - table["ci_low"]) * 100,
+                                             (table["ci_high"] - table["diff"]) * 100],
+                fmt="none", ecolor=colors, capsize=3)
+    ax.scatter(table["diff"] * 100, y, color=colors, zorder=3)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(y, table["label"])
+    ax.invert_yaxis()
+    ax.set_xlabel("difference vs control (percentage points, 95% CI)")
+    ax.set_title("Live test")
+    return _png(fig)

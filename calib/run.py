@@ -1,0 +1,320 @@
+"""The main job: everything an experiment file asks for, as one result object.
+
+:func:`run_experiment` loads the data and rule sets, replays them, sweeps, fits a
+proposed rule set (when ``calib.fit`` can), compares, calibrates, analyses a live test,
+and turns it all into recommendations. The report renderer only draws what this
+returns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from calib import __version__
+from calib.data import Dataset, load_dataset, summarize
+from calib.data.summary import DatasetSummary
+from calib.engine import replay
+from calib.engine.replay import outcome_names
+from calib.engine.results import ReplayResult
+from calib.engine.sweep import SweepResult, sweep
+from calib.errors import CalibError, ConfigError
+from calib.experiment import Experiment
+from calib.recommend import Recommendations, recommend
+from calib.rules import RuleSet, load_rules
+
+PRIMARY_ORDER = ("meeting", "sql", "opportunity", "won")
+
+
+@dataclass(frozen=True)
+class ExperimentResult:
+    """Everything a report shows, computed once."""
+
+    experiment: Experiment
+    data: DatasetSummary
+    outcomes: tuple[str, ...]
+    primary: str
+    baseline: RuleSet
+    proposed: RuleSet
+    proposed_source: str  # "fit", "sweep" or "cutoff"
+    candidates: tuple[RuleSet, ...]
+    replays: dict  # name -> ReplayResult over the whole period
+    test_replays: dict  # name -> ReplayResult over the evaluation period
+    evaluation: str  # "out of time (leads created from ...)" or "in sample"
+    tradeoff: pd.DataFrame
+    score_by_outcome: pd.DataFrame
+    recommendations: Recommendations
+    sweep: SweepResult | None = None
+    fit: Any = None
+    calibration: Any = None
+    comparison: Any = None
+    abtest: Any = None
+    provenance: dict = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {
+            "experiment": self.experiment.name,
+            "primary_outcome": self.primary,
+            "outcomes": list(self.outcomes),
+            "evaluation": self.evaluation,
+            "baseline": self.baseline.name,
+            "proposed": self.proposed.name,
+            "proposed_source": self.proposed_source,
+            "recommendations": self.recommendations.to_dict(),
+            "replays": {k: v.to_dict() for k, v in self.replays.items()},
+            "test_replays": {k: v.to_dict() for k, v in self.test_replays.items()},
+            "provenance": self.provenance,
+            "warnings": list(self.warnings),
+        }
+
+
+def fingerprint(files: dict) -> str:
+    """SHA-256 over the input files' bytes (in table order), so a report says exactly
+    which data it was computed from."""
+    h = hashlib.sha256()
+    for table in sorted(files):
+        h.update(table.encode())
+        with open(files[table], "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 22), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def _primary(exp: Experiment, outcomes) -> str:
+    if exp.primary_outcome:
+        if exp.primary_outcome not in outcomes:
+            raise ConfigError(f"The primary outcome '{exp.primary_outcome}' of {exp.source} is "
+                              f"not in the data (outcomes: {', '.join(outcomes)}).",
+                              code="unknown_outcome")
+        return exp.primary_outcome
+    for o in PRIMARY_ORDER:
+        if o in outcomes:
+            return o
+    if not outcomes:
+        raise CalibError("The data set has no outcome besides 'mql' to evaluate rule sets on.",
+                         code="no_outcome")
+    return outcomes[0]
+
+
+def cutoff_grid(mql: float, n: int = 25) -> list[float]:
+    """Whole-number MQL cutoffs from 30% to 200% of the current one."""
+    lo, hi = max(1.0, 0.3 * mql), max(2 * mql, mql + 10)
+    return sorted({float(round(v)) for v in np.linspace(lo, hi, n)} | {float(mql)})
+
+
+def tradeoff_table(ds: Dataset, rules: RuleSet, label: str, *, window_days, start=None,
+                   end=None) -> pd.DataFrame:
+    """MQL volume, rates and recall over a range of MQL cutoffs (one sweep)."""
+    grid = {"thresholds.mql": cutoff_grid(rules.thresholds.mql)}
+    base = rules
+    if rules.thresholds.sql is not None:
+        base = rules.with_params({"thresholds.sql": None})
+    res = sweep(ds, base, grid, window_days=window_days, start=start, end=end, progress=False)
+    f = res.frame.rename(columns={"thresholds.mql": "cutoff"})
+    f.insert(0, "rules", label)
+    return f
+
+
+def capacity_cutoff(table: pd.DataFrame, capacity: float | None, current: float) -> float:
+    """The lowest cutoff whose MQL volume fits the capacity (most outcomes while sales can
+    still work every MQL); the current cutoff when no capacity is given."""
+    if capacity is None:
+        return current
+    ok = table[table["mql_per_week"] <= capacity]
+    if ok.empty:
+        return float(table["cutoff"].max())
+    return float(ok["cutoff"].min())
+
+
+def _score_by_outcome(ds, res: dict, outcomes) -> pd.DataFrame:
+    rows = []
+    first = ds.first_outcomes()
+    for label, r in res.items():
+        pl = r.per_lead
+        has = {}
+        for o in outcomes:
+            codes = first.loc[first["outcome"] == o, "lead"].to_numpy()
+            ids = set(ds.lead_ids(codes))
+            has[o] = pl["lead_id"].isin(ids).to_numpy()
+        for o in outcomes:
+            rows.append(pd.DataFrame({"rules": label, "outcome": o, "had_outcome": has[o],
+                                      "peak_score": pl["peak_score"].to_numpy()}))
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+
+
+def _abtest(abtest, ds, exp: Experiment, W: float):
+    from calib.experiments.assign import ArmAllocation, read_assignment_table
+    from calib.experiments.live import ABTestConfig
+
+    a = exp.abtest
+    planned = None
+    if a.planned:
+        planned = ArmAllocation.from_dict(a.planned) if hasattr(ArmAllocation, "from_dict") \
+            else ArmAllocation(**a.planned)
+    cfg = ABTestConfig(control=a.control, outcomes=a.outcomes, guardrails=a.guardrails,
+                       window_days=a.window_days or W, planned=planned, correction=a.correction)
+    table = read_assignment_table(a.assignments) if a.assignments is not None else None
+    return abtest(ds, table, cfg)
+
+
+def run_experiment(exp: Experiment, *, command: str = "", progress: Callable[[str], None] | None
+                   = None) -> ExperimentResult:
+    """Run an experiment end to end and return what the report shows."""
+    say = progress or (lambda msg: None)
+    warnings: list[str] = []
+
+    say(f"loading {exp.data_path}")
+    ds = load_dataset(exp.data_path, exp.mapping)
+    data = summarize(ds)
+    warnings += list(ds.warnings)
+    baseline = load_rules(exp.baseline)
+    candidates = tuple(load_rules(c) for c in exp.candidates)
+    all_outcomes = [o for o in outcome_names(ds) if o != "mql"]
+    outcomes = tuple(o for o in (exp.outcomes or all_outcomes))
+    missing = [o for o in outcomes if o not in all_outcomes]
+    if missing:
+        raise ConfigError(f"Outcome(s) {', '.join(missing)} of {exp.source} are not in the data "
+                          f"(it has: {', '.join(all_outcomes) or 'none'}).",
+                          code="unknown_outcome")
+    primary = _primary(exp, list(outcomes))
+    W = exp.window_days
+
+    # ---- evaluation period
+    start_test = None
+    evaluation = "in sample (no train_until: the proposal is judged on the data it was tuned on)"
+    if exp.train_until and not ds.snapshot:
+        start_test = pd.Timestamp(exp.train_until)
+        start_test = start_test.tz_localize("UTC") if start_test.tzinfo is None else start_test
+        created = ds.leads["created_at"]
+        n_train = int((created < start_test).sum())
+        n_test = ds.n_leads - n_train
+        if n_train < 100 or n_test < 100:
+            raise ConfigError(f"train_until = {exp.train_until} in {exp.source} leaves {n_train} "
+                              f"leads to learn from and {n_test} to evaluate on; both need at "
+                              f"least 100.", code="out_of_range")
+        evaluation = (f"out of time: tuned on leads created before {start_test.date()}, judged on "
+                      f"the {n_test:,} leads created from then on")
+    train_end = (start_test - pd.Timedelta(seconds=1)) if start_test is not None else None
+
+    # ---- sweep (on the training period)
+    sw = None
+    if exp.sweep:
+        say(f"sweeping {np.prod([len(v) for v in exp.sweep.values()]):,} configurations")
+        sw = sweep(ds, baseline, exp.sweep, window_days=W, end=train_end, progress=False)
+
+    # ---- a proposed rule set
+    fit_res = None
+    proposed, source = None, "cutoff"
+    if exp.fit:
+        try:
+            from calib.fit import fit as fit_rules  # optional capability
+        except ImportError:
+            fit_rules = None
+        if fit_rules is not None:
+            say("fitting points, decay and cutoffs")
+            opts = dict(exp.fit_options)
+            fit_res = fit_rules(ds, baseline, outcome=opts.pop("outcome", primary),
+                                train_until=exp.train_until,
+                                capacity_per_week=exp.capacity_mql_per_week, seed=exp.seed, **opts)
+            proposed, source = fit_res.proposed, "fit"
+    if proposed is None and sw is not None:
+        best = sw.top(1, objective=f"{primary}_hits", capacity_per_week=exp.capacity_mql_per_week)
+        if not best.empty:
+            params = {p: best.iloc[0][p] for p in sw.params}
+            params = {k: (v.item() if hasattr(v, "item") else v) for k, v in params.items()}
+            proposed, source = baseline.with_params(params), "sweep"
+    if proposed is None:
+        say("tuning the cutoff")
+        table = tradeoff_table(ds, baseline, baseline.name, window_days=W, end=train_end)
+        cut = capacity_cutoff(table, exp.capacity_mql_per_week, baseline.thresholds.mql)
+        proposed = baseline.with_params({"thresholds.mql": cut, **(
+            {"thresholds.sql": None} if baseline.thresholds.sql is not None
+            and baseline.thresholds.sql <= cut else {})})
+    if proposed.name == baseline.name:
+        d = proposed.to_dict()
+        d["name"] = f"{baseline.name}-proposed"
+        proposed = RuleSet.from_dict(d)
+
+    # ---- replays
+    say("replaying rule sets")
+    sets = {"baseline": baseline, "proposed": proposed}
+    for c in candidates:
+        sets[c.name if c.name not in sets else f"candidate-{c.name}"] = c
+    replays = {k: replay(ds, r, window_days=W, per_lead=True) for k, r in sets.items()}
+    test_replays = ({k: replay(ds, r, window_days=W, start=start_test, per_lead=True)
+                     for k, r in sets.items()} if start_test is not None else replays)
+
+    say("threshold trade-off")
+    tradeoff = pd.concat([tradeoff_table(ds, r, k, window_days=W, start=start_test)
+                          for k, r in sets.items() if k in ("baseline", "proposed")],
+                         ignore_index=True)
+    score_by_outcome = _score_by_outcome(ds, {k: test_replays[k] for k in ("baseline", "proposed")},
+                                         outcomes)
+
+    # ---- optional capabilities
+    comparison = calibration = ab = None
+    try:
+        from calib.experiments.compare import compare_rules
+    except ImportError:
+        compare_rules = None
+    if compare_rules is not None:
+        say("comparing baseline and proposal")
+        comparison = compare_rules(ds, baseline, proposed, outcomes=outcomes, window_days=W,
+                                   start=start_test, n_bootstrap=exp.bootstrap, seed=exp.seed)
+    try:
+        from calib.calibration import calibrate
+    except ImportError:
+        calibrate = None
+    if calibrate is not None:
+        say("calibrating the proposal")
+        calibration = calibrate(ds, proposed, outcome=primary, window_days=W,
+                                train_until=exp.train_until)
+    if exp.abtest is not None:
+        try:
+            from calib.experiments.live import abtest
+        except ImportError:
+            abtest = None
+            warnings.append("The experiment asks for a live A/B analysis, which this version of "
+                            "calib cannot do yet.")
+        if abtest is not None:
+            say("analysing the live test")
+            ab = _abtest(abtest, ds, exp, W)
+
+    say("building recommendations")
+    recs = recommend(ds, baseline, proposed, test_replays["baseline"], test_replays["proposed"],
+                     primary=primary, outcomes=outcomes, window_days=W, start=start_test,
+                     capacity_per_week=exp.capacity_mql_per_week, evaluation=evaluation)
+
+    import calib  # noqa: F401  (versions below)
+    import matplotlib
+    import numba
+    import scipy
+    import statsmodels
+
+    provenance = {
+        "command": command or f"calib run {exp.source}",
+        "experiment_file": str(exp.source),
+        "calib": __version__, "python": platform.python_version(),
+        "numpy": np.__version__, "pandas": pd.__version__, "scipy": scipy.__version__,
+        "statsmodels": statsmodels.__version__, "numba": numba.__version__,
+        "matplotlib": matplotlib.__version__, "seed": exp.seed,
+        "data_fingerprint": "sha256:" + fingerprint(ds.files) if ds.files else None,
+        "platform": f"{platform.system()} {platform.machine()}",
+        "argv": " ".join(sys.argv[1:]) if sys.argv else "",
+    }
+    return ExperimentResult(
+        experiment=exp, data=data, outcomes=outcomes, primary=primary, baseline=baseline,
+        proposed=proposed, proposed_source=source, candidates=candidates, replays=replays,
+        test_replays=test_replays, evaluation=evaluation, tradeoff=tradeoff,
+        score_by_outcome=score_by_outcome, recommendations=recs, sweep=sw, fit=fit_res,
+        calibration=calibration, comparison=comparison, abtest=ab, provenance=provenance,
+        warnings=tuple(warnings),
+    )
