@@ -58,6 +58,14 @@ Replay
       ``median_days_to_mql`` is the median of ``sql_at - created_at`` in days.
     * ``coverage`` is None when there is no MQL; outcome names are compared exactly
       (case-sensitive).
+    * ``rate``, ``ci_low`` and ``ci_high`` are None when ``hits + misses + late == 0``;
+      ``recall`` is None when no lead of the period had the outcome. The Wilson bounds
+      are the textbook formula clipped to [0, 1]; like statsmodels they can be an ulp
+      off at rate 0 or 1 (``ci_low`` of 0/7 is 2.8e-17), so compare with a tolerance.
+    * The end of the data E also takes ``assignments.assigned_at`` when given.
+Imports
+    * Only pandas, numpy, math and the standard library's ``fractions`` (for the exact
+      ages above); nothing from ``calib``.
 Snapshots
     * A data set is a snapshot when leads have no ``created_at`` (column absent or all
       NaT) or outcomes have no ``occurred_at`` (column absent, even from an empty table,

@@ -611,7 +611,9 @@ def test_snapshot_with_created_at_but_undated_outcomes_is_scored_at_end_of_data(
 # ---------------------------------------------------------------------------- Wilson
 
 
-@pytest.mark.parametrize("k,n", [(0, 1), (1, 1), (0, 10), (3, 10), (10, 10), (2, 7), (80, 2940)])
+@pytest.mark.parametrize(
+    "k,n", [(0, 1), (1, 1), (0, 7), (0, 10), (3, 10), (10, 10), (2, 7), (80, 2940)]
+)
 def test_wilson_interval_matches_statsmodels(k, n):
     low, high = proportion_confint(k, n, alpha=0.05, method="wilson")
     ours = wilson_interval(k, n)
