@@ -16,13 +16,15 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     """A copy whose text cells starting with = + - @ (a spreadsheet formula) get a
     leading apostrophe, so opening the CSV in Excel cannot run anything (OWASP CSV
-    injection). Numbers are left alone."""
+    injection). Numbers, and text that is a plain number such as an id "-1042", are
+    left alone: a spreadsheet reads those as numbers, not formulas."""
     out = df.copy()
     for c in out.columns:
         col = out[c]
         if col.dtype == object or isinstance(col.dtype, (pd.StringDtype, pd.CategoricalDtype)):
             s = col.astype("string")
-            risky = s.str.startswith(FORMULA_START).fillna(False)
+            risky = (s.str.startswith(FORMULA_START)
+                     & ~s.str.fullmatch(r"[+-]?\d+(\.\d+)?([eE][+-]?\d+)?")).fillna(False)
             if risky.any():
                 out[c] = s.where(~risky, "'" + s)
     return out

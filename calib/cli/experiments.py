@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from calib.cli.common import (Command, data_args, emit, info, json_arg, load_data,
-                              period_args, print_json, warn, write_table)
+                              period_args, warn, write_table)
 from calib.errors import CalibError
 
 

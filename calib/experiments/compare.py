@@ -189,7 +189,7 @@ class ComparisonResult:
             test = ("exact binomial" if mc.test == "exact"
                     else "chi-square with continuity correction")
             lines.append(f"Who becomes an MQL: {mc.b:,} only under A, {mc.c:,} only under B; "
-                         f"McNemar ({test}) p = {_p(mc.p_value)}.")
+                         f"McNemar ({test}) p {_p(mc.p_value)}.")
         else:
             lines.append(f"Who becomes an MQL: {mc.reason}.")
         lines.append("")
@@ -225,7 +225,8 @@ def _pct(x) -> str:
 
 
 def _p(p: float) -> str:
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
+    """'< 0.001' or '= 0.123', to follow the letter p."""
+    return "< 0.001" if p < 0.001 else f"= {p:.3f}"
 
 
 def _format_difference(d: MetricDifference) -> str:
@@ -383,7 +384,8 @@ def _who_moves(pl: _PerLead, m_a, m_b, outcomes, snapshot) -> tuple[pd.DataFrame
             continue
         mask = groups[g]
         k = int(mask.sum())
-        row = {"group": g, "leads": k, "share": k / n if n else np.nan}
+        row = {"label": GROUP_LABELS[g], "group": g, "leads": k,
+               "share": k / n if n else np.nan}
         for o in outcomes:
             ha, da = int(pl.hits_a[o][mask].sum()), int(pl.dec_a[o][mask].sum())
             hb, db = int(pl.hits_b[o][mask].sum()), int(pl.dec_b[o][mask].sum())

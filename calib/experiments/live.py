@@ -55,7 +55,7 @@ Guardrails
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -165,7 +165,7 @@ class ABTestConfig:
                               code="out_of_range")
         if self.outcomes is not None:
             object.__setattr__(self, "outcomes", tuple(o.strip().lower() for o in self.outcomes))
-        object.__setattr__(self, "guardrails", tuple(g.strip() for g in self.guardrails))
+        object.__setattr__(self, "guardrails", tuple(g.strip() for g in self.guardrails or ()))
 
     @classmethod
     def from_dict(cls, d: dict) -> "ABTestConfig":
@@ -208,7 +208,7 @@ class SRMCheck:
         total = sum(self.observed.values())
         obs = ", ".join(f"{a} {n:,} ({n / total:.1%})" if total else f"{a} 0"
                         for a, n in self.observed.items())
-        plan = "/".join(f"{100 * w:g}" for w in self.planned.values())
+        plan = "/".join(f"{100 * w:.3g}" for w in self.planned.values())
         if self.status == "no_data":
             return "Sample ratio: no leads assigned."
         text = (f"{obs}; planned {plan}; chi-square = {self.chi2:.2f}, "
@@ -477,15 +477,6 @@ class ABTestResult:
 
 
 # ------------------------------------------------------------------------- analysis
-@dataclass
-class _Assigned:
-    lead: np.ndarray          # int codes
-    arm_idx: np.ndarray       # index into arms
-    arms: tuple[str, ...]     # control first
-    a_ns: np.ndarray          # assignment time (ns) or None in snapshot mode
-    warnings: list = field(default_factory=list)
-
-
 def _assignment_frame(ds, assignments) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Lead codes, arm names and assignment times (ns, NEVER when unknown)."""
     if assignments is None:
@@ -576,6 +567,12 @@ def _resolve_metrics(ds, cfg: ABTestConfig) -> list[tuple[str, str, str]]:
                               code="unknown_outcome",
                               suggestion="The data has: " + ", ".join(present) + ".")
         primary = list(dict.fromkeys(cfg.outcomes))
+        both = sorted(set(primary) & guard_names)
+        if both:
+            raise ConfigError(f"Outcome(s) named both as primary and as guardrail: "
+                              f"{', '.join(both)}.", code="duplicate_name",
+                              suggestion="Name each outcome once, with --outcome or with "
+                                         "--guardrail.")
     out += [(o, "outcome", "primary") for o in primary]
     out += guard
     return out
@@ -694,6 +691,11 @@ def abtest(ds, assignments: pd.DataFrame | None = None, config: ABTestConfig | N
             times[name] = otimes[name][lead]
         else:
             times[name] = _first_event_after(ds, lead, np.where(a_ns == NEVER, 0, a_ns), name)
+    names = [rs.name for rs in rules]
+    if len(set(names)) < len(names):
+        raise ConfigError(f"Two rule sets share a name ({', '.join(names)}); their MQL "
+                          "rates could not be told apart.", code="duplicate_name",
+                          suggestion="Give each rule set its own 'name'.")
     for rs in rules:
         name = f"mql:{rs.name}"
         times[name] = _mql_times(ds, rs, lead, cfg.window_days, warnings)

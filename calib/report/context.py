@@ -147,6 +147,9 @@ def forest_table(ab) -> pd.DataFrame | None:
     if f is None or f.empty:
         return None
     cols = {c.lower(): c for c in f.columns}
+    for short, long in (("diff_low", "diff_ci_low"), ("diff_high", "diff_ci_high")):
+        if short in cols and long not in cols:
+            cols[long] = cols[short]
     need = ("diff", "diff_ci_low", "diff_ci_high")
     if not all(n in cols for n in need):
         return None
