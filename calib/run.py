@@ -224,7 +224,7 @@ def run_experiment(exp: Experiment, *, command: str = "", progress: Callable[[st
             fit_res = fit_rules(ds, baseline, outcome=opts.pop("outcome", primary),
                                 train_until=exp.train_until,
                                 capacity_per_week=exp.capacity_mql_per_week, seed=exp.seed, **opts)
-            proposed, source = fit_res.proposed, "fit"
+            proposed, source = fit_res.rules, "fit"
     if proposed is None and sw is not None:
         best = sw.top(1, objective=f"{primary}_hits", capacity_per_week=exp.capacity_mql_per_week)
         if not best.empty:

@@ -162,3 +162,39 @@ def forest_table(ab) -> pd.DataFrame | None:
     padj = cols.get("p_adjusted") or cols.get("p_adj")
     out["significant"] = (f[padj] < 0.05).to_numpy() if padj else False
     return out.reset_index(drop=True)
+
+
+def comparison_rows(comp, primary: str) -> tuple[list, list]:
+    """(paired differences, who-moves cells) of a ComparisonResult, for the templates."""
+    if comp is None:
+        return [], []
+    diffs = []
+    for r in comp.to_frame().to_dict("records"):
+        m = str(r["metric"])
+        is_rate = m.endswith("_rate") or m.endswith("_recall")
+        diffs.append({"metric": m.replace("_", " "), "a": r["a"], "b": r["b"], "diff": r["diff"],
+                      "ci_low": r["ci_low"], "ci_high": r["ci_high"], "is_rate": is_rate})
+    who = []
+    wm = comp.who_moves
+    for r in wm.to_dict("records"):
+        who.append({"label": r["label"], "leads": r["leads"], "share": r["share"],
+                    "rate_a": r.get(f"{primary}_rate_a"), "rate_b": r.get(f"{primary}_rate_b"),
+                    "occurred": r.get(f"{primary}_occurred_rate"),
+                    "indent": str(r.get("group", "")).startswith("both_")})
+    return diffs, who
+
+
+def abtest_rows(ab) -> tuple[dict | None, list]:
+    """(sample-ratio check, per metric and arm rows) of an ABTestResult."""
+    if ab is None:
+        return None, []
+    srm = ab.srm
+    srm_d = {"status": srm.status, "p_value": srm.p_value, "chi2": srm.chi2,
+             "observed": dict(srm.observed), "planned": dict(srm.planned)}
+    rows = []
+    for r in ab.to_frame().to_dict("records"):
+        rows.append({k: r.get(k) for k in ("metric", "role", "arm", "n", "rate", "ci_low",
+                                            "ci_high", "diff", "diff_low", "diff_high",
+                                            "p_adjusted", "prob_beat",
+                                            "p_always_valid_adjusted", "status")})
+    return srm_d, rows

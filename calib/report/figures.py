@@ -167,11 +167,10 @@ def forest(table: pd.DataFrame) -> bytes:
     """A/B differences with intervals (columns: label, diff, ci_low, ci_high, significant)."""
     fig, ax = plt.subplots(figsize=(6.0, 0.45 * len(table) + 1.0))
     y = np.arange(len(table))
-    colors = [GREEN if s else GREY for s in table["significant"]]
-    ax.errorbar(table["diff"] * 100, y, xerr=[(table["diff"] - table["ci_low"]) * 100,
-                                             (table["ci_high"] - table["diff"]) * 100],
-                fmt="none", ecolor=colors, capsize=3)
-    ax.scatter(table["diff"] * 100, y, color=colors, zorder=3)
+    for i, row in enumerate(table.itertuples()):
+        c = GREEN if row.significant else GREY
+        ax.plot([row.ci_low * 100, row.ci_high * 100], [i, i], color=c, lw=2)
+        ax.plot([row.diff * 100], [i], "o", color=c, zorder=3)
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(y, table["label"])
     ax.invert_yaxis()

@@ -106,15 +106,17 @@ def build(res) -> tuple[dict, dict, dict]:
     comp = res.comparison
     wm = getattr(comp, "who_moves", None) if comp is not None else None
     if isinstance(wm, pd.DataFrame) and "leads" in wm.columns:
-        cells = wm[wm.iloc[:, 0].astype(str).str.startswith("MQL")]
+        cells = wm[wm["label"].astype(str).str.startswith("MQL")]
         if not cells.empty:
-            wt = pd.DataFrame({"cell": cells.iloc[:, 0].astype(str), "leads": cells["leads"]})
+            wt = pd.DataFrame({"cell": cells["label"].astype(str), "leads": cells["leads"]})
             add("who_moves", wm, fig.who_moves(wt), "Leads that are MQLs under both rule sets, "
                 "only one, or neither.")
     ft = ctx.forest_table(res.abtest)
     if ft is not None and not ft.empty:
         add("abtest", ft, fig.forest(ft), "Live test: difference of each arm from control.")
 
+    comp_diffs, who_rows = ctx.comparison_rows(comp, primary)
+    srm, ab_rows = ctx.abtest_rows(res.abtest)
     points = ctx.points_table(res)
     tables["points"] = points
     recs = res.recommendations
@@ -132,9 +134,9 @@ def build(res) -> tuple[dict, dict, dict]:
         "full_replays": {k: v.to_dict() for k, v in res.replays.items()},
         "points": points.to_dict("records"), "captions": captions,
         "figures": list(figures), "provenance": res.provenance,
-        "comparison": comp.summary() if comp is not None and hasattr(comp, "summary") else None,
-        "abtest": res.abtest.summary() if res.abtest is not None and hasattr(res.abtest, "summary")
-        else None,
+        "comparison": comp is not None, "comp_diffs": comp_diffs, "who_rows": who_rows,
+        "mcnemar": getattr(comp, "mcnemar", None),
+        "abtest": res.abtest is not None, "srm": srm, "ab_rows": ab_rows,
         "fit": res.fit.summary() if res.fit is not None and hasattr(res.fit, "summary") else None,
         "calibration": cal.summary() if cal is not None and hasattr(cal, "summary") else None,
         "warnings": list(res.warnings),
