@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
 
 from calib.data.mapping import SPEC_COLUMNS, TABLES, ColumnMapping
 from calib.errors import DataError, Problem
@@ -150,9 +152,28 @@ def _check_utf8(path: Path) -> Problem | None:
             offset += len(chunk)
 
 
-def _read_file(path: Path, string_columns: list[str]) -> pd.DataFrame:
+def _read_file(path: Path, string_columns: list[str], dictionary: list[str] = ()) -> pd.DataFrame:
+    """Read a table; ``string_columns`` stay text. Columns in ``dictionary`` (event
+    types, outcome names: few distinct values repeated millions of times) are read
+    dictionary-encoded, as pandas categoricals."""
     if path.suffix == ".parquet" or path.is_dir():
-        return pd.read_parquet(path)
+        if not dictionary:
+            return pd.read_parquet(path)
+        schema = pq.read_schema(path) if path.is_file() else None
+        cols = [c for c in dictionary if schema is not None and c in schema.names
+                and pa.types.is_string(schema.field(c).type)]
+        return pq.read_table(path, read_dictionary=cols).to_pandas()
+    if dictionary:
+        try:
+            types = {c: pa.string() for c in string_columns}
+            types.update({c: pa.dictionary(pa.int32(), pa.string()) for c in dictionary})
+            table = pa_csv.read_csv(path, convert_options=pa_csv.ConvertOptions(
+                column_types=types, strings_can_be_null=True))
+            df = table.to_pandas()
+            df.columns = [str(c).lstrip("\ufeff").strip() for c in df.columns]
+            return df
+        except Exception:  # noqa: BLE001 - fall back to the plain readers below
+            pass
     dtype = {c: "string" for c in string_columns}
     try:
         df = pd.read_csv(path, dtype=dtype, engine="pyarrow")
@@ -257,7 +278,7 @@ def load_dataset(path: str | os.PathLike,
         if table == "assignments":
             id_cols.append(mapping.source_column(table, "arm"))
         try:
-            df = _read_file(f, id_cols)
+            df = _read_file(f, id_cols, dictionary=id_cols[1:])
         except Exception as e:  # noqa: BLE001 - any reader failure is the user's file
             problems.append(Problem(table, "unreadable_file", f"{f.name} cannot be read: {e}"))
             continue
@@ -353,8 +374,11 @@ def _build(raw: dict, folder: str, files: dict) -> Dataset:
     lead_keys = _arrow_text(leads["lead_id"])
 
     def encode_leads(df, table):
-        codes = pc.index_in(_arrow_text(df["lead_id"]), value_set=lead_keys)
-        codes = codes.fill_null(-1).to_numpy(zero_copy_only=False)
+        row_codes, values = _text_codes(df["lead_id"])
+        known = pc.index_in(values, value_set=lead_keys).fill_null(-1).to_numpy(
+            zero_copy_only=False)
+        codes = np.where(row_codes >= 0, known[np.maximum(row_codes, 0)] if len(known) else -1,
+                         -1)
         unknown = codes < 0
         if unknown.any():
             problems.append(Problem(table, "unknown_lead",
@@ -370,14 +394,15 @@ def _build(raw: dict, folder: str, files: dict) -> Dataset:
             ev_time = _parse_time(events, "events", "occurred_at", problems)
         else:
             ev_time = pd.Series(pd.NaT, index=events.index, dtype=UTC_NS)
-        et = _arrow_text(events["event_type"])
-        bad_type = pc.fill_null(pc.equal(et, ""), True).to_numpy(zero_copy_only=False)
+        et_codes, et_values = _text_codes(events["event_type"])
+        empty = pc.fill_null(pc.equal(et_values, ""), True).to_numpy(zero_copy_only=False)
+        bad_type = (et_codes < 0) | (empty[np.maximum(et_codes, 0)] if len(empty) else True)
         if bad_type.any():
             problems.append(Problem("events", "missing_value", f"{int(bad_type.sum())} row(s) have "
                                     "no event_type", column="event_type", count=int(bad_type.sum()),
                                     rows=_rows(events, bad_type, ["lead_id", "event_type"])))
         events = pd.DataFrame({"lead": ev_codes, "occurred_at": ev_time,
-                               "event_type": _categorical(et)})
+                               "event_type": _categorical(et_codes, et_values)})
     else:
         events = pd.DataFrame({"lead": np.zeros(0, np.int32),
                                "occurred_at": pd.Series([], dtype=UTC_NS),
@@ -493,14 +518,28 @@ def _arrow_text(s: pd.Series) -> pa.Array:
     return pc.utf8_trim_whitespace(arr)
 
 
-def _categorical(arr: pa.Array) -> pd.Categorical:
-    """Arrow strings to a pandas Categorical with sorted categories (int codes)."""
-    enc = pc.dictionary_encode(arr)
-    values = enc.dictionary.to_pylist()
+def _text_codes(s: pd.Series) -> tuple[np.ndarray, pa.Array]:
+    """(row codes, distinct stripped values) of a text column; code -1 for missing."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        codes = s.cat.codes.to_numpy().astype(np.int32)
+        values = _arrow_text(pd.Series(s.cat.categories, dtype=object))
+        return codes, values
+    enc = pc.dictionary_encode(_arrow_text(s))
+    return enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32), \
+        enc.dictionary
+
+
+def _categorical(row_codes: np.ndarray, values: pa.Array) -> pd.Categorical:
+    """Row codes into (possibly repeated, after stripping) values -> a pandas
+    Categorical with sorted distinct categories."""
+    enc = pc.dictionary_encode(values)
+    uniq = enc.dictionary.to_pylist()
+    to_uniq = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    idx = np.where(row_codes >= 0, to_uniq[np.maximum(row_codes, 0)] if len(to_uniq) else -1, -1)
+    values = uniq
     order = np.argsort(np.array(values, dtype=object), kind="stable") if values else np.zeros(0, int)
     remap = np.empty(len(values), dtype=np.int32)
     remap[order] = np.arange(len(values), dtype=np.int32)
-    idx = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False)
     codes = np.where(idx >= 0, remap[np.maximum(idx, 0)], -1) if len(values) else idx
     return pd.Categorical.from_codes(codes.astype(np.int16 if len(values) < 32_000 else np.int32),
                                      categories=[values[i] for i in order])
