@@ -1,0 +1,283 @@
+"""Importers: CRM and marketing-automation exports, as users have them, into data sets.
+
+Each format is a module with a ``read(src, mapping, options) -> ExportTables`` function
+that reads the vendor's documented export layout (column names as the vendor's export
+writes them) and translates it into calib's ``leads`` / ``events`` / ``outcomes``:
+
+=============== ==============================================================
+``hubspot``     contacts export: lifecycle-stage dates -> outcomes, counts -> attributes
+``salesforce``  Lead export (+ optional Task and CampaignMember exports -> events)
+``marketo``     activity-log export -> events and revenue-stage outcomes, + a leads file
+``generic``     any CSV with a mapping (ColumnMapping + wide dates -> outcome rows)
+``x-education`` the public "X Education" Leads.csv (a snapshot; leaking columns dropped)
+``olist``       the public Olist marketing funnel (MQLs + closed deals)
+=============== ==============================================================
+
+:func:`import_export` writes a data set folder (``calib import``); :func:`load_preset`
+builds the :class:`~calib.data.Dataset` in memory (an experiment file's
+``[data] preset = "hubspot"``). Sources are only read, never modified.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from importlib import import_module
+from pathlib import Path
+from types import MappingProxyType
+
+import pandas as pd
+
+from calib.data import Dataset, from_frames, load_dataset
+from calib.errors import ConfigError, DataError
+from calib.importers.base import ExportTables, ImportMapping, ImportOptions, check_timezone
+
+FORMATS = {
+    "hubspot": "calib.importers.hubspot",
+    "salesforce": "calib.importers.salesforce",
+    "marketo": "calib.importers.marketo",
+    "generic": "calib.importers.generic",
+    "x-education": "calib.importers.x_education",
+    "olist": "calib.importers.olist",
+}
+EXTRA_FILES = ("tasks", "campaign_members", "leads", "deals")  # files besides SRC
+_ALIASES = {"x_education": "x-education", "xeducation": "x-education", "hubspot-contacts":
+            "hubspot", "sfdc": "salesforce"}
+
+__all__ = ["FORMATS", "ImportMapping", "ImportOptions", "ImportResult", "ExportTables",
+           "read_tables", "to_dataset", "import_export", "load_preset", "load_experiment_data"]
+
+
+def format_module(name: str):
+    """The importer module of a format name (``"hubspot"``, ``"x-education"``...)."""
+    key = str(name).strip().lower()
+    key = _ALIASES.get(key, key)
+    if key not in FORMATS:
+        from calib.rules.config import _suggest
+
+        raise ConfigError(f"Unknown import format '{name}'.", code="unknown_format",
+                          suggestion=(_suggest(key, FORMATS) or "")
+                          + f" Formats: {', '.join(FORMATS)}.")
+    return key, import_module(FORMATS[key])
+
+
+def _options(options: ImportOptions | dict | None, mapping: ImportMapping) -> ImportOptions:
+    if options is None:
+        options = ImportOptions()
+    elif isinstance(options, dict):
+        extra = {k: v for k, v in options.items() if k not in ImportOptions.__dataclass_fields__}
+        for k in extra:
+            if k not in EXTRA_FILES:
+                from calib.rules.config import _suggest
+
+                allowed = [*ImportOptions.__dataclass_fields__, *EXTRA_FILES]
+                allowed.remove("extra")
+                raise ConfigError(f"Unknown import option '{k}'.", code="unknown_key",
+                                  suggestion=_suggest(k, allowed)
+                                  or f"Options: {', '.join(allowed)}.")
+        opts = {k: v for k, v in options.items() if k in ImportOptions.__dataclass_fields__}
+        options = ImportOptions(**opts, extra=MappingProxyType(extra))
+    options = replace(options, timezone=options.timezone or mapping.timezone or "UTC")
+    if mapping.day_first and not options.day_first:
+        options = replace(options, day_first=True)
+    check_timezone(options.timezone, "The time zone (--timezone)")
+    return options
+
+
+def read_tables(fmt: str, src, mapping=None, options: ImportOptions | dict | None = None
+                ) -> ExportTables:
+    """Read an export into calib's tables (DataFrames), without validating them.
+
+    Parameters
+    ----------
+    fmt : str
+        One of :data:`FORMATS`.
+    src : str or Path
+        The export file, or a folder holding the export's files.
+    mapping : ImportMapping, ColumnMapping or dict, optional
+        Column names where the export's differ from the vendor's defaults, exclusions,
+        and (``generic``) wide outcome dates.
+    options : ImportOptions or dict, optional
+        ``timezone``, ``day_first``, ``encoding``, ``keep_leaking`` and extra files
+        (``tasks``, ``campaign_members``, ``leads``, ``deals``).
+    """
+    key, module = format_module(fmt)
+    mapping = ImportMapping.coerce(mapping)
+    opts = _options(options, mapping)
+    src = Path(src)
+    if not src.exists():
+        raise DataError(f"The {key} export '{src}' does not exist.", code="missing_table",
+                        suggestion="Give the export file, or the folder holding its files.")
+    tables = module.read(src, mapping, opts)
+    tables.format = key
+    return tables
+
+
+def to_dataset(tables: ExportTables, *, name: str | None = None) -> Dataset:
+    """Validate translated tables with calib's own checks (:func:`calib.data.from_frames`).
+
+    Timestamps are kept to whole seconds, as the CSV files of a data set hold them, so a
+    preset loaded in memory replays exactly like the same export imported to files.
+    """
+    def secs(df, col):
+        if df is not None and col in df and isinstance(df[col].dtype, pd.DatetimeTZDtype):
+            df = df.copy()
+            df[col] = df[col].dt.floor("s")
+        return df
+
+    leads = secs(tables.leads, "created_at")
+    events = secs(tables.events, "occurred_at")
+    outcomes = secs(tables.outcomes, "occurred_at")
+    label = name or f"{tables.format} export {', '.join(Path(s).name for s in tables.sources)}"
+    try:
+        return from_frames(leads, events, outcomes, name=label)
+    except DataError as e:
+        raise DataError(f"The {label} does not make a valid data set ({len(e.problems)} "
+                        f"problem{'s' if len(e.problems) != 1 else ''}):", code=e.code,
+                        problems=e.problems, suggestion=e.suggestion) from None
+
+
+def load_preset(path, preset: str, mapping=None, **options) -> Dataset:
+    """An export read through a preset, as a validated :class:`~calib.data.Dataset`.
+
+    This is what an experiment file's ``[data] preset = "hubspot"`` means: ``path`` is
+    the export (file or folder) and ``mapping`` its optional ``files`` / ``columns`` /
+    ``exclude`` (plus ``outcome_dates`` for ``generic``).
+
+    Examples
+    --------
+    >>> ds = load_preset("exports/contacts.csv", "hubspot")  # doctest: +SKIP
+    >>> ds.outcome_types  # doctest: +SKIP
+    ('mql', 'opportunity', 'sql', 'won')
+    """
+    return to_dataset(read_tables(preset, path, mapping, options or None))
+
+
+def load_experiment_data(exp) -> Dataset:
+    """The data set of an experiment: a SQL source (``[data] url``), an export read
+    through a preset (``[data] preset``), or a data set folder (``[data] path``)."""
+    url = getattr(exp, "url", None)
+    if url:
+        from calib.importers.sql import load_sql
+
+        return load_sql(url, tables=getattr(exp, "tables", None),
+                        queries=getattr(exp, "queries", None), mapping=exp.mapping)
+    if getattr(exp, "preset", None):
+        return load_preset(exp.data_path, exp.preset, exp.mapping)
+    return load_dataset(exp.data_path, exp.mapping)
+
+
+# ------------------------------------------------------------------ result
+@dataclass(frozen=True)
+class ImportResult:
+    """What ``calib import`` did: files read and written, counts, dropped columns."""
+
+    format: str
+    sources: tuple[str, ...]
+    out: str
+    table_format: str
+    files: dict
+    leads: int
+    events: int
+    outcomes: dict
+    event_types: dict
+    snapshot: bool
+    start: pd.Timestamp | None
+    end: pd.Timestamp | None
+    attributes: tuple[str, ...]
+    excluded: dict
+    renamed: dict
+    notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict:
+        def iso(t):
+            return None if t is None or pd.isna(t) else t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+        return {"format": self.format, "sources": list(self.sources), "out": self.out,
+                "table_format": self.table_format, "files": dict(self.files),
+                "leads": self.leads, "events": self.events, "outcomes": dict(self.outcomes),
+                "event_types": dict(self.event_types), "snapshot": self.snapshot,
+                "start": iso(self.start), "end": iso(self.end),
+                "attributes": list(self.attributes), "excluded": dict(self.excluded),
+                "renamed": {k: dict(v) for k, v in self.renamed.items()},
+                "notes": list(self.notes), "warnings": list(self.warnings)}
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per table written, with its row count and file."""
+        rows = [{"table": "leads", "rows": self.leads, "file": self.files.get("leads")},
+                {"table": "events", "rows": self.events, "file": self.files.get("events")},
+                {"table": "outcomes", "rows": sum(self.outcomes.values()),
+                 "file": self.files.get("outcomes")}]
+        return pd.DataFrame(rows)
+
+    def summary(self) -> str:
+        src = ", ".join(self.sources)
+        lines = [f"Imported the {self.format} export {src} into {self.out} ({self.table_format})"]
+        when = ""
+        if self.start is not None and not pd.isna(self.start):
+            when = f", created {self.start.date()} .. {self.end.date()}"
+        lines.append(f"  leads:    {self.leads:,}{when}" + (" (snapshot: no dates)"
+                                                           if self.snapshot else ""))
+        attrs = ", ".join(self.attributes[:14]) + (" ..." if len(self.attributes) > 14 else "")
+        lines.append(f"  attributes: {attrs or 'none'}")
+        if self.events:
+            top = sorted(self.event_types.items(), key=lambda kv: -kv[1])[:8]
+            lines.append(f"  events:   {self.events:,} (" + ", ".join(f"{k} {v:,}" for k, v in top)
+                         + (" ..." if len(self.event_types) > 8 else "") + ")")
+        else:
+            lines.append("  events:   none")
+        lines.append("  outcomes: " + (", ".join(f"{k} {v:,}" for k, v in self.outcomes.items())
+                                       or "none"))
+        if self.excluded:
+            lines.append("  left out:")
+            for col, why in self.excluded.items():
+                lines.append(f"    - {col}: {why}")
+        for n in self.notes:
+            lines.append(f"  note: {n}")
+        for w in self.warnings:
+            lines.append(f"  warning: {w}")
+        return "\n".join(lines)
+
+
+def import_export(fmt: str, src, out, *, mapping=None, options: ImportOptions | dict | None = None,
+                  table_format: str = "csv", force: bool = False) -> ImportResult:
+    """Turn an export into a calib data set folder and check it loads.
+
+    The tables are validated before anything is written (an invalid export writes
+    nothing), written atomically, then read back with :func:`calib.data.load_dataset`.
+
+    Examples
+    --------
+    >>> res = import_export("hubspot", "contacts.csv", "data")  # doctest: +SKIP
+    >>> res.leads, res.outcomes  # doctest: +SKIP
+    (12, {'mql': 7, 'sql': 4, 'opportunity': 3, 'won': 2})
+    """
+    from calib.importers.base import write_dataset_folder
+
+    tables = read_tables(fmt, src, mapping, options)
+    to_dataset(tables)  # validate before writing anything
+    files = write_dataset_folder(tables, Path(out), fmt=table_format, force=force)
+    ds = load_dataset(out)
+    return result_of(tables, ds, out=str(out), table_format=table_format, files=files)
+
+
+def result_of(tables: ExportTables, ds: Dataset, *, out: str, table_format: str,
+              files: dict) -> ImportResult:
+    counts = ds.outcomes["outcome"].value_counts()
+    order = [o for o in ("mql", "sql", "meeting", "opportunity", "won", "lost", "disqualified")
+             if counts.get(o, 0)] + sorted(o for o in counts.index if o not in
+                                           ("mql", "sql", "meeting", "opportunity", "won",
+                                            "lost", "disqualified") and counts[o])
+    ev = ds.events["event_type"].value_counts()
+    return ImportResult(
+        format=tables.format, sources=tuple(os.path.relpath(s) if not os.path.isabs(str(s))
+                                            else str(s) for s in tables.sources),
+        out=str(out), table_format=table_format, files=files, leads=ds.n_leads,
+        events=len(ds.events), outcomes={str(o): int(counts[o]) for o in order},
+        event_types={str(k): int(v) for k, v in ev.items() if v},
+        snapshot=ds.snapshot, start=ds.start_of_data,
+        end=ds.leads["created_at"].max() if "created_at" in ds.leads else None,
+        attributes=tuple(c for c in ds.leads.columns if c not in ("lead_id", "created_at")),
+        excluded=dict(tables.excluded), renamed=dict(tables.renamed), notes=tuple(tables.notes),
+        warnings=tuple(ds.warnings))
