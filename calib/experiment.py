@@ -47,7 +47,7 @@ from calib.rules.io import read_toml
 
 TOP = ("name", "description", "outcomes", "primary_outcome", "window_days", "train_until",
        "capacity_mql_per_week", "seed", "data", "rules", "sweep", "fit", "abtest", "report")
-DATA_KEYS = ("path", "files", "columns", "exclude", "preset")
+DATA_KEYS = ("path", "files", "columns", "exclude", "preset", "url", "tables", "queries")
 RULES_KEYS = ("baseline", "candidates")
 FIT_KEYS = ("enabled", "outcome", "horizon_days", "holdout_column")
 ABTEST_KEYS = ("assignments", "control", "outcomes", "planned", "guardrails", "window_days",
@@ -101,6 +101,9 @@ class Experiment:
     report_title: str | None = None
     bootstrap: int = 500
     preset: str | None = None
+    url: str | None = None
+    tables: dict | None = None
+    queries: dict | None = None
 
     @property
     def report_dir(self) -> Path:
@@ -126,9 +129,19 @@ def load_experiment(path) -> Experiment:
         raise ConfigError(f"The experiment {src} needs a [data] table with 'path'.",
                           code="missing_key")
     _check(data, DATA_KEYS, "[data]", src)
-    if "path" not in data or not isinstance(data["path"], str):
-        raise ConfigError(f"The 'path' of [data] in {src} must name the data set folder.",
-                          code="missing_key")
+    url = data.get("url")
+    if url is not None and not isinstance(url, str):
+        raise ConfigError(f"The 'url' of [data] in {src} must be a database URL such as "
+                          f"postgresql://user@host/db.", code="wrong_type")
+    if url is None and ("path" not in data or not isinstance(data["path"], str)):
+        raise ConfigError(f"The 'path' of [data] in {src} must name the data set folder "
+                          f"(or give a database 'url').", code="missing_key")
+    for key in ("tables", "queries"):
+        if key in data and not (isinstance(data[key], dict) and all(
+                isinstance(v, str) for v in data[key].values())):
+            raise ConfigError(f"'{key}' of [data] in {src} must be a table of "
+                              f'table = "{"name" if key == "tables" else "SELECT ..."}".',
+                              code="wrong_type")
     mapping = ColumnMapping.from_dict({k: v for k, v in data.items()
                                        if k in ("files", "columns", "exclude")}, source=src)
     preset = data.get("preset")
@@ -192,7 +205,8 @@ def load_experiment(path) -> Experiment:
     if train_until is not None:
         train_until = str(train_until)
     return Experiment(
-        name=name, source=path, data_path=base / data["path"], mapping=mapping,
+        name=name, source=path, data_path=base / data.get("path", "."), mapping=mapping,
+        url=url, tables=data.get("tables"), queries=data.get("queries"),
         baseline=base / rules["baseline"], candidates=tuple(base / c for c in cands),
         outcomes=outcomes, primary_outcome=primary.lower() if primary else None,
         window_days=num("window_days", d.get("window_days", 90)),

@@ -80,9 +80,10 @@ class Recommendations:
     diff: str
     capacity_per_week: float | None = None
     outcomes: tuple[str, ...] = field(default_factory=tuple)
+    per: str = "week"  # "week", or "data set" for a snapshot (counts, no time)
 
     def to_dict(self) -> dict:
-        return {"primary": self.primary, "evaluation": self.evaluation,
+        return {"primary": self.primary, "evaluation": self.evaluation, "per": self.per,
                 "capacity_per_week": self.capacity_per_week,
                 "package": self.package.to_dict(),
                 "changes": [c.to_dict() for c in self.changes],
@@ -112,7 +113,7 @@ class Recommendations:
         for c in (self.package, *self.changes):
             e = c.effect
             r = e.rates[self.primary]
-            lines.append(f"  [{c.verdict:<9}] {c.what}: MQLs/week {e.mql_per_week[0]:.1f} -> "
+            lines.append(f"  [{c.verdict:<9}] {c.what}: MQLs/{self.per} {e.mql_per_week[0]:.1f} -> "
                          f"{e.mql_per_week[1]:.1f}; {self.primary} rate {_pct(r[0])} -> "
                          f"{_pct(r[1])} (diff {_pp(r[2])}, 95% CI {_pp(r[3])} to {_pp(r[4])})")
         for c in self.caveats:
@@ -147,7 +148,8 @@ def paired_effect(a: ReplayResult, b: ReplayResult, outcomes, primary: str, *,
             a.per_lead["lead_id"].to_numpy() == b.per_lead["lead_id"].to_numpy()).all():
         raise ValueError("paired_effect needs two replays of the same leads")
     n = len(a.per_lead)
-    weeks = a.period.weeks or np.nan
+    # a snapshot has no time: "per week" figures are then totals over the data set
+    weeks = 1.0 if a.snapshot else (a.period.weeks or np.nan)
     rng = np.random.default_rng(seed)
     mql_a = a.per_lead["mql_at"].notna().to_numpy(float) if "mql_at" in a.per_lead else \
         a.per_lead["mql"].to_numpy(float)
@@ -209,7 +211,8 @@ def paired_effect(a: ReplayResult, b: ReplayResult, outcomes, primary: str, *,
                   hits=(int(point[idx[f"h_a_{primary}"]]), int(point[idx[f"h_b_{primary}"]])))
 
 
-def verdict(e: Effect, primary: str, capacity: float | None) -> tuple[str, tuple[str, ...]]:
+def verdict(e: Effect, primary: str, capacity: float | None,
+            per: str = "week") -> tuple[str, tuple[str, ...]]:
     reasons = []
     r = e.rates[primary]
     h = e.hits_per_week[primary]
@@ -222,12 +225,13 @@ def verdict(e: Effect, primary: str, capacity: float | None) -> tuple[str, tuple
         harm.append(f"the interval of the {primary} rate reaches a drop of "
                     f"{-100 * r[3]:.1f} points")
     if not np.isnan(h[3]) and h[0] > 0 and h[3] < -HARM_HITS * h[0]:
-        harm.append(f"the interval of {primary}s per week{' sales can work' if capacity else ''}"
+        harm.append(f"the interval of {primary}s per {per}{' sales can work' if capacity else ''}"
                     f" reaches a drop of {-100 * h[3] / h[0]:.0f}%")
     if harm:
         return "hold", tuple(["material harm cannot be ruled out: " + "; ".join(harm)])
-    if capacity is not None and e.mql_per_week[1] > 1.05 * capacity:
-        reasons.append(f"{e.mql_per_week[1]:.0f} MQLs per week exceeds the capacity of "
+    if capacity is not None and not np.isnan(e.mql_per_week[1]) and \
+            e.mql_per_week[1] > 1.05 * capacity:
+        reasons.append(f"{e.mql_per_week[1]:.0f} MQLs per {per} exceeds the capacity of "
                        f"{capacity:g}")
         return "hold", tuple(reasons)
     gain_rate = not np.isnan(r[3]) and r[3] > 0
@@ -238,14 +242,20 @@ def verdict(e: Effect, primary: str, capacity: float | None) -> tuple[str, tuple
             reasons.append(f"{primary} rate per MQL up {100 * r[2]:+.1f} points "
                            f"(95% CI {100 * r[3]:+.1f} to {100 * r[4]:+.1f})")
         if gain_hits:
-            reasons.append(f"{h[2]:+.1f} {primary}s per week{' within capacity' if capacity else ''}"
+            reasons.append(f"{h[2]:+.1f} {primary}s per {per}{' within capacity' if capacity else ''}"
                            f" (95% CI {h[3]:+.1f} to {h[4]:+.1f})")
         if fewer:
-            reasons.append(f"{-e.mql_per_week[2]:.1f} fewer MQLs per week for sales to work")
+            reasons.append(f"{-e.mql_per_week[2]:.1f} fewer MQLs per {per} for sales to work")
         return "recommend", tuple(reasons)
-    reasons.append("no clear gain: the intervals include zero")
-    if fewer and not (not np.isnan(r[3]) and r[3] < 0):
-        reasons.append(f"{-e.mql_per_week[2]:.1f} fewer MQLs per week at no measurable loss")
+    lower = not np.isnan(r[4]) and r[4] < 0
+    if lower:
+        reasons.append(f"the {primary} rate per MQL is lower by {-100 * r[2]:.1f} points (95% CI "
+                       f"{-100 * r[4]:.1f} to {-100 * r[3]:.1f}), within the "
+                       f"{100 * HARM_RATE:.0f}-point tolerance")
+    else:
+        reasons.append("no clear gain: the intervals include zero")
+    if fewer and not lower:
+        reasons.append(f"{-e.mql_per_week[2]:.1f} fewer MQLs per {per} at no measurable loss")
         return "consider", tuple(reasons)
     return "hold", tuple(reasons)
 
@@ -319,13 +329,16 @@ def _decay_text(r: RuleSet) -> str:
 
 def recommend(ds: Dataset, baseline: RuleSet, proposed: RuleSet, base_res: ReplayResult,
               prop_res: ReplayResult, *, primary: str, outcomes, window_days: float,
-              start=None, capacity_per_week: float | None = None, evaluation: str = "",
+              start=None, end=None, capacity_per_week: float | None = None, evaluation: str = "",
               seed: int = 0, max_changes: int = 40) -> Recommendations:
     """Judge the whole proposal and each of its changes against the baseline."""
     outcomes = tuple(outcomes)
+    per = "data set" if base_res.snapshot else "week"
+    if base_res.snapshot:
+        capacity_per_week = None  # a capacity per week means nothing without time
     eff = paired_effect(base_res, prop_res, outcomes, primary, capacity=capacity_per_week,
                         seed=seed)
-    v, reasons = verdict(eff, primary, capacity_per_week)
+    v, reasons = verdict(eff, primary, capacity_per_week, per)
     package = Change("package", f"adopt '{proposed.name}' as a whole", eff, v, reasons,
                      eff.hits_per_week[primary][2])
     changes = []
@@ -338,22 +351,31 @@ def recommend(ds: Dataset, baseline: RuleSet, proposed: RuleSet, base_res: Repla
             changed = RuleSet.from_dict(d)
         except Exception:  # noqa: BLE001 - a change that is invalid alone is judged as a package
             continue
-        res = replay(ds, changed, window_days=window_days, start=start, per_lead=True)
+        res = replay(ds, changed, window_days=window_days, start=start, end=end, per_lead=True)
         e = paired_effect(base_res, res, outcomes, primary, capacity=capacity_per_week,
                           seed=seed)
-        v, reasons = verdict(e, primary, None)
+        v, reasons = verdict(e, primary, None, per)
         changes.append(Change(kind, text, e, v, reasons, e.hits_per_week[primary][2]))
     order = {"recommend": 0, "consider": 1, "hold": 2}
     changes.sort(key=lambda c: (order[c.verdict], -abs(c.impact)))
+    # a change that moves nothing on its own (say, a small new rule) only matters
+    # together with the others: list it once, in a note, not as a row of zeros
+    inert = [c for c in changes if c.effect.mql_per_week[2] == 0 and all(
+        r[2] == 0 or np.isnan(r[2]) for r in c.effect.rates.values())]
+    changes = [c for c in changes if c not in inert]
 
     caveats = _caveats(ds, base_res, prop_res, primary, evaluation)
+    if inert:
+        caveats.append(f"{len(inert)} further change(s) change no MQL on their own and matter only "
+                       "together with the others: " + "; ".join(c.what for c in inert[:12])
+                       + ("; ..." if len(inert) > 12 else "") + ".")
     diff = "".join(difflib.unified_diff(
         dumps_rules(baseline).splitlines(keepends=True),
         dumps_rules(proposed).splitlines(keepends=True),
         fromfile=f"{baseline.name}.toml", tofile=f"{proposed.name}.toml"))
     return Recommendations(primary=primary, evaluation=evaluation, package=package,
                            changes=tuple(changes), caveats=tuple(caveats), diff=diff,
-                           capacity_per_week=capacity_per_week, outcomes=outcomes)
+                           capacity_per_week=capacity_per_week, outcomes=outcomes, per=per)
 
 
 def _caveats(ds, base_res, prop_res, primary, evaluation) -> list[str]:
@@ -364,7 +386,7 @@ def _caveats(ds, base_res, prop_res, primary, evaluation) -> list[str]:
     else:
         new = b["mql"].to_numpy() & ~a["mql"].to_numpy()
     cov = prop_res.coverage
-    if cov is not None:
+    if cov is not None and cov < 0.995:
         out.append(f"Coverage: {cov:.0%} of the proposal's MQLs have a recorded sales outcome; "
                    "the rest were never worked, so their outcomes are unknown and count as "
                    "misses.")
@@ -374,9 +396,14 @@ def _caveats(ds, base_res, prop_res, primary, evaluation) -> list[str]:
         first = ds.first_outcomes()
         worked = set(ds.lead_ids(first.loc[first["outcome"].isin(SALES_OUTCOMES), "lead"]))
         share = b.loc[new, "lead_id"].isin(worked).mean()
-        out.append(f"{int(new.sum()):,} leads would become MQLs only under the proposal; "
-                   f"{share:.0%} of them were ever worked by sales, so the estimate for them "
-                   "rests on few observed outcomes (selective labels).")
+        if share < 0.5:
+            out.append(f"{int(new.sum()):,} leads would become MQLs only under the proposal; "
+                       f"only {share:.0%} of them were ever worked by sales, so the estimate "
+                       "for them rests on few observed outcomes (selective labels).")
+        else:
+            out.append(f"{int(new.sum()):,} leads would become MQLs only under the proposal; "
+                       f"{share:.0%} of them were worked by sales, so their outcomes are "
+                       "observed.")
     imm = prop_res.outcome(primary).immature
     if imm:
         out.append(f"{imm:,} of the proposal's MQLs are immature for '{primary}' (their window "
@@ -385,9 +412,14 @@ def _caveats(ds, base_res, prop_res, primary, evaluation) -> list[str]:
         out.append("The proposal is judged on the same period it was tuned on, which flatters "
                    "it; set train_until in the experiment file for an out-of-time check.")
     holdout = [c for c in ds.leads.columns if "holdout" in str(c).lower()]
-    if not holdout:
-        out.append("The data has no exploration holdout: outcomes exist only for leads the old "
-                   "rules sent to sales. Route a small random share (e.g. 5%) of below-cutoff "
+    first = ds.first_outcomes()
+    from calib.data import SALES_OUTCOMES
+
+    worked_share = first.loc[first["outcome"].isin(SALES_OUTCOMES), "lead"].nunique() / \
+        max(ds.n_leads, 1)
+    if not holdout and worked_share < 0.95:
+        out.append(f"The data has no exploration holdout: {1 - worked_share:.0%} of leads have no "
+                   "recorded sales outcome, because the old rules never sent them to sales. Route a small random share (e.g. 5%) of below-cutoff "
                    "leads to sales, marked in a column, so future analyses can measure what "
                    "the old rules missed.")
     return out

@@ -171,8 +171,10 @@ def run_experiment(exp: Experiment, *, command: str = "", progress: Callable[[st
     say = progress or (lambda msg: None)
     warnings: list[str] = []
 
-    say(f"loading {exp.data_path}")
-    ds = load_dataset(exp.data_path, exp.mapping)
+    from calib.importers import load_experiment_data
+
+    say(f"loading {exp.data_path if not exp.url else 'the database'}")
+    ds = load_experiment_data(exp)  # a folder, an export through a preset, or SQL
     data = summarize(ds)
     warnings += list(ds.warnings)
     baseline = load_rules(exp.baseline)
@@ -203,12 +205,16 @@ def run_experiment(exp: Experiment, *, command: str = "", progress: Callable[[st
         evaluation = (f"out of time: tuned on leads created before {start_test.date()}, judged on "
                       f"the {n_test:,} leads created from then on")
     train_end = (start_test - pd.Timedelta(seconds=1)) if start_test is not None else None
+    # Volumes per week are measured over the weeks leads arrived in: outcome dates after
+    # the last lead (deals closing months later) must not dilute MQLs per week.
+    intake_end = None if ds.snapshot else ds.leads["created_at"].max()
 
     # ---- sweep (on the training period)
     sw = None
     if exp.sweep:
         say(f"sweeping {np.prod([len(v) for v in exp.sweep.values()]):,} configurations")
-        sw = sweep(ds, baseline, exp.sweep, window_days=W, end=train_end, progress=False)
+        sw = sweep(ds, baseline, exp.sweep, window_days=W, end=train_end or intake_end,
+                   progress=False)
 
     # ---- a proposed rule set
     fit_res = None
@@ -222,7 +228,7 @@ def run_experiment(exp: Experiment, *, command: str = "", progress: Callable[[st
             say("fitting points, decay and cutoffs")
             opts = dict(exp.fit_options)
             fit_res = fit_rules(ds, baseline, outcome=opts.pop("outcome", primary),
-                                train_until=exp.train_until,
+                                train_until=exp.train_until, window_days=W,
                                 capacity_per_week=exp.capacity_mql_per_week, seed=exp.seed, **opts)
             proposed, source = fit_res.rules, "fit"
     if proposed is None and sw is not None:
@@ -233,7 +239,8 @@ def run_experiment(exp: Experiment, *, command: str = "", progress: Callable[[st
             proposed, source = baseline.with_params(params), "sweep"
     if proposed is None:
         say("tuning the cutoff")
-        table = tradeoff_table(ds, baseline, baseline.name, window_days=W, end=train_end)
+        table = tradeoff_table(ds, baseline, baseline.name, window_days=W,
+                               end=train_end or intake_end)
         cut = capacity_cutoff(table, exp.capacity_mql_per_week, baseline.thresholds.mql)
         proposed = baseline.with_params({"thresholds.mql": cut, **(
             {"thresholds.sql": None} if baseline.thresholds.sql is not None
@@ -248,12 +255,14 @@ def run_experiment(exp: Experiment, *, command: str = "", progress: Callable[[st
     sets = {"baseline": baseline, "proposed": proposed}
     for c in candidates:
         sets[c.name if c.name not in sets else f"candidate-{c.name}"] = c
-    replays = {k: replay(ds, r, window_days=W, per_lead=True) for k, r in sets.items()}
-    test_replays = ({k: replay(ds, r, window_days=W, start=start_test, per_lead=True)
+    replays = {k: replay(ds, r, window_days=W, end=intake_end, per_lead=True)
+               for k, r in sets.items()}
+    test_replays = ({k: replay(ds, r, window_days=W, start=start_test, end=intake_end,
+                               per_lead=True)
                      for k, r in sets.items()} if start_test is not None else replays)
 
     say("threshold trade-off")
-    tradeoff = pd.concat([tradeoff_table(ds, r, k, window_days=W, start=start_test)
+    tradeoff = pd.concat([tradeoff_table(ds, r, k, window_days=W, start=start_test, end=intake_end)
                           for k, r in sets.items() if k in ("baseline", "proposed")],
                          ignore_index=True)
     score_by_outcome = _score_by_outcome(ds, {k: test_replays[k] for k in ("baseline", "proposed")},
@@ -291,6 +300,7 @@ def run_experiment(exp: Experiment, *, command: str = "", progress: Callable[[st
     say("building recommendations")
     recs = recommend(ds, baseline, proposed, test_replays["baseline"], test_replays["proposed"],
                      primary=primary, outcomes=outcomes, window_days=W, start=start_test,
+                     end=intake_end,
                      capacity_per_week=exp.capacity_mql_per_week, evaluation=evaluation)
 
     import calib  # noqa: F401  (versions below)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -33,7 +34,8 @@ def run_and_report(experiment, *, out=None, force=False, quiet=False, command=""
 
     res = run_experiment(exp, command=command, progress=say)
     say("writing the report")
-    folder = write_report(res, Path(out) if out else exp.report_dir, force=force)
+    folder = Path(os.path.normpath(Path(out) if out else exp.report_dir))
+    folder = write_report(res, folder, force=force)
     return res, folder
 
 

@@ -11,9 +11,9 @@ from calib.engine.score import bands as score_bands
 
 def funnel_table(res) -> pd.DataFrame:
     a, b = res.test_replays["baseline"], res.test_replays["proposed"]
-    weeks = a.period.weeks
-    rows = [{"stage": "MQLs", "baseline": a.to_dict()["mql"]["per_week"] or 0,
-             "proposed": b.to_dict()["mql"]["per_week"] or 0}]
+    weeks = 1.0 if a.snapshot else a.period.weeks  # a snapshot shows counts
+    rows = [{"stage": "MQLs", "baseline": a.mql_count / weeks if weeks else 0,
+             "proposed": b.mql_count / weeks if weeks else 0}]
     if weeks:
         for o in res.outcomes:
             rows.append({"stage": f"{o} (hits)", "baseline": a.outcome(o).hits / weeks,

@@ -26,7 +26,7 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
-def funnel(table: pd.DataFrame) -> bytes:
+def funnel(table: pd.DataFrame, unit: str = "per week (evaluation period)") -> bytes:
     """Per week under each rule set: MQLs and outcomes (columns: stage, baseline, proposed)."""
     fig, ax = plt.subplots(figsize=(6.4, 2.8))
     y = np.arange(len(table))
@@ -38,9 +38,9 @@ def funnel(table: pd.DataFrame) -> bytes:
         ax.text(b, i + h / 2, f" {b:.1f}", va="center", fontsize=8)
     ax.set_yticks(y, table["stage"])
     ax.invert_yaxis()
-    ax.set_xlabel("per week (evaluation period)")
+    ax.set_xlabel(unit)
     ax.legend(loc="lower right", frameon=False)
-    ax.set_title("Funnel per week: current vs proposed")
+    ax.set_title("Funnel: current vs proposed")
     return _png(fig)
 
 

@@ -76,7 +76,10 @@ def build(res) -> tuple[dict, dict, dict]:
 
     primary = res.primary
     f = ctx.funnel_table(res)
-    add("funnel", f, fig.funnel(f), "MQLs and outcomes per week in the evaluation period.")
+    snap = res.test_replays["baseline"].snapshot
+    add("funnel", f, fig.funnel(f, "leads (snapshot)" if snap else "per week (evaluation period)"),
+        "MQLs and outcomes " + ("in the data set." if snap else "per week in the evaluation "
+                                                              "period."))
     t = res.tradeoff
     add("tradeoff", t, fig.tradeoff(t, primary, res.experiment.capacity_mql_per_week,
                                      ctx.tradeoff_marks(res)),
