@@ -7,6 +7,7 @@ from pathlib import Path
 
 from calib.cli.common import (Command, data_args, emit, info, json_arg, load_data, period_args,
                               print_json, warn, write_table)
+from calib.cli.distributed import scheduler_arg, use_partitions
 from calib.errors import CalibError
 
 
@@ -73,6 +74,7 @@ def _replay_args(p):
     p.add_argument("--rules", required=True, metavar="R.toml", help="rule set")
     period_args(p)
     p.add_argument("--leads-out", metavar="FILE", help="write one row per lead (.csv or .parquet)")
+    scheduler_arg(p)
 
 
 def _replay(args):
@@ -80,9 +82,16 @@ def _replay(args):
     from calib.rules import load_rules
 
     rules = load_rules(args.rules)
-    ds = load_data(args)
-    res = replay(ds, rules, window_days=args.window_days, start=args.start, end=args.end,
-                 per_lead=bool(args.leads_out))
+    if use_partitions(args):
+        from calib import distributed
+
+        res = distributed.replay(args.data, rules, scheduler=args.scheduler,
+                                 window_days=args.window_days, start=args.start, end=args.end,
+                                 per_lead=bool(args.leads_out), progress=sys.stderr.isatty())
+    else:
+        ds = load_data(args)
+        res = replay(ds, rules, window_days=args.window_days, start=args.start, end=args.end,
+                     per_lead=bool(args.leads_out))
     if args.leads_out:
         write_table(res.per_lead, args.leads_out)
         info(f"wrote {len(res.per_lead):,} leads to {args.leads_out}")
@@ -104,6 +113,7 @@ def _sweep_args(p):
                    "sales outcome's hits)")
     p.add_argument("--capacity", type=float, metavar="MQL_PER_WEEK",
                    help="only rank rows with at most this many MQLs per week")
+    scheduler_arg(p)
 
 
 def _sweep(args):
@@ -112,9 +122,16 @@ def _sweep(args):
 
     rules = load_rules(args.rules)
     grid = load_grid(args.grid)
-    ds = load_data(args)
-    res = sweep(ds, rules, grid, window_days=args.window_days, start=args.start, end=args.end,
-                progress=sys.stderr.isatty())
+    if use_partitions(args):
+        from calib import distributed
+
+        res = distributed.sweep(args.data, rules, grid, scheduler=args.scheduler,
+                                window_days=args.window_days, start=args.start, end=args.end,
+                                progress=sys.stderr.isatty())
+    else:
+        ds = load_data(args)
+        res = sweep(ds, rules, grid, window_days=args.window_days, start=args.start,
+                    end=args.end, progress=sys.stderr.isatty())
     top = res.top(args.top, objective=args.objective, capacity_per_week=args.capacity)
     if args.out:
         write_table(res.frame, args.out)

@@ -6,6 +6,7 @@ import sys
 
 from calib.cli.common import (Command, data_args, emit, info, json_arg, load_data,
                               period_args, warn, write_table)
+from calib.cli.distributed import scheduler_arg, use_partitions
 from calib.errors import CalibError
 
 
@@ -158,6 +159,7 @@ def _compare_args(p):
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--leads-out", metavar="FILE", help="write one row per lead with its "
                    "group (both, only_a, only_b, neither) and MQL times (.csv or .parquet)")
+    scheduler_arg(p)
 
 
 def _compare(args):
@@ -168,10 +170,18 @@ def _compare(args):
         raise CalibError(f"compare needs exactly two rule sets (--rules A.toml --rules "
                          f"B.toml). Got {len(args.rules)}.", code="wrong_count")
     a, b = (load_rules(r) for r in args.rules)
-    ds = load_data(args)
-    res = compare_rules(ds, a, b, outcomes=args.outcome, window_days=args.window_days,
-                        start=args.start, end=args.end, n_bootstrap=args.bootstrap,
-                        seed=args.seed)
+    if use_partitions(args):
+        from calib import distributed
+
+        res = distributed.compare(args.data, a, b, scheduler=args.scheduler,
+                                  outcomes=args.outcome, window_days=args.window_days,
+                                  start=args.start, end=args.end, n_bootstrap=args.bootstrap,
+                                  seed=args.seed)
+    else:
+        ds = load_data(args)
+        res = compare_rules(ds, a, b, outcomes=args.outcome, window_days=args.window_days,
+                            start=args.start, end=args.end, n_bootstrap=args.bootstrap,
+                            seed=args.seed)
     if args.leads_out:
         write_table(res.per_lead, args.leads_out)
         info(f"wrote {len(res.per_lead):,} leads to {args.leads_out}")

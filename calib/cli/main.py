@@ -21,7 +21,7 @@ from calib.errors import CalibError
 
 # Command modules, in the order `calib --help` lists them.
 MODULES = ("calib.cli.core", "calib.cli.pipeline", "calib.cli.experiments",
-           "calib.cli.importing")
+           "calib.cli.importing", "calib.cli.distributed")
 
 
 def _commands():

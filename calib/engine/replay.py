@@ -206,35 +206,59 @@ def replay(ds: Dataset, rules: RuleSet, *, window_days: float = 90, start=None, 
         ds = ds.subset(codes)
     window_ns = int(round(window_days * NS_PER_DAY))
     end_ns = ds.end_of_data.value if ds.end_of_data is not None else NEVER
-    cutoffs = [rules.thresholds.mql] + ([rules.thresholds.sql] if rules.thresholds.sql else [])
     total = None
     frames = []
     for lo, part in lead_slices(ds, partition_leads):
-        prep = prepare(part, rules)
-        d = prep.decayed(rules.decay)
-        score, fit = combine_scores(d, prep, rules)
-        cross = stage_crossings(prep, score, fit, cutoffs, rules.thresholds.mql_min_fit, tol)
-        m_time = np.where(cross[:, 0] >= 0, prep.eval_t[cross[:, 0]], NEVER)
-        s_time = (np.where(cross[:, 1] >= 0, prep.eval_t[cross[:, 1]], NEVER)
-                  if cross.shape[1] > 1 else np.full(part.n_leads, NEVER))
-        if part.snapshot:
-            m_time = np.where(cross[:, 0] >= 0, 0, NEVER)
-            s_time = np.where(cross[:, 1] >= 0, 0, NEVER) if cross.shape[1] > 1 else s_time
-            created_ns = np.zeros(part.n_leads, dtype=np.int64)
-        else:
-            created_ns = ns(part.leads["created_at"])
-        otimes = first_outcome_times(part, names)
-        stats, statuses = stats_for(m_time, s_time, created_ns, otimes, window_ns, end_ns,
-                                    part.snapshot, len(cutoffs) > 1,
-                                    covered_mask(otimes, part.n_leads))
+        stats, frame = replay_stats(part, rules, names, window_ns, end_ns, tol,
+                                    per_lead=per_lead)
         total = stats if total is None else total + stats
         if per_lead:
-            frames.append(_per_lead_frame(part, prep, score, fit, m_time, s_time, statuses,
-                                          len(cutoffs) > 1))
+            frames.append(frame)
     return ReplayResult(rules=rules.name, stats=total, period=period,
                         window_days=float(window_days), snapshot=ds.snapshot,
                         per_lead=pd.concat(frames, ignore_index=True) if per_lead else None,
                         warnings=msgs)
+
+
+def replay_stats(part: Dataset, rules: RuleSet, names, window_ns: int, end_ns: int,
+                 tol: float = TOL, *, per_lead: bool = False
+                 ) -> tuple[ReplayStats, pd.DataFrame | None]:
+    """Additive statistics of one rule set on one partition of leads.
+
+    Every lead of ``part`` is counted (restrict it to the replay period first). The
+    facts that belong to the whole data set are arguments, never taken from the
+    partition: ``names`` (every outcome of the data), ``end_ns`` (the end of the data,
+    int64 ns; ``NEVER`` if unknown) and ``window_ns`` (the attribution window in ns).
+    :func:`replay` sums this over partitions; so does a cluster
+    (:mod:`calib.distributed`).
+
+    Returns
+    -------
+    (ReplayStats, DataFrame or None)
+        The statistics, and one row per lead (as ``ReplayResult.per_lead``) when
+        ``per_lead`` is true.
+    """
+    cutoffs = [rules.thresholds.mql] + ([rules.thresholds.sql] if rules.thresholds.sql else [])
+    prep = prepare(part, rules)
+    d = prep.decayed(rules.decay)
+    score, fit = combine_scores(d, prep, rules)
+    cross = stage_crossings(prep, score, fit, cutoffs, rules.thresholds.mql_min_fit, tol)
+    m_time = np.where(cross[:, 0] >= 0, prep.eval_t[cross[:, 0]], NEVER)
+    s_time = (np.where(cross[:, 1] >= 0, prep.eval_t[cross[:, 1]], NEVER)
+              if cross.shape[1] > 1 else np.full(part.n_leads, NEVER))
+    if part.snapshot:
+        m_time = np.where(cross[:, 0] >= 0, 0, NEVER)
+        s_time = np.where(cross[:, 1] >= 0, 0, NEVER) if cross.shape[1] > 1 else s_time
+        created_ns = np.zeros(part.n_leads, dtype=np.int64)
+    else:
+        created_ns = ns(part.leads["created_at"])
+    otimes = first_outcome_times(part, names)
+    stats, statuses = stats_for(m_time, s_time, created_ns, otimes, window_ns, end_ns,
+                                part.snapshot, len(cutoffs) > 1,
+                                covered_mask(otimes, part.n_leads))
+    frame = (_per_lead_frame(part, prep, score, fit, m_time, s_time, statuses,
+                             len(cutoffs) > 1) if per_lead else None)
+    return stats, frame
 
 
 def _per_lead_frame(part, prep, score, fit, m_time, s_time, statuses, with_sql) -> pd.DataFrame:

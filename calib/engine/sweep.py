@@ -148,19 +148,33 @@ def _score_key(rs: RuleSet):
             rs.limits)
 
 
-def sweep(ds: Dataset, rules: RuleSet, grid: dict, *, window_days: float = 90, start=None,
-          end=None, partition_leads: int = PARTITION_LEADS, tol: float = TOL,
-          progress: bool | None = None) -> SweepResult:
-    """Replay every combination of ``grid`` (parameter path -> values) on ``ds``.
+@dataclass(frozen=True)
+class SweepPlan:
+    """The configurations of a grid and how they share work (no data involved).
 
-    Every row equals :func:`calib.replay` of that configuration.
-
-    Examples
-    --------
-    >>> res = sweep(ds, rules, {"thresholds.mql": [40, 50, 60],
-    ...                         "decay.half_life_days": [14, 30]})  # doctest: +SKIP
-    >>> res.top(3, objective="meeting_hits", capacity_per_week=60)  # doctest: +SKIP
+    ``configs`` holds one ``(row values, rule-set key, thresholds)`` per row;
+    ``groups`` maps structure -> decay -> score key -> config indices.
     """
+
+    params: tuple[str, ...]
+    configs: tuple
+    rulesets: dict
+    groups: dict
+    skipped: int
+
+    @property
+    def with_sql(self) -> bool:
+        return any(th["sql"] is not None for _, _, th in self.configs)
+
+    @property
+    def steps(self) -> int:
+        """Score computations per partition (for progress bars)."""
+        return sum(len(g) for s in self.groups.values() for g in s.values())
+
+
+def plan_sweep(rules: RuleSet, grid: dict) -> SweepPlan:
+    """Check a grid against a rule set and group its combinations (see the module
+    docstring); raises ``ConfigError`` for a bad grid."""
     grid = check_grid(dict(grid))
     params = tuple(grid)
     combos = list(itertools.product(*grid.values()))
@@ -196,6 +210,59 @@ def sweep(ds: Dataset, rules: RuleSet, grid: dict, *, window_days: float = 90, s
     if not configs:
         raise ConfigError("Every combination of the grid is invalid (e.g. sql <= mql).",
                           code="empty_grid")
+    # group: structure -> decay -> score key -> [config indices]
+    groups: dict = {}
+    for i, (_, key, _) in enumerate(configs):
+        rs = rulesets[key]
+        groups.setdefault(_structure_key(rs), {}).setdefault(_decay_key(rs), {}) \
+            .setdefault(_score_key(rs), []).append(i)
+    return SweepPlan(params=params, configs=tuple(configs), rulesets=rulesets, groups=groups,
+                     skipped=skipped)
+
+
+def sweep_stats(part: Dataset, plan: SweepPlan, names, window_ns: int, end_ns: int,
+                tol: float = TOL, step=None) -> list[ReplayStats]:
+    """Additive statistics of every configuration of ``plan`` on one partition of leads.
+
+    As :func:`calib.engine.replay.replay_stats`: every lead of ``part`` is counted and
+    the whole data set's facts (``names``, ``end_ns``) are arguments. ``step`` is
+    called after each score computation (progress).
+    """
+    configs, rulesets = plan.configs, plan.rulesets
+    out: list[ReplayStats | None] = [None] * len(configs)
+    otimes = first_outcome_times(part, names)
+    covered = covered_mask(otimes, part.n_leads)
+    created_ns = (ns(part.leads["created_at"]) if not part.snapshot
+                  else np.zeros(part.n_leads, np.int64))
+    for struct, decays in plan.groups.items():
+        first_idx = next(iter(next(iter(decays.values())).values()))[0]
+        prep = prepare(part, rulesets[configs[first_idx][1]])
+        for decay, scores in decays.items():
+            d = prep.decayed(decay)
+            for skey, idxs in scores.items():
+                rs = rulesets[configs[idxs[0]][1]]
+                score, fit = combine_scores(d, prep, rs)
+                _answer_cutoffs(prep, score, fit, [configs[i][2] for i in idxs], idxs,
+                                out, part, created_ns, otimes, covered, window_ns, end_ns, tol)
+                if step is not None:
+                    step()
+    return out
+
+
+def sweep(ds: Dataset, rules: RuleSet, grid: dict, *, window_days: float = 90, start=None,
+          end=None, partition_leads: int = PARTITION_LEADS, tol: float = TOL,
+          progress: bool | None = None) -> SweepResult:
+    """Replay every combination of ``grid`` (parameter path -> values) on ``ds``.
+
+    Every row equals :func:`calib.replay` of that configuration.
+
+    Examples
+    --------
+    >>> res = sweep(ds, rules, {"thresholds.mql": [40, 50, 60],
+    ...                         "decay.half_life_days": [14, 30]})  # doctest: +SKIP
+    >>> res.top(3, objective="meeting_hits", capacity_per_week=60)  # doctest: +SKIP
+    """
+    plan = plan_sweep(rules, grid)
 
     import warnings as _w
 
@@ -210,40 +277,29 @@ def sweep(ds: Dataset, rules: RuleSet, grid: dict, *, window_days: float = 90, s
         ds = ds.subset(codes)
     window_ns = int(round(window_days * NS_PER_DAY))
     end_ns = ds.end_of_data.value if ds.end_of_data is not None else NEVER
-    with_sql = any(th["sql"] is not None for _, _, th in configs)
-
-    # group: structure -> decay -> score key -> [config indices]
-    groups: dict = {}
-    for i, (_, key, _) in enumerate(configs):
-        rs = rulesets[key]
-        groups.setdefault(_structure_key(rs), {}).setdefault(_decay_key(rs), {}) \
-            .setdefault(_score_key(rs), []).append(i)
 
     n_parts = max(1, math.ceil(ds.n_leads / partition_leads))
-    n_steps = n_parts * sum(len(g) for s in groups.values() for g in s.values())
-    bar = _progress(n_steps, progress)
-    totals: list[ReplayStats | None] = [None] * len(configs)
+    bar = _progress(n_parts * plan.steps, progress)
+    totals: list[ReplayStats | None] = [None] * len(plan.configs)
     for lo, part in lead_slices(ds, partition_leads):
-        otimes = first_outcome_times(part, names)
-        covered = covered_mask(otimes, part.n_leads)
-        created_ns = (ns(part.leads["created_at"]) if not part.snapshot
-                      else np.zeros(part.n_leads, np.int64))
-        for struct, decays in groups.items():
-            first_idx = next(iter(next(iter(decays.values())).values()))[0]
-            prep = prepare(part, rulesets[configs[first_idx][1]])
-            for decay, scores in decays.items():
-                d = prep.decayed(decay)
-                for skey, idxs in scores.items():
-                    rs = rulesets[configs[idxs[0]][1]]
-                    score, fit = combine_scores(d, prep, rs)
-                    _answer_cutoffs(prep, score, fit, [configs[i][2] for i in idxs], idxs,
-                                    totals, part, created_ns, otimes, covered, window_ns, end_ns, tol)
-                    bar.update(1)
+        part_stats = sweep_stats(part, plan, names, window_ns, end_ns, tol,
+                                 step=lambda: bar.update(1))
+        totals = add_stats(totals, part_stats)
     bar.close()
+    return sweep_result(rules, plan, totals, period, ds.snapshot, names, msgs)
 
-    frame = _frame(configs, params, totals, period, ds.snapshot, names, with_sql)
-    return SweepResult(rules=rules.name, params=params, frame=frame, outcomes=tuple(names),
-                       stats=tuple(totals), skipped=skipped, warnings=msgs)
+
+def add_stats(totals: list, more: list) -> list:
+    """Element-wise sum of two lists of per-configuration statistics (``None`` = none)."""
+    return [b if a is None else a if b is None else a + b for a, b in zip(totals, more)]
+
+
+def sweep_result(rules: RuleSet, plan: SweepPlan, totals: list, period, snapshot: bool,
+                 names, warnings=()) -> SweepResult:
+    """The result of a sweep from its summed statistics (one per configuration)."""
+    frame = _frame(plan.configs, plan.params, totals, period, snapshot, names, plan.with_sql)
+    return SweepResult(rules=rules.name, params=plan.params, frame=frame, outcomes=tuple(names),
+                       stats=tuple(totals), skipped=plan.skipped, warnings=tuple(warnings))
 
 
 def _applies_to_other_kind(e: ConfigError) -> bool:

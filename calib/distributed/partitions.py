@@ -1,0 +1,480 @@
+"""Data sets partitioned by lead, for a cluster (``calib partition``).
+
+A partitioned data set is a folder::
+
+    DIR/_calib_partitions.json          # the partition count, the hash scheme, global facts
+    DIR/part-00000/leads.parquet        # one ordinary calib data set per partition
+    DIR/part-00000/events.parquet
+    DIR/part-00000/outcomes.parquet
+    DIR/part-00000/assignments.parquet  # when the data set has assignments
+    DIR/part-00000/_lead_rows.parquet   # each lead's row in the original leads table
+    ...
+
+A lead belongs to partition ``int.from_bytes(md5(lead_id.encode("utf-8")).digest()[:8],
+"big") % partitions`` (:func:`lead_partitions`): stable across machines, Python versions
+and runs, and computable in any SQL engine that has ``md5``, so a warehouse job can write
+the same layout. Each lead's events, outcomes and assignment are in its lead's partition,
+so a partition is replayed on its own, without a shuffle.
+
+Facts about the *whole* data set are written once, at partition time, into
+``_calib_partitions.json``: the end of the data (the latest timestamp in any table),
+the earliest ``created_at`` (the default start of the replay period), the outcome names
+(every outcome of the data, sales outcomes first), the event types, the snapshot flag,
+the load warnings and the row counts. A partition never uses its own latest timestamp:
+that would misclassify ``immature`` MQLs.
+
+Each partition folder is also a valid data set for :func:`calib.load_dataset` (when none
+of its tables is empty), but calib reads it with :func:`read_partition`, which trusts
+the validation done at partition time and restores the global facts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from calib.data.dataset import UTC_NS, Dataset, load_dataset
+from calib.errors import CalibError
+
+META_FILE = "_calib_partitions.json"
+ROWS_FILE = "_lead_rows.parquet"
+FORMAT = "calib-partitions"
+FORMAT_VERSION = 1
+HASH_SCHEME = "md5-uint64-mod"
+HASH_DESCRIPTION = ('partition = int.from_bytes(md5(lead_id.encode("utf-8")).digest()[:8], '
+                    '"big") % partitions; lead_id as in the leads table after trimming blanks')
+MAX_PARTITIONS = 100_000
+
+
+def lead_partitions(lead_ids, partitions: int) -> np.ndarray:
+    """The partition of each lead id (int64 array), by the stable hash scheme.
+
+    The first 8 bytes of the MD5 digest of the UTF-8 ``lead_id``, as a big-endian
+    unsigned integer, modulo ``partitions``.
+
+    Examples
+    --------
+    >>> lead_partitions(["L1", "L2", "L3"], 4).tolist()
+    [0, 1, 0]
+    """
+    digests = b"".join(hashlib.md5(str(s).encode("utf-8")).digest()[:8] for s in lead_ids)
+    h = np.frombuffer(digests, dtype=">u8")
+    return (h % np.uint64(partitions)).astype(np.int64)
+
+
+def _ts(value) -> pd.Timestamp | None:
+    if value is None:
+        return None
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def _iso_ns(ts) -> str | None:
+    # isoformat keeps nanoseconds, so the global facts round-trip exactly
+    return None if ts is None or pd.isna(ts) else pd.Timestamp(ts).tz_convert("UTC").isoformat()
+
+
+@dataclass(frozen=True)
+class PartitionInfo:
+    """What ``_calib_partitions.json`` says: the layout and the global facts.
+
+    Attributes
+    ----------
+    path : str
+        The partitioned folder.
+    partitions : int
+        Number of partitions (some may hold no leads).
+    end_of_data : Timestamp or None
+        The latest timestamp in any table of the whole data set.
+    start_of_data : Timestamp or None
+        The earliest ``created_at`` (None for a snapshot).
+    snapshot : bool
+    outcome_names : tuple of str
+        Every outcome of the data, sales outcomes first (``outcome_names`` of the engine).
+    event_types : tuple of str
+    warnings : tuple of str
+        The warnings :func:`calib.load_dataset` gave for the whole data set.
+    rows : dict
+        Row counts of each table of the whole data set.
+    parts : tuple of dict
+        Per partition: ``id``, ``path`` (relative), and its row counts.
+    source : str
+        The data set it was written from.
+    """
+
+    path: str
+    partitions: int
+    end_of_data: pd.Timestamp | None
+    start_of_data: pd.Timestamp | None
+    snapshot: bool
+    outcome_names: tuple[str, ...]
+    event_types: tuple[str, ...]
+    warnings: tuple[str, ...]
+    rows: dict
+    parts: tuple
+    source: str = ""
+    hash_scheme: str = HASH_SCHEME
+
+    def part_path(self, part_id: int) -> str:
+        return os.path.join(self.path, self.parts[part_id]["path"])
+
+    @property
+    def n_leads(self) -> int:
+        return int(self.rows.get("leads", 0))
+
+    def to_dict(self) -> dict:
+        return {
+            "format": FORMAT, "version": FORMAT_VERSION, "partitions": self.partitions,
+            "hash": {"scheme": self.hash_scheme, "column": "lead_id",
+                     "description": HASH_DESCRIPTION},
+            "source": self.source,
+            "end_of_data": _iso_ns(self.end_of_data),
+            "start_of_data": _iso_ns(self.start_of_data),
+            "snapshot": self.snapshot,
+            "outcome_names": list(self.outcome_names),
+            "event_types": list(self.event_types),
+            "warnings": list(self.warnings),
+            "rows": dict(self.rows),
+            "parts": [dict(p) for p in self.parts],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict, path: str) -> "PartitionInfo":
+        if d.get("format") != FORMAT or d.get("version") != FORMAT_VERSION:
+            raise CalibError(f"'{path}' is not a calib partitioned data set of version "
+                             f"{FORMAT_VERSION} (format {d.get('format')!r}, version "
+                             f"{d.get('version')!r}).", code="invalid_partitions",
+                             suggestion="Write it again with calib partition.")
+        scheme = d.get("hash", {}).get("scheme")
+        if scheme != HASH_SCHEME:
+            raise CalibError(f"'{path}' uses the hash scheme {scheme!r}; calib knows "
+                             f"{HASH_SCHEME!r}.", code="invalid_partitions")
+        return cls(path=str(path), partitions=int(d["partitions"]),
+                   end_of_data=_ts(d.get("end_of_data")), start_of_data=_ts(d.get("start_of_data")),
+                   snapshot=bool(d["snapshot"]), outcome_names=tuple(d["outcome_names"]),
+                   event_types=tuple(d["event_types"]), warnings=tuple(d.get("warnings", ())),
+                   rows=dict(d["rows"]), parts=tuple(d["parts"]), source=d.get("source", ""),
+                   hash_scheme=scheme)
+
+    def summary(self) -> str:
+        sizes = np.array([p["leads"] for p in self.parts])
+        ev = np.array([p["events"] for p in self.parts])
+        lines = [f"Partitioned data set {self.path}: {self.partitions} partitions by "
+                 f"{self.hash_scheme} of lead_id",
+                 f"  {self.rows.get('leads', 0):,} leads, {self.rows.get('events', 0):,} events, "
+                 f"{self.rows.get('outcomes', 0):,} outcome rows"
+                 + (" (snapshot)" if self.snapshot else ""),
+                 f"  leads per partition: {sizes.min():,} .. {sizes.max():,}; events per "
+                 f"partition: {ev.min():,} .. {ev.max():,}"]
+        if self.end_of_data is not None:
+            lines.append(f"  end of data {_iso_ns(self.end_of_data)}")
+        return "\n".join(lines)
+
+
+def is_partitioned(path) -> bool:
+    """True when ``path`` is a folder written by :func:`partition_dataset`."""
+    return Path(path, META_FILE).is_file()
+
+
+def read_partition_info(path) -> PartitionInfo:
+    """Read ``_calib_partitions.json`` of a partitioned data set."""
+    meta = Path(path, META_FILE)
+    if not meta.is_file():
+        raise CalibError(f"'{path}' is not a partitioned data set (no {META_FILE}).",
+                         code="not_partitioned",
+                         suggestion=f"Write one with: calib partition DATA --out {path} "
+                                    "--partitions N.")
+    with open(meta, encoding="utf-8") as f:
+        return PartitionInfo.from_dict(json.load(f), str(path))
+
+
+# ---------------------------------------------------------------------------- writing
+def _arrow(df: pd.DataFrame) -> pa.Table:
+    return pa.Table.from_pandas(df, preserve_index=False)
+
+
+def _text(values: pd.Series) -> pa.Array:
+    """A categorical or string column as an Arrow string array (no Python objects)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        cats = pa.array(np.asarray(values.cat.categories, dtype=object), type=pa.string())
+        codes = pa.array(values.cat.codes.to_numpy().astype(np.int32),
+                         mask=values.isna().to_numpy())
+        return pa.DictionaryArray.from_arrays(codes, cats).cast(pa.string())
+    return pa.array(values, from_pandas=True, type=pa.string())
+
+
+def _write(table: pa.Table, path: Path, compression: str) -> None:
+    pq.write_table(table, path, compression=compression)
+
+
+def partition_dataset(data, out, partitions: int, *, mapping=None, force: bool = False,
+                      compression: str = "zstd") -> PartitionInfo:
+    """Write a data set as Parquet partitioned by a stable hash of ``lead_id``.
+
+    Parameters
+    ----------
+    data : str, Path or Dataset
+        A data set folder (read with :func:`calib.load_dataset`, so it is validated
+        first) or a loaded :class:`~calib.data.Dataset`.
+    out : str or Path
+        Folder to write; it must not exist or be empty (see ``force``).
+    partitions : int
+        Number of partitions, >= 1. A partition should hold a few hundred thousand to a
+        few million leads (see the sizing notes in the README).
+    mapping : ColumnMapping or dict, optional
+        Column mapping applied while reading ``data``.
+    force : bool, default False
+        Replace an earlier partitioned data set in ``out`` (a non-empty folder that is
+        not one is never replaced).
+
+    Returns
+    -------
+    PartitionInfo
+
+    Examples
+    --------
+    >>> info = partition_dataset("calib-demo/data", "demo-parts", 8)  # doctest: +SKIP
+    >>> info.partitions, info.n_leads  # doctest: +SKIP
+    (8, 20000)
+    """
+    from calib.engine.replay import outcome_names
+
+    if isinstance(partitions, bool) or not isinstance(partitions, (int, np.integer)) \
+            or not 1 <= partitions <= MAX_PARTITIONS:
+        raise CalibError(f"--partitions must be a whole number from 1 to {MAX_PARTITIONS:,}. "
+                         f"Got {partitions!r}.", code="out_of_range")
+    partitions = int(partitions)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise CalibError(f"'{out}' exists and is not a folder.", code="exists")
+    if not isinstance(data, Dataset) and Path(data).resolve() == out.resolve():
+        raise CalibError("--out must not be the data set folder itself.", code="invalid_path")
+    if out.exists() and any(out.iterdir()):
+        if not is_partitioned(out):  # never delete a folder calib did not write
+            raise CalibError(f"The folder '{out}' exists, is not empty and is not a "
+                             "partitioned data set.", code="exists",
+                             suggestion="Choose another --out.")
+        if not force:
+            raise CalibError(f"The folder '{out}' holds a partitioned data set.",
+                             code="exists", suggestion="Add --force to replace it.")
+    ds = data if isinstance(data, Dataset) else load_dataset(data, mapping)
+
+    tmp = out.with_name(f".{out.name}.partitioning")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    try:
+        parts = _write_parts(ds, tmp, partitions, compression)
+        info = PartitionInfo(
+            path=str(out), partitions=partitions, end_of_data=ds.end_of_data,
+            start_of_data=ds.start_of_data, snapshot=ds.snapshot,
+            outcome_names=tuple(outcome_names(ds)), event_types=tuple(ds.event_types),
+            warnings=tuple(ds.warnings),
+            rows={"leads": int(ds.n_leads), "events": int(len(ds.events)),
+                  "outcomes": int(len(ds.outcomes)),
+                  **({"assignments": int(len(ds.assignments))}
+                     if ds.assignments is not None else {})},
+            parts=tuple(parts), source=str(ds.path))
+        # the metadata file is written last: its presence marks a complete folder
+        with open(tmp / META_FILE, "w", encoding="utf-8") as f:
+            json.dump(info.to_dict(), f, indent=1)
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return info
+
+
+def _write_parts(ds: Dataset, folder: Path, partitions: int, compression: str) -> list[dict]:
+    lead_ids = ds.leads["lead_id"]
+    part_of_lead = lead_partitions(lead_ids.tolist(), partitions)
+    lead_order = np.argsort(part_of_lead, kind="stable")  # original order within a partition
+    lead_bounds = np.searchsorted(part_of_lead[lead_order], np.arange(partitions + 1))
+    # each lead's code inside its partition: its rank there
+    new_code = np.empty(ds.n_leads, dtype=np.int64)
+    for p in range(partitions):
+        idx = lead_order[lead_bounds[p]:lead_bounds[p + 1]]
+        new_code[idx] = np.arange(len(idx))
+    id_arrow = pa.array(lead_ids, from_pandas=True, type=pa.string())
+
+    def split(df):
+        """Row order of a lead-keyed table grouped by partition (stable), and bounds."""
+        if df is None:
+            return None, None
+        part = part_of_lead[df["lead"].to_numpy()]
+        order = np.argsort(part, kind="stable")
+        return order, np.searchsorted(part[order], np.arange(partitions + 1))
+
+    ev_order, ev_bounds = split(ds.events)
+    out_order, out_bounds = split(ds.outcomes)
+    asg_order, asg_bounds = split(ds.assignments)
+
+    ev = ds.events
+    ev_lead = ev["lead"].to_numpy()
+    ev_type = _text(ev["event_type"])
+    ev_time = pa.array(ev["occurred_at"].astype(UTC_NS), from_pandas=True)
+    oc = ds.outcomes
+    oc_other = [c for c in oc.columns if c not in ("lead", "outcome")]
+
+    parts = []
+    for p in range(partitions):
+        name = f"part-{p:05d}"
+        d = folder / name
+        d.mkdir()
+        lidx = lead_order[lead_bounds[p]:lead_bounds[p + 1]]
+        _write(_arrow(ds.leads.iloc[lidx].reset_index(drop=True)), d / "leads.parquet",
+               compression)
+        _write(pa.table({"row": pa.array(lidx.astype(np.int64))}), d / ROWS_FILE, compression)
+        # events: grouped by partition, still sorted by (original lead, time) inside, and
+        # the new lead codes keep the original lead order, so they stay sorted
+        eidx = pa.array(ev_order[ev_bounds[p]:ev_bounds[p + 1]])
+        _write(pa.table({"lead_id": id_arrow.take(pa.array(ev_lead).take(eidx)),
+                         "occurred_at": ev_time.take(eidx),
+                         "event_type": ev_type.take(eidx)}), d / "events.parquet", compression)
+        oidx = out_order[out_bounds[p]:out_bounds[p + 1]]
+        sub = oc.iloc[oidx]
+        ot = {"lead_id": id_arrow.take(pa.array(sub["lead"].to_numpy())),
+              "outcome": _text(sub["outcome"])}
+        ot_rest = _arrow(sub[oc_other].reset_index(drop=True))
+        otab = pa.table(ot)
+        for c in ot_rest.column_names:
+            otab = otab.append_column(c, ot_rest.column(c))
+        _write(otab, d / "outcomes.parquet", compression)
+        n_asg = 0
+        if ds.assignments is not None:
+            aidx = asg_order[asg_bounds[p]:asg_bounds[p + 1]]
+            a = ds.assignments.iloc[aidx]
+            at = pa.table({"lead_id": id_arrow.take(pa.array(a["lead"].to_numpy())),
+                           "arm": _text(a["arm"])})
+            if "assigned_at" in a:
+                at = at.append_column("assigned_at", pa.array(a["assigned_at"], from_pandas=True))
+            _write(at, d / "assignments.parquet", compression)
+            n_asg = len(aidx)
+        parts.append({"id": p, "path": name, "leads": int(len(lidx)),
+                      "events": int(ev_bounds[p + 1] - ev_bounds[p]),
+                      "outcomes": int(len(oidx)),
+                      **({"assignments": n_asg} if ds.assignments is not None else {})})
+    return parts
+
+
+# ---------------------------------------------------------------------------- reading
+def _codes(ids: pa.ChunkedArray | pa.Array, lead_keys: pa.Array) -> np.ndarray:
+    if isinstance(ids, pa.ChunkedArray):
+        ids = ids.combine_chunks() if ids.num_chunks else pa.array([], pa.string())
+    codes = pc.index_in(ids.cast(pa.string()), value_set=lead_keys)
+    codes = codes.fill_null(-1).to_numpy(zero_copy_only=False)
+    if (codes < 0).any():
+        raise CalibError("A partition refers to a lead that is not in its leads table; the "
+                         "partitioned data set is damaged.", code="invalid_partitions",
+                         suggestion="Write it again with calib partition.")
+    return codes.astype(np.int32)
+
+
+def _categorical(arr: pa.Array) -> pd.Categorical:
+    """Arrow strings to a pandas Categorical with sorted categories (as ``load_dataset``
+    encodes event types, outcomes and arms), without Python objects per row."""
+    enc = pc.dictionary_encode(arr)
+    values = enc.dictionary.to_pylist()
+    order = np.argsort(np.array(values, dtype=object), kind="stable") if values else \
+        np.zeros(0, dtype=np.int64)
+    remap = np.empty(len(values), dtype=np.int32)
+    remap[order] = np.arange(len(values), dtype=np.int32)
+    idx = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    codes = np.where(idx >= 0, remap[np.maximum(idx, 0)], -1) if len(values) else idx
+    return pd.Categorical.from_codes(codes.astype(np.int32),
+                                     categories=[values[i] for i in order])
+
+
+def _plain(col: pa.ChunkedArray) -> pa.Array:
+    col = col.combine_chunks() if col.num_chunks else pa.array([], col.type)
+    if pa.types.is_dictionary(col.type):
+        col = col.cast(pa.string())
+    return col.cast(pa.string())
+
+
+def _times(col: pa.ChunkedArray) -> pd.Series:
+    return col.to_pandas().astype(UTC_NS).reset_index(drop=True)
+
+
+def read_partition(path, part_id: int, info: PartitionInfo | None = None) -> Dataset:
+    """One partition as a :class:`~calib.data.Dataset`, with the *global* end of the
+    data, snapshot flag and warnings of the whole data set.
+
+    Lead codes are positions in the partition's leads table; ``lead_rows(path, part_id)``
+    gives each lead's row in the original leads table.
+    """
+    info = info or read_partition_info(path)
+    folder = Path(info.part_path(part_id))
+    leads = pq.read_table(folder / "leads.parquet").to_pandas()
+    lead_keys = pa.array(leads["lead_id"], from_pandas=True, type=pa.string())
+
+    et = pq.read_table(folder / "events.parquet")
+    events = pd.DataFrame({"lead": _codes(et.column("lead_id"), lead_keys),
+                           "occurred_at": _times(et.column("occurred_at")),
+                           "event_type": _categorical(_plain(et.column("event_type")))})
+
+    ot = pq.read_table(folder / "outcomes.parquet")
+    outcomes = pd.DataFrame({"lead": _codes(ot.column("lead_id"), lead_keys),
+                             "outcome": _categorical(_plain(ot.column("outcome")))})
+    for c in ot.column_names:
+        if c in ("lead_id", "outcome"):
+            continue
+        outcomes[c] = (_times(ot.column(c)) if c == "occurred_at"
+                       else ot.column(c).to_pandas().reset_index(drop=True))
+    if "amount" in outcomes:
+        outcomes["amount"] = outcomes["amount"].astype(float)
+
+    assignments = None
+    if (folder / "assignments.parquet").exists():
+        at = pq.read_table(folder / "assignments.parquet")
+        assignments = pd.DataFrame({"lead": _codes(at.column("lead_id"), lead_keys),
+                                    "arm": _categorical(_plain(at.column("arm")))})
+        if "assigned_at" in at.column_names:
+            assignments["assigned_at"] = _times(at.column("assigned_at"))
+
+    return Dataset(leads=leads, events=events, outcomes=outcomes, assignments=assignments,
+                   path=str(folder), snapshot=info.snapshot, end_of_data=info.end_of_data,
+                   files={}, warnings=info.warnings)
+
+
+def lead_rows(path, part_id: int, info: PartitionInfo | None = None) -> np.ndarray:
+    """Each lead's row (int64) in the original leads table, in partition order."""
+    info = info or read_partition_info(path)
+    t = pq.read_table(Path(info.part_path(part_id)) / ROWS_FILE)
+    return t.column("row").to_numpy().astype(np.int64)
+
+
+def read_partitioned(path) -> Iterator[tuple[int, Dataset]]:
+    """Yield ``(part_id, Dataset)`` for every partition of a partitioned data set.
+
+    Each Dataset carries the global facts (end of the data, snapshot flag, warnings);
+    see :func:`read_partition`.
+
+    Examples
+    --------
+    >>> for part_id, ds in read_partitioned("demo-parts"):  # doctest: +SKIP
+    ...     print(part_id, ds.n_leads)
+    """
+    info = read_partition_info(path)
+    for p in range(info.partitions):
+        yield p, read_partition(path, p, info)
+
+
+def with_global_facts(ds: Dataset, info: PartitionInfo) -> Dataset:
+    """A partition read some other way (e.g. ``load_dataset`` of a part folder) with the
+    whole data set's end of data, snapshot flag and warnings restored."""
+    return replace(ds, end_of_data=info.end_of_data, snapshot=info.snapshot,
+                   warnings=info.warnings)

@@ -1,0 +1,305 @@
+"""Partitioned data sets and the Dask backend: every path equals the one-machine engine.
+
+The reference is always the local engine on the original data set (``replay``,
+``sweep``, ``compare_rules`` on ``load_dataset(original)``); the partitioned and
+distributed results must be *identical* (``to_dict()``, per-lead rows), not close.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import LEADS, write_dataset
+
+from calib.cli.main import main
+from calib.data import from_frames, load_dataset
+from calib.demo import generate_demo
+from calib.distributed import (compare, is_partitioned, lead_partitions, partition_dataset,
+                               partition_stats, read_partition_info, read_partitioned,
+                               replay, replay_partitioned, sweep)
+from calib.distributed.backend import DaskBackend
+from calib.distributed.partitions import lead_rows
+from calib.engine import replay as local_replay
+from calib.engine.replay import outcome_names
+from calib.engine.sweep import sweep as local_sweep
+from calib.errors import CalibError
+from calib.experiments import compare_rules
+from calib.rules import load_rules
+from calib.rules.config import RuleSet
+
+N_PARTS = 5
+GRID = {"thresholds.mql": [30, 50], "decay.kind": ["exponential"],
+        "decay.half_life_days": [14, 30], "behavior.email_open.points": [1, 5]}
+PERIODS = [{}, {"start": "2025-06-01"},
+           {"start": "2025-03-01", "end": "2026-01-15", "window_days": 30}]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("distributed")
+    w = generate_demo(root / "demo", n_leads=3000, seed=1, fmt="parquet")
+    info = partition_dataset(w.data_dir, root / "parts", N_PARTS)
+    return {"data": w.data_dir, "parts": root / "parts", "info": info,
+            "ds": load_dataset(w.data_dir), "current": load_rules(w.current_rules),
+            "truth": load_rules(w.truth_rules)}
+
+
+def _json(d) -> str:
+    return json.dumps(d, sort_keys=True, default=str)
+
+
+# ------------------------------------------------------------------------ partitioning
+def test_hash_scheme_is_md5_of_the_utf8_lead_id():
+    ids = ["L1", "L2", "lead-ä-42", "00017"]
+    # reference: the documented scheme, written out by hand
+    want = [int.from_bytes(hashlib.md5(s.encode("utf-8")).digest()[:8], "big") % 7 for s in ids]
+    assert lead_partitions(ids, 7).tolist() == want
+    assert lead_partitions(["L1", "L2", "L3"], 4).tolist() == [0, 1, 0]  # docstring
+
+
+def test_partitioning_round_trips(world):
+    ds, info = world["ds"], world["info"]
+    assert is_partitioned(world["parts"]) and not is_partitioned(world["data"])
+    assert info.partitions == N_PARTS
+    assert info.rows == {"leads": ds.n_leads, "events": len(ds.events),
+                         "outcomes": len(ds.outcomes), "assignments": len(ds.assignments)}
+    meta = json.loads((world["parts"] / "_calib_partitions.json").read_text())
+    assert meta["hash"]["scheme"] == "md5-uint64-mod" and meta["partitions"] == N_PARTS
+    all_rows, n_events, n_outcomes = [], 0, 0
+    for p, part in read_partitioned(world["parts"]):
+        rows = lead_rows(world["parts"], p)
+        all_rows.append(rows)
+        ids = part.leads["lead_id"].to_numpy()
+        # every lead of the partition hashes to it, and its events and outcomes are here
+        assert (lead_partitions(ids, N_PARTS) == p).all()
+        assert (part.events["lead"].to_numpy() < part.n_leads).all()
+        assert (part.outcomes["lead"].to_numpy() < part.n_leads).all()
+        # the partition is exactly the original data set restricted to its leads
+        ref = ds.subset(rows)
+        pd.testing.assert_frame_equal(part.leads, ref.leads)
+        for table in ("events", "outcomes", "assignments"):
+            pd.testing.assert_frame_equal(getattr(part, table), getattr(ref, table),
+                                          check_categorical=False)
+        # global facts, never the partition's own
+        assert part.end_of_data == ds.end_of_data and part.warnings == ds.warnings
+        n_events += len(part.events)
+        n_outcomes += len(part.outcomes)
+    rows = np.concatenate(all_rows)
+    assert np.array_equal(np.sort(rows), np.arange(ds.n_leads))  # every lead exactly once
+    assert n_events == len(ds.events) and n_outcomes == len(ds.outcomes)
+    # a partition folder is an ordinary data set too
+    alone = load_dataset(world["parts"] / "part-00000")
+    pd.testing.assert_frame_equal(alone.leads, ds.subset(lead_rows(world["parts"], 0)).leads)
+
+
+def test_global_facts(world):
+    info, ds = read_partition_info(world["parts"]), world["ds"]
+    assert info.end_of_data == ds.end_of_data
+    assert info.start_of_data == ds.leads["created_at"].min()
+    assert list(info.outcome_names) == outcome_names(ds)
+    assert info.event_types == ds.event_types and not info.snapshot
+
+
+def test_partition_refuses_to_overwrite(world, tmp_path):
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep me")
+    with pytest.raises(CalibError) as e:
+        partition_dataset(world["ds"], other, 2, force=True)
+    assert e.value.code == "exists" and (other / "notes.txt").exists()
+    with pytest.raises(CalibError) as e:
+        partition_dataset(world["ds"], world["parts"], 2)
+    assert e.value.code == "exists"
+    with pytest.raises(CalibError) as e:
+        partition_dataset(world["ds"], tmp_path / "x", 0)
+    assert e.value.code == "out_of_range"
+    with pytest.raises(CalibError) as e:
+        read_partition_info(world["data"])
+    assert e.value.code == "not_partitioned"
+
+
+def test_cli_partition(world, tmp_path, capsys):
+    out = tmp_path / "p"
+    assert main(["partition", str(world["data"]), "--out", str(out), "--partitions", "3",
+                 "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["partitions"] == 3 and d["rows"]["leads"] == 3000
+    assert sum(p["leads"] for p in d["parts"]) == 3000
+    assert main(["partition", str(world["data"]), "--out", str(out), "--partitions", "3"]) == 1
+    assert "--force" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------ local, partitioned
+@pytest.mark.parametrize("kw", PERIODS)
+def test_partitioned_replay_equals_replay(world, kw):
+    for rules in (world["current"], world["truth"]):
+        want = local_replay(world["ds"], rules, **kw)
+        got = replay_partitioned(world["parts"], rules, **kw)
+        assert _json(got.to_dict()) == _json(want.to_dict())
+
+
+def test_partitioned_replay_per_lead_rows(world):
+    want = local_replay(world["ds"], world["truth"], per_lead=True, start="2025-06-01")
+    got = replay_partitioned(world["parts"], world["truth"], per_lead=True, start="2025-06-01")
+    pd.testing.assert_frame_equal(got.per_lead, want.per_lead)
+
+
+def test_partition_stats_add_up_to_replay(world):
+    info, rules = world["info"], world["truth"]
+    total = None
+    for _, part in read_partitioned(world["parts"]):
+        st = partition_stats(part, rules, window_days=60, start="2025-04-01",
+                             end_of_data=info.end_of_data, names=info.outcome_names)
+        total = st if total is None or st is None else total + st
+    want = local_replay(world["ds"], rules, window_days=60, start="2025-04-01").stats
+    assert total.leads == want.leads and total.covered == want.covered
+    assert total.outcomes == want.outcomes and total.mql.count == want.mql.count
+    assert np.array_equal(np.sort(total.mql.days), np.sort(want.mql.days))
+
+
+def test_partitioned_sweep_and_compare_equal_local(world):
+    want = local_sweep(world["ds"], world["current"], GRID)
+    got = sweep(world["parts"], world["current"], GRID, scheduler="sync")
+    assert _json(got.to_dict()) == _json(want.to_dict())
+    want = compare_rules(world["ds"], world["current"], world["truth"], n_bootstrap=100)
+    got = compare(world["parts"], world["current"], world["truth"], n_bootstrap=100,
+                  scheduler="sync")
+    assert _json(got.to_dict()) == _json(want.to_dict())
+    pd.testing.assert_frame_equal(got.per_lead, want.per_lead)
+
+
+def test_immature_is_judged_against_the_global_end_of_data(tmp_path):
+    # Lead "a" is alone in its partition and its data end on 2025-01-02; the data set ends
+    # a year later. Its MQL without a meeting is a miss (W = 90 days have passed), not
+    # immature, which it would be if the partition used its own latest timestamp.
+    ids = ["a"] + [f"b{i}" for i in range(50)]
+    parts = lead_partitions(ids, 2)
+    other = next(i for i, p in zip(ids, parts) if p != parts[0])
+    ds = from_frames(
+        pd.DataFrame({"lead_id": ["a", other],
+                      "created_at": ["2025-01-01T00:00:00Z", "2026-01-01T00:00:00Z"]}),
+        events=pd.DataFrame({"lead_id": ["a", other], "event_type": ["pricing", "pricing"],
+                             "occurred_at": ["2025-01-02T00:00:00Z", "2026-01-02T00:00:00Z"]}),
+        outcomes=pd.DataFrame({"lead_id": [other], "outcome": ["meeting"],
+                               "occurred_at": ["2026-01-03T00:00:00Z"]}))
+    rules = RuleSet.from_dict({"name": "r", "behavior": [{"event": "pricing", "points": 60}],
+                               "thresholds": {"mql": 50}})
+    partition_dataset(ds, tmp_path / "p", 2)
+    got = replay_partitioned(tmp_path / "p", rules).to_dict()
+    assert got == local_replay(ds, rules).to_dict()
+    assert got["outcomes"]["meeting"]["misses"] == 1
+    assert got["outcomes"]["meeting"]["immature"] == 0
+
+
+def test_empty_partitions_and_snapshots(tmp_path, small_data, small_rules):
+    rules = load_rules(small_rules)
+    snap = write_dataset(tmp_path / "snap", leads=LEADS.replace("created_at", "signup"),
+                         outcomes="lead_id,outcome\nL1,meeting\nL3,won\n")
+    for data in (small_data, snap):
+        ds = load_dataset(data)
+        info = partition_dataset(data, tmp_path / f"p-{data.name}", 8)  # 4 leads, 8 parts
+        assert 0 in [p["leads"] for p in info.parts] and info.snapshot == ds.snapshot
+        for kw in ({}, {"start": "2030-01-01"}):  # the second selects no lead
+            if ds.snapshot and kw:
+                continue
+            want = local_replay(ds, rules, per_lead=True, **kw)
+            got = replay_partitioned(info.path, rules, per_lead=True, **kw)
+            assert _json(got.to_dict()) == _json(want.to_dict())
+            if len(want.per_lead):
+                pd.testing.assert_frame_equal(got.per_lead, want.per_lead)
+        grid = {"thresholds.mql": [10, 20, 30]}
+        assert _json(sweep(info.path, rules, grid, scheduler="sync").to_dict()) == \
+            _json(local_sweep(ds, rules, grid).to_dict())
+    assert load_dataset(snap).snapshot
+
+
+# ------------------------------------------------------------------------ Dask
+@pytest.fixture(scope="module")
+def client():
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       host="127.0.0.1", dashboard_address=None)
+    c = distributed.Client(cluster)
+    yield c
+    c.close()
+    cluster.close()
+
+
+@pytest.mark.slow
+def test_dask_replay_sweep_compare_equal_local(world, client):
+    for kw in PERIODS[:2]:
+        want = local_replay(world["ds"], world["truth"], per_lead=True, **kw)
+        got = replay(world["parts"], world["truth"], scheduler=client, per_lead=True, **kw)
+        assert _json(got.to_dict()) == _json(want.to_dict())
+        pd.testing.assert_frame_equal(got.per_lead, want.per_lead)
+    want = local_sweep(world["ds"], world["current"], GRID)
+    got = sweep(world["parts"], world["current"], GRID, scheduler=client)
+    assert _json(got.to_dict()) == _json(want.to_dict())
+    want = compare_rules(world["ds"], world["current"], world["truth"], n_bootstrap=100)
+    got = compare(world["parts"], world["current"], world["truth"], n_bootstrap=100,
+                  scheduler=client)
+    assert _json(got.to_dict()) == _json(want.to_dict())
+
+
+@pytest.mark.slow
+def test_dask_reports_bad_rules_before_running(world, client):
+    bad = RuleSet.from_dict({"name": "bad", "fit": [{"field": "no_such_field", "equals": "x",
+                                                     "points": 5}],
+                             "thresholds": {"mql": 50}})
+    with pytest.raises(CalibError) as e:
+        replay(world["parts"], bad, scheduler=client)
+    assert e.value.code == "unknown_field"
+
+
+def _slow(func, seconds, part_id, **kwargs):
+    time.sleep(seconds)
+    return func(part_id, **kwargs)
+
+
+class _SlowBackend(DaskBackend):
+    """Every task sleeps first, so a worker can be killed while it runs one."""
+
+    def map(self, func, part_ids, **kwargs):
+        return super().map(functools.partial(_slow, func, 0.4), part_ids, **kwargs)
+
+
+@pytest.mark.slow
+def test_dask_survives_a_worker_killed_mid_sweep(world, client):
+    want = local_sweep(world["ds"], world["current"], GRID)
+    pids = client.run(os.getpid)
+    out, errors = [], []
+
+    def run():
+        try:
+            out.append(sweep(world["parts"], world["current"], GRID,
+                             scheduler=_SlowBackend(client)))
+        except Exception as e:  # noqa: BLE001 - reported by the assertion below
+            errors.append(e)
+
+    t = threading.Thread(target=run)
+    t.start()
+    victim = None
+    deadline = time.monotonic() + 60
+    while victim is None and time.monotonic() < deadline:
+        busy = [w for w, keys in client.processing().items()
+                if any(str(k).startswith("calib-") for k in keys)]
+        if busy:
+            victim = busy[0]
+        else:
+            time.sleep(0.01)
+    assert victim is not None, "no task started"
+    os.kill(pids[victim], signal.SIGKILL)  # mid-task: each task sleeps 0.4 s first
+    t.join(timeout=120)
+    assert not t.is_alive() and not errors, errors
+    with pytest.raises(ProcessLookupError):
+        os.kill(pids[victim], 0)
+    assert _json(out[0].to_dict()) == _json(want.to_dict())
