@@ -20,7 +20,7 @@ from calib.cli.common import Parser, add_command
 from calib.errors import CalibError
 
 # Command modules, in the order `calib --help` lists them.
-MODULES = ("calib.cli.core", "calib.cli.pipeline", "calib.cli.experiments",
+MODULES = ("calib.cli.core", "calib.cli.modeling", "calib.cli.pipeline", "calib.cli.experiments",
            "calib.cli.importing", "calib.cli.distributed")
 
 

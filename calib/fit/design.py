@@ -69,8 +69,8 @@ def attribute_terms(leads: pd.DataFrame, current: RuleSet, exclude=()) -> list[F
 
     Examples
     --------
-    >>> leads = pd.DataFrame({"lead_id": list("abcdefgh") * 10,
-    ...                       "seniority": ["vp", "ic", "ic", "ic", "manager", "ic", "vp", "ic"] * 10})
+    >>> leads = pd.DataFrame({"lead_id": [str(i) for i in range(100)],
+    ...                       "seniority": ["ic"] * 50 + ["vp"] * 30 + ["manager"] * 20})
     >>> [t.name for t in attribute_terms(leads, RuleSet.from_dict({"thresholds": {"mql": 1}}))]
     ['seniority_vp', 'seniority_manager']
     """

@@ -1,16 +1,22 @@
 """Point-in-time training examples: a lead at a moment, described only by what was known
-then, labelled by what happened in the next H days.
+then, labelled by what happened next.
 
 The moments are the replay's evaluation points (SPEC section 3): a lead's ``created_at``
 and every distinct event time at or after it. That is where a score can change, and so
-where a rule set makes its decisions. For each moment ``t`` of lead ``j``:
+where a rule set makes its decisions. For moment ``t_k`` of lead ``j``:
 
-* features: per event type, the decayed count of the lead's events with ``t_i <= t``
+* features: per event type, the decayed count of the lead's events with ``t_i <= t_k``
   (anonymous events before ``created_at`` included) and the lead's fit attributes;
-* label: ``1`` when the outcome's first occurrence ``o`` satisfies ``t < o <= t + H``;
-* moments with ``o <= t`` are dropped (a lead whose outcome happened stops
-  contributing) and so are moments with ``t + H`` after the end of the (training) data,
-  whose label cannot be observed.
+* label (a discrete-time hazard, "person-period" design): ``1`` when the outcome
+  happens within the next ``H`` days *and before the lead's next moment*, i.e. while the
+  lead's state is still the one described:
+  ``t_k < o - lag <= min(t_{k+1}, t_k + H)``. ``lag`` (default 1 day) is the time from
+  the decisive moment to the recorded outcome (a meeting is booked a day or more before
+  it is held); without it a meeting would be credited to whatever the lead did while
+  waiting for it;
+* a lead whose outcome happened (``o - lag <= t_k``) stops contributing, and moments
+  whose label window ends after the end of the (training) data are dropped: their label
+  cannot be observed.
 
 Large data sets keep every positive example and a random share ``r`` of the negatives;
 the log-odds then shift by ``-log(r)``, which is undone on the intercept (case-control
@@ -143,7 +149,7 @@ class Examples:
 
 
 def build_examples(ds: Dataset, current: RuleSet, o_time: np.ndarray, *,
-                   horizon_days: float, lead_weight: np.ndarray | None = None,
+                   horizon_days: float, lag_days: float = 1.0, lead_weight: np.ndarray | None = None,
                    lead_mask: np.ndarray | None = None, max_examples: int = 600_000,
                    seed: int = 0) -> Examples:
     """Point-in-time examples of ``ds`` (typically truncated at the training cutoff).
@@ -157,7 +163,10 @@ def build_examples(ds: Dataset, current: RuleSet, o_time: np.ndarray, *,
     o_time : ndarray
         First outcome time per lead of ``ds`` (int64 ns, ``NEVER`` if none).
     horizon_days : float
-        Label horizon H.
+        Label horizon H (the label window of a moment ends at the lead's next moment
+        or H days later, whichever is first).
+    lag_days : float
+        Time from the decisive moment to the recorded outcome.
     lead_weight : ndarray, optional
         Per lead weight (inverse-probability weights); leads of weight 0 are left out.
     lead_mask : ndarray of bool, optional
@@ -181,9 +190,15 @@ def build_examples(ds: Dataset, current: RuleSet, o_time: np.ndarray, *,
         y = (o != NEVER).astype(float)
     else:
         h = int(round(horizon_days * NS_PER_DAY))
+        lag = int(round(lag_days * NS_PER_DAY))
         end = ds.end_of_data.value
-        keep = (o > t) & (t <= end - h)
-        y = ((o > t) & (o - t <= h)).astype(float)
+        nxt = np.full(len(t), NEVER, dtype=np.int64)
+        same = lead[1:] == lead[:-1]
+        nxt[:-1][same] = t[1:][same]
+        stop = np.minimum(nxt, t + h)
+        o_lag = np.where(o == NEVER, NEVER, o - lag)
+        keep = (o_lag > t) & (stop <= end)
+        y = ((o_lag > t) & (o_lag <= stop)).astype(float)
     if lead_mask is not None:
         keep &= lead_mask[lead]
     w_lead = np.ones(ds.n_leads) if lead_weight is None else np.asarray(lead_weight, float)

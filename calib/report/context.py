@@ -84,14 +84,12 @@ def points_table(res) -> pd.DataFrame:
                                             "proposed": None})
                 row[side] = r.points
     df = pd.DataFrame(list(rows.values()))
-    fit = res.fit
-    evidence = getattr(fit, "points_table", None) if fit is not None else None
-    if callable(evidence):
-        evidence = evidence()
-    if isinstance(evidence, pd.DataFrame) and "rule" in evidence.columns:
-        keep = [c for c in evidence.columns if c not in ("kind", "condition", "current",
-                                                         "proposed")]
-        df = df.merge(evidence[keep], on="rule", how="left")
+    review = getattr(res.fit, "review", None) if res.fit is not None else None
+    if isinstance(review, pd.DataFrame) and "rule" in review.columns:
+        # the fitted evidence for each current rule: points it supports, and a flag
+        ev = review[["rule", "kind", "supported_points", "supported_low", "supported_high",
+                     "status"]]
+        df = df.merge(ev, on=["rule", "kind"], how="left")
     return df
 
 
@@ -116,15 +114,17 @@ def decay_table(res):
     """The decay profile: from the fit when it ran, else hits by half-life from the sweep.
     Returns (table, x, y, xlabel, ylabel, chosen, title) or None."""
     fit = res.fit
-    prof = getattr(fit, "decay_profile", None) if fit is not None else None
-    if callable(prof):
-        prof = prof()
-    if isinstance(prof, pd.DataFrame) and len(prof) > 1:
-        x = "half_life_days" if "half_life_days" in prof.columns else prof.columns[0]
-        y = "log_likelihood" if "log_likelihood" in prof.columns else prof.columns[-1]
-        chosen = res.proposed.decay.half_life_days
-        return (prof, x, y, "half-life (days)", "profile log-likelihood", chosen,
-                "Decay profile: how fast interest fades")
+    prof = getattr(getattr(fit, "decay", None), "curve", None) if fit is not None else None
+    if isinstance(prof, pd.DataFrame) and {"kind", "parameter_days", "loglik"} <= set(prof):
+        kind = res.proposed.decay.kind
+        t = prof[prof["kind"] == kind]
+        if len(t) > 1:
+            d = res.proposed.decay
+            chosen = d.half_life_days or d.days or d.every_days
+            label = "half-life (days)" if kind == "exponential" else f"{kind} parameter (days)"
+            return (t.reset_index(drop=True), "parameter_days", "loglik", label,
+                    "profile log-likelihood", chosen,
+                    f"Decay profile ({kind}): how fast interest fades")
     sw = res.sweep
     if sw is not None and "decay.half_life_days" in sw.params:
         f = sw.frame

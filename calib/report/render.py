@@ -101,9 +101,8 @@ def build(res) -> tuple[dict, dict, dict]:
             "How fast interest fades: the half-life the evidence supports.")
     cal = res.calibration
     rel = getattr(cal, "reliability", None) if cal is not None else None
-    if callable(rel):
-        rel = rel()
-    if isinstance(rel, pd.DataFrame) and {"predicted", "observed", "n"} <= set(rel.columns):
+    if isinstance(rel, pd.DataFrame) and {"mean_predicted", "observed", "count"} <= set(rel):
+        rel = rel.rename(columns={"mean_predicted": "predicted", "count": "n"})
         add("reliability", rel, fig.reliability(rel, primary),
             "Calibrated probability against the observed share, out of time (dot size = leads).")
     comp = res.comparison

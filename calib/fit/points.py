@@ -1,0 +1,240 @@
+"""From a logistic model of the outcome to integer points, and a review of the current rules.
+
+The model (see :mod:`calib.fit.examples` for the examples) is
+
+    logit P(outcome in the label window) = b0 + sum_terms b_k * x_k
+
+with one *behaviour term* per current behaviour rule (the sum of the decayed counts of
+its event types, clipped at the rule's cap expressed in events: ``cap / points``), one per
+event type no current rule counts, and the fit-attribute terms of
+:mod:`calib.fit.design`. The point estimates are ridge estimates (a small L2 penalty on
+standardised columns keeps rare terms finite); the 95% intervals come from the
+unpenalised fit with a cluster-robust (by lead) covariance, since a lead's examples share
+its outcome.
+
+Points are ``round(s * b_k)`` with ``s`` points per unit of log-odds, chosen by the
+caller so that the proposed MQL cutoff sits on the current rules' scale.
+
+A current rule is reviewed by the effect the data support for it, in points on the
+*current rules' own scale* (the median of points / effect over the current rules with a
+clear effect of the right sign), so a rule is judged against the others of its rule
+set: for a behaviour rule,
+the (frequency-weighted) coefficient of its event types; for a fit rule, the contrast
+``mean(x | rule matches) - mean(x | not)`` applied to the attribute coefficients (so a
+rule on a field the model splits differently, such as ``employees >= 200``, is still
+judged). In points, with its interval, a rule is:
+
+* ``vanity``: it gives points but the interval of its effect includes 0;
+* ``wrong_sign``: its effect is significantly of the opposite sign;
+* ``over_weighted``: more points than the upper end of the interval supports;
+* ``under_weighted``: fewer points than the lower end supports;
+* ``ok`` otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from calib.fit.logistic import cluster_covariance, fit_logit
+from calib.rules.config import RuleSet
+
+__all__ = ["BehaviorTerm", "behavior_terms", "split_terms", "term_matrix", "ModelFit",
+           "fit_model", "equality_pvalue", "review_rules", "RULE_STATUSES"]
+
+RULE_STATUSES = ("ok", "vanity", "wrong_sign", "over_weighted", "under_weighted")
+
+
+@dataclass(frozen=True)
+class BehaviorTerm:
+    """A behaviour column of the model: the decayed count of ``events`` (clipped at
+    ``cap_count`` events), named after the current rule it comes from when there is one."""
+
+    name: str
+    events: tuple[str, ...]
+    cap_count: float | None = None
+    max_per_day: int | None = None
+    source: str | None = None
+    group: str | None = None  # the multi-event current rule it was split from
+
+
+def behavior_terms(event_types, current: RuleSet) -> list[BehaviorTerm]:
+    """Terms following the current behaviour rules, plus one per uncovered event type."""
+    present = set(event_types)
+    terms: list[BehaviorTerm] = []
+    taken: set[str] = set()
+    for r in current.behavior:
+        events = tuple(e for e in r.events if e in present and e not in taken)
+        if not events:
+            continue
+        taken.update(events)
+        cap = r.cap / abs(r.points) if (r.cap is not None and r.points) else None
+        terms.append(BehaviorTerm(name=r.name, events=events, cap_count=cap,
+                                  max_per_day=r.max_per_day, source=r.name))
+    names = {t.name for t in terms}
+    for e in event_types:
+        if e not in taken:
+            name = e if e not in names else f"{e}_events"
+            terms.append(BehaviorTerm(name=name, events=(e,)))
+            names.add(name)
+    return terms
+
+
+def split_terms(terms: list[BehaviorTerm]) -> list[BehaviorTerm]:
+    """Multi-event terms split into one term per event type (to test whether the types
+    of a group really are worth the same)."""
+    names = {t.name for t in terms}
+    out = []
+    for t in terms:
+        if len(t.events) == 1:
+            out.append(t)
+            continue
+        for e in t.events:
+            name = e if e not in names else f"{t.name}_{e}"
+            out.append(BehaviorTerm(name=name, events=(e,), cap_count=t.cap_count,
+                                    max_per_day=t.max_per_day, source=None, group=t.name))
+    return out
+
+
+def term_matrix(counts: np.ndarray, event_types, terms: list[BehaviorTerm]) -> np.ndarray:
+    """(n x n_terms) behaviour columns from per event type counts."""
+    index = {e: i for i, e in enumerate(event_types)}
+    out = np.zeros((counts.shape[0], len(terms)))
+    for j, t in enumerate(terms):
+        for e in t.events:
+            out[:, j] += counts[:, index[e]]
+        if t.cap_count is not None:
+            np.minimum(out[:, j], t.cap_count, out=out[:, j])
+    return out
+
+
+@dataclass(frozen=True)
+class ModelFit:
+    """A fitted model: names and kinds of the columns (intercept first), ridge and
+    unpenalised coefficients, the cluster-robust covariance of the latter."""
+
+    names: tuple[str, ...]
+    kinds: tuple[str, ...]
+    coef: np.ndarray
+    coef_mle: np.ndarray
+    cov: np.ndarray
+    loglik: float
+    log_sampling: float
+
+    @property
+    def se(self) -> np.ndarray:
+        return np.sqrt(np.maximum(np.diag(self.cov), 0))
+
+    def frame(self) -> pd.DataFrame:
+        z = stats.norm.isf(0.025)
+        df = pd.DataFrame({"term": self.names, "kind": self.kinds, "coef": self.coef,
+                           "coef_unpenalised": self.coef_mle, "se": self.se})
+        df["ci_low"] = df["coef_unpenalised"] - z * df["se"]
+        df["ci_high"] = df["coef_unpenalised"] + z * df["se"]
+        df.loc[0, ["coef", "coef_unpenalised"]] += self.log_sampling  # population intercept
+        return df
+
+
+def fit_model(X: np.ndarray, y: np.ndarray, weight: np.ndarray, groups: np.ndarray, names,
+              kinds, *, l2: float, log_sampling: float = 0.0) -> ModelFit:
+    """Ridge point estimates and unpenalised cluster-robust intervals."""
+    ridge = fit_logit(X, y, weight=weight, l2=l2)
+    mle = fit_logit(X, y, weight=weight, l2=1e-4, start=ridge.coef)
+    _, V = cluster_covariance(X, y, mle.coef, groups, weight)
+    return ModelFit(names=tuple(names), kinds=tuple(kinds), coef=ridge.coef,
+                    coef_mle=mle.coef, cov=V, loglik=mle.loglik, log_sampling=log_sampling)
+
+
+def equality_pvalue(model: ModelFit, members) -> float:
+    """Wald test (cluster-robust) that the coefficients of ``members`` are equal."""
+    idx = [model.names.index(m) for m in members]
+    if len(idx) < 2:
+        return 1.0
+    C = np.zeros((len(idx) - 1, len(model.names)))
+    for r in range(len(idx) - 1):
+        C[r, idx[r]] = 1.0
+        C[r, idx[r + 1]] = -1.0
+    d = C @ model.coef_mle
+    W = float(d @ np.linalg.pinv(C @ model.cov @ C.T) @ d)
+    return float(stats.chi2.sf(W, len(idx) - 1))
+
+
+def _status(points: float, lo: float, hi: float) -> str:
+    if points == 0:
+        return "ok"
+    if lo <= 0 <= hi:
+        return "vanity"
+    if (points > 0 and hi < 0) or (points < 0 and lo > 0):
+        return "wrong_sign"
+    if (points > 0 and points > hi) or (points < 0 and points < lo):
+        return "over_weighted"
+    if (points > 0 and points < lo) or (points < 0 and points > hi):
+        return "under_weighted"
+    return "ok"
+
+
+def review_rules(current: RuleSet, model: ModelFit, *, scale: float | None = None, fit_terms,
+                 attr_matrix: np.ndarray, fit_matrix: np.ndarray, event_freq: dict,
+                 event_term: dict, fallback_scale: float = 10.0) -> pd.DataFrame:
+    """One row per current rule: its points, the points the evidence supports (with a
+    95% interval) on the proposed scale, and a status (see the module docstring).
+
+    ``attr_matrix`` is the model's attribute terms and ``fit_matrix`` the current fit
+    rules' matches, both per training lead; ``event_term`` maps each event type to the
+    model term that counts it alone.
+    """
+    z = stats.norm.isf(0.025)
+    rows = []
+    names = list(model.names)
+    # effects first (scale 1: log-odds), then points on the chosen scale
+
+    n_coef = len(names)
+    attr_idx = [names.index(t.name) for t in fit_terms]
+    for r in current.behavior:
+        c = np.zeros(n_coef)
+        members = [e for e in r.events if event_term.get(e) in names]
+        if not members:
+            rows.append({"rule": r.name, "kind": "behavior", "points": r.points,
+                         "effect": np.nan, "se": np.nan, "effect_ridge": np.nan})
+            continue
+        freq = np.array([max(event_freq.get(e, 0), 1) for e in members], float)
+        for e, f in zip(members, freq / freq.sum()):
+            c[names.index(event_term[e])] = f
+        rows.append(_row(r.name, "behavior", r.points, c, model))
+    for i, r in enumerate(current.fit):
+        match = fit_matrix[:, i] > 0
+        c = np.zeros(n_coef)
+        if match.any() and (~match).any():
+            c[attr_idx] = attr_matrix[match].mean(axis=0) - attr_matrix[~match].mean(axis=0)
+        rows.append(_row(r.name, "fit", r.points, c, model))
+    df = pd.DataFrame(rows)
+    if scale is None:
+        scale = current_scale(df, z) or fallback_scale
+    df["scale"] = scale
+    df["supported_points"] = scale * df["effect_ridge"]
+    df["supported_low"] = scale * (df["effect"] - z * df["se"])
+    df["supported_high"] = scale * (df["effect"] + z * df["se"])
+    df["status"] = [("no_data" if e != e else _status(p, lo, hi)) for p, e, lo, hi in
+                    zip(df["points"], df["effect"], df["supported_low"], df["supported_high"])]
+    return df
+
+
+def current_scale(df: pd.DataFrame, z: float) -> float | None:
+    """The current rules' own points per unit of log-odds: the median of points / effect
+    over the rules whose effect is clearly non-zero and of the same sign as their
+    points. A rule is then over- or under-weighted *relative to the other current rules*."""
+    eff, se, pts = df["effect"].to_numpy(), df["se"].to_numpy(), df["points"].to_numpy()
+    ok = (np.abs(eff) > z * se) & (np.sign(eff) == np.sign(pts)) & (pts != 0)
+    if not ok.any():
+        return None
+    return float(np.median(pts[ok] / eff[ok]))
+
+
+def _row(name, kind, points, c, model):
+    return {"rule": name, "kind": kind, "points": float(points),
+            "effect": float(c @ model.coef_mle),
+            "se": float(np.sqrt(max(c @ model.cov @ c, 0.0))),
+            "effect_ridge": float(c @ model.coef)}
