@@ -317,7 +317,7 @@ def _rule_text(r) -> str:
 def _decay_text(r: RuleSet) -> str:
     d = r.decay
     if d.kind == "exponential":
-        return f"exponential, half-life {d.half_life_days:g} days"
+        return f"exponential, half-life {d.half_life_days:.3g} days"
     if d.kind == "step":
         return f"step {d.percent:g}% every {d.every_days:g} days"
     if d.kind == "window":

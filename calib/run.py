@@ -165,6 +165,25 @@ def _abtest(abtest, ds, exp: Experiment, W: float):
     return abtest(ds, table, cfg)
 
 
+RECENT_WEEKS = 8
+
+
+def _recent_capacity_cutoff(ds, rules: RuleSet, capacity: float, train_end, W, say) -> RuleSet:
+    """Set the MQL cutoff so the leads of the last ``RECENT_WEEKS`` weeks before the split
+    would have filled the capacity: lead volume trends, and the latest weeks are the
+    best guide to the next ones. The SQL cutoff keeps its distance above the MQL one."""
+    start = train_end - pd.Timedelta(weeks=RECENT_WEEKS)
+    say(f"setting the MQL cutoff for {capacity:g} MQLs per week on the last {RECENT_WEEKS} "
+        "weeks before the split")
+    table = tradeoff_table(ds, rules, rules.name, window_days=W, start=start, end=train_end)
+    cut = capacity_cutoff(table, capacity, rules.thresholds.mql)
+    th = rules.thresholds
+    params = {"thresholds.mql": cut}
+    if th.sql is not None:
+        params["thresholds.sql"] = max(th.sql - th.mql + cut, cut + 1)
+    return rules.with_params(params)
+
+
 def run_experiment(exp: Experiment, *, command: str = "", progress: Callable[[str], None] | None
                    = None) -> ExperimentResult:
     """Run an experiment end to end and return what the report shows."""
@@ -245,6 +264,9 @@ def run_experiment(exp: Experiment, *, command: str = "", progress: Callable[[st
         proposed = baseline.with_params({"thresholds.mql": cut, **(
             {"thresholds.sql": None} if baseline.thresholds.sql is not None
             and baseline.thresholds.sql <= cut else {})})
+    if exp.capacity_mql_per_week is not None and start_test is not None and source != "cutoff":
+        proposed = _recent_capacity_cutoff(ds, proposed, exp.capacity_mql_per_week, train_end, W,
+                                           say)
     if proposed.name == baseline.name:
         d = proposed.to_dict()
         d["name"] = f"{baseline.name}-proposed"
