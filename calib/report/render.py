@@ -57,11 +57,32 @@ def count(x) -> str:
 FILTERS = {"pct": pct, "pp": pp, "num": num, "signed": signed, "count": count}
 
 
+def why(change, primary: str) -> str:
+    """A short reason for the recommendations table; the numbers are in its columns."""
+    if change.verdict != "recommend":
+        return "; ".join(change.reasons)
+    e = change.effect
+    r, hits = e.rates[primary], e.hits_per_week[primary]
+    parts = []
+    rate_up = r[3] == r[3] and r[3] > 0
+    hits_up = hits[3] == hits[3] and hits[3] > 0
+    if rate_up and hits_up:
+        parts.append(f"higher {primary} rate per MQL and more {primary}s")
+    elif rate_up:
+        parts.append(f"higher {primary} rate per MQL")
+    elif hits_up:
+        parts.append(f"more {primary}s")
+    if e.mql_per_week[2] < 0:
+        parts.append(f"{-e.mql_per_week[2]:.1f} fewer MQLs for sales")
+    return "; ".join(parts) or "; ".join(change.reasons)
+
+
 def _env(autoescape: bool) -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
                              autoescape=autoescape, trim_blocks=True, lstrip_blocks=True,
                              undefined=jinja2.StrictUndefined)
     env.filters.update(FILTERS)
+    env.globals["why"] = why
     return env
 
 
