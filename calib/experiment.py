@@ -38,7 +38,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from calib.data.mapping import ColumnMapping
 from calib.errors import ConfigError

@@ -12,18 +12,16 @@ import hashlib
 import platform
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 
 from calib import __version__
-from calib.data import Dataset, load_dataset, summarize
+from calib.data import Dataset, summarize
 from calib.data.summary import DatasetSummary
 from calib.engine import replay
 from calib.engine.replay import outcome_names
-from calib.engine.results import ReplayResult
 from calib.engine.sweep import SweepResult, sweep
 from calib.errors import CalibError, ConfigError
 from calib.experiment import Experiment
@@ -325,7 +323,6 @@ def run_experiment(exp: Experiment, *, command: str = "", progress: Callable[[st
                      end=intake_end,
                      capacity_per_week=exp.capacity_mql_per_week, evaluation=evaluation)
 
-    import calib  # noqa: F401  (versions below)
     import matplotlib
     import numba
     import scipy

@@ -239,68 +239,9 @@ def compare(data_dir, rules_a, rules_b, *, scheduler=None, outcomes=None,
 
 def compare_from_replays(ra: ReplayResult, rb: ReplayResult, occurred: dict, outcomes, *,
                          n_bootstrap: int, seed: int, alpha: float):
-    """The comparison of two replays with per-lead rows over the same leads.
+    """The comparison of two replays with per-lead rows over the same leads (the same
+    code as :func:`calib.experiments.compare_rules`)."""
+    from calib.experiments.compare import compare_replays
 
-    ``occurred[o]`` says, per lead (in ``per_lead`` order), whether outcome ``o``
-    occurred. This mirrors the second half of :func:`calib.experiments.compare_rules`
-    (tests check that both agree exactly).
-    """
-    from calib.engine.replay import NEVER
-    from calib.experiments.compare import (MCNEMAR_EXACT_BELOW, ComparisonResult,
-                                           McNemarResult, _ns, _PerLead, _status_masks,
-                                           _who_moves, paired_bootstrap)
-    from calib.stats import mcnemar
-
-    pa_, pb_ = ra.per_lead, rb.per_lead
-    if not np.array_equal(pa_["lead_id"].to_numpy(), pb_["lead_id"].to_numpy()):
-        raise CalibError("The two replays did not cover the same leads.", code="internal")
-    snapshot = bool(ra.snapshot)
-    n = len(pa_)
-
-    def stage(p):
-        if snapshot:
-            m = p["mql"].to_numpy().astype(bool)
-            return m, np.where(m, 0, NEVER), np.full(n, np.nan)
-        t = _ns(p["mql_at"])
-        m = t != NEVER
-        created = _ns(p["created_at"])
-        days = np.where(m, (t - np.where(m, created, 0)) / NS_PER_DAY, np.nan)
-        return m, t, days
-
-    mql_a, m_a, days_a = stage(pa_)
-    mql_b, m_b, days_b = stage(pb_)
-    hits_a, dec_a, hits_b, dec_b = {}, {}, {}, {}
-    for o in outcomes:
-        hits_a[o], dec_a[o] = _status_masks(pa_[f"status_{o}"])
-        hits_b[o], dec_b[o] = _status_masks(pb_[f"status_{o}"])
-    pl = _PerLead(mql_a, mql_b, days_a, days_b, hits_a, dec_a, hits_b, dec_b,
-                  {o: np.asarray(occurred[o], dtype=bool) for o in outcomes})
-    weeks = None if snapshot else ra.period.weeks
-    diffs = paired_bootstrap(pl, outcomes, weeks=weeks, n_bootstrap=int(n_bootstrap),
-                             seed=int(seed), alpha=alpha)
-    b = int((mql_a & ~mql_b).sum())
-    c = int((~mql_a & mql_b).sum())
-    if b + c == 0:
-        mc = McNemarResult(b, c, np.nan, np.nan, "none", "no_discordant_leads",
-                           "both rule sets make exactly the same leads MQLs; nothing to test")
-    else:
-        exact = b + c < MCNEMAR_EXACT_BELOW
-        stat, p = mcnemar(b, c, exact=exact)
-        mc = McNemarResult(b, c, float(stat), float(p), "exact" if exact else "chi2_corrected",
-                           "ok")
-    who, label = _who_moves(pl, m_a, m_b, outcomes, snapshot)
-    per_lead = pd.DataFrame({"lead_id": pa_["lead_id"].to_numpy(), "group": label})
-    if not snapshot:
-        per_lead["created_at"] = pa_["created_at"].to_numpy()
-        per_lead["mql_at_a"] = pa_["mql_at"].to_numpy()
-        per_lead["mql_at_b"] = pb_["mql_at"].to_numpy()
-    per_lead["peak_score_a"] = pa_["peak_score"].to_numpy()
-    per_lead["peak_score_b"] = pb_["peak_score"].to_numpy()
-    for o in outcomes:
-        per_lead[f"status_{o}_a"] = pa_[f"status_{o}"].to_numpy()
-        per_lead[f"status_{o}_b"] = pb_[f"status_{o}"].to_numpy()
-    warnings = tuple(dict.fromkeys(ra.warnings + rb.warnings))
-    return ComparisonResult(replay_a=ra, replay_b=rb, outcomes=outcomes,
-                            differences=tuple(diffs), mcnemar=mc, who_moves=who,
-                            per_lead=per_lead, n_bootstrap=int(n_bootstrap), seed=int(seed),
-                            alpha=float(alpha), warnings=warnings)
+    return compare_replays(ra, rb, occurred, outcomes, n_bootstrap=n_bootstrap, seed=seed,
+                           alpha=alpha)

@@ -7,7 +7,6 @@ cutoffs, so a sweep prepares once and scores many configurations.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,10 +16,6 @@ from calib.data.dataset import Dataset, ns
 from calib.engine.kernels import KIND_CODES, NS_PER_DAY, decayed_sums, keep_max_per_day
 from calib.errors import ConfigError
 from calib.rules.config import Decay, FitRule, RuleSet
-
-
-class RuleWarning(UserWarning):
-    """A rule that is valid but probably not what the user meant."""
 
 
 def fit_matches(leads: pd.DataFrame, rule: FitRule, source: str | None = None) -> np.ndarray:
@@ -181,10 +176,3 @@ def prepare(ds: Dataset, rules: RuleSet, *, as_of_end: bool = False) -> Prepared
     keep[1:] = (e_lead[1:] != e_lead[:-1]) | (e_t[1:] != e_t[:-1])
     return Prepared(n_leads=n, eval_lead=e_lead[keep], eval_t=e_t[keep],
                     rule_events=tuple(rule_events), fit_m=fit_m, snapshot=False)
-
-
-def warn_rules(ds: Dataset, rules: RuleSet) -> list[str]:
-    msgs = check_event_types(ds, rules)
-    for m in msgs:
-        warnings.warn(m, RuleWarning, stacklevel=3)
-    return msgs

@@ -11,7 +11,7 @@ import pandas as pd
 
 from calib.data.dataset import SALES_OUTCOMES, Dataset, lead_slices, ns
 from calib.engine.kernels import NS_PER_DAY, first_crossings, peak_by_lead
-from calib.engine.prepare import Prepared, prepare, warn_rules
+from calib.engine.prepare import Prepared, check_event_types, prepare
 from calib.engine.results import OutcomeCounts, Period, ReplayResult, ReplayStats, StageCounts
 from calib.errors import CalibError
 from calib.rules.config import RuleSet
@@ -166,6 +166,19 @@ def covered_mask(outcome_times: dict, n: int) -> np.ndarray:
     return cov
 
 
+def setup_period(ds: Dataset, start, end, window_days: float):
+    """What every replay of a period needs: the leads of the period, the period, every
+    outcome of the data (even one no lead of the period has), the window and the end
+    of the data in nanoseconds."""
+    period, codes = replay_period(ds, start, end)
+    names = outcome_names(ds)
+    if len(codes) < ds.n_leads:
+        ds = ds.subset(codes)
+    window_ns = int(round(window_days * NS_PER_DAY))
+    end_ns = ds.end_of_data.value if ds.end_of_data is not None else NEVER
+    return ds, period, names, window_ns, end_ns
+
+
 def replay(ds: Dataset, rules: RuleSet, *, window_days: float = 90, start=None, end=None,
            per_lead: bool = False, partition_leads: int = PARTITION_LEADS,
            tol: float = TOL) -> ReplayResult:
@@ -194,18 +207,8 @@ def replay(ds: Dataset, rules: RuleSet, *, window_days: float = 90, start=None, 
     if window_days is None or not (window_days > 0):
         raise CalibError(f"The attribution window must be > 0 days. Got {window_days!r}.",
                          code="out_of_range")
-    import warnings as _w
-
-    with _w.catch_warnings(record=True) as caught:
-        _w.simplefilter("always")
-        warn_rules(ds, rules)
-    msgs = tuple(str(c.message) for c in caught) + tuple(ds.warnings)
-    period, codes = replay_period(ds, start, end)
-    names = outcome_names(ds)  # every outcome of the data, even if no lead of the period has it
-    if len(codes) < ds.n_leads:
-        ds = ds.subset(codes)
-    window_ns = int(round(window_days * NS_PER_DAY))
-    end_ns = ds.end_of_data.value if ds.end_of_data is not None else NEVER
+    msgs = tuple(check_event_types(ds, rules)) + tuple(ds.warnings)
+    ds, period, names, window_ns, end_ns = setup_period(ds, start, end, window_days)
     total = None
     frames = []
     for lo, part in lead_slices(ds, partition_leads):

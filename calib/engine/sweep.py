@@ -23,12 +23,11 @@ import numpy as np
 import pandas as pd
 
 from calib.data.dataset import Dataset, lead_slices, ns
-from calib.engine.prepare import prepare, warn_rules
+from calib.engine.prepare import check_event_types, prepare
 from calib.engine.replay import (NEVER, PARTITION_LEADS, TOL, combine_scores, covered_mask,
-                                 first_outcome_times, outcome_names, replay_period,
-                                 stage_crossings, stats_for)
-from calib.engine.kernels import NS_PER_DAY
-from calib.engine.results import ReplayResult, ReplayStats, _num
+                                 first_outcome_times, setup_period, stage_crossings,
+                                 stats_for)
+from calib.engine.results import ReplayResult, ReplayStats
 from calib.errors import CalibError, ConfigError
 from calib.rules.config import RuleSet
 from calib.rules.io import read_toml
@@ -264,19 +263,8 @@ def sweep(ds: Dataset, rules: RuleSet, grid: dict, *, window_days: float = 90, s
     """
     plan = plan_sweep(rules, grid)
 
-    import warnings as _w
-
-    with _w.catch_warnings(record=True) as caught:
-        _w.simplefilter("always")
-        warn_rules(ds, rules)
-    msgs = tuple(str(c.message) for c in caught)
-
-    period, codes = replay_period(ds, start, end)
-    names = outcome_names(ds)  # every outcome of the data, even if no lead of the period has it
-    if len(codes) < ds.n_leads:
-        ds = ds.subset(codes)
-    window_ns = int(round(window_days * NS_PER_DAY))
-    end_ns = ds.end_of_data.value if ds.end_of_data is not None else NEVER
+    msgs = tuple(check_event_types(ds, rules))
+    ds, period, names, window_ns, end_ns = setup_period(ds, start, end, window_days)
 
     n_parts = max(1, math.ceil(ds.n_leads / partition_leads))
     bar = _progress(n_parts * plan.steps, progress)

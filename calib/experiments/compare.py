@@ -463,11 +463,23 @@ def compare_rules(ds, rules_a, rules_b, *, outcomes=None, window_days: float = 9
             o for o in present if o != "mql")
     ra = replay(ds, rules_a, window_days=window_days, start=start, end=end, per_lead=True)
     rb = replay(ds, rules_b, window_days=window_days, start=start, end=end, per_lead=True)
+    _, codes = replay_period(ds, start, end)
+    otimes = first_outcome_times(ds, outcomes)
+    occurred = {o: otimes[o][codes] != NEVER for o in outcomes}
+    return compare_replays(ra, rb, occurred, outcomes, n_bootstrap=n_bootstrap, seed=seed,
+                           alpha=alpha)
+
+
+def compare_replays(ra, rb, occurred: dict, outcomes, *, n_bootstrap: int = 1000,
+                    seed: int = 0, alpha: float = 0.05) -> ComparisonResult:
+    """The comparison of two replays (with per-lead rows) of the same leads.
+
+    ``occurred[o]`` says, per lead in ``per_lead`` order, whether outcome ``o`` occurred.
+    :func:`compare_rules` and the distributed engine both end here.
+    """
     pa, pb = ra.per_lead, rb.per_lead
     if not np.array_equal(pa["lead_id"].to_numpy(), pb["lead_id"].to_numpy()):
         raise CalibError("The two replays did not cover the same leads.", code="internal")
-    _, codes = replay_period(ds, start, end)
-    otimes = first_outcome_times(ds, outcomes)
     snapshot = bool(ra.snapshot)
     n = len(pa)
 
@@ -483,12 +495,12 @@ def compare_rules(ds, rules_a, rules_b, *, outcomes=None, window_days: float = 9
 
     mql_a, m_a, days_a = stage(pa)
     mql_b, m_b, days_b = stage(pb)
-    hits_a, dec_a, hits_b, dec_b, occurred = {}, {}, {}, {}, {}
+    hits_a, dec_a, hits_b, dec_b = {}, {}, {}, {}
     for o in outcomes:
         hits_a[o], dec_a[o] = _status_masks(pa[f"status_{o}"])
         hits_b[o], dec_b[o] = _status_masks(pb[f"status_{o}"])
-        occurred[o] = otimes[o][codes] != NEVER
-    pl = _PerLead(mql_a, mql_b, days_a, days_b, hits_a, dec_a, hits_b, dec_b, occurred)
+    pl = _PerLead(mql_a, mql_b, days_a, days_b, hits_a, dec_a, hits_b, dec_b,
+                  {o: np.asarray(occurred[o], dtype=bool) for o in outcomes})
     weeks = None if snapshot else ra.period.weeks
     diffs = paired_bootstrap(pl, outcomes, weeks=weeks, n_bootstrap=int(n_bootstrap),
                              seed=int(seed), alpha=alpha)
