@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from calib.data._sort import order_by_lead_time
 from calib.data.mapping import SPEC_COLUMNS, TABLES, ColumnMapping
 from calib.errors import DataError, Problem
 
@@ -374,11 +375,24 @@ def _build(raw: dict, folder: str, files: dict) -> Dataset:
     lead_keys = _arrow_text(leads["lead_id"])
 
     def encode_leads(df, table):
-        row_codes, values = _text_codes(df["lead_id"])
-        known = pc.index_in(values, value_set=lead_keys).fill_null(-1).to_numpy(
-            zero_copy_only=False)
-        codes = np.where(row_codes >= 0, known[np.maximum(row_codes, 0)] if len(known) else -1,
-                         -1)
+        s = df["lead_id"]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            row_codes, values = _text_codes(s)
+            known = pc.index_in(values, value_set=lead_keys).fill_null(-1).to_numpy(
+                zero_copy_only=False)
+            codes = np.where(row_codes >= 0, known[np.maximum(row_codes, 0)] if len(known)
+                             else -1, -1)
+        else:
+            # one hashing pass over the raw ids; only ids not found are retried without
+            # surrounding blanks (trimming every one of millions of ids costs a pass)
+            raw = _arrow_text(s, trim=False)
+            codes = np.array(pc.index_in(raw, value_set=lead_keys).fill_null(-1)
+                             .to_numpy(zero_copy_only=False), dtype=np.int64)
+            miss = codes < 0
+            if miss.any():
+                retry = pc.index_in(pc.utf8_trim_whitespace(raw.filter(pa.array(miss))),
+                                    value_set=lead_keys)
+                codes[miss] = retry.fill_null(-1).to_numpy(zero_copy_only=False)
         unknown = codes < 0
         if unknown.any():
             problems.append(Problem(table, "unknown_lead",
@@ -463,7 +477,7 @@ def _build(raw: dict, folder: str, files: dict) -> Dataset:
     if problems:
         _raise(folder, problems)
 
-    order = np.lexsort((ns(events["occurred_at"]), events["lead"].to_numpy()))
+    order = order_by_lead_time(events["lead"].to_numpy(), ns(events["occurred_at"]), len(leads))
     if not (order == np.arange(len(order))).all():
         events = events.take(order).reset_index(drop=True)
     stamps = [events["occurred_at"].max()]
@@ -507,7 +521,7 @@ def _build(raw: dict, folder: str, files: dict) -> Dataset:
                    files=files, warnings=tuple(warnings))
 
 
-def _arrow_text(s: pd.Series) -> pa.Array:
+def _arrow_text(s: pd.Series, trim: bool = True) -> pa.Array:
     """A column as an Arrow string array with surrounding blanks removed (fast hashing
     and encoding of tens of millions of ids without Python objects)."""
     arr = pa.array(s, from_pandas=True)
@@ -515,7 +529,7 @@ def _arrow_text(s: pd.Series) -> pa.Array:
         arr = arr.combine_chunks()
     if not pa.types.is_string(arr.type):
         arr = pc.cast(arr, pa.string())
-    return pc.utf8_trim_whitespace(arr)
+    return pc.utf8_trim_whitespace(arr) if trim else arr
 
 
 def _text_codes(s: pd.Series) -> tuple[np.ndarray, pa.Array]:
