@@ -344,6 +344,7 @@ def recommend(ds: Dataset, baseline: RuleSet, proposed: RuleSet, base_res: Repla
     changes = []
     for kind, text, patch in rule_changes(baseline, proposed)[:max_changes]:
         d = {**baseline.to_dict(), **patch}
+        d = {k: v for k, v in d.items() if v is not None}  # e.g. limits removed
         if "thresholds" in patch and d["thresholds"].get("sql") is not None and \
                 d["thresholds"]["sql"] <= d["thresholds"]["mql"]:
             d["thresholds"] = {k: v for k, v in d["thresholds"].items() if k != "sql"}
