@@ -196,8 +196,11 @@ def _rows(df: pd.DataFrame, mask, columns) -> tuple:
     return tuple(out)
 
 
-def _parse_time(df: pd.DataFrame, table: str, column: str, problems: list,
-                allow_missing: bool = False) -> pd.Series | None:
+def parse_timestamps(df: pd.DataFrame, table: str, column: str, problems: list,
+                     allow_missing: bool = False) -> pd.Series | None:
+    """A column as UTC timestamps (offsets converted, naive values UTC); values that
+    are not ISO 8601 and (unless ``allow_missing``) partly missing values are added to
+    ``problems`` with a few offending rows."""
     raw = df[column]
     if isinstance(raw.dtype, pd.DatetimeTZDtype):
         parsed = raw.dt.tz_convert("UTC")
@@ -366,7 +369,7 @@ def _build(raw: dict, folder: str, files: dict) -> Dataset:
                                 "more than once", column="lead_id", count=int(dup.sum()),
                                 rows=_rows(leads, dup, ["lead_id"])))
     if "created_at" in leads and not leads["created_at"].isna().all():
-        leads["created_at"] = _parse_time(leads, "leads", "created_at", problems)
+        leads["created_at"] = parse_timestamps(leads, "leads", "created_at", problems)
     else:
         snapshot = True
         leads = leads.drop(columns=["created_at"], errors="ignore")
@@ -405,7 +408,7 @@ def _build(raw: dict, folder: str, files: dict) -> Dataset:
     if events is not None:
         ev_codes = encode_leads(events, "events")
         if "occurred_at" in events and not (undated and events["occurred_at"].isna().all()):
-            ev_time = _parse_time(events, "events", "occurred_at", problems)
+            ev_time = parse_timestamps(events, "events", "occurred_at", problems)
         else:
             ev_time = pd.Series(pd.NaT, index=events.index, dtype=UTC_NS)
         et_codes, et_values = _text_codes(events["event_type"])
@@ -432,7 +435,7 @@ def _build(raw: dict, folder: str, files: dict) -> Dataset:
                                 rows=_rows(outcomes, bad_oc, ["lead_id", "outcome"])))
     new_out = pd.DataFrame({"lead": out_codes, "outcome": pd.Categorical(oc.astype(str))})
     if "occurred_at" in outcomes and not outcomes["occurred_at"].isna().all():
-        new_out["occurred_at"] = _parse_time(outcomes, "outcomes", "occurred_at",
+        new_out["occurred_at"] = parse_timestamps(outcomes, "outcomes", "occurred_at",
                                              problems).reset_index(drop=True)
     else:
         snapshot = True
@@ -470,7 +473,7 @@ def _build(raw: dict, folder: str, files: dict) -> Dataset:
                                     column="lead_id", count=int(dup_a.sum()),
                                     rows=_rows(assignments, dup_a.to_numpy(), ["lead_id", "arm"])))
         if "assigned_at" in assignments and not assignments["assigned_at"].isna().all():
-            new_a["assigned_at"] = _parse_time(assignments, "assignments", "assigned_at",
+            new_a["assigned_at"] = parse_timestamps(assignments, "assignments", "assigned_at",
                                                problems).reset_index(drop=True)
         assignments = new_a
 

@@ -23,7 +23,7 @@ from calib.engine.prepare import check_event_types, fit_matrix
 from calib.engine.replay import PARTITION_LEADS, TOL, _timestamp
 from calib.engine.results import (OutcomeCounts, Period, ReplayResult, ReplayStats,
                                   StageCounts)
-from calib.errors import CalibError, ConfigError
+from calib.errors import CalibError
 
 
 # ------------------------------------------------------------------------ global facts
@@ -210,25 +210,10 @@ def compare(data_dir, rules_a, rules_b, *, scheduler=None, outcomes=None,
     bootstrap then runs here as in :func:`calib.experiments.compare_rules`, which this
     equals exactly.
     """
-    from calib.experiments.compare import DEFAULT_OUTCOMES
+    from calib.experiments.compare import check_compare_args
 
-    if not (isinstance(n_bootstrap, (int, np.integer)) and n_bootstrap >= 0):
-        raise ConfigError(f"--bootstrap must be a whole number >= 0. Got {n_bootstrap!r}.",
-                          code="out_of_range")
-    if not 0 < alpha < 1:
-        raise ConfigError(f"alpha must be in (0, 1). Got {alpha!r}.", code="out_of_range")
     info = read_partition_info(data_dir)
-    present = list(info.outcome_names)
-    if outcomes:
-        outcomes = tuple(dict.fromkeys(o.strip().lower() for o in outcomes))
-        unknown = [o for o in outcomes if o not in present]
-        if unknown:
-            raise ConfigError(f"Outcome(s) not in the data: {', '.join(unknown)}.",
-                              code="unknown_outcome",
-                              suggestion="The data has: " + ", ".join(present) + ".")
-    else:
-        outcomes = tuple(o for o in DEFAULT_OUTCOMES if o in present) or tuple(
-            o for o in present if o != "mql")
+    outcomes = check_compare_args(info.outcome_names, outcomes, n_bootstrap, alpha)
     _, (ra, rb), occurred = _run_replays(
         data_dir, (rules_a, rules_b), scheduler=scheduler, window_days=window_days,
         start=start, end=end, per_lead=True, occurred=outcomes, tol=TOL,

@@ -34,6 +34,7 @@ from fractions import Fraction
 import numpy as np
 import pandas as pd
 
+from calib.data.dataset import parse_timestamps
 from calib.errors import CalibError, ConfigError, DataError, Problem
 
 #: Allowed difference between the sum of the weights and 1.
@@ -337,22 +338,9 @@ def read_assignment_table(path) -> pd.DataFrame:
                                 "lead more than once", column="lead_id", count=int(dup.sum()),
                                 rows=_rows(raw, dup, ["lead_id", "arm"])))
     if "assigned_at" in raw.columns:
-        col = raw["assigned_at"]
-        if isinstance(col.dtype, pd.DatetimeTZDtype):
-            t = col.dt.tz_convert("UTC")
-        elif pd.api.types.is_datetime64_dtype(col.dtype):
-            t = col.dt.tz_localize("UTC")
-        else:
-            text = col.astype("string").str.strip()
-            text = text.mask(text == "")
-            t = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
-            bad = text.notna() & t.isna()
-            if bad.any():
-                problems.append(Problem(name, "unparseable_timestamp", f"{int(bad.sum())} "
-                                        "value(s) are not ISO 8601 timestamps",
-                                        column="assigned_at", count=int(bad.sum()),
-                                        rows=_rows(raw, bad, ["lead_id", "assigned_at"])))
-        out["assigned_at"] = t.astype("datetime64[ns, UTC]")
+        # the same parsing and problem reports as the data set's own tables
+        out["assigned_at"] = parse_timestamps(raw, name, "assigned_at", problems,
+                                              allow_missing=True)
     if problems:
         raise DataError(f"The assignments file '{path}' is invalid.", problems=problems)
     return out

@@ -407,6 +407,27 @@ def _who_moves(pl: _PerLead, m_a, m_b, outcomes, snapshot) -> tuple[pd.DataFrame
     return pd.DataFrame(rows), label
 
 
+def check_compare_args(present, outcomes, n_bootstrap, alpha) -> tuple[str, ...]:
+    """Check a comparison's options; the outcomes to compare (default: meeting, sql and
+    won where present, else every outcome but ``mql``)."""
+    if not (isinstance(n_bootstrap, (int, np.integer)) and n_bootstrap >= 0):
+        raise ConfigError(f"--bootstrap must be a whole number >= 0. Got {n_bootstrap!r}.",
+                          code="out_of_range")
+    if not 0 < alpha < 1:
+        raise ConfigError(f"alpha must be in (0, 1). Got {alpha!r}.", code="out_of_range")
+    present = list(present)
+    if outcomes:
+        outcomes = tuple(dict.fromkeys(o.strip().lower() for o in outcomes))
+        unknown = [o for o in outcomes if o not in present]
+        if unknown:
+            raise ConfigError(f"Outcome(s) not in the data: {', '.join(unknown)}.",
+                              code="unknown_outcome",
+                              suggestion="The data has: " + ", ".join(present) + ".")
+        return outcomes
+    return tuple(o for o in DEFAULT_OUTCOMES if o in present) or tuple(
+        o for o in present if o != "mql")
+
+
 def compare_rules(ds, rules_a, rules_b, *, outcomes=None, window_days: float = 90,
                   start=None, end=None, n_bootstrap: int = 1000, seed: int = 0,
                   alpha: float = 0.05) -> ComparisonResult:
@@ -445,22 +466,7 @@ def compare_rules(ds, rules_a, rules_b, *, outcomes=None, window_days: float = 9
     from calib.engine import replay
     from calib.engine.replay import first_outcome_times, outcome_names, replay_period
 
-    if not (isinstance(n_bootstrap, (int, np.integer)) and n_bootstrap >= 0):
-        raise ConfigError(f"--bootstrap must be a whole number >= 0. Got {n_bootstrap!r}.",
-                          code="out_of_range")
-    if not 0 < alpha < 1:
-        raise ConfigError(f"alpha must be in (0, 1). Got {alpha!r}.", code="out_of_range")
-    present = outcome_names(ds)
-    if outcomes:
-        outcomes = tuple(dict.fromkeys(o.strip().lower() for o in outcomes))
-        unknown = [o for o in outcomes if o not in present]
-        if unknown:
-            raise ConfigError(f"Outcome(s) not in the data: {', '.join(unknown)}.",
-                              code="unknown_outcome",
-                              suggestion="The data has: " + ", ".join(present) + ".")
-    else:
-        outcomes = tuple(o for o in DEFAULT_OUTCOMES if o in present) or tuple(
-            o for o in present if o != "mql")
+    outcomes = check_compare_args(outcome_names(ds), outcomes, n_bootstrap, alpha)
     ra = replay(ds, rules_a, window_days=window_days, start=start, end=end, per_lead=True)
     rb = replay(ds, rules_b, window_days=window_days, start=start, end=end, per_lead=True)
     _, codes = replay_period(ds, start, end)
