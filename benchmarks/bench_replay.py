@@ -135,7 +135,16 @@ def environment() -> dict:
     except (OSError, StopIteration):
         pass
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {"python": platform.python_version(), "numpy": numpy.__version__,
+    commit = "?"
+    try:
+        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "calib"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        commit = (head + (" + uncommitted changes under calib/" if dirty else "")) or "?"
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return {"calib": commit, "python": platform.python_version(), "numpy": numpy.__version__,
             "pandas": pandas.__version__, "pyarrow": pyarrow.__version__,
             "numba": numba.__version__, "duckdb": duckdb.__version__,
             "cores": cores, "cpu": cpu, "memory": mem, "os": platform.platform()}
