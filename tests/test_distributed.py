@@ -23,9 +23,11 @@ from conftest import LEADS, write_dataset
 from calib.cli.main import main
 from calib.data import from_frames, load_dataset
 from calib.demo import generate_demo
-from calib.distributed import (compare, is_partitioned, lead_partitions, partition_dataset,
-                               partition_stats, read_partition_info, read_partitioned,
-                               replay, replay_partitioned, sweep)
+from calib.distributed import (compare, fit_examples, is_partitioned, lead_partitions,
+                               partition_dataset, partition_stats, read_partition_info,
+                               read_partitioned, read_whole, replay, replay_partitioned,
+                               sweep)
+from calib.distributed import fit as distributed_fit
 from calib.distributed.backend import DaskBackend
 from calib.distributed.partitions import lead_rows
 from calib.engine import replay as local_replay
@@ -33,8 +35,10 @@ from calib.engine.replay import outcome_names
 from calib.engine.sweep import sweep as local_sweep
 from calib.errors import CalibError
 from calib.experiments import compare_rules
+from calib.fit import build_examples, fit, truncate
+from calib.fit.examples import example_candidates, outcome_time, sample_negatives
 from calib.rules import load_rules
-from calib.rules.config import RuleSet
+from calib.rules.config import Decay, RuleSet
 
 N_PARTS = 5
 GRID = {"thresholds.mql": [30, 50], "decay.kind": ["exponential"],
@@ -50,7 +54,7 @@ def world(tmp_path_factory):
     info = partition_dataset(w.data_dir, root / "parts", N_PARTS)
     return {"data": w.data_dir, "parts": root / "parts", "info": info,
             "ds": load_dataset(w.data_dir), "current": load_rules(w.current_rules),
-            "truth": load_rules(w.truth_rules)}
+            "truth": load_rules(w.truth_rules), "current_path": w.current_rules}
 
 
 def _json(d) -> str:
@@ -222,6 +226,116 @@ def test_empty_partitions_and_snapshots(tmp_path, small_data, small_rules):
     assert load_dataset(snap).snapshot
 
 
+# ------------------------------------------------------------------------ fit
+TRAIN_UNTIL = pd.Timestamp("2025-10-01", tz="UTC")
+DECAYS = [Decay(), Decay(kind="exponential", half_life_days=14), Decay(kind="window", days=30),
+          Decay(kind="linear", days=60), Decay(kind="step", percent=25, every_days=30)]
+
+
+def _assert_same_examples(got, want):
+    for f in ("lead", "t", "y", "weight"):
+        a, b = getattr(got, f), getattr(want, f)
+        assert a.dtype == b.dtype and np.array_equal(a, b), f
+    assert got.log_sampling == want.log_sampling and got.n_candidates == want.n_candidates
+    assert got.features.event_types == want.features.event_types
+    for d in DECAYS:  # the features under any decay, from the events shipped back
+        assert np.array_equal(got.features.counts(d), want.features.counts(d)), d
+
+
+def test_read_whole_is_the_original_data_set(world):
+    ds, whole = world["ds"], read_whole(world["parts"])
+    pd.testing.assert_frame_equal(whole.leads, ds.leads)
+    pd.testing.assert_frame_equal(whole.events, ds.events)
+    for table in ("outcomes", "assignments"):  # grouped by lead, file order within a lead
+        ref = getattr(ds, table)
+        ref = ref.take(np.argsort(ref["lead"].to_numpy(), kind="stable")).reset_index(drop=True)
+        pd.testing.assert_frame_equal(getattr(whole, table), ref)
+    assert (whole.end_of_data, whole.snapshot, whole.warnings, whole.event_types) == \
+        (ds.end_of_data, ds.snapshot, ds.warnings, ds.event_types)
+
+
+def test_example_sampling_is_partition_invariant(world):
+    """The negatives kept at a given rate are the same whichever way the leads are
+    split: each draw depends on (seed, lead_id, moment), not on a position in a stream."""
+    train = truncate(world["ds"], TRAIN_UNTIL)
+    o = outcome_time(train, "meeting")
+
+    def kept(ds, seed, rate=0.25):
+        prep, y, idx = example_candidates(ds, world["current"], o_of(ds), horizon_days=30)
+        keep = sample_negatives(ds, prep, y, idx, rate, seed)
+        ids = ds.leads["lead_id"].to_numpy()[prep.eval_lead[keep]]
+        return set(zip(ids, prep.eval_t[keep].tolist())), prep, y, idx
+
+    code = pd.Series(np.arange(train.n_leads), index=train.leads["lead_id"].to_numpy())
+
+    def o_of(ds):
+        return o[code[ds.leads["lead_id"].to_numpy()].to_numpy()]
+
+    whole, prep, y, idx = kept(train, seed=7)
+    n_neg = int((y[idx] == 0).sum())
+    n_pos = len(idx) - n_neg
+    assert n_neg > 5000 and n_pos > 50
+    # every positive kept, about a quarter of the negatives
+    assert abs((len(whole) - n_pos) / n_neg - 0.25) < 0.02
+    ids = train.leads["lead_id"].to_numpy()
+    for k in (2, 3, 7):
+        part = lead_partitions(ids, k)
+        union = set()
+        for p in range(k):
+            union |= kept(train.subset(np.flatnonzero(part == p)), seed=7)[0]
+        assert union == whole, k
+    other = kept(train, seed=8)[0]
+    assert other != whole and abs(len(other) - len(whole)) < 0.1 * len(whole)
+
+
+@pytest.mark.parametrize("kw", [{}, {"max_examples": 4000, "seed": 3}, {"max_examples": 4000,
+                                                                         "weights": True}])
+def test_fit_examples_on_partitions_equal_build_examples(world, kw):
+    kw = dict(kw)
+    ds, rules = world["ds"], world["current"]
+    train = truncate(ds, TRAIN_UNTIL)
+    if kw.pop("weights", False):  # inverse-probability weights leave a third of the leads out
+        kw["lead_weight"] = (np.arange(train.n_leads) % 3).astype(float)
+    want = build_examples(train, rules, outcome_time(train, "meeting"), horizon_days=30, **kw)
+    whole = read_whole(world["parts"])
+    got = fit_examples(world["parts"], whole, truncate(whole, TRAIN_UNTIL), rules, "meeting",
+                       horizon_days=30, scheduler="sync", **kw)
+    _assert_same_examples(got, want)
+    if "max_examples" in kw:
+        assert want.log_sampling < 0 and want.n < want.n_candidates
+        assert abs(want.n - 4000) < 150
+
+
+def test_fit_examples_on_a_partitioned_snapshot(world, tmp_path):
+    ds = world["ds"]
+    snap = from_frames(ds.leads.drop(columns=["created_at"]),
+                       events=ds.events.assign(lead_id=ds.lead_ids(ds.events["lead"]))
+                       .drop(columns=["lead"]),
+                       outcomes=ds.outcomes.assign(lead_id=ds.lead_ids(ds.outcomes["lead"]))
+                       .drop(columns=["lead", "amount"]))
+    assert snap.snapshot
+    partition_dataset(snap, tmp_path / "p", 4)
+    whole = read_whole(tmp_path / "p")
+    codes = np.flatnonzero(np.random.default_rng(0).random(snap.n_leads) < 2 / 3)
+    train, train_w = snap.subset(codes), whole.subset(codes)
+    want = build_examples(train, world["current"], outcome_time(train, "meeting"),
+                          horizon_days=30, max_examples=1200)
+    got = fit_examples(tmp_path / "p", whole, train_w, world["current"], "meeting",
+                       horizon_days=30, max_examples=1200, scheduler="sync")
+    _assert_same_examples(got, want)
+    assert want.n < want.n_candidates == len(codes)
+
+
+@pytest.mark.slow
+def test_partitioned_fit_equals_local(world):
+    want = fit(world["ds"], world["current"], max_examples=8000)
+    got = distributed_fit(world["parts"], world["current"], max_examples=8000,
+                          scheduler="sync")
+    assert want.examples["negatives_kept_share"] < 1  # the sampled path
+    assert got.rules.to_dict() == want.rules.to_dict()
+    assert _json(got.to_dict()) == _json(want.to_dict())
+
+
 # ------------------------------------------------------------------------ Dask
 @pytest.fixture(scope="module")
 def client():
@@ -303,3 +417,43 @@ def test_dask_survives_a_worker_killed_mid_sweep(world, client):
     with pytest.raises(ProcessLookupError):
         os.kill(pids[victim], 0)
     assert _json(out[0].to_dict()) == _json(want.to_dict())
+
+
+@pytest.mark.slow
+def test_dask_fit_equals_local(world, client):
+    kw = {"max_examples": 8000, "weighting": "ipw", "kinds": ("exponential", "window")}
+    want = fit(world["ds"], world["current"], **kw)
+    got = fit(world["parts"], world["current"], scheduler=client, **kw)
+    assert want.selection["training_weighting"] == "ipw"
+    assert got.rules.to_dict() == want.rules.to_dict()
+    assert _json(got.to_dict()) == _json(want.to_dict())
+    train = truncate(world["ds"], TRAIN_UNTIL)
+    whole = read_whole(world["parts"])
+    _assert_same_examples(
+        fit_examples(world["parts"], whole, truncate(whole, TRAIN_UNTIL), world["current"],
+                     "meeting", horizon_days=30, max_examples=3000, scheduler=client),
+        build_examples(train, world["current"], outcome_time(train, "meeting"),
+                       horizon_days=30, max_examples=3000))
+
+
+@pytest.mark.slow
+def test_cli_fit_on_a_cluster_writes_the_local_proposal(world, client, tmp_path,
+                                                        monkeypatch, capsys):
+    args = ["--rules", str(world["current_path"]), "--decay-kinds", "exponential", "--json"]
+    assert main(["fit", str(world["data"]), "--out", str(tmp_path / "local.toml")] + args) == 0
+    want = json.loads(capsys.readouterr().out)
+    address = client.scheduler.address
+    assert main(["fit", str(world["parts"]), "--out", str(tmp_path / "flag.toml"),
+                 "--scheduler", address] + args) == 0
+    got = json.loads(capsys.readouterr().out)
+    monkeypatch.setenv("CALIB_SCHEDULER", address)
+    assert main(["fit", str(world["parts"]), "--out", str(tmp_path / "env.toml")] + args) == 0
+    capsys.readouterr()
+    local = (tmp_path / "local.toml").read_text()
+    assert (tmp_path / "flag.toml").read_text() == local
+    assert (tmp_path / "env.toml").read_text() == local
+    assert _json(got) == _json(want)
+    # --scheduler needs a partitioned data set ($CALIB_SCHEDULER leaves others alone)
+    assert main(["fit", str(world["data"]), "--out", str(tmp_path / "x.toml"),
+                 "--scheduler", address] + args) == 1
+    assert "needs a partitioned data set" in capsys.readouterr().err

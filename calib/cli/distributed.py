@@ -1,8 +1,9 @@
 """Cluster commands: ``calib partition``, and the ``--scheduler`` option's helpers.
 
-``replay``, ``sweep`` and ``compare`` accept a partitioned data set (written by
+``replay``, ``sweep``, ``compare`` and ``fit`` accept a partitioned data set (written by
 ``calib partition``) as DATA; with ``--scheduler`` (or ``$CALIB_SCHEDULER``) its
-partitions run on a Dask cluster, otherwise one after another in this process.
+partitions run on a Dask cluster, otherwise one after another in this process (``fit``
+builds its training examples that way and runs the rest in this process).
 """
 
 from __future__ import annotations
@@ -68,8 +69,8 @@ COMMANDS = [
             "lead_id (DIR/part-NNNNN/{leads,events,outcomes}.parquet and "
             "DIR/_calib_partitions.json with the partition count, the hash scheme and the "
             "whole data set's facts: end of data, outcomes, event types, row counts). A "
-            "lead's events never straddle two partitions. replay, sweep and compare accept "
-            "DIR; with --scheduler they run its partitions on a Dask cluster.",
+            "lead's events never straddle two partitions. replay, sweep, compare and fit "
+            "accept DIR; with --scheduler they run its partitions on a Dask cluster.",
             "calib partition calib-demo/data --out demo-parts --partitions 8",
             _partition_args, _partition),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from calib.cli.common import Command, data_args, emit, info, print_json, warn, write_table
+from calib.cli.distributed import scheduler_arg, use_partitions
 
 
 # ------------------------------------------------------------------ fit
@@ -40,6 +41,7 @@ def _fit_args(p):
     p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of subsampling")
     p.add_argument("--curve-out", metavar="FILE",
                    help="write the decay profile (kind, parameter, log-likelihood) as CSV")
+    scheduler_arg(p)
 
 
 def _fit(args):
@@ -48,7 +50,12 @@ def _fit(args):
     from calib.rules import load_rules, write_rules
 
     rules = load_rules(args.rules)
-    ds = load_data(args)
+    if use_partitions(args):
+        # the training examples are built per partition (there or on the cluster); the
+        # rest of the fit runs here on the whole data set
+        ds, scheduler = args.data, args.scheduler
+    else:
+        ds, scheduler = load_data(args), None
     holdout = None if args.holdout_column.lower() == "none" else args.holdout_column
     res = fit(ds, rules, outcome=args.outcome, train_until=args.train_until,
               horizon_days=args.horizon_days, lag_days=args.lag_days,
@@ -57,7 +64,7 @@ def _fit(args):
               weighting=args.weighting,
               exclude_columns=[c for c in args.exclude_columns.split(",") if c],
               kinds=tuple(k.strip() for k in args.decay_kinds.split(",") if k.strip()),
-              name=args.name, seed=args.seed)
+              name=args.name, seed=args.seed, scheduler=scheduler)
     write_rules(res.rules, args.out)
     info(f"wrote the proposed rule set '{res.rules.name}' to {args.out}")
     if args.curve_out:
@@ -116,7 +123,9 @@ COMMANDS = [
             "over-weighted rules), MQL/SQL cutoffs by capacity or precision. Fits on the "
             "data as known at --train-until and compares current and proposed rules on "
             "the later leads at equal MQL volume, correcting for selective labels with an "
-            "exploration holdout where there is one.",
+            "exploration holdout where there is one. DATA may be a partitioned data set "
+            "(calib partition): the training examples are then built per partition, on a "
+            "Dask cluster with --scheduler, and the rest runs here.",
             "calib fit calib-demo/data --rules calib-demo/current.toml --out proposed.toml "
             "--capacity 60", _fit_args, _fit),
     Command("calibrate", "score-to-probability calibration, reliability, lift and drift",

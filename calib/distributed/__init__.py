@@ -5,7 +5,9 @@ partitioned by a stable hash of ``lead_id`` (:mod:`calib.distributed.partitions`
 :func:`replay`, :func:`sweep` and :func:`compare` then run one task per partition, in
 this process or on a Dask cluster (:mod:`calib.distributed.backend`; ``pip install
 'calib[dask]'``), and add up the partitions' statistics; each equals its one-machine
-counterpart on the original data set exactly.
+counterpart on the original data set exactly. :func:`fit` (``calib.fit.fit`` on a
+partitioned data set) builds its training examples the same way
+(:func:`fit_examples`); the rest of the fit runs on the client.
 
 Examples
 --------
@@ -15,14 +17,16 @@ Examples
 ...        scheduler="local:2").summary()  # doctest: +SKIP
 """
 
-from calib.distributed.api import compare, global_period, replay, replay_partitioned, sweep
+from calib.distributed.api import (compare, fit, fit_examples, global_period, replay,
+                                   replay_partitioned, sweep)
 from calib.distributed.backend import DaskBackend, LocalBackend, get_backend
 from calib.distributed.partitions import (PartitionInfo, is_partitioned, lead_partitions,
                                           partition_dataset, read_partition,
-                                          read_partition_info, read_partitioned)
-from calib.distributed.tasks import partition_stats
+                                          read_partition_info, read_partitioned, read_whole)
+from calib.distributed.tasks import examples_part, partition_stats
 
-__all__ = ["replay", "sweep", "compare", "replay_partitioned", "partition_dataset",
-           "read_partitioned", "read_partition", "read_partition_info", "is_partitioned",
-           "lead_partitions", "partition_stats", "global_period", "PartitionInfo",
+__all__ = ["replay", "sweep", "compare", "fit", "fit_examples", "replay_partitioned",
+           "partition_dataset", "read_partitioned", "read_partition", "read_partition_info",
+           "read_whole", "is_partitioned", "lead_partitions", "partition_stats",
+           "examples_part", "global_period", "PartitionInfo",
            "DaskBackend", "LocalBackend", "get_backend"]

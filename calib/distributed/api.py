@@ -230,3 +230,139 @@ def compare_from_replays(ra: ReplayResult, rb: ReplayResult, occurred: dict, out
 
     return compare_replays(ra, rb, occurred, outcomes, n_bootstrap=n_bootstrap, seed=seed,
                            alpha=alpha)
+
+
+# ------------------------------------------------------------------------ fit
+def fit_examples(data_dir, ds, train_ds, rules, outcome: str, *, horizon_days: float,
+                 lag_days: float = 1.0, lead_weight=None, max_examples: int = 600_000,
+                 seed: int = 0, scheduler=None, progress: bool | None = None):
+    """``fit``'s training examples, built partition by partition (on a cluster when
+    ``scheduler`` says so); equal to :func:`calib.fit.build_examples` on ``train_ds``.
+
+    Parameters
+    ----------
+    data_dir : str or Path
+        A partitioned data set (``calib partition``).
+    ds : Dataset
+        The whole data set, lead codes being rows of the original leads table
+        (:func:`~calib.distributed.partitions.read_whole` of ``data_dir``).
+    train_ds : Dataset
+        The training data: ``truncate(ds, T)`` for a time split, or ``ds.subset(codes)``.
+        The examples' lead codes are its codes.
+    rules : RuleSet
+        The current rules (only ``max_per_day`` is used).
+    outcome : str
+        The outcome to predict.
+    horizon_days, lag_days, lead_weight, max_examples, seed
+        As for :func:`calib.fit.build_examples` (``lead_weight`` per lead of
+        ``train_ds``).
+
+    Notes
+    -----
+    What travels: to every worker once, the rules, the global facts and, when the
+    training leads are not simply those created by the split date (a snapshot split, or
+    inverse-probability weights that leave leads out), one bit per lead of the whole
+    data set. Back from each partition, per example 13 bytes (lead index, moment, label)
+    and per event its examples can see 12 bytes (lead index, time), plus 8 bytes per lead
+    with an example. That is every event of every lead with an example up to its last
+    example, so that ``counts(decay)`` can be recomputed here for every decay the
+    profile tries. When the data may hold more than ``max_examples`` moments, a first
+    pass counts the candidates of every partition (a few integers back) to set the
+    share of negatives to keep; each partition is then read a second time.
+    """
+    from calib.data.dataset import ns
+    from calib.distributed.tasks import examples_part
+    from calib.engine.prepare import Prepared
+    from calib.fit.examples import (Examples, FeatureSpace, no_examples_error,
+                                    sampling_rate)
+
+    info = read_partition_info(data_dir)
+    if ds.n_leads != info.n_leads or tuple(train_ds.event_types) != tuple(info.event_types):
+        raise CalibError(f"The data set given does not match the partitioned data set "
+                         f"'{data_dir}' ({ds.n_leads:,} leads against {info.n_leads:,}).",
+                         code="invalid_partitions",
+                         suggestion="Pass read_whole(data_dir) of the same folder.")
+    train_rows = pd.Index(ds.leads["lead_id"]).get_indexer(train_ds.leads["lead_id"])
+    if (train_rows < 0).any():
+        raise CalibError("Some training leads are not leads of the whole data set.",
+                         code="invalid_partitions")
+    n_train = train_ds.n_leads
+    w_lead = np.ones(n_train) if lead_weight is None else np.asarray(lead_weight, float)
+    until = None if train_ds.snapshot else train_ds.end_of_data
+    lead_ok = None
+    if lead_weight is not None or until is None or not np.array_equal(
+            np.flatnonzero(ns(ds.leads["created_at"]) <= until.value), train_rows):
+        ok = np.zeros(ds.n_leads, bool)
+        ok[train_rows] = w_lead > 0
+        lead_ok = np.packbits(ok)
+    kw = {"data_dir": str(data_dir), "info": info, "rules": rules, "outcome": outcome.lower(),
+          "until": until, "lead_ok": lead_ok, "horizon_days": float(horizon_days),
+          "lag_days": float(lag_days), "seed": int(seed)}
+    backend, owned = get_backend(scheduler)
+    try:
+        rate = None
+        # a lead's moments are its created_at and its event times: when they fit, so do
+        # the candidates, and no counting pass is needed
+        if n_train + len(train_ds.events) > max_examples:
+            counts = backend.map(examples_part, range(info.partitions), progress=progress,
+                                 rate=None, counts_only=True, **kw)
+            n_cand = sum(c.n_candidates for c in counts)
+            n_pos = sum(c.n_positive for c in counts)
+            rate = sampling_rate(n_pos, n_cand - n_pos, max_examples)
+        parts = backend.map(examples_part, range(info.partitions), progress=progress,
+                            rate=rate, counts_only=False, **kw)
+    finally:
+        if owned:
+            backend.close()
+
+    code_of = np.full(ds.n_leads, -1, dtype=np.int64)
+    code_of[train_rows] = np.arange(n_train)
+    codes = [code_of[p.rows] for p in parts]
+
+    def gather(lead_idx, values):
+        """Concatenated over partitions and put in lead order (each lead's rows come
+        from one partition, already in time order)."""
+        lead = np.concatenate([c[i] for c, i in zip(codes, lead_idx)])
+        order = np.argsort(lead, kind="stable")
+        return lead[order].astype(np.int32), [np.concatenate(v)[order] for v in values]
+
+    lead, (t, y) = gather([p.lead for p in parts], [[p.t for p in parts], [p.y for p in parts]])
+    if len(lead) == 0:
+        raise no_examples_error()
+    rule_events = []
+    for k in range(len(info.event_types)):
+        ev_lead, (ev_t,) = gather([p.events[k][0] for p in parts],
+                                  [[p.events[k][1] for p in parts]])
+        rule_events.append((ev_lead, ev_t))
+    timed = False
+    if train_ds.snapshot:
+        # one moment per lead, as prepare() sets it for the whole data set (a partition
+        # without events cannot tell whether the data's events are dated)
+        timed = ("created_at" in train_ds.leads and train_ds.end_of_data is not None
+                 and not train_ds.events["occurred_at"].isna().any())
+        t = np.full(len(lead), train_ds.end_of_data.value if timed else np.iinfo(np.int64).max,
+                    dtype=np.int64)
+    prep = Prepared(n_leads=n_train, eval_lead=lead, eval_t=t, rule_events=tuple(rule_events),
+                    fit_m=np.zeros((n_train, 0)), snapshot=train_ds.snapshot,
+                    snapshot_decay=timed)
+    return Examples(lead=lead, t=t, y=y.astype(float), weight=w_lead[lead],
+                    log_sampling=float(np.log(rate)) if rate is not None else 0.0,
+                    horizon_days=float(horizon_days),
+                    n_candidates=int(sum(p.n_candidates for p in parts)),
+                    features=FeatureSpace(prep, tuple(train_ds.event_types)))
+
+
+def fit(data_dir, rules, *, scheduler=None, **kwargs):
+    """:func:`calib.fit.fit` on a partitioned data set: the training examples are built
+    partition by partition, on a cluster when ``scheduler`` says so
+    (:func:`fit_examples`); the rest of the fit runs here on the whole data set, which
+    is read into memory. The proposed rules equal ``fit(load_dataset(original), ...)``.
+
+    Examples
+    --------
+    >>> res = fit("demo-parts", load_rules("current.toml"), scheduler="local:2")  # doctest: +SKIP
+    >>> write_rules(res.rules, "proposed.toml")  # doctest: +SKIP
+    """
+    from calib.fit import fit as fit_
+
+    return fit_(data_dir, rules, scheduler=scheduler, **kwargs)

@@ -478,3 +478,54 @@ def with_global_facts(ds: Dataset, info: PartitionInfo) -> Dataset:
     whole data set's end of data, snapshot flag and warnings restored."""
     return replace(ds, end_of_data=info.end_of_data, snapshot=info.snapshot,
                    warnings=info.warnings)
+
+
+def read_whole(path) -> Dataset:
+    """All partitions of a partitioned data set as one :class:`~calib.data.Dataset`, in
+    the original lead order: the same leads and events as ``load_dataset`` of the
+    original folder (lead codes are rows of the original leads table).
+
+    Outcome and assignment rows come grouped by lead (in file order within a lead),
+    not in the original file order; every calculation of calib takes a lead's first
+    outcome, so that changes no result. The whole data set is in memory here, as with
+    ``load_dataset``: this is for the steps that still run on one machine (``calib fit``
+    beyond its training examples).
+    """
+    info = read_partition_info(path)
+    parts, rows = [], []
+    for p in range(info.partitions):
+        parts.append(read_partition(path, p, info))
+        rows.append(lead_rows(path, p, info))
+    row = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+    if not np.array_equal(np.sort(row), np.arange(info.n_leads)):
+        raise CalibError(f"The partitions of '{path}' do not hold every lead of the data set "
+                         "exactly once; the partitioned data set is damaged.",
+                         code="invalid_partitions",
+                         suggestion="Write it again with calib partition.")
+    order = np.argsort(row, kind="stable")
+    leads = pd.concat([d.leads for d in parts], ignore_index=True).take(order) \
+        .reset_index(drop=True)
+
+    def table(name: str, category: str, categories=None) -> pd.DataFrame | None:
+        frames = [getattr(d, name) for d in parts]
+        if any(f is None for f in frames):
+            return None
+        cats = categories if categories is not None else sorted(
+            set().union(*(f[category].cat.categories for f in frames)))
+        out = []
+        for f, r in zip(frames, rows):
+            f = f.copy()
+            f["lead"] = r[f["lead"].to_numpy()]
+            f[category] = f[category].cat.set_categories(list(cats))
+            out.append(f)
+        df = pd.concat(out, ignore_index=True)
+        # by lead, stably: a lead's rows are all in one partition, in their original order
+        df = df.take(np.argsort(df["lead"].to_numpy(), kind="stable")).reset_index(drop=True)
+        df["lead"] = df["lead"].to_numpy().astype(np.int32)
+        return df
+
+    return Dataset(leads=leads, events=table("events", "event_type", info.event_types),
+                   outcomes=table("outcomes", "outcome"),
+                   assignments=table("assignments", "arm"), path=str(path),
+                   snapshot=info.snapshot, end_of_data=info.end_of_data, files={},
+                   warnings=info.warnings)

@@ -6,20 +6,25 @@ plan), reads that partition's Parquet files itself, and returns
 rule sets and the global facts travel to a worker; only statistics travel back. Tasks
 are plain module-level functions so any executor (Dask, a process pool, a loop) can run
 them, and they are idempotent, so a scheduler may rerun one after a worker is lost.
+
+:func:`examples_part` is the exception that returns rows rather than sums: the training
+examples of ``fit`` that fall in one partition (after the sampling of negatives), with
+the events needed to recompute their features under any decay.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
-from calib.data.dataset import Dataset, lead_slices
+from calib.data.dataset import Dataset, lead_slices, ns
 from calib.distributed.partitions import PartitionInfo, lead_rows, read_partition
 from calib.engine.replay import (NEVER, PARTITION_LEADS, TOL, first_outcome_times,
                                  replay_period, replay_stats)
 from calib.engine.sweep import SweepPlan, add_stats, sweep_stats
+from calib.fit.examples import example_candidates, sample_negatives, truncate
 
 
 @dataclass(frozen=True)
@@ -124,3 +129,99 @@ def partition_stats(ds_part: Dataset, rules, *, window_days: float = 90, start=N
         st, _ = replay_stats(sl, rules, list(names), window_ns, end_ns, tol)
         total = st if total is None else total + st
     return total
+
+
+# ------------------------------------------------------------------ fit's examples
+@dataclass(frozen=True)
+class PartExamples:
+    """One partition's training examples for ``fit`` (:func:`examples_part`).
+
+    ``n_candidates``/``n_positive`` count the examples before the sampling of negatives.
+    The rest is None when only counts were asked: ``rows`` is the original leads-table
+    row of each lead with an example (ascending); ``lead`` (int32, an index into
+    ``rows``), ``t`` (int64 ns) and ``y`` (bool) describe each example, sorted by lead
+    then time; ``events[k]`` is ``(lead, t)`` of the events of feature ``k`` (event
+    type ``k``) of those leads up to their last example, sorted the same way.
+    """
+
+    n_candidates: int
+    n_positive: int
+    rows: np.ndarray | None = None
+    lead: np.ndarray | None = None
+    t: np.ndarray | None = None
+    y: np.ndarray | None = None
+    events: tuple | None = None
+
+
+def _bits(packed: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Bits ``rows`` of a ``np.packbits`` array (big bit order), as bool."""
+    return ((packed[rows >> 3] >> (7 - (rows & 7)).astype(np.uint8)) & 1).astype(bool)
+
+
+def examples_part(part_id: int, *, data_dir: str, info: PartitionInfo, rules, outcome: str,
+                  until, lead_ok: np.ndarray | None, horizon_days: float, lag_days: float,
+                  rate: float | None, seed: int, counts_only: bool = False) -> PartExamples:
+    """The training examples of one partition, as :func:`calib.fit.build_examples`
+    builds them on the whole data set.
+
+    The partition is read here and cut to the data as known at ``until`` (leads created
+    by then, events and outcomes up to then; None for a snapshot).
+
+    Parameters
+    ----------
+    rules : RuleSet
+        The current rules (only their ``max_per_day`` settings are used).
+    outcome : str
+        The outcome to predict.
+    lead_ok : ndarray of uint8, optional
+        ``np.packbits`` of a mask over the rows of the original leads table: the leads
+        that may give examples (training leads of positive weight); None: all leads of
+        the cut partition.
+    rate : float, optional
+        The share of negatives to keep, from the counts of *all* partitions (None: keep
+        every candidate). Each negative's draw is a hash of ``(seed, lead_id, moment)``
+        (:func:`calib.fit.examples.example_draws`), so the sample is the one-machine one.
+    counts_only : bool
+        Return the candidate counts only (the first pass, which sets ``rate``).
+    """
+    ds = read_partition(data_dir, part_id, info)
+    rows = lead_rows(data_dir, part_id, info)
+    # feature columns are the event types of the whole data set, not of this partition
+    ev = ds.events.copy()
+    ev["event_type"] = ev["event_type"].cat.set_categories(list(info.event_types))
+    ds = replace(ds, events=ev)
+    if until is not None:
+        until = pd.Timestamp(until)
+        rows = rows[np.flatnonzero(ns(ds.leads["created_at"]) <= until.value)]  # as truncate
+        ds = truncate(ds, until)
+    if ds.n_leads == 0:
+        return PartExamples(0, 0) if counts_only else _no_examples(len(info.event_types))
+    ok = _bits(lead_ok, rows) if lead_ok is not None else None
+    o = first_outcome_times(ds, [outcome])[outcome]
+    prep, y, idx = example_candidates(ds, rules, o, horizon_days=horizon_days,
+                                      lag_days=lag_days, lead_ok=ok)
+    n_cand, n_pos = len(idx), int(np.count_nonzero(y[idx]))
+    if counts_only:
+        return PartExamples(n_cand, n_pos)
+    if rate is not None:
+        idx = sample_negatives(ds, prep, y, idx, rate, seed)
+    lead, t = prep.eval_lead[idx], prep.eval_t[idx]
+    used, code = np.unique(lead, return_inverse=True)
+    last = np.full(ds.n_leads, np.iinfo(np.int64).min, dtype=np.int64)
+    ends = np.flatnonzero(np.append(lead[1:] != lead[:-1], True)) if len(lead) else lead
+    last[lead[ends]] = t[ends]  # sorted by (lead, time): each lead's last example
+    remap = np.full(ds.n_leads, -1, dtype=np.int32)
+    remap[used] = np.arange(len(used), dtype=np.int32)
+    events = []
+    for ev_lead, ev_t in prep.rule_events:
+        # only the events an example can see: the decayed counts are sums over them
+        m = (remap[ev_lead] >= 0) & (ev_t <= last[ev_lead])
+        events.append((remap[ev_lead[m]], ev_t[m]))
+    return PartExamples(n_cand, n_pos, rows=rows[used], lead=code.astype(np.int32), t=t,
+                        y=y[idx] == 1, events=tuple(events))
+
+
+def _no_examples(n_types: int) -> PartExamples:
+    e = (np.zeros(0, np.int32), np.zeros(0, np.int64))
+    return PartExamples(0, 0, rows=np.zeros(0, np.int64), lead=e[0], t=e[1],
+                        y=np.zeros(0, bool), events=(e,) * n_types)

@@ -22,10 +22,18 @@ Large data sets keep every positive example and a random share ``r`` of the nega
 the log-odds then shift by ``-log(r)``, which is undone on the intercept (case-control
 sampling leaves the slopes unchanged). The sampling does not depend on the decay, so every
 point of a decay profile sees the same examples.
+
+The sampling does not depend on how the leads are split into partitions either: ``r``
+comes from the counts of all candidates, and a negative is kept when its own uniform
+draw is below ``r``. The draw is a hash of the seed, the lead's ``lead_id`` and the
+moment's time (:func:`example_draws`), not a position in one random sequence, so
+examples built partition by partition (:func:`calib.distributed.fit_examples`) and put
+back in lead order are the examples built on the whole data set.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -39,7 +47,8 @@ from calib.errors import CalibError
 from calib.rules.config import BehaviorRule, Decay, RuleSet, Thresholds
 
 __all__ = ["Examples", "FeatureSpace", "build_examples", "feature_rules", "truncate",
-           "outcome_time"]
+           "outcome_time", "example_candidates", "sampling_rate", "example_draws",
+           "sample_negatives"]
 
 
 def truncate(ds: Dataset, until: pd.Timestamp) -> Dataset:
@@ -172,7 +181,8 @@ def build_examples(ds: Dataset, current: RuleSet, o_time: np.ndarray, *,
     lead_mask : ndarray of bool, optional
         Leads to use (all by default).
     max_examples : int
-        Above this, negatives are subsampled (every positive is kept).
+        Above this, negatives are subsampled (every positive is kept; see
+        :func:`sampling_rate` and :func:`example_draws`).
     seed : int
         Seed of the subsampling.
 
@@ -181,6 +191,46 @@ def build_examples(ds: Dataset, current: RuleSet, o_time: np.ndarray, *,
     >>> ex = build_examples(train_ds, rules, o, horizon_days=30)  # doctest: +SKIP
     >>> ex.n, ex.n_positive  # doctest: +SKIP
     (212345, 1804)
+    """
+    w_lead = np.ones(ds.n_leads) if lead_weight is None else np.asarray(lead_weight, float)
+    ok = w_lead > 0
+    if lead_mask is not None:
+        ok &= np.asarray(lead_mask, bool)
+    prep, y, idx = example_candidates(ds, current, o_time, horizon_days=horizon_days,
+                                      lag_days=lag_days, lead_ok=ok)
+    lead, t = prep.eval_lead, prep.eval_t
+    n_cand = len(idx)
+    n_pos = int(np.count_nonzero(y[idx]))
+    rate = sampling_rate(n_pos, n_cand - n_pos, max_examples)
+    log_r = 0.0
+    if rate is not None:
+        idx = sample_negatives(ds, prep, y, idx, rate, seed)
+        log_r = float(np.log(rate))
+    if len(idx) == 0:
+        raise no_examples_error()
+    space = FeatureSpace(prep, tuple(r.name for r in prep_rules(prep, ds)))
+    return Examples(lead=lead[idx], t=t[idx], y=y[idx], weight=w_lead[lead[idx]],
+                    log_sampling=log_r, horizon_days=float(horizon_days),
+                    n_candidates=n_cand, features=space.at(lead[idx], t[idx]))
+
+
+def no_examples_error() -> CalibError:
+    return CalibError("No training examples: no lead has a moment at least the horizon "
+                      "before the end of the training data.", code="no_examples",
+                      suggestion="Use a later --train-until or a shorter --horizon-days.")
+
+
+def example_candidates(ds: Dataset, current: RuleSet, o_time: np.ndarray, *,
+                       horizon_days: float, lag_days: float = 1.0,
+                       lead_ok: np.ndarray | None = None
+                       ) -> tuple[Prepared, np.ndarray, np.ndarray]:
+    """Every candidate example of ``ds`` before any sampling.
+
+    Returns ``(prep, y, idx)``: the feature space's prepared arrays (one evaluation point
+    per moment, see :func:`feature_rules`), the label of every moment (float 0/1), and
+    the positions of the moments that are examples (label observable, outcome not yet
+    happened, lead allowed by ``lead_ok``), ascending. Each lead's candidates depend on
+    that lead's rows only, so this can run on any partition of the leads.
     """
     prep = prepare(ds, feature_rules(ds, current))
     lead, t = prep.eval_lead, prep.eval_t
@@ -199,29 +249,73 @@ def build_examples(ds: Dataset, current: RuleSet, o_time: np.ndarray, *,
         o_lag = np.where(o == NEVER, NEVER, o - lag)
         keep = (o_lag > t) & (stop <= end)
         y = ((o_lag > t) & (o_lag <= stop)).astype(float)
-    if lead_mask is not None:
-        keep &= lead_mask[lead]
-    w_lead = np.ones(ds.n_leads) if lead_weight is None else np.asarray(lead_weight, float)
-    keep &= w_lead[lead] > 0
-    idx = np.flatnonzero(keep)
-    n_cand = len(idx)
-    log_r = 0.0
-    if n_cand > max_examples:
-        pos = idx[y[idx] == 1]
-        neg = idx[y[idx] == 0]
-        r = max(min((max_examples - len(pos)) / max(len(neg), 1), 1.0), 0.01)
-        rng = np.random.default_rng(seed)
-        neg = neg[rng.random(len(neg)) < r]
-        idx = np.sort(np.concatenate([pos, neg]))
-        log_r = float(np.log(r))
-    if len(idx) == 0:
-        raise CalibError("No training examples: no lead has a moment at least the horizon "
-                         "before the end of the training data.", code="no_examples",
-                         suggestion="Use a later --train-until or a shorter --horizon-days.")
-    space = FeatureSpace(prep, tuple(r.name for r in prep_rules(prep, ds)))
-    return Examples(lead=lead[idx], t=t[idx], y=y[idx], weight=w_lead[lead[idx]],
-                    log_sampling=log_r, horizon_days=float(horizon_days),
-                    n_candidates=n_cand, features=space.at(lead[idx], t[idx]))
+    if lead_ok is not None:
+        keep &= np.asarray(lead_ok, bool)[lead]
+    return prep, y, np.flatnonzero(keep)
+
+
+def sampling_rate(n_positive: int, n_negative: int, max_examples: int) -> float | None:
+    """The share ``r`` of negatives to keep (every positive is kept), or None when all
+    ``n_positive + n_negative`` candidates fit in ``max_examples``. At least 1%."""
+    if n_positive + n_negative <= max_examples:
+        return None
+    return max(min((max_examples - n_positive) / max(n_negative, 1), 1.0), 0.01)
+
+
+_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser, element-wise on uint64 (wrapping arithmetic)."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * _M1
+    x = x ^ (x >> np.uint64(27))
+    x = x * _M2
+    return x ^ (x >> np.uint64(31))
+
+
+def lead_keys(lead_ids) -> np.ndarray:
+    """A stable 64-bit key per ``lead_id``: the first 8 bytes of BLAKE2b of its UTF-8
+    text (personalised, so unrelated to the partitioning hash)."""
+    digests = b"".join(hashlib.blake2b(str(s).encode("utf-8"), digest_size=8,
+                                       person=b"calib-examples").digest() for s in lead_ids)
+    return np.frombuffer(digests, dtype=">u8").astype(np.uint64)
+
+
+def example_draws(keys: np.ndarray, t: np.ndarray, seed: int, *,
+                  snapshot: bool = False) -> np.ndarray:
+    """Uniform draws in [0, 1), one per example, from ``(seed, lead key, moment time)``.
+
+    ``keys`` is each example's :func:`lead_keys` value and ``t`` its moment (int64 ns; a
+    snapshot has one moment per lead, whose time is not used). The same example gets the
+    same draw whatever else is in the data set or the partition.
+
+    Examples
+    --------
+    >>> k = lead_keys(["L1", "L2"])
+    >>> u = example_draws(k, np.array([0, 0]), seed=0)
+    >>> bool(((0 <= u) & (u < 1)).all()), bool(u[0] != u[1])
+    (True, True)
+    """
+    s = _mix(np.array([int(seed) % 2**64], dtype=np.uint64) + _GOLDEN)
+    moment = (np.zeros(len(keys), dtype=np.uint64) if snapshot
+              else np.ascontiguousarray(t, dtype=np.int64).view(np.uint64))
+    x = _mix(np.asarray(keys, dtype=np.uint64) ^ _mix(moment ^ s))
+    return (x >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
+
+
+def sample_negatives(ds: Dataset, prep: Prepared, y: np.ndarray, idx: np.ndarray,
+                     r: float, seed: int) -> np.ndarray:
+    """The candidates ``idx`` that are kept: every positive, and the negatives whose
+    :func:`example_draws` value is below ``r`` (ascending positions)."""
+    neg = idx[y[idx] == 0]
+    leads, inv = np.unique(prep.eval_lead[neg], return_inverse=True)
+    keys = lead_keys(ds.leads["lead_id"].to_numpy()[leads])
+    u = example_draws(keys[inv], prep.eval_t[neg], seed, snapshot=ds.snapshot)
+    keep = np.ones(len(idx), bool)
+    keep[y[idx] == 0] = u < r
+    return idx[keep]
 
 
 def prep_rules(prep: Prepared, ds: Dataset):

@@ -328,13 +328,17 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
         capacity_per_week: float | None = None, sql_precision: float | None = None,
         holdout_column: str | None = AUTO, weighting: str = "auto",
         kinds=KINDS, l2: float = 1.0, max_examples: int = 600_000,
-        exclude_columns=(), name: str | None = None, seed: int = 0) -> FitResult:
+        exclude_columns=(), name: str | None = None, seed: int = 0,
+        scheduler=None) -> FitResult:
     """Learn points, decay and cutoffs from outcomes and validate them out of time.
 
     Parameters
     ----------
-    ds : Dataset
-        The history (:func:`calib.load_dataset`).
+    ds : Dataset, or str or Path of a partitioned data set
+        The history (:func:`calib.load_dataset`), or a folder written by ``calib
+        partition``: its training examples are then built partition by partition
+        (:func:`calib.distributed.fit_examples`) and the rest runs here on the whole
+        data set; the result is the same.
     rules : RuleSet
         The current rule set: the structure to keep (rule names, caps, ``max_per_day``),
         the scale to match and the baseline to beat.
@@ -374,6 +378,9 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
         Name of the proposed rule set (default: ``<current>-fitted``).
     seed : int, default 0
         Seed of the subsampling and of the snapshot split.
+    scheduler : str or distributed.Client, optional
+        Where the partitions' examples are built when ``ds`` is a partitioned data set
+        (see :mod:`calib.distributed.backend`; default ``$CALIB_SCHEDULER``, else here).
 
     Returns
     -------
@@ -385,6 +392,13 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
     >>> res = fit(load_dataset("calib-demo/data"), load_rules("calib-demo/current.toml"))  # doctest: +SKIP
     >>> print(res.summary())  # doctest: +SKIP
     """
+    parts = None
+    if not isinstance(ds, Dataset):  # a partitioned data set
+        from calib.distributed.partitions import read_whole
+        parts, ds = ds, read_whole(ds)
+    elif scheduler is not None:
+        raise CalibError("A scheduler needs a partitioned data set (calib partition).",
+                         code="not_partitioned")
     outcome = outcome.lower()
     warnings: list[str] = []
     if weighting not in ("auto", "none", "ipw"):
@@ -439,8 +453,15 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
     lead_weight = w_ipw if use_ipw else None
 
     # examples and design
-    ex = build_examples(train_ds, rules, o_train, horizon_days=horizon_days, lag_days=lag_days,
-                        lead_weight=lead_weight, max_examples=max_examples, seed=seed)
+    if parts is None:
+        ex = build_examples(train_ds, rules, o_train, horizon_days=horizon_days,
+                            lag_days=lag_days, lead_weight=lead_weight,
+                            max_examples=max_examples, seed=seed)
+    else:  # partition by partition, on a cluster when one is given
+        from calib.distributed.api import fit_examples
+        ex = fit_examples(parts, ds, train_ds, rules, outcome, horizon_days=horizon_days,
+                          lag_days=lag_days, lead_weight=lead_weight,
+                          max_examples=max_examples, seed=seed, scheduler=scheduler)
     if ex.n_positive < 50:
         warnings.append(f"Only {ex.n_positive} training example(s) have the outcome in their "
                         "label window: points and cutoffs rest on very little evidence.")
