@@ -207,17 +207,22 @@ def test_exploration_holdout(csv_world, tables):
     leads = tables["leads"].set_index("lead_id")
     mql = set(tables["outcomes"].query("outcome == 'mql'")["lead_id"])
     holdout = leads.index[leads["exploration_holdout"]]
-    assert not set(holdout) & mql  # only never-MQL leads are explored
-    never = leads.index.difference(list(mql))
-    share = len(holdout) / len(never)
-    # binomial sd at ~1,000 never-MQL leads is ~0.007; 4 sd
-    assert abs(share - csv_world.truth["exploration_share"]) < 0.028
+    # drawn among all leads at creation, whatever they later scored
+    share = len(holdout) / len(leads)
+    p = csv_world.truth["exploration_share"]
+    assert abs(share - p) < 4 * np.sqrt(p * (1 - p) / len(leads))
+    in_mql = len(set(holdout) & mql) / max(len(mql), 1)
+    assert abs(in_mql - p) < 4 * np.sqrt(p * (1 - p) / max(len(mql), 1))
     assert csv_world.truth["counts"]["exploration_holdout"] == len(holdout)
-    # every latent meeting of a holdout lead before the end is recorded
+    # holdout leads are worked from creation: every latent meeting before the end is recorded
     truth = tables["truth"].set_index("lead_id").loc[holdout]
     end = pd.Timestamp(csv_world.truth["history_end"])
     latent = truth["latent_meeting_at"].notna() & (truth["latent_meeting_at"] < end)
+    assert latent.sum() > 0
     assert (truth.loc[latent, "meeting_recorded"]).all()
+    worked = pd.to_datetime(truth["worked_at"], utc=True)
+    created = pd.to_datetime(leads.loc[holdout, "created_at"], utc=True)
+    assert (worked.to_numpy() == created.to_numpy()).all()
 
 
 def test_live_test_assignments(csv_world, tables):

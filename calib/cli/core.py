@@ -15,8 +15,8 @@ from calib.errors import CalibError
 def _demo_args(p):
     p.add_argument("--out", default="calib-demo", metavar="DIR", help="output folder "
                    "(default calib-demo)")
-    p.add_argument("--leads", type=int, default=20_000, metavar="N",
-                   help="number of leads (default 20000)")
+    p.add_argument("--leads", type=int, default=50_000, metavar="N",
+                   help="number of leads (default 50000)")
     p.add_argument("--seed", type=int, default=1, metavar="S", help="random seed (default 1)")
     p.add_argument("--format", choices=("csv", "parquet"), default="csv",
                    help="file format of the tables (default csv)")
@@ -192,7 +192,7 @@ COMMANDS = [
             "test's assignments) with its known ground truth (truth.json, truth.toml), the "
             "historical rule set current.toml, a sweep grid and an experiment file, then run "
             "the experiment end to end into a report (calib run).",
-            "calib demo --out calib-demo --leads 20000 --seed 1", _demo_args, _demo),
+            "calib demo --out calib-demo --leads 50000 --seed 1", _demo_args, _demo),
     Command("validate", "check a data set and summarise it",
             "Check a data set against calib's table contract and print counts, the date "
             "range, event types, outcomes and warnings. Every problem is listed at once.",

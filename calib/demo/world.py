@@ -65,7 +65,9 @@ Historical scoring and selective labels
     time its current.toml score first reached the strict cutoff), its first
     ``demo_request`` or ``contact_form`` (self-booked, at or after ``created_at``), or its
     ``created_at`` if it is in the exploration holdout (a random ``EXPLORATION_SHARE`` of
-    the leads that never became MQLs). A latent meeting is recorded only if the lead was
+    all leads, drawn when the lead is created, whatever its score: the only routing that
+    does not depend on the rules, so it shows what the leads the rules route late or never
+    would have done). A latent meeting is recorded only if the lead was
     worked at or before the meeting; everything downstream of an unrecorded meeting is
     missing too. ``truth_outcomes`` keeps every lead's latent meeting and trigger.
 Live threshold test
@@ -175,8 +177,8 @@ DOWNSTREAM = {
     "disqualified_without_meeting": {"p": 0.25, "p_job_seeker": 0.75,
                                      "delay_days": "1 + Gamma(2, 7)"},
 }
-EXPLORATION_SHARE = 0.05  # of the leads that never became MQLs under current.toml
-STRICT_MQL = 70           # current.toml score at which the strict arm routes to sales
+EXPLORATION_SHARE = 0.10  # of all leads, drawn at creation and worked from then on
+STRICT_MQL = 100          # current.toml score at which the strict arm routes to sales
 # in the strict arm sales works each (rarer) lead harder: per-trial log-odds uplift from
 # the time the lead is worked on
 STRICT_UPLIFT = 1.0
@@ -201,15 +203,15 @@ CURRENT_RULES: dict = {
          "points": 8, "cap": 16},
         {"event": "webinar_attended", "points": 10, "cap": 20},
         {"event": "case_study_view", "points": 5, "cap": 15},
-        {"event": "pricing_page_view", "points": 10, "cap": 30, "max_per_day": 1},
+        {"event": "pricing_page_view", "points": 5, "cap": 10, "max_per_day": 1},
         {"event": "demo_request", "points": 30},
         {"event": "contact_form", "points": 20},
         {"event": "trial_signup", "points": 20},
         {"event": "unsubscribe", "points": -20},
     ],
     "decay": {"kind": "none"},
-    "limits": {"min": 0, "max": 100},
-    "thresholds": {"mql": 50, "sql": 85},
+    "limits": {"min": 0},
+    "thresholds": {"mql": 85, "sql": 115},
 }
 
 _NONE = np.int64(-1)  # "no time" in int64-second arrays
@@ -262,6 +264,25 @@ class DemoWorld:
             "true_half_life_days": self.truth.get("half_life_days"),
         }
 
+    def latent_dataset(self):
+        """The world's leads and events with every lead's *latent* meeting as its outcome
+        (from ``truth_outcomes``; those before the end of the history), whether or not
+        sales worked the lead: what a replay
+        would show if nothing were missing. No real team has this; it is the ground truth
+        that calib's corrections for selective labels are checked against."""
+        from calib.data import from_frames
+
+        def read(path):
+            path = Path(path)
+            return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+
+        tr = read(self.truth_outcomes)
+        at = pd.to_datetime(tr["latent_meeting_at"], utc=True)
+        end = pd.Timestamp(self.truth["history_end"])
+        lat = tr.loc[at.notna() & (at < end), ["lead_id", "latent_meeting_at"]]
+        lat = lat.rename(columns={"latent_meeting_at": "occurred_at"}).assign(outcome="meeting")
+        return from_frames(read(self.leads), read(self.events), lat)
+
     def summary(self) -> str:
         d = self.to_dict()
         data = d["data"]
@@ -281,7 +302,7 @@ class DemoWorld:
         ])
 
 
-def generate_demo(out_dir: str | os.PathLike, *, n_leads: int = 20_000, seed: int = 0,
+def generate_demo(out_dir: str | os.PathLike, *, n_leads: int = 50_000, seed: int = 0,
                   fmt: Literal["csv", "parquet"] = "csv") -> DemoWorld:
     """Write a synthetic B2B lead history with a known ground truth.
 
@@ -292,7 +313,7 @@ def generate_demo(out_dir: str | os.PathLike, *, n_leads: int = 20_000, seed: in
     ----------
     out_dir : str or path-like
         Folder to write into (created if needed; files of a previous demo are replaced).
-    n_leads : int, default 20_000
+    n_leads : int, default 50_000
         Number of leads. About 20 events are simulated per lead; 1,000,000 leads take
         about a minute and under 3 GB of memory.
     seed : int, default 0
@@ -825,7 +846,7 @@ def _simulate_sales(rng, leads, ev, latent, mql_t, strict_t) -> dict:
         first = booking[np.r_[True, bl[1:] != bl[:-1]]]
         self_t[lead[first]] = np.maximum(t[first], c[lead[first]])
 
-    holdout = (mql_t < 0) & (rng.random(n) < EXPLORATION_SHARE)
+    holdout = rng.random(n) < EXPLORATION_SHARE
     assigned = c >= AB_START_S
     strict = assigned & (rng.random(n) < 0.5)
     arm = np.where(assigned, np.where(strict, "strict", "control"), "")
@@ -1089,7 +1110,7 @@ def _truth_rules() -> dict:
 
 # A grid users can sweep on the demo: cutoffs x half-lives x the over-weighted email rule.
 SWEEP_GRID = {
-    "thresholds.mql": [30, 40, 50, 60, 70],
+    "thresholds.mql": [65, 75, 85, 95, 105],
     "decay.kind": ["exponential"],
     "decay.half_life_days": [7, 14, 30, 60],
     "behavior.email_open.points": [1, 5],
@@ -1151,7 +1172,7 @@ def _truth_dict(*, seed, n, ev, leads, latent, world, mql_t) -> dict:
         "meeting_delay": dict(MEETING_DELAY),
         "downstream": DOWNSTREAM,
         "exploration_share": EXPLORATION_SHARE,
-        "exploration_share_of": "leads that never became MQLs under current.toml",
+        "exploration_share_of": "all leads, drawn at creation; worked from created_at",
         "current_mql_cutoff": CURRENT_RULES["thresholds"]["mql"],
         "abtest": {
             "start": _iso(AB_START_S),
