@@ -15,13 +15,14 @@ The steps (each in its own module):
 6. **Out-of-time check**: current and proposed rules replayed on the test leads, the
    proposed cutoff set so both route the same number of MQLs; rates with Wilson
    intervals, the difference with Newcombe's interval; the same corrected for selective
-   labels by inverse-probability weighting where a holdout allows (:mod:`calib.fit.selection`).
+   labels where a holdout allows (a difference estimator with a paired bootstrap
+   interval, :mod:`calib.fit.selection`).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -40,13 +41,14 @@ from calib.fit.examples import build_examples, outcome_time, truncate
 from calib.fit.points import (BehaviorTerm, behavior_terms, equality_pvalue, fit_model,
                               review_rules, split_terms, term_matrix)
 from calib.fit.selection import (AUTO, covered_leads, coverage_by_band, holdout_mask,
-                                 ipw_weights, routed_mask, weighted_diff, weighted_rate)
+                                 corrected_comparison, routed_mask, routed_times)
 from calib.rules.config import Decay, RuleSet
 from calib.stats import diff_ci, proportion_ci
 
 __all__ = ["fit", "FitResult"]
 
 DEFAULT_HOLDOUT = "exploration_holdout"
+MIN_PROBE_POSITIVES = 30  # holdout examples with the outcome, before routing, to weight a fit
 DAY = pd.Timedelta(days=1)
 
 
@@ -210,13 +212,21 @@ class FitResult:
                          f"{_pct(at['proposed']['mature']['rate'])}, difference "
                          f"{d2['diff'] * 100:+.1f} points ({d2['ci_low'] * 100:+.1f} to "
                          f"{d2['ci_high'] * 100:+.1f})")
-            ipw = cmp_.get("ipw")
-            if ipw:
-                L.append(f"    IPW-corrected, whole window observed (holdout weight {ipw['holdout_weight']:.1f}): current "
-                         f"{_pct(ipw['current']['rate'])}, proposed {_pct(ipw['proposed']['rate'])}, "
-                         f"difference {ipw['difference']['diff'] * 100:+.1f} points "
-                         f"({ipw['difference']['ci_low'] * 100:+.1f} to "
-                         f"{ipw['difference']['ci_high'] * 100:+.1f})")
+            cor = cmp_.get("corrected")
+            if cor:
+                d3 = cor["difference"]
+                if d3.get("diff") is None:
+                    L.append(f"    corrected for selective labels: not possible ({cor.get('reason')})")
+                else:
+                    L.append(f"    corrected for selective labels (meetings missed where the historical rules "
+                             f"routed late or never, estimated from the {cor['holdout_leads']:,} holdout leads):")
+                    for key in ("current", "proposed"):
+                        r = cor[key]
+                        L.append(f"    {key:<9} {_pct(r['rate']):>6} ({_pct(r['ci_low'])} to "
+                                 f"{_pct(r['ci_high'])}); {r['unseen']:,} of {r['decided']:,} MQLs "
+                                 f"routed late or never, {r['holdout_unseen']:,} of them in the holdout")
+                    L.append(f"    difference {d3['diff'] * 100:+.1f} points ({d3['ci_low'] * 100:+.1f} to "
+                             f"{d3['ci_high'] * 100:+.1f}, paired bootstrap)")
             if cmp_.get("new_mql_unworked_share") is not None:
                 L.append(f"    {cmp_['new_mql_unworked_share']:.1%} of the proposed MQLs were "
                          "never routed historically nor in a holdout (their outcomes may be "
@@ -235,8 +245,50 @@ class FitResult:
         return "\n".join(L)
 
 
+def _example_weights(ex, routed_at: np.ndarray, holdout: np.ndarray, pi: float) -> np.ndarray:
+    """Inverse-probability weights of training examples under selective labels.
+
+    An example (lead j, moment t) has a trustworthy label when sales was working the lead
+    from t on: the historical rules had routed it by then (``routed_at[j] <= t``; weight
+    1), or it is in the holdout, worked from its creation (weight ``1 / pi``, standing in
+    for the leads not yet routed at their moment). Other examples (not yet routed, not
+    in the holdout) get weight 0: a meeting they led to may be missing from the data.
+    Valid when the holdout is a random share ``pi`` of all leads."""
+    r = routed_at[ex.lead]
+    seen = (r != NEVER) & (r <= ex.t)
+    return np.where(seen, 1.0, np.where(holdout[ex.lead], 1.0 / pi, 0.0))
+
+
+def _ns_or_never(times: pd.Series) -> np.ndarray:
+    """UTC timestamps as int64 ns, ``NEVER`` for missing ones."""
+    ok = times.notna().to_numpy()
+    return np.where(ok, ns(times.fillna(pd.Timestamp(0, tz="UTC"))), NEVER)
+
+
 def _pct(x) -> str:
     return "-" if x is None else f"{x:.1%}"
+
+
+def evaluate(ds: Dataset, current: RuleSet, candidate: RuleSet, *, outcome: str = "meeting",
+             train_until=None, window_days: float = 90.0,
+             holdout_column: str | None = AUTO, seed: int = 0) -> dict:
+    """The out-of-time comparison of :func:`fit` for any candidate rule set: on the leads
+    created after ``train_until``, ``candidate`` at ``current``'s MQL volume, observed and
+    corrected for selective labels with the holdout (see :mod:`calib.fit.selection`).
+
+    Returns the ``comparison`` dict of :class:`FitResult` (``current``, ``proposed``: the
+    candidate, ``difference``, ``corrected``, ``at_proposed_volume``)."""
+    outcome_time(ds, outcome)
+    _, test_codes, split = _split(ds, train_until, seed, window_days)
+    hcol = DEFAULT_HOLDOUT if holdout_column == AUTO else holdout_column
+    if hcol is not None and hcol not in ds.leads.columns:
+        if holdout_column != AUTO:
+            raise CalibError(f"The holdout column '{hcol}' is not a column of the leads table.",
+                             code="unknown_field")
+        hcol = None
+    comparison, _ = _evaluate(ds, current, candidate, test_codes, outcome, window_days, hcol,
+                              split)
+    return comparison
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -364,8 +416,9 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
         when present).
     weighting : {"auto", "none", "ipw"}, default "auto"
         Inverse-probability weighting of the training examples (see
-        :mod:`calib.fit.selection`). ``auto`` weights when the holdout has at least 50
-        leads with the outcome in the training data.
+        :mod:`calib.fit.selection`). ``auto`` weights when the holdout gives at least
+        ``MIN_PROBE_POSITIVES`` (30) examples with the outcome from before the historical
+        routing.
     kinds : tuple of str
         Decay kinds to compare.
     l2 : float, default 1.0
@@ -436,21 +489,17 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
                          code="too_few_outcomes",
                          suggestion="Use a later --train-until or another --outcome.")
 
-    # selective labels: weights of the training leads
+    # selective labels: which training examples can be trusted (see _example_weights)
     cur_train = replay(train_ds, rules, window_days=window_days, per_lead=True)
-    routed_tr = routed_mask(train_ds, cur_train.per_lead["mql_at"].notna().to_numpy()
-                            if not train_ds.snapshot else cur_train.per_lead["mql"].to_numpy())
+    r_at_tr = routed_times(train_ds, None if train_ds.snapshot
+                           else _ns_or_never(cur_train.per_lead["mql_at"]))
     hold_tr = holdout_mask(train_ds, hcol)
-    w_ipw, pi_tr = ipw_weights(routed_tr, hold_tr)
-    use_ipw = False
-    if weighting == "ipw":
-        if w_ipw is None:
-            raise CalibError("weighting='ipw' needs a holdout column with leads the historical "
-                             "rules did not route.", code="no_holdout")
-        use_ipw = True
-    elif weighting == "auto" and w_ipw is not None:
-        use_ipw = int(((o_train != NEVER) & hold_tr & ~routed_tr).sum()) >= 50
-    lead_weight = w_ipw if use_ipw else None
+    pi_tr = float(hold_tr.mean()) if hold_tr is not None and hold_tr.any() else None
+    if weighting == "ipw" and (pi_tr is None or hold_tr.all()):
+        raise CalibError("weighting='ipw' needs a holdout column: a random share of the "
+                         "leads, worked from their creation whatever their score.",
+                         code="no_holdout")
+    lead_weight = None
 
     # examples and design
     if parts is None:
@@ -462,6 +511,15 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
         ex = fit_examples(parts, ds, train_ds, rules, outcome, horizon_days=horizon_days,
                           lag_days=lag_days, lead_weight=lead_weight,
                           max_examples=max_examples, seed=seed, scheduler=scheduler)
+    use_ipw, n_probe_pos = False, 0
+    if pi_tr is not None and not train_ds.snapshot and not hold_tr.all():
+        w_ex = _example_weights(ex, r_at_tr, hold_tr, pi_tr)
+        n_probe_pos = int(((w_ex > 1) & (ex.y > 0)).sum())
+        use_ipw = weighting == "ipw" or (weighting == "auto" and n_probe_pos >= MIN_PROBE_POSITIVES)
+        if use_ipw:
+            keep = np.flatnonzero(w_ex > 0)
+            ex = replace(ex, lead=ex.lead[keep], t=ex.t[keep], y=ex.y[keep], weight=w_ex[keep],
+                         features=ex.features.at(ex.lead[keep], ex.t[keep]))
     if ex.n_positive < 50:
         warnings.append(f"Only {ex.n_positive} training example(s) have the outcome in their "
                         "label window: points and cutoffs rest on very little evidence.")
@@ -542,7 +600,11 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
                            window_days=window_days, end_ns=end_train, snapshot=train_ds.snapshot)
     weeks_train = None
     if not train_ds.snapshot:
-        weeks_train = (train_ds.end_of_data - train_ds.leads["created_at"].min()) / DAY / 7
+        # the weeks in which the training leads arrived (to the last lead's creation, as
+        # `calib run` counts them): outcomes recorded long after the last lead (e.g. deals
+        # closing months later) must not thin out the weekly volumes
+        created = train_ds.leads["created_at"]
+        weeks_train = max((created.max() - created.min()) / DAY, 1.0) / 7
     target = cur_count
     if capacity_per_week is not None and weeks_train:
         target = capacity_per_week * weeks_train  # the cutoff that fills the capacity
@@ -641,19 +703,20 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
     # out-of-time comparison and selective labels
     comparison, selection = _evaluate(ds, rules, proposed, test_codes, outcome, window_days,
                                       hcol, split)
-    if w_ipw is None:
+    if pi_tr is None:
         selection["recommendations"].append(
-            "No usable exploration holdout: outcomes of leads the current rules never routed "
-            "are unknown, so rates of newly routed leads are lower bounds. Keep a random "
-            "holdout (e.g. 5% of the leads the rules do not route, worked anyway) to measure them.")
+            "No usable exploration holdout: outcomes of leads the current rules routed late or "
+            "never are unknown, so rates of newly routed leads are lower bounds and the fit "
+            "partly learns the old rules back. Keep a random holdout (e.g. 5% of new leads, "
+            "routed to sales at creation whatever their score) to measure them.")
     selection["training_weighting"] = "ipw" if use_ipw else "none"
     selection["holdout_share_train"] = pi_tr
-    if w_ipw is not None and not use_ipw:
-        n_pos = int(((o_train != NEVER) & hold_tr & ~routed_tr).sum())
+    selection["holdout_positive_examples"] = n_probe_pos
+    if pi_tr is not None and not use_ipw and weighting == "auto":
         selection["recommendations"].append(
-            f"The holdout has {n_pos} non-routed lead(s) with the outcome in the training data "
-            "(50 needed to weight the fit); the fit is unweighted and the holdout is used to "
-            "correct the evaluation.")
+            f"The holdout has {n_probe_pos} positive example(s) from before the historical "
+            f"routing ({MIN_PROBE_POSITIVES} needed to weight the fit); the fit is unweighted "
+            "and the holdout is used to correct the evaluation.")
 
     split.update({"train_leads": int(train_ds.n_leads), "test_leads": int(len(test_codes))})
     examples = {"n": ex.n, "positives": ex.n_positive, "leads": ex.n_leads,
@@ -777,7 +840,7 @@ def _evaluate(ds, current, proposed, test_codes, outcome, window_days, hcol, spl
     routed = routed_mask(sub, rc.per_lead["mql_at"].notna().to_numpy()
                          if not sub.snapshot else rc.per_lead["mql"].to_numpy())
     hold = holdout_mask(sub, hcol)
-    w, pi = ipw_weights(routed, hold)
+    pi = float(hold.mean()) if hold is not None and hold.any() else None
     is_mql_p = (rp.per_lead["mql_at"].notna() if not sub.snapshot
                 else rp.per_lead["mql"]).to_numpy()
     trusted = routed | (hold if hold is not None else False)
@@ -785,20 +848,31 @@ def _evaluate(ds, current, proposed, test_codes, outcome, window_days, hcol, spl
     comparison["new_mql_unworked_share"] = (
         float((is_mql_p & ~trusted).sum() / max(is_mql_p.sum(), 1))
         if ("mql" in sub.outcome_types or hold is not None) else None)
-    if w is not None:
-        st_c = rc.per_lead[f"status_{outcome}"].astype(object).to_numpy()
-        st_p = rp.per_lead[f"status_{outcome}"].astype(object).to_numpy()
-        def dec(res, s):
-            ok = np.isin(s, ["hit", "miss", "late"])
-            if not sub.snapshot:
-                m = res.per_lead["mql_at"]
-                ok &= (m.notna() & (m + w_ns <= ds.end_of_data)).to_numpy()
-            return ok
+    if hold is not None and hold.any():
+        r_at = routed_times(sub, _ns_or_never(rc.per_lead["mql_at"]) if not sub.snapshot else None)
+        o_at = outcome_time(sub, outcome) if outcome in sub.outcome_types \
+            else np.full(sub.n_leads, NEVER)
 
-        a = weighted_rate(st_p == "hit", dec(rp, st_p), w)
-        b = weighted_rate(st_c == "hit", dec(rc, st_c), w)
-        comparison["ipw"] = {"holdout_weight": 1 / pi, "holdout_share": pi,
-                             "current": b, "proposed": a, "difference": weighted_diff(a, b)}
+        def arrays(res):
+            pl = res.per_lead
+            st = pl[f"status_{outcome}"].astype(object).to_numpy()
+            hit = st == "hit"
+            if sub.snapshot:  # one moment: routed means seen
+                dec = pl["mql"].to_numpy(bool) & np.isin(st, ["hit", "miss", "late"])
+                seen = r_at != NEVER
+                return {"hit": hit, "decided": dec, "seen": seen, "hit_routed": hit & seen}
+            m = pl["mql_at"]
+            dec = np.isin(st, ["hit", "miss", "late"]) & \
+                (m.notna() & (m + w_ns <= ds.end_of_data)).to_numpy()
+            seen = (r_at != NEVER) & (r_at <= _ns_or_never(m))
+            return {"hit": hit, "decided": dec, "seen": seen,
+                    "hit_routed": hit & (r_at != NEVER) & (o_at >= r_at)}
+
+        cc = corrected_comparison(arrays(rp), arrays(rc), hold, seed=0)
+        comparison["corrected"] = {"proposed": cc["a"], "current": cc["b"],
+                                   "difference": cc["difference"], "method": cc["method"],
+                                   "holdout_leads": int(hold.sum()),
+                                   **({"reason": cc["reason"]} if "reason" in cc else {})}
     has_sales = any(o in SALES_OUTCOMES for o in sub.outcome_types)
     for label, res, rs in (("current", rc, current), ("proposed", rp, proposed.with_params(eq_params))):
         if not has_sales:
