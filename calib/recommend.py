@@ -6,6 +6,14 @@ Effects are measured on the evaluation period (out of time when the experiment h
 the baseline on the *same leads*: intervals come from a seeded paired bootstrap over
 leads, never from treating the two replays as independent samples.
 
+Selective labels: outcomes are only recorded once sales works a lead, so a change that
+flags leads the historical rules routed late or never would be judged on missing
+meetings. When the data has an exploration holdout (a random share of leads worked from
+creation, column ``exploration_holdout``), rates are corrected as in
+:func:`calib.fit.selection.corrected_comparison`: over the MQLs whose whole window is
+observed, hits recorded after the historical routing count as they are, and the hits
+that came before it are estimated from the holdout. The bootstrap resamples all of it.
+
 Guardrails (documented defaults): nothing is recommended when the interval of the
 primary outcome's rate per MQL reaches a drop of ``HARM_RATE`` (2 points) or the
 interval of its hits per week reaches a drop of ``HARM_HITS`` (5%), nor when either
@@ -41,6 +49,7 @@ class Effect:
     hits_per_week: dict  # outcome -> (baseline, changed, diff, ci_low, ci_high)
     decided: tuple  # decided MQLs for the primary outcome (baseline, changed)
     hits: tuple  # primary hits (baseline, changed)
+    basis: str = "recorded outcomes"  # or corrected for selective labels
 
     def to_dict(self) -> dict:
         def t(x):
@@ -50,7 +59,69 @@ class Effect:
         return {"mql_per_week": t(self.mql_per_week),
                 "rates": {k: t(v) for k, v in self.rates.items()},
                 "hits_per_week": {k: t(v) for k, v in self.hits_per_week.items()},
-                "decided": list(self.decided), "hits": list(self.hits)}
+                "decided": list(self.decided), "hits": list(self.hits), "basis": self.basis}
+
+
+@dataclass(frozen=True)
+class Labels:
+    """What the correction for selective labels needs, per lead, aligned with the
+    replays' ``per_lead`` rows: the historical routing time (ns, ``NEVER`` if never), the
+    holdout flag, each outcome's first time (ns) and the end of the data (ns)."""
+
+    routed_at: np.ndarray
+    holdout: np.ndarray
+    outcome_at: dict
+    end_ns: int
+    window_days: float
+
+    @classmethod
+    def from_dataset(cls, ds: Dataset, res: ReplayResult, outcomes, window_days: float,
+                     column: str = "exploration_holdout") -> "Labels | None":
+        """None when the data has no usable holdout (or no time)."""
+        from calib.data.dataset import ns
+        from calib.engine.replay import NEVER, first_outcome_times
+        from calib.fit.selection import holdout_mask, routed_times
+
+        if res.snapshot or column not in ds.leads.columns:
+            return None
+        hold = holdout_mask(ds, column)
+        if hold is None or not hold.any() or hold.all():
+            return None
+        codes = pd.Index(ds.leads["lead_id"]).get_indexer(res.per_lead["lead_id"])
+        if (codes < 0).any():
+            return None
+        mql_at = res.per_lead["mql_at"]
+        replayed = np.where(mql_at.notna(), ns(mql_at.fillna(pd.Timestamp(0, tz="UTC"))), NEVER)
+        full = np.full(ds.n_leads, NEVER, np.int64)
+        full[codes] = replayed
+        routed = routed_times(ds, full)
+        names = [o for o in outcomes if o in ds.outcome_types]
+        first = first_outcome_times(ds, names) if names else {}
+        return cls(routed_at=routed[codes], holdout=hold[codes],
+                   outcome_at={o: (first[o][codes] if o in first else np.full(len(codes), NEVER))
+                               for o in outcomes},
+                   end_ns=int(ds.end_of_data.value), window_days=float(window_days))
+
+    def columns(self, res: ReplayResult, outcome: str) -> dict:
+        """Per-lead 0/1 columns of the difference estimator for one replay and outcome."""
+        from calib.data.dataset import ns
+        from calib.engine.replay import NEVER
+
+        pl = res.per_lead
+        m = pl["mql_at"]
+        m_ns = np.where(m.notna(), ns(m.fillna(pd.Timestamp(0, tz="UTC"))), NEVER)
+        w_ns = int(round(self.window_days * 86_400e9))
+        st = pl[f"status_{outcome}"].astype(object).to_numpy()
+        mature = m.notna().to_numpy() & (m_ns <= self.end_ns - w_ns) & \
+            np.isin(st, ["hit", "miss", "late"])
+        r = self.routed_at
+        routed = r != NEVER
+        seen = routed & (r <= m_ns)
+        hit = mature & (st == "hit")
+        after = hit & routed & (self.outcome_at[outcome] >= r)
+        unseen = mature & ~seen
+        probe = unseen & self.holdout
+        return {"d": mature, "yp": after, "u": unseen, "p": probe, "g": probe & hit & ~after}
 
 
 @dataclass(frozen=True)
@@ -138,12 +209,18 @@ def _indicators(res: ReplayResult, outcome: str):
 
 
 def paired_effect(a: ReplayResult, b: ReplayResult, outcomes, primary: str, *,
-                  capacity: float | None = None, n_boot: int = N_BOOT, seed: int = 0) -> Effect:
+                  capacity: float | None = None, n_boot: int = N_BOOT, seed: int = 0,
+                  labels: Labels | None = None) -> Effect:
     """Differences b - a with a paired bootstrap over leads (multinomial weights).
 
     ``hits_per_week`` counts outcomes per week; with a ``capacity`` (MQLs per week sales
     can work) it is ``rate * min(MQLs per week, capacity)``: MQLs beyond capacity are
-    not worked, so volume beyond it earns nothing."""
+    not worked, so volume beyond it earns nothing.
+
+    With ``labels`` (an exploration holdout), rates are corrected for selective labels
+    (module docstring) and hits per week are ``rate * MQLs per week`` (capped at the
+    capacity); when the correction is undefined (no holdout lead among the MQLs it
+    needs), the recorded outcomes are used and ``basis`` says so."""
     if len(a.per_lead) != len(b.per_lead) or not (
             a.per_lead["lead_id"].to_numpy() == b.per_lead["lead_id"].to_numpy()).all():
         raise ValueError("paired_effect needs two replays of the same leads")
@@ -159,6 +236,10 @@ def paired_effect(a: ReplayResult, b: ReplayResult, outcomes, primary: str, *,
     for o in outcomes:
         cols[f"h_a_{o}"], cols[f"d_a_{o}"] = _indicators(a, o)
         cols[f"h_b_{o}"], cols[f"d_b_{o}"] = _indicators(b, o)
+        if labels is not None:
+            for side, res in (("a", a), ("b", b)):
+                for k, v in labels.columns(res, o).items():
+                    cols[f"c{k}_{side}_{o}"] = v.astype(float)
     names = list(cols)
     m = np.column_stack([cols[k] for k in names])  # n x k
     point = m.sum(axis=0)
@@ -184,31 +265,53 @@ def paired_effect(a: ReplayResult, b: ReplayResult, outcomes, primary: str, *,
         lo, hi = ci(pb - pa, diffs)
         return (pa, pb, pb - pa, lo, hi)
 
-    def rate(side, o):
+    def observed_rate(side, o):
         def f(s):
             with np.errstate(invalid="ignore", divide="ignore"):
                 return s[idx[f"h_{side}_{o}"]] / s[idx[f"d_{side}_{o}"]]
         return f
+
+    def corrected_rate(side, o):
+        def f(s):
+            g = lambda k: s[idx[f"c{k}_{side}_{o}"]]  # noqa: E731
+            with np.errstate(invalid="ignore", divide="ignore"):
+                gap = np.where(g("u") > 0, g("g") / g("p"), 0.0)
+                return (g("yp") + g("u") * gap) / g("d")
+        return f
+
+    basis = "recorded outcomes"
+    rate = observed_rate
+    if labels is not None:
+        ok = all(np.isfinite(corrected_rate(sd, o)(point)) for sd in ("a", "b") for o in outcomes)
+        if ok:
+            rate = corrected_rate
+            basis = (f"outcomes corrected for selective labels with the holdout "
+                     f"({int(labels.holdout.sum()):,} leads), over the MQLs whose window is "
+                     "observed")
+        else:
+            basis = ("recorded outcomes (not corrected for selective labels: no holdout lead "
+                     "among the MQLs the correction needs)")
 
     def per_week(key):
         return lambda s: s[idx[key]] / weeks
 
     def worked_hits(side, o):
         def f(s):
-            with np.errstate(invalid="ignore", divide="ignore"):
-                r = s[idx[f"h_{side}_{o}"]] / s[idx[f"d_{side}_{o}"]]
-                return np.nan_to_num(r) * np.minimum(s[idx[f"mql_{side}"]] / weeks, capacity)
+            r = rate(side, o)(s)
+            vol = s[idx[f"mql_{side}"]] / weeks
+            return np.nan_to_num(r) * (vol if capacity is None else np.minimum(vol, capacity))
         return f
 
     rates = {o: tup(rate("a", o), rate("b", o)) for o in outcomes}
-    if capacity is None:
+    if capacity is None and rate is observed_rate:
         hits = {o: tup(per_week(f"h_a_{o}"), per_week(f"h_b_{o}")) for o in outcomes}
     else:
         hits = {o: tup(worked_hits("a", o), worked_hits("b", o)) for o in outcomes}
     return Effect(mql_per_week=tup(per_week("mql_a"), per_week("mql_b")), rates=rates,
                   hits_per_week=hits,
                   decided=(int(point[idx[f"d_a_{primary}"]]), int(point[idx[f"d_b_{primary}"]])),
-                  hits=(int(point[idx[f"h_a_{primary}"]]), int(point[idx[f"h_b_{primary}"]])))
+                  hits=(int(point[idx[f"h_a_{primary}"]]), int(point[idx[f"h_b_{primary}"]])),
+                  basis=basis)
 
 
 def verdict(e: Effect, primary: str, capacity: float | None,
@@ -336,8 +439,9 @@ def recommend(ds: Dataset, baseline: RuleSet, proposed: RuleSet, base_res: Repla
     per = "data set" if base_res.snapshot else "week"
     if base_res.snapshot:
         capacity_per_week = None  # a capacity per week means nothing without time
+    labels = Labels.from_dataset(ds, base_res, outcomes, window_days)
     eff = paired_effect(base_res, prop_res, outcomes, primary, capacity=capacity_per_week,
-                        seed=seed)
+                        seed=seed, labels=labels)
     v, reasons = verdict(eff, primary, capacity_per_week, per)
     package = Change("package", f"adopt '{proposed.name}' as a whole", eff, v, reasons,
                      eff.hits_per_week[primary][2])
@@ -354,7 +458,7 @@ def recommend(ds: Dataset, baseline: RuleSet, proposed: RuleSet, base_res: Repla
             continue
         res = replay(ds, changed, window_days=window_days, start=start, end=end, per_lead=True)
         e = paired_effect(base_res, res, outcomes, primary, capacity=capacity_per_week,
-                          seed=seed)
+                          seed=seed, labels=labels)
         v, reasons = verdict(e, primary, None, per)
         changes.append(Change(kind, text, e, v, reasons, e.hits_per_week[primary][2]))
     order = {"recommend": 0, "consider": 1, "hold": 2}
@@ -365,7 +469,16 @@ def recommend(ds: Dataset, baseline: RuleSet, proposed: RuleSet, base_res: Repla
         r[2] == 0 or np.isnan(r[2]) for r in c.effect.rates.values())]
     changes = [c for c in changes if c not in inert]
 
-    caveats = _caveats(ds, base_res, prop_res, primary, evaluation)
+    corrected = labels is not None and eff.basis.startswith("outcomes corrected")
+    caveats = _caveats(ds, base_res, prop_res, primary, evaluation, corrected)
+    if corrected:
+        cols = labels.columns(prop_res, primary)
+        caveats.insert(0, (
+            f"Selective labels: {int(cols['u'].sum()):,} of the proposal's {int(cols['d'].sum()):,} "
+            f"MQLs with a full window were routed late or never by the historical rules, so "
+            f"their early '{primary}' outcomes may be missing from the data; the rates are "
+            f"corrected with the {int(labels.holdout.sum()):,} holdout leads "
+            f"({int(cols['p'].sum()):,} of them among those MQLs), which widens the intervals."))
     if inert:
         caveats.append(f"{len(inert)} further change(s) change no MQL on their own and matter only "
                        "together with the others: " + "; ".join(c.what for c in inert[:12])
@@ -379,7 +492,7 @@ def recommend(ds: Dataset, baseline: RuleSet, proposed: RuleSet, base_res: Repla
                            capacity_per_week=capacity_per_week, outcomes=outcomes, per=per)
 
 
-def _caveats(ds, base_res, prop_res, primary, evaluation) -> list[str]:
+def _caveats(ds, base_res, prop_res, primary, evaluation, corrected: bool = False) -> list[str]:
     out = []
     a, b = base_res.per_lead, prop_res.per_lead
     if "mql_at" in a:
@@ -389,8 +502,9 @@ def _caveats(ds, base_res, prop_res, primary, evaluation) -> list[str]:
     cov = prop_res.coverage
     if cov is not None and cov < 0.995:
         out.append(f"Coverage: {cov:.0%} of the proposal's MQLs have a recorded sales outcome; "
-                   "the rest were never worked, so their outcomes are unknown and count as "
-                   "misses.")
+                   "the rest were never worked, so their outcomes are unknown"
+                   + ("; the holdout stands in for them in the corrected rates." if corrected
+                      else " and count as misses."))
     if new.any():
         from calib.data import SALES_OUTCOMES
 
@@ -400,15 +514,23 @@ def _caveats(ds, base_res, prop_res, primary, evaluation) -> list[str]:
         if share < 0.5:
             out.append(f"{int(new.sum()):,} leads would become MQLs only under the proposal; "
                        f"only {share:.0%} of them were ever worked by sales, so the estimate "
-                       "for them rests on few observed outcomes (selective labels).")
+                       "for them rests on few observed outcomes (selective labels)"
+                       + (", corrected with the holdout." if corrected else "."))
         else:
             out.append(f"{int(new.sum()):,} leads would become MQLs only under the proposal; "
                        f"{share:.0%} of them were worked by sales, so their outcomes are "
                        "observed.")
     imm = prop_res.outcome(primary).immature
-    if imm:
+    if imm and not corrected:
         out.append(f"{imm:,} of the proposal's MQLs are immature for '{primary}' (their window "
                    "runs past the end of the data) and are left out of rates.")
+    if corrected:
+        m = prop_res.per_lead["mql_at"]
+        open_ = int((m.notna() & (m + pd.Timedelta(days=prop_res.window_days)
+                                  > ds.end_of_data)).sum())
+        if open_:
+            out.append(f"{open_:,} of the proposal's MQLs came too late for their whole "
+                       "window to be observed and are left out of the corrected rates.")
     if "in sample" in evaluation:
         out.append("The proposal is judged on the same period it was tuned on, which flatters "
                    "it; set train_until in the experiment file for an out-of-time check.")
