@@ -394,7 +394,7 @@ def rule_changes(a: RuleSet, b: RuleSet) -> list[tuple[str, str, dict]]:
             elif y is None:
                 out.append(("removed rule", f"remove {kind} rule '{name}' ({_rule_text(x)})",
                             {kind: [r.to_dict() for r in ra if r.name != name]}))
-            elif x.to_dict() != y.to_dict():
+            elif _named(x) != _named(y):  # a name written out is no change
                 out.append(("points", f"{kind} rule '{name}': {_rule_text(x)} -> {_rule_text(y)}",
                             {kind: [(_named(y) if r.name == name else r.to_dict()) for r in ra]}))
     return out
