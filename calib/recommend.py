@@ -10,7 +10,7 @@ Selective labels: outcomes are only recorded once sales works a lead, so a chang
 flags leads the historical rules routed late or never would be judged on missing
 meetings. When the data has an exploration holdout (a random share of leads worked from
 creation, column ``exploration_holdout``), rates are corrected as in
-:func:`calib.fit.selection.corrected_comparison`: over the MQLs whose whole window is
+:func:`calib.fit.selection.corrected_rate`: over the MQLs whose whole window is
 observed, hits recorded after the historical routing count as they are, and the hits
 that came before it are estimated from the holdout. The bootstrap resamples all of it.
 
@@ -31,6 +31,7 @@ import pandas as pd
 from calib.data import Dataset
 from calib.engine import replay
 from calib.engine.results import ReplayResult
+from calib.fit.selection import SelectionLabels, corrected_rate
 from calib.rules import RuleSet, dumps_rules
 
 HARM_RATE = 0.02
@@ -38,6 +39,7 @@ HARM_HITS = 0.05
 MIN_DECIDED = 30
 MIN_HITS = 10
 N_BOOT = 400
+CORRECTION_KEYS = ("d", "yp", "u", "p", "g")  # calib.fit.selection.correction_columns
 
 
 @dataclass(frozen=True)
@@ -60,68 +62,6 @@ class Effect:
                 "rates": {k: t(v) for k, v in self.rates.items()},
                 "hits_per_week": {k: t(v) for k, v in self.hits_per_week.items()},
                 "decided": list(self.decided), "hits": list(self.hits), "basis": self.basis}
-
-
-@dataclass(frozen=True)
-class Labels:
-    """What the correction for selective labels needs, per lead, aligned with the
-    replays' ``per_lead`` rows: the historical routing time (ns, ``NEVER`` if never), the
-    holdout flag, each outcome's first time (ns) and the end of the data (ns)."""
-
-    routed_at: np.ndarray
-    holdout: np.ndarray
-    outcome_at: dict
-    end_ns: int
-    window_days: float
-
-    @classmethod
-    def from_dataset(cls, ds: Dataset, res: ReplayResult, outcomes, window_days: float,
-                     column: str = "exploration_holdout") -> "Labels | None":
-        """None when the data has no usable holdout (or no time)."""
-        from calib.data.dataset import ns
-        from calib.engine.replay import NEVER, first_outcome_times
-        from calib.fit.selection import holdout_mask, routed_times
-
-        if res.snapshot or column not in ds.leads.columns:
-            return None
-        hold = holdout_mask(ds, column)
-        if hold is None or not hold.any() or hold.all():
-            return None
-        codes = pd.Index(ds.leads["lead_id"]).get_indexer(res.per_lead["lead_id"])
-        if (codes < 0).any():
-            return None
-        mql_at = res.per_lead["mql_at"]
-        replayed = np.where(mql_at.notna(), ns(mql_at.fillna(pd.Timestamp(0, tz="UTC"))), NEVER)
-        full = np.full(ds.n_leads, NEVER, np.int64)
-        full[codes] = replayed
-        routed = routed_times(ds, full)
-        names = [o for o in outcomes if o in ds.outcome_types]
-        first = first_outcome_times(ds, names) if names else {}
-        return cls(routed_at=routed[codes], holdout=hold[codes],
-                   outcome_at={o: (first[o][codes] if o in first else np.full(len(codes), NEVER))
-                               for o in outcomes},
-                   end_ns=int(ds.end_of_data.value), window_days=float(window_days))
-
-    def columns(self, res: ReplayResult, outcome: str) -> dict:
-        """Per-lead 0/1 columns of the difference estimator for one replay and outcome."""
-        from calib.data.dataset import ns
-        from calib.engine.replay import NEVER
-
-        pl = res.per_lead
-        m = pl["mql_at"]
-        m_ns = np.where(m.notna(), ns(m.fillna(pd.Timestamp(0, tz="UTC"))), NEVER)
-        w_ns = int(round(self.window_days * 86_400e9))
-        st = pl[f"status_{outcome}"].astype(object).to_numpy()
-        mature = m.notna().to_numpy() & (m_ns <= self.end_ns - w_ns) & \
-            np.isin(st, ["hit", "miss", "late"])
-        r = self.routed_at
-        routed = r != NEVER
-        seen = routed & (r <= m_ns)
-        hit = mature & (st == "hit")
-        after = hit & routed & (self.outcome_at[outcome] >= r)
-        unseen = mature & ~seen
-        probe = unseen & self.holdout
-        return {"d": mature, "yp": after, "u": unseen, "p": probe, "g": probe & hit & ~after}
 
 
 @dataclass(frozen=True)
@@ -210,7 +150,7 @@ def _indicators(res: ReplayResult, outcome: str):
 
 def paired_effect(a: ReplayResult, b: ReplayResult, outcomes, primary: str, *,
                   capacity: float | None = None, n_boot: int = N_BOOT, seed: int = 0,
-                  labels: Labels | None = None) -> Effect:
+                  labels: SelectionLabels | None = None) -> Effect:
     """Differences b - a with a paired bootstrap over leads (multinomial weights).
 
     ``hits_per_week`` counts outcomes per week; with a ``capacity`` (MQLs per week sales
@@ -238,7 +178,7 @@ def paired_effect(a: ReplayResult, b: ReplayResult, outcomes, primary: str, *,
         cols[f"h_b_{o}"], cols[f"d_b_{o}"] = _indicators(b, o)
         if labels is not None:
             for side, res in (("a", a), ("b", b)):
-                for k, v in labels.columns(res, o).items():
+                for k, v in labels.columns(res.per_lead, o).items():
                     cols[f"c{k}_{side}_{o}"] = v.astype(float)
     names = list(cols)
     m = np.column_stack([cols[k] for k in names])  # n x k
@@ -271,20 +211,17 @@ def paired_effect(a: ReplayResult, b: ReplayResult, outcomes, primary: str, *,
                 return s[idx[f"h_{side}_{o}"]] / s[idx[f"d_{side}_{o}"]]
         return f
 
-    def corrected_rate(side, o):
+    def corrected(side, o):
         def f(s):
-            g = lambda k: s[idx[f"c{k}_{side}_{o}"]]  # noqa: E731
-            with np.errstate(invalid="ignore", divide="ignore"):
-                gap = np.where(g("u") > 0, g("g") / g("p"), 0.0)
-                return (g("yp") + g("u") * gap) / g("d")
+            return corrected_rate({k: s[idx[f"c{k}_{side}_{o}"]] for k in CORRECTION_KEYS})
         return f
 
     basis = "recorded outcomes"
     rate = observed_rate
     if labels is not None:
-        ok = all(np.isfinite(corrected_rate(sd, o)(point)) for sd in ("a", "b") for o in outcomes)
+        ok = all(np.isfinite(corrected(sd, o)(point)) for sd in ("a", "b") for o in outcomes)
         if ok:
-            rate = corrected_rate
+            rate = corrected
             basis = (f"outcomes corrected for selective labels with the holdout "
                      f"({int(labels.holdout.sum()):,} leads), over the MQLs whose window is "
                      "observed")
@@ -439,7 +376,7 @@ def recommend(ds: Dataset, baseline: RuleSet, proposed: RuleSet, base_res: Repla
     per = "data set" if base_res.snapshot else "week"
     if base_res.snapshot:
         capacity_per_week = None  # a capacity per week means nothing without time
-    labels = Labels.from_dataset(ds, base_res, outcomes, window_days)
+    labels = SelectionLabels.from_dataset(ds, base_res.per_lead, outcomes, window_days)
     eff = paired_effect(base_res, prop_res, outcomes, primary, capacity=capacity_per_week,
                         seed=seed, labels=labels)
     v, reasons = verdict(eff, primary, capacity_per_week, per)
@@ -472,7 +409,7 @@ def recommend(ds: Dataset, baseline: RuleSet, proposed: RuleSet, base_res: Repla
     corrected = labels is not None and eff.basis.startswith("outcomes corrected")
     caveats = _caveats(ds, base_res, prop_res, primary, evaluation, corrected)
     if corrected:
-        cols = labels.columns(prop_res, primary)
+        cols = labels.columns(prop_res.per_lead, primary)
         caveats.insert(0, (
             f"Selective labels: {int(cols['u'].sum()):,} of the proposal's {int(cols['d'].sum()):,} "
             f"MQLs with a full window were routed late or never by the historical rules, so "

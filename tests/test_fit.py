@@ -28,7 +28,7 @@ from calib.errors import CalibError
 from calib.fit import build_examples, cutoff_curve, fit, truncate
 from calib.fit.examples import outcome_time
 from calib.fit.logistic import cluster_covariance, fit_logit
-from calib.fit.selection import corrected_comparison
+from calib.fit.selection import corrected_comparison, correction_columns
 from calib.rules import RuleSet, load_rules
 
 DAY = 86_400 * 10**9
@@ -326,7 +326,8 @@ def test_corrected_comparison_by_hand():
     hold = np.array([0, 0, 1, 1, 0, 0], bool)
     b = {"decided": dec, "seen": dec, "hit": np.array([1, 1, 0, 0, 0, 0], bool)}
     b["hit_routed"] = b["hit"]
-    res = corrected_comparison(a, b, hold, n_boot=400, seed=1)
+    res = corrected_comparison(correction_columns(**a, holdout=hold),
+                               correction_columns(**b, holdout=hold), n_boot=400, seed=1)
     # A: recorded after routing 2 (leads 0 and 4); unseen 4 x gap rate 1/2 -> (2 + 2) / 6
     assert res["a"]["rate"] == pytest.approx(4 / 6)
     assert res["b"]["rate"] == pytest.approx(2 / 6)
@@ -335,7 +336,8 @@ def test_corrected_comparison_by_hand():
     lo, hi = res["difference"]["ci_low"], res["difference"]["ci_high"]
     assert lo <= 2 / 6 <= hi
     # without any probe among the unseen MQLs the corrected rate is undefined
-    none = corrected_comparison(a, b, np.zeros(6, bool), n_boot=50)
+    none = corrected_comparison(correction_columns(**a, holdout=np.zeros(6, bool)),
+                                correction_columns(**b, holdout=np.zeros(6, bool)), n_boot=50)
     assert none["difference"]["diff"] is None and "reason" in none
 
 
@@ -358,7 +360,9 @@ def test_corrected_rate_is_unbiased_and_covers_by_simulation():
              "hit_routed": hit & ~early}
         ref = {"decided": np.ones(n, bool), "seen": np.ones(n, bool),
                "hit": np.zeros(n, bool), "hit_routed": np.zeros(n, bool)}
-        r = corrected_comparison(x, ref, hold, n_boot=300, seed=int(rng.integers(1 << 30)))
+        r = corrected_comparison(correction_columns(**x, holdout=hold),
+                                 correction_columns(**ref, holdout=hold), n_boot=300,
+                                 seed=int(rng.integers(1 << 30)))
         est.append(r["a"]["rate"])
         naive.append(recorded.mean())
         truth_rates.append(hit.mean())

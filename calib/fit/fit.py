@@ -41,7 +41,8 @@ from calib.fit.examples import build_examples, outcome_time, truncate
 from calib.fit.points import (BehaviorTerm, behavior_terms, equality_pvalue, fit_model,
                               review_rules, split_terms, term_matrix)
 from calib.fit.selection import (AUTO, covered_leads, coverage_by_band, holdout_mask,
-                                 corrected_comparison, routed_mask, routed_times)
+                                 SelectionLabels, corrected_comparison, routed_mask,
+                                 routed_times, times_or_never)
 from calib.rules.config import Decay, RuleSet
 from calib.stats import diff_ci, proportion_ci
 
@@ -259,12 +260,6 @@ def _example_weights(ex, routed_at: np.ndarray, holdout: np.ndarray, pi: float) 
     return np.where(seen, 1.0, np.where(holdout[ex.lead], 1.0 / pi, 0.0))
 
 
-def _ns_or_never(times: pd.Series) -> np.ndarray:
-    """UTC timestamps as int64 ns, ``NEVER`` for missing ones."""
-    ok = times.notna().to_numpy()
-    return np.where(ok, ns(times.fillna(pd.Timestamp(0, tz="UTC"))), NEVER)
-
-
 def _pct(x) -> str:
     return "-" if x is None else f"{x:.1%}"
 
@@ -280,18 +275,25 @@ def evaluate(ds: Dataset, current: RuleSet, candidate: RuleSet, *, outcome: str 
     candidate, ``difference``, ``corrected``, ``at_proposed_volume``)."""
     outcome_time(ds, outcome)
     _, test_codes, split = _split(ds, train_until, seed, window_days)
-    hcol = DEFAULT_HOLDOUT if holdout_column == AUTO else holdout_column
-    if hcol is not None and hcol not in ds.leads.columns:
-        if holdout_column != AUTO:
-            raise CalibError(f"The holdout column '{hcol}' is not a column of the leads table.",
-                             code="unknown_field")
-        hcol = None
+    hcol = _holdout_column(ds, holdout_column)
     comparison, _ = _evaluate(ds, current, candidate, test_codes, outcome, window_days, hcol,
                               split)
     return comparison
 
 
 # ---------------------------------------------------------------------------- helpers
+def _holdout_column(ds: Dataset, holdout_column: str | None) -> str | None:
+    """The leads column of the exploration holdout, or None (``auto``: the default name
+    when present)."""
+    hcol = DEFAULT_HOLDOUT if holdout_column == AUTO else holdout_column
+    if hcol is not None and hcol not in ds.leads.columns:
+        if holdout_column != AUTO:
+            raise CalibError(f"The holdout column '{hcol}' is not a column of the leads table.",
+                             code="unknown_field")
+        hcol = None
+    return hcol
+
+
 def _default_train_until(ds: Dataset) -> pd.Timestamp:
     start = ds.leads["created_at"].min()
     end = ds.end_of_data
@@ -468,12 +470,7 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
         raise CalibError(f"The capacity must be > 0 MQLs per week. Got {capacity_per_week!r}.",
                          code="out_of_range")
     outcome_time(ds, outcome)  # raises on an unknown outcome
-    hcol = DEFAULT_HOLDOUT if holdout_column == AUTO else holdout_column
-    if hcol is not None and hcol not in ds.leads.columns:
-        if holdout_column != AUTO:
-            raise CalibError(f"The holdout column '{hcol}' is not a column of the leads table.",
-                             code="unknown_field")
-        hcol = None
+    hcol = _holdout_column(ds, holdout_column)
     excluded = set(exclude_columns) | ({hcol} if hcol else set())
     for c in exclude_columns:
         if c not in ds.leads.columns:
@@ -492,7 +489,7 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
     # selective labels: which training examples can be trusted (see _example_weights)
     cur_train = replay(train_ds, rules, window_days=window_days, per_lead=True)
     r_at_tr = routed_times(train_ds, None if train_ds.snapshot
-                           else _ns_or_never(cur_train.per_lead["mql_at"]))
+                           else times_or_never(cur_train.per_lead["mql_at"]))
     hold_tr = holdout_mask(train_ds, hcol)
     pi_tr = float(hold_tr.mean()) if hold_tr is not None and hold_tr.any() else None
     if weighting == "ipw" and (pi_tr is None or hold_tr.all()):
@@ -848,30 +845,13 @@ def _evaluate(ds, current, proposed, test_codes, outcome, window_days, hcol, spl
     comparison["new_mql_unworked_share"] = (
         float((is_mql_p & ~trusted).sum() / max(is_mql_p.sum(), 1))
         if ("mql" in sub.outcome_types or hold is not None) else None)
-    if hold is not None and hold.any():
-        r_at = routed_times(sub, _ns_or_never(rc.per_lead["mql_at"]) if not sub.snapshot else None)
-        o_at = outcome_time(sub, outcome) if outcome in sub.outcome_types \
-            else np.full(sub.n_leads, NEVER)
-
-        def arrays(res):
-            pl = res.per_lead
-            st = pl[f"status_{outcome}"].astype(object).to_numpy()
-            hit = st == "hit"
-            if sub.snapshot:  # one moment: routed means seen
-                dec = pl["mql"].to_numpy(bool) & np.isin(st, ["hit", "miss", "late"])
-                seen = r_at != NEVER
-                return {"hit": hit, "decided": dec, "seen": seen, "hit_routed": hit & seen}
-            m = pl["mql_at"]
-            dec = np.isin(st, ["hit", "miss", "late"]) & \
-                (m.notna() & (m + w_ns <= ds.end_of_data)).to_numpy()
-            seen = (r_at != NEVER) & (r_at <= _ns_or_never(m))
-            return {"hit": hit, "decided": dec, "seen": seen,
-                    "hit_routed": hit & (r_at != NEVER) & (o_at >= r_at)}
-
-        cc = corrected_comparison(arrays(rp), arrays(rc), hold, seed=0)
+    labels = SelectionLabels.from_dataset(ds, rc.per_lead, [outcome], window_days, hcol)
+    if labels is not None:
+        cc = corrected_comparison(labels.columns(rp.per_lead, outcome),
+                                  labels.columns(rc.per_lead, outcome), seed=0)
         comparison["corrected"] = {"proposed": cc["a"], "current": cc["b"],
                                    "difference": cc["difference"], "method": cc["method"],
-                                   "holdout_leads": int(hold.sum()),
+                                   "holdout_leads": int(labels.holdout.sum()),
                                    **({"reason": cc["reason"]} if "reason" in cc else {})}
     has_sales = any(o in SALES_OUTCOMES for o in sub.outcome_types)
     for label, res, rs in (("current", rc, current), ("proposed", rp, proposed.with_params(eq_params))):

@@ -30,14 +30,17 @@ so and recommends keeping one.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
-from calib.data.dataset import SALES_OUTCOMES, Dataset
+from calib.data.dataset import SALES_OUTCOMES, Dataset, ns
 from calib.engine.replay import NEVER, first_outcome_times
 
 __all__ = ["holdout_mask", "routed_mask", "routed_times", "coverage_by_band", "covered_leads",
-           "corrected_comparison"]
+           "correction_columns", "corrected_rate", "corrected_comparison", "SelectionLabels",
+           "times_or_never"]
 
 AUTO = "auto"
 
@@ -72,62 +75,64 @@ def routed_times(ds: Dataset, replayed_mql_at: np.ndarray | None = None) -> np.n
     return np.full(ds.n_leads, np.iinfo(np.int64).min, np.int64)  # all routed from the start
 
 
-def corrected_comparison(a: dict, b: dict, holdout: np.ndarray, *, n_boot: int = 2000,
-                         seed: int = 0, level: float = 0.95) -> dict:
-    """Rates of two rule sets on the same leads, corrected for selective labels, with a
-    paired bootstrap interval of their difference.
+def correction_columns(*, decided, hit, seen, hit_routed, holdout) -> dict:
+    """Per-lead 0/1 columns of the difference estimator for one rule set.
 
-    ``a`` and ``b`` hold per-lead boolean arrays: ``decided`` (the MQLs that count in the
-    rate), ``hit``, ``seen`` (the historical rules had routed the lead by this rule set's
-    MQL time, so sales worked it from then on and every outcome after that time is
-    recorded) and ``hit_routed`` (a hit at or after the historical routing time: recorded
-    whenever it happened, for every lead). For a seen MQL ``hit_routed == hit``. For an
-    unseen one, a hit before the routing time (or with no routing at all) is recorded
-    only if sales happened to work the lead anyway; the holdout leads, worked from their
-    creation, show how many such hits there are. The difference estimator::
+    ``decided``: the MQLs that count in the rate; ``hit``: a recorded hit; ``seen``: the
+    historical rules had routed the lead by this rule set's MQL time, so sales worked it
+    from then on and every outcome after that time is recorded; ``hit_routed``: a hit at
+    or after the historical routing time (recorded whenever it happened, for every lead;
+    for a seen MQL it equals ``hit``); ``holdout``: worked from creation.
 
-        rate = (sum of hit_routed + unseen MQLs * mean(hit - hit_routed over the
-                holdout's unseen MQLs)) / decided MQLs
+    Returns ``d`` (decided), ``yp`` (decided hits after routing), ``u`` (decided and not
+    seen), ``p`` (unseen holdout leads: the probes) and ``g`` (probes with a hit before
+    routing), whose sums give :func:`corrected_rate`."""
+    decided = np.asarray(decided, bool)
+    unseen = decided & ~np.asarray(seen, bool)
+    probe = unseen & np.asarray(holdout, bool)
+    after = decided & np.asarray(hit_routed, bool)
+    return {"d": decided, "yp": after, "u": unseen, "p": probe,
+            "g": probe & np.asarray(hit, bool) & ~after}
 
-    is unbiased when the holdout was drawn at random among all leads, whatever the
-    other routes to sales (self-booking) were. The interval comes from a Poisson
-    bootstrap over leads (each lead weighted by a Poisson(1) draw, the same draws for
-    both rule sets, so the pairing is kept). Without holdout leads among the unseen MQLs
-    the corrected rate is undefined (None).
-    """
-    holdout = np.asarray(holdout, bool)
-    keep = np.flatnonzero(a["decided"] | b["decided"])
 
-    def parts(x):
-        dec = x["decided"][keep]
-        unseen = dec & ~x["seen"][keep]
-        probe = unseen & holdout[keep]
-        yp = dec & x["hit_routed"][keep]
-        gap = probe & x["hit"][keep] & ~x["hit_routed"][keep]
-        return {"dec": dec, "unseen": unseen, "probe": probe, "yp": yp, "gap": gap,
-                "hit": dec & x["hit"][keep]}
+def corrected_rate(s: dict):
+    """The difference estimator from column sums (scalars or arrays of bootstrap sums)::
 
-    pa, pb = parts(a), parts(b)
+        rate = (hits after routing + unseen MQLs * gap rate of the probes) / decided MQLs
+
+    where the gap rate is the share of unseen holdout MQLs with a hit before routing. It
+    is unbiased when the holdout was drawn at random among all leads, whatever the other
+    routes to sales (self-booking) were. NaN when unseen MQLs have no probe."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gap = np.where(s["u"] > 0, s["g"] / s["p"], 0.0)
+        return (s["yp"] + s["u"] * gap) / s["d"]
+
+
+def corrected_comparison(a: dict, b: dict, *, n_boot: int = 2000, seed: int = 0,
+                         level: float = 0.95) -> dict:
+    """Corrected rates of two rule sets on the same leads (``a`` and ``b``: their
+    :func:`correction_columns`), with a paired bootstrap interval of the difference.
+
+    The interval comes from a Poisson bootstrap over leads (each lead weighted by a
+    Poisson(1) draw, the same draws for both rule sets, so the pairing is kept). Without
+    a probe among the unseen MQLs the corrected rate is undefined (None)."""
+    keep = np.flatnonzero(a["d"] | b["d"])
+    cols = {side: {k: v[keep].astype(float) for k, v in x.items()}
+            for side, x in (("a", a), ("b", b))}
 
     def rates(w):
-        out = []
-        for p in (pa, pb):
-            n_u, n_p = w @ p["unseen"], w @ p["probe"]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                g = np.where(n_p > 0, (w @ p["gap"]) / np.where(n_p > 0, n_p, 1.0),
-                             np.where(n_u > 0, np.nan, 0.0))
-                out.append((w @ p["yp"] + n_u * g) / (w @ p["dec"]))
-        return out
+        return [corrected_rate({k: w @ v for k, v in cols[side].items()}) for side in "ab"]
 
-    def block(p, r):
-        return {"rate": _num(r), "decided": int(p["dec"].sum()),
-                "hits_recorded": int(p["hit"].sum()), "hits_after_routing": int(p["yp"].sum()),
-                "unseen": int(p["unseen"].sum()), "holdout_unseen": int(p["probe"].sum()),
-                "holdout_hits_before_routing": int(p["gap"].sum())}
+    def block(side, r):
+        c = cols[side]
+        return {"rate": _num(r), "decided": int(c["d"].sum()),
+                "hits_after_routing": int(c["yp"].sum()), "unseen": int(c["u"].sum()),
+                "holdout_unseen": int(c["p"].sum()),
+                "holdout_hits_before_routing": int(c["g"].sum())}
 
     ra, rb = (float(v[0]) for v in rates(np.ones((1, keep.size))))
     res = {"method": "difference estimator on the holdout; paired Poisson bootstrap",
-           "n_boot": n_boot, "a": block(pa, ra), "b": block(pb, rb)}
+           "n_boot": n_boot, "a": block("a", ra), "b": block("b", rb)}
     if not (np.isfinite(ra) and np.isfinite(rb)):
         res["difference"] = {"diff": None, "ci_low": None, "ci_high": None}
         res["reason"] = "no holdout lead among the MQLs whose outcomes may be missing"
@@ -151,6 +156,65 @@ def corrected_comparison(a: dict, b: dict, holdout: np.ndarray, *, n_boot: int =
                          "method": "paired Poisson bootstrap, percentile",
                          "replicates_undefined": int((~ok).sum())}
     return res
+
+
+@dataclass(frozen=True)
+class SelectionLabels:
+    """What the correction needs, per lead, aligned with a replay's ``per_lead`` rows:
+    the historical routing time (ns, ``NEVER`` if never), the holdout flag, each
+    outcome's first time (ns), the end of the data (ns) and the window."""
+
+    routed_at: np.ndarray
+    holdout: np.ndarray
+    outcome_at: dict
+    end_ns: int
+    window_days: float
+
+    @classmethod
+    def from_dataset(cls, ds: Dataset, per_lead: pd.DataFrame, outcomes, window_days: float,
+                     column: str | None = "exploration_holdout") -> "SelectionLabels | None":
+        """For the leads of ``per_lead`` (a replay of the historical rules, used for the
+        routing times when the data has no ``mql`` rows); None without a usable holdout
+        or without time (a snapshot)."""
+        if ds.snapshot or column is None or column not in ds.leads.columns \
+                or "mql_at" not in per_lead:
+            return None
+        hold = holdout_mask(ds, column)
+        if hold is None or not hold.any() or hold.all():
+            return None
+        codes = pd.Index(ds.leads["lead_id"]).get_indexer(per_lead["lead_id"])
+        if (codes < 0).any():
+            return None
+        full = np.full(ds.n_leads, NEVER, np.int64)
+        full[codes] = times_or_never(per_lead["mql_at"])
+        routed = routed_times(ds, full)
+        names = [o for o in outcomes if o in ds.outcome_types]
+        first = first_outcome_times(ds, names) if names else {}
+        return cls(routed_at=routed[codes], holdout=hold[codes],
+                   outcome_at={o: (first[o][codes] if o in first else np.full(len(codes), NEVER))
+                               for o in outcomes},
+                   end_ns=int(ds.end_of_data.value), window_days=float(window_days))
+
+    def columns(self, per_lead: pd.DataFrame, outcome: str) -> dict:
+        """:func:`correction_columns` of one replay (its ``per_lead`` rows, same leads in
+        the same order) for one outcome, over the MQLs whose whole window is observed."""
+        m_ns = times_or_never(per_lead["mql_at"])
+        w_ns = int(round(self.window_days * 86_400e9))
+        st = per_lead[f"status_{outcome}"].astype(object).to_numpy()
+        decided = (m_ns != NEVER) & (m_ns <= self.end_ns - w_ns) & \
+            np.isin(st, ["hit", "miss", "late"])
+        r = self.routed_at
+        routed = r != NEVER
+        hit = st == "hit"
+        return correction_columns(decided=decided, hit=hit, seen=routed & (r <= m_ns),
+                                  hit_routed=hit & routed & (self.outcome_at[outcome] >= r),
+                                  holdout=self.holdout)
+
+
+def times_or_never(times: pd.Series) -> np.ndarray:
+    """UTC timestamps as int64 ns, ``NEVER`` for missing ones."""
+    ok = times.notna().to_numpy()
+    return np.where(ok, ns(times.fillna(pd.Timestamp(0, tz="UTC"))), NEVER)
 
 
 def _num(x):
