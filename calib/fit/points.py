@@ -214,7 +214,9 @@ def review_rules(current: RuleSet, model: ModelFit, *, scale: float | None = Non
     if scale is None:
         scale = current_scale(df, z) or fallback_scale
     df["scale"] = scale
-    df["supported_points"] = scale * df["effect_ridge"]
+    # the unpenalised estimate, the centre of its own interval (the ridge estimate, which
+    # the proposed points use, can fall outside it when attributes are collinear)
+    df["supported_points"] = scale * df["effect"]
     df["supported_low"] = scale * (df["effect"] - z * df["se"])
     df["supported_high"] = scale * (df["effect"] + z * df["se"])
     df["status"] = [("no_data" if e != e else _status(p, lo, hi)) for p, e, lo, hi in
