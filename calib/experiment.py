@@ -31,6 +31,9 @@ An experiment file is TOML; relative paths in it are relative to the file itself
 
     [report]
     out = "reports"                         # <out>/<name>/; default ./reports/<name>/
+
+    [engine]                                # optional; [data] path written by calib partition
+    scheduler = "local:2"                   # or "tcp://host:8786", "scheduler.json", "sync"
 """
 
 from __future__ import annotations
@@ -45,13 +48,15 @@ from calib.rules.config import _suggest
 from calib.rules.io import read_toml
 
 TOP = ("name", "description", "outcomes", "primary_outcome", "window_days", "train_until",
-       "capacity_mql_per_week", "seed", "data", "rules", "sweep", "fit", "abtest", "report")
+       "capacity_mql_per_week", "seed", "data", "rules", "sweep", "fit", "abtest", "report",
+       "engine")
 DATA_KEYS = ("path", "files", "columns", "exclude", "preset", "url", "tables", "queries")
 RULES_KEYS = ("baseline", "candidates")
 FIT_KEYS = ("enabled", "outcome", "horizon_days", "holdout_column")
 ABTEST_KEYS = ("assignments", "control", "outcomes", "planned", "guardrails", "window_days",
                "correction")
 REPORT_KEYS = ("out", "title", "bootstrap")
+ENGINE_KEYS = ("scheduler",)
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -103,6 +108,7 @@ class Experiment:
     url: str | None = None
     tables: dict | None = None
     queries: dict | None = None
+    scheduler: str | None = None  # [engine] scheduler (see calib.distributed.backend)
 
     @property
     def report_dir(self) -> Path:
@@ -200,6 +206,7 @@ def load_experiment(path) -> Experiment:
                               f"{ab.correction!r}.", code="invalid_value")
     rep = d.get("report", {})
     _check(rep, REPORT_KEYS, "[report]", src)
+    scheduler = _scheduler(d.get("engine", {}), base, src)
     train_until = d.get("train_until")
     if train_until is not None:
         train_until = str(train_until)
@@ -218,5 +225,29 @@ def load_experiment(path) -> Experiment:
         fit_options={k: v for k, v in fit_d.items() if k != "enabled"}, abtest=ab,
         report_out=(base / rep["out"]) if "out" in rep else Path("reports"),
         report_title=rep.get("title"),
-        bootstrap=int(rep.get("bootstrap", 500)), preset=preset,
+        bootstrap=int(rep.get("bootstrap", 500)), preset=preset, scheduler=scheduler,
     )
+
+
+def _scheduler(engine: dict, base: Path, src: str) -> str | None:
+    """``[engine] scheduler``: where the partitions of a partitioned data set run (the
+    forms of :mod:`calib.distributed.backend`); a scheduler file is relative to the
+    experiment file."""
+    _check(engine, ENGINE_KEYS, "[engine]", src)
+    s = engine.get("scheduler")
+    if s is None:
+        return None
+    forms = ("a scheduler address such as 'tcp://host:8786', 'local:N' (N worker processes "
+             "on this machine), a scheduler .json file or 'sync' (this process)")
+    if not isinstance(s, str) or not s.strip():
+        raise ConfigError(f"The 'scheduler' of [engine] in {src} must be {forms}. Got {s!r}.",
+                          code="wrong_type")
+    s = s.strip()
+    if s == "local" or s.startswith("local:"):
+        n = s.partition(":")[2]
+        if n and not (n.isdigit() and int(n) >= 1):
+            raise ConfigError(f"The 'scheduler' of [engine] in {src} must give 'local:N' a "
+                              f"number of workers >= 1. Got {s!r}.", code="invalid_value")
+    elif s.endswith(".json") and "://" not in s:
+        s = str(base / s)
+    return s

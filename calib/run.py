@@ -4,11 +4,20 @@
 proposed rule set (when ``calib.fit`` can), compares, calibrates, analyses a live test,
 and turns it all into recommendations. The report renderer only draws what this
 returns.
+
+When ``[data] path`` is a partitioned data set (written by ``calib partition``), the
+sweep runs partition by partition (:func:`calib.distributed.sweep`) and so does the
+fit's example building (:func:`calib.fit.fit` on the folder), in this process or on the
+Dask cluster that ``scheduler`` names: the ``scheduler`` argument (``calib run
+--scheduler``), else ``[engine] scheduler`` of the experiment, else
+``$CALIB_SCHEDULER``. Every other step runs here on the whole data set
+(:func:`calib.distributed.read_whole`). The result equals the run on the original data.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
 import sys
 from dataclasses import dataclass, field
@@ -84,6 +93,77 @@ def fingerprint(files: dict) -> str:
             for chunk in iter(lambda: f.read(1 << 22), b""):
                 h.update(chunk)
     return h.hexdigest()
+
+
+def partition_files(path) -> dict:
+    """The files of a partitioned data set to fingerprint: its facts and every
+    partition's Parquet files, keyed by their path inside the folder."""
+    from pathlib import Path
+
+    from calib.distributed.partitions import META_FILE
+
+    root = Path(path)
+    files = [root / META_FILE] + sorted(root.glob("part-*/*.parquet"))
+    return {f.relative_to(root).as_posix(): f for f in files}
+
+
+@dataclass(frozen=True)
+class Engine:
+    """Where an experiment's data lives and where its partition work runs."""
+
+    partitioned: Any = None  # the partitioned data set's folder, or None
+    scheduler: Any = None  # as calib.distributed.backend takes it; None: not partitioned
+    source: str | None = None  # which setting chose the scheduler
+
+    def describe(self) -> dict:
+        s = self.scheduler
+        if s is not None and not isinstance(s, str):
+            s = getattr(getattr(s, "scheduler", None), "address", None) or type(s).__name__
+        return {"scheduler": s, "scheduler_from": self.source}
+
+
+def resolve_engine(exp: Experiment, scheduler=None) -> Engine:
+    """The data set's form and the scheduler, by precedence: ``scheduler`` (``calib run
+    --scheduler``) > ``[engine] scheduler`` > ``$CALIB_SCHEDULER`` > this process.
+
+    A scheduler given by the first two needs a partitioned data set;
+    ``$CALIB_SCHEDULER`` leaves an ordinary one alone, as for the other commands.
+    """
+    from calib.distributed.partitions import is_partitioned
+
+    if scheduler:
+        chosen, source = scheduler, "--scheduler"
+    elif exp.scheduler:
+        chosen, source = exp.scheduler, "[engine] scheduler"
+    else:
+        chosen, source = None, None
+    partitioned = not exp.url and is_partitioned(exp.data_path)
+    if not partitioned:
+        if chosen is not None:
+            where = "the database of [data] url" if exp.url else f"'{exp.data_path}'"
+            name = chosen if isinstance(chosen, str) else type(chosen).__name__
+            raise CalibError(f"The scheduler {name!r} ({source} of {exp.source}) needs a "
+                             f"partitioned data set, and {where} is not one.",
+                             code="not_partitioned",
+                             suggestion=f"Write one first: calib partition "
+                                        f"{exp.data_path if not exp.url else 'DATA'} --out DIR "
+                                        f"--partitions N, then set [data] path to DIR.")
+        return Engine()
+    if exp.preset:
+        raise ConfigError(f"[data] path of {exp.source} is a partitioned data set; a 'preset' "
+                          f"is applied when the data set is partitioned, not when it is read.",
+                          code="invalid_usage",
+                          suggestion="Remove 'preset' from [data].")
+    if exp.mapping.files or exp.mapping.columns or exp.mapping.exclude:
+        raise ConfigError(f"[data] path of {exp.source} is a partitioned data set; a column "
+                          f"mapping is applied when the data set is partitioned, not when it "
+                          f"is read.", code="invalid_usage",
+                          suggestion="Pass --mapping to calib partition instead, and remove "
+                                     "files, columns and exclude from [data].")
+    if chosen is None:
+        env = os.environ.get("CALIB_SCHEDULER")
+        chosen, source = (env, "$CALIB_SCHEDULER") if env else ("sync", "default")
+    return Engine(partitioned=exp.data_path, scheduler=chosen, source=source)
 
 
 def _primary(exp: Experiment, outcomes) -> str:
@@ -183,15 +263,46 @@ def _recent_capacity_cutoff(ds, rules: RuleSet, capacity: float, train_end, W, s
 
 
 def run_experiment(exp: Experiment, *, command: str = "", progress: Callable[[str], None] | None
-                   = None) -> ExperimentResult:
-    """Run an experiment end to end and return what the report shows."""
+                   = None, scheduler=None) -> ExperimentResult:
+    """Run an experiment end to end and return what the report shows.
+
+    ``scheduler`` (``calib run --scheduler``) overrides ``[engine] scheduler``; with
+    either, ``[data] path`` must be a partitioned data set (see the module docstring).
+    """
+    engine = resolve_engine(exp, scheduler)
+    backend = None
+    try:
+        def partition_backend():
+            """One backend for every partitioned step (one LocalCluster for local:N)."""
+            nonlocal backend
+            if backend is None:
+                from calib.distributed.backend import get_backend
+
+                backend = get_backend(engine.scheduler)
+            return backend[0]
+
+        return _run(exp, engine, partition_backend, command=command, progress=progress)
+    finally:
+        if backend is not None and backend[1]:
+            backend[0].close()
+
+
+def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
+         progress) -> ExperimentResult:
     say = progress or (lambda msg: None)
     warnings: list[str] = []
 
     from calib.importers import load_experiment_data
 
     say(f"loading {exp.data_path if not exp.url else 'the database'}")
-    ds = load_experiment_data(exp)  # a folder, an export through a preset, or SQL
+    if engine.partitioned is not None:
+        from calib.distributed.partitions import read_whole
+
+        # the steps that run here need the whole data set; the sweep and the fit's
+        # examples run partition by partition
+        ds = read_whole(engine.partitioned)
+    else:
+        ds = load_experiment_data(exp)  # a folder, an export through a preset, or SQL
     data = summarize(ds)
     warnings += list(ds.warnings)
     baseline = load_rules(exp.baseline)
@@ -230,8 +341,15 @@ def run_experiment(exp: Experiment, *, command: str = "", progress: Callable[[st
     sw = None
     if exp.sweep:
         say(f"sweeping {np.prod([len(v) for v in exp.sweep.values()]):,} configurations")
-        sw = sweep(ds, baseline, exp.sweep, window_days=W, end=train_end or intake_end,
-                   progress=False)
+        if engine.partitioned is not None:
+            from calib import distributed
+
+            sw = distributed.sweep(engine.partitioned, baseline, exp.sweep,
+                                   scheduler=partition_backend(), window_days=W,
+                                   end=train_end or intake_end, progress=False)
+        else:
+            sw = sweep(ds, baseline, exp.sweep, window_days=W, end=train_end or intake_end,
+                       progress=False)
 
     # ---- a proposed rule set
     fit_res = None
@@ -244,7 +362,10 @@ def run_experiment(exp: Experiment, *, command: str = "", progress: Callable[[st
         if fit_rules is not None:
             say("fitting points, decay and cutoffs")
             opts = dict(exp.fit_options)
-            fit_res = fit_rules(ds, baseline, outcome=opts.pop("outcome", primary),
+            if engine.partitioned is not None:  # the examples are built per partition
+                opts.update(scheduler=partition_backend())
+            fit_res = fit_rules(ds if engine.partitioned is None else engine.partitioned,
+                                baseline, outcome=opts.pop("outcome", primary),
                                 train_until=exp.train_until, window_days=W,
                                 capacity_per_week=exp.capacity_mql_per_week, seed=exp.seed, **opts)
             proposed, source = fit_res.rules, "fit"
@@ -335,7 +456,10 @@ def run_experiment(exp: Experiment, *, command: str = "", progress: Callable[[st
         "numpy": np.__version__, "pandas": pd.__version__, "scipy": scipy.__version__,
         "statsmodels": statsmodels.__version__, "numba": numba.__version__,
         "matplotlib": matplotlib.__version__, "seed": exp.seed,
-        "data_fingerprint": "sha256:" + fingerprint(ds.files) if ds.files else None,
+        "data_fingerprint": ("sha256:" + fingerprint(partition_files(engine.partitioned))
+                             if engine.partitioned is not None
+                             else "sha256:" + fingerprint(ds.files) if ds.files else None),
+        **engine.describe(),
         "platform": f"{platform.system()} {platform.machine()}",
         "argv": " ".join(sys.argv[1:]) if sys.argv else "",
     }

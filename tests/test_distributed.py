@@ -33,12 +33,14 @@ from calib.distributed.partitions import lead_rows
 from calib.engine import replay as local_replay
 from calib.engine.replay import outcome_names
 from calib.engine.sweep import sweep as local_sweep
-from calib.errors import CalibError
+from calib.errors import CalibError, ConfigError
+from calib.experiment import load_experiment
 from calib.experiments import compare_rules
 from calib.fit import build_examples, fit, truncate
 from calib.fit.examples import example_candidates, outcome_time, sample_negatives
 from calib.rules import load_rules
 from calib.rules.config import Decay, RuleSet
+from calib.run import resolve_engine, run_experiment
 
 N_PARTS = 5
 GRID = {"thresholds.mql": [30, 50], "decay.kind": ["exponential"],
@@ -54,7 +56,8 @@ def world(tmp_path_factory):
     info = partition_dataset(w.data_dir, root / "parts", N_PARTS)
     return {"data": w.data_dir, "parts": root / "parts", "info": info,
             "ds": load_dataset(w.data_dir), "current": load_rules(w.current_rules),
-            "truth": load_rules(w.truth_rules), "current_path": w.current_rules}
+            "truth": load_rules(w.truth_rules), "current_path": w.current_rules,
+            "experiment": w.experiment}
 
 
 def _json(d) -> str:
@@ -457,3 +460,168 @@ def test_cli_fit_on_a_cluster_writes_the_local_proposal(world, client, tmp_path,
     assert main(["fit", str(world["data"]), "--out", str(tmp_path / "x.toml"),
                  "--scheduler", address] + args) == 1
     assert "needs a partitioned data set" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------ calib run
+def _experiment_on(world, folder, data, engine=None, **data_extra):
+    """The demo's experiment file, written into ``folder`` with ``[data] path = data``
+    (and an ``[engine]`` table); everything else as the demo writes it."""
+    import tomllib
+
+    import tomli_w
+
+    d = tomllib.loads(world["experiment"].read_text(encoding="utf-8"))
+    demo = world["experiment"].parent
+    d["data"] = {"path": str(data), **data_extra}
+    d["rules"] = {"baseline": str(demo / d["rules"]["baseline"]),
+                  "candidates": [str(demo / c) for c in d["rules"]["candidates"]]}
+    d["abtest"]["assignments"] = str(demo / d["abtest"]["assignments"])
+    d.pop("report", None)
+    if engine is not None:
+        d["engine"] = engine
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "experiment.toml"
+    path.write_bytes(tomli_w.dumps(d).encode("utf-8"))
+    return path
+
+
+@pytest.fixture(scope="module")
+def local_run(world):
+    """The reference: the demo's experiment on the original (unpartitioned) data."""
+    res = run_experiment(load_experiment(world["experiment"]))
+    # the run exercises both partitioned steps: a grid and a fitted proposal
+    assert res.sweep is not None and res.proposed_source == "fit"
+    assert res.proposed.to_dict() != res.baseline.to_dict()
+    return res
+
+
+def _without_provenance(res) -> str:
+    d = res.to_dict()
+    d.pop("provenance")
+    return _json(d)
+
+
+@pytest.mark.slow
+def test_run_with_engine_scheduler_equals_local(world, client, local_run, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    address = client.scheduler.address
+    exp = load_experiment(_experiment_on(world, tmp_path / "exp", world["parts"],
+                                         engine={"scheduler": address}))
+    assert exp.scheduler == address
+    with distributed.get_task_stream(client) as stream:
+        got = run_experiment(exp)
+    # the sweep and the fit's examples ran on the cluster, partition by partition
+    ran = {}
+    for task in stream.data:
+        key = str(task["key"])
+        if key.startswith("calib-"):
+            name = key.split("-")[1]
+            ran[name] = ran.get(name, 0) + 1
+    assert ran.get("sweep_part") == N_PARTS
+    assert ran.get("examples_part", 0) >= N_PARTS
+    want = local_run
+    assert got.proposed_source == want.proposed_source == "fit"
+    assert got.proposed.to_dict() == want.proposed.to_dict()
+    assert _json(got.recommendations.to_dict()) == _json(want.recommendations.to_dict())
+    assert _json(got.sweep.to_dict()) == _json(want.sweep.to_dict())
+    assert _json(got.fit.to_dict()) == _json(want.fit.to_dict())
+    assert _json(got.comparison.to_dict()) == _json(want.comparison.to_dict())
+    assert _without_provenance(got) == _without_provenance(want)
+    pd.testing.assert_frame_equal(got.tradeoff, want.tradeoff)
+    data_got, data_want = got.data.to_dict(), want.data.to_dict()
+    assert data_got.pop("path") != data_want.pop("path")
+    assert _json(data_got) == _json(data_want)
+    assert got.provenance["scheduler"] == address
+    assert got.provenance["scheduler_from"] == "[engine] scheduler"
+    assert want.provenance["scheduler"] is None
+    assert got.provenance["data_fingerprint"].startswith("sha256:")
+
+
+@pytest.mark.slow
+def test_cli_run_scheduler_overrides_engine(world, client, local_run, tmp_path, capsys,
+                                            monkeypatch):
+    # [engine] names a port nothing listens on, and so does $CALIB_SCHEDULER:
+    # only --scheduler can make this run succeed
+    monkeypatch.setenv("CALIB_SCHEDULER", "tcp://127.0.0.1:9")
+    path = _experiment_on(world, tmp_path / "exp", world["parts"],
+                          engine={"scheduler": "tcp://127.0.0.1:9"})
+    out = tmp_path / "report"
+    assert main(["run", str(path), "--scheduler", client.scheduler.address, "--out", str(out),
+                 "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["provenance"]["scheduler_from"] == "--scheduler"
+    assert got["proposed"] == local_run.proposed.name
+    assert _json(got["recommendations"]) == _json(
+        json.loads(_json(local_run.recommendations.to_dict())))
+    assert load_rules(out / "proposed_rules.toml").to_dict() == local_run.proposed.to_dict()
+
+
+def test_engine_table_is_validated(world, tmp_path):
+    path = _experiment_on(world, tmp_path / "a", world["parts"], engine={"schedular": "sync"})
+    with pytest.raises(ConfigError) as e:
+        load_experiment(path)
+    assert e.value.code == "unknown_key" and "'scheduler'" in e.value.suggestion
+    for bad, code in (("local:0", "invalid_value"), ("local:two", "invalid_value"),
+                      (8786, "wrong_type"), ("", "wrong_type")):
+        path = _experiment_on(world, tmp_path / "b", world["parts"], engine={"scheduler": bad})
+        with pytest.raises(ConfigError) as e:
+            load_experiment(path)
+        assert e.value.code == code, bad
+    # a scheduler file is relative to the experiment file, like every other path
+    path = _experiment_on(world, tmp_path / "c", world["parts"],
+                          engine={"scheduler": "cluster/scheduler.json"})
+    assert load_experiment(path).scheduler == str(tmp_path / "c" / "cluster" / "scheduler.json")
+    # without [engine]: no scheduler
+    assert load_experiment(world["experiment"]).scheduler is None
+
+
+def test_cli_run_engine_unknown_key_exits_1(world, tmp_path, capsys):
+    path = _experiment_on(world, tmp_path, world["parts"], engine={"workers": 4})
+    assert main(["run", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "Unknown key 'workers' of [engine]" in err
+
+
+def test_scheduler_precedence(world, tmp_path, monkeypatch):
+    plain = load_experiment(_experiment_on(world, tmp_path / "plain", world["parts"]))
+    engine = load_experiment(_experiment_on(world, tmp_path / "engine", world["parts"],
+                                            engine={"scheduler": "local:3"}))
+    monkeypatch.delenv("CALIB_SCHEDULER", raising=False)
+    got = resolve_engine(plain)
+    assert (got.scheduler, got.source) == ("sync", "default")
+    assert got.partitioned == world["parts"]
+    monkeypatch.setenv("CALIB_SCHEDULER", "tcp://env:8786")
+    got = resolve_engine(plain)
+    assert (got.scheduler, got.source) == ("tcp://env:8786", "$CALIB_SCHEDULER")
+    got = resolve_engine(engine)
+    assert (got.scheduler, got.source) == ("local:3", "[engine] scheduler")
+    got = resolve_engine(engine, "tcp://flag:8786")
+    assert (got.scheduler, got.source) == ("tcp://flag:8786", "--scheduler")
+    # $CALIB_SCHEDULER leaves an ordinary data set alone, as for the other commands
+    ordinary = load_experiment(world["experiment"])
+    got = resolve_engine(ordinary)
+    assert got.partitioned is None and got.scheduler is None
+
+
+def test_scheduler_needs_a_partitioned_data_set(world, tmp_path, capsys):
+    path = _experiment_on(world, tmp_path / "a", world["data"], engine={"scheduler": "local:2"})
+    with pytest.raises(CalibError) as e:
+        run_experiment(load_experiment(path))
+    assert e.value.code == "not_partitioned" and "calib partition" in e.value.suggestion
+    # from the command line: one line on stderr, exit 1; --scheduler alike
+    assert main(["run", str(path), "--out", str(tmp_path / "r")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "needs a partitioned data set" in err
+    assert "calib partition" in err and not (tmp_path / "r").exists()
+    plain = _experiment_on(world, tmp_path / "b", world["data"])
+    assert main(["run", str(plain), "--scheduler", "local:2", "--out",
+                 str(tmp_path / "r")]) == 1
+    assert "needs a partitioned data set" in capsys.readouterr().err
+
+
+def test_partitioned_experiment_refuses_a_column_mapping(world, tmp_path):
+    path = _experiment_on(world, tmp_path, world["parts"],
+                          columns={"leads": {"lead_id": "Record ID"}})
+    with pytest.raises(ConfigError) as e:
+        run_experiment(load_experiment(path))
+    assert e.value.code == "invalid_usage"

@@ -16,11 +16,18 @@ def _run_args(p):
                    "reports/<name>)")
     p.add_argument("--force", action="store_true",
                    help="replace a folder that holds another experiment's report")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run the sweep and the fit's examples on a Dask cluster: "
+                   "tcp://host:8786, local:N (N worker processes here) or a scheduler .json "
+                   "file; [data] path must be written by 'calib partition' (default: "
+                   "[engine] scheduler of the experiment, then $CALIB_SCHEDULER)")
     json_arg(p)
 
 
-def run_and_report(experiment, *, out=None, force=False, quiet=False, command=""):
-    """Run an experiment file and write its report; returns (result, report folder)."""
+def run_and_report(experiment, *, out=None, force=False, quiet=False, command="",
+                   scheduler=None):
+    """Run an experiment file and write its report; returns (result, report folder).
+    ``scheduler`` overrides ``[engine] scheduler`` of the file."""
     from calib.experiment import load_experiment
     from calib.report.render import write_report
     from calib.run import run_experiment
@@ -32,7 +39,7 @@ def run_and_report(experiment, *, out=None, force=False, quiet=False, command=""
         if not quiet:
             info(f"[{time.time() - t0:5.1f}s] {msg}")
 
-    res = run_experiment(exp, command=command, progress=say)
+    res = run_experiment(exp, command=command, progress=say, scheduler=scheduler)
     say("writing the report")
     folder = Path(os.path.normpath(Path(out) if out else exp.report_dir))
     folder = write_report(res, folder, force=force)
@@ -41,7 +48,8 @@ def run_and_report(experiment, *, out=None, force=False, quiet=False, command=""
 
 def _run(args):
     res, folder = run_and_report(args.experiment, out=args.out, force=args.force,
-                                 command="calib " + " ".join(sys.argv[1:]))
+                                 command="calib " + " ".join(sys.argv[1:]),
+                                 scheduler=args.scheduler)
     if args.json:
         d = res.to_dict()
         d["report"] = str(folder)
@@ -56,6 +64,9 @@ COMMANDS = [
             "Run an experiment file: replay the baseline and candidate rule sets, sweep, fit "
             "a proposed rule set, compare, calibrate, analyse a live test, and write "
             "report.md, a self-contained report.html, the tables behind every figure and "
-            "proposed_rules.toml into the report folder.",
+            "proposed_rules.toml into the report folder. When [data] path was written by "
+            "'calib partition', the sweep and the fit's training examples run partition by "
+            "partition (on a Dask cluster with --scheduler or [engine] scheduler) and the "
+            "rest here; the report is the same.",
             "calib run calib-demo/experiment.toml", _run_args, _run),
 ]
