@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from calib.errors import ConfigError
 from calib.rules import Decay, RuleSet, dumps_rules, load_rules
-from conftest import RULES
 
 
 def parse(text: str) -> RuleSet:

@@ -110,7 +110,7 @@ def attribute_terms(leads: pd.DataFrame, current: RuleSet, exclude=()) -> list[F
         else:
             if len(counts) > n / 2 and not numeric:
                 continue  # an identifier, not an attribute
-            ref = counts.index[0]
+            # the most frequent level (counts.index[0]) is the reference at 0 points
             for level, k in counts.iloc[1:MAX_LEVELS + 1].items():
                 if k < mc:
                     continue
