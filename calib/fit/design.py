@@ -123,7 +123,6 @@ def attribute_terms(leads: pd.DataFrame, current: RuleSet, exclude=()) -> list[F
                     value = str(level)
                 terms.append(FitRule(field=field, points=1.0, name=f"{field}_{_slug(level)}",
                                      equals=value, named=True))
-            del ref
         if missing.sum() >= mc and (~missing).sum() >= mc:
             terms.append(FitRule(field=field, points=1.0, name=f"{field}_missing",
                                  missing=True, named=True))
