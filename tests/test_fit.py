@@ -259,6 +259,31 @@ def test_out_of_time_at_current_volume_against_the_latent_truth(ds, world, resul
     assert cor["proposed"]["rate"] >= 0.9 * ot["proposed"]["rate"]
 
 
+@pytest.mark.slow
+def test_recommendations_use_the_same_corrected_rates(ds, world):
+    """calib run's paired effects and fit's comparison share one estimator: on the same
+    replays their corrected rates agree, and the bootstrap interval holds the point."""
+    from calib.fit.selection import SelectionLabels
+    from calib.recommend import paired_effect
+
+    start = pd.Timestamp("2026-01-01", tz="UTC")
+    a = replay(ds, load_rules(world.current_rules), start=start, per_lead=True)
+    b = replay(ds, load_rules(world.truth_rules), start=start, per_lead=True)
+    labels = SelectionLabels.from_dataset(ds, a.per_lead, ["meeting"], 90)
+    assert labels is not None and labels.holdout.any()
+    e = paired_effect(a, b, ["meeting"], "meeting", labels=labels, n_boot=200)
+    assert e.basis.startswith("outcomes corrected")
+    cc = corrected_comparison(labels.columns(b.per_lead, "meeting"),
+                              labels.columns(a.per_lead, "meeting"), n_boot=50)
+    r = e.rates["meeting"]
+    assert r[0] == pytest.approx(cc["b"]["rate"]) and r[1] == pytest.approx(cc["a"]["rate"])
+    assert r[3] <= r[2] <= r[4]
+    # the historical rules saw every one of their own MQLs: no correction for them
+    assert cc["b"]["unseen"] == 0
+    plain = paired_effect(a, b, ["meeting"], "meeting", n_boot=50)
+    assert plain.basis == "recorded outcomes"
+
+
 def load_rules_current():
     from calib.demo.world import CURRENT_RULES
     return RuleSet.from_dict(CURRENT_RULES)
