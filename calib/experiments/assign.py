@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from calib.data.dataset import parse_timestamps
+from calib.engine.replay import _timestamp
 from calib.errors import CalibError, ConfigError, DataError, Problem
 
 #: Allowed difference between the sum of the weights and 1.
@@ -395,12 +396,7 @@ def assign(ds, experiment: str, allocation: ArmAllocation, *, existing: pd.DataF
         if "created_at" not in leads:
             raise CalibError("--start needs leads with created_at; this data set is a "
                              "snapshot.", code="invalid_date")
-        try:
-            ts = pd.Timestamp(start)
-        except (ValueError, TypeError):
-            raise CalibError(f"The --start date {start!r} is not an ISO 8601 date.",
-                             code="invalid_date", suggestion="Write it like 2026-03-01.") from None
-        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+        ts = _timestamp(start, "--start")
         keep &= (leads["created_at"] >= ts).to_numpy()
     warnings = []
     kept = 0

@@ -29,7 +29,7 @@ import pandas as pd
 
 from calib.data.dataset import SALES_OUTCOMES, Dataset, ns
 from calib.engine.prepare import fit_matrix, prepare
-from calib.engine.replay import NEVER, combine_scores, replay
+from calib.engine.replay import NEVER, _timestamp, combine_scores, replay
 from calib.engine.results import _iso, _num
 from calib.engine.score import bands
 from calib.errors import CalibError
@@ -307,15 +307,8 @@ def _split(ds: Dataset, train_until, seed: int, window_days: float = 90.0):
         train_ds = ds.subset(np.flatnonzero(~test))
         return train_ds, np.flatnonzero(test), {"kind": "random", "train_until": None,
                                                  "seed": seed}
-    if train_until is None:
-        T = _default_train_until(ds)
-    else:
-        try:
-            T = pd.Timestamp(train_until)
-        except (ValueError, TypeError):
-            raise CalibError(f"The --train-until date {train_until!r} is not an ISO 8601 date.",
-                             code="invalid_date", suggestion="Write it like 2026-01-01.") from None
-        T = T.tz_localize("UTC") if T.tzinfo is None else T.tz_convert("UTC")
+    T = _default_train_until(ds) if train_until is None \
+        else _timestamp(train_until, "--train-until")
     start = ds.leads["created_at"].min()
     if not (start < T < ds.end_of_data):
         raise CalibError(f"--train-until ({T.date()}) must fall inside the data "
