@@ -602,6 +602,15 @@ def lead_slices(ds: Dataset, partition_leads: int):
                           files=ds.files, warnings=ds.warnings)
 
 
+def ns_or_never(values) -> np.ndarray:
+    """Timestamps (anything pandas reads as datetimes; naive ones are UTC) as int64
+    nanoseconds, missing ones as the largest int64 (``calib.engine.replay.NEVER``)."""
+    t = pd.DatetimeIndex(pd.to_datetime(pd.Series(values).reset_index(drop=True), utc=True))
+    out = t.as_unit("ns").asi8.copy()
+    out[t.isna()] = np.iinfo(np.int64).max
+    return out
+
+
 def ns(values) -> np.ndarray:
     """UTC timestamps (a Series or array of datetime64[ns, UTC]) as int64 nanoseconds."""
     if isinstance(values, pd.Series):

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from calib.data.dataset import ns_or_never
 from calib.errors import CalibError, ConfigError
 from calib.stats import mcnemar
 
@@ -57,13 +58,6 @@ def _clean(v):
     if isinstance(v, np.integer):
         return int(v)
     return v
-
-
-def _ns(values) -> np.ndarray:
-    t = pd.DatetimeIndex(pd.to_datetime(pd.Series(values).reset_index(drop=True), utc=True))
-    out = t.as_unit("ns").asi8.copy()
-    out[t.isna()] = NEVER
-    return out
 
 
 # ------------------------------------------------------------------------- results
@@ -493,9 +487,9 @@ def compare_replays(ra, rb, occurred: dict, outcomes, *, n_bootstrap: int = 1000
         if snapshot:
             m = p["mql"].to_numpy().astype(bool)
             return m, np.where(m, 0, NEVER), np.full(n, np.nan)
-        t = _ns(p["mql_at"])
+        t = ns_or_never(p["mql_at"])
         m = t != NEVER
-        created = _ns(p["created_at"])
+        created = ns_or_never(p["created_at"])
         days = np.where(m, (t - np.where(m, created, 0)) / NS_PER_DAY, np.nan)
         return m, t, days
 

@@ -61,6 +61,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from calib.data.dataset import ns_or_never
 from calib.errors import CalibError, ConfigError, DataError, Problem
 from calib.experiments.assign import ArmAllocation
 from calib.stats import (adjust_pvalues, always_valid_pvalue, compare_proportions,
@@ -74,14 +75,6 @@ NS_PER_DAY = 86_400 * 10**9
 SRM_THRESHOLD = 0.001
 CORRECTIONS = ("holm", "bh")
 ROLES = ("primary", "guardrail", "secondary")
-
-
-def _ns(values) -> np.ndarray:
-    """UTC timestamps as int64 nanoseconds, ``NEVER`` for missing ones."""
-    t = pd.DatetimeIndex(pd.to_datetime(pd.Series(values).reset_index(drop=True), utc=True))
-    out = t.as_unit("ns").asi8.copy()
-    out[t.isna()] = NEVER
-    return out
 
 
 def _p(p: float) -> str:
@@ -515,7 +508,7 @@ def _assignment_frame(ds, assignments) -> tuple[np.ndarray, np.ndarray, np.ndarr
         arm = assignments["arm"].astype(str).str.strip().to_numpy()
         t = assignments["assigned_at"] if "assigned_at" in assignments else None
     if t is not None:
-        t_ns = _ns(t)
+        t_ns = ns_or_never(t)
     else:
         t_ns = np.full(len(lead), NEVER, dtype=np.int64)
     return lead, arm, t_ns
@@ -526,7 +519,7 @@ def _first_event_after(ds, lead: np.ndarray, a_ns: np.ndarray, event_type: str) 
     ev = ds.events
     m = (ev["event_type"] == event_type).to_numpy()
     ev_lead = ev["lead"].to_numpy()[m].astype(np.int64)
-    ev_t = _ns(ev["occurred_at"])[m]
+    ev_t = ns_or_never(ev["occurred_at"])[m]
     pos = np.full(ds.n_leads, -1, dtype=np.int64)
     pos[lead] = np.arange(len(lead))
     p = pos[ev_lead]
@@ -658,7 +651,7 @@ def abtest(ds, assignments: pd.DataFrame | None = None, config: ABTestConfig | N
                    status="mismatch" if p_srm < SRM_THRESHOLD else "ok")
 
     # ---- assignment times and maturity
-    created_ns = _ns(ds.leads["created_at"]) if "created_at" in ds.leads else None
+    created_ns = ns_or_never(ds.leads["created_at"]) if "created_at" in ds.leads else None
     if created_ns is not None:
         a_ns = np.where(a_ns == NEVER, created_ns[lead], a_ns)
     dated_outcomes = "occurred_at" in ds.outcomes
@@ -840,7 +833,7 @@ def _mql_times(ds, rules, lead, window_days, warnings) -> np.ndarray:
     pos = pd.Index(pl["lead_id"].astype("string")).get_indexer(
         ds.leads["lead_id"].astype("string").to_numpy()[lead])
     if "mql_at" in pl:
-        t_ns = _ns(pl["mql_at"])
+        t_ns = ns_or_never(pl["mql_at"])
     else:
         t_ns = np.where(pl["mql"].to_numpy(), 0, NEVER)
     out = np.where(pos >= 0, t_ns[np.maximum(pos, 0)], NEVER)

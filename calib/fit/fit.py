@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from calib.data.dataset import SALES_OUTCOMES, Dataset, ns
+from calib.data.dataset import SALES_OUTCOMES, Dataset, ns, ns_or_never
 from calib.engine.prepare import fit_matrix, prepare
 from calib.engine.replay import NEVER, _timestamp, combine_scores, replay
 from calib.engine.results import _iso, _num
@@ -42,7 +42,7 @@ from calib.fit.points import (BehaviorTerm, behavior_terms, equality_pvalue, fit
                               review_rules, split_terms, term_matrix)
 from calib.fit.selection import (AUTO, covered_leads, coverage_by_band, holdout_mask,
                                  SelectionLabels, corrected_comparison, routed_mask,
-                                 routed_times, times_or_never)
+                                 routed_times)
 from calib.rules.config import Decay, RuleSet
 from calib.stats import diff_ci, proportion_ci
 
@@ -482,7 +482,7 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
     # selective labels: which training examples can be trusted (see _example_weights)
     cur_train = replay(train_ds, rules, window_days=window_days, per_lead=True)
     r_at_tr = routed_times(train_ds, None if train_ds.snapshot
-                           else times_or_never(cur_train.per_lead["mql_at"]))
+                           else ns_or_never(cur_train.per_lead["mql_at"]))
     hold_tr = holdout_mask(train_ds, hcol)
     pi_tr = float(hold_tr.mean()) if hold_tr is not None and hold_tr.any() else None
     if weighting == "ipw" and (pi_tr is None or hold_tr.all()):

@@ -35,12 +35,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from calib.data.dataset import SALES_OUTCOMES, Dataset, ns
+from calib.data.dataset import SALES_OUTCOMES, Dataset, ns_or_never
 from calib.engine.replay import NEVER, first_outcome_times
 
 __all__ = ["holdout_mask", "routed_mask", "routed_times", "coverage_by_band", "covered_leads",
-           "correction_columns", "corrected_rate", "corrected_comparison", "SelectionLabels",
-           "times_or_never"]
+           "correction_columns", "corrected_rate", "corrected_comparison", "SelectionLabels"]
 
 AUTO = "auto"
 
@@ -186,7 +185,7 @@ class SelectionLabels:
         if (codes < 0).any():
             return None
         full = np.full(ds.n_leads, NEVER, np.int64)
-        full[codes] = times_or_never(per_lead["mql_at"])
+        full[codes] = ns_or_never(per_lead["mql_at"])
         routed = routed_times(ds, full)
         names = [o for o in outcomes if o in ds.outcome_types]
         first = first_outcome_times(ds, names) if names else {}
@@ -198,7 +197,7 @@ class SelectionLabels:
     def columns(self, per_lead: pd.DataFrame, outcome: str) -> dict:
         """:func:`correction_columns` of one replay (its ``per_lead`` rows, same leads in
         the same order) for one outcome, over the MQLs whose whole window is observed."""
-        m_ns = times_or_never(per_lead["mql_at"])
+        m_ns = ns_or_never(per_lead["mql_at"])
         w_ns = int(round(self.window_days * 86_400e9))
         st = per_lead[f"status_{outcome}"].astype(object).to_numpy()
         decided = (m_ns != NEVER) & (m_ns <= self.end_ns - w_ns) & \
@@ -209,12 +208,6 @@ class SelectionLabels:
         return correction_columns(decided=decided, hit=hit, seen=routed & (r <= m_ns),
                                   hit_routed=hit & routed & (self.outcome_at[outcome] >= r),
                                   holdout=self.holdout)
-
-
-def times_or_never(times: pd.Series) -> np.ndarray:
-    """UTC timestamps as int64 ns, ``NEVER`` for missing ones."""
-    ok = times.notna().to_numpy()
-    return np.where(ok, ns(times.fillna(pd.Timestamp(0, tz="UTC"))), NEVER)
 
 
 def _num(x):
