@@ -18,7 +18,7 @@ import pytest
 from calib.cli.main import main
 from calib.data import from_frames
 from calib.errors import ConfigError, DataError
-from calib.experiments import ABTestConfig, ArmAllocation, abtest
+from calib.abtest import ABTestConfig, ArmAllocation, abtest
 from calib.rules import RuleSet
 from calib.stats import adjust_pvalues, always_valid_pvalue, proportion_ci
 

@@ -14,7 +14,7 @@ import pytest
 from calib.cli.main import main
 from calib.data import from_frames
 from calib.errors import ConfigError, DataError
-from calib.experiments import (ArmAllocation, assign, assign_arms, hash_units,
+from calib.abtest import (ArmAllocation, assign, assign_arms, hash_units,
                                read_assignment_table)
 from conftest import write_dataset
 

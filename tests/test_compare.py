@@ -21,8 +21,8 @@ from scipy import stats
 from calib.cli.main import main
 from calib.data import from_frames
 from calib.errors import ConfigError
-from calib.experiments import compare_rules
-from calib.experiments.compare import _PerLead, _weighted_median, paired_bootstrap
+from calib.compare import compare_rules
+from calib.compare.paired import _PerLead, _weighted_median, paired_bootstrap
 from calib.rules import RuleSet
 
 START = pd.Timestamp("2025-01-01", tz="UTC")

@@ -34,13 +34,13 @@ from calib.engine import replay as local_replay
 from calib.engine.replay import outcome_names
 from calib.engine.sweep import sweep as local_sweep
 from calib.errors import CalibError, ConfigError
-from calib.experiment import load_experiment
-from calib.experiments import compare_rules
+from calib.pipeline.experiment import load_experiment
+from calib.compare import compare_rules
 from calib.fit import build_examples, fit, truncate
 from calib.fit.examples import example_candidates, outcome_time, sample_negatives
 from calib.rules import load_rules
 from calib.rules.config import Decay, RuleSet
-from calib.run import resolve_engine, run_experiment
+from calib.pipeline.run import resolve_engine, run_experiment
 
 N_PARTS = 5
 GRID = {"thresholds.mql": [30, 50], "decay.kind": ["exponential"],

@@ -264,7 +264,7 @@ def test_recommendations_use_the_same_corrected_rates(ds, world):
     """calib run's paired effects and fit's comparison share one estimator: on the same
     replays their corrected rates agree, and the bootstrap interval holds the point."""
     from calib.fit.selection import SelectionLabels
-    from calib.recommend import paired_effect
+    from calib.pipeline.recommend import paired_effect
 
     start = pd.Timestamp("2026-01-01", tz="UTC")
     a = replay(ds, load_rules(world.current_rules), start=start, per_lead=True)

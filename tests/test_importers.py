@@ -329,7 +329,7 @@ def test_output_folder_rules(tmp_path):
 
 
 def test_experiment_file_preset(tmp_path):
-    from calib.experiment import load_experiment
+    from calib.pipeline.experiment import load_experiment
 
     (tmp_path / "rules.toml").write_text('name = "r"\n[thresholds]\nmql = 30\n'
                                          '[[fit]]\nfield = "page_views"\nmin = 20\npoints = 30\n')

@@ -9,8 +9,8 @@ import pytest
 
 from calib.cli.main import main
 from calib.errors import ConfigError
-from calib.experiments import plan_test
-from calib.experiments.plan import achieved_power
+from calib.abtest import plan_test
+from calib.abtest.plan import achieved_power
 from calib.stats import sample_size
 
 # Reference values from R 4.2.2 (stats::power.prop.test, default strict = FALSE):

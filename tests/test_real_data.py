@@ -155,7 +155,7 @@ def test_olist_replay_with_a_window_every_lead_completes(olist):
 
 
 def test_cli_import_and_experiment_files(tmp_path, capsys):
-    from calib.experiment import load_experiment
+    from calib.pipeline.experiment import load_experiment
 
     code = main(["import", "olist", str(OLIST), "--out", str(tmp_path / "o"), "--json"])
     assert code == 0 and json.loads(capsys.readouterr().out)["outcomes"]["won"] == 842

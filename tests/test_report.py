@@ -13,9 +13,9 @@ import pytest
 from calib.cli.main import main
 from calib.demo import generate_demo
 from calib.errors import CalibError
-from calib.experiment import load_experiment
+from calib.pipeline.experiment import load_experiment
 from calib.report.render import write_report
-from calib.run import run_experiment
+from calib.pipeline.run import run_experiment
 
 
 @pytest.fixture(scope="module")

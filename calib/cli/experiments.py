@@ -11,7 +11,7 @@ from calib.errors import CalibError
 
 
 def _weights(text, source):
-    from calib.experiments import ArmAllocation
+    from calib.abtest import ArmAllocation
 
     return ArmAllocation.parse(text, source=source) if text else None
 
@@ -43,7 +43,7 @@ def _plan_args(p):
 
 
 def _plan(args):
-    from calib.experiments import plan_test
+    from calib.abtest import plan_test
 
     emit(args, plan_test(args.baseline_rate, args.mde, relative=args.relative,
                          alpha=args.alpha, power=args.power, arms=args.arms,
@@ -68,7 +68,7 @@ def _assign_args(p):
 
 
 def _assign(args):
-    from calib.experiments import assign, read_assignment_table
+    from calib.abtest import assign, read_assignment_table
     from calib.io import neutralise_formulas
 
     if args.json and not args.out:
@@ -119,7 +119,7 @@ def _abtest_args(p):
 
 
 def _abtest(args):
-    from calib.experiments import ABTestConfig, abtest, read_assignment_table
+    from calib.abtest import ABTestConfig, abtest, read_assignment_table
     from calib.rules import load_rules
 
     cfg = ABTestConfig(control=args.control,
@@ -163,7 +163,7 @@ def _compare_args(p):
 
 
 def _compare(args):
-    from calib.experiments import compare_rules
+    from calib.compare import compare_rules
     from calib.rules import load_rules
 
     if len(args.rules) != 2:

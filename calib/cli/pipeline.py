@@ -28,9 +28,9 @@ def run_and_report(experiment, *, out=None, force=False, quiet=False, command=""
                    scheduler=None):
     """Run an experiment file and write its report; returns (result, report folder).
     ``scheduler`` overrides ``[engine] scheduler`` of the file."""
-    from calib.experiment import load_experiment
+    from calib.pipeline.experiment import load_experiment
     from calib.report.render import write_report
-    from calib.run import run_experiment
+    from calib.pipeline.run import run_experiment
 
     t0 = time.time()
     exp = load_experiment(experiment)

@@ -207,10 +207,10 @@ def compare(data_dir, rules_a, rules_b, *, scheduler=None, outcomes=None,
     bootstrap, McNemar's test and "who moves" need each lead's pair of results, so the
     tasks return the per-lead rows and they are put back in the original lead order on
     this machine (about 200 bytes a lead: 10 million leads need about 2 GB here); the
-    bootstrap then runs here as in :func:`calib.experiments.compare_rules`, which this
+    bootstrap then runs here as in :func:`calib.compare.compare_rules`, which this
     equals exactly.
     """
-    from calib.experiments.compare import check_compare_args
+    from calib.compare.paired import check_compare_args
 
     info = read_partition_info(data_dir)
     outcomes = check_compare_args(info.outcome_names, outcomes, n_bootstrap, alpha)
@@ -225,8 +225,8 @@ def compare(data_dir, rules_a, rules_b, *, scheduler=None, outcomes=None,
 def compare_from_replays(ra: ReplayResult, rb: ReplayResult, occurred: dict, outcomes, *,
                          n_bootstrap: int, seed: int, alpha: float):
     """The comparison of two replays with per-lead rows over the same leads (the same
-    code as :func:`calib.experiments.compare_rules`)."""
-    from calib.experiments.compare import compare_replays
+    code as :func:`calib.compare.compare_rules`)."""
+    from calib.compare.paired import compare_replays
 
     return compare_replays(ra, rb, occurred, outcomes, n_bootstrap=n_bootstrap, seed=seed,
                            alpha=alpha)

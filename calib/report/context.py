@@ -1,4 +1,4 @@
-"""From an :class:`~calib.run.ExperimentResult` to the tables behind the figures and the
+"""From an :class:`~calib.pipeline.run.ExperimentResult` to the tables behind the figures and the
 context the templates render. Aggregates only: no lead id ever reaches a report."""
 
 from __future__ import annotations

@@ -63,7 +63,7 @@ import pandas as pd
 
 from calib.data.dataset import ns_or_never
 from calib.errors import CalibError, ConfigError, DataError, Problem
-from calib.experiments.assign import ArmAllocation
+from calib.abtest.assign import ArmAllocation
 from calib.stats import (adjust_pvalues, always_valid_pvalue, compare_proportions,
                          confidence_sequence, prob_beat, proportion_ci, srm_test,
                          two_proportion_ztest)
@@ -581,7 +581,7 @@ def abtest(ds, assignments: pd.DataFrame | None = None, config: ABTestConfig | N
         The data set (leads, events, outcomes; ``end_of_data`` ends every window).
     assignments : DataFrame, optional
         ``lead_id``, ``arm`` and optional ``assigned_at`` (e.g. from
-        :func:`calib.experiments.read_assignment_table`); default the data set's own
+        :func:`calib.abtest.read_assignment_table`); default the data set's own
         assignments table.
     config : ABTestConfig, optional
         Options; or give them as keyword arguments (``outcomes=("meeting",)``...).

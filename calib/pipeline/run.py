@@ -33,8 +33,8 @@ from calib.engine import replay
 from calib.engine.replay import outcome_names
 from calib.engine.sweep import SweepResult, sweep
 from calib.errors import CalibError, ConfigError
-from calib.experiment import Experiment
-from calib.recommend import Recommendations, recommend
+from calib.pipeline.experiment import Experiment
+from calib.pipeline.recommend import Recommendations, recommend
 from calib.rules import RuleSet, load_rules
 
 PRIMARY_ORDER = ("meeting", "sql", "opportunity", "won")
@@ -229,8 +229,8 @@ def _score_by_outcome(ds, res: dict, outcomes) -> pd.DataFrame:
 
 
 def _abtest(abtest, ds, exp: Experiment, W: float):
-    from calib.experiments.assign import ArmAllocation, read_assignment_table
-    from calib.experiments.live import ABTestConfig
+    from calib.abtest.assign import ArmAllocation, read_assignment_table
+    from calib.abtest.live import ABTestConfig
 
     a = exp.abtest
     planned = None
@@ -412,7 +412,7 @@ def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
     # ---- optional capabilities
     comparison = calibration = ab = None
     try:
-        from calib.experiments.compare import compare_rules
+        from calib.compare.paired import compare_rules
     except ImportError:
         compare_rules = None
     if compare_rules is not None:
@@ -429,7 +429,7 @@ def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
                                 train_until=exp.train_until)
     if exp.abtest is not None:
         try:
-            from calib.experiments.live import abtest
+            from calib.abtest.live import abtest
         except ImportError:
             abtest = None
             warnings.append("The experiment asks for a live A/B analysis, which this version of "

@@ -1,0 +1,26 @@
+"""The public API: every name in ``calib.__all__`` imports in a fresh interpreter."""
+
+import subprocess
+import sys
+
+import calib
+
+
+def test_every_public_name_imports_in_a_fresh_interpreter():
+    code = ("import calib, inspect\n"
+            "for n in calib.__all__:\n"
+            "    obj = getattr(calib, n)\n"
+            "    assert not inspect.ismodule(obj), n\n"
+            "print(len(calib.__all__))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout) == len(calib.__all__)
+
+
+def test_an_unknown_name_is_an_attribute_error():
+    try:
+        calib.no_such_thing  # noqa: B018
+    except AttributeError as e:
+        assert "no_such_thing" in str(e)
+    else:
+        raise AssertionError("calib.no_such_thing did not raise")
