@@ -119,3 +119,20 @@ def test_whole_days_and_step_one():
     simple, merges, _ = simplify_rules(rules, points_step=1, merge=False, half_life_step=1)
     assert simple.decay.half_life_days == 11
     assert [r.points for r in simple.fit] == [1, 8, 9, 7, 11, 1, 2, 1] and merges == ()
+
+
+def test_summary_and_dict_of_a_result():
+    from calib.fit.simplify import SimplifyResult
+    import json
+
+    rules = RuleSet.from_dict(FITTED)
+    rng = np.random.default_rng(1)
+    leads = pd.DataFrame({"seniority": rng.choice(["ic", "director", "vp", "c_level"], 500),
+                          "employees": rng.integers(1, 1000, 500),
+                          "country": rng.choice(["US", "DE"], 500)})
+    simple, merges, dropped = simplify_rules(rules, effects=_effects(rules), leads=leads)
+    res = SimplifyResult(rules=simple, full=rules, points_step=5, merges=merges,
+                         dropped=dropped)
+    text = res.summary()
+    assert "merged levels of seniority" in text and "merged steps of employees" in text
+    json.dumps(res.to_dict(), allow_nan=False)

@@ -52,7 +52,7 @@ class SimplifyResult:
     rules: RuleSet
     full: RuleSet
     points_step: float
-    merges: tuple  # (field, levels merged, points)
+    merges: tuple  # (field, levels merged, points; for numeric steps a tuple of points)
     dropped: tuple  # names of rules whose points round to 0
     cost: dict = field(default_factory=dict)
     kept: str = "simplified"
@@ -66,7 +66,8 @@ class SimplifyResult:
                 "points_step": self.points_step, "kept": self.kept,
                 "rules_full": len(self.full.fit) + len(self.full.behavior),
                 "rules_simplified": self.n_rules,
-                "merges": [{"field": f, "levels": list(lv), "points": p}
+                "merges": [{"field": f, "levels": list(lv),
+                            "points": list(p) if isinstance(p, tuple) else p}
                            for f, lv, p in self.merges],
                 "dropped": list(self.dropped), "cost": self.cost}
 
@@ -75,7 +76,9 @@ class SimplifyResult:
              f"rules -> {self.n_rules} (points in steps of {self.points_step:g}); kept the "
              f"{self.kept} rule set"]
         for f, lv, p in self.merges:
-            L.append(f"  merged {f}: {', '.join(map(str, lv))} -> {p:+g} points")
+            pts = ", ".join(f"{x:+g}" for x in p) if isinstance(p, tuple) else f"{p:+g}"
+            what = "steps" if isinstance(p, tuple) else "levels"
+            L.append(f"  merged {what} of {f}: {', '.join(map(str, lv))} -> {pts} points")
         if self.dropped:
             L.append(f"  dropped (under {self.points_step / 2:g} points): "
                      + ", ".join(self.dropped))
