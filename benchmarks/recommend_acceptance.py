@@ -132,10 +132,16 @@ def main() -> None:
     cut_p = equal_volume_cutoff(rp.per_lead["peak_score"].to_numpy(), n_t)
     p_at = run(prop.with_params({"thresholds.mql": cut_p, **({"thresholds.sql": None}
                                                            if th.sql is not None else {})}))
+    pairs = [("at the proposal's volume", rp, t_at), ("at truth.toml's volume", p_at, rt)]
+    if simp is not None:  # the full (unsimplified) fit at the proposal's volume
+        rf = run(simp.full.with_params({"thresholds.sql": None}))
+        cut_f = equal_volume_cutoff(rf.per_lead["peak_score"].to_numpy(), n_p)
+        pairs.append(("full fit, at the proposal's volume",
+                      run(simp.full.with_params({"thresholds.mql": cut_f,
+                                                 "thresholds.sql": None})), t_at))
     print("\ndecision quality on the latent outcomes, out of time (leads created "
           f"{start.date()} to {last.date()}), meeting rate per MQL with the whole window:")
-    for label, a, b in (("at the proposal's volume", rp, t_at), ("at truth.toml's volume", p_at,
-                                                                  rt)):
+    for label, a, b in pairs:
         ma, mb = _mature(a, end_data, W), _mature(b, end_data, W)
         ratio, lo, hi = _ratio(ma, mb)
         print(f"  {label}: proposal {a.mql_count:,} MQLs, {ma[0].sum() / ma[1].sum():.1%}; "

@@ -218,3 +218,33 @@ def test_a_change_that_moves_no_lead_has_no_interval(world):
     assert c.alone.moved == 0 and math.isnan(c.alone.rates["meeting"][3])
     assert c.verdict == "consider" and "no MQL changes" in c.reasons[0]
     assert any("no lead's MQL changes" in n for n in c.alone.notes)
+
+
+@pytest.mark.slow
+def test_calib_run_writes_the_sum_of_its_listed_changes(tmp_path, capsys):
+    """End to end: proposed_rules.toml of calib run is current.toml with every listed
+    change applied, and is round (points in steps of 5, none under 3, whole cutoffs,
+    half-life to 0.1 day)."""
+    from calib.cli.main import main
+
+    world = generate_demo(tmp_path / "w", n_leads=3000, seed=9)
+    code = main(["run", str(world.experiment), "--out", str(tmp_path / "rep"), "--json"])
+    d = json.loads(capsys.readouterr().out)
+    assert code == 0
+    written = load_rules(tmp_path / "rep" / "proposed_rules.toml")
+    base = load_rules(world.current_rules)
+    recs = d["recommendations"]
+    from calib.pipeline.changes import RuleChange
+
+    def change(c):
+        return RuleChange(**{**c, "parts": tuple(change(p) for p in c["parts"])})
+
+    listed = [change(c["change"]) for c in recs["changes"]]
+    assert dumps_rules(apply_changes(base, listed, name=written.name)) == dumps_rules(written)
+    assert {c.text for c in rule_changes(base, written)} == {c["what"] for c in recs["changes"]}
+    pts = [r.points for r in (*written.fit, *written.behavior)]
+    assert all(p % 5 == 0 and abs(p) >= 5 for p in pts)
+    assert float(written.thresholds.mql).is_integer()
+    hl = written.decay.half_life_days
+    assert hl is None or round(hl, 1) == hl
+    assert d["proposal_steps"] and str(int(written.thresholds.mql)) in d["proposal_steps"][-1]
