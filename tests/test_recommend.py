@@ -14,8 +14,14 @@ from calib import load_dataset, load_rules
 from calib.demo import generate_demo
 from calib.engine import replay
 from calib.pipeline.changes import apply_changes, canonical_order, rule_changes
-from calib.pipeline.recommend import (HARM_RATE, MIN_MOVED, VOLUME_TOLERANCE, _interval,
-                                      recommend, verdict)
+from calib.pipeline.recommend import (
+    HARM_RATE,
+    MIN_MOVED,
+    VOLUME_TOLERANCE,
+    _interval,
+    recommend,
+    verdict,
+)
 from calib.rules import RuleSet, dumps_rules
 
 START = pd.Timestamp("2026-01-01", tz="UTC")

@@ -122,8 +122,9 @@ def test_whole_days_and_step_one():
 
 
 def test_summary_and_dict_of_a_result():
-    from calib.fit.simplify import SimplifyResult
     import json
+
+    from calib.fit.simplify import SimplifyResult
 
     rules = RuleSet.from_dict(FITTED)
     rng = np.random.default_rng(1)

@@ -35,7 +35,7 @@ from calib.engine.prepare import prepare
 from calib.engine.replay import TOL, combine_scores
 from calib.rules.config import RuleSet
 
-__all__ = ["simplify", "SimplifyResult", "merge_levels", "round_points"]
+__all__ = ["SimplifyResult", "merge_levels", "round_points", "simplify"]
 
 Z_MERGE = 1.96
 TOLERANCE = 0.01
@@ -417,7 +417,7 @@ def simplify(ds: Dataset, fit_result, *, points_step: float = 5, train_until=Non
     >>> res = fit(ds, rules)  # doctest: +SKIP
     >>> simplify(ds, res, points_step=5).rules  # doctest: +SKIP
     """
-    from calib.fit.fit import _split, evaluate
+    from calib.fit.fit import _split
 
     if not points_step > 0:
         from calib.errors import CalibError
@@ -464,7 +464,7 @@ def _cost(ds, full, simple, outcome, train_until, window_days, tolerance) -> dic
         basis = "recorded outcomes, MQLs with the whole window observed"
         full_b, simp_b = c["current"]["mature"], c["proposed"]["mature"]
         diff = c.get("difference", {})
-    pick = lambda b: {k: b.get(k) for k in ("rate", "ci_low", "ci_high")}  # noqa: E731
+    pick = lambda b: {k: b.get(k) for k in ("rate", "ci_low", "ci_high")}
     return {"basis": basis, "tolerance": tolerance, "mql_count": c.get("mql_count"),
             "simplified_cutoff_at_equal_volume": c.get("proposed_cutoff"),
             "full": pick(full_b), "simplified": pick(simp_b),

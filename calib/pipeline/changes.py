@@ -17,7 +17,7 @@ from typing import Any
 
 from calib.rules import RuleSet
 
-__all__ = ["RuleChange", "rule_changes", "apply_changes", "canonical_order", "decay_text"]
+__all__ = ["RuleChange", "apply_changes", "canonical_order", "decay_text", "rule_changes"]
 
 # how a change moves MQLs: "cutoff" changes set the volume themselves; "scale" changes
 # move the scores, so they are judged at a matched volume as well
@@ -40,7 +40,7 @@ class RuleChange:
     key: str | None = None
     table: str | None = None
     value: Any = None
-    parts: tuple["RuleChange", ...] = ()  # the changes of a "group"
+    parts: tuple[RuleChange, ...] = ()  # the changes of a "group"
 
     @property
     def moves_scale(self) -> bool:

@@ -42,8 +42,8 @@ so nothing on hold is recommended as part of it.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -51,15 +51,34 @@ import pandas as pd
 from calib.data import Dataset
 from calib.data.dataset import ns_or_never
 from calib.engine.prepare import prepare
-from calib.engine.replay import (NEVER, TOL, classify, combine_scores, first_outcome_times,
-                                 setup_period, stage_crossings)
+from calib.engine.replay import (
+    NEVER,
+    TOL,
+    classify,
+    combine_scores,
+    first_outcome_times,
+    setup_period,
+    stage_crossings,
+)
 from calib.engine.results import ReplayResult
-from calib.fit.selection import SelectionLabels, correction_columns, corrected_rate
+from calib.fit.selection import SelectionLabels, corrected_rate, correction_columns
 from calib.pipeline.changes import RuleChange, apply_changes, rule_changes
 from calib.rules import RuleSet, dumps_rules
 
-__all__ = ["recommend", "Recommendations", "Change", "Judgement", "verdict", "paired_effect", "HARM_RATE",
-           "HARM_HITS", "MIN_DECIDED", "MIN_HITS", "MIN_MOVED", "VOLUME_TOLERANCE"]
+__all__ = [
+    "HARM_HITS",
+    "HARM_RATE",
+    "MIN_DECIDED",
+    "MIN_HITS",
+    "MIN_MOVED",
+    "VOLUME_TOLERANCE",
+    "Change",
+    "Judgement",
+    "Recommendations",
+    "paired_effect",
+    "recommend",
+    "verdict",
+]
 
 HARM_RATE = 0.02
 HARM_HITS = 0.05
@@ -512,13 +531,13 @@ def _judge(ev: _Evaluator, a: _Side, b: _Side, comparison: str, description: str
                                   bool(np.isfinite(f(side.point))))
         return (lo, hi)
 
-    vol = lambda s: np.asarray(s["mql"], float) / ev.weeks  # noqa: E731
+    vol = lambda s: np.asarray(s["mql"], float) / ev.weeks
     mql_t, _, _ = tup(vol, vol)
     rates, rate_ci, hits, rel = {}, {}, {}, {}
     undefined = 0.0
     for o in ev.outcomes:
-        rf = lambda s, o=o: ev.rate(s, o)  # noqa: E731
-        hf = lambda s, o=o: ev.per_week(s, o)  # noqa: E731
+        rf = lambda s, o=o: ev.rate(s, o)
+        hf = lambda s, o=o: ev.per_week(s, o)
         rates[o], _, und = tup(rf, rf)
         rate_ci[o] = (side_ci(a, rf), side_ci(b, rf))
         hits[o], rel[o], und2 = tup(hf, hf, ratio=True)
