@@ -31,8 +31,9 @@ an exploration holdout, every rate of every row is corrected as in
 observed); a row whose correction is undefined shows "–", never a rate on another basis.
 
 Guardrails (documented defaults): a change is held when the interval of the primary
-outcome's rate per MQL reaches a drop of ``HARM_RATE`` (2 points) or the interval of
-its outcomes per week reaches a drop of ``HARM_HITS`` (5%), when either side rests on
+outcome's rate per MQL reaches a drop of ``HARM_RATE`` (2 points) or (not at matched
+volume, where the rate decides) the interval of its outcomes per week reaches a drop of
+``HARM_HITS`` (5%), when either side rests on
 fewer than ``MIN_DECIDED`` decided MQLs or ``MIN_HITS`` outcomes, or when its effect
 cannot be estimated. A gain whose MQLs per week exceed the capacity by more than 5% is
 only "consider". Held changes are left out of the package (its MQL cutoff re-set),
@@ -617,11 +618,14 @@ def verdict(e: Judgement, primary: str, capacity: float | None,
     if not (fin(r[3]) and fin(r[4])):
         why = [n for n in e.notes if "undefined" in n] or ["the interval cannot be estimated"]
         return "hold", (f"the effect cannot be estimated: {why[0]}",)
+    # at matched volume the rate per MQL is the comparison; outcomes per week still
+    # carry what is left of the volume gap, so they inform but do not decide
+    matched = e.comparison == "matched"
     harm = []
     if r[3] < -HARM_RATE:
         harm.append(f"the 95% interval of the {primary} rate reaches a drop of "
                     f"{-100 * r[3]:.1f} points (tolerance {100 * HARM_RATE:.0f})")
-    if fin(rel[1]) and rel[1] < -HARM_HITS:
+    if not matched and fin(rel[1]) and rel[1] < -HARM_HITS:
         harm.append(f"the 95% interval of {primary}s per{where} reaches a drop of "
                     f"{-100 * rel[1]:.0f}% (tolerance {100 * HARM_HITS:.0f}%)")
     if harm:
@@ -629,7 +633,7 @@ def verdict(e: Judgement, primary: str, capacity: float | None,
     over = capacity is not None and fin(e.mql_per_week[1]) and \
         e.mql_per_week[1] > 1.05 * capacity
     gain_rate = r[3] > 0
-    gain_hits = fin(h[3]) and h[3] > 0
+    gain_hits = fin(h[3]) and h[3] > 0 and (gain_rate or not matched)
     fewer = fin(e.mql_per_week[2]) and e.mql_per_week[2] < -0.05
     reasons = []
     if gain_rate or gain_hits:
@@ -803,8 +807,8 @@ def recommend(ds: Dataset, baseline: RuleSet, proposed: RuleSet, base_res: Repla
     held_parts = [c for c in included if c.verdict == "hold"]
     if held_parts and v != "hold":
         reasons = reasons + (f"{len(held_parts)} of its {len(included)} changes cannot be shown "
-                             "harmless on their own (held alone); they are recommended only "
-                             "as part of the package, whose effect is measured as a whole",)
+                             "harmless on their own (held alone); they belong in it only "
+                             "together with the others, whose joint effect this row measures",)
     package = Change("package", f"adopt '{package_rules.name}' as a whole", as_written, pm,
                      "matched", v, reasons,
                      float(np.nan_to_num(pm.hits_per_week[primary][2])))

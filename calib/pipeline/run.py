@@ -440,8 +440,8 @@ def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
                      capacity_per_week=exp.capacity_mql_per_week, evaluation=evaluation,
                      seed=exp.seed, recut=recut, progress=change_progress)
     if recs.rules is not None and recs.rules != proposed:
-        steps.append(f"{len(recs.excluded)} held change(s) left out; MQL cutoff "
-                     f"{recs.rules.thresholds.mql:g}")
+        steps.append(f"{len(recs.excluded)} change(s) that lower the {primary} rate on their "
+                     f"own left out; MQL cutoff {recs.rules.thresholds.mql:g}")
         proposed = recs.rules
     steps.append(f"final rule set (proposed_rules.toml): {len(proposed.fit) + len(proposed.behavior)}"
                  f" rules, MQL cutoff {proposed.thresholds.mql:g}"
