@@ -36,8 +36,10 @@ volume, where the rate decides) the interval of its outcomes per week reaches a 
 ``HARM_HITS`` (5%), when either side rests on
 fewer than ``MIN_DECIDED`` decided MQLs or ``MIN_HITS`` outcomes, or when its effect
 cannot be estimated. A gain whose MQLs per week exceed the capacity by more than 5% is
-only "consider". Held changes are left out of the package (its MQL cutoff re-set),
-so nothing on hold is recommended as part of it.
+only "consider". Changes with evidence of harm on their own (the whole interval of the
+rate difference below zero) are left out of the package and its MQL cutoff is re-set;
+the package's reasons say how many of its parts are held alone (they cannot be shown
+harmless alone and belong in it only together with the others).
 """
 
 from __future__ import annotations
