@@ -510,9 +510,10 @@ def _judge(ev: _Evaluator, a: _Side, b: _Side, comparison: str, description: str
         gap = abs(b.count - a.count) / a.count
         if gap > VOLUME_TOLERANCE:
             comparable = False
-            notes.append(f"the nearest cutoff routes {b.count:,} MQLs against {a.count:,} "
-                         f"({100 * gap:.0f}% apart, more than the {100 * VOLUME_TOLERANCE:.0f}% "
-                         f"tolerance): scores tie, so the volumes cannot be matched closer")
+            notes.append(f"at the nearest cutoffs the baseline routes {a.count:,} MQLs and the "
+                         f"changed rules {b.count:,} ({100 * gap:.0f}% apart, more than the "
+                         f"{100 * VOLUME_TOLERANCE:.0f}% tolerance): scores tie, so the volumes "
+                         "cannot be matched closer and the rates are not compared")
 
     def tup(fa, fb, ratio=False):
         pa, pb = float(fa(a.point)), float(fb(b.point))
@@ -801,6 +802,12 @@ def recommend(ds: Dataset, baseline: RuleSet, proposed: RuleSet, base_res: Repla
     b_at = ev.side(baseline, cut_b)
     pm = _judge(ev, b_at, p_side, "matched", f"the baseline's MQL cutoff re-set to {cut_b:.4g} "
                 "so it routes as many MQLs as the proposal", basis, check_volume=True)
+    if not pm.comparable:  # the baseline's scores tie: move the proposal's cutoff too
+        cut_p = ev.nearest_cutoff(package_rules, b_at.count)
+        pm2 = _judge(ev, b_at, ev.side(package_rules, cut_p), "matched",
+                     f"the baseline's MQL cutoff re-set to {cut_b:.4g} and the proposal's to "
+                     f"{cut_p:.4g}, so both route about as many MQLs", basis, check_volume=True)
+        pm = pm2 if pm2.comparable else pm
     v, reasons = verdict(pm, primary, None, per)
     if v == "recommend" and capacity_per_week is not None and \
             as_written.mql_per_week[1] > 1.05 * capacity_per_week:
