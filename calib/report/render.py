@@ -57,8 +57,18 @@ def count(x) -> str:
 FILTERS = {"pct": pct, "pp": pp, "num": num, "signed": signed, "count": count}
 
 
+BASIS_LABEL = {"matched": "at matched volume", "alone": "alone at its cutoff",
+               "in package": "within the package", "as written": "as written"}
+
+
 def why(change, primary: str) -> str:
-    """A short reason for the recommendations table; the numbers are in its columns."""
+    """A short reason for the recommendations table, led by the comparison its numbers
+    come from (the columns show the deciding judgement)."""
+    basis = BASIS_LABEL.get(getattr(change.effect, "comparison", ""), "")
+    return (f"{basis}: " if basis else "") + _why(change, primary)
+
+
+def _why(change, primary: str) -> str:
     if change.verdict != "recommend":
         return "; ".join(change.reasons)
     e = change.effect
@@ -160,12 +170,28 @@ def build(res) -> tuple[dict, dict, dict]:
         "comparison": comp is not None, "comp_diffs": comp_diffs, "who_rows": who_rows,
         "mcnemar": getattr(comp, "mcnemar", None),
         "abtest": res.abtest is not None, "srm": srm, "ab_rows": ab_rows,
-        "fit": res.fit.summary() if res.fit is not None and hasattr(res.fit, "summary") else None,
+        "fit": _fit_text(res),
         "calibration": cal.summary() if cal is not None and hasattr(cal, "summary") else None,
         "warnings": list(res.warnings),
         "proposed_toml": dumps_rules(res.proposed),
     }
     return context, figures, tables
+
+
+def _fit_text(res) -> str | None:
+    """The fit's text, then the simplification and how the final rule set's values were
+    set, so the fit's own cutoff never stands alone against the proposal's."""
+    if res.fit is None or not hasattr(res.fit, "summary"):
+        return None
+    parts = [res.fit.summary()]
+    simp = getattr(res, "simplification", None)
+    if simp is not None:
+        parts.append(simp.summary())
+    steps = getattr(res, "proposal_steps", ())
+    if steps:
+        parts.append("How the proposal's values were set:\n" + "\n".join(f"  - {s}"
+                                                                          for s in steps))
+    return "\n\n".join(parts)
 
 
 def render(context: dict, figures: dict) -> tuple[str, str]:
