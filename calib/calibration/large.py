@@ -96,8 +96,8 @@ def observed_over_expected(y, p, *, groups=None, level: float = 0.95, n_boot: in
         codes = pd.factorize(np.asarray(groups))[0]
     o_g = np.bincount(codes, weights=y)
     e_g = np.bincount(codes, weights=p)
-    O, E = float(y.sum()), float(p.sum())
-    ratio = O / E if E > 0 else np.nan
+    obs, exp_ = float(y.sum()), float(p.sum())
+    ratio = obs / exp_ if exp_ > 0 else np.nan
     rng = np.random.default_rng(seed)
     G = len(o_g)
     ratios = np.empty(n_boot)
@@ -112,7 +112,7 @@ def observed_over_expected(y, p, *, groups=None, level: float = 0.95, n_boot: in
     a = (1 - level) / 2
     lo, hi = np.nanpercentile(ratios, [100 * a, 100 * (1 - a)]) if np.isfinite(ratios).any() \
         else (np.nan, np.nan)
-    return LargeCalibration(len(y), O, E, ratio, float(lo), float(hi), level)
+    return LargeCalibration(len(y), obs, exp_, ratio, float(lo), float(hi), level)
 
 
 def intercept_shift(y, p) -> float:

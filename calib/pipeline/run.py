@@ -65,6 +65,7 @@ class ExperimentResult:
     abtest: Any = None
     provenance: dict = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    calibration_check: Any = None  # calib.calibration.large.RecentRecalibration
 
     def to_dict(self) -> dict:
         return {
@@ -80,6 +81,8 @@ class ExperimentResult:
             "test_replays": {k: v.to_dict() for k, v in self.test_replays.items()},
             "provenance": self.provenance,
             "warnings": list(self.warnings),
+            "calibration_in_the_large": (self.calibration_check.to_dict()
+                                         if self.calibration_check is not None else None),
         }
 
 
@@ -228,7 +231,7 @@ def _score_by_outcome(ds, res: dict, outcomes) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
 
 
-def _abtest(abtest, ds, exp: Experiment, W: float):
+def _abtest(abtest, ds, exp: Experiment, W: float, outcomes=None):
     from calib.abtest.assign import ArmAllocation, read_assignment_table
     from calib.abtest.live import ABTestConfig
 
@@ -237,7 +240,8 @@ def _abtest(abtest, ds, exp: Experiment, W: float):
     if a.planned:
         planned = ArmAllocation.from_dict(a.planned) if hasattr(ArmAllocation, "from_dict") \
             else ArmAllocation(**a.planned)
-    cfg = ABTestConfig(control=a.control, outcomes=a.outcomes, guardrails=a.guardrails,
+    # the outcomes the experiment asks about, not every outcome in the data
+    cfg = ABTestConfig(control=a.control, outcomes=a.outcomes or outcomes, guardrails=a.guardrails,
                        window_days=a.window_days or W, planned=planned, correction=a.correction)
     table = read_assignment_table(a.assignments) if a.assignments is not None else None
     return abtest(ds, table, cfg)
@@ -410,7 +414,7 @@ def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
                                          outcomes)
 
     # ---- optional capabilities
-    comparison = calibration = ab = None
+    comparison = calibration = ab = calibration_check = None
     try:
         from calib.compare.paired import compare_rules
     except ImportError:
@@ -427,6 +431,17 @@ def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
         say("calibrating the proposal")
         calibration = calibrate(ds, proposed, outcome=primary, window_days=W,
                                 train_until=exp.train_until)
+        if start_test is not None:
+            from calib.calibration.large import recalibrate_recent
+
+            say("checking calibration in the large, out of time")
+            try:
+                calibration_check = recalibrate_recent(ds, proposed, outcome=primary,
+                                                       window_days=W,
+                                                       train_until=exp.train_until,
+                                                       seed=exp.seed)
+            except CalibError as e:  # too few snapshots: the report says so, the run goes on
+                warnings.append(f"Calibration in the large was not checked: {e}")
     if exp.abtest is not None:
         try:
             from calib.abtest.live import abtest
@@ -436,7 +451,7 @@ def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
                             "calib cannot do yet.")
         if abtest is not None:
             say("analysing the live test")
-            ab = _abtest(abtest, ds, exp, W)
+            ab = _abtest(abtest, ds, exp, W, outcomes)
 
     say("building recommendations")
     recs = recommend(ds, baseline, proposed, test_replays["baseline"], test_replays["proposed"],
@@ -469,5 +484,5 @@ def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
         test_replays=test_replays, evaluation=evaluation, tradeoff=tradeoff,
         score_by_outcome=score_by_outcome, recommendations=recs, sweep=sw, fit=fit_res,
         calibration=calibration, comparison=comparison, abtest=ab, provenance=provenance,
-        warnings=tuple(warnings),
+        warnings=tuple(warnings), calibration_check=calibration_check,
     )
