@@ -76,9 +76,10 @@ def open_report(browser, html: Path, viewport: dict):
     return page
 
 
-def screenshots(folder, out=None) -> list[Path]:
+def screenshots(folder, out=None, browser=None) -> list[Path]:
     """Write ``page1-desktop.png`` (1280 px wide) and ``page1-phone.png`` (400 px) of
     the report in ``folder`` into ``out`` (default: the folder itself). Returns the paths.
+    ``browser``: an open one (from :func:`chromium`); default: start one.
 
     Examples
     --------
@@ -91,14 +92,16 @@ def screenshots(folder, out=None) -> list[Path]:
         raise CalibError(f"'{folder}' holds no report.html.", code="not_found")
     out = Path(out) if out else folder
     out.mkdir(parents=True, exist_ok=True)
+    if browser is None:
+        with chromium() as b:
+            return screenshots(folder, out, b)
     paths = []
-    with chromium() as browser:
-        for name, vp in (("desktop", DESKTOP), ("phone", PHONE)):
-            page = open_report(browser, html, vp)
-            path = out / f"page1-{name}.png"
-            page.screenshot(path=str(path), full_page=False)
-            page.close()
-            paths.append(path)
+    for name, vp in (("desktop", DESKTOP), ("phone", PHONE)):
+        page = open_report(browser, html, vp)
+        path = out / f"page1-{name}.png"
+        page.screenshot(path=str(path), full_page=False)
+        page.close()
+        paths.append(path)
     return paths
 
 
