@@ -210,6 +210,8 @@ def test_the_live_test_reads_only_the_experiments_outcomes(demo_run):
     assert "lost" not in metrics
     assert any(w in ab for w in ("beats", "does worse", "no measurable difference"))
     assert "(control)" in ab
+    for arm, text in res.experiment.abtest.arms.items():  # the arms, described
+        assert f"**{arm}**" in ab and text in ab
 
 
 def test_calibration_section_says_which_way_the_score_errs(demo_run):

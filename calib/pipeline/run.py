@@ -17,6 +17,7 @@ Dask cluster that ``scheduler`` names: the ``scheduler`` argument (``calib run
 from __future__ import annotations
 
 import hashlib
+import inspect
 import os
 import platform
 import sys
@@ -247,6 +248,28 @@ def _abtest(abtest, ds, exp: Experiment, W: float, outcomes=None):
     return abtest(ds, table, cfg)
 
 
+def _bar(desc: str, unit: str, *, enabled: bool):
+    """A tqdm bar on stderr, ticked once per call (a library step's ``progress``); shown
+    only when the caller reports progress and stderr is a terminal, as the sweep's is.
+    A call may pass ``total=`` to set the length once it is known."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(desc=desc, unit=unit, file=sys.stderr, delay=2, leave=False,
+               disable=not enabled or not sys.stderr.isatty())
+
+    class Tick:
+        def __call__(self, *args, total=None, **kwargs):
+            if total is not None and bar.total != total:
+                bar.total = total
+                bar.refresh()
+            bar.update(1)
+
+        def close(self):
+            bar.close()
+
+    return Tick()
+
+
 RECENT_WEEKS = 8
 
 
@@ -353,7 +376,7 @@ def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
                                    end=train_end or intake_end, progress=False)
         else:
             sw = sweep(ds, baseline, exp.sweep, window_days=W, end=train_end or intake_end,
-                       progress=False)
+                       progress=None if progress is not None else False)
 
     # ---- a proposed rule set
     fit_res = None
@@ -454,10 +477,16 @@ def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
             ab = _abtest(abtest, ds, exp, W, outcomes)
 
     say("building recommendations")
-    recs = recommend(ds, baseline, proposed, test_replays["baseline"], test_replays["proposed"],
-                     primary=primary, outcomes=outcomes, window_days=W, start=start_test,
-                     end=intake_end,
-                     capacity_per_week=exp.capacity_mql_per_week, evaluation=evaluation)
+    bar = _bar("judging changes", "change", enabled=progress is not None)
+    extra = {"progress": bar} if "progress" in inspect.signature(recommend).parameters else {}
+    try:
+        recs = recommend(ds, baseline, proposed, test_replays["baseline"],
+                         test_replays["proposed"], primary=primary, outcomes=outcomes,
+                         window_days=W, start=start_test, end=intake_end,
+                         capacity_per_week=exp.capacity_mql_per_week, evaluation=evaluation,
+                         **extra)
+    finally:
+        bar.close()
 
     import matplotlib
     import numba
