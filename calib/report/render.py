@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -158,6 +159,22 @@ def render(context: dict, figures: dict) -> tuple[str, str]:
                 figures.items()}
     html = _env(True).get_template("report.html.j2").render(**context, embedded=embedded)
     return md, html
+
+
+def report_sections(res) -> tuple[dict, dict]:
+    """The Markdown report cut at its ``## `` headings, for a notebook to show next to
+    the figures: ``({"decision": text, "What changes": text, ...}, {name: png bytes})``.
+    Image links are left out of the text (the figures come as bytes)."""
+    context, figures, _ = build(res)
+    md, _ = render(context, figures)
+    parts = re.split(r"^## ", md, flags=re.M)
+    sections = {"decision": "\n".join(
+        line for line in (parts[0] + "## " + parts[1]).splitlines() if not line.startswith("!["))}
+    for p in parts[2:]:
+        title, _, body = p.partition("\n")
+        sections[title.strip()] = "\n".join(
+            line for line in body.splitlines() if not line.startswith("![")).strip()
+    return sections, figures
 
 
 def write_report(res, out_dir, *, force: bool = False) -> Path:
