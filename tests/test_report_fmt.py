@@ -35,3 +35,9 @@ def test_unreadable_finds_raw_values_and_float_noise():
 def test_tidy_rounds_noise_in_text_written_elsewhere():
     assert fmt.tidy("half_life_days = 11.441787978407191, x nan") == \
         "half_life_days = 11.44, x –"
+
+
+def test_words_for_sentences_written_elsewhere():
+    assert fmt.words("MQL cutoff 85 -> 98.0 (half-life 11.441787978407191)") == \
+        "MQL cutoff 85 → 98 (half-life 11.44)"
+    assert fmt.words("rate 40.0% and 0.05, 7.0 fewer") == "rate 40.0% and 0.05, 7 fewer"

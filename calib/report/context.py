@@ -380,14 +380,15 @@ def change_rows(view: dict) -> list[dict]:
     out = []
     for c in [view["package"]] + view["changes"]:
         r, h = c["rates"].get(primary, {}), c["hits"].get(primary, {})
-        out.append({"verdict": c["verdict"], "what": c["what"],
+        out.append({"verdict": c["verdict"], "what": fmt.words(c["what"]),
                     "mql": f"{fmt.num(c['mql']['baseline'])} → {fmt.num(c['mql']['changed'])}",
                     "rate": f"{fmt.pct(r.get('baseline'))} → {fmt.pct(r.get('changed'))}",
                     "rate_diff": fmt.pp(r.get("diff")),
                     "rate_ci": fmt.interval(r.get("ci_low"), r.get("ci_high"), fmt.pp),
                     "hits_diff": fmt.signed(h.get("diff")),
                     "hits_ci": fmt.interval(h.get("ci_low"), h.get("ci_high")),
-                    "why": "; ".join(c.get("reasons", [])), "package": c["kind"] == "package"})
+                    "why": fmt.words("; ".join(c.get("reasons", []))),
+                    "package": c["kind"] == "package"})
     return out
 
 

@@ -104,3 +104,10 @@ def tidy(text: str) -> str:
     11.44) and raw nan/None/inf written as '–'."""
     text = FLOAT_NOISE.sub(lambda m: f"{float(m.group()):.4g}", text)
     return RAW.sub(DASH, text)
+
+
+def words(text: str) -> str:
+    """A sentence written elsewhere in calib, for people: whole numbers without '.0'
+    ('cutoff 85 -> 98.0' -> 'cutoff 85 → 98') and noise rounded."""
+    text = re.sub(r"(?<![\d.])(\d+)\.0(?![\d.%])", r"\1", tidy(text))
+    return text.replace(" -> ", " → ")
