@@ -69,6 +69,21 @@ def test_no_horizontal_scroll_on_a_phone(demo_report, chromium):
     assert box is not None and box["y"] + box["height"] <= browser.PHONE["height"]
 
 
+def test_figure_text_is_legible_on_a_phone(demo_report, chromium):
+    """Figure text, drawn at font.size points and shrunk to the phone's width, stays at
+    least 8 CSS pixels tall."""
+    import matplotlib.pyplot as plt
+
+    from calib.report import figures
+
+    _, _, folder = demo_report
+    page = browser.open_report(chromium, folder / "report.html", browser.PHONE)
+    scales = page.evaluate("Array.from(document.images).map(i => i.clientWidth / i.naturalWidth)")
+    page.close()
+    text_px = plt.rcParams["font.size"] * figures.DPI / 72
+    assert scales and min(scales) * text_px >= 8, (min(scales), text_px)
+
+
 def test_desktop_has_no_page_errors_and_readable_text(demo_report, chromium):
     _, _, folder = demo_report
     page = browser.open_report(chromium, folder / "report.html", browser.DESKTOP)

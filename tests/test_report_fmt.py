@@ -35,6 +35,8 @@ def test_unreadable_finds_raw_values_and_float_noise():
 def test_tidy_rounds_noise_in_text_written_elsewhere():
     assert fmt.tidy("half_life_days = 11.441787978407191, x nan") == \
         "half_life_days = 11.44, x –"
+    assert fmt.tidy("score >= 0.01172") == "score >= 0.0117"
+    assert fmt.unreadable(fmt.tidy("0.000012345 and 123456.1234567")) == []
 
 
 def test_words_for_sentences_written_elsewhere():

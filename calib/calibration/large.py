@@ -75,7 +75,9 @@ def observed_over_expected(y, p, *, groups=None, level: float = 0.95, n_boot: in
                            seed: int = 0) -> LargeCalibration:
     """O/E of outcomes ``y`` (0/1) against probabilities ``p``, with a percentile bootstrap
     interval resampling ``groups`` (e.g. lead ids: snapshots of one lead move together;
-    default: every row alone).
+    default: every row alone). Each group is weighted by a Poisson(1) draw (the Poisson
+    bootstrap, Hanley & MacGibbon 2006), which matches the multinomial one for many
+    groups and is much faster.
 
     Examples
     --------
@@ -105,7 +107,7 @@ def observed_over_expected(y, p, *, groups=None, level: float = 0.95, n_boot: in
     done = 0
     while done < n_boot:
         k = min(batch, n_boot - done)
-        w = rng.multinomial(G, np.full(G, 1.0 / G), size=k)
+        w = rng.poisson(1.0, size=(k, G))  # the Poisson bootstrap: fast, same limit
         with np.errstate(invalid="ignore", divide="ignore"):
             ratios[done:done + k] = (w @ o_g) / (w @ e_g)
         done += k

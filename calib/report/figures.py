@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+DPI = 130  # pixels per inch of the PNGs
 BLUE, ORANGE, GREY, GREEN, RED = "#1f5fa8", "#e07b1a", "#8a8a8a", "#2e8b57", "#c0392b"
 COLORS = {"baseline": BLUE, "proposed": ORANGE}
 # Figures are drawn at most 6 inches wide with 11-point text: shown 360 px wide on a phone,
@@ -23,7 +24,7 @@ plt.rcParams.update({"font.size": 11, "axes.spines.top": False, "axes.spines.rig
 def _png(fig) -> bytes:
     buf = io.BytesIO()
     fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=130)
+    fig.savefig(buf, format="png", dpi=DPI)
     plt.close(fig)
     return buf.getvalue()
 
@@ -85,7 +86,8 @@ def tradeoff(table: pd.DataFrame, primary: str, capacity: float | None,
     for ax in (ax1, ax2):
         if capacity is not None:
             ax.axvline(capacity, color=GREY, ls="--", lw=1)
-            ax.text(capacity, ax.get_ylim()[1], " capacity", color=GREY, va="top", fontsize=10)
+            ax.text(capacity, ax.get_ylim()[0], " capacity", color=GREY, va="bottom",
+                    fontsize=10)
     ax2.set_xlabel("MQLs per week")
     ax1.set_ylabel(f"{primary} rate (%)")
     ax2.set_ylabel(f"{primary} recall (%)")

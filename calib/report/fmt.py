@@ -99,10 +99,17 @@ def unreadable(text: str) -> list[str]:
     return RAW.findall(text) + FLOAT_NOISE.findall(text)
 
 
+def _short(v: float) -> str:
+    """Four significant digits, at most four decimals: 11.4417879 -> '11.44',
+    0.0117249 -> '0.0117'."""
+    s = f"{v:.4g}"
+    return f"{v:.4f}" if "e" in s or len(s.partition(".")[2]) > 4 else s
+
+
 def tidy(text: str) -> str:
     """Text written by other parts of calib, with float noise rounded (11.441787978 ->
     11.44) and raw nan/None/inf written as '–'."""
-    text = FLOAT_NOISE.sub(lambda m: f"{float(m.group()):.4g}", text)
+    text = FLOAT_NOISE.sub(lambda m: _short(float(m.group())), text)
     return RAW.sub(DASH, text)
 
 

@@ -65,7 +65,7 @@ def build(res) -> tuple[dict, dict, dict]:
     cap = res.experiment.capacity_mql_per_week
     mark = " †" if view["corrected"] else ""
     f = ctx.funnel_rows(view, res.outcomes)
-    add("funnel", f, fig.funnel(f, f"per {per}{' within capacity' if cap else ''}"),
+    add("funnel", f, fig.funnel(f, f"per {per}" + (" (outcomes: within capacity)" if cap else "")),
         f"MQLs per {per}, and outcomes per {per}" + (" within capacity" if cap else "")
         + (", corrected for selective labels †" if view["corrected"] else ", as recorded")
         + ": the same figures as the table above; the bars under each pair span the 95% "
