@@ -191,7 +191,7 @@ def test_no_raw_values_reach_a_reader(demo_run):
 def test_rules_table_shows_whole_points_and_both_cutoffs(demo_run):
     _, res, folder = demo_run
     md = (folder / "report.md").read_text(encoding="utf-8")
-    rules = md[md.index("## What changes"):md.index("## Each change judged alone")]
+    rules = md[md.index("## What changes"):md.index("## Each change judged")]
     row = next(line for line in rules.splitlines() if line.startswith("| MQL cutoff"))
     assert f"{round(res.baseline.thresholds.mql)} points" in row
     assert f"{round(res.proposed.thresholds.mql)} points" in row

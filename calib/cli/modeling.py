@@ -41,7 +41,35 @@ def _fit_args(p):
     p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of subsampling")
     p.add_argument("--curve-out", metavar="FILE",
                    help="write the decay profile (kind, parameter, log-likelihood) as CSV")
+    p.add_argument("--points-step", type=float, default=5, metavar="S",
+                   help="simplify the proposal: points in multiples of S (rules under S/2 "
+                   "dropped, indistinguishable levels merged), half-life to 0.1 day, whole "
+                   "cutoffs; 1 for whole points (default 5)")
     scheduler_arg(p)
+
+
+class _FitOutput:
+    """What ``calib fit`` prints: the fit, then the simplification whose rule set it
+    wrote (its values, not the full fit's, are the proposal's everywhere)."""
+
+    def __init__(self, res, simp):
+        self.res, self.simp = res, simp
+
+    def to_dict(self) -> dict:
+        d = self.res.to_dict()
+        d["full_fit_rules"] = d["rules"]
+        d["rules"] = self.simp.rules.to_dict()
+        d["simplification"] = self.simp.to_dict()
+        return d
+
+    def summary(self) -> str:
+        r = self.simp.rules
+        th = r.thresholds
+        return (self.res.summary() + "\n" + self.simp.summary() + "\n"
+                + f"  written: {len(r.fit) + len(r.behavior)} rules, MQL cutoff {th.mql:g}"
+                + (f", SQL cutoff {th.sql:g}" if th.sql is not None else "")
+                + (f" (the full fit's cutoff {self.res.cutoffs['mql']:g} re-set for the "
+                   "simplified points)" if th.mql != self.res.cutoffs["mql"] else ""))
 
 
 def _fit(args):
@@ -65,13 +93,21 @@ def _fit(args):
               exclude_columns=[c for c in args.exclude_columns.split(",") if c],
               kinds=tuple(k.strip() for k in args.decay_kinds.split(",") if k.strip()),
               name=args.name, seed=args.seed, scheduler=scheduler)
-    write_rules(res.rules, args.out)
-    info(f"wrote the proposed rule set '{res.rules.name}' to {args.out}")
+    from calib.fit.simplify import simplify
+
+    whole = ds
+    if not hasattr(whole, "leads"):  # a partitioned data set: simplify on the whole
+        from calib.distributed.partitions import read_whole
+        whole = read_whole(ds)
+    simp = simplify(whole, res, points_step=args.points_step, window_days=args.window_days,
+                    seed=args.seed)
+    write_rules(simp.rules, args.out)
+    info(f"wrote the proposed rule set '{simp.rules.name}' to {args.out}")
     if args.curve_out:
         write_table(res.decay.curve, args.curve_out)
         info(f"wrote the decay profile to {args.curve_out}")
     warn(res.warnings)
-    emit(args, res)
+    emit(args, _FitOutput(res, simp))
 
 
 # ------------------------------------------------------------------ calibrate

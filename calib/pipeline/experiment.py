@@ -53,7 +53,7 @@ TOP = ("name", "description", "outcomes", "primary_outcome", "window_days", "tra
        "engine")
 DATA_KEYS = ("path", "files", "columns", "exclude", "preset", "url", "tables", "queries")
 RULES_KEYS = ("baseline", "candidates")
-FIT_KEYS = ("enabled", "outcome", "horizon_days", "holdout_column")
+FIT_KEYS = ("enabled", "outcome", "horizon_days", "holdout_column", "points_step")
 ABTEST_KEYS = ("assignments", "control", "outcomes", "planned", "guardrails", "window_days",
                "correction", "arms")
 REPORT_KEYS = ("out", "title", "bootstrap")

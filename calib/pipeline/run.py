@@ -17,7 +17,6 @@ Dask cluster that ``scheduler`` names: the ``scheduler`` argument (``calib run
 from __future__ import annotations
 
 import hashlib
-import inspect
 import os
 import platform
 import sys
@@ -35,6 +34,7 @@ from calib.engine.replay import outcome_names
 from calib.engine.sweep import SweepResult, sweep
 from calib.errors import CalibError, ConfigError
 from calib.pipeline.experiment import Experiment
+from calib.pipeline.changes import canonical_order
 from calib.pipeline.recommend import Recommendations, recommend
 from calib.rules import RuleSet, load_rules
 
@@ -66,6 +66,8 @@ class ExperimentResult:
     abtest: Any = None
     provenance: dict = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    simplification: Any = None  # calib.fit.simplify.SimplifyResult
+    proposal_steps: tuple[str, ...] = ()  # how the proposal's values were set, in order
     calibration_check: Any = None  # calib.calibration.large.RecentRecalibration
 
     def to_dict(self) -> dict:
@@ -82,6 +84,9 @@ class ExperimentResult:
             "test_replays": {k: v.to_dict() for k, v in self.test_replays.items()},
             "provenance": self.provenance,
             "warnings": list(self.warnings),
+            "simplification": (self.simplification.to_dict()
+                               if self.simplification is not None else None),
+            "proposal_steps": list(self.proposal_steps),
             "calibration_in_the_large": (self.calibration_check.to_dict()
                                          if self.calibration_check is not None else None),
         }
@@ -193,9 +198,13 @@ def cutoff_grid(mql: float, n: int = 25) -> list[float]:
 
 
 def tradeoff_table(ds: Dataset, rules: RuleSet, label: str, *, window_days, start=None,
-                   end=None) -> pd.DataFrame:
-    """MQL volume, rates and recall over a range of MQL cutoffs (one sweep)."""
+                   end=None, whole: bool = False) -> pd.DataFrame:
+    """MQL volume, rates and recall over a range of MQL cutoffs (one sweep); with
+    ``whole``, every whole-number cutoff of that range."""
     grid = {"thresholds.mql": cutoff_grid(rules.thresholds.mql)}
+    if whole:
+        g = grid["thresholds.mql"]
+        grid = {"thresholds.mql": [float(v) for v in range(int(g[0]), int(g[-1]) + 1)]}
     base = rules
     if rules.thresholds.sql is not None:
         base = rules.with_params({"thresholds.sql": None})
@@ -280,18 +289,24 @@ def _recent_capacity_cutoff(ds, rules: RuleSet, capacity: float, train_end, W, s
     start = train_end - pd.Timedelta(weeks=RECENT_WEEKS)
     say(f"setting the MQL cutoff for {capacity:g} MQLs per week on the last {RECENT_WEEKS} "
         "weeks before the split")
-    table = tradeoff_table(ds, rules, rules.name, window_days=W, start=start, end=train_end)
+    table = tradeoff_table(ds, rules, rules.name, window_days=W, start=start, end=train_end,
+                           whole=True)
     cut = capacity_cutoff(table, capacity, rules.thresholds.mql)
     th = rules.thresholds
-    params = {"thresholds.mql": cut}
+    params = {"thresholds.mql": int(cut) if float(cut).is_integer() else cut}
     if th.sql is not None:
-        params["thresholds.sql"] = max(th.sql - th.mql + cut, cut + 1)
+        params["thresholds.sql"] = max(th.sql - th.mql + params["thresholds.mql"],
+                                       params["thresholds.mql"] + 1)
     return rules.with_params(params)
 
 
 def run_experiment(exp: Experiment, *, command: str = "", progress: Callable[[str], None] | None
-                   = None, scheduler=None) -> ExperimentResult:
+                   = None, scheduler=None,
+                   change_progress: Callable[[str], None] | None = None) -> ExperimentResult:
     """Run an experiment end to end and return what the report shows.
+
+    ``change_progress`` is called once per change the recommendations judge (with the
+    change's text), e.g. to advance a progress bar.
 
     ``scheduler`` (``calib run --scheduler``) overrides ``[engine] scheduler``; with
     either, ``[data] path`` must be a partitioned data set (see the module docstring).
@@ -308,14 +323,15 @@ def run_experiment(exp: Experiment, *, command: str = "", progress: Callable[[st
                 backend = get_backend(engine.scheduler)
             return backend[0]
 
-        return _run(exp, engine, partition_backend, command=command, progress=progress)
+        return _run(exp, engine, partition_backend, command=command, progress=progress,
+                    change_progress=change_progress)
     finally:
         if backend is not None and backend[1]:
             backend[0].close()
 
 
 def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
-         progress) -> ExperimentResult:
+         progress, change_progress=None) -> ExperimentResult:
     say = progress or (lambda msg: None)
     warnings: list[str] = []
 
@@ -379,7 +395,8 @@ def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
                        progress=None if progress is not None else False)
 
     # ---- a proposed rule set
-    fit_res = None
+    fit_res = simplification = None
+    steps: list[str] = []
     proposed, source = None, "cutoff"
     if exp.fit:
         try:
@@ -389,6 +406,7 @@ def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
         if fit_rules is not None:
             say("fitting points, decay and cutoffs")
             opts = dict(exp.fit_options)
+            points_step = opts.pop("points_step", 5)
             if engine.partitioned is not None:  # the examples are built per partition
                 opts.update(scheduler=partition_backend())
             fit_res = fit_rules(ds if engine.partitioned is None else engine.partitioned,
@@ -396,6 +414,18 @@ def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
                                 train_until=exp.train_until, window_days=W,
                                 capacity_per_week=exp.capacity_mql_per_week, seed=exp.seed, **opts)
             proposed, source = fit_res.rules, "fit"
+            steps.append(f"calib fit proposed '{proposed.name}' with "
+                         f"{len(proposed.fit) + len(proposed.behavior)} rules and an MQL "
+                         f"cutoff of {proposed.thresholds.mql:g} on the training leads")
+            from calib.fit.simplify import simplify
+
+            say("simplifying the fitted rule set")
+            simplification = simplify(ds, fit_res, points_step=points_step, window_days=W,
+                                      seed=exp.seed)
+            proposed = simplification.rules
+            steps.append(f"simplified to {simplification.n_rules} rules (points in steps of "
+                         f"{simplification.points_step:g}; kept the {simplification.kept} set), "
+                         f"MQL cutoff {proposed.thresholds.mql:g} for the same training volume")
     if proposed is None and sw is not None:
         best = sw.top(1, objective=f"{primary}_hits", capacity_per_week=exp.capacity_mql_per_week)
         if not best.empty:
@@ -413,10 +443,40 @@ def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
     if exp.capacity_mql_per_week is not None and start_test is not None and source != "cutoff":
         proposed = _recent_capacity_cutoff(ds, proposed, exp.capacity_mql_per_week, train_end, W,
                                            say)
+        steps.append(f"MQL cutoff set to {proposed.thresholds.mql:g} so the leads of the last "
+                     f"{RECENT_WEEKS} weeks before the split fill the capacity of "
+                     f"{exp.capacity_mql_per_week:g} MQLs per week")
     if proposed.name == baseline.name:
         d = proposed.to_dict()
         d["name"] = f"{baseline.name}-proposed"
         proposed = RuleSet.from_dict(d)
+    proposed = canonical_order(baseline, proposed)
+
+    # ---- recommendations: every change judged; held changes leave the package
+    say("building recommendations")
+    base_test = replay(ds, baseline, window_days=W, start=start_test, end=intake_end,
+                       per_lead=True)
+    recut = None
+    if exp.capacity_mql_per_week is not None and start_test is not None and source != "cutoff":
+        def recut(r):
+            return canonical_order(baseline, _recent_capacity_cutoff(
+                ds, r, exp.capacity_mql_per_week, train_end, W, lambda m: None))
+    bar = _bar("judging changes", "change", enabled=progress is not None)
+    try:
+        recs = recommend(ds, baseline, proposed, base_test, primary=primary, outcomes=outcomes,
+                         window_days=W, start=start_test, end=intake_end,
+                         capacity_per_week=exp.capacity_mql_per_week, evaluation=evaluation,
+                         seed=exp.seed, recut=recut, progress=change_progress or bar)
+    finally:
+        bar.close()
+    if recs.rules is not None and recs.rules != proposed:
+        steps.append(f"{len(recs.excluded)} held change(s) left out; MQL cutoff "
+                     f"{recs.rules.thresholds.mql:g}")
+        proposed = recs.rules
+    steps.append(f"final rule set (proposed_rules.toml): {len(proposed.fit) + len(proposed.behavior)}"
+                 f" rules, MQL cutoff {proposed.thresholds.mql:g}"
+                 + (f", SQL cutoff {proposed.thresholds.sql:g}" if proposed.thresholds.sql
+                    is not None else ", no SQL cutoff"))
 
     # ---- replays
     say("replaying rule sets")
@@ -425,8 +485,9 @@ def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
         sets[c.name if c.name not in sets else f"candidate-{c.name}"] = c
     replays = {k: replay(ds, r, window_days=W, end=intake_end, per_lead=True)
                for k, r in sets.items()}
-    test_replays = ({k: replay(ds, r, window_days=W, start=start_test, end=intake_end,
-                               per_lead=True)
+    test_replays = ({k: (base_test if k == "baseline" else
+                         replay(ds, r, window_days=W, start=start_test, end=intake_end,
+                                per_lead=True))
                      for k, r in sets.items()} if start_test is not None else replays)
 
     say("threshold trade-off")
@@ -476,18 +537,6 @@ def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
             say("analysing the live test")
             ab = _abtest(abtest, ds, exp, W, outcomes)
 
-    say("building recommendations")
-    bar = _bar("judging changes", "change", enabled=progress is not None)
-    extra = {"progress": bar} if "progress" in inspect.signature(recommend).parameters else {}
-    try:
-        recs = recommend(ds, baseline, proposed, test_replays["baseline"],
-                         test_replays["proposed"], primary=primary, outcomes=outcomes,
-                         window_days=W, start=start_test, end=intake_end,
-                         capacity_per_week=exp.capacity_mql_per_week, evaluation=evaluation,
-                         **extra)
-    finally:
-        bar.close()
-
     import matplotlib
     import numba
     import scipy
@@ -513,5 +562,6 @@ def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
         test_replays=test_replays, evaluation=evaluation, tradeoff=tradeoff,
         score_by_outcome=score_by_outcome, recommendations=recs, sweep=sw, fit=fit_res,
         calibration=calibration, comparison=comparison, abtest=ab, provenance=provenance,
-        warnings=tuple(warnings), calibration_check=calibration_check,
+        warnings=tuple(warnings), simplification=simplification, proposal_steps=tuple(steps),
+        calibration_check=calibration_check,
     )

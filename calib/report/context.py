@@ -213,14 +213,18 @@ def recommendations_view(recs) -> dict:
 
     def change(c: dict) -> dict:
         e = c["effect"]
-        return {**c, "mql": e["mql_per_week"], "rates": e["rates"], "hits": e["hits_per_week"],
-                "basis": e.get("basis", "recorded outcomes"),
-                "corrected": _is_corrected(e.get("basis", ""))}
+        basis = e.get("basis") or d.get("basis") or "recorded outcomes"
+        return {**c, "mql": e["mql_per_week"], "rates": e["rates"],
+                "hits": e.get("per_week") or e.get("hits_per_week") or {},
+                "comparison": e.get("comparison", ""), "basis": basis,
+                "corrected": _is_corrected(basis),
+                "included": c.get("included_in_package", True)}
 
     package = change(d["package"])
+    changes = [change(c) for c in d["changes"]] + [change(c) for c in d.get("excluded", [])]
     return {"primary": d["primary"], "per": d.get("per", "week"),
             "capacity": d.get("capacity_per_week"), "package": package,
-            "changes": [change(c) for c in d["changes"]], "caveats": list(d["caveats"]),
+            "changes": changes, "caveats": list(d["caveats"]),
             "basis": package["basis"], "corrected": package["corrected"],
             "evaluation": d.get("evaluation", "")}
 
@@ -372,15 +376,25 @@ def rules_rows(res, points: pd.DataFrame) -> list[dict]:
     return rows + rule_rows
 
 
+COMPARISON_WORDS = {"matched": "at matched volume", "alone": "alone at its cutoff",
+                    "in package": "within the package", "as written": "as written"}
+
+
 def change_rows(view: dict) -> list[dict]:
-    """Each change judged alone, formatted."""
+    """Each change with the judgement that decides it, formatted; changes left out of the
+    package last."""
     from calib.report import fmt
 
     primary = view["primary"]
     out = []
     for c in [view["package"]] + view["changes"]:
         r, h = c["rates"].get(primary, {}), c["hits"].get(primary, {})
-        out.append({"verdict": c["verdict"], "what": fmt.words(c["what"]),
+        judged = COMPARISON_WORDS.get(c["comparison"], "")
+        if c["kind"] == "package":
+            judged = ""
+        out.append({"verdict": c["verdict"] if c["included"] else "left out",
+                    "css": c["verdict"] if c["included"] else "hold",
+                    "judged": judged, "what": fmt.words(c["what"]),
                     "mql": f"{fmt.num(c['mql']['baseline'])} → {fmt.num(c['mql']['changed'])}",
                     "rate": f"{fmt.pct(r.get('baseline'))} → {fmt.pct(r.get('changed'))}",
                     "rate_diff": fmt.pp(r.get("diff")),

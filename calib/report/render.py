@@ -128,7 +128,7 @@ def build(res) -> tuple[dict, dict, dict]:
     tables["points"] = points
     tables["recommendations"] = res.recommendations.to_frame()
     data = res.data.to_dict()
-    fit_text = res.fit.summary() if res.fit is not None and hasattr(res.fit, "summary") else None
+    fit_text = _fit_text(res)
     cal_text = cal.summary() if cal is not None and hasattr(cal, "summary") else None
     context = {
         "title": res.experiment.report_title or f"Lead scoring review: {res.experiment.name}",
@@ -150,6 +150,22 @@ def build(res) -> tuple[dict, dict, dict]:
         "warnings": list(res.warnings), "glossary": ctx.GLOSSARY,
     }
     return context, figures, tables
+
+
+def _fit_text(res) -> str | None:
+    """The fit's text, then the simplification and how the final rule set's values were
+    set, so the fit's own cutoff never stands alone against the proposal's."""
+    if res.fit is None or not hasattr(res.fit, "summary"):
+        return None
+    parts = [res.fit.summary()]
+    simp = getattr(res, "simplification", None)
+    if simp is not None:
+        parts.append(simp.summary())
+    steps = getattr(res, "proposal_steps", ())
+    if steps:
+        parts.append("How the proposal's values were set:\n" + "\n".join(f"  - {s}"
+                                                                          for s in steps))
+    return "\n\n".join(parts)
 
 
 def render(context: dict, figures: dict) -> tuple[str, str]:
