@@ -293,10 +293,11 @@ def decision(res, view: dict) -> dict:
                  f"{_plural(primary)} a {per} (95% interval "
                  f"{fmt.interval(h['ci_low'], h['ci_high'])}).")
     reasons = [x for x in p.get("reasons", []) if x]
+    why = ""
     if verdict != "recommend" and reasons:
-        s.append("Why not adopt: " + "; ".join(reasons) + ".")
+        why = f"Why '{verdict}' and not 'recommend': " + fmt.words("; ".join(reasons)) + "."
     risks = list(view["caveats"][:3])
-    return {"verdict": verdict, "title": title, "paragraph": " ".join(s),
+    return {"verdict": verdict, "title": title, "paragraph": " ".join(s), "why": why,
             "evaluation": _short_evaluation(res),
             "rows": headline_rows(view, res.outcomes), "risks": risks,
             "more_risks": max(0, len(view["caveats"]) - 3)}
