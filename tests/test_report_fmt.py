@@ -43,3 +43,4 @@ def test_words_for_sentences_written_elsewhere():
     assert fmt.words("MQL cutoff 85 -> 98.0 (half-life 11.441787978407191)") == \
         "MQL cutoff 85 → 98 (half-life 11.44)"
     assert fmt.words("rate 40.0% and 0.05, 7.0 fewer") == "rate 40.0% and 0.05, 7 fewer"
+    assert fmt.words("(95% CI +2.0 to +5.4)") == "(95% CI +2.0 to +5.4)"  # signed: kept

@@ -509,6 +509,11 @@ GLOSSARY = [
      "would have done."),
     ("as recorded", "counted from the outcomes in the data as they are, without that "
                     "correction."),
+    ("alone at its cutoff", "a change applied by itself to the current rules, keeping "
+                            "the current MQL cutoff."),
+    ("at matched volume", "a change applied by itself with the MQL cutoff re-set so it routes "
+                          "as many MQLs as the current rules: a change that moves the score "
+                          "scale is judged by which leads it picks, not by how many."),
     ("recall", "the share of all leads that reached the outcome that were MQLs first."),
     ("coverage", "the share of MQLs with any recorded sales outcome (the rest were never "
                  "worked)."),

@@ -116,5 +116,5 @@ def tidy(text: str) -> str:
 def words(text: str) -> str:
     """A sentence written elsewhere in calib, for people: whole numbers without '.0'
     ('cutoff 85 -> 98.0' -> 'cutoff 85 → 98') and noise rounded."""
-    text = re.sub(r"(?<![\d.])(\d+)\.0(?![\d.%])", r"\1", tidy(text))
+    text = re.sub(r"(?<=[\s(])(\d+)\.0(?![\d.%])", r"\1", tidy(text))
     return text.replace(" -> ", " → ")
