@@ -160,6 +160,15 @@ def test_page_one_holds_the_effect_per_week_with_its_interval(demo_run):
     assert "**Risks**" in page and res.recommendations.caveats[0] in page
     for o in res.outcomes:  # every outcome per week, within capacity
         assert e.hits_per_week[o] and fmt.signed(e.hits_per_week[o][2]) in page
+    # "current" says what it is: today's rules, or the current rules at matched volume,
+    # and then page 1 also gives the effect against today's rules as they are
+    if e.comparison == "matched":
+        assert f"| current at cutoff {round(e.cutoffs[0])} |" in page
+        today = res.recommendations.package.alone.hits_per_week[p]
+        assert "Against today's rules as they are" in page
+        assert fmt.interval(today[3], today[4]) in page
+    else:
+        assert "| current |" in page
 
 
 def test_every_figure_says_its_basis(demo_run):

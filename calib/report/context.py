@@ -279,7 +279,8 @@ def decision(res, view: dict) -> dict:
     verdict = p["verdict"]
     title = f"{VERDICT_WORDS.get(verdict, verdict)} the proposed rule set '{res.proposed.name}'"
     m, r, h = p["mql"], p["rates"].get(primary, {}), p["hits"].get(primary, {})
-    s = [f"Against the current rules '{res.baseline.name}', on the same leads, the proposal "
+    cur = _current_label(res, p)
+    s = [f"Against {cur['sentence']}, on the same leads, the proposal "
          f"sends sales {fmt.num(m['changed'])} MQLs "
          f"a {per} instead of {fmt.num(m['baseline'])}"
          + (f" (sales can work {fmt.num(cap, 0)} a {per})." if cap else ".")]
@@ -292,15 +293,51 @@ def decision(res, view: dict) -> dict:
         s.append(f"Counting only the MQLs{within}, that is {fmt.signed(h['diff'])} "
                  f"{_plural(primary)} a {per} (95% interval "
                  f"{fmt.interval(h['ci_low'], h['ci_high'])}).")
+    today = _as_written(p)
+    if today is not None and cur["matched"]:
+        th = today["per_week"].get(primary) or {}
+        tm = today["mql_per_week"]
+        s.append(f"Against today's rules as they are ({fmt.num(tm['baseline'])} MQLs a {per}), "
+                 f"the proposal gives {fmt.signed(th.get('diff'))} {_plural(primary)} a {per}"
+                 + (" within capacity" if cap else "")
+                 + f" (95% interval {fmt.interval(th.get('ci_low'), th.get('ci_high'))}).")
     reasons = [x for x in p.get("reasons", []) if x]
     why = ""
     if verdict != "recommend" and reasons:
         why = f"Why '{verdict}' and not 'recommend': " + fmt.words("; ".join(reasons)) + "."
     risks = list(view["caveats"][:3])
     return {"verdict": verdict, "title": title, "paragraph": " ".join(s), "why": why,
+            "current_label": cur["column"],
             "evaluation": _short_evaluation(res),
             "rows": headline_rows(view, res.outcomes), "risks": risks,
             "more_risks": max(0, len(view["caveats"]) - 3)}
+
+
+def _as_written(p: dict) -> dict | None:
+    """The package's judgement against today's rules as written, when there is one."""
+    for key in ("alone", "as_written"):
+        j = p.get(key)
+        if isinstance(j, dict) and j.get("comparison") == "as written" and "per_week" in j:
+            return j
+    return None
+
+
+def _current_label(res, p: dict) -> dict:
+    """What "current" means in page 1's figures: today's rules, or (when the package is
+    judged at matched volume) the current rules with their cutoff moved to the proposal's
+    volume."""
+    from calib.report import fmt
+
+    name = res.baseline.name
+    cut = (p.get("effect") or {}).get("cutoffs", {}).get("baseline")
+    if p.get("comparison") == "matched" and not fmt.missing(cut):
+        c = fmt.points(cut, sign=False)
+        return {"matched": True,
+                "sentence": f"the current rules '{name}' at matched volume (their MQL cutoff "
+                            f"moved from {fmt.points(res.baseline.thresholds.mql, sign=False)} "
+                            f"to {c} so they route as many MQLs as the proposal)",
+                "column": f"current at cutoff {c}"}
+    return {"matched": False, "sentence": f"the current rules '{name}'", "column": "current"}
 
 
 def _short_evaluation(res) -> str:
