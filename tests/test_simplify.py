@@ -137,3 +137,33 @@ def test_summary_and_dict_of_a_result():
     text = res.summary()
     assert "merged levels of seniority" in text and "merged steps of employees" in text
     json.dumps(res.to_dict(), allow_nan=False)
+
+
+@pytest.mark.slow
+def test_cli_fit_writes_the_simplified_rules(tmp_path, capsys):
+    import json
+
+    from calib.cli.main import main
+    from calib.demo import generate_demo
+    from calib.rules import load_rules
+
+    world = generate_demo(tmp_path / "w", n_leads=3000, seed=2)
+    out = tmp_path / "p.toml"
+    code = main(["fit", str(world.data_dir), "--rules", str(world.current_rules), "--out",
+                 str(out), "--points-step", "5", "--decay-kinds", "none,exponential", "--json"])
+    d = json.loads(capsys.readouterr().out)
+    assert code == 0
+    written = load_rules(out)
+    assert d["rules"] == written.to_dict()  # the JSON's rules are the written ones
+    sim = d["simplification"]
+    # the set at step 5 is kept unless it loses more than the tolerance out of time;
+    # then whole-number points are tried, and the full fit is the last resort
+    step = sim["points_step"]
+    assert (step == 5) == (sim["kept"] == "simplified")
+    if sim["kept"] != "simplified":
+        first = sim["cost"]["tried"][0] if sim["kept"] != "full" else sim["cost"]
+        assert first["points_step"] == 5
+        assert first["difference"]["diff"] < -first["tolerance"]
+    assert all(float(r.points) % step == 0 for r in (*written.fit, *written.behavior))
+    assert float(written.thresholds.mql).is_integer()
+    assert sim["rules_simplified"] <= sim["rules_full"]

@@ -17,8 +17,9 @@ round rule set:
 3. **Cost out of time**: the simplified set against the full fit at equal volume on the
    test leads (:func:`calib.fit.fit.evaluate`, corrected for selective labels where a
    holdout allows), with 95% intervals. The simplified set is kept when it loses at most
-   ``tolerance`` (1 point) of the primary outcome's rate; otherwise the full fit is kept
-   with whole-number points (the same rounding at step 1, nothing merged).
+   ``tolerance`` (1 point) of the primary outcome's rate; otherwise the same is tried
+   with whole-number points (levels still merged), and failing that the full fit is
+   kept with whole-number points (nothing merged).
 """
 
 from __future__ import annotations
@@ -46,8 +47,9 @@ class SimplifyResult:
     """The simplified rule set, what was merged and dropped, and its cost out of time.
 
     ``cost`` holds the equal-volume comparison: ``full`` and ``simplified`` rates with
-    95% intervals, their ``difference`` (simplified - full) with its interval, ``basis``
-    and ``tolerance``; ``kept`` is "simplified" or "full"."""
+    95% intervals, their ``difference`` (simplified - full) with its interval, ``basis``,
+    ``tolerance``, ``points_step`` and the costs of coarser sets ``tried`` before;
+    ``kept`` is "simplified", "simplified at step 1" or "full"."""
 
     rules: RuleSet
     full: RuleSet
@@ -427,22 +429,30 @@ def simplify(ds: Dataset, fit_result, *, points_step: float = 5, train_until=Non
     split = fit_result.split
     tu = split.get("train_until") if train_until is None else train_until
     train_ds, _, _ = _split(ds, tu, seed, window_days)
-    simple, merges, dropped = simplify_rules(
-        full, effects=fit_result.effects, points_per_logit=fit_result.points_per_logit,
-        points_step=points_step, leads=train_ds.leads, z=z, half_life_step=half_life_step)
-    simple = match_cutoffs(train_ds, full, simple)
-    cost, kept = {}, "simplified"
-    if evaluate_cost:
-        cost = _cost(ds, full, simple, fit_result.outcome, tu, window_days, tolerance)
-        d = cost.get("difference")
-        if d and d.get("diff") is not None and d["diff"] < -tolerance:
-            kept = "full"
-    if kept == "full":
+    # the simplest first; a coarser set is kept when it loses at most the tolerance
+    ladder = [(points_step, True), (1, True)] if points_step > 1 else [(points_step, True)]
+    tried = []
+    for step, merge in ladder:
         simple, merges, dropped = simplify_rules(
-            full, points_step=1, merge=False, half_life_step=half_life_step)
+            full, effects=fit_result.effects, points_per_logit=fit_result.points_per_logit,
+            points_step=step, leads=train_ds.leads, z=z, merge=merge,
+            half_life_step=half_life_step)
         simple = match_cutoffs(train_ds, full, simple)
-    return SimplifyResult(rules=simple, full=full, points_step=float(points_step),
-                          merges=merges, dropped=dropped, cost=cost, kept=kept)
+        cost = _cost(ds, full, simple, fit_result.outcome, tu, window_days, tolerance) \
+            if evaluate_cost else {}
+        cost["points_step"] = step
+        tried.append(cost)
+        d = cost.get("difference")
+        if not (d and d.get("diff") is not None and d["diff"] < -tolerance):
+            kept = "simplified" if step == points_step else f"simplified at step {step:g}"
+            return SimplifyResult(rules=simple, full=full, points_step=float(step),
+                                  merges=merges, dropped=dropped,
+                                  cost={**cost, "tried": tried[:-1]}, kept=kept)
+    simple, merges, dropped = simplify_rules(full, points_step=1, merge=False,
+                                             half_life_step=half_life_step)
+    simple = match_cutoffs(train_ds, full, simple)
+    return SimplifyResult(rules=simple, full=full, points_step=1.0, merges=merges,
+                          dropped=dropped, cost={**tried[0], "tried": tried[1:]}, kept="full")
 
 
 def _cost(ds, full, simple, outcome, train_until, window_days, tolerance) -> dict:

@@ -31,12 +31,15 @@ an exploration holdout, every rate of every row is corrected as in
 observed); a row whose correction is undefined shows "–", never a rate on another basis.
 
 Guardrails (documented defaults): a change is held when the interval of the primary
-outcome's rate per MQL reaches a drop of ``HARM_RATE`` (2 points) or the interval of
-its outcomes per week reaches a drop of ``HARM_HITS`` (5%), when either side rests on
+outcome's rate per MQL reaches a drop of ``HARM_RATE`` (2 points) or (not at matched
+volume, where the rate decides) the interval of its outcomes per week reaches a drop of
+``HARM_HITS`` (5%), when either side rests on
 fewer than ``MIN_DECIDED`` decided MQLs or ``MIN_HITS`` outcomes, or when its effect
 cannot be estimated. A gain whose MQLs per week exceed the capacity by more than 5% is
-only "consider". Held changes are left out of the package (its MQL cutoff re-set),
-so nothing on hold is recommended as part of it.
+only "consider". Changes with evidence of harm on their own (the whole interval of the
+rate difference below zero) are left out of the package and its MQL cutoff is re-set;
+the package's reasons say how many of its parts are held alone (they cannot be shown
+harmless alone and belong in it only together with the others).
 """
 
 from __future__ import annotations
@@ -507,9 +510,10 @@ def _judge(ev: _Evaluator, a: _Side, b: _Side, comparison: str, description: str
         gap = abs(b.count - a.count) / a.count
         if gap > VOLUME_TOLERANCE:
             comparable = False
-            notes.append(f"the nearest cutoff routes {b.count:,} MQLs against {a.count:,} "
-                         f"({100 * gap:.0f}% apart, more than the {100 * VOLUME_TOLERANCE:.0f}% "
-                         f"tolerance): scores tie, so the volumes cannot be matched closer")
+            notes.append(f"at the nearest cutoffs the baseline routes {a.count:,} MQLs and the "
+                         f"changed rules {b.count:,} ({100 * gap:.0f}% apart, more than the "
+                         f"{100 * VOLUME_TOLERANCE:.0f}% tolerance): scores tie, so the volumes "
+                         "cannot be matched closer and the rates are not compared")
 
     def tup(fa, fb, ratio=False):
         pa, pb = float(fa(a.point)), float(fb(b.point))
@@ -617,11 +621,14 @@ def verdict(e: Judgement, primary: str, capacity: float | None,
     if not (fin(r[3]) and fin(r[4])):
         why = [n for n in e.notes if "undefined" in n] or ["the interval cannot be estimated"]
         return "hold", (f"the effect cannot be estimated: {why[0]}",)
+    # at matched volume the rate per MQL is the comparison; outcomes per week still
+    # carry what is left of the volume gap, so they inform but do not decide
+    matched = e.comparison == "matched"
     harm = []
     if r[3] < -HARM_RATE:
         harm.append(f"the 95% interval of the {primary} rate reaches a drop of "
                     f"{-100 * r[3]:.1f} points (tolerance {100 * HARM_RATE:.0f})")
-    if fin(rel[1]) and rel[1] < -HARM_HITS:
+    if not matched and fin(rel[1]) and rel[1] < -HARM_HITS:
         harm.append(f"the 95% interval of {primary}s per{where} reaches a drop of "
                     f"{-100 * rel[1]:.0f}% (tolerance {100 * HARM_HITS:.0f}%)")
     if harm:
@@ -629,7 +636,7 @@ def verdict(e: Judgement, primary: str, capacity: float | None,
     over = capacity is not None and fin(e.mql_per_week[1]) and \
         e.mql_per_week[1] > 1.05 * capacity
     gain_rate = r[3] > 0
-    gain_hits = fin(h[3]) and h[3] > 0
+    gain_hits = fin(h[3]) and h[3] > 0 and (gain_rate or not matched)
     fewer = fin(e.mql_per_week[2]) and e.mql_per_week[2] < -0.05
     reasons = []
     if gain_rate or gain_hits:
@@ -795,6 +802,12 @@ def recommend(ds: Dataset, baseline: RuleSet, proposed: RuleSet, base_res: Repla
     b_at = ev.side(baseline, cut_b)
     pm = _judge(ev, b_at, p_side, "matched", f"the baseline's MQL cutoff re-set to {cut_b:.4g} "
                 "so it routes as many MQLs as the proposal", basis, check_volume=True)
+    if not pm.comparable:  # the baseline's scores tie: move the proposal's cutoff too
+        cut_p = ev.nearest_cutoff(package_rules, b_at.count)
+        pm2 = _judge(ev, b_at, ev.side(package_rules, cut_p), "matched",
+                     f"the baseline's MQL cutoff re-set to {cut_b:.4g} and the proposal's to "
+                     f"{cut_p:.4g}, so both route about as many MQLs", basis, check_volume=True)
+        pm = pm2 if pm2.comparable else pm
     v, reasons = verdict(pm, primary, None, per)
     if v == "recommend" and capacity_per_week is not None and \
             as_written.mql_per_week[1] > 1.05 * capacity_per_week:
@@ -803,8 +816,8 @@ def recommend(ds: Dataset, baseline: RuleSet, proposed: RuleSet, base_res: Repla
     held_parts = [c for c in included if c.verdict == "hold"]
     if held_parts and v != "hold":
         reasons = reasons + (f"{len(held_parts)} of its {len(included)} changes cannot be shown "
-                             "harmless on their own (held alone); they are recommended only "
-                             "as part of the package, whose effect is measured as a whole",)
+                             "harmless on their own (held alone); they belong in it only "
+                             "together with the others, whose joint effect this row measures",)
     package = Change("package", f"adopt '{package_rules.name}' as a whole", as_written, pm,
                      "matched", v, reasons,
                      float(np.nan_to_num(pm.hits_per_week[primary][2])))

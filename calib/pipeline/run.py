@@ -470,8 +470,8 @@ def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
     finally:
         bar.close()
     if recs.rules is not None and recs.rules != proposed:
-        steps.append(f"{len(recs.excluded)} held change(s) left out; MQL cutoff "
-                     f"{recs.rules.thresholds.mql:g}")
+        steps.append(f"{len(recs.excluded)} change(s) that lower the {primary} rate on their "
+                     f"own left out; MQL cutoff {recs.rules.thresholds.mql:g}")
         proposed = recs.rules
     steps.append(f"final rule set (proposed_rules.toml): {len(proposed.fit) + len(proposed.behavior)}"
                  f" rules, MQL cutoff {proposed.thresholds.mql:g}"
