@@ -163,7 +163,7 @@ def test_page_one_holds_the_effect_per_week_with_its_interval(demo_run):
     # "current" says what it is: today's rules, or the current rules at matched volume,
     # and then page 1 also gives the effect against today's rules as they are
     if e.comparison == "matched":
-        assert f"| current at cutoff {round(e.cutoffs[0])} |" in page
+        assert f"| current at cutoff {round(e.cutoffs[0])} | proposed" in page
         today = res.recommendations.package.alone.hits_per_week[p]
         assert "Against today's rules as they are" in page
         assert fmt.interval(today[3], today[4]) in page

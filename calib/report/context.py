@@ -307,7 +307,7 @@ def decision(res, view: dict) -> dict:
         why = f"Why '{verdict}' and not 'recommend': " + fmt.words("; ".join(reasons)) + "."
     risks = list(view["caveats"][:3])
     return {"verdict": verdict, "title": title, "paragraph": " ".join(s), "why": why,
-            "current_label": cur["column"],
+            "current_label": cur["column"], "proposed_label": cur["proposed"],
             "evaluation": _short_evaluation(res),
             "rows": headline_rows(view, res.outcomes), "risks": risks,
             "more_risks": max(0, len(view["caveats"]) - 3)}
@@ -329,15 +329,24 @@ def _current_label(res, p: dict) -> dict:
     from calib.report import fmt
 
     name = res.baseline.name
-    cut = (p.get("effect") or {}).get("cutoffs", {}).get("baseline")
+    cuts = (p.get("effect") or {}).get("cutoffs", {})
+    cut, pcut = cuts.get("baseline"), cuts.get("changed")
+    own = res.proposed.thresholds.mql
+    proposed = "proposed"
+    if not fmt.missing(pcut) and round(pcut) != round(own):
+        proposed = f"proposed at cutoff {fmt.points(pcut, sign=False)}"
     if p.get("comparison") == "matched" and not fmt.missing(cut):
         c = fmt.points(cut, sign=False)
-        return {"matched": True,
+        moved = "" if proposed == "proposed" else \
+            f"; the proposal's own cutoff moved from {fmt.points(own, sign=False)} to " \
+            f"{fmt.points(pcut, sign=False)} as well, where scores tie"
+        return {"matched": True, "proposed": proposed,
                 "sentence": f"the current rules '{name}' at matched volume (their MQL cutoff "
                             f"moved from {fmt.points(res.baseline.thresholds.mql, sign=False)} "
-                            f"to {c} so they route as many MQLs as the proposal)",
+                            f"to {c} so they route as many MQLs as the proposal{moved})",
                 "column": f"current at cutoff {c}"}
-    return {"matched": False, "sentence": f"the current rules '{name}'", "column": "current"}
+    return {"matched": False, "sentence": f"the current rules '{name}'", "column": "current",
+            "proposed": proposed}
 
 
 def _short_evaluation(res) -> str:
