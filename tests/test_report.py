@@ -233,3 +233,15 @@ def test_calibration_section_says_which_way_the_score_errs(demo_run):
              "agrees": "add up to what happened"}[chk.before.verdict]
     assert words in cal and f"O/E = {chk.before.ratio:.2f}" in cal
     assert "Recalibrating on the last" in cal and f"O/E = {chk.after.ratio:.2f}" in cal
+
+
+def test_arm_descriptions_must_be_text(tmp_path):
+    from calib.errors import ConfigError
+    from calib.pipeline.experiment import load_experiment
+
+    p = tmp_path / "e.toml"
+    p.write_text('name = "x"\n[data]\npath = "d"\n[rules]\nbaseline = "r.toml"\n'
+                 '[abtest]\narms = { strict = 100 }\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_experiment(p)
+    assert err.value.code == "invalid_value" and "arms" in str(err.value)
