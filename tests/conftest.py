@@ -84,3 +84,19 @@ def small_rules(tmp_path) -> Path:
     p = tmp_path / "rules.toml"
     p.write_text(RULES, encoding="utf-8")
     return p
+
+
+@pytest.fixture(scope="session")
+def demo_report(tmp_path_factory):
+    """A small demo world run end to end into a report folder, once per test session
+    (the report tests and the browser tests read the same one)."""
+    from calib.demo import generate_demo
+    from calib.pipeline.experiment import load_experiment
+    from calib.pipeline.run import run_experiment
+    from calib.report.render import write_report
+
+    root = tmp_path_factory.mktemp("report")
+    world = generate_demo(root / "w", n_leads=4000, seed=2)
+    res = run_experiment(load_experiment(world.experiment))
+    folder = write_report(res, root / "out" / "demo")
+    return world, res, folder

@@ -13,19 +13,13 @@ import pytest
 from calib.cli.main import main
 from calib.demo import generate_demo
 from calib.errors import CalibError
-from calib.pipeline.experiment import load_experiment
+from calib.report import fmt
 from calib.report.render import write_report
-from calib.pipeline.run import run_experiment
 
 
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("report")
-    world = generate_demo(root / "w", n_leads=4000, seed=2)
-    exp = load_experiment(world.experiment)
-    res = run_experiment(exp)
-    folder = write_report(res, root / "out" / "demo")
-    return world, res, folder
+def demo_run(demo_report):
+    return demo_report
 
 
 def test_report_folder_has_everything(demo_run):
@@ -53,10 +47,13 @@ def test_html_embeds_every_figure_and_requests_nothing(demo_run):
     assert "url(" not in html
 
 
-def test_report_leads_with_recommendations_and_holds_no_lead_ids(demo_run):
+def test_report_leads_with_the_decision_and_holds_no_lead_ids(demo_run):
     world, res, folder = demo_run
     md = (folder / "report.md").read_text(encoding="utf-8")
-    assert md.index("## Recommendations") < md.index("## Data")
+    first = md.index("\n## ")
+    verdict = res.recommendations.package.verdict
+    assert md[first:].startswith(f"\n## {verdict.upper()}: ")
+    assert first < md.index("## What changes") < md.index("## Data") < md.index("## Appendix")
     ids = pd.read_csv(world.leads, usecols=["lead_id"])["lead_id"]
     text = md + (folder / "report.html").read_text(encoding="utf-8")
     for p in (folder / "tables").glob("*.csv"):
@@ -143,3 +140,108 @@ def test_bad_experiment_file(tmp_path, capsys):
     code = main(["run", str(p)])
     err = capsys.readouterr().err
     assert code == 1 and "capacity" in err and "Traceback" not in err
+
+
+def _page_one(md: str) -> str:
+    return md[:md.index("## What changes")]
+
+
+def test_page_one_holds_the_effect_per_week_with_its_interval(demo_run):
+    """What a reader of page 1 must be able to state: the decision, the effect per week
+    with its 95% interval, and the main risk, in the figures of the recommendations."""
+    _, res, folder = demo_run
+    page = _page_one((folder / "report.md").read_text(encoding="utf-8"))
+    e = res.recommendations.package.effect
+    p = res.primary
+    h, r, m = e.hits_per_week[p], e.rates[p], e.mql_per_week
+    assert f"**{fmt.signed(h[2])}** ({fmt.interval(h[3], h[4])})" in page
+    assert f"**{fmt.pp(r[2])}** ({fmt.interval(r[3], r[4], fmt.pp)})" in page
+    assert f"| {fmt.num(m[0])} | {fmt.num(m[1])} |" in page
+    assert "**Risks**" in page and res.recommendations.caveats[0] in page
+    for o in res.outcomes:  # every outcome per week, within capacity
+        assert e.hits_per_week[o] and fmt.signed(e.hits_per_week[o][2]) in page
+    # "current" says what it is: today's rules, or the current rules at matched volume,
+    # and then page 1 also gives the effect against today's rules as they are
+    if e.comparison == "matched":
+        assert f"| current at cutoff {round(e.cutoffs[0])} | proposed" in page
+        today = res.recommendations.package.alone.hits_per_week[p]
+        assert "Against today's rules as they are" in page
+        assert fmt.interval(today[3], today[4]) in page
+    else:
+        assert "| current |" in page
+
+
+def test_every_figure_says_its_basis(demo_run):
+    _, res, folder = demo_run
+    md = (folder / "report.md").read_text(encoding="utf-8")
+    corrected = res.recommendations.package.effect.basis.startswith("outcomes corrected")
+    page = _page_one(md)
+    if corrected:
+        assert page.count("†") >= 3 and "† Corrected for selective labels" in page
+    who = md[md.index("## Who moves"):md.index("## Calibration")]
+    assert "as recorded" in who and "differ" in who
+    assert "as recorded" in md[md.index("## Threshold trade-off"):md.index("## Who moves")]
+    glossary = md[md.index("### Glossary"):]
+    for term in ("within capacity", "corrected for selective labels", "as recorded", "vanity",
+                 "Brier", "KS", "PSI", "AIC", "Newcombe", "recall"):
+        assert term in glossary, term
+
+
+def test_no_raw_values_reach_a_reader(demo_run):
+    _, _, folder = demo_run
+    md = (folder / "report.md").read_text(encoding="utf-8")
+    html = re.sub(r"data:image/png;base64,[^\"]+", "", (folder / "report.html")
+                  .read_text(encoding="utf-8"))
+    assert fmt.unreadable(md) == []
+    assert fmt.unreadable(html) == []
+    assert "```diff" not in md  # rules are a table, not a TOML diff
+
+
+def test_rules_table_shows_whole_points_and_both_cutoffs(demo_run):
+    _, res, folder = demo_run
+    md = (folder / "report.md").read_text(encoding="utf-8")
+    rules = md[md.index("## What changes"):md.index("## Each change judged")]
+    row = next(line for line in rules.splitlines() if line.startswith("| MQL cutoff"))
+    assert f"{round(res.baseline.thresholds.mql)} points" in row
+    assert f"{round(res.proposed.thresholds.mql)} points" in row
+    assert not re.search(r"[+−-]\d+\.\d", rules.split("| flag |")[1].split("Points are")[0]
+                         .replace(" pts", ""))  # points are whole numbers
+
+
+def test_the_live_test_reads_only_the_experiments_outcomes(demo_run):
+    _, res, folder = demo_run
+    md = (folder / "report.md").read_text(encoding="utf-8")
+    ab = md[md.index("## Live A/B test"):]
+    ab = ab[:ab.index("\n## ")]
+    metrics = {line.split("|")[1].strip() for line in ab.splitlines()
+               if line.startswith("| ") and not line.startswith("| metric")}
+    assert metrics == set(res.outcomes) | set(res.experiment.abtest.guardrails)
+    assert "lost" not in metrics
+    assert any(w in ab for w in ("beats", "does worse", "no measurable difference"))
+    assert "(control)" in ab
+    for arm, text in res.experiment.abtest.arms.items():  # the arms, described
+        assert f"**{arm}**" in ab and text in ab
+
+
+def test_calibration_section_says_which_way_the_score_errs(demo_run):
+    _, res, folder = demo_run
+    chk = res.calibration_check
+    assert chk is not None
+    md = (folder / "report.md").read_text(encoding="utf-8")
+    cal = md[md.index("## Calibration"):md.index("## Live A/B test")]
+    words = {"over-predicts": "over-predicts", "under-predicts": "under-predicts",
+             "agrees": "add up to what happened"}[chk.before.verdict]
+    assert words in cal and f"O/E = {chk.before.ratio:.2f}" in cal
+    assert "Recalibrating on the last" in cal and f"O/E = {chk.after.ratio:.2f}" in cal
+
+
+def test_arm_descriptions_must_be_text(tmp_path):
+    from calib.errors import ConfigError
+    from calib.pipeline.experiment import load_experiment
+
+    p = tmp_path / "e.toml"
+    p.write_text('name = "x"\n[data]\npath = "d"\n[rules]\nbaseline = "r.toml"\n'
+                 '[abtest]\narms = { strict = 100 }\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_experiment(p)
+    assert err.value.code == "invalid_value" and "arms" in str(err.value)

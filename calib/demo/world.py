@@ -1133,7 +1133,12 @@ def _experiment(world, mql_t, leads, ext) -> dict:
         "rules": {"baseline": "current.toml", "candidates": ["truth.toml"]},
         "sweep": SWEEP_GRID,
         "abtest": {"assignments": f"data/assignments.{ext}", "control": "control",
-                   "guardrails": ["unsubscribe", "disqualified"]},
+                   "guardrails": ["unsubscribe", "disqualified"],
+                   "arms": {"control": "routes a lead to sales when its current.toml score "
+                                       f"reaches {CURRENT_RULES['thresholds']['mql']} (as "
+                                       "today)",
+                            "strict": "routes a lead to sales only when its current.toml "
+                                      f"score reaches {STRICT_MQL}"}},
         "report": {"out": "reports", "title": "Lead scoring review: demo world"},
     }
 

@@ -28,6 +28,7 @@ An experiment file is TOML; relative paths in it are relative to the file itself
     [abtest]                                # optional live test
     assignments = "data/assignments.csv"
     control = "control"
+    arms = { control = "current rules", strict = "MQL at 100 points" }  # optional, for the report
 
     [report]
     out = "reports"                         # <out>/<name>/; default ./reports/<name>/
@@ -54,7 +55,7 @@ DATA_KEYS = ("path", "files", "columns", "exclude", "preset", "url", "tables", "
 RULES_KEYS = ("baseline", "candidates")
 FIT_KEYS = ("enabled", "outcome", "horizon_days", "holdout_column", "points_step")
 ABTEST_KEYS = ("assignments", "control", "outcomes", "planned", "guardrails", "window_days",
-               "correction")
+               "correction", "arms")
 REPORT_KEYS = ("out", "title", "bootstrap")
 ENGINE_KEYS = ("scheduler",)
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -78,6 +79,7 @@ class AbTestConfig:
     guardrails: tuple[str, ...] = ()
     window_days: float | None = None
     correction: str = "holm"
+    arms: dict | None = None  # arm -> what it does, in words, for the report
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,15 @@ class Experiment:
     @property
     def report_dir(self) -> Path:
         return self.report_out / self.name
+
+
+def _arm_descriptions(arms, src) -> dict | None:
+    if arms is None:
+        return None
+    if not isinstance(arms, dict) or not all(isinstance(v, str) for v in arms.values()):
+        raise ConfigError(f"'arms' of [abtest] in {src} must be a table of arm = \"what it "
+                          f"does\". Got {arms!r}.", code="invalid_value")
+    return dict(arms)
 
 
 def load_experiment(path) -> Experiment:
@@ -200,6 +211,7 @@ def load_experiment(path) -> Experiment:
             planned=a.get("planned"), guardrails=tuple(a.get("guardrails", ())),
             window_days=num("abtest.window_days", a["window_days"]) if "window_days" in a else None,
             correction=a.get("correction", "holm"),
+            arms=_arm_descriptions(a.get("arms"), src),
         )
         if ab.correction not in ("holm", "bh"):
             raise ConfigError(f"'correction' of [abtest] in {src} must be 'holm' or 'bh'. Got "

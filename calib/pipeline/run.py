@@ -68,6 +68,7 @@ class ExperimentResult:
     warnings: tuple[str, ...] = ()
     simplification: Any = None  # calib.fit.simplify.SimplifyResult
     proposal_steps: tuple[str, ...] = ()  # how the proposal's values were set, in order
+    calibration_check: Any = None  # calib.calibration.large.RecentRecalibration
 
     def to_dict(self) -> dict:
         return {
@@ -86,6 +87,8 @@ class ExperimentResult:
             "simplification": (self.simplification.to_dict()
                                if self.simplification is not None else None),
             "proposal_steps": list(self.proposal_steps),
+            "calibration_in_the_large": (self.calibration_check.to_dict()
+                                         if self.calibration_check is not None else None),
         }
 
 
@@ -238,7 +241,7 @@ def _score_by_outcome(ds, res: dict, outcomes) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
 
 
-def _abtest(abtest, ds, exp: Experiment, W: float):
+def _abtest(abtest, ds, exp: Experiment, W: float, outcomes=None):
     from calib.abtest.assign import ArmAllocation, read_assignment_table
     from calib.abtest.live import ABTestConfig
 
@@ -247,10 +250,33 @@ def _abtest(abtest, ds, exp: Experiment, W: float):
     if a.planned:
         planned = ArmAllocation.from_dict(a.planned) if hasattr(ArmAllocation, "from_dict") \
             else ArmAllocation(**a.planned)
-    cfg = ABTestConfig(control=a.control, outcomes=a.outcomes, guardrails=a.guardrails,
+    # the outcomes the experiment asks about, not every outcome in the data
+    cfg = ABTestConfig(control=a.control, outcomes=a.outcomes or outcomes, guardrails=a.guardrails,
                        window_days=a.window_days or W, planned=planned, correction=a.correction)
     table = read_assignment_table(a.assignments) if a.assignments is not None else None
     return abtest(ds, table, cfg)
+
+
+def _bar(desc: str, unit: str, *, enabled: bool):
+    """A tqdm bar on stderr, ticked once per call (a library step's ``progress``); shown
+    only when the caller reports progress and stderr is a terminal, as the sweep's is.
+    A call may pass ``total=`` to set the length once it is known."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(desc=desc, unit=unit, file=sys.stderr, delay=2, leave=False,
+               disable=not enabled or not sys.stderr.isatty())
+
+    class Tick:
+        def __call__(self, *args, total=None, **kwargs):
+            if total is not None and bar.total != total:
+                bar.total = total
+                bar.refresh()
+            bar.update(1)
+
+        def close(self):
+            bar.close()
+
+    return Tick()
 
 
 RECENT_WEEKS = 8
@@ -366,7 +392,7 @@ def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
                                    end=train_end or intake_end, progress=False)
         else:
             sw = sweep(ds, baseline, exp.sweep, window_days=W, end=train_end or intake_end,
-                       progress=False)
+                       progress=None if progress is not None else False)
 
     # ---- a proposed rule set
     fit_res = simplification = None
@@ -435,10 +461,14 @@ def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
         def recut(r):
             return canonical_order(baseline, _recent_capacity_cutoff(
                 ds, r, exp.capacity_mql_per_week, train_end, W, lambda m: None))
-    recs = recommend(ds, baseline, proposed, base_test, primary=primary, outcomes=outcomes,
-                     window_days=W, start=start_test, end=intake_end,
-                     capacity_per_week=exp.capacity_mql_per_week, evaluation=evaluation,
-                     seed=exp.seed, recut=recut, progress=change_progress)
+    bar = _bar("judging changes", "change", enabled=progress is not None)
+    try:
+        recs = recommend(ds, baseline, proposed, base_test, primary=primary, outcomes=outcomes,
+                         window_days=W, start=start_test, end=intake_end,
+                         capacity_per_week=exp.capacity_mql_per_week, evaluation=evaluation,
+                         seed=exp.seed, recut=recut, progress=change_progress or bar)
+    finally:
+        bar.close()
     if recs.rules is not None and recs.rules != proposed:
         steps.append(f"{len(recs.excluded)} change(s) that lower the {primary} rate on their "
                      f"own left out; MQL cutoff {recs.rules.thresholds.mql:g}")
@@ -468,7 +498,7 @@ def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
                                          outcomes)
 
     # ---- optional capabilities
-    comparison = calibration = ab = None
+    comparison = calibration = ab = calibration_check = None
     try:
         from calib.compare.paired import compare_rules
     except ImportError:
@@ -485,6 +515,17 @@ def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
         say("calibrating the proposal")
         calibration = calibrate(ds, proposed, outcome=primary, window_days=W,
                                 train_until=exp.train_until)
+        if start_test is not None:
+            from calib.calibration.large import recalibrate_recent
+
+            say("checking calibration in the large, out of time")
+            try:
+                calibration_check = recalibrate_recent(ds, proposed, outcome=primary,
+                                                       window_days=W,
+                                                       train_until=exp.train_until,
+                                                       seed=exp.seed)
+            except CalibError as e:  # too few snapshots: the report says so, the run goes on
+                warnings.append(f"Calibration in the large was not checked: {e}")
     if exp.abtest is not None:
         try:
             from calib.abtest.live import abtest
@@ -494,7 +535,7 @@ def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
                             "calib cannot do yet.")
         if abtest is not None:
             say("analysing the live test")
-            ab = _abtest(abtest, ds, exp, W)
+            ab = _abtest(abtest, ds, exp, W, outcomes)
 
     import matplotlib
     import numba
@@ -522,4 +563,5 @@ def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
         score_by_outcome=score_by_outcome, recommendations=recs, sweep=sw, fit=fit_res,
         calibration=calibration, comparison=comparison, abtest=ab, provenance=provenance,
         warnings=tuple(warnings), simplification=simplification, proposal_steps=tuple(steps),
+        calibration_check=calibration_check,
     )

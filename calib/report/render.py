@@ -12,17 +12,18 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
 
 import jinja2
-import numpy as np
 import pandas as pd
 
 from calib.errors import CalibError
 from calib.io import json_safe, write_table
 from calib.report import context as ctx
+from calib.report import fmt
 from calib.report import figures as fig
 from calib.rules import dumps_rules
 
@@ -30,61 +31,9 @@ MARKER = ".calib-report"
 TEMPLATES = Path(__file__).parent / "templates"
 
 
-# ---------------------------------------------------------------- number formats (one place)
-def pct(x, digits: int = 1) -> str:
-    return "–" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{100 * x:.{digits}f}%"
-
-
-def pp(x, digits: int = 1) -> str:
-    return "–" if x is None or (isinstance(x, float) and np.isnan(x)) else \
-        f"{100 * x:+.{digits}f} pts"
-
-
-def num(x, digits: int = 1) -> str:
-    if x is None or (isinstance(x, float) and np.isnan(x)):
-        return "–"
-    return f"{x:,.{digits}f}"
-
-
-def signed(x, digits: int = 1) -> str:
-    return "–" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:+,.{digits}f}"
-
-
-def count(x) -> str:
-    return "–" if x is None else f"{int(x):,}"
-
-
-FILTERS = {"pct": pct, "pp": pp, "num": num, "signed": signed, "count": count}
-
-
-BASIS_LABEL = {"matched": "at matched volume", "alone": "alone at its cutoff",
-               "in package": "within the package", "as written": "as written"}
-
-
-def why(change, primary: str) -> str:
-    """A short reason for the recommendations table, led by the comparison its numbers
-    come from (the columns show the deciding judgement)."""
-    basis = BASIS_LABEL.get(getattr(change.effect, "comparison", ""), "")
-    return (f"{basis}: " if basis else "") + _why(change, primary)
-
-
-def _why(change, primary: str) -> str:
-    if change.verdict != "recommend":
-        return "; ".join(change.reasons)
-    e = change.effect
-    r, hits = e.rates[primary], e.hits_per_week[primary]
-    parts = []
-    rate_up = r[3] == r[3] and r[3] > 0
-    hits_up = hits[3] == hits[3] and hits[3] > 0
-    if rate_up and hits_up:
-        parts.append(f"higher {primary} rate per MQL and more {primary}s")
-    elif rate_up:
-        parts.append(f"higher {primary} rate per MQL")
-    elif hits_up:
-        parts.append(f"more {primary}s")
-    if e.mql_per_week[2] < 0:
-        parts.append(f"{-e.mql_per_week[2]:.1f} fewer MQLs for sales")
-    return "; ".join(parts) or "; ".join(change.reasons)
+# ---------------------------------------------------------------- number formats: calib.report.fmt
+FILTERS = {"pct": fmt.pct, "pp": fmt.pp, "num": fmt.num, "signed": fmt.signed,
+           "count": fmt.count, "points": fmt.points, "pvalue": fmt.pvalue}
 
 
 def _env(autoescape: bool) -> jinja2.Environment:
@@ -92,8 +41,13 @@ def _env(autoescape: bool) -> jinja2.Environment:
                              autoescape=autoescape, trim_blocks=True, lstrip_blocks=True,
                              undefined=jinja2.StrictUndefined)
     env.filters.update(FILTERS)
-    env.globals["why"] = why
+    env.filters["cell"] = _md_cell
     return env
+
+
+def _md_cell(x) -> str:
+    """A value for a Markdown table cell: pipes escaped, on one line."""
+    return str(x).replace("|", "\\|").replace("\n", " ")
 
 
 def build(res) -> tuple[dict, dict, dict]:
@@ -106,36 +60,51 @@ def build(res) -> tuple[dict, dict, dict]:
         captions[name] = caption
 
     primary = res.primary
-    f = ctx.funnel_table(res)
-    snap = res.test_replays["baseline"].snapshot
-    add("funnel", f, fig.funnel(f, "leads (snapshot)" if snap else "per week (evaluation period)"),
-        "MQLs and outcomes " + ("in the data set." if snap else "per week in the evaluation "
-                                                              "period."))
-    t = res.tradeoff
-    add("tradeoff", t, fig.tradeoff(t, primary, res.experiment.capacity_mql_per_week,
-                                     ctx.tradeoff_marks(res)),
-        f"Moving the MQL cutoff trades volume for {primary} rate and recall; stars mark the "
-        "current and proposed cutoffs; the dashed line is sales capacity.")
+    view = ctx.recommendations_view(res.recommendations)
+    per = view["per"]
+    cap = res.experiment.capacity_mql_per_week
+    mark = " †" if view["corrected"] else ""
+    f = ctx.funnel_rows(view, res.outcomes)
+    add("funnel", f, fig.funnel(f, f"per {per}" + (" (outcomes: within capacity)" if cap else "")),
+        f"MQLs per {per}, and outcomes per {per}" + (" within capacity" if cap else "")
+        + (", corrected for selective labels †" if view["corrected"] else ", as recorded")
+        + ": the same figures as the table above; the bars under each pair span the 95% "
+          "interval of the change.")
+    t = ctx.tradeoff_view(res.tradeoff, primary)
+    add("tradeoff", t, fig.tradeoff(t, primary, cap, ctx.tradeoff_marks(res)),
+        f"Moving the MQL cutoff trades volume for {primary} rate and recall, as recorded (not "
+        "corrected for selective labels), with 95% intervals; cutoffs with fewer than 30 "
+        f"decided MQLs are left out. Stars mark the current and proposed cutoffs; the dashed "
+        f"line is sales capacity.")
     h = ctx.score_hist_table(res)
     if not h.empty:
         add("score_distribution", h, fig.score_distribution(h, primary),
-            f"Peak score of leads with and without a {primary} (each group sums to 100%).")
+            f"Peak score of leads with and without a {primary}, as recorded (each group sums "
+            "to 100%).")
     b = ctx.band_table(res)
     if not b.empty:
         add("bands", b, fig.bands(b, primary), f"Share of leads with a {primary} by the highest "
-            "band their score reached.")
+            "band their score reached, as recorded.")
     d = ctx.decay_table(res)
     if d is not None:
         table, x, y, xl, yl, chosen, title = d
-        truth = None
-        add("decay", table, fig.curve(table, x, y, title, xl, yl, mark=chosen, truth=truth),
-            "How fast interest fades: the half-life the evidence supports.")
+        add("decay", table, fig.curve(table, x, y, title, xl, yl, mark=chosen),
+            "How fast interest fades: the half-life the evidence supports"
+            + (f" (chosen: {fmt.days(chosen)})." if not fmt.missing(chosen) else "."))
+    chk = getattr(res, "calibration_check", None)
     cal = res.calibration
     rel = getattr(cal, "reliability", None) if cal is not None else None
-    if isinstance(rel, pd.DataFrame) and {"mean_predicted", "observed", "count"} <= set(rel):
-        rel = rel.rename(columns={"mean_predicted": "predicted", "count": "n"})
+    if chk is not None:
+        add("reliability", chk.reliability, fig.reliability(chk.reliability, primary),
+            "Predicted probability against the observed share, out of time (dot size = "
+            f"snapshots); blue as calibrated on the training period, orange after the "
+            f"recalibration on its last {chk.recent_weeks} weeks. On the diagonal, predictions "
+            "come true; below it, the score over-predicts.")
+    elif isinstance(rel, pd.DataFrame) and {"mean_predicted", "observed", "count"} <= set(rel):
+        rel = rel.rename(columns={"mean_predicted": "predicted"})
         add("reliability", rel, fig.reliability(rel, primary),
-            "Calibrated probability against the observed share, out of time (dot size = leads).")
+            "Calibrated probability against the observed share, out of time (dot size = "
+            "snapshots); below the diagonal, the score over-predicts.")
     comp = res.comparison
     wm = getattr(comp, "who_moves", None) if comp is not None else None
     if isinstance(wm, pd.DataFrame) and "leads" in wm.columns:
@@ -144,36 +113,41 @@ def build(res) -> tuple[dict, dict, dict]:
             wt = pd.DataFrame({"cell": cells["label"].astype(str), "leads": cells["leads"]})
             add("who_moves", wm, fig.who_moves(wt), "Leads that are MQLs under both rule sets, "
                 "only one, or neither.")
+    ab = ctx.abtest_view(res)
     ft = ctx.forest_table(res.abtest)
-    if ft is not None and not ft.empty:
-        add("abtest", ft, fig.forest(ft), "Live test: difference of each arm from control.")
+    if ft is not None and not ft.empty and ab is not None:
+        keep = {r["metric"] for r in ab["rows"]}
+        ft = ft[ft["label"].str.split(" · ").str[0].isin(keep)].reset_index(drop=True)
+        if not ft.empty:
+            add("abtest", ft, fig.forest(ft), "Live test: difference of each arm from "
+                "control, as recorded, with 95% intervals (green: significant after the "
+                "correction for several metrics).")
 
-    comp_diffs, who_rows = ctx.comparison_rows(comp, primary)
-    srm, ab_rows = ctx.abtest_rows(res.abtest)
+    comp_diffs, who_rows = ctx.who_moves_rows(comp, primary)
     points = ctx.points_table(res)
     tables["points"] = points
-    recs = res.recommendations
-    tables["recommendations"] = recs.to_frame()
+    tables["recommendations"] = res.recommendations.to_frame()
     data = res.data.to_dict()
+    fit_text = _fit_text(res)
+    cal_text = cal.summary() if cal is not None and hasattr(cal, "summary") else None
     context = {
         "title": res.experiment.report_title or f"Lead scoring review: {res.experiment.name}",
         "name": res.experiment.name, "description": res.experiment.description,
-        "primary": primary, "outcomes": list(res.outcomes), "evaluation": res.evaluation,
-        "capacity": res.experiment.capacity_mql_per_week, "baseline": res.baseline.name,
-        "proposed": res.proposed.name, "proposed_source": res.proposed_source,
-        "recs": recs, "package": recs.package, "changes": recs.changes,
-        "caveats": recs.caveats, "diff": recs.diff, "data": data,
-        "replays": {k: v.to_dict() for k, v in res.test_replays.items()},
-        "full_replays": {k: v.to_dict() for k, v in res.replays.items()},
-        "points": points.to_dict("records"), "captions": captions,
-        "figures": list(figures), "provenance": res.provenance,
+        "primary": primary, "primary_plural": ctx._plural(primary), "outcomes": list(res.outcomes),
+        "evaluation": res.evaluation, "capacity": cap, "per": per,
+        "baseline": res.baseline.name, "proposed": res.proposed.name,
+        "proposed_source": res.proposed_source, "mark": mark,
+        "decision": ctx.decision(res, view), "basis_note": ctx.basis_note(view),
+        "corrected": view["corrected"], "changes": ctx.change_rows(view),
+        "caveats": view["caveats"], "rules": ctx.rules_rows(res, points),
+        "side_by_side": ctx.side_by_side(res, view), "data": data,
+        "captions": captions, "figures": list(figures), "provenance": res.provenance,
         "comparison": comp is not None, "comp_diffs": comp_diffs, "who_rows": who_rows,
-        "mcnemar": getattr(comp, "mcnemar", None),
-        "abtest": res.abtest is not None, "srm": srm, "ab_rows": ab_rows,
-        "fit": _fit_text(res),
-        "calibration": cal.summary() if cal is not None and hasattr(cal, "summary") else None,
-        "warnings": list(res.warnings),
-        "proposed_toml": dumps_rules(res.proposed),
+        "mcnemar": getattr(comp, "mcnemar", None), "ab": ab,
+        "calibration": ctx.calibration_view(res),
+        "fit_text": fmt.tidy(fit_text) if fit_text else None,
+        "calibration_text": fmt.tidy(cal_text) if cal_text else None,
+        "warnings": list(res.warnings), "glossary": ctx.GLOSSARY,
     }
     return context, figures, tables
 
@@ -201,6 +175,22 @@ def render(context: dict, figures: dict) -> tuple[str, str]:
                 figures.items()}
     html = _env(True).get_template("report.html.j2").render(**context, embedded=embedded)
     return md, html
+
+
+def report_sections(res) -> tuple[dict, dict]:
+    """The Markdown report cut at its ``## `` headings, for a notebook to show next to
+    the figures: ``({"decision": text, "What changes": text, ...}, {name: png bytes})``.
+    Image links are left out of the text (the figures come as bytes)."""
+    context, figures, _ = build(res)
+    md, _ = render(context, figures)
+    parts = re.split(r"^## ", md, flags=re.M)
+    sections = {"decision": "\n".join(
+        line for line in (parts[0] + "## " + parts[1]).splitlines() if not line.startswith("!["))}
+    for p in parts[2:]:
+        title, _, body = p.partition("\n")
+        sections[title.strip()] = "\n".join(
+            line for line in body.splitlines() if not line.startswith("![")).strip()
+    return sections, figures
 
 
 def write_report(res, out_dir, *, force: bool = False) -> Path:
