@@ -63,6 +63,7 @@ class ExperimentResult:
     calibration: Any = None
     comparison: Any = None
     abtest: Any = None
+    explorer: Any = None  # calib.explorer.ExplorerData (None for a snapshot)
     provenance: dict = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
 
@@ -444,6 +445,17 @@ def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
                      end=intake_end,
                      capacity_per_week=exp.capacity_mql_per_week, evaluation=evaluation)
 
+    explorer = None
+    if not ds.snapshot:
+        from calib.explorer import explorer_grid
+
+        say("precomputing the what-if explorer")
+        explorer = explorer_grid(
+            ds, baseline, proposed, primary=primary, window_days=W, start=start_test,
+            end=intake_end, capacity_per_week=recs.capacity_per_week, evaluation=evaluation,
+            replays={"current": test_replays["baseline"], "proposed": test_replays["proposed"]},
+            changes=[c.what for c in recs.changes], sweep_grid=exp.sweep)
+
     import matplotlib
     import numba
     import scipy
@@ -468,6 +480,7 @@ def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
         proposed=proposed, proposed_source=source, candidates=candidates, replays=replays,
         test_replays=test_replays, evaluation=evaluation, tradeoff=tradeoff,
         score_by_outcome=score_by_outcome, recommendations=recs, sweep=sw, fit=fit_res,
-        calibration=calibration, comparison=comparison, abtest=ab, provenance=provenance,
+        calibration=calibration, comparison=comparison, abtest=ab, explorer=explorer,
+        provenance=provenance,
         warnings=tuple(warnings),
     )

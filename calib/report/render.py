@@ -24,6 +24,7 @@ from calib.errors import CalibError
 from calib.io import json_safe, write_table
 from calib.report import context as ctx
 from calib.report import figures as fig
+from calib.report.grid import add_fit_engagement
 from calib.rules import dumps_rules
 
 MARKER = ".calib-report"
@@ -134,6 +135,7 @@ def build(res) -> tuple[dict, dict, dict]:
             wt = pd.DataFrame({"cell": cells["label"].astype(str), "leads": cells["leads"]})
             add("who_moves", wm, fig.who_moves(wt), "Leads that are MQLs under both rule sets, "
                 "only one, or neither.")
+    add_fit_engagement(res, add)
     ft = ctx.forest_table(res.abtest)
     if ft is not None and not ft.empty:
         add("abtest", ft, fig.forest(ft), "Live test: difference of each arm from control.")
@@ -163,6 +165,7 @@ def build(res) -> tuple[dict, dict, dict]:
         "fit": res.fit.summary() if res.fit is not None and hasattr(res.fit, "summary") else None,
         "calibration": cal.summary() if cal is not None and hasattr(cal, "summary") else None,
         "warnings": list(res.warnings),
+        "explorer": getattr(res, "explorer", None) is not None,
         "proposed_toml": dumps_rules(res.proposed),
     }
     return context, figures, tables
@@ -205,6 +208,10 @@ def write_report(res, out_dir, *, force: bool = False) -> Path:
         (tmp / "proposed_rules.toml").write_text(dumps_rules(res.proposed), encoding="utf-8")
         (tmp / "summary.json").write_text(json.dumps(json_safe(res.to_dict()), indent=1),
                                           encoding="utf-8")
+        if getattr(res, "explorer", None) is not None:
+            from calib.explorer import write_explorer
+
+            write_explorer(res.explorer, tmp / "explorer.html")
         (tmp / MARKER).write_text(res.experiment.name + "\n", encoding="utf-8")
         os.chmod(tmp, 0o755)
         old = None
