@@ -238,3 +238,31 @@ def test_page_works_at_400_px(demo_run):
         finally:
             browser.close()
     assert errors == [] and outside == []
+
+
+@pytest.mark.parametrize("holdout", [True, False])
+def test_fixed_settings_match_paired_effect_without_capacity(demo_run, holdout):
+    """Without a capacity (and without a holdout: recorded outcomes), the fixed settings
+    still show what calib.pipeline.recommend.paired_effect gives."""
+    import dataclasses
+
+    from calib.fit.selection import SelectionLabels
+    from calib.pipeline.recommend import paired_effect
+
+    _, ds, res, _ = demo_run
+    if not holdout:
+        ds = dataclasses.replace(ds, leads=ds.leads.drop(columns=["exploration_holdout"]))
+    data = res.explorer
+    a, b = res.test_replays["baseline"], res.test_replays["proposed"]
+    labels = SelectionLabels.from_dataset(ds, a.per_lead, (data.primary,), data.window_days)
+    assert (labels is not None) == holdout
+    e = paired_effect(a, b, (data.primary,), data.primary, capacity=None, labels=labels)
+    again = explorer_grid(ds, res.baseline, res.proposed, primary=data.primary,
+                          window_days=data.window_days, start=data.start, end=data.end,
+                          replays={"current": a, "proposed": b})
+    assert again.basis == e.basis
+    for i, setting in enumerate((again.current, again.proposed)):
+        r = again.row(setting)
+        assert r["mql_per_week"] == pytest.approx(e.mql_per_week[i], rel=1e-9)
+        assert r["rate"] == pytest.approx(e.rates[data.primary][i], rel=1e-9)
+        assert r["hits_per_week"] == pytest.approx(e.hits_per_week[data.primary][i], rel=1e-9)

@@ -264,8 +264,9 @@ def explorer_grid(ds: Dataset, baseline: RuleSet, proposed: RuleSet, *, primary:
                                                    "proposed": (proposed, prop)},
                                  cutoffs, primary, window_days, start, end, capacity_per_week,
                                  n_boot, seed)
+    weeks = 1.0 if base_replay.snapshot else (base_replay.period.weeks or np.nan)
     frame = _combine(frame, exact, {"current": current, "proposed": prop}, capacity_per_week,
-                     primary)
+                     primary, weeks)
     cells, eng_edges = _cells(ds, replays, labels_of, primary, window_days, start, end)
     controls = {"points": ["current", "proposed"], "decay": [d for d, _ in decays],
                 "cutoff": cutoffs, "min_fit": [_min_fit_label(v) for v in min_fits]}
@@ -401,7 +402,7 @@ def _report_basis(ds, base_replay, settings, cutoffs, primary, window_days, star
         for c, (p, cut) in zip(columns, keys)
         if cut == settings[p][1]["cutoff"])
     if labels is None:
-        basis = "recorded outcomes (the data has no exploration holdout)"
+        basis = "recorded outcomes"  # the words of paired_effect
     elif corrected:
         basis = (f"outcomes corrected for selective labels with the holdout "
                  f"({int(labels.holdout.sum()):,} leads), over the MQLs whose window is observed")
@@ -433,6 +434,8 @@ def _report_basis(ds, base_replay, settings, cutoffs, primary, window_days, star
             with np.errstate(invalid="ignore", divide="ignore"):
                 rate = corrected_rate({k: s["c" + k] for k in CORRECTION_KEYS}) if corrected \
                     else s["h"] / s["d"]
+            if capacity is None and not corrected:  # as paired_effect: hits per week
+                return vol, rate, s["h"] / weeks
             worked = vol if capacity is None else np.minimum(vol, capacity)
             return vol, rate, np.nan_to_num(rate) * worked
         p = figures(point)
@@ -460,13 +463,15 @@ def _status_frame(ids, m_time, status, outcome, snapshot) -> pd.DataFrame:
     return df
 
 
-def _combine(frame, exact, settings, capacity, primary) -> pd.DataFrame:
+def _combine(frame, exact, settings, capacity, primary, weeks) -> pd.DataFrame:
     """The figures the page shows: the report's basis where computed, else the sweep's."""
     f = frame.copy()
     worked = f["mql_per_week"] if capacity is None else np.minimum(f["mql_per_week"], capacity)
     f["rate"] = f["recorded_rate"]
     f["rate_low"], f["rate_high"] = f["recorded_low"], f["recorded_high"]
     f["hits_per_week"] = f["recorded_rate"].fillna(0) * worked
+    if capacity is None:  # recorded outcomes and no capacity: every hit counts
+        f["hits_per_week"] = f["hits"] / weeks
     for c in ("mql_per_week_low", "mql_per_week_high", "hits_per_week_low",
               "hits_per_week_high"):
         f[c] = np.nan

@@ -197,7 +197,7 @@ def _header(data) -> str:
                     for p, label in data.rules)
     return (
         "<header><h1>What if? The cutoff, the decay and the points</h1>"
-        f"<p>Move the controls below the charts. {e(cap)}Evaluation: {e(data.evaluation)}. "
+        f"<p>Move the controls: every figure below follows them. {e(cap)}Evaluation: {e(data.evaluation)}. "
         f"Rates on the report's basis: {e(data.basis)}.</p>"
         f"<p class='note'>{e(data.note)} The fit x engagement cells follow the rule set "
         "chosen by 'points of the other rules'; the red line moves with the cutoff and the "
