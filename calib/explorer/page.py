@@ -193,8 +193,8 @@ def _header(data) -> str:
     e = html.escape
     cap = (f"Sales capacity: {data.capacity_per_week:g} MQLs a week. "
            if data.capacity_per_week is not None else "")
-    rules = "".join(f"<li>{e(label)}: {', '.join(f'{v:g}' for v in data.controls[p])}</li>"
-                    for p, label in data.rules)
+    rules = "".join(f"<li>{e(label)}: current {data.current[p]:g}, proposed "
+                    f"{data.proposed[p]:g}</li>" for p, label in data.rules)
     return (
         "<header><h1>What if? The cutoff, the decay and the points</h1>"
         f"<p>Move the controls: every figure below follows them. {e(cap)}Evaluation: {e(data.evaluation)}. "

@@ -16,7 +16,7 @@ def fit_engagement(cells: pd.DataFrame, settings: dict, primary: str) -> bytes:
     (MQL cutoff, minimum fit or None), drawn as the line fit + engagement = cutoff and a
     dashed line at the minimum fit."""
     names = list(dict.fromkeys(cells["points"]))
-    fig, axes = plt.subplots(1, len(names), figsize=(3.3 * len(names), 3.3), squeeze=False)
+    fig, axes = plt.subplots(1, len(names), figsize=(3.3 * len(names), 3.7), squeeze=False)
     cmap = plt.get_cmap("Blues")
     for ax, name in zip(axes[0], names):
         g = cells[cells["points"] == name]
@@ -43,7 +43,8 @@ def fit_engagement(cells: pd.DataFrame, settings: dict, primary: str) -> bytes:
         ax.set_xlabel("fit points")
         ax.set_ylabel("engagement (peak behaviour points)")
         ax.set_title(f"{name} rules", fontsize=9)
-        ax.legend(fontsize=7, loc="upper right")
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2,
+                  frameon=False)
     fig.suptitle(f"Fit x engagement: leads per week and {primary} rate", fontsize=9)
     return _png(fig)
 
