@@ -3,6 +3,7 @@ report's numbers, and explorer.html works offline in a browser at 400 px."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -120,6 +121,7 @@ def test_explorer_grid_without_replays_matches(demo_run):
     pd.testing.assert_frame_equal(again.frame, data.frame)
     d = again.to_dict()
     assert len(d["rows"]) == len(data.frame) and d["controls"] == data.controls
+    json.loads(json.dumps(d, allow_nan=False))  # JSON-safe: no NaN or infinity
 
 
 def test_report_links_the_explorer(demo_run):

@@ -97,7 +97,10 @@ class ExplorerData:
 
     def to_dict(self) -> dict:
         def rows(f):
+            f = f.replace([np.inf, -np.inf], np.nan)
             return f.astype(object).where(f.notna(), None).to_dict("records")
+        def edges(v):
+            return [None if not np.isfinite(x) else x for x in v]
         return {"primary": self.primary, "capacity_per_week": self.capacity_per_week,
                 "window_days": self.window_days, "evaluation": self.evaluation,
                 "basis": self.basis, "note": self.note, "controls": self.controls,
@@ -105,8 +108,8 @@ class ExplorerData:
                 "rules": [list(r) for r in self.rules], "n_boot": self.n_boot,
                 "seed": self.seed, "start": None if self.start is None else str(self.start),
                 "end": None if self.end is None else str(self.end), "rows": rows(self.frame), "cells": rows(self.cells),
-                "fit_edges": {k: list(v) for k, v in self.fit_edges.items()},
-                "engagement_edges": {k: list(v) for k, v in self.engagement_edges.items()}}
+                "fit_edges": {k: edges(v) for k, v in self.fit_edges.items()},
+                "engagement_edges": {k: edges(v) for k, v in self.engagement_edges.items()}}
 
     def summary(self) -> str:
         return (f"What-if explorer: {len(self.frame):,} settings of {', '.join(self.controls)}; "
@@ -485,7 +488,9 @@ def _combine(frame, exact, settings, capacity, primary, weeks) -> pd.DataFrame:
                 m &= (f[k] == v).to_numpy()
         for i in np.flatnonzero(m):
             key = (points, float(f.at[i, "cutoff"]))
-            if key in exact:
+            # a corrected rate undefined at this cutoff (no probe among its unseen MQLs):
+            # the sweep's recorded figures, labelled as such
+            if key in exact and np.isfinite(exact[key][3]):
                 f.loc[i, cols] = exact[key]
                 f.at[i, "basis"] = "report"
     f["sentence"] = [sentence(r, primary, capacity) for r in f.itertuples(index=False)]
