@@ -109,6 +109,44 @@ def test_cutoff_values_cover_both_cutoffs_in_round_steps():
     assert len(v) <= 32
 
 
+def test_band_edges_from_the_rule_sets_own_points():
+    from calib.explorer.grid import band_edges
+    from calib.rules import RuleSet
+
+    rules = RuleSet.from_dict({
+        "name": "r", "thresholds": {"mql": 90},
+        "fit": [{"field": "seniority", "equals": "vp", "points": 10},
+                {"field": "seniority", "equals": "director", "points": 6},
+                {"field": "employees", "min": 200, "points": 8},
+                {"field": "country", "equals": "US", "points": 6}],
+        "behavior": [{"event": "demo_request", "points": 30}]})
+    fit, engagement = band_edges(rules)
+    # highest fit score: 10 (seniority, its best rule) + 8 + 6 = 24 -> thirds 8, 16
+    assert fit == (-np.inf, 8.0, 16.0)
+    assert engagement == (-np.inf, 30.0, 60.0)  # thirds of the MQL cutoff
+
+
+def test_sentence_in_words():
+    from collections import namedtuple
+
+    from calib.explorer.grid import sentence
+
+    Row = namedtuple("Row", "cutoff mql_per_week rate rate_low rate_high hits_per_week")
+    r = Row(70.0, 82.2, 0.52, 0.48, 0.56, 39.0)
+    assert sentence(r, "meeting", 75).startswith(
+        "At cutoff 70: 82 MQLs a week, above capacity by 7; meeting rate 52% (48-56%)")
+    assert "below capacity by 5" in sentence(r._replace(mql_per_week=70.0), "meeting", 75)
+    assert "capacity" not in sentence(r, "meeting", None)
+
+
+def test_report_has_the_grid_figure(demo_run):
+    folder = demo_run[3]
+    assert (folder / "figures" / "fit_engagement.png").is_file()
+    cells = pd.read_csv(folder / "tables" / "fit_engagement.csv")
+    assert set(cells["cell"]) == {f + e for f in "ABC" for e in "123"}
+    assert "figures/fit_engagement.png" in (folder / "report.md").read_text(encoding="utf-8")
+
+
 def test_explorer_grid_without_replays_matches(demo_run):
     """Called alone (no replays handed in), the computation gives the same grid."""
     exp, ds, res, _ = demo_run

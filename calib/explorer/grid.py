@@ -55,6 +55,7 @@ from calib.stats import proportion_ci
 
 HALF_LIVES = (7.0, 14.0, 30.0, 60.0)
 MAX_CUTOFFS = 30
+MAX_HALF_LIVES = 5
 N_RULES = 2
 SUBSET_NOTE = ("Intervals on the report's basis are computed for every cutoff at the current "
                "and at the proposed setting; elsewhere the page shows the sweep's figures on "
@@ -238,6 +239,9 @@ def explorer_grid(ds: Dataset, baseline: RuleSet, proposed: RuleSet, *, primary:
                              if isinstance(v, (int, float))])
     half_lives = sorted({float(v) for v in sweep_grid.get("decay.half_life_days", HALF_LIVES)
                          if isinstance(v, (int, float)) and v > 0})
+    if len(half_lives) > MAX_HALF_LIVES:  # spread over the grid's range: the cost is linear
+        idx = np.linspace(0, len(half_lives) - 1, MAX_HALF_LIVES).round().astype(int)
+        half_lives = [half_lives[i] for i in sorted(set(idx))]
     decays = _decays(baseline, proposed, half_lives)
     fit_edges = band_edges(baseline)[0]
     min_fits = [baseline.thresholds.mql_min_fit, proposed.thresholds.mql_min_fit, None,
@@ -383,21 +387,30 @@ def _report_basis(ds, base_replay, settings, cutoffs, primary, window_days, star
     labels = SelectionLabels.from_dataset(ds, base_replay.per_lead, (primary,), window_days)
     snapshot = base_replay.snapshot
     weeks = 1.0 if snapshot else (base_replay.period.weeks or np.nan)
-    columns, keys = [], []
-    for points, (rules, s) in settings.items():
+    passes = {}
+    for points, (rules, _) in settings.items():
         rs = _base(rules, rules.to_dict()["decay"])
         ids, _, per_cut = _per_lead_times(ds, rs, cutoffs, window_days, start, end)
         if not (ids == base_replay.per_lead["lead_id"].to_numpy()).all():
             raise ValueError("explorer_grid needs the baseline replay of the same period")
+        passes[points] = (rs, per_cut)
+    # every column below is zero for a lead that is no MQL even at the lowest cutoff, so
+    # only those leads are kept (the bootstrap weights are still drawn over all leads)
+    low = int(np.argmin(cutoffs))
+    keep = np.zeros(len(ids), bool)
+    for _, per_cut in passes.values():
+        keep |= per_cut[low][0] != NEVER
+    columns, keys = [], []
+    for points, (rs, per_cut) in passes.items():
         for c, (m_time, statuses) in zip(cutoffs, per_cut):
             pl = _status_frame(ids, m_time, statuses[primary], primary, snapshot)
             res = ReplayResult(rules=rs.name, stats=None, period=base_replay.period,
                                window_days=float(window_days), snapshot=snapshot, per_lead=pl)
             h, d = _indicators(res, primary)
-            cols = {"mql": (m_time != NEVER).astype(float), "h": h, "d": d}
+            cols = {"mql": (m_time != NEVER)[keep].astype(float), "h": h[keep], "d": d[keep]}
             if labels is not None:
                 for k, v in labels.columns(pl, primary).items():
-                    cols["c" + k] = v.astype(float)
+                    cols["c" + k] = v[keep].astype(float)
             columns.append(cols)
             keys.append((points, float(c)))
     corrected = labels is not None and all(
@@ -415,7 +428,7 @@ def _report_basis(ds, base_replay, settings, cutoffs, primary, window_days, star
     names = ["mql", "h", "d"] + (["c" + k for k in CORRECTION_KEYS] if corrected else [])
     m = np.column_stack([c[k] for c in columns for k in names])
     point = m.sum(axis=0)
-    n = m.shape[0]
+    n = len(keep)
     # the weights of calib.pipeline.recommend.paired_effect: multinomial over leads, seeded
     rng = np.random.default_rng(seed)
     boot = np.empty((n_boot, m.shape[1]))
@@ -424,7 +437,7 @@ def _report_basis(ds, base_replay, settings, cutoffs, primary, window_days, star
     while done < n_boot:
         k = min(batch, n_boot - done)
         w = rng.multinomial(n, np.full(n, 1.0 / n), size=k) if n else np.zeros((k, 0))
-        boot[done:done + k] = w @ m
+        boot[done:done + k] = w[:, keep] @ m
         done += k
     width = len(names)
     out = {}
