@@ -202,8 +202,9 @@ def _header(data) -> str:
         f"<p class='note'>{e(data.note)} The fit x engagement cells follow the rule set "
         "chosen by 'points of the other rules'; the red line moves with the cutoff and the "
         "minimum fit.</p>"
-        + (f"<p class='note'>Rule points (the rules the recommendation changes most):</p>"
-           f"<ul class='note'>{rules}</ul>" if rules else "")
+        + (f"<p class='note'>Rule points (the rules the recommendation changes most); they "
+           f"vary at each rule set's own decay and minimum fit only, and other combinations "
+           f"show no figures:</p><ul class='note'>{rules}</ul>" if rules else "")
         + "</header>")
 
 
