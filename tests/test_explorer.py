@@ -126,6 +126,24 @@ def test_band_edges_from_the_rule_sets_own_points():
     assert engagement == (-np.inf, 30.0, 60.0)  # thirds of the MQL cutoff
 
 
+def test_decays_that_read_alike_stay_apart():
+    from calib.explorer.grid import _decays
+    from calib.rules import RuleSet
+
+    def rules(h):
+        return RuleSet.from_dict({"name": "r", "thresholds": {"mql": 50},
+                                  "decay": {"kind": "exponential", "half_life_days": h},
+                                  "behavior": [{"event": "demo_request", "points": 30}]})
+    opts, own = _decays(rules(14.01), rules(14.04), [7, 14])
+    table = dict(opts)
+    assert own["current"] != own["proposed"]
+    assert table[own["current"]]["half_life_days"] == 14.01
+    assert table[own["proposed"]]["half_life_days"] == 14.04
+    # the grid's 14 days reads like the current decay and is left out
+    assert sum(d["half_life_days"] == 14.0 for d in table.values()) == 0
+    assert len(opts) == 3  # 14.01, 14.04 and 7
+
+
 def test_sentence_in_words():
     from collections import namedtuple
 

@@ -176,15 +176,21 @@ def _varied_rules(baseline: RuleSet, proposed: RuleSet, changes, n: int):
     return sorted(out, key=rank)[:n]
 
 
-def _decays(baseline: RuleSet, proposed: RuleSet, half_lives) -> list[tuple[str, dict]]:
-    """(label, [decay] table) of the decay options: current, proposed, half-lives."""
-    opts = {}
-    for rs in (baseline, proposed):
-        opts[_decay_text(rs)] = rs.to_dict()["decay"]
+def _decays(baseline: RuleSet, proposed: RuleSet, half_lives) -> tuple[list, dict]:
+    """(label, [decay] table) of the decay options: current, proposed, half-lives; and
+    the label of each rule set's own decay (two decays that read alike are told apart)."""
+    opts, own = {}, {}
+    for points, rs in (("current", baseline), ("proposed", proposed)):
+        label, decay = _decay_text(rs), rs.to_dict()["decay"]
+        if label in opts and opts[label] != decay:
+            label = f"{label} ({points})"
+        opts[label], own[points] = decay, label
     for h in half_lives:
         d = {"kind": "exponential", "half_life_days": float(h)}
-        opts.setdefault(_decay_text(_base(baseline, d)), d)
-    return list(opts.items())
+        label = _decay_text(_base(baseline, d))
+        if label not in opts:
+            opts[label] = d
+    return list(opts.items()), own
 
 
 def _base(rules: RuleSet, decay: dict) -> RuleSet:
@@ -242,7 +248,7 @@ def explorer_grid(ds: Dataset, baseline: RuleSet, proposed: RuleSet, *, primary:
     if len(half_lives) > MAX_HALF_LIVES:  # spread over the grid's range: the cost is linear
         idx = np.linspace(0, len(half_lives) - 1, MAX_HALF_LIVES).round().astype(int)
         half_lives = [half_lives[i] for i in sorted(set(idx))]
-    decays = _decays(baseline, proposed, half_lives)
+    decays, own_decay = _decays(baseline, proposed, half_lives)
     fit_edges = band_edges(baseline)[0]
     min_fits = [baseline.thresholds.mql_min_fit, proposed.thresholds.mql_min_fit, None,
                 *fit_edges[1:]]
@@ -250,11 +256,11 @@ def explorer_grid(ds: Dataset, baseline: RuleSet, proposed: RuleSet, *, primary:
     varied = _varied_rules(baseline, proposed, changes, n_rules)
     labels_of = {"current": baseline, "proposed": proposed}
 
-    subs = _sub_grids(baseline, proposed, decays, cutoffs, min_fits, varied)
+    subs = _sub_grids(baseline, proposed, decays, own_decay, cutoffs, min_fits, varied)
     frame = _sweep_frame(ds, subs, varied, primary, window_days, start, end)
 
     def setting(rs: RuleSet, points: str) -> dict:
-        s = {"points": points, "decay": _decay_text(rs), "cutoff": float(rs.thresholds.mql),
+        s = {"points": points, "decay": own_decay[points], "cutoff": float(rs.thresholds.mql),
              "min_fit": _min_fit_label(rs.thresholds.mql_min_fit)}
         for path, _, a, b in varied:
             s[path] = a if points == "current" else b
@@ -288,7 +294,7 @@ def explorer_grid(ds: Dataset, baseline: RuleSet, proposed: RuleSet, *, primary:
         seed=seed)
 
 
-def _sub_grids(baseline, proposed, decays, cutoffs, min_fits, varied) -> list:
+def _sub_grids(baseline, proposed, decays, own_decay, cutoffs, min_fits, varied) -> list:
     """(points, decay label, rule set, grid) of each part of the explorer's grid: every
     cutoff x minimum fit at every decay for both points, and the varied rules' points
     at each rule set's own decay and minimum fit."""
@@ -302,7 +308,7 @@ def _sub_grids(baseline, proposed, decays, cutoffs, min_fits, varied) -> list:
                     "thresholds.mql_min_fit": [rs.thresholds.mql_min_fit]}
             for path, _, a, b in varied:
                 grid[path] = sorted({a, b})
-            subs.append((points, _decay_text(rs), _base(rs, rs.to_dict()["decay"]), grid))
+            subs.append((points, own_decay[points], _base(rs, rs.to_dict()["decay"]), grid))
     return subs
 
 
