@@ -165,16 +165,19 @@ def test_report_has_the_grid_figure(demo_run):
     assert "figures/fit_engagement.png" in (folder / "report.md").read_text(encoding="utf-8")
 
 
-def test_explorer_grid_without_replays_matches(demo_run):
-    """Called alone (no replays handed in), the computation gives the same grid."""
+def test_explorer_grid_alone_and_in_partitions_matches(demo_run):
+    """Called alone (no replays handed in) and scoring 700 leads at a time, the
+    computation gives the same grid as in the run."""
     exp, ds, res, _ = demo_run
     data = res.explorer
     again = explorer_grid(ds, res.baseline, res.proposed, primary=data.primary,
                           window_days=data.window_days, start=data.start, end=data.end,
                           capacity_per_week=data.capacity_per_week,
                           changes=[c.what for c in res.recommendations.changes],
-                          sweep_grid=exp.sweep)
+                          sweep_grid=exp.sweep, partition_leads=700)
+    assert res.test_replays["baseline"].stats.leads > 1400  # three partitions or more
     pd.testing.assert_frame_equal(again.frame, data.frame)
+    pd.testing.assert_frame_equal(again.cells, data.cells)
     d = again.to_dict()
     assert len(d["rows"]) == len(data.frame) and d["controls"] == data.controls
     json.loads(json.dumps(d, allow_nan=False))  # JSON-safe: no NaN or infinity

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from calib.data import Dataset
-from calib.data.dataset import lead_slices
+from calib.data.dataset import lead_slices, ns
 from calib.engine.prepare import prepare
 from calib.engine.replay import (
     NEVER,
@@ -208,7 +208,8 @@ def explorer_grid(ds: Dataset, baseline: RuleSet, proposed: RuleSet, *, primary:
                   window_days: float = 90, start=None, end=None,
                   capacity_per_week: float | None = None, replays: dict | None = None,
                   changes=(), sweep_grid: dict | None = None, n_rules: int = N_RULES,
-                  n_boot: int = N_BOOT, seed: int = 0, evaluation: str = "") -> ExplorerData:
+                  n_boot: int = N_BOOT, seed: int = 0, evaluation: str = "",
+                  partition_leads: int = PARTITION_LEADS) -> ExplorerData:
     """Precompute the what-if explorer of ``baseline`` (current) and ``proposed``.
 
     Parameters
@@ -230,6 +231,8 @@ def explorer_grid(ds: Dataset, baseline: RuleSet, proposed: RuleSet, *, primary:
         the explorer varies are taken in this order.
     sweep_grid : dict, optional
         The experiment's sweep grid: its MQL cutoffs and half-lives widen the ranges.
+    partition_leads : int
+        Leads scored at once (memory); the result does not depend on it.
 
     Examples
     --------
@@ -257,7 +260,7 @@ def explorer_grid(ds: Dataset, baseline: RuleSet, proposed: RuleSet, *, primary:
     labels_of = {"current": baseline, "proposed": proposed}
 
     subs = _sub_grids(baseline, proposed, decays, own_decay, cutoffs, min_fits, varied)
-    frame = _sweep_frame(ds, subs, varied, primary, window_days, start, end)
+    frame = _sweep_frame(ds, subs, varied, primary, window_days, start, end, partition_leads)
 
     def setting(rs: RuleSet, points: str) -> dict:
         s = {"points": points, "decay": own_decay[points], "cutoff": float(rs.thresholds.mql),
@@ -276,7 +279,7 @@ def explorer_grid(ds: Dataset, baseline: RuleSet, proposed: RuleSet, *, primary:
     basis, exact = _report_basis(ds, base_replay, {"current": (baseline, current),
                                                    "proposed": (proposed, prop)},
                                  cutoffs, primary, window_days, start, end, capacity_per_week,
-                                 n_boot, seed)
+                                 n_boot, seed, partition_leads)
     weeks = 1.0 if base_replay.snapshot else (base_replay.period.weeks or np.nan)
     frame = _combine(frame, exact, {"current": current, "proposed": prop}, capacity_per_week,
                      primary, weeks)
@@ -312,7 +315,8 @@ def _sub_grids(baseline, proposed, decays, own_decay, cutoffs, min_fits, varied)
     return subs
 
 
-def _sweep_frame(ds, subs, varied, primary, window_days, start, end) -> pd.DataFrame:
+def _sweep_frame(ds, subs, varied, primary, window_days, start, end,
+                 partition_leads=PARTITION_LEADS) -> pd.DataFrame:
     """Replay every sub-grid as one sweep plan (the decays and points of both rule sets
     share the engine's grouping: one event matching per rule set) and tabulate."""
     plans = [plan_sweep(rs, grid) for _, _, rs, grid in subs]
@@ -332,7 +336,7 @@ def _sweep_frame(ds, subs, varied, primary, window_days, start, end) -> pd.DataF
                        skipped=0)
     part, period, names, window_ns, end_ns = setup_period(ds, start, end, window_days)
     totals = [None] * len(configs)
-    for _, piece in lead_slices(part, PARTITION_LEADS):
+    for _, piece in lead_slices(part, partition_leads):
         totals = add_stats(totals, sweep_stats(piece, merged, names, window_ns, end_ns))
     weeks = 1.0 if part.snapshot else (period.weeks or np.nan)
     rows = []
@@ -362,32 +366,40 @@ def _points(rs: RuleSet, path: str) -> float:
 
 
 # ------------------------------------------------------------------- the report's basis
-def _per_lead_times(ds: Dataset, rules: RuleSet, cutoffs, window_days, start, end):
-    """MQL times (n_leads x n_cutoffs) of ``rules`` at every cutoff, the statuses of
-    every outcome per cutoff, and the lead ids, from one scoring pass."""
-    part, period, names, window_ns, end_ns = setup_period(ds, start, end, window_days)
-    prep = prepare(part, rules)
-    score, fit = combine_scores(prep.decayed(rules.decay), prep, rules)
-    cross = stage_crossings(prep, score, fit, cutoffs, rules.thresholds.mql_min_fit, TOL)
-    times = np.where(cross >= 0, prep.eval_t[np.maximum(cross, 0)], NEVER)
-    if part.snapshot:
-        times = np.where(cross >= 0, 0, NEVER)
-        created = np.zeros(part.n_leads, np.int64)
-    else:
-        from calib.data.dataset import ns
-        created = ns(part.leads["created_at"])
-    otimes = first_outcome_times(part, names)
-    covered = covered_mask(otimes, part.n_leads)
-    out = []
-    for j in range(len(cutoffs)):
-        _, statuses = stats_for(times[:, j], np.full(part.n_leads, NEVER), created, otimes,
-                                window_ns, end_ns, part.snapshot, False, covered)
-        out.append((times[:, j], statuses))
-    return part.leads["lead_id"].to_numpy(), period, out
+def _per_lead_times(ds: Dataset, rules: RuleSet, cutoffs, primary, window_days, start, end,
+                    partition_leads: int = PARTITION_LEADS):
+    """The lead ids and, per cutoff, the MQL times of ``rules`` and the status codes of
+    ``primary``: one scoring pass per partition of leads."""
+    whole, period, names, window_ns, end_ns = setup_period(ds, start, end, window_days)
+    ids, times, status = [], [], []
+    for _, part in lead_slices(whole, partition_leads):
+        prep = prepare(part, rules)
+        score, fit = combine_scores(prep.decayed(rules.decay), prep, rules)
+        cross = stage_crossings(prep, score, fit, cutoffs, rules.thresholds.mql_min_fit, TOL)
+        if part.snapshot:
+            t = np.where(cross >= 0, 0, NEVER)
+            created = np.zeros(part.n_leads, np.int64)
+        else:
+            t = np.where(cross >= 0, prep.eval_t[np.maximum(cross, 0)], NEVER)
+            created = ns(part.leads["created_at"])
+        otimes = first_outcome_times(part, names)
+        covered = covered_mask(otimes, part.n_leads)
+        st = []
+        for j in range(len(cutoffs)):
+            _, by_outcome = stats_for(t[:, j], np.full(part.n_leads, NEVER), created,
+                                      {primary: otimes[primary]}, window_ns, end_ns,
+                                      part.snapshot, False, covered)
+            st.append(by_outcome[primary])
+        ids.append(part.leads["lead_id"].to_numpy())
+        times.append(t)
+        status.append(np.column_stack(st))
+    times, status = np.concatenate(times), np.concatenate(status)
+    out = [(times[:, j], {primary: status[:, j]}) for j in range(len(cutoffs))]
+    return np.concatenate(ids), period, out
 
 
 def _report_basis(ds, base_replay, settings, cutoffs, primary, window_days, start, end,
-                  capacity, n_boot, seed):
+                  capacity, n_boot, seed, partition_leads=PARTITION_LEADS):
     """Figures with intervals on the report's basis for every cutoff of the two fixed
     settings: {(points, cutoff): (mql_pw, lo, hi, rate, lo, hi, hits_pw, lo, hi)}."""
     labels = SelectionLabels.from_dataset(ds, base_replay.per_lead, (primary,), window_days)
@@ -396,7 +408,8 @@ def _report_basis(ds, base_replay, settings, cutoffs, primary, window_days, star
     passes = {}
     for points, (rules, _) in settings.items():
         rs = _base(rules, rules.to_dict()["decay"])
-        ids, _, per_cut = _per_lead_times(ds, rs, cutoffs, window_days, start, end)
+        ids, _, per_cut = _per_lead_times(ds, rs, cutoffs, primary, window_days, start, end,
+                                          partition_leads)
         if not (ids == base_replay.per_lead["lead_id"].to_numpy()).all():
             raise ValueError("explorer_grid needs the baseline replay of the same period")
         passes[points] = (rs, per_cut)
@@ -556,7 +569,6 @@ def _cells(ds, replays: dict, rulesets: dict, primary, window_days, start, end):
         got = o_time != NEVER
         mature = np.ones(part.n_leads, bool)
     else:
-        from calib.data.dataset import ns
         created = ns(part.leads["created_at"])
         got = (o_time != NEVER) & (o_time - created <= window_ns)
         mature = created <= end_ns - window_ns
