@@ -73,7 +73,7 @@ def main() -> None:
     from calib.engine import replay
     from calib.fit.cutoffs import equal_volume_cutoff
     from calib.pipeline import load_experiment
-    from calib.pipeline.changes import apply_changes, rule_changes
+    from calib.rules.changes import apply_changes, rule_changes
     from calib.pipeline.run import run_experiment
     from calib.rules import dumps_rules, load_rules
 

@@ -13,7 +13,7 @@ import pytest
 from calib import load_dataset, load_rules
 from calib.demo import generate_demo
 from calib.engine import replay
-from calib.pipeline.changes import apply_changes, canonical_order, rule_changes
+from calib.rules.changes import apply_changes, canonical_order, rule_changes
 from calib.pipeline.recommend import (
     HARM_RATE,
     MIN_MOVED,
@@ -240,7 +240,7 @@ def test_calib_run_writes_the_sum_of_its_listed_changes(tmp_path, capsys):
     written = load_rules(tmp_path / "rep" / "proposed_rules.toml")
     base = load_rules(world.current_rules)
     recs = d["recommendations"]
-    from calib.pipeline.changes import RuleChange
+    from calib.rules.changes import RuleChange
 
     def change(c):
         return RuleChange(**{**c, "parts": tuple(change(p) for p in c["parts"])})

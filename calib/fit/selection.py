@@ -74,6 +74,18 @@ def routed_times(ds: Dataset, replayed_mql_at: np.ndarray | None = None) -> np.n
     return np.full(ds.n_leads, np.iinfo(np.int64).min, np.int64)  # all routed from the start
 
 
+CORRECTION_KEYS = ("d", "yp", "u", "p", "g")  # the columns of correction_columns
+
+
+def outcome_indicators(res, outcome: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per lead of a replay's ``per_lead`` table: 1.0 where the outcome is a hit, and 1.0
+    where it is decided (a hit, a miss or late), else 0.0."""
+    st = res.per_lead[f"status_{outcome}"].astype(object).to_numpy()
+    hit = st == "hit"
+    decided = hit | (st == "miss") | (st == "late")
+    return hit.astype(float), decided.astype(float)
+
+
 def correction_columns(*, decided, hit, seen, hit_routed, holdout) -> dict:
     """Per-lead 0/1 columns of the difference estimator for one rule set.
 

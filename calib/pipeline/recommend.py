@@ -2,7 +2,7 @@
 the package that is exactly their sum.
 
 Every difference between the baseline and the proposal is a change
-(:func:`calib.pipeline.changes.rule_changes`). Each is judged on the evaluation period
+(:func:`calib.rules.changes.rule_changes`). Each is judged on the evaluation period
 (out of time when the experiment has a ``train_until``), against the baseline on the
 *same leads*:
 
@@ -64,8 +64,9 @@ from calib.engine.replay import (
     stage_crossings,
 )
 from calib.engine.results import ReplayResult
-from calib.fit.selection import SelectionLabels, corrected_rate, correction_columns
-from calib.pipeline.changes import RuleChange, apply_changes, rule_changes
+from calib.fit.selection import (CORRECTION_KEYS, SelectionLabels, corrected_rate,
+                                 correction_columns)
+from calib.rules.changes import RuleChange, apply_changes, rule_changes
 from calib.rules import RuleSet, dumps_rules
 
 __all__ = [
@@ -92,7 +93,6 @@ VOLUME_TOLERANCE = 0.10  # matched volumes within 10% of each other compare rate
 MAX_UNDEFINED = 0.05  # share of resamples where a corrected rate may be undefined
 PRIOR_PROBES = 2.0  # weight of the pooled gap rate in each rule set's (see _Stats.rate)
 N_BOOT = 400
-CORRECTION_KEYS = ("d", "yp", "u", "p", "g")  # calib.fit.selection.correction_columns
 LEVEL = 0.95
 
 
@@ -592,9 +592,16 @@ def paired_effect(a: ReplayResult, b: ReplayResult, outcomes, primary: str, *,
                     for o in outcomes}
         return st._sums(m, float("nan"), statuses=statuses)
 
-    basis = "recorded outcomes" if labels is None else \
-        "outcomes corrected for selective labels with the holdout"
-    return _judge(st, side(a), side(b), "as written", f"'{b.rules}' against '{a.rules}'", basis)
+    return _judge(st, side(a), side(b), "as written", f"'{b.rules}' against '{a.rules}'",
+                  basis_text(labels))
+
+
+def basis_text(labels: SelectionLabels | None) -> str:
+    """What every rate and per-week count of a judgement rests on, in words."""
+    if labels is None:
+        return "recorded outcomes"
+    return (f"outcomes corrected for selective labels with the holdout "
+            f"({int(labels.holdout.sum()):,} leads), over the MQLs whose window is observed")
 
 
 # ----------------------------------------------------------------------------- verdicts
@@ -685,7 +692,7 @@ def recommend(ds: Dataset, baseline: RuleSet, proposed: RuleSet, base_res: Repla
     ----------
     ds : Dataset
     baseline, proposed : RuleSet
-        ``proposed`` should be in :func:`calib.pipeline.changes.canonical_order`, so that
+        ``proposed`` should be in :func:`calib.rules.changes.canonical_order`, so that
         the package is exactly the sum of its listed changes.
     base_res : ReplayResult
         The baseline replayed with ``per_lead=True`` on the evaluation period (``start``
@@ -722,11 +729,7 @@ def recommend(ds: Dataset, baseline: RuleSet, proposed: RuleSet, base_res: Repla
         capacity_per_week = None  # a capacity per week means nothing without time
     ev = _Evaluator(ds, base_res, outcomes, primary, window_days, start, end,
                     capacity_per_week, seed, n_boot)
-    basis = "recorded outcomes"
-    if ev.labels is not None:
-        basis = (f"outcomes corrected for selective labels with the holdout "
-                 f"({int(ev.labels.holdout.sum()):,} leads), over the MQLs whose window is "
-                 "observed")
+    basis = basis_text(ev.labels)
     base_side = ev.side(baseline, sql=True)
     n_base = base_side.count
     prop_side = ev.side(proposed)

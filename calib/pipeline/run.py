@@ -34,8 +34,8 @@ from calib.engine.replay import outcome_names
 from calib.engine.sweep import SweepResult, sweep
 from calib.errors import CalibError, ConfigError
 from calib.pipeline.experiment import Experiment
-from calib.pipeline.changes import canonical_order
-from calib.pipeline.recommend import Recommendations, recommend
+from calib.rules.changes import canonical_order
+from calib.pipeline.recommend import N_BOOT, Recommendations, recommend
 from calib.rules import RuleSet, load_rules
 
 PRIMARY_ORDER = ("meeting", "sql", "opportunity", "won")
@@ -64,6 +64,7 @@ class ExperimentResult:
     calibration: Any = None
     comparison: Any = None
     abtest: Any = None
+    explorer: Any = None  # calib.explorer.ExplorerData (None for a snapshot)
     provenance: dict = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     simplification: Any = None  # calib.fit.simplify.SimplifyResult
@@ -537,6 +538,18 @@ def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
             say("analysing the live test")
             ab = _abtest(abtest, ds, exp, W, outcomes)
 
+    explorer = None
+    if not ds.snapshot:
+        from calib.explorer import explorer_grid
+
+        say("precomputing the what-if explorer")
+        explorer = explorer_grid(
+            ds, baseline, proposed, primary=primary, window_days=W, start=start_test,
+            end=intake_end, capacity_per_week=recs.capacity_per_week, evaluation=evaluation,
+            replays={"current": test_replays["baseline"], "proposed": test_replays["proposed"]},
+            changes=[c.what for c in recs.changes], sweep_grid=exp.sweep, n_boot=N_BOOT,
+            seed=exp.seed)
+
     import matplotlib
     import numba
     import scipy
@@ -561,7 +574,8 @@ def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
         proposed=proposed, proposed_source=source, candidates=candidates, replays=replays,
         test_replays=test_replays, evaluation=evaluation, tradeoff=tradeoff,
         score_by_outcome=score_by_outcome, recommendations=recs, sweep=sw, fit=fit_res,
-        calibration=calibration, comparison=comparison, abtest=ab, provenance=provenance,
+        calibration=calibration, comparison=comparison, abtest=ab, explorer=explorer,
+        provenance=provenance,
         warnings=tuple(warnings), simplification=simplification, proposal_steps=tuple(steps),
         calibration_check=calibration_check,
     )

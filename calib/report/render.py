@@ -25,6 +25,7 @@ from calib.io import json_safe, write_table
 from calib.report import context as ctx
 from calib.report import fmt
 from calib.report import figures as fig
+from calib.report.grid import add_fit_engagement
 from calib.rules import dumps_rules
 
 MARKER = ".calib-report"
@@ -113,6 +114,7 @@ def build(res) -> tuple[dict, dict, dict]:
             wt = pd.DataFrame({"cell": cells["label"].astype(str), "leads": cells["leads"]})
             add("who_moves", wm, fig.who_moves(wt), "Leads that are MQLs under both rule sets, "
                 "only one, or neither.")
+    add_fit_engagement(res, add)
     ab = ctx.abtest_view(res)
     ft = ctx.forest_table(res.abtest)
     if ft is not None and not ft.empty and ab is not None:
@@ -148,6 +150,7 @@ def build(res) -> tuple[dict, dict, dict]:
         "fit_text": fmt.tidy(fit_text) if fit_text else None,
         "calibration_text": fmt.tidy(cal_text) if cal_text else None,
         "warnings": list(res.warnings), "glossary": ctx.GLOSSARY,
+        "explorer": getattr(res, "explorer", None) is not None,
     }
     return context, figures, tables
 
@@ -221,6 +224,10 @@ def write_report(res, out_dir, *, force: bool = False) -> Path:
         (tmp / "proposed_rules.toml").write_text(dumps_rules(res.proposed), encoding="utf-8")
         (tmp / "summary.json").write_text(json.dumps(json_safe(res.to_dict()), indent=1),
                                           encoding="utf-8")
+        if getattr(res, "explorer", None) is not None:
+            from calib.explorer import write_explorer
+
+            write_explorer(res.explorer, tmp / "explorer.html")
         (tmp / MARKER).write_text(res.experiment.name + "\n", encoding="utf-8")
         os.chmod(tmp, 0o755)
         old = None
