@@ -65,6 +65,7 @@ class ExperimentResult:
     abtest: Any = None
     provenance: dict = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    refinement: Any = None  # calib.refine.RefinementResult: "Since the last review"
 
     def to_dict(self) -> dict:
         return {
@@ -80,6 +81,7 @@ class ExperimentResult:
             "test_replays": {k: v.to_dict() for k, v in self.test_replays.items()},
             "provenance": self.provenance,
             "warnings": list(self.warnings),
+            "refinement": self.refinement.to_dict() if self.refinement is not None else None,
         }
 
 
@@ -438,6 +440,15 @@ def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
             say("analysing the live test")
             ab = _abtest(abtest, ds, exp, W)
 
+    refinement = None
+    if exp.refine is not None:
+        say("checking the last review: history, drift, speed to lead, sales feedback")
+        from calib.refine import load_previous, refine
+
+        refinement = refine(ds, baseline, primary=primary, window_days=W, config=exp.refine,
+                            history=exp.history,
+                            previous=load_previous(exp.previous) if exp.previous else None)
+
     say("building recommendations")
     recs = recommend(ds, baseline, proposed, test_replays["baseline"], test_replays["proposed"],
                      primary=primary, outcomes=outcomes, window_days=W, start=start_test,
@@ -469,5 +480,5 @@ def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
         test_replays=test_replays, evaluation=evaluation, tradeoff=tradeoff,
         score_by_outcome=score_by_outcome, recommendations=recs, sweep=sw, fit=fit_res,
         calibration=calibration, comparison=comparison, abtest=ab, provenance=provenance,
-        warnings=tuple(warnings),
+        warnings=tuple(warnings), refinement=refinement,
     )

@@ -52,8 +52,8 @@ def psi_threshold(n_ref: int, n: int, bins: int) -> float:
 class DriftResult:
     """The drift audit of one rule set.
 
-    ``periods``: one row per period (leads, mature leads, MQLs, MQLs per week, PSI, its
-    threshold, drifted); ``bands``: conversion per band and period; ``mix``: events per
+    ``periods``: one row per period (leads, mature leads, MQLs within ``score_age_days``
+    of creation and their number per week, PSI, its threshold, drifted); ``bands``: conversion per band and period; ``mix``: events per
     lead by type and period with the ratio to the reference and the adjusted p-value;
     ``findings``: sentences, empty when nothing moved; ``sentence``: the headline.
     """
@@ -130,7 +130,8 @@ def drift_audit(ds: Dataset, rules: RuleSet, *, outcome: str, window_days: float
     edges = (np.unique(np.quantile(ref_scores, np.linspace(0, 1, bins + 1)[1:-1]))
              if ref_scores.size else np.array([]))
     k = len(edges) + 1
-    is_mql = pl["mql_at"].notna().to_numpy()
+    # MQL by the same lead age, so that recent leads (less time to qualify) compare fairly
+    is_mql = (pl["mql_at"].to_numpy() <= (created + age).to_numpy()) & mature
     last = created.max()
 
     rows = []
@@ -140,13 +141,15 @@ def drift_audit(ds: Dataset, rules: RuleSet, *, outcome: str, window_days: float
         nxt = p + (pd.DateOffset(months=1) if by == "month" else pd.Timedelta(days=7))
         p_end = min(nxt.tz_localize("UTC"), last)
         days = max((p_end - p.tz_localize("UTC")) / pd.Timedelta(days=1), 1.0)
+        share = mm.sum() / max(m.sum(), 1)  # MQLs per week of the mature part of the period
         value = (psi(ref_scores, score_all[mm], edges)
                  if mm.sum() >= MIN_LEADS and ref_scores.size else np.nan)
         thr = psi_threshold(int(ref_mask.sum()), int(mm.sum()), k) if not np.isnan(value) else np.nan
         rows.append({"period": _label(p, by), "role": "reference" if p in ref else "audit",
                      "leads": int(m.sum()), "mature_leads": int(mm.sum()),
                      "median_score": float(np.median(score_all[mm])) if mm.any() else None,
-                     "mql": int(is_mql[m].sum()), "mql_per_week": is_mql[m].sum() / days * 7,
+                     "mql": int(is_mql[m].sum()),
+                     "mql_per_week": is_mql[m].sum() / (days * share) * 7 if share else np.nan,
                      "psi": value, "psi_threshold": thr,
                      "drifted": bool(p not in ref and not np.isnan(value) and value > thr)})
     periods = pd.DataFrame(rows)

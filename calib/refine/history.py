@@ -353,7 +353,9 @@ class PredictionCheck:
                 f"{len(self.metrics)} predictions held (the realised value fell inside the "
                 f"predicted 95% interval)")
         if missed:
-            text += "; " + ", ".join(f"{m.label} came in {m.verdict} it" for m in missed)
+            text += "; " + ", ".join(
+                f"{m.label if m.label.startswith('MQL') else m.label[:1].lower() + m.label[1:]} came in "
+                f"{m.verdict} it" for m in missed)
         return text + "."
 
     def summary(self) -> str:

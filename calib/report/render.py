@@ -24,6 +24,7 @@ from calib.errors import CalibError
 from calib.io import json_safe, write_table
 from calib.report import context as ctx
 from calib.report import figures as fig
+from calib.report.refine import section as refine_section
 from calib.rules import dumps_rules
 
 MARKER = ".calib-report"
@@ -138,6 +139,7 @@ def build(res) -> tuple[dict, dict, dict]:
     if ft is not None and not ft.empty:
         add("abtest", ft, fig.forest(ft), "Live test: difference of each arm from control.")
 
+    since_last_review = refine_section(res, add, tables)
     comp_diffs, who_rows = ctx.comparison_rows(comp, primary)
     srm, ab_rows = ctx.abtest_rows(res.abtest)
     points = ctx.points_table(res)
@@ -164,6 +166,7 @@ def build(res) -> tuple[dict, dict, dict]:
         "calibration": cal.summary() if cal is not None and hasattr(cal, "summary") else None,
         "warnings": list(res.warnings),
         "proposed_toml": dumps_rules(res.proposed),
+        "refine": since_last_review,
     }
     return context, figures, tables
 
