@@ -319,6 +319,7 @@ class PredictionCheck:
     realised_leads: int = 0
     realised_period: str = ""
     before_after: BeforeAfter | None = None
+    caveat: str = ""
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame([m.to_dict() for m in self.metrics])
@@ -327,6 +328,7 @@ class PredictionCheck:
         return {"adopted": self.adopted, "since": self.since, "previous": self.previous,
                 "primary": self.primary, "status": self.status, "reason": self.reason,
                 "realised_leads": self.realised_leads, "realised_period": self.realised_period,
+                "caveat": self.caveat,
                 "metrics": [m.to_dict() for m in self.metrics],
                 "before_after": self.before_after.to_dict() if self.before_after else None}
 
@@ -360,6 +362,8 @@ class PredictionCheck:
 
     def summary(self) -> str:
         lines = [self.headline()] + ["  " + s for s in self.sentences()]
+        if self.caveat:
+            lines.append("  " + self.caveat)
         if self.before_after is not None:
             lines.append("  " + self.before_after.summary())
         return "\n".join(lines)
@@ -441,7 +445,24 @@ def check_prediction(ds: Dataset, adopted: RuleSet, since, previous: dict, *,
     period = f"leads created {since.date()} .. {str(res['period_end'])[:10]}"
     return PredictionCheck(adopted.name, since.isoformat(), name, primary, "checked",
                            metrics=checks, realised_leads=int(res["leads"]),
-                           realised_period=period, before_after=ba)
+                           realised_period=period, before_after=ba,
+                           caveat=_immature_caveat(entry, res, primary))
+
+
+def _immature_caveat(entry: dict, realised: dict, primary: str) -> str:
+    """Rates leave out MQLs whose window is still open, but not the early outcomes of
+    their peers, so a rate with many such MQLs leans high."""
+    parts = []
+    for what, d in (("predicted", entry), ("realised", realised)):
+        o = (d.get("outcomes") or {}).get(primary) or {}
+        open_, decided = o.get("immature") or 0, sum(o.get(k) or 0 for k in ("hits", "misses",
+                                                                               "late"))
+        if open_ and open_ >= 0.1 * (open_ + decided):
+            parts.append(f"{open_:,} of the {what} MQLs ({100 * open_ / (open_ + decided):.0f}%)")
+    if not parts:
+        return ""
+    return (f"The {primary} windows of {' and '.join(parts)} were still open: their rates count "
+            f"the early {primary}s of those MQLs but not the others, so they lean high.")
 
 
 # ------------------------------------------------------- a review as of an earlier date

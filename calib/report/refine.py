@@ -91,7 +91,8 @@ def section(res, add, tables: dict) -> dict | None:
     if p is not None:
         out["prediction"] = {"headline": p.headline(), "status": p.status,
                              "metrics": [m.to_dict() for m in p.metrics],
-                             "period": p.realised_period, "previous": p.previous}
+                             "period": p.realised_period, "previous": p.previous,
+                             "caveat": p.caveat}
         if p.status == "checked":
             tables["since_prediction"] = p.to_frame()
     ba = r.before_after if r.before_after is not None else (p.before_after if p else None)
