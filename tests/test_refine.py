@@ -12,14 +12,24 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from refine_worlds import RULES, make_world
 
 from calib.errors import ConfigError
-from calib.refine import (RefineConfig, RuleHistory, as_of, before_after, check_prediction,
-                          drift_audit, refine, review_summary, sales_feedback, speed_to_lead)
+from calib.refine import (
+    RefineConfig,
+    RuleHistory,
+    as_of,
+    before_after,
+    check_prediction,
+    drift_audit,
+    refine,
+    review_summary,
+    sales_feedback,
+    speed_to_lead,
+)
 from calib.refine.drift import psi, psi_threshold
 from calib.refine.history import _poisson_ci, replay_metrics
 from calib.rules import RuleSet
-from refine_worlds import RULES, make_world
 
 
 @pytest.fixture(scope="module")

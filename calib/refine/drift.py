@@ -252,7 +252,7 @@ def _shifts(mix: pd.DataFrame) -> list[dict]:
                         "since": tail["period"].iloc[0], "ratio": float(ratio),
                         "before": float(tail["reference_per_lead"].iloc[0]),
                         "after": float(tail["per_lead"].mean())})
-    return sorted(out, key=lambda s: -abs(np.log(s["ratio"])))
+    return sorted(out, key=lambda s: -abs(np.log(max(s["ratio"], 1e-3))))
 
 
 def _latest_band(bands: pd.DataFrame, band: str):

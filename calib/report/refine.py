@@ -48,7 +48,7 @@ def drift_figure(periods: pd.DataFrame, bands: pd.DataFrame, mix: pd.DataFrame,
 
     ax = axes[1, 1]
     if not mix.empty:
-        moved = (mix[mix["role"] == "audit"].assign(d=lambda f: (np.log(f["ratio"])).abs())
+        moved = (mix[mix["role"] == "audit"].assign(d=lambda f: np.log(f["ratio"].clip(lower=1e-3)).abs())
                  .groupby("event_type")["d"].max().sort_values(ascending=False))
         for e in moved.index[:4]:
             g = mix[mix["event_type"] == e].set_index("period").reindex(ticks)
