@@ -47,10 +47,10 @@ def _realised_from_tables(world):
     weeks = (new["created_at"].max() - since) / pd.Timedelta(days=7)
     meet = o.reindex(mql.index)
     window = pd.Timedelta(days=W.WINDOW_DAYS)
-    hit = (meet >= mql) & (meet <= mql + window)
-    late = meet < mql
-    immature = ~hit & ~late & (mql + window > end_of_data)
-    decided = int((~immature).sum())
+    # the realised rate counts only MQLs whose whole window is observed
+    whole = mql + window <= end_of_data
+    hit = (meet >= mql) & (meet <= mql + window) & whole
+    decided = int(whole.sum())  # hit, late or miss: each MQL with a whole window is one
     return len(mql) / weeks, int(hit.sum()) / decided, int(hit.sum()), decided
 
 

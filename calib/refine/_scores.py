@@ -5,9 +5,18 @@ from __future__ import annotations
 import numpy as np
 
 from calib.data.dataset import Dataset
+from calib.engine import replay
 from calib.engine.kernels import KIND_CODES, decayed_sums
 from calib.engine.prepare import prepare
 from calib.rules import RuleSet
+
+
+def lead_replay(ds: Dataset, rules: RuleSet, window_days: float):
+    """One row per lead of the data set, in its order: the replay's ``per_lead`` over
+    every lead created (what the drift, speed and feedback checks share)."""
+    end = ds.leads["created_at"].max()
+    pl = replay(ds, rules, window_days=window_days, end=end, per_lead=True).per_lead
+    return pl.set_index("lead_id").reindex(ds.leads["lead_id"])
 
 
 def rule_contributions(ds: Dataset, rules: RuleSet, leads: np.ndarray, times_ns: np.ndarray

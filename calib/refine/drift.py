@@ -22,7 +22,6 @@ import pandas as pd
 from scipy import stats
 
 from calib.data.dataset import Dataset, ns
-from calib.engine import replay
 from calib.rules import RuleSet
 from calib.stats import adjust_pvalues, diff_ci, proportion_ci
 
@@ -99,7 +98,7 @@ def _label(ts: pd.Timestamp, by: str) -> str:
 
 def drift_audit(ds: Dataset, rules: RuleSet, *, outcome: str, window_days: float = 90,
                 by: str = "month", reference_periods: int = 3, score_age_days: float = 30,
-                bins: int = 10) -> DriftResult:
+                bins: int = 10, per_lead: pd.DataFrame | None = None) -> DriftResult:
     """Audit score, volume, conversion and event mix by period of lead creation.
 
     Examples
@@ -107,13 +106,12 @@ def drift_audit(ds: Dataset, rules: RuleSet, *, outcome: str, window_days: float
     >>> res = drift_audit(ds, rules, outcome="meeting")  # doctest: +SKIP
     >>> print(res.sentence)  # doctest: +SKIP
     """
-    from calib.refine._scores import rule_contributions
+    from calib.refine._scores import lead_replay, rule_contributions
 
     created = ds.leads["created_at"]
     end = ds.end_of_data
     period = _period_labels(created, by)
-    rep = replay(ds, rules, window_days=window_days, end=created.max(), per_lead=True)
-    pl = rep.per_lead.set_index("lead_id").reindex(ds.leads["lead_id"])
+    pl = per_lead if per_lead is not None else lead_replay(ds, rules, window_days)
     age = pd.Timedelta(days=score_age_days)
     mature = (created + age <= end).to_numpy()
     codes = np.flatnonzero(mature)
@@ -155,8 +153,9 @@ def drift_audit(ds: Dataset, rules: RuleSet, *, outcome: str, window_days: float
     periods = pd.DataFrame(rows)
     bands = _bands(ds, pl, period, labels, ref, outcome, window_days, by)
     mix = _event_mix(ds, period, mature, labels, ref, age, by)
-    findings = _findings(periods, bands, mix, outcome, score_age_days)
-    sentence = _sentence(periods, bands, mix, outcome)
+    scored = frozenset(e for r in rules.behavior for e in r.events)
+    findings = _findings(periods, bands, mix, outcome, score_age_days, scored)
+    sentence = _sentence(periods, bands, mix, outcome, scored)
     ref_text = (f"{_label(ref[0], by)} .. {_label(ref[-1], by)}" if ref else "none")
     return DriftResult(rules.name, outcome, by, ref_text, float(score_age_days),
                        float(window_days), periods, bands, mix, tuple(findings), sentence)
@@ -231,9 +230,9 @@ def _event_mix(ds, period, mature, labels, ref, age, by) -> pd.DataFrame:
     return mix
 
 
-def _shifts(mix: pd.DataFrame) -> list[dict]:
+def _shifts(mix: pd.DataFrame, scored: frozenset = frozenset()) -> list[dict]:
     """Event types whose rate moved from some period on and stayed moved (same direction
-    in every later period); largest change first."""
+    in every later period); types the rules score first, then the largest change."""
     out = []
     audit = mix[mix["role"] == "audit"]
     for e, g in audit.groupby("event_type", sort=True):
@@ -252,7 +251,8 @@ def _shifts(mix: pd.DataFrame) -> list[dict]:
                         "since": tail["period"].iloc[0], "ratio": float(ratio),
                         "before": float(tail["reference_per_lead"].iloc[0]),
                         "after": float(tail["per_lead"].mean())})
-    return sorted(out, key=lambda s: -abs(np.log(max(s["ratio"], 1e-3))))
+    return sorted(out, key=lambda s: (s["event_type"] not in scored,
+                                      -abs(np.log(max(s["ratio"], 1e-3)))))
 
 
 def _latest_band(bands: pd.DataFrame, band: str):
@@ -260,9 +260,9 @@ def _latest_band(bands: pd.DataFrame, band: str):
     return None if b.empty else b.iloc[-1]
 
 
-def _findings(periods, bands, mix, outcome, age) -> list[str]:
+def _findings(periods, bands, mix, outcome, age, scored) -> list[str]:
     out = []
-    for s in _shifts(mix):
+    for s in _shifts(mix, scored):
         out.append(f"{s['event_type'].replace('_', '-')} events per lead (first {age:g} days) "
                    f"{s['direction']} {abs(100 * (s['ratio'] - 1)):.0f}% since {s['since']} "
                    f"({s['before']:.2f} -> {s['after']:.2f} per lead)")
@@ -287,9 +287,9 @@ def _findings(periods, bands, mix, outcome, age) -> list[str]:
     return out
 
 
-def _sentence(periods, bands, mix, outcome) -> str:
+def _sentence(periods, bands, mix, outcome, scored) -> str:
     parts = []
-    shifts = _shifts(mix)
+    shifts = _shifts(mix, scored)
     if shifts:
         s = shifts[0]
         parts.append(f"{s['event_type'].replace('_', '-')} events per lead {s['direction']} "

@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 
 from calib.data.dataset import Dataset, ns
-from calib.engine import replay
 from calib.refine.speed import NEVER, first_times
 from calib.rules import RuleSet
 from calib.stats import proportion_ci, ratio_ci
@@ -57,7 +56,8 @@ class FeedbackResult:
 
 
 def sales_feedback(ds: Dataset, rules: RuleSet, *, rejected: str = "disqualified",
-                   window_days: float = 90) -> FeedbackResult:
+                   window_days: float = 90, per_lead: pd.DataFrame | None = None
+                   ) -> FeedbackResult:
     """Rejection rate of MQLs per band and per the rule that mainly made them MQLs.
 
     Examples
@@ -66,12 +66,10 @@ def sales_feedback(ds: Dataset, rules: RuleSet, *, rejected: str = "disqualified
     >>> res.flagged  # doctest: +SKIP
     ('email_open',)
     """
-    from calib.refine._scores import rule_contributions
+    from calib.refine._scores import lead_replay, rule_contributions
 
     r_t = first_times(ds, rejected, "rejection outcome")
-    rep = replay(ds, rules, window_days=window_days, end=ds.leads["created_at"].max(),
-                 per_lead=True)
-    pl = rep.per_lead.set_index("lead_id").reindex(ds.leads["lead_id"])
+    pl = per_lead if per_lead is not None else lead_replay(ds, rules, window_days)
     codes = np.flatnonzero(pl["mql_at"].notna().to_numpy())
     m = ns(pl["mql_at"].iloc[codes])
     r = r_t[codes]

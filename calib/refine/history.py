@@ -436,24 +436,47 @@ def check_prediction(ds: Dataset, adopted: RuleSet, since, previous: dict, *,
                                f"so there is no prediction to check; the change is judged "
                                f"before/after instead.", before_after=ba)
     pred = replay_metrics(entry, primary)
-    res = replay(ds, adopted, window_days=W, start=since, end=_last_created(ds)).to_dict()
+    rep = replay(ds, adopted, window_days=W, start=since, end=_last_created(ds), per_lead=True)
+    res = rep.to_dict()
     real = replay_metrics(res, primary)
+    real["rate"], n_mature = _mature_rate(rep.per_lead, primary, W, ds.end_of_data)
+    lo, hi = real["mql_per_week"][1:]
+    real["per_week"] = (real["mql_per_week"][0] * real["rate"][0], lo * real["rate"][1],
+                        hi * real["rate"][2])
     checks = tuple(
         MetricCheck(k, _label(k, primary), *pred[k], *real[k],
                     _verdict(real[k][0], *pred[k][1:]))
         for k in ("mql_per_week", "rate", "per_week"))
-    period = f"leads created {since.date()} .. {str(res['period_end'])[:10]}"
+    period = (f"leads created {since.date()} .. {str(res['period_end'])[:10]} (rates over the "
+              f"{n_mature:,} MQLs whose whole window is observed)")
     return PredictionCheck(adopted.name, since.isoformat(), name, primary, "checked",
                            metrics=checks, realised_leads=int(res["leads"]),
                            realised_period=period, before_after=ba,
                            caveat=_immature_caveat(entry, res, primary))
 
 
+def _mature_rate(per_lead: pd.DataFrame, primary: str, window_days: float, end_of_data):
+    """The primary rate (Wilson interval) over the MQLs whose whole window is observed,
+    and their number: early outcomes of MQLs whose window is still open do not count."""
+    from calib.stats import proportion_ci
+
+    m = per_lead["mql_at"]
+    mature = (m.notna() & (m + pd.Timedelta(days=window_days) <= end_of_data)).to_numpy()
+    status = per_lead[f"status_{primary}"].astype(str).to_numpy()
+    hits = int((mature & (status == "hit")).sum())
+    decided = int((mature & np.isin(status, ("hit", "miss", "late"))).sum())
+    if not decided:
+        return (np.nan, np.nan, np.nan), int(mature.sum())
+    low, high = proportion_ci(hits, decided)
+    return (hits / decided, float(low), float(high)), int(mature.sum())
+
+
 def _immature_caveat(entry: dict, realised: dict, primary: str) -> str:
     """Rates leave out MQLs whose window is still open, but not the early outcomes of
-    their peers, so a rate with many such MQLs leans high."""
+    their peers, so a rate with many such MQLs leans high (the realised rate counts
+    only MQLs whose whole window is observed)."""
     parts = []
-    for what, d in (("predicted", entry), ("realised", realised)):
+    for what, d in (("predicted", entry),):
         o = (d.get("outcomes") or {}).get(primary) or {}
         open_, decided = o.get("immature") or 0, sum(o.get(k) or 0 for k in ("hits", "misses",
                                                                                "late"))
@@ -461,8 +484,9 @@ def _immature_caveat(entry: dict, realised: dict, primary: str) -> str:
             parts.append(f"{open_:,} of the {what} MQLs ({100 * open_ / (open_ + decided):.0f}%)")
     if not parts:
         return ""
-    return (f"The {primary} windows of {' and '.join(parts)} were still open: their rates count "
-            f"the early {primary}s of those MQLs but not the others, so they lean high.")
+    return (f"The {primary} windows of {' and '.join(parts)} were still open when the earlier "
+            f"review was made: its rate counts the early {primary}s of those MQLs but not the "
+            f"others, so it leans high.")
 
 
 # ------------------------------------------------------- a review as of an earlier date

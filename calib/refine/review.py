@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from calib.data.dataset import Dataset
 from calib.errors import ConfigError
+from calib.refine._scores import lead_replay
 from calib.refine.config import RefineConfig
 from calib.refine.drift import DriftResult, drift_audit
 from calib.refine.feedback import FeedbackResult, sales_feedback
@@ -98,9 +99,10 @@ def refine(ds: Dataset, rules: RuleSet, *, primary: str, window_days: float = 90
                        "proposal was adopted")
     else:
         skipped.append("no rule-set history: no change to check")
+    pl = lead_replay(ds, rules, window_days)  # one replay for the three checks below
     drift = drift_audit(ds, rules, outcome=primary, window_days=window_days,
                         by=config.drift_by, reference_periods=config.reference_periods,
-                        score_age_days=config.score_age_days)
+                        score_age_days=config.score_age_days, per_lead=pl)
 
     def optional(name, fn):
         try:
@@ -116,10 +118,10 @@ def refine(ds: Dataset, rules: RuleSet, *, primary: str, window_days: float = 90
         speed = optional("speed to lead", lambda: speed_to_lead(
             ds, rules, outcome=primary, first_touch=config.first_touch,
             window_days=window_days, service_level_hours=config.service_level_hours,
-            service_level_share=config.service_level_share))
+            service_level_share=config.service_level_share, per_lead=pl))
     fb = None
     if config.rejected:
         fb = optional("sales feedback", lambda: sales_feedback(
-            ds, rules, rejected=config.rejected, window_days=window_days))
+            ds, rules, rejected=config.rejected, window_days=window_days, per_lead=pl))
     return RefinementResult(rules.name, primary, config, history, prediction, ba, drift, speed,
                             fb, tuple(skipped))

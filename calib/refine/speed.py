@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 
 from calib.data.dataset import Dataset, ns
-from calib.engine import replay
 from calib.errors import ConfigError
 from calib.rules import RuleSet
 from calib.stats import diff_ci, proportion_ci
@@ -100,7 +99,8 @@ class SpeedResult:
 
 def speed_to_lead(ds: Dataset, rules: RuleSet, *, outcome: str, first_touch: str = "contacted",
                   window_days: float = 90, service_level_hours: float | None = None,
-                  service_level_share: float = 0.9, buckets_hours=BUCKETS_HOURS) -> SpeedResult:
+                  service_level_share: float = 0.9, buckets_hours=BUCKETS_HOURS,
+                  per_lead: pd.DataFrame | None = None) -> SpeedResult:
     """Response times of MQLs and the outcome's rate by response time.
 
     Examples
@@ -110,9 +110,9 @@ def speed_to_lead(ds: Dataset, rules: RuleSet, *, outcome: str, first_touch: str
     'missed'
     """
     touch = first_times(ds, first_touch)
-    rep = replay(ds, rules, window_days=window_days, end=ds.leads["created_at"].max(),
-                 per_lead=True)
-    pl = rep.per_lead.set_index("lead_id").reindex(ds.leads["lead_id"])
+    from calib.refine._scores import lead_replay
+
+    pl = per_lead if per_lead is not None else lead_replay(ds, rules, window_days)
     is_mql = pl["mql_at"].notna().to_numpy()
     codes = np.flatnonzero(is_mql)
     m = ns(pl["mql_at"].iloc[codes])
