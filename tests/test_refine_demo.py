@@ -137,3 +137,29 @@ def test_calib_refine_command(world, capsys):
     assert d["sales_feedback"]["bands"]
     assert main(["refine", str(world.data_dir)]) == 1  # a data set needs --rules
     assert "--rules" in capsys.readouterr().err
+
+
+def test_calib_run_report_has_the_section(tmp_path, capsys):
+    import tomllib
+
+    import tomli_w
+
+    world = generate_demo(tmp_path / "w", n_leads=3_000, seed=5)
+    exp = tomllib.loads(world.experiment.read_text())
+    exp.pop("sweep")
+    exp["fit"] = {"enabled": False}  # the refinement does not depend on the proposal
+    exp.pop("abtest")
+    world.experiment.write_text(tomli_w.dumps(exp))
+    assert main(["run", str(world.experiment), "--out", str(tmp_path / "rep")]) == 0
+    md = (tmp_path / "rep" / "report.md").read_text()
+    since = md.index("## Since the last review")
+    assert md.index("## Recommendations") < since < md.index("## Current versus proposed")
+    assert (tmp_path / "rep" / "figures" / "drift.png").exists()
+    summary = json.loads((tmp_path / "rep" / "summary.json").read_text())
+    r = summary["refinement"]
+    assert [m["metric"] for m in r["prediction"]["metrics"]] == ["mql_per_week", "rate",
+                                                                 "per_week"]
+    assert r["speed_to_lead"]["service_level"]["hours"] == 4
+    assert {b["band"] for b in r["sales_feedback"]["bands"]} == {"mql", "sql"}
+    html = (tmp_path / "rep" / "report.html").read_text()
+    assert "<h2>Since the last review</h2>" in html
