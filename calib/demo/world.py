@@ -14,6 +14,12 @@ Files
 ``out_dir/current.toml``, ``truth.toml``, ``experiment.toml``
     The historical rule set, the true model as a rule set, and an experiment file whose
     paths are relative to ``out_dir``.
+``out_dir/legacy.toml``, ``previous_review/summary.json``
+    The rule set live before ``current.toml`` (which replaced it on ``ADOPTED_AT``, as
+    the experiment's ``[rules] history`` says) and the prediction fields of the review
+    made just before the switch (both rule sets replayed on the data as it was then).
+    Sales' first touches are ``contacted`` outcome rows, appended after the others from
+    their own random stream: every other row is the same as without them.
 ``out_dir/truth.json``, ``truth_outcomes.{csv,parquet}``
     Every true parameter with summary counts, and per lead the latent state: buyer and
     buying window, true fit log-odds, latent meeting and its trigger time (also when
@@ -285,6 +291,8 @@ class DemoWorld:
             "current_rules": str(self.current_rules), "truth_rules": str(self.truth_rules),
             "grid": str(self.grid), "experiment": str(self.experiment),
             "truth_json": str(self.truth_json), "seed": self.truth.get("seed"),
+            "legacy_rules": str(self.legacy_rules) if self.legacy_rules else None,
+            "previous_review": str(self.previous_review) if self.previous_review else None,
             "leads": self.truth.get("n_leads"), "events": counts.get("events"),
             "true_half_life_days": self.truth.get("half_life_days"),
         }
@@ -318,6 +326,7 @@ class DemoWorld:
             f"  rule sets     {d['current_rules']} (historical), {d['truth_rules']} (the truth)",
             f"  sweep grid    {d['grid']}",
             f"  experiment    {d['experiment']}",
+            f"  last review   {d['previous_review']} (legacy.toml until {ADOPTED_AT})",
             f"  ground truth  {d['truth_json']}",
             "Next:",
             f"  calib validate {data}",
