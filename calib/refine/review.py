@@ -88,6 +88,10 @@ def refine(ds: Dataset, rules: RuleSet, *, primary: str, window_days: float = 90
     change = history.latest_change() if history is not None else None
     if change is not None:
         old, new = (load_rules(e.file) for e in change)
+        if new.name != rules.name:
+            skipped.append(f"note: the latest rule set of the history is '{new.name}', not "
+                           f"'{rules.name}', the rule set reviewed; the change checked is "
+                           f"'{old.name}' -> '{new.name}'")
         if previous is not None:
             prediction = check_prediction(ds, new, change[1].since, previous, primary=primary,
                                           window_days=window_days, old=old)
