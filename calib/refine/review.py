@@ -24,7 +24,7 @@ from calib.rules import RuleSet, load_rules
 @dataclass(frozen=True)
 class RefinementResult:
     """The checks of a refinement review; a part is None when its input is missing (the
-    reason is in ``skipped``)."""
+    reason is in ``skipped``, with other notes on what was checked)."""
 
     rules: str
     primary: str
@@ -49,7 +49,7 @@ class RefinementResult:
         parts = [p.summary() for p in (self.prediction, self.before_after if self.prediction
                                        is None else None, self.drift, self.speed, self.feedback)
                  if p is not None]
-        parts += [f"Skipped: {s}" for s in self.skipped]
+        parts += [f"Note: {s}" for s in self.skipped]
         return "\n\n".join(parts)
 
 
@@ -89,7 +89,7 @@ def refine(ds: Dataset, rules: RuleSet, *, primary: str, window_days: float = 90
     if change is not None:
         old, new = (load_rules(e.file) for e in change)
         if new.name != rules.name:
-            skipped.append(f"note: the latest rule set of the history is '{new.name}', not "
+            skipped.append(f"the latest rule set of the history is '{new.name}', not "
                            f"'{rules.name}', the rule set reviewed; the change checked is "
                            f"'{old.name}' -> '{new.name}'")
         if previous is not None:
