@@ -287,15 +287,22 @@ def before_after(ds: Dataset, old: RuleSet, new: RuleSet, since, *, primary: str
                          "leads": d["leads"], "mql": d["mql"]["count"],
                          "mql_per_week": mm["mql_per_week"][0], "rate": mm["rate"][0],
                          "rate_low": mm["rate"][1], "rate_high": mm["rate"][2],
-                         "per_week": mm["per_week"][0]})
+                         "per_week": mm["per_week"][0], "coverage": d["coverage"]})
+            m[label, period]["coverage"] = d["coverage"]
     keys = ("mql_per_week", "rate", "per_week")
     rule = {k: m["new", "after"][k][0] - m["old", "after"][k][0] for k in keys}
     cal = {k: m["old", "after"][k][0] - m["old", "before"][k][0] for k in keys}
     obs = {k: m["new", "after"][k][0] - m["old", "before"][k][0] for k in keys}
+    cov_old, cov_new = m["old", "after"]["coverage"], m["new", "after"]["coverage"]
+    how_far = ""
+    if cov_old is not None and cov_new is not None:
+        how_far = (f" After the change {100 * cov_old:.0f}% of the old rules' MQLs have a "
+                   f"recorded sales outcome, against {100 * cov_new:.0f}% of the new rules'.")
     caveat = ("The replay separates the calendar from the rules only as far as outcomes "
               "allow: after the change sales worked the leads the new rules flagged, so "
               "leads only the old rules would have flagged were worked less and their "
-              "outcomes are under-recorded; lead mix and seasonality enter the calendar part.")
+              "outcomes are under-recorded; lead mix and seasonality enter the calendar part."
+              + how_far)
     return BeforeAfter(old.name, new.name, since.isoformat(), primary, pd.DataFrame(rows),
                        rule, cal, obs, caveat)
 
