@@ -163,3 +163,20 @@ def test_calib_run_report_has_the_section(tmp_path, capsys):
     assert {b["band"] for b in r["sales_feedback"]["bands"]} == {"mql", "sql"}
     html = (tmp_path / "rep" / "report.html").read_text()
     assert "<h2>Since the last review</h2>" in html
+
+
+def test_calib_refine_on_a_data_folder_with_a_history_table(world, tmp_path, capsys):
+    history = tmp_path / "rules_history.csv"
+    history.write_text(f"since,file\n2025-01-01,{world.legacy_rules}\n"
+                       f"{W.ADOPTED_AT},{world.current_rules}\n")
+    code = main(["refine", str(world.data_dir), "--rules", str(world.current_rules),
+                 "--history", str(history), "--previous", str(world.previous_review.parent),
+                 "--service-level-hours", "24", "--json"])
+    assert code == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["prediction"]["status"] == "checked"
+    assert d["speed_to_lead"]["service_level"]["hours"] == 24
+    history.write_text("since,file\n2025-01-01,nowhere.toml\n")
+    assert main(["refine", str(world.data_dir), "--rules", str(world.current_rules),
+                 "--history", str(history)]) == 1
+    assert "does not exist: nowhere.toml" in capsys.readouterr().err
