@@ -43,7 +43,8 @@ class HistoryEntry:
     until: pd.Timestamp | None = None
 
     def to_dict(self) -> dict:
-        return {"since": self.since.isoformat(), "file": str(self.file),
+        # the file's name: a report names rule sets, not the folders of the machine it ran on
+        return {"since": self.since.isoformat(), "file": self.file.name,
                 "until": self.until.isoformat() if self.until is not None else None}
 
 
@@ -156,7 +157,7 @@ class RuleHistory:
         return self.entries[-2], self.entries[-1]
 
     def to_dict(self) -> dict:
-        return {"source": self.source, "entries": [e.to_dict() for e in self.entries]}
+        return {"entries": [e.to_dict() for e in self.entries]}
 
 
 # ------------------------------------------------------------------------- metrics
