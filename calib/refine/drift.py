@@ -26,7 +26,8 @@ from calib.rules import RuleSet
 from calib.stats import adjust_pvalues, diff_ci, proportion_ci
 
 PSI_FLOOR = 0.1
-MIN_LEADS = 30        # fewer mature leads in a period: no PSI, no event-mix test
+MIN_LEADS = 30        # fewer mature leads in a period: no event-mix test
+MIN_PSI_LEADS = 100   # fewer: no PSI (the chi-square approximation of its noise fails)
 MATERIAL_CHANGE = 0.2  # an event type's rate per lead must move by at least 20% ...
 ALPHA = 0.01          # ... with a Holm-adjusted p-value below this
 
@@ -141,7 +142,8 @@ def drift_audit(ds: Dataset, rules: RuleSet, *, outcome: str, window_days: float
         days = max((p_end - p.tz_localize("UTC")) / pd.Timedelta(days=1), 1.0)
         share = mm.sum() / max(m.sum(), 1)  # MQLs per week of the mature part of the period
         value = (psi(ref_scores, score_all[mm], edges)
-                 if mm.sum() >= MIN_LEADS and ref_scores.size else np.nan)
+                 if mm.sum() >= MIN_PSI_LEADS and ref_scores.size >= MIN_PSI_LEADS
+                 else np.nan)
         thr = psi_threshold(int(ref_mask.sum()), int(mm.sum()), k) if not np.isnan(value) else np.nan
         rows.append({"period": _label(p, by), "role": "reference" if p in ref else "audit",
                      "leads": int(m.sum()), "mature_leads": int(mm.sum()),
