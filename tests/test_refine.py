@@ -66,6 +66,22 @@ def test_psi_threshold_is_material_and_shrinks_with_sample_size():
     assert psi_threshold(10**6, 10**6, 10) == 0.1
 
 
+def test_psi_noise_threshold_holds_its_level_in_an_a_a_simulation():
+    # both samples from one distribution: the noise part of the threshold (its 99th
+    # percentile under no drift) is exceeded about 1% of the time (seeded, 1,000 draws)
+    from scipy import stats
+
+    rng = np.random.default_rng(0)
+    for n_ref, n in ((2000, 2000), (500, 3000)):
+        noise = (1 / n_ref + 1 / n) * stats.chi2.ppf(0.99, 9)
+        exceed = 0
+        for _ in range(1000):
+            ref, cur = rng.normal(size=n_ref), rng.normal(size=n)
+            edges = np.quantile(ref, np.linspace(0, 1, 11)[1:-1])
+            exceed += psi(ref, cur, edges) > noise
+        assert 0.002 <= exceed / 1000 <= 0.025
+
+
 def test_poisson_interval_matches_r():
     # R: poisson.test(10)$conf.int -> 4.795389 18.390356 (exact Garwood interval)
     low, high = _poisson_ci(10, 1.0)
