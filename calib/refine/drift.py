@@ -280,12 +280,13 @@ def _findings(periods, bands, mix, outcome, age, scored) -> list[str]:
         if last is None or ref.empty or not ref.iloc[0]["leads"]:
             continue
         r = ref.iloc[0]
-        lo, hi = diff_ci(int(last["hits"]), int(last["leads"]), int(r["hits"]), int(r["leads"]))
+        lo, hi = diff_ci(int(last["hits"]), int(last["leads"]), int(r["hits"]), int(r["leads"]),
+                         alpha=ALPHA)
         if lo > 0 or hi < 0:
             out.append(f"the {band.upper()} band's {outcome} rate moved from "
                        f"{100 * r['rate']:.0f}% in the reference to {100 * last['rate']:.0f}% "
                        f"in {last['period']} (difference {100 * lo:+.0f} to {100 * hi:+.0f} "
-                       f"points)")
+                       f"points, 99% CI)")
     return out
 
 

@@ -183,8 +183,9 @@ def _association(buckets: pd.DataFrame, labels) -> dict | None:
     if len(ok) < 2:
         return None
     fast, slow = ok.iloc[0], ok.iloc[-1]
+    # a 99% interval: a finding should rarely be noise (speed is reviewed every time)
     lo, hi = diff_ci(int(fast["hits"]), int(fast["decided"]), int(slow["hits"]),
-                     int(slow["decided"]))
+                     int(slow["decided"]), alpha=0.01)
     return {"fast": fast["bucket"], "slow": slow["bucket"], "fast_rate": float(fast["rate"]),
             "slow_rate": float(slow["rate"]), "diff": float(fast["rate"] - slow["rate"]),
             "ci_low": float(lo), "ci_high": float(hi), "found": bool(lo > 0 or hi < 0)}
@@ -204,7 +205,8 @@ def _sentence(buckets, sla, assoc, outcome, median) -> str:
             parts.append(f"MQLs touched {assoc['fast']} after MQL reached {outcome} at "
                          f"{100 * assoc['fast_rate']:.0f}%, those touched {assoc['slow']} after "
                          f"at {100 * assoc['slow_rate']:.0f}% (difference "
-                         f"{100 * assoc['ci_low']:+.0f} to {100 * assoc['ci_high']:+.0f} points)"
+                         f"{100 * assoc['ci_low']:+.0f} to {100 * assoc['ci_high']:+.0f} points, "
+                         f"99% CI)"
                          f" — an association, not proof that speed causes it")
         else:
             parts.append(f"the {outcome} rate does not differ measurably between the fastest "
