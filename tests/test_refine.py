@@ -295,6 +295,18 @@ def test_before_after_splits_rules_from_calendar(null_world):
     assert set(ba.frame["period"]) == {"before", "after"}
 
 
+def test_a_history_outside_the_data_is_noted_not_fatal(null_world, tmp_path):
+    from calib.rules import dumps_rules
+
+    (tmp_path / "a.toml").write_text(dumps_rules(RULES))
+    (tmp_path / "b.toml").write_text(dumps_rules(RULES))
+    h = RuleHistory.from_records([{"since": "2025-01-01", "file": "a.toml"},
+                                  {"since": "2030-01-01", "file": "b.toml"}], base=tmp_path)
+    res = refine(null_world, RULES, primary="meeting", history=h)
+    assert res.before_after is None and res.drift is not None
+    assert any("no leads created after that date" in s for s in res.skipped)
+
+
 def test_refine_without_history_or_first_touch_says_what_it_skipped(null_world):
     res = refine(null_world, RULES, primary="meeting",
                  config=RefineConfig(first_touch="called"))

@@ -266,6 +266,21 @@ def _last_created(ds: Dataset):
     return None if ds.snapshot else ds.leads["created_at"].max()
 
 
+def _check_sides(ds: Dataset, since: pd.Timestamp, name: str, before: bool) -> None:
+    """A change needs leads after it (and before it, to compare with)."""
+    created = ds.leads["created_at"]
+    sides = [("after", int((created >= since).sum()))]
+    if before:
+        sides.append(("before", int((created < since).sum())))
+    for side, n in sides:
+        if n == 0:
+            raise ConfigError(f"The rule-set history says '{name}' went live on "
+                              f"{since.date()}, but the data has no leads created {side} "
+                              f"that date: there is nothing to compare.", code="out_of_range",
+                              suggestion="Check the 'since' dates of the history against the "
+                                         "data's date range.")
+
+
 def before_after(ds: Dataset, old: RuleSet, new: RuleSet, since, *, primary: str,
                  window_days: float = 90) -> BeforeAfter:
     """Replay leads created before and after ``since`` under both rule sets.
@@ -276,6 +291,7 @@ def before_after(ds: Dataset, old: RuleSet, new: RuleSet, since, *, primary: str
     >>> print(ba.summary())  # doctest: +SKIP
     """
     since = _when(since, "since", []) if not isinstance(since, pd.Timestamp) else since
+    _check_sides(ds, since, new.name, before=True)
     end = _last_created(ds)
     before_end = since - pd.Timedelta(seconds=1)
     rows, m = [], {}
@@ -432,12 +448,13 @@ def check_prediction(ds: Dataset, adopted: RuleSet, since, previous: dict, *,
     >>> print(check.summary())  # doctest: +SKIP
     """
     since = _when(since, "since", []) if not isinstance(since, pd.Timestamp) else since
+    _check_sides(ds, since, adopted.name, before=False)
     primary = primary or previous.get("primary_outcome") or "meeting"
     name = str(previous.get("experiment", "the previous review"))
     entry = _predicted_entry(previous, adopted.name)
     W = window_days or (entry or {}).get("window_days") or 90
     ba = (before_after(ds, old, adopted, since, primary=primary, window_days=W)
-          if old is not None else None)
+          if old is not None and (ds.leads["created_at"] < since).any() else None)
     if entry is None:
         return PredictionCheck(adopted.name, since.isoformat(), name, primary, "not_predicted",
                                f"The previous review '{name}' has no replay of '{adopted.name}', "

@@ -92,12 +92,18 @@ def refine(ds: Dataset, rules: RuleSet, *, primary: str, window_days: float = 90
             skipped.append(f"the latest rule set of the history is '{new.name}', not "
                            f"'{rules.name}', the rule set reviewed; the change checked is "
                            f"'{old.name}' -> '{new.name}'")
-        if previous is not None:
-            prediction = check_prediction(ds, new, change[1].since, previous, primary=primary,
-                                          window_days=window_days, old=old)
-        else:
-            ba = before_after(ds, old, new, change[1].since, primary=primary,
-                              window_days=window_days)
+        try:
+            if previous is not None:
+                prediction = check_prediction(ds, new, change[1].since, previous,
+                                              primary=primary, window_days=window_days,
+                                              old=old)
+            else:
+                ba = before_after(ds, old, new, change[1].since, primary=primary,
+                                  window_days=window_days)
+        except ConfigError as e:  # a history outside the data: say so, check the rest
+            if e.code != "out_of_range":
+                raise
+            skipped.append(str(e))
     elif previous is not None:
         skipped.append("a previous report was given but no rule-set history says when its "
                        "proposal was adopted")
