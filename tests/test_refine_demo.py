@@ -120,6 +120,7 @@ def test_section_renders_in_markdown_and_html(result):
     assert "| MQLs per week |" in md and result.prediction.metrics[0].verdict in md
     assert result.drift.sentence in md and "figures/drift.png" in md
     assert "target missed" in md and "### Sales feedback" in md
+    assert "hours).\n\n| time to first" in md  # a Markdown table needs its blank line
     html = render._env(True).get_template("_since_last_review.html.j2").render(
         refine=ctx, figures=list(figures), captions=captions,
         embedded={k: "data:image/png;base64,x" for k in figures})
