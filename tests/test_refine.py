@@ -315,3 +315,40 @@ def test_refine_without_history_or_first_touch_says_what_it_skipped(null_world):
     assert any("speed to lead" in s and "called" in s for s in res.skipped)
     assert res.feedback is not None and res.drift is not None
     json.dumps(res.to_dict())
+
+
+def test_rule_contributions_match_hand_computation():
+    from calib.data import from_frames
+    from calib.refine._scores import rule_contributions
+
+    rules = RuleSet.from_dict({
+        "name": "hand",
+        "fit": [{"field": "seniority", "equals": "vp", "points": 10}],
+        "behavior": [{"event": "email_open", "points": 5, "cap": 6},
+                     {"event": "pricing_page_view", "points": 20}],
+        "decay": {"kind": "exponential", "half_life_days": 10},
+        "limits": {"max": 25},
+        "thresholds": {"mql": 20},
+    })
+    t0 = pd.Timestamp("2025-01-01", tz="UTC")
+    day = pd.Timedelta(days=1)
+    leads = pd.DataFrame({"lead_id": ["a", "b"], "created_at": [t0, t0],
+                          "seniority": ["vp", "ic"]})
+    events = pd.DataFrame({"lead_id": ["a", "a", "a", "b"],
+                           "occurred_at": [t0, t0 + 5 * day, t0 + 10 * day, t0],
+                           "event_type": ["email_open", "pricing_page_view", "email_open",
+                                          "pricing_page_view"]})
+    outcomes = pd.DataFrame({"lead_id": ["a"], "outcome": ["meeting"],
+                             "occurred_at": [t0 + 20 * day]})
+    ds = from_frames(leads, events, outcomes)
+    at = np.array([(t0 + 10 * day).value, (t0 + 10 * day).value])
+    contrib, names, score = rule_contributions(ds, rules, np.array([0, 1]), at)
+    assert names == ["fit:seniority", "email_open", "pricing_page_view"]
+    # lead a at day 10: fit 10; email 5 * (0.5 + 1) = 7.5 capped at 6; pricing 20 * 0.5 ** 0.5
+    assert contrib[0] == pytest.approx([10, 6, 20 * 0.5 ** 0.5])
+    assert score[0] == 25  # 30.14 clamped to the [limits] max
+    # lead b: no fit points, one pricing view 10 days old: 20 * 0.5 = 10
+    assert contrib[1] == pytest.approx([0, 0, 10])
+    # the order of the evaluation points does not matter
+    c2, _, s2 = rule_contributions(ds, rules, np.array([1, 0]), at[::-1])
+    assert c2[::-1] == pytest.approx(contrib) and s2[::-1] == pytest.approx(score)
