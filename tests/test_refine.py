@@ -114,6 +114,15 @@ def test_no_drift_is_found_where_none_is_planted(null_world):
     json.dumps(res.to_dict())  # JSON-safe
 
 
+def test_drift_without_an_events_table(null_world):
+    import dataclasses
+
+    no_events = dataclasses.replace(null_world, events=null_world.events.iloc[:0])
+    res = drift_audit(no_events, RULES, outcome="meeting")
+    assert res.mix.empty and "flagged" in res.mix.columns
+    assert not res.periods["drifted"].any()  # every score is 0: nothing moves
+
+
 def test_drift_by_week_has_weekly_periods(null_world):
     res = drift_audit(null_world, RULES, outcome="meeting", by="week", reference_periods=8)
     assert len(res.periods) >= 52

@@ -195,9 +195,9 @@ def _event_mix(ds, period, mature, labels, ref, age, by) -> pd.DataFrame:
     over-dispersed: a Poisson test would flag noise)."""
     ev = ds.events
     created = ds.leads["created_at"]
+    empty = pd.DataFrame({c: pd.Series(dtype=t) for c, t in MIX_COLUMNS.items()})
     if ev.empty:
-        return pd.DataFrame(columns=["period", "event_type", "per_lead", "ratio", "p_adj",
-                                     "flagged"])
+        return empty
     c = ns(created)[ev["lead"].to_numpy()]
     t = ns(ev["occurred_at"])
     keep = (t >= c) & (t <= c + age.value) & mature[ev["lead"].to_numpy()]
@@ -222,6 +222,8 @@ def _event_mix(ds, period, mature, labels, ref, age, by) -> pd.DataFrame:
                          "event_type": e, "leads": int(m.sum()), "per_lead": float(p_mean),
                          "reference_per_lead": float(r_mean),
                          "ratio": float(p_mean / r_mean) if r_mean else np.nan, "p": pv})
+    if not rows:
+        return empty
     mix = pd.DataFrame(rows)
     tested = mix["p"].notna()
     mix["p_adj"] = np.nan
@@ -230,6 +232,11 @@ def _event_mix(ds, period, mature, labels, ref, age, by) -> pd.DataFrame:
                                                   method="holm")
     mix["flagged"] = (mix["p_adj"] < ALPHA) & ((mix["ratio"] - 1).abs() >= MATERIAL_CHANGE)
     return mix
+
+
+MIX_COLUMNS = {"period": object, "role": object, "event_type": object, "leads": int,
+               "per_lead": float, "reference_per_lead": float, "ratio": float, "p": float,
+               "p_adj": float, "flagged": bool}
 
 
 def _shifts(mix: pd.DataFrame, scored: frozenset = frozenset()) -> list[dict]:

@@ -68,7 +68,7 @@ def sales_feedback(ds: Dataset, rules: RuleSet, *, rejected: str = "disqualified
     """
     from calib.refine._scores import lead_replay, rule_contributions
 
-    r_t = first_times(ds, rejected, "rejection outcome")
+    r_t = first_times(ds, rejected, "rejection outcome", key="rejected")
     pl = per_lead if per_lead is not None else lead_replay(ds, rules, window_days)
     codes = np.flatnonzero(pl["mql_at"].notna().to_numpy())
     m = ns(pl["mql_at"].iloc[codes])

@@ -27,7 +27,8 @@ MIN_DECIDED = 30
 BUCKETS_HOURS = (1, 4, 24, 72)
 
 
-def first_times(ds: Dataset, name: str, what: str = "first_touch") -> np.ndarray:
+def first_times(ds: Dataset, name: str, what: str = "first_touch",
+                key: str = "first_touch") -> np.ndarray:
     """Each lead's first ``name`` (an outcome, else an event type) in ns; NEVER if none."""
     out = np.full(ds.n_leads, NEVER, dtype=np.int64)
     if name in ds.outcome_types:
@@ -40,8 +41,8 @@ def first_times(ds: Dataset, name: str, what: str = "first_touch") -> np.ndarray
         raise ConfigError(f"The {what} '{name}' is neither an outcome nor an event type of the "
                           f"data (outcomes: {', '.join(ds.outcome_types) or 'none'}).",
                           code="unknown_outcome",
-                          suggestion="Name the outcome or event that records it, e.g. "
-                                     "first_touch = \"contacted\".")
+                          suggestion=f"Name the outcome or event that records it with "
+                                     f"[refine] {key} (or --{key.replace('_', '-')}).")
     np.minimum.at(out, lead, t)
     return out
 
