@@ -361,3 +361,14 @@ def test_rule_contributions_match_hand_computation():
     # the order of the evaluation points does not matter
     c2, _, s2 = rule_contributions(ds, rules, np.array([1, 0]), at[::-1])
     assert c2[::-1] == pytest.approx(contrib) and s2[::-1] == pytest.approx(score)
+
+
+def test_a_snapshot_has_nothing_to_compare_over_time():
+    from calib.data import from_frames
+
+    ds = from_frames(pd.DataFrame({"lead_id": ["a", "b"], "seniority": ["vp", "ic"]}),
+                     outcomes=pd.DataFrame({"lead_id": ["a"], "outcome": ["meeting"]}))
+    assert ds.snapshot
+    res = refine(ds, RULES, primary="meeting")
+    assert res.drift is None and res.speed is None and res.feedback is None
+    assert "snapshot" in res.skipped[0]
