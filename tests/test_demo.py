@@ -74,7 +74,8 @@ def test_same_seed_gives_byte_identical_files(tmp_path, fmt):
     a = generate_demo(tmp_path / "a", n_leads=500, seed=3, fmt=fmt)
     b = generate_demo(tmp_path / "b", n_leads=500, seed=3, fmt=fmt)
     da, db = _digests(a), _digests(b)
-    assert len(da) == 10  # 4 tables, truth_outcomes, 4 toml files, truth.json
+    # 4 tables, truth_outcomes, 5 toml files, truth.json, previous_review/summary.json
+    assert len(da) == 12
     assert da == db
     assert a.truth == b.truth
 

@@ -473,10 +473,15 @@ def _experiment_on(world, folder, data, engine=None, **data_extra):
     d = tomllib.loads(world["experiment"].read_text(encoding="utf-8"))
     demo = world["experiment"].parent
     d["data"] = {"path": str(data), **data_extra}
-    d["rules"] = {"baseline": str(demo / d["rules"]["baseline"]),
-                  "candidates": [str(demo / c) for c in d["rules"]["candidates"]]}
+    rules = d["rules"]
+    d["rules"] = {"baseline": str(demo / rules["baseline"]),
+                  "candidates": [str(demo / c) for c in rules["candidates"]]}
+    if "history" in rules:
+        d["rules"]["history"] = [dict(e, file=str(demo / e["file"])) for e in rules["history"]]
     d["abtest"]["assignments"] = str(demo / d["abtest"]["assignments"])
-    d.pop("report", None)
+    previous = d.pop("report", {}).get("previous")
+    if previous is not None:
+        d["report"] = {"previous": str(demo / previous)}
     if engine is not None:
         d["engine"] = engine
     folder.mkdir(parents=True, exist_ok=True)

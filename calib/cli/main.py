@@ -21,7 +21,7 @@ from calib.errors import CalibError
 
 # Command modules, in the order `calib --help` lists them.
 MODULES = ("calib.cli.core", "calib.cli.modeling", "calib.cli.pipeline", "calib.cli.experiments",
-           "calib.cli.importing", "calib.cli.distributed")
+           "calib.cli.importing", "calib.cli.distributed", "calib.cli.refine")
 
 
 def _commands():

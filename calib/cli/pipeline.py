@@ -21,11 +21,13 @@ def _run_args(p):
                    "tcp://host:8786, local:N (N worker processes here) or a scheduler .json "
                    "file; [data] path must be written by 'calib partition' (default: "
                    "[engine] scheduler of the experiment, then $CALIB_SCHEDULER)")
+    p.add_argument("--previous", metavar="DIR", help="the earlier report's folder, to check "
+                   "its prediction in 'Since the last review' (default: [report] previous)")
     json_arg(p)
 
 
 def run_and_report(experiment, *, out=None, force=False, quiet=False, command="",
-                   scheduler=None):
+                   scheduler=None, previous=None):
     """Run an experiment file and write its report; returns (result, report folder).
     ``scheduler`` overrides ``[engine] scheduler`` of the file."""
     from calib.pipeline.experiment import load_experiment
@@ -34,6 +36,12 @@ def run_and_report(experiment, *, out=None, force=False, quiet=False, command=""
 
     t0 = time.time()
     exp = load_experiment(experiment)
+    if previous:
+        from dataclasses import replace
+
+        from calib.refine import RefineConfig
+
+        exp = replace(exp, previous=Path(previous), refine=exp.refine or RefineConfig())
 
     def say(msg):
         if not quiet:
@@ -49,7 +57,7 @@ def run_and_report(experiment, *, out=None, force=False, quiet=False, command=""
 def _run(args):
     res, folder = run_and_report(args.experiment, out=args.out, force=args.force,
                                  command="calib " + " ".join(sys.argv[1:]),
-                                 scheduler=args.scheduler)
+                                 scheduler=args.scheduler, previous=args.previous)
     if args.json:
         d = res.to_dict()
         d["report"] = str(folder)

@@ -14,6 +14,12 @@ Files
 ``out_dir/current.toml``, ``truth.toml``, ``experiment.toml``
     The historical rule set, the true model as a rule set, and an experiment file whose
     paths are relative to ``out_dir``.
+``out_dir/legacy.toml``, ``previous_review/summary.json``
+    The rule set live before ``current.toml`` (which replaced it on ``ADOPTED_AT``, as
+    the experiment's ``[rules] history`` says) and the prediction fields of the review
+    made just before the switch (both rule sets replayed on the data as it was then).
+    Sales' first touches are ``contacted`` outcome rows, appended after the others from
+    their own random stream: every other row is the same as without them.
 ``out_dir/truth.json``, ``truth_outcomes.{csv,parquet}``
     Every true parameter with summary counts, and per lead the latent state: buyer and
     buying window, true fit log-odds, latent meeting and its trigger time (also when
@@ -215,6 +221,29 @@ CURRENT_RULES: dict = {
 }
 
 _NONE = np.int64(-1)  # "no time" in int64-second arrays
+# ------------------------------------------------- the rule set before current.toml
+
+# current.toml went live on ADOPTED_AT; before that the older rule set LEGACY_RULES
+# (more points for email opens and blog views, a lower cutoff) was live. A review made
+# just before the switch (previous_review/summary.json) predicted what current.toml would
+# do. The marketing automation's ``mql`` rows and sales' routing follow current.toml over
+# the whole history either way (the tables do not change with the history).
+ADOPTED_AT = TRAIN_UNTIL
+LEGACY_SINCE = "2025-01-01"
+LEGACY_RULES: dict = {
+    **CURRENT_RULES, "name": "legacy",
+    "behavior": [dict(r, points=8, cap=48) if r.get("event") == "email_open"
+                 else dict(r, points=4, cap=20) if r.get("event") == "blog_view" else r
+                 for r in CURRENT_RULES["behavior"]],
+    "thresholds": {"mql": 75, "sql": 105},
+}
+# sales' first touch of a worked lead (outcome ``contacted``): a log-normal response time
+# from the moment the lead is worked, never after its recorded meeting. It is drawn from
+# its own stream (numpy.random.default_rng([seed, 19])), so the other tables are the same
+# as without it, and it has no effect on any outcome.
+FIRST_TOUCH = {"outcome": "contacted", "median_hours": 3.0, "sigma": 1.3,
+               "service_level_hours": 4}
+
 
 
 @dataclass(frozen=True)
@@ -251,6 +280,8 @@ class DemoWorld:
     experiment: Path
     grid: Path
     truth: dict = field(repr=False, compare=False)
+    legacy_rules: Path | None = None
+    previous_review: Path | None = None
 
     def to_dict(self) -> dict:
         """Paths written and headline counts (what ``calib demo --json`` prints)."""
@@ -260,6 +291,8 @@ class DemoWorld:
             "current_rules": str(self.current_rules), "truth_rules": str(self.truth_rules),
             "grid": str(self.grid), "experiment": str(self.experiment),
             "truth_json": str(self.truth_json), "seed": self.truth.get("seed"),
+            "legacy_rules": str(self.legacy_rules) if self.legacy_rules else None,
+            "previous_review": str(self.previous_review) if self.previous_review else None,
             "leads": self.truth.get("n_leads"), "events": counts.get("events"),
             "true_half_life_days": self.truth.get("half_life_days"),
         }
@@ -293,6 +326,7 @@ class DemoWorld:
             f"  rule sets     {d['current_rules']} (historical), {d['truth_rules']} (the truth)",
             f"  sweep grid    {d['grid']}",
             f"  experiment    {d['experiment']}",
+            f"  last review   {d['previous_review']} (legacy.toml until {ADOPTED_AT})",
             f"  ground truth  {d['truth_json']}",
             "Next:",
             f"  calib validate {data}",
@@ -357,6 +391,7 @@ def generate_demo(out_dir: str | os.PathLike, *, n_leads: int = 50_000, seed: in
                                     [CURRENT_RULES["thresholds"]["mql"], STRICT_MQL])
     mql_t, strict_t = crossing[0], crossing[1]
     world = _simulate_sales(rng, leads, ev, latent, mql_t, strict_t)
+    world["first_touch"] = _first_touches(np.random.default_rng([int(seed), 19]), world)
 
     root = Path(out_dir)
     data_dir = root / "data"
@@ -386,6 +421,18 @@ def generate_demo(out_dir: str | os.PathLike, *, n_leads: int = 50_000, seed: in
         "truth_json": root / "truth.json",
     }
     files["grid"] = root / "grid.toml"
+    files["legacy_rules"] = root / "legacy.toml"
+    files["legacy_rules"].write_bytes(dumps_rules(RuleSet.from_dict(LEGACY_RULES)).encode("utf-8"))
+    truth["refinement"] = {
+        "history": [{"since": LEGACY_SINCE, "file": "legacy.toml"},
+                    {"since": ADOPTED_AT, "file": "current.toml"}],
+        "first_touch": dict(FIRST_TOUCH, note="lognormal(log(median_hours), sigma) hours after "
+                            "the lead is worked, at most its recorded meeting time; no effect on "
+                            "outcomes"),
+        "previous_review": "previous_review/summary.json: legacy (baseline) and current "
+                           "(proposed) replayed on the data as it was at the adoption date",
+        "first_touches": int(world["first_touch"][0].size),
+    }
     # rule sets go through RuleSet, so what the demo writes is valid by construction
     files["current_rules"].write_bytes(
         dumps_rules(RuleSet.from_dict(CURRENT_RULES)).encode("utf-8"))
@@ -393,12 +440,45 @@ def generate_demo(out_dir: str | os.PathLike, *, n_leads: int = 50_000, seed: in
     files["experiment"].write_bytes(tomli_w.dumps(experiment).encode("utf-8"))
     files["grid"].write_bytes(tomli_w.dumps(SWEEP_GRID).encode("utf-8"))
     files["truth_json"].write_bytes((json.dumps(truth, indent=2) + "\n").encode("utf-8"))
+    files["previous_review"] = _previous_review(root, data_dir, experiment)
 
     return DemoWorld(root=root, data_dir=data_dir, leads=paths["leads"], events=paths["events"],
                      outcomes=paths["outcomes"], assignments=paths["assignments"],
                      current_rules=files["current_rules"], truth_rules=files["truth_rules"],
                      truth_json=files["truth_json"], truth_outcomes=paths["truth_outcomes"],
-                     experiment=files["experiment"], grid=files["grid"], truth=truth)
+                     experiment=files["experiment"], grid=files["grid"], truth=truth,
+                     legacy_rules=files["legacy_rules"],
+                     previous_review=files["previous_review"])
+
+
+def _first_touches(rng: np.random.Generator, world: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(lead, time) of sales' first touch of every worked lead, before the end."""
+    worked = world["worked"]
+    hours = rng.lognormal(np.log(FIRST_TOUCH["median_hours"]), FIRST_TOUCH["sigma"],
+                          worked.size)
+    t = worked + (hours * 3600).astype(np.int64)
+    meeting = world["latent_meeting"]
+    t = np.where(world["recorded"], np.maximum(np.minimum(t, meeting), worked), t)
+    keep = np.flatnonzero((worked >= 0) & (t < END_S))
+    return keep, t[keep]
+
+
+def _previous_review(root: Path, data_dir: Path, experiment: dict) -> Path:
+    """previous_review/summary.json: the prediction fields of the review made just before
+    current.toml replaced the legacy rule set, computed on the data as it was then."""
+    from calib.data import load_dataset
+    from calib.refine import as_of, review_summary
+
+    rules = {"baseline": RuleSet.from_dict(LEGACY_RULES),
+             "proposed": RuleSet.from_dict(CURRENT_RULES)}
+    ds = as_of(load_dataset(data_dir), ADOPTED_AT)
+    summary = review_summary(ds, rules, primary="meeting", window_days=WINDOW_DAYS,
+                             name="demo-before-" + ADOPTED_AT)
+    folder = root / "previous_review"
+    folder.mkdir(exist_ok=True)
+    path = folder / "summary.json"
+    path.write_bytes((json.dumps(summary, indent=2) + "\n").encode("utf-8"))
+    return path
 
 
 # ---------------------------------------------------------------------------- leads
@@ -1039,12 +1119,21 @@ def _write_tables(paths, fmt, lead_ids, leads, ev, world) -> None:
     del order
 
     amount = world["out_amount"]
-    _write_table(pa.table({
+    outcomes = pa.table({
         "lead_id": lead_ids.take(pa.array(world["out_lead"])),
         "outcome": pa.array(list(OUTCOMES), type=pa.string()).take(pa.array(world["out_code"])),
         "occurred_at": _ts(world["out_t"]),
         "amount": pa.array(amount, mask=np.isnan(amount), type=pa.float64()),
-    }), paths["outcomes"], fmt)
+    })
+    touch_lead, touch_t = world["first_touch"]
+    touches = pa.table({  # appended after the other rows, which stay as they were
+        "lead_id": lead_ids.take(pa.array(touch_lead)),
+        "outcome": pa.array(np.full(touch_lead.size, FIRST_TOUCH["outcome"], dtype=object),
+                            type=pa.string()),
+        "occurred_at": _ts(touch_t),
+        "amount": pa.nulls(touch_lead.size, type=pa.float64()),
+    })
+    _write_table(pa.concat_tables([outcomes, touches]), paths["outcomes"], fmt)
 
     a = np.flatnonzero(world["assigned"])
     _write_table(pa.table({
@@ -1123,7 +1212,7 @@ def _experiment(world, mql_t, leads, ext) -> dict:
     per_week = float((mql_t >= 0).sum()) / max(period_days / 7, 1e-9)
     capacity = max(1, int(5 * np.floor(0.6 * per_week / 5))) if per_week >= 10 \
         else max(1, int(np.floor(0.6 * per_week)))
-    return {
+    exp = {
         "name": "demo",
         "outcomes": ["meeting", "sql", "won"],
         "window_days": WINDOW_DAYS,
@@ -1138,9 +1227,19 @@ def _experiment(world, mql_t, leads, ext) -> dict:
                                        f"reaches {CURRENT_RULES['thresholds']['mql']} (as "
                                        "today)",
                             "strict": "routes a lead to sales only when its current.toml "
-                                      f"score reaches {STRICT_MQL}"}},
-        "report": {"out": "reports", "title": "Lead scoring review: demo world"},
+                                      f"score reaches {STRICT_MQL}"},
+                   # the sales outcomes, so that the first-touch rows are not tested
+                   "outcomes": [o for o in ("sql", "meeting", "opportunity", "won", "lost")
+                                if (world["out_code"] == OUTCOMES.index(o)).any()]},
+        "report": {"out": "reports", "title": "Lead scoring review: demo world",
+                   "previous": "previous_review"},
+        "refine": {"first_touch": FIRST_TOUCH["outcome"],
+                   "service_level_hours": FIRST_TOUCH["service_level_hours"],
+                   "rejected": "disqualified"},
     }
+    exp["rules"]["history"] = [{"since": LEGACY_SINCE, "file": "legacy.toml"},
+                               {"since": ADOPTED_AT, "file": "current.toml"}]
+    return exp
 
 
 def _truth_dict(*, seed, n, ev, leads, latent, world, mql_t) -> dict:

@@ -18,6 +18,8 @@ An experiment file is TOML; relative paths in it are relative to the file itself
     [rules]
     baseline = "current.toml"
     candidates = ["truth.toml"]             # optional
+    history = [{since = "2025-01-01", file = "legacy.toml"},   # optional: what was live
+               {since = "2026-01-01", file = "current.toml"}]  # (or a CSV since,file)
 
     [sweep]                                 # optional grid (see calib sweep)
     "thresholds.mql" = [40, 50, 60]
@@ -32,6 +34,11 @@ An experiment file is TOML; relative paths in it are relative to the file itself
 
     [report]
     out = "reports"                         # <out>/<name>/; default ./reports/<name>/
+    previous = "reports/q4"                 # optional: the last review, to check it
+
+    [refine]                                # optional; see calib.refine.RefineConfig
+    first_touch = "contacted"
+    service_level_hours = 4
 
     [engine]                                # optional; [data] path written by calib partition
     scheduler = "local:2"                   # or "tcp://host:8786", "scheduler.json", "sync"
@@ -50,13 +57,13 @@ from calib.rules.io import read_toml
 
 TOP = ("name", "description", "outcomes", "primary_outcome", "window_days", "train_until",
        "capacity_mql_per_week", "seed", "data", "rules", "sweep", "fit", "abtest", "report",
-       "engine")
+       "engine", "refine")
 DATA_KEYS = ("path", "files", "columns", "exclude", "preset", "url", "tables", "queries")
-RULES_KEYS = ("baseline", "candidates")
+RULES_KEYS = ("baseline", "candidates", "history")
 FIT_KEYS = ("enabled", "outcome", "horizon_days", "holdout_column", "points_step")
 ABTEST_KEYS = ("assignments", "control", "outcomes", "planned", "guardrails", "window_days",
                "correction", "arms")
-REPORT_KEYS = ("out", "title", "bootstrap")
+REPORT_KEYS = ("out", "title", "bootstrap", "previous")
 ENGINE_KEYS = ("scheduler",)
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -111,6 +118,9 @@ class Experiment:
     tables: dict | None = None
     queries: dict | None = None
     scheduler: str | None = None  # [engine] scheduler (see calib.distributed.backend)
+    history: object = None   # [rules] history: a calib.refine.RuleHistory
+    previous: Path | None = None  # [report] previous: an earlier report's folder
+    refine: object = None    # [refine]: a calib.refine.RefineConfig
 
     @property
     def report_dir(self) -> Path:
@@ -238,7 +248,30 @@ def load_experiment(path) -> Experiment:
         report_out=(base / rep["out"]) if "out" in rep else Path("reports"),
         report_title=rep.get("title"),
         bootstrap=int(rep.get("bootstrap", 500)), preset=preset, scheduler=scheduler,
+        **_refinement(d, base, src),
     )
+
+
+def _refinement(d: dict, base: Path, src: str) -> dict:
+    """[rules] history, [report] previous and [refine] (see calib.refine)."""
+    from calib.refine.config import RefineConfig
+    from calib.refine.history import RuleHistory
+
+    out = {}
+    hist = d["rules"].get("history")
+    if isinstance(hist, str):
+        out["history"] = RuleHistory.read_csv(base / hist)
+    elif hist is not None:
+        out["history"] = RuleHistory.from_records(hist, base=base, source=f"[rules] of {src}")
+    prev = d.get("report", {}).get("previous")
+    if prev is not None:
+        if not isinstance(prev, str):
+            raise ConfigError(f"'previous' of [report] in {src} must name the folder of an "
+                              f"earlier report. Got {prev!r}.", code="wrong_type")
+        out["previous"] = base / prev
+    if "refine" in d or "history" in out or "previous" in out:
+        out["refine"] = RefineConfig.from_dict(d.get("refine", {}), source=src)
+    return out
 
 
 def _scheduler(engine: dict, base: Path, src: str) -> str | None:

@@ -70,6 +70,7 @@ class ExperimentResult:
     simplification: Any = None  # calib.fit.simplify.SimplifyResult
     proposal_steps: tuple[str, ...] = ()  # how the proposal's values were set, in order
     calibration_check: Any = None  # calib.calibration.large.RecentRecalibration
+    refinement: Any = None  # calib.refine.RefinementResult: "Since the last review"
 
     def to_dict(self) -> dict:
         return {
@@ -90,6 +91,7 @@ class ExperimentResult:
             "proposal_steps": list(self.proposal_steps),
             "calibration_in_the_large": (self.calibration_check.to_dict()
                                          if self.calibration_check is not None else None),
+            "refinement": self.refinement.to_dict() if self.refinement is not None else None,
         }
 
 
@@ -538,6 +540,15 @@ def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
             say("analysing the live test")
             ab = _abtest(abtest, ds, exp, W, outcomes)
 
+    refinement = None
+    if exp.refine is not None:
+        say("checking the last review: history, drift, speed to lead, sales feedback")
+        from calib.refine import load_previous, refine
+
+        refinement = refine(ds, baseline, primary=primary, window_days=W, config=exp.refine,
+                            history=exp.history,
+                            previous=load_previous(exp.previous) if exp.previous else None)
+
     explorer = None
     if not ds.snapshot:
         from calib.explorer import explorer_grid
@@ -577,5 +588,5 @@ def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
         calibration=calibration, comparison=comparison, abtest=ab, explorer=explorer,
         provenance=provenance,
         warnings=tuple(warnings), simplification=simplification, proposal_steps=tuple(steps),
-        calibration_check=calibration_check,
+        calibration_check=calibration_check, refinement=refinement,
     )

@@ -26,6 +26,7 @@ from calib.report import context as ctx
 from calib.report import fmt
 from calib.report import figures as fig
 from calib.report.grid import add_fit_engagement
+from calib.report.refine import section as refine_section
 from calib.rules import dumps_rules
 
 MARKER = ".calib-report"
@@ -125,6 +126,7 @@ def build(res) -> tuple[dict, dict, dict]:
                 "control, as recorded, with 95% intervals (green: significant after the "
                 "correction for several metrics).")
 
+    since_last_review = refine_section(res, add, tables)
     comp_diffs, who_rows = ctx.who_moves_rows(comp, primary)
     points = ctx.points_table(res)
     tables["points"] = points
@@ -151,6 +153,7 @@ def build(res) -> tuple[dict, dict, dict]:
         "calibration_text": fmt.tidy(cal_text) if cal_text else None,
         "warnings": list(res.warnings), "glossary": ctx.GLOSSARY,
         "explorer": getattr(res, "explorer", None) is not None,
+        "refine": since_last_review,
     }
     return context, figures, tables
 

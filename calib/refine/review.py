@@ -1,0 +1,137 @@
+"""One refinement review: everything "Since the last review" shows, as one result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from calib.data.dataset import Dataset
+from calib.errors import ConfigError
+from calib.refine._scores import lead_replay
+from calib.refine.config import RefineConfig
+from calib.refine.drift import DriftResult, drift_audit
+from calib.refine.feedback import FeedbackResult, sales_feedback
+from calib.refine.history import (
+    BeforeAfter,
+    PredictionCheck,
+    RuleHistory,
+    before_after,
+    check_prediction,
+)
+from calib.refine.speed import SpeedResult, speed_to_lead
+from calib.rules import RuleSet, load_rules
+
+
+@dataclass(frozen=True)
+class RefinementResult:
+    """The checks of a refinement review; a part is None when its input is missing (the
+    reason is in ``skipped``, with other notes on what was checked)."""
+
+    rules: str
+    primary: str
+    config: RefineConfig
+    history: RuleHistory | None = None
+    prediction: PredictionCheck | None = None
+    before_after: BeforeAfter | None = None
+    drift: DriftResult | None = None
+    speed: SpeedResult | None = None
+    feedback: FeedbackResult | None = None
+    skipped: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        part = lambda x: x.to_dict() if x is not None else None
+        return {"rules": self.rules, "primary": self.primary, "config": self.config.to_dict(),
+                "history": part(self.history), "prediction": part(self.prediction),
+                "before_after": part(self.before_after) if self.prediction is None else None,
+                "drift": part(self.drift), "speed_to_lead": part(self.speed),
+                "sales_feedback": part(self.feedback), "skipped": list(self.skipped)}
+
+    def summary(self) -> str:
+        parts = [p.summary() for p in (self.prediction, self.before_after if self.prediction
+                                       is None else None, self.drift, self.speed, self.feedback)
+                 if p is not None]
+        parts += [f"Note: {s}" for s in self.skipped]
+        return "\n\n".join(parts)
+
+
+def refine(ds: Dataset, rules: RuleSet, *, primary: str, window_days: float = 90,
+           config: RefineConfig | None = None, history: RuleHistory | None = None,
+           previous: dict | None = None) -> RefinementResult:
+    """Check the last change, drift, speed to lead and sales feedback for ``rules``.
+
+    Parameters
+    ----------
+    ds : Dataset
+    rules : RuleSet
+        The rule set live now.
+    primary : str
+        The outcome the checks judge by (e.g. ``"meeting"``).
+    window_days : float
+        Attribution window.
+    config : RefineConfig, optional
+    history : RuleHistory, optional
+        The rule sets that were live and since when; the latest change is checked.
+    previous : dict, optional
+        The earlier report's ``summary.json`` (:func:`calib.refine.load_previous`).
+
+    Examples
+    --------
+    >>> from calib.refine import refine
+    >>> res = refine(ds, rules, primary="meeting")  # doctest: +SKIP
+    >>> print(res.summary())  # doctest: +SKIP
+    """
+    config = config or RefineConfig()
+    skipped = []
+    if ds.snapshot:
+        return RefinementResult(rules.name, primary, config, history, skipped=(
+            "the data set is a snapshot (no dates): nothing can be compared over time",))
+    prediction = ba = None
+    change = history.latest_change() if history is not None else None
+    if change is not None:
+        old, new = (load_rules(e.file) for e in change)
+        if new.name != rules.name:
+            skipped.append(f"the latest rule set of the history is '{new.name}', not "
+                           f"'{rules.name}', the rule set reviewed; the change checked is "
+                           f"'{old.name}' -> '{new.name}'")
+        try:
+            if previous is not None:
+                prediction = check_prediction(ds, new, change[1].since, previous,
+                                              primary=primary, window_days=window_days,
+                                              old=old)
+            else:
+                ba = before_after(ds, old, new, change[1].since, primary=primary,
+                                  window_days=window_days)
+        except ConfigError as e:  # a history outside the data: say so, check the rest
+            if e.code != "out_of_range":
+                raise
+            skipped.append(str(e))
+    elif previous is not None:
+        skipped.append("a previous report was given but no rule-set history says when its "
+                       "proposal was adopted")
+    else:
+        skipped.append("no rule-set history: no change to check")
+    pl = lead_replay(ds, rules, window_days)  # one replay for the three checks below
+    drift = drift_audit(ds, rules, outcome=primary, window_days=window_days,
+                        by=config.drift_by, reference_periods=config.reference_periods,
+                        score_age_days=config.score_age_days, per_lead=pl)
+
+    def optional(name, fn):
+        try:
+            return fn()
+        except ConfigError as e:  # the data does not record it: say so, do not fail
+            if e.code != "unknown_outcome":
+                raise
+            skipped.append(f"{name}: {e}")
+            return None
+
+    speed = None
+    if config.first_touch:
+        speed = optional("speed to lead", lambda: speed_to_lead(
+            ds, rules, outcome=primary, first_touch=config.first_touch,
+            window_days=window_days, service_level_hours=config.service_level_hours,
+            service_level_share=config.service_level_share, per_lead=pl))
+    fb = None
+    if config.rejected:
+        fb = optional("sales feedback", lambda: sales_feedback(
+            ds, rules, rejected=config.rejected, window_days=window_days, per_lead=pl))
+    return RefinementResult(rules.name, primary, config, history, prediction, ba, drift, speed,
+                            fb, tuple(skipped))

@@ -1,0 +1,130 @@
+"""The "Since the last review" section: its context and its figures.
+
+:func:`section` turns a :class:`calib.refine.RefinementResult` into the template
+context of ``_since_last_review.{md,html}.j2`` and adds the section's figures and
+tables to the report. The figure functions only draw the tables they are given.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from calib.report.figures import BLUE, GREY, ORANGE, RED, _png, plt
+
+
+def drift_figure(periods: pd.DataFrame, bands: pd.DataFrame, mix: pd.DataFrame,
+                 outcome: str) -> bytes:
+    """Four small panels by period of creation: PSI against its threshold, MQLs per
+    week, the MQL band's outcome rate with its interval, and events per lead of the
+    event types that moved most, relative to the reference."""
+    fig, axes = plt.subplots(2, 2, figsize=(8.6, 5.0))
+    x = np.arange(len(periods))
+    ticks = periods["period"].tolist()
+    step = max(1, len(ticks) // 8)
+
+    ax = axes[0, 0]
+    colors = [RED if d else (GREY if r == "reference" else BLUE)
+              for d, r in zip(periods["drifted"], periods["role"])]
+    ax.bar(x, periods["psi"].fillna(0), color=colors)
+    ax.plot(x, periods["psi_threshold"], color="black", ls="--", lw=1, label="threshold")
+    ax.set_title("score shift (PSI vs reference)")
+    ax.legend(frameon=False, fontsize=8)
+
+    ax = axes[0, 1]
+    ax.plot(x, periods["mql_per_week"], "-o", ms=3, color=BLUE)
+    ax.set_title("MQLs per week (MQL by the same lead age)")
+    ax.set_ylim(bottom=0)
+
+    ax = axes[1, 0]
+    b = bands[(bands["band"] == "mql") & (bands["period"] != "reference")].set_index("period")
+    b = b.reindex(ticks)
+    ok = b["leads"].fillna(0).to_numpy() > 0
+    ax.errorbar(x[ok], 100 * b["rate"].to_numpy()[ok],
+                yerr=100 * np.vstack([(b["rate"] - b["ci_low"]).to_numpy()[ok],
+                                      (b["ci_high"] - b["rate"]).to_numpy()[ok]]),
+                fmt="o", ms=3, color=ORANGE, capsize=2)
+    ax.set_title(f"MQL band: {outcome} rate (%, 95% CI)")
+
+    ax = axes[1, 1]
+    if not mix.empty:
+        moved = (mix[mix["role"] == "audit"].assign(d=lambda f: np.log(f["ratio"].clip(lower=1e-3)).abs())
+                 .groupby("event_type")["d"].max().sort_values(ascending=False))
+        for e in moved.index[:4]:
+            g = mix[mix["event_type"] == e].set_index("period").reindex(ticks)
+            ax.plot(x, g["ratio"], "-o", ms=2.5, label=e)
+        ax.axhline(1, color=GREY, lw=1)
+        ax.legend(frameon=False, fontsize=7)
+    ax.set_title("events per lead vs reference (ratio)")
+    for ax in axes.flat:
+        ax.set_xticks(x[::step], ticks[::step], rotation=45, ha="right", fontsize=7)
+    return _png(fig)
+
+
+def speed_figure(buckets: pd.DataFrame, outcome: str) -> bytes:
+    """The outcome's rate per response-time bucket with 95% intervals (n under each)."""
+    b = buckets[buckets["decided"] > 0]
+    fig, ax = plt.subplots(figsize=(6.4, 2.8))
+    x = np.arange(len(b))
+    ax.bar(x, 100 * b["rate"], color=BLUE, alpha=0.8)
+    ax.errorbar(x, 100 * b["rate"], yerr=100 * np.vstack([b["rate"] - b["ci_low"],
+                                                          b["ci_high"] - b["rate"]]),
+                fmt="none", ecolor="black", capsize=3, lw=1)
+    ax.set_xticks(x, [f"{lab}\n(n={n:,})" for lab, n in zip(b["bucket"], b["decided"])],
+                  fontsize=7)
+    ax.set_ylabel(f"{outcome} rate per MQL (%)")
+    ax.set_title("outcome by time to first touch (association, not cause)")
+    return _png(fig)
+
+
+def section(res, add, tables: dict) -> dict | None:
+    """Context of "Since the last review" (None when the run has no refinement); adds
+    the figures through ``add(name, table, png, caption)`` and other tables to
+    ``tables``."""
+    r = getattr(res, "refinement", None)
+    if r is None:
+        return None
+    out = {"skipped": list(r.skipped), "primary": r.primary, "rules": r.rules,
+           "prediction": None, "before_after": None, "drift": None, "speed": None,
+           "feedback": None}
+    p = r.prediction
+    if p is not None:
+        out["prediction"] = {"headline": p.headline(), "status": p.status,
+                             "metrics": [m.to_dict() for m in p.metrics],
+                             "period": p.realised_period, "previous": p.previous,
+                             "caveat": p.caveat}
+        if p.status == "checked":
+            tables["since_prediction"] = p.to_frame()
+    ba = r.before_after if r.before_after is not None else (p.before_after if p else None)
+    if ba is not None:
+        out["before_after"] = {"summary": ba.summary(), "caveat": ba.caveat,
+                               "rows": ba.frame.to_dict("records")}
+        tables["since_before_after"] = ba.frame
+    d = r.drift
+    if d is not None:
+        add("drift", d.periods, drift_figure(d.periods, d.bands, d.mix, d.outcome),
+            f"Drift by {d.by} of lead creation against the reference ({d.reference}); red "
+            f"bars: the score distribution moved beyond its threshold. Scores and event mix "
+            f"at {d.score_age_days:g} days after creation.")
+        tables["drift_bands"] = d.bands
+        tables["drift_event_mix"] = d.mix
+        out["drift"] = {"sentence": d.sentence, "findings": list(d.findings), "by": d.by,
+                        "reference": d.reference}
+    s = r.speed
+    if s is not None:
+        add("speed_to_lead", s.buckets, speed_figure(s.buckets, s.outcome),
+            f"{s.outcome.capitalize()} rate of MQLs by the time from MQL to the first "
+            f"'{s.first_touch}'. An association: sales may call the best leads first.")
+        tables["speed_to_lead_weeks"] = s.weeks
+        out["speed"] = {"sentence": s.sentence, "first_touch": s.first_touch,
+                        "buckets": s.buckets.to_dict("records"),
+                        "bands": s.bands.to_dict("records"), "sla": s.service_level}
+    f = r.feedback
+    if f is not None:
+        tables["sales_feedback_bands"] = f.bands
+        tables["sales_feedback_rules"] = f.rules_frame
+        out["feedback"] = {"sentence": f.sentence, "rejected": f.rejected,
+                           "bands": f.bands.to_dict("records"),
+                           "rules": f.rules_frame.head(10).to_dict("records"),
+                           "flagged": list(f.flagged)}
+    return out
