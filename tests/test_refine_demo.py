@@ -154,7 +154,7 @@ def test_calib_run_report_has_the_section(tmp_path, capsys):
     assert main(["run", str(world.experiment), "--out", str(tmp_path / "rep")]) == 0
     md = (tmp_path / "rep" / "report.md").read_text()
     since = md.index("## Since the last review")
-    assert md.index("## Recommendations") < since < md.index("## Current versus proposed")
+    assert md.index("## What changes") < since < md.index("## Funnel")
     assert (tmp_path / "rep" / "figures" / "drift.png").exists()
     summary = json.loads((tmp_path / "rep" / "summary.json").read_text())
     r = summary["refinement"]

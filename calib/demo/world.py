@@ -1227,10 +1227,7 @@ def _experiment(world, mql_t, leads, ext) -> dict:
                                        f"reaches {CURRENT_RULES['thresholds']['mql']} (as "
                                        "today)",
                             "strict": "routes a lead to sales only when its current.toml "
-                                      f"score reaches {STRICT_MQL}"},
-                   # the sales outcomes, so that the first-touch rows are not tested
-                   "outcomes": [o for o in ("sql", "meeting", "opportunity", "won", "lost")
-                                if (world["out_code"] == OUTCOMES.index(o)).any()]},
+                                      f"score reaches {STRICT_MQL}"}},
         "report": {"out": "reports", "title": "Lead scoring review: demo world",
                    "previous": "previous_review"},
         "refine": {"first_touch": FIRST_TOUCH["outcome"],

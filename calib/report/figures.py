@@ -42,9 +42,11 @@ def funnel(table: pd.DataFrame, unit: str = "per week") -> bytes:
         ax.text(a, i - h / 2, f" {a:,.1f}", va="center", fontsize=10)
         ax.text(b, i + h / 2, f" {b:,.1f}", va="center", fontsize=10)
     if {"diff_low", "diff_high"} <= set(table):
-        for i, r in enumerate(table.itertuples()):
-            if np.isfinite(r.diff_low) and np.isfinite(r.diff_high):
-                lo, hi = r.baseline + r.diff_low, r.baseline + r.diff_high
+        lows = pd.to_numeric(table["diff_low"], errors="coerce")  # None: no interval
+        highs = pd.to_numeric(table["diff_high"], errors="coerce")
+        for i, (r, dl, dh) in enumerate(zip(table.itertuples(), lows, highs)):
+            if np.isfinite(dl) and np.isfinite(dh):
+                lo, hi = r.baseline + dl, r.baseline + dh
                 ax.plot([max(lo, 0), hi], [i + h + 0.06] * 2, color=ORANGE, lw=2.5,
                         solid_capstyle="butt")
     ax.set_yticks(y, table["stage"])
