@@ -12,8 +12,6 @@ import sys
 from dataclasses import dataclass
 from typing import Callable
 
-from calib.io import json_safe
-
 
 @dataclass(frozen=True)
 class Command:
@@ -76,6 +74,8 @@ def load_data(args):
 
 
 def print_json(d: dict) -> None:
+    from calib.io import json_safe  # pandas: only when there is a result to print
+
     print(json.dumps(json_safe(d), ensure_ascii=False))
 
 

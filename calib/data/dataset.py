@@ -163,7 +163,10 @@ def _read_file(path: Path, string_columns: list[str], dictionary: list[str] = ()
         schema = pq.read_schema(path) if path.is_file() else None
         cols = [c for c in dictionary if schema is not None and c in schema.names
                 and pa.types.is_string(schema.field(c).type)]
-        return pq.read_table(path, read_dictionary=cols).to_pandas()
+        table = pq.read_table(path, read_dictionary=cols)
+        if cols:  # one dictionary per column: pandas then builds each categorical once
+            table = table.unify_dictionaries().combine_chunks()
+        return table.to_pandas()
     if dictionary:
         try:
             types = {c: pa.string() for c in string_columns}
@@ -282,7 +285,9 @@ def load_dataset(path: str | os.PathLike,
         if table == "assignments":
             id_cols.append(mapping.source_column(table, "arm"))
         try:
-            df = _read_file(f, id_cols, dictionary=id_cols[1:])
+            # ids repeated across rows (every table but leads) are read dictionary-encoded:
+            # they are then matched to the leads once per distinct id, not once per row
+            df = _read_file(f, id_cols, dictionary=id_cols[1:] if table == "leads" else id_cols)
         except Exception as e:  # noqa: BLE001 - any reader failure is the user's file
             problems.append(Problem(table, "unreadable_file", f"{f.name} cannot be read: {e}"))
             continue
