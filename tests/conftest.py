@@ -84,3 +84,11 @@ def small_rules(tmp_path) -> Path:
     p = tmp_path / "rules.toml"
     p.write_text(RULES, encoding="utf-8")
     return p
+
+
+@pytest.fixture(autouse=True)
+def _private_data_cache(tmp_path_factory, monkeypatch):
+    """Every test gets its own, empty data-set cache: the suite never reads or writes
+    the user's cache folder, and no test sees another's entries."""
+    monkeypatch.setenv("CALIB_CACHE_DIR", str(tmp_path_factory.mktemp("calib-cache")))
+    monkeypatch.delenv("CALIB_NO_CACHE", raising=False)

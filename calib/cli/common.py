@@ -43,6 +43,9 @@ def data_args(p, json_: bool = True):
     p.add_argument("data", metavar="DATA", help="data set folder (leads, events, outcomes)")
     p.add_argument("--mapping", metavar="FILE.toml",
                    help="column mapping for exports whose names differ (see README)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="read DATA from its files, without calib's data cache (also "
+                        "CALIB_NO_CACHE=1)")
     if json_:
         json_arg(p)
 
@@ -70,7 +73,8 @@ def load_mapping(path):
 def load_data(args):
     from calib.data import load_dataset
 
-    return load_dataset(args.data, load_mapping(getattr(args, "mapping", None)))
+    return load_dataset(args.data, load_mapping(getattr(args, "mapping", None)),
+                        cache=False if getattr(args, "no_cache", False) else None)
 
 
 def print_json(d: dict) -> None:

@@ -230,7 +230,8 @@ def parse_timestamps(df: pd.DataFrame, table: str, column: str, problems: list,
 
 
 def load_dataset(path: str | os.PathLike,
-                 mapping: ColumnMapping | dict | None = None) -> Dataset:
+                 mapping: ColumnMapping | dict | None = None, *,
+                 cache: bool | None = None) -> Dataset:
     """Load, validate and encode a data set folder.
 
     Parameters
@@ -240,6 +241,10 @@ def load_dataset(path: str | os.PathLike,
         ``assignments`` as ``.csv`` or ``.parquet``.
     mapping : ColumnMapping or dict, optional
         File names and column names when the export's differ from calib's.
+    cache : bool, optional
+        Reuse (and keep) the loaded form in calib's cache folder, so that only the
+        first load of unchanged files reads and validates them (see
+        :mod:`calib.data.cache`). Default: on, unless ``CALIB_NO_CACHE=1``.
 
     Raises
     ------
@@ -259,6 +264,11 @@ def load_dataset(path: str | os.PathLike,
     if not folder.is_dir():
         raise DataError(f"The data set folder '{folder}' does not exist.", code="missing_table",
                         problems=[Problem(str(folder), "missing_table", "no such folder")])
+    cached = _cache_entry(folder, mapping, cache)
+    if cached is not None:
+        ds = cached.read(str(folder), _source_files(folder, mapping))
+        if ds is not None:
+            return ds
 
     problems: list[Problem] = []
     raw: dict[str, pd.DataFrame] = {}
@@ -309,7 +319,30 @@ def load_dataset(path: str | os.PathLike,
         raw[table] = df
     if problems:
         _raise(folder, problems)
-    return _build(raw, str(folder), files)
+    ds = _build(raw, str(folder), files)
+    if cached is not None:
+        cached.write(ds)
+    return ds
+
+
+def _source_files(folder: Path, mapping: ColumnMapping) -> dict[str, str]:
+    """The file each table is read from (as ``Dataset.files``), existing ones only."""
+    found = {t: _find_file(folder, t, mapping) for t in TABLES}
+    return {t: str(f) for t, f in found.items() if f is not None and f.exists()}
+
+
+def _cache_entry(folder: Path, mapping: ColumnMapping, cache: bool | None):
+    """The data-set cache entry for these files and this mapping, or None (cache
+    turned off, or files that cannot be fingerprinted)."""
+    from calib import __version__
+    from calib.data import cache as _cache
+
+    if not _cache.enabled(cache):
+        return None
+    found = {t: _find_file(folder, t, mapping) for t in TABLES}
+    return _cache.entry(folder, mapping.to_dict(),
+                        {t: f for t, f in found.items() if f is not None and f.exists()},
+                        __version__)
 
 
 def from_frames(leads: pd.DataFrame, events: pd.DataFrame | None = None,
