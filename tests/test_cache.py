@@ -168,3 +168,13 @@ def test_import_and_help_load_no_heavy_library():
     out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PYTHONPATH=str(REPO)),
                          capture_output=True, text=True, check=True).stdout.strip()
     assert out == "", f"imported at start-up: {out}"
+
+
+def test_numba_starts_without_scipy_linalg_and_leaves_it_importable():
+    code = ("import sys\nimport calib.engine.kernels\n"
+            "assert 'scipy.linalg' not in sys.modules, 'scipy.linalg was imported'\n"
+            "import scipy.linalg\nprint(scipy.linalg.det([[2.0, 0.0], [0.0, 3.0]]))")
+    out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PYTHONPATH=str(REPO)),
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert float(out.stdout) == pytest.approx(6.0)
