@@ -178,3 +178,19 @@ def test_numba_starts_without_scipy_linalg_and_leaves_it_importable():
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert float(out.stdout) == pytest.approx(6.0)
+
+
+def test_a_replay_command_imports_only_what_it_uses(small_data, small_rules):
+    """A replay needs pandas, pyarrow and numba; not the fit's or the report's
+    libraries, nor scipy's statistics."""
+    code = ("import sys, contextlib, io; from calib.cli.main import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            f"    assert main(['replay', {str(small_data)!r}, '--rules', {str(small_rules)!r},"
+            " '--json']) == 0\n"
+            "unused = ('scipy.stats', 'scipy.optimize', 'scipy.integrate', 'scipy.linalg',"
+            " 'statsmodels', 'matplotlib', 'jinja2', 'dask', 'calib.fit')\n"
+            "print(','.join(m for m in unused if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PYTHONPATH=str(REPO)),
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "", f"imported by a replay: {out.stdout.strip()}"
