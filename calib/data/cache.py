@@ -73,6 +73,19 @@ def _file_facts(path: Path) -> list | None:
         return None
 
 
+def _writable(df):
+    """The frame with every column backed by writable memory. Arrow's conversion
+    copies numbers and times into new arrays, but a categorical's codes stay a
+    read-only view of the mapped file; calib's code (and a user's) may write into a
+    table like into a freshly loaded one."""
+    import pandas as pd
+
+    for c in df.columns:
+        if isinstance(df[c].dtype, pd.CategoricalDtype):
+            df[c] = df[c].copy(deep=True)
+    return df
+
+
 class Entry:
     """The cache entry of one data set folder read with one mapping."""
 
@@ -104,9 +117,7 @@ class Entry:
         for name in meta["tables"]:
             with pa.memory_map(str(self.path / f"{name}.arrow")) as source:
                 table = pa.ipc.open_file(source).read_all()
-            # a deep copy: columns converted without a copy would be read-only views of
-            # the mapped file, and calib's own code may write into a table's arrays
-            frames[name] = table.to_pandas().copy(deep=True)
+            frames[name] = _writable(table.to_pandas())
         end = meta["end_of_data"]
         return Dataset(leads=frames["leads"], events=frames["events"],
                        outcomes=frames["outcomes"], assignments=frames.get("assignments"),

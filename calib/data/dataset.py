@@ -624,20 +624,24 @@ def lead_slices(ds: Dataset, partition_leads: int):
         hi = min(n, lo + partition_leads)
         e0, e1 = np.searchsorted(ev_lead, [lo, hi])
         o0, o1 = np.searchsorted(out_lead, [lo, hi])
-        events = ds.events.iloc[e0:e1].copy()
-        events["lead"] = (events["lead"].to_numpy() - lo).astype(np.int32)
-        outcomes = out_sorted.iloc[o0:o1].copy()
-        outcomes["lead"] = (outcomes["lead"].to_numpy() - lo).astype(np.int32)
+        # slices share the data set's columns (copy-on-write); only the re-based lead
+        # codes are new arrays, so partitioning costs no copy of the tables
+        events = _rebase(ds.events.iloc[e0:e1], lo)
+        outcomes = _rebase(out_sorted.iloc[o0:o1], lo)
         a = None
         if asg is not None:
             a0, a1 = np.searchsorted(asg["lead"].to_numpy(), [lo, hi])
-            a = asg.iloc[a0:a1].copy()
-            a["lead"] = (a["lead"].to_numpy() - lo).astype(np.int32)
+            a = _rebase(asg.iloc[a0:a1], lo).reset_index(drop=True)
         yield lo, Dataset(leads=ds.leads.iloc[lo:hi].reset_index(drop=True),
                           events=events.reset_index(drop=True),
                           outcomes=outcomes.reset_index(drop=True), assignments=a,
                           path=ds.path, snapshot=ds.snapshot, end_of_data=ds.end_of_data,
                           files=ds.files, warnings=ds.warnings)
+
+
+def _rebase(df: pd.DataFrame, lo: int) -> pd.DataFrame:
+    """A slice of a table with lead codes counted from ``lo``."""
+    return df.assign(lead=(df["lead"].to_numpy() - lo).astype(np.int32))
 
 
 def ns_or_never(values) -> np.ndarray:
