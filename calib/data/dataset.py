@@ -339,10 +339,7 @@ def _cache_entry(folder: Path, mapping: ColumnMapping, cache: bool | None):
 
     if not _cache.enabled(cache):
         return None
-    found = {t: _find_file(folder, t, mapping) for t in TABLES}
-    return _cache.entry(folder, mapping.to_dict(),
-                        {t: f for t, f in found.items() if f is not None and f.exists()},
-                        __version__)
+    return _cache.entry(folder, mapping.to_dict(), _source_files(folder, mapping), __version__)
 
 
 def from_frames(leads: pd.DataFrame, events: pd.DataFrame | None = None,
