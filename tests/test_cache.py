@@ -198,3 +198,14 @@ def test_a_replay_command_imports_only_what_it_uses(small_data, small_rules):
                          capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "", f"imported by a replay: {out.stdout.strip()}"
+
+
+def test_a_changed_loader_or_version_invalidates(small_data, monkeypatch):
+    import calib.data.cache as cache_module
+
+    load_dataset(small_data)
+    (first,) = entries()
+    monkeypatch.setattr(cache_module, "code_version", lambda v: f"{v}+another-loader")
+    load_dataset(small_data)
+    (second,) = entries()
+    assert first != second

@@ -8,7 +8,8 @@ Nothing is ever written into the data set's folder.
 
 An entry is keyed by what the loaded data set depends on: each source file's resolved
 path, size, modification time (ns) and a hash of a sample of its bytes (the whole file
-when it is under 1 MiB), the column mapping and calib's version. Any change to any of
+when it is under 1 MiB), the column mapping, calib's version and a hash of the loading
+code itself. Any change to any of
 them gives a new key, so a stale entry is never read; writing a new entry removes the
 older entries of the same folder and mapping.
 
@@ -170,6 +171,20 @@ class Entry:
             pass
 
 
+def code_version(version: str) -> str:
+    """calib's version plus a hash of the code that produces the loaded form, so that
+    a changed loader (a development checkout, a patched install) never reads entries
+    an older one wrote under the same version number."""
+    h = hashlib.blake2b(digest_size=8)
+    here = Path(__file__).resolve().parent
+    for name in ("dataset.py", "mapping.py", "_sort.py", "cache.py"):
+        try:
+            h.update((here / name).read_bytes())
+        except OSError:
+            h.update(name.encode())
+    return f"{version}+{h.hexdigest()}"
+
+
 def entry(folder: Path, mapping_dict: dict, sources: dict, version: str) -> Entry | None:
     """The cache entry for a data set folder whose tables resolve to ``sources``
     (table -> file path or None), or None when a source cannot be fingerprinted."""
@@ -189,6 +204,7 @@ def entry(folder: Path, mapping_dict: dict, sources: dict, version: str) -> Entr
         return None
     mapping_text = json.dumps(mapping_dict, sort_keys=True)
     source_id = hashlib.blake2b(f"{where}\n{mapping_text}".encode(), digest_size=8).hexdigest()
-    key = hashlib.blake2b(json.dumps([FORMAT, version, facts], sort_keys=True).encode(),
+    key = hashlib.blake2b(json.dumps([FORMAT, code_version(version), facts],
+                                     sort_keys=True).encode(),
                           digest_size=12).hexdigest()
     return Entry(cache_dir() / "datasets", source_id, key)
