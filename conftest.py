@@ -8,6 +8,16 @@ run, and every doctest runs with that folder as its working directory.
 import pytest
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_data_cache(tmp_path_factory):
+    """The whole run uses its own data-set cache folder, never the user's: session-wide
+    fixtures load data before any per-test cache folder is set."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("CALIB_CACHE_DIR", str(tmp_path_factory.mktemp("calib-cache-session")))
+    yield
+    mp.undo()
+
+
 @pytest.fixture(scope="session")
 def _doctest_home(tmp_path_factory):
     from calib.demo import generate_demo

@@ -396,7 +396,7 @@ def child_calib_replay(spec: dict) -> dict:
     rules = load_rules(spec["rules"])
     cpu0 = cpu_seconds()
     t0 = time.perf_counter()
-    ds = load_dataset(spec["data"])
+    ds = load_dataset(spec["data"], cache=False)  # the engine from the files, as before
     t1 = time.perf_counter()
     res = replay(ds, rules, window_days=spec["window_days"])
     t2 = time.perf_counter()
@@ -419,7 +419,7 @@ def child_calib_sweep(spec: dict) -> dict:
     rules = load_rules(spec["rules"])
     cpu0 = cpu_seconds()
     t0 = time.perf_counter()
-    ds = load_dataset(spec["data"])
+    ds = load_dataset(spec["data"], cache=False)  # the engine from the files, as before
     t1 = time.perf_counter()
     res = sweep(ds, rules, spec["grid"], window_days=spec["window_days"], progress=False)
     t2 = time.perf_counter()

@@ -100,3 +100,11 @@ def demo_report(tmp_path_factory):
     res = run_experiment(load_experiment(world.experiment))
     folder = write_report(res, root / "out" / "demo")
     return world, res, folder
+
+
+@pytest.fixture(autouse=True)
+def _private_data_cache(tmp_path_factory, monkeypatch):
+    """Every test gets its own, empty data-set cache: the suite never reads or writes
+    the user's cache folder, and no test sees another's entries."""
+    monkeypatch.setenv("CALIB_CACHE_DIR", str(tmp_path_factory.mktemp("calib-cache")))
+    monkeypatch.delenv("CALIB_NO_CACHE", raising=False)

@@ -12,8 +12,6 @@ import sys
 from dataclasses import dataclass
 from typing import Callable
 
-from calib.io import json_safe
-
 
 @dataclass(frozen=True)
 class Command:
@@ -45,6 +43,9 @@ def data_args(p, json_: bool = True):
     p.add_argument("data", metavar="DATA", help="data set folder (leads, events, outcomes)")
     p.add_argument("--mapping", metavar="FILE.toml",
                    help="column mapping for exports whose names differ (see README)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="read DATA from its files, without calib's data cache (also "
+                        "CALIB_NO_CACHE=1)")
     if json_:
         json_arg(p)
 
@@ -72,10 +73,13 @@ def load_mapping(path):
 def load_data(args):
     from calib.data import load_dataset
 
-    return load_dataset(args.data, load_mapping(getattr(args, "mapping", None)))
+    return load_dataset(args.data, load_mapping(getattr(args, "mapping", None)),
+                        cache=False if getattr(args, "no_cache", False) else None)
 
 
 def print_json(d: dict) -> None:
+    from calib.io import json_safe  # pandas: only when there is a result to print
+
     print(json.dumps(json_safe(d), ensure_ascii=False))
 
 

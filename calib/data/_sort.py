@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from calib import _numba
+
 
 @njit(cache=True)
 def _stable_by_code(codes, n_codes, index):
@@ -28,6 +30,7 @@ def order_by_lead_time(lead: np.ndarray, t: np.ndarray, n_leads: int) -> np.ndar
     Exports usually come in time order; then only a counting sort by lead is needed,
     linear in the number of events instead of a two-key comparison sort.
     """
+    _numba.start()
     if len(t) > 1 and not (t[1:] >= t[:-1]).all():
         by_time = np.argsort(t, kind="stable")
     else:

@@ -17,16 +17,28 @@ Examples
 ...        scheduler="local:2").summary()  # doctest: +SKIP
 """
 
-from calib.distributed.api import (compare, fit, fit_examples, global_period, replay,
-                                   replay_partitioned, sweep)
-from calib.distributed.backend import DaskBackend, LocalBackend, get_backend
-from calib.distributed.partitions import (PartitionInfo, is_partitioned, lead_partitions,
-                                          partition_dataset, read_partition,
-                                          read_partition_info, read_partitioned, read_whole)
-from calib.distributed.tasks import examples_part, partition_stats
+from importlib import import_module
+
+# Loaded on first use: checking whether DATA is partitioned (every replay does) must
+# not import the fit and its scipy dependencies.
+_EXPORTS = {
+    **dict.fromkeys(("compare", "fit", "fit_examples", "global_period", "replay",
+                     "replay_partitioned", "sweep"), "calib.distributed.api"),
+    **dict.fromkeys(("DaskBackend", "LocalBackend", "get_backend"), "calib.distributed.backend"),
+    **dict.fromkeys(("PartitionInfo", "is_partitioned", "lead_partitions", "partition_dataset",
+                     "read_partition", "read_partition_info", "read_partitioned", "read_whole"),
+                    "calib.distributed.partitions"),
+    **dict.fromkeys(("examples_part", "partition_stats"), "calib.distributed.tasks"),
+}
 
 __all__ = ["replay", "sweep", "compare", "fit", "fit_examples", "replay_partitioned",
            "partition_dataset", "read_partitioned", "read_partition", "read_partition_info",
            "read_whole", "is_partitioned", "lead_partitions", "partition_stats",
            "examples_part", "global_period", "PartitionInfo",
            "DaskBackend", "LocalBackend", "get_backend"]
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'calib.distributed' has no attribute {name!r}")

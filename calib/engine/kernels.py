@@ -14,6 +14,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from calib import _numba
+
+_numba.start()  # every user of this module calls a kernel
+
 NS_PER_DAY = 86_400 * 1_000_000_000
 
 KIND_CODES = {"none": 0, "exponential": 1, "step": 2, "window": 3, "linear": 4}

@@ -5,14 +5,16 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import integrate, special, stats
 
+from calib._lazy import lazy_modules
 from calib.stats._validation import (
     StatsInputError,
     check_counts,
     check_positive,
     scalar_or_array,
 )
+
+integrate, special, stats = lazy_modules("scipy.integrate", "scipy.special", "scipy.stats")
 
 #: Mass of each posterior tail left out of the numerical integral (see prob_beat).
 _TAIL = 1e-15

@@ -7,17 +7,20 @@ for scalar input). An arm with ``n == 0`` gives ``nan`` bounds, never an excepti
 
 from __future__ import annotations
 
+from statistics import NormalDist
 from typing import Literal
 
 import numpy as np
-from scipy import special, stats
 
+from calib._lazy import lazy_modules
 from calib.stats._validation import (
     check_alpha,
     check_choice,
     check_counts,
     scalar_or_array,
 )
+
+special, stats = lazy_modules("scipy.special", "scipy.stats")
 
 ProportionMethod = Literal["wilson", "agresti_coull", "jeffreys", "clopper_pearson"]
 DiffMethod = Literal["newcombe", "score", "wald", "agresti_caffo"]
@@ -29,6 +32,13 @@ RATIO_METHODS = ("katz", "log_adjusted")
 
 # Bisection on [-1, 1] halves the bracket each step: 64 steps reach float64 spacing.
 _BISECTION_STEPS = 64
+
+
+def _z(alpha: float) -> float:
+    """The two-sided normal quantile ``z_{1 - alpha/2}`` (Python's own inverse normal
+    CDF, equal to scipy's to a few units in the last place, without importing
+    ``scipy.stats`` into every replay)."""
+    return -NormalDist().inv_cdf(alpha / 2)
 
 
 def proportion_ci(x, n, *, alpha: float = 0.05, method: ProportionMethod = "wilson"):
@@ -84,7 +94,7 @@ def _proportion_ci(x: np.ndarray, n: np.ndarray, alpha: float, method: str):
     empty = n == 0
     n_safe = np.where(empty, 1.0, n)
     p = x / n_safe
-    z = stats.norm.isf(alpha / 2)
+    z = _z(alpha)
     with np.errstate(invalid="ignore", divide="ignore"):
         if method == "wilson":
             z2 = z * z
@@ -166,7 +176,7 @@ def _diff_ci(x1, n1, x2, n2, alpha: float, method: str):
     n1s, n2s = np.where(n1 == 0, 1.0, n1), np.where(n2 == 0, 1.0, n2)
     p1, p2 = x1 / n1s, x2 / n2s
     diff = p1 - p2
-    z = stats.norm.isf(alpha / 2)
+    z = _z(alpha)
     if method == "newcombe":
         l1, u1 = _proportion_ci(x1, n1s, alpha, "wilson")
         l2, u2 = _proportion_ci(x2, n2s, alpha, "wilson")
@@ -297,7 +307,7 @@ def ratio_ci(x1, n1, x2, n2, *, alpha: float = 0.05, method: RatioMethod = "katz
     undefined = (n1 == 0) | (n2 == 0) | (a1 == 0) | (a2 == 0)
     a1, a2 = np.where(undefined, 1.0, a1), np.where(undefined, 1.0, a2)
     m1, m2 = np.where(undefined, 1.0, m1), np.where(undefined, 1.0, m2)
-    z = stats.norm.isf(alpha / 2)
+    z = _z(alpha)
     log_ratio = np.log(a1 / m1) - np.log(a2 / m2)
     half = z * np.sqrt(np.maximum(1 / a1 - 1 / m1 + 1 / a2 - 1 / m2, 0.0))
     low = np.where(undefined, np.nan, np.expm1(log_ratio - half))

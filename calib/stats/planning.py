@@ -40,8 +40,8 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from scipy import stats
 
+from calib._lazy import lazy_modules
 from calib.stats._validation import (
     StatsInputError,
     check_alpha,
@@ -50,6 +50,8 @@ from calib.stats._validation import (
     check_rate,
     scalar_or_array,
 )
+
+(stats,) = lazy_modules("scipy.stats")
 
 PowerMethod = Literal["normal", "arcsine"]
 POWER_METHODS = ("normal", "arcsine")

@@ -36,8 +36,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import optimize, stats
 
+from calib._lazy import lazy_modules
 from calib.stats._validation import (
     StatsInputError,
     as_float_array,
@@ -47,6 +47,8 @@ from calib.stats._validation import (
     check_positive,
     scalar_or_array,
 )
+
+optimize, stats = lazy_modules("scipy.optimize", "scipy.stats")
 
 #: Default mixture scale: an absolute difference of 2 percentage points, the order of
 #: the effects a lead-scoring change is expected to make on a 10-30% conversion rate.

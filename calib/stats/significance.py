@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import stats
 
+from calib._lazy import lazy_modules
 from calib.stats._validation import (
     StatsInputError,
     as_float_array,
@@ -24,6 +24,8 @@ from calib.stats._validation import (
     scalar_or_array,
 )
 from calib.stats.intervals import diff_ci, ratio_ci
+
+(stats,) = lazy_modules("scipy.stats")
 
 Alternative = Literal["two-sided", "larger", "smaller"]
 ALTERNATIVES = ("two-sided", "larger", "smaller")

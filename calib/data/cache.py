@@ -1,0 +1,210 @@
+"""A cache of loaded data sets, so that only the first command on a data set pays for
+reading, validating and encoding it.
+
+:func:`calib.load_dataset` keeps the validated, encoded tables of a data set as
+uncompressed Arrow IPC files (memory-mapped when read back) in a cache folder:
+``$CALIB_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/calib``, else ``~/.cache/calib``.
+Nothing is ever written into the data set's folder.
+
+An entry is keyed by what the loaded data set depends on: each source file's resolved
+path, size, modification time (ns) and a hash of a sample of its bytes (the whole file
+when it is under 1 MiB), the column mapping, calib's version and a hash of the loading
+code itself. Any change to any of
+them gives a new key, so a stale entry is never read; writing a new entry removes the
+older entries of the same folder and mapping.
+
+An entry is written into a uniquely named temporary folder and renamed into place in
+one step, so commands running at the same time on the same data either read a complete
+entry or none; when two write the same entry, one rename wins and the other's copy is
+discarded. A cache that cannot be written (read-only home, full disk) or read (a
+damaged entry) is skipped: the data set is then loaded from its files as usual.
+
+Turn it off with ``load_dataset(..., cache=False)``, ``--no-cache`` on the command
+line, or ``CALIB_NO_CACHE=1``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+FORMAT = 1                # bump when the stored layout or the loaded form changes
+SAMPLE = 1 << 16          # bytes hashed at the start, middle and end of a large file
+WHOLE_FILE = 1 << 20      # files up to this size are hashed entirely
+TABLE_NAMES = ("leads", "events", "outcomes", "assignments")
+
+
+def cache_dir() -> Path:
+    """The folder holding cached data sets."""
+    if os.environ.get("CALIB_CACHE_DIR"):
+        return Path(os.environ["CALIB_CACHE_DIR"])
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]) / "calib"
+    return Path.home() / ".cache" / "calib"
+
+
+def enabled(cache: bool | None) -> bool:
+    """``cache`` when given, else on unless ``CALIB_NO_CACHE`` is set to a true value."""
+    if cache is not None:
+        return bool(cache)
+    return os.environ.get("CALIB_NO_CACHE", "").strip().lower() not in ("1", "true", "yes", "on")
+
+
+def _file_facts(path: Path) -> list | None:
+    """[resolved path, size, mtime_ns, sample hash] of a source file, or None when it
+    cannot be fingerprinted (missing, a folder of Parquet parts, unreadable)."""
+    try:
+        st = path.stat()
+        if not path.is_file():
+            return None
+        h = hashlib.blake2b(digest_size=16)
+        with open(path, "rb") as f:
+            if st.st_size <= WHOLE_FILE:
+                h.update(f.read())
+            else:
+                for at in (0, st.st_size // 2, st.st_size - SAMPLE):
+                    f.seek(at)
+                    h.update(f.read(SAMPLE))
+        return [str(path.resolve()), st.st_size, st.st_mtime_ns, h.hexdigest()]
+    except OSError:
+        return None
+
+
+def _writable(df):
+    """The frame with every column backed by writable memory. Arrow's conversion
+    copies numbers and times into new arrays, but a categorical's codes stay a
+    read-only view of the mapped file; calib's code (and a user's) may write into a
+    table like into a freshly loaded one."""
+    import pandas as pd
+
+    for c in df.columns:
+        if isinstance(df[c].dtype, pd.CategoricalDtype):
+            df[c] = df[c].copy(deep=True)
+    return df
+
+
+class Entry:
+    """The cache entry of one data set folder read with one mapping."""
+
+    def __init__(self, root: Path, source_id: str, key: str):
+        self.root = root
+        self.source_id = source_id
+        self.path = root / f"{source_id}-{key}"
+
+    # ------------------------------------------------------------------ reading
+    def read(self, folder: str, files: dict):
+        """The cached :class:`~calib.data.Dataset`, or None (no entry, or a damaged one)."""
+        if not (self.path / "meta.json").is_file():
+            return None
+        try:
+            return self._read(folder, files)
+        except Exception:  # noqa: BLE001 - a damaged entry: load from the source instead
+            return None
+
+    def _read(self, folder: str, files: dict):
+        import pandas as pd
+        import pyarrow as pa
+
+        from calib.data.dataset import Dataset
+
+        meta = json.loads((self.path / "meta.json").read_text(encoding="utf-8"))
+        if meta.get("format") != FORMAT:
+            return None
+        frames = {}
+        for name in meta["tables"]:
+            with pa.memory_map(str(self.path / f"{name}.arrow")) as source:
+                table = pa.ipc.open_file(source).read_all()
+            frames[name] = _writable(table.to_pandas())
+        end = meta["end_of_data"]
+        return Dataset(leads=frames["leads"], events=frames["events"],
+                       outcomes=frames["outcomes"], assignments=frames.get("assignments"),
+                       path=folder, snapshot=meta["snapshot"],
+                       end_of_data=None if end is None else pd.Timestamp(end),
+                       files=dict(files), warnings=tuple(meta["warnings"]))
+
+    # ------------------------------------------------------------------ writing
+    def write(self, ds) -> bool:
+        """Store a loaded data set; False (and nothing left behind) when it cannot be."""
+        if self.path.exists():
+            return True
+        tmp = self.root / f".tmp-{self.path.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        try:
+            import pyarrow as pa
+
+            tmp.mkdir(parents=True)
+            tables = {"leads": ds.leads, "events": ds.events, "outcomes": ds.outcomes}
+            if ds.assignments is not None:
+                tables["assignments"] = ds.assignments
+            for name, df in tables.items():
+                table = pa.Table.from_pandas(df, preserve_index=False)
+                with pa.OSFile(str(tmp / f"{name}.arrow"), "wb") as sink, \
+                        pa.ipc.new_file(sink, table.schema) as writer:
+                    writer.write_table(table)
+            end = ds.end_of_data
+            meta = {"format": FORMAT, "tables": list(tables), "snapshot": bool(ds.snapshot),
+                    "end_of_data": None if end is None else end.isoformat(),
+                    "warnings": list(ds.warnings)}
+            (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+            try:
+                os.rename(tmp, self.path)  # atomic; fails when another command won the race
+            except OSError:
+                if not (self.path / "meta.json").is_file():
+                    raise
+        except Exception:  # noqa: BLE001 - caching is an optimisation, never an error
+            shutil.rmtree(tmp, ignore_errors=True)
+            return False
+        shutil.rmtree(tmp, ignore_errors=True)
+        self._remove_older()
+        return True
+
+    def _remove_older(self) -> None:
+        """Drop entries of the same folder and mapping made from earlier file versions."""
+        try:
+            for p in self.root.glob(f"{self.source_id}-*"):
+                if p != self.path:
+                    shutil.rmtree(p, ignore_errors=True)
+        except OSError:
+            pass
+
+
+def code_version(version: str) -> str:
+    """calib's version plus a hash of the code that produces the loaded form, so that
+    a changed loader (a development checkout, a patched install) never reads entries
+    an older one wrote under the same version number."""
+    h = hashlib.blake2b(digest_size=8)
+    here = Path(__file__).resolve().parent
+    for name in ("dataset.py", "mapping.py", "_sort.py", "cache.py"):
+        try:
+            h.update((here / name).read_bytes())
+        except OSError:
+            h.update(name.encode())
+    return f"{version}+{h.hexdigest()}"
+
+
+def entry(folder: Path, mapping_dict: dict, sources: dict, version: str) -> Entry | None:
+    """The cache entry for a data set folder whose tables resolve to ``sources``
+    (table -> file path or None), or None when a source cannot be fingerprinted."""
+    facts = {}
+    for table in TABLE_NAMES:
+        p = sources.get(table)
+        if p is None:
+            facts[table] = None
+            continue
+        f = _file_facts(Path(p))
+        if f is None:
+            return None
+        facts[table] = f
+    try:
+        where = str(folder.resolve())
+    except OSError:
+        return None
+    mapping_text = json.dumps(mapping_dict, sort_keys=True)
+    source_id = hashlib.blake2b(f"{where}\n{mapping_text}".encode(), digest_size=8).hexdigest()
+    key = hashlib.blake2b(json.dumps([FORMAT, code_version(version), facts],
+                                     sort_keys=True).encode(),
+                          digest_size=12).hexdigest()
+    return Entry(cache_dir() / "datasets", source_id, key)
