@@ -14,7 +14,7 @@ import calib
 PACKAGE = Path(calib.__file__).parent
 
 RANK = {
-    "errors": 0,
+    "errors": 0, "_lazy": 0, "_numba": 0,
     "io": 1, "stats": 1,
     "data": 2,
     "rules": 3,
