@@ -96,6 +96,23 @@ def info(msg: str) -> None:
     print(msg, file=sys.stderr)
 
 
+def check_outputs(args, *options) -> None:
+    """Refuse, before anything is computed, an output option that names one of the
+    command's inputs (data set, rules, grid, mapping, assignments) or a table file of
+    the data set folder."""
+    from calib.io import check_output
+
+    inputs = [getattr(args, k, None) for k in ("mapping", "grid", "existing", "assignments",
+                                               "experiment")]
+    rules = getattr(args, "rules", None)
+    inputs += list(rules) if isinstance(rules, (list, tuple)) else [rules]
+    inputs = [i for i in inputs if i]
+    for opt in options:
+        value = getattr(args, opt.lstrip("-").replace("-", "_"), None)
+        if value:
+            check_output(value, inputs, data=getattr(args, "data", None), what=opt)
+
+
 def write_table(df, path) -> None:
     """CSV or Parquet by extension, atomically, spreadsheet formulas neutralised."""
     from calib.io import write_table as _write

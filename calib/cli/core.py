@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from calib.cli.common import (Command, data_args, emit, info, json_arg, load_data, period_args,
-                              print_json, warn, write_table)
+from calib.cli.common import (Command, check_outputs, data_args, emit, info, json_arg, load_data,
+                              period_args, print_json, warn, write_table)
 from calib.cli.distributed import scheduler_arg, use_partitions
 from calib.errors import CalibError
 
@@ -81,6 +81,7 @@ def _replay(args):
     from calib.engine import replay
     from calib.rules import load_rules
 
+    check_outputs(args, "--leads-out")
     rules = load_rules(args.rules)
     if use_partitions(args):
         from calib import distributed
@@ -120,6 +121,7 @@ def _sweep(args):
     from calib.engine.sweep import load_grid, sweep
     from calib.rules import load_rules
 
+    check_outputs(args, "--out")
     rules = load_rules(args.rules)
     grid = load_grid(args.grid)
     if use_partitions(args):
@@ -168,6 +170,7 @@ def _score(args):
     from calib.io import neutralise_formulas
     from calib.rules import load_rules
 
+    check_outputs(args, "--out")
     rules = load_rules(args.rules)
     ds = load_data(args)
     df = score_as_of(ds, rules, args.as_of)

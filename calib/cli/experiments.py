@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from calib.cli.common import (Command, data_args, emit, info, json_arg, load_data,
+from calib.cli.common import (Command, check_outputs, data_args, emit, info, json_arg, load_data,
                               period_args, warn, write_table)
 from calib.cli.distributed import scheduler_arg, use_partitions
 from calib.errors import CalibError
@@ -74,6 +74,7 @@ def _assign(args):
     if args.json and not args.out:
         raise CalibError("--json prints a summary on stdout, so the assignments need --out.",
                          code="missing_option", suggestion="Add --out assignments.csv.")
+    check_outputs(args, "--out")
     alloc = _weights(args.arms, "--arms")
     existing = read_assignment_table(args.existing) if args.existing else None
     ds = load_data(args)
@@ -122,6 +123,7 @@ def _abtest(args):
     from calib.abtest import ABTestConfig, abtest, read_assignment_table
     from calib.rules import load_rules
 
+    check_outputs(args, "--out", "--looks-out")
     cfg = ABTestConfig(control=args.control,
                        outcomes=tuple(args.outcome) if args.outcome else None,
                        guardrails=tuple(args.guardrail), window_days=args.window_days,
@@ -169,6 +171,7 @@ def _compare(args):
     if len(args.rules) != 2:
         raise CalibError(f"compare needs exactly two rule sets (--rules A.toml --rules "
                          f"B.toml). Got {len(args.rules)}.", code="wrong_count")
+    check_outputs(args, "--leads-out")
     a, b = (load_rules(r) for r in args.rules)
     if use_partitions(args):
         from calib import distributed

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from calib.cli.common import Command, data_args, emit, info, print_json, warn, write_table
+from calib.cli.common import Command, check_outputs, data_args, emit, info, print_json, warn, write_table
 from calib.cli.distributed import scheduler_arg, use_partitions
 
 
@@ -49,6 +49,7 @@ def _fit(args):
     from calib.cli.common import load_data
     from calib.rules import load_rules, write_rules
 
+    check_outputs(args, "--out", "--curve-out")
     rules = load_rules(args.rules)
     if use_partitions(args):
         # the training examples are built per partition (there or on the cluster); the
@@ -101,6 +102,7 @@ def _calibrate(args):
     from calib.cli.common import load_data
     from calib.rules import load_rules
 
+    check_outputs(args, "--map-out")
     rules = load_rules(args.rules)
     ds = load_data(args)
     res = calibrate(ds, rules, outcome=args.outcome, window_days=args.window_days,

@@ -177,22 +177,64 @@ def render(context: dict, figures: dict) -> tuple[str, str]:
     return md, html
 
 
-def write_report(res, out_dir, *, force: bool = False) -> Path:
-    """Write the report folder atomically and return its path."""
+def check_report_folder(out_dir, name: str, *, force: bool = False, inputs=()) -> Path:
+    """Where the report of experiment ``name`` goes, checked before anything is
+    computed (and again at write time): a folder calib wrote for the same experiment,
+    an empty or new folder, or (with ``force``) another experiment's; never a file,
+    a dangling link, nor a folder that is or holds one of the ``inputs`` (experiment
+    file, data set, rule sets). A symbolic link is followed: the report replaces the
+    folder it points to and the link stays. Returns the real folder."""
     out = Path(out_dir)
+    if out.is_symlink():
+        if not out.exists():
+            raise CalibError(f"The report folder '{out}' is a link to '{os.readlink(out)}', "
+                             "which does not exist.", code="invalid_path")
+        out = Path(os.path.realpath(out))
+    if out.exists() and not out.is_dir():
+        raise CalibError(f"The report folder '{out}' exists and is not a folder.", code="exists")
+    real = Path(os.path.realpath(out))
+    for i in inputs:
+        if i is None:
+            continue
+        ireal = Path(os.path.realpath(i))
+        if ireal == real or real in ireal.parents:
+            raise CalibError(f"The report folder '{out}' holds the input '{i}'; calib replaces "
+                             "the whole report folder and never touches its input.",
+                             code="overwrites_input",
+                             suggestion="Use another --out or [report] out.")
     if out.exists():
         marker = out / MARKER
-        if not out.is_dir():
-            raise CalibError(f"'{out}' exists and is not a folder.", code="exists")
-        owner = marker.read_text(encoding="utf-8").strip() if marker.exists() else None
-        if not force and any(out.iterdir()) and owner != res.experiment.name:
+        try:
+            owner = marker.read_text(encoding="utf-8").strip() if marker.is_file() else None
+            occupied = any(out.iterdir())
+        except OSError as e:
+            raise CalibError(f"Cannot read the report folder '{out}': {e.strerror or e}.",
+                             code="unreadable") from None
+        if not force and occupied and owner != name:
             what = f"the report of experiment '{owner}'" if owner else "files calib did not write"
             raise CalibError(f"The folder '{out}' holds {what}.", code="exists",
                              suggestion="Use another [report] out or name, or add --force.")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def write_report(res, out_dir, *, force: bool = False, inputs=()) -> Path:
+    """Write the report folder atomically and return its path."""
+    from calib.io import clean_stale_temporaries, temp_prefix
+
+    out = check_report_folder(out_dir, res.experiment.name, force=force, inputs=inputs)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CalibError(f"Cannot create the report folder '{out}': {e.strerror or e}.",
+                         code="unwritable") from None
+    clean_stale_temporaries(out.parent, out.name)
     context, figures, tables = build(res)
     md, html = render(context, figures)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(out), dir=out.parent))
+    except OSError as e:
+        raise CalibError(f"Cannot write the report folder '{out}': {e.strerror or e}.",
+                         code="unwritable") from None
     try:
         (tmp / "figures").mkdir()
         (tmp / "tables").mkdir()
@@ -209,13 +251,15 @@ def write_report(res, out_dir, *, force: bool = False) -> Path:
         os.chmod(tmp, 0o755)
         old = None
         if out.exists():
-            old = out.with_name(f".{out.name}.old")
-            if old.exists():
-                shutil.rmtree(old)
+            old = out.with_name(f"{temp_prefix(out)}old")
             os.replace(out, old)
         os.replace(tmp, out)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise CalibError(f"Cannot write the report folder '{out}': {e.strerror or e}.",
+                         code="unwritable") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
