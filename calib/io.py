@@ -68,6 +68,18 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
+def _linked_into(p: Path, folder: Path) -> bool:
+    """Whether the existing file ``p`` is a hard link to a file directly in ``folder``."""
+    if not (p.is_file() and folder.is_dir()):
+        return False
+    try:
+        st = p.stat()
+        return st.st_nlink > 1 and any(
+            c.is_file() and os.path.samefile(c, p) for c in folder.iterdir())
+    except OSError:
+        return False
+
+
 def check_output(path, inputs=(), *, data=None, what: str = "output") -> Path:
     """Refuse an output ``path`` that is (a link to) one of the ``inputs`` or a table
     file of the data set folder(s) ``data``, before anything is computed.
@@ -94,7 +106,7 @@ def check_output(path, inputs=(), *, data=None, what: str = "output") -> Path:
         ip = Path(i)
         ireal = Path(os.path.realpath(ip))
         if real == ireal or _same_file(p, ip) or (ip.is_dir() and ireal in real.parents
-                                                  and p.exists()):
+                                                  and p.exists()) or _linked_into(p, ip):
             raise CalibError(f"{what} '{p}' is the input '{i}'; calib never modifies its input.",
                              code="overwrites_input",
                              suggestion="Write the output to another file.")

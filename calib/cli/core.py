@@ -5,8 +5,21 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from calib.cli.common import (Command, check_outputs, data_args, emit, info, json_arg, load_data,
-                              period_args, print_json, warn, write_table)
+from calib.cli.common import (
+    POSITIVE,
+    Command,
+    check_outputs,
+    data_args,
+    emit,
+    info,
+    json_arg,
+    load_data,
+    number,
+    period_args,
+    print_json,
+    warn,
+    write_table,
+)
 from calib.cli.distributed import scheduler_arg, use_partitions
 from calib.errors import CalibError
 
@@ -108,11 +121,11 @@ def _sweep_args(p):
     p.add_argument("--grid", required=True, metavar="G.toml", help="parameter grid")
     period_args(p)
     p.add_argument("--out", metavar="FILE", help="write all rows (.csv or .parquet)")
-    p.add_argument("--top", type=int, default=10, metavar="N", help="show the N best rows")
+    p.add_argument("--top", type=number(low=1, integer=True), default=10, metavar="N", help="show the N best rows")
     p.add_argument("--objective", metavar="COLUMN",
                    help="column to rank by (default: meeting_hits, else the next "
                    "sales outcome's hits)")
-    p.add_argument("--capacity", type=float, metavar="MQL_PER_WEEK",
+    p.add_argument("--capacity", type=POSITIVE, metavar="MQL_PER_WEEK",
                    help="only rank rows with at most this many MQLs per week")
     scheduler_arg(p)
 

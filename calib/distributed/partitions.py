@@ -269,6 +269,10 @@ def partition_dataset(data, out, partitions: int, *, mapping=None, force: bool =
             raise CalibError(f"The folder '{out}' holds a partitioned data set.",
                              code="exists", suggestion="Add --force to replace it.")
     ds = data if isinstance(data, Dataset) else load_dataset(data, mapping)
+    if partitions > ds.n_leads:
+        raise CalibError(f"--partitions {partitions:,} is more than the {ds.n_leads:,} leads of "
+                         "the data set; most partitions would be empty.", code="out_of_range",
+                         suggestion="Aim for 0.5-5 million events per partition.")
 
     tmp = out.with_name(f".{out.name}.partitioning")
     if tmp.exists():

@@ -6,6 +6,8 @@ The work is done partition by partition of leads; each partition gives additive
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -21,14 +23,26 @@ PARTITION_LEADS = 200_000
 NEVER = np.iinfo(np.int64).max
 
 
+# ISO 8601 only: "01/06/2026" is 1 June in most of the world and 6 January in the US
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?"
+                       r"(Z|[+-]\d{2}:?\d{2})?$")
+
+
 def _timestamp(value, name: str) -> pd.Timestamp | None:
     if value is None:
         return None
+    if isinstance(value, str) and not _ISO_DATE.match(value.strip()):
+        raise CalibError(f"The {name} date {value!r} is not an ISO 8601 date (year-month-day).",
+                         code="invalid_date", suggestion="Write it like 2026-01-31.")
     try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise CalibError(f"The {name} date {value!r} is not an ISO 8601 date.",
-                         code="invalid_date", suggestion="Write it like 2026-01-31.") from None
+        ts = pd.Timestamp(value.strip() if isinstance(value, str) else value)
+        if ts is pd.NaT:
+            raise ValueError
+        ts = ts.as_unit("ns")
+    except (ValueError, TypeError, OverflowError, pd.errors.OutOfBoundsDatetime):
+        raise CalibError(f"The {name} date {value!r} is not an ISO 8601 date between 1678 "
+                         "and 2261.", code="invalid_date",
+                         suggestion="Write it like 2026-01-31.") from None
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
@@ -47,9 +61,18 @@ def replay_period(ds: Dataset, start=None, end=None) -> tuple[Period, np.ndarray
         keep &= (created >= start).to_numpy()
     if end is not None:
         keep &= (created <= end).to_numpy()
+    if not keep.any() and (start is not None or end is not None):
+        raise CalibError(_empty_period(created, start, end), code="empty_period")
     p_start = start if start is not None else created.min()
     p_end = end if end is not None else ds.end_of_data
     return Period(p_start, p_end, ds.end_of_data), np.flatnonzero(keep)
+
+
+def _empty_period(created: pd.Series, start, end) -> str:
+    opts = " and ".join(f"{o} {t.date()}" for o, t in (("--start", start), ("--end", end))
+                        if t is not None)
+    return (f"No lead was created in the period of {opts}: the leads of the data were "
+            f"created from {created.min().date()} to {created.max().date()}.")
 
 
 def outcome_names(ds: Dataset) -> list[str]:

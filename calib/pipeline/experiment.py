@@ -38,12 +38,13 @@ An experiment file is TOML; relative paths in it are relative to the file itself
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from calib.data.mapping import ColumnMapping
-from calib.errors import ConfigError
+from calib.errors import CalibError, ConfigError
 from calib.rules.config import _suggest
 from calib.rules.io import read_toml
 
@@ -164,8 +165,8 @@ def load_experiment(path) -> Experiment:
                           code="wrong_type")
 
     def num(key, value, positive=True):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
-                positive and value <= 0):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(
+                value) or (positive and value <= 0):
             raise ConfigError(f"The '{key}' in {src} must be a {'positive ' if positive else ''}"
                               f"number. Got {value!r}.", code="wrong_type")
         return value
@@ -210,6 +211,13 @@ def load_experiment(path) -> Experiment:
     train_until = d.get("train_until")
     if train_until is not None:
         train_until = str(train_until)
+        from calib.engine.replay import _timestamp
+
+        try:
+            _timestamp(train_until, "train_until")
+        except CalibError as e:
+            raise ConfigError(f"'train_until' in {src}: {e.message}", code="invalid_date",
+                              suggestion=e.suggestion) from None
     return Experiment(
         name=name, source=path, data_path=base / data.get("path", "."), mapping=mapping,
         url=url, tables=data.get("tables"), queries=data.get("queries"),
