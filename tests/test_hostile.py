@@ -307,3 +307,174 @@ def test_hostile_input(case, world, capsys, monkeypatch):
 
 def test_at_least_sixty_cases():
     assert len(CASES) >= 60
+
+
+# ---------------------------------------------------------------- a world of awkward names
+NASTY_OUTCOME = "=cmd|' /C calc'!A0"
+ARMS = {"control": "Control Group", "strict": "Variant A"}
+
+
+@pytest.fixture(scope="module")
+def nasty_world(world_template, tmp_path_factory):
+    """The demo world with lead ids starting =, +, -, @ (formula starts), arms named as
+    CRMs name them, and an outcome whose name is a spreadsheet formula with a '|'."""
+    w = tmp_path_factory.mktemp("nasty") / "w"
+    shutil.copytree(world_template, w)
+    data = w / "data"
+    leads = pd.read_csv(data / "leads.csv", dtype=str, keep_default_na=False)
+    ids = {x: "=+-@"[i % 4] + x for i, x in enumerate(leads["lead_id"])}
+    for t in ("leads", "events", "outcomes", "assignments"):
+        df = pd.read_csv(data / f"{t}.csv", dtype=str, keep_default_na=False)
+        df["lead_id"] = df["lead_id"].map(ids)
+        if t == "assignments":
+            df["arm"] = df["arm"].map(ARMS)
+        if t == "outcomes":
+            extra = df[df["outcome"] == "meeting"].assign(outcome=NASTY_OUTCOME)
+            df = pd.concat([df, extra])
+        df.to_csv(data / f"{t}.csv", index=False)
+    exp = (w / "experiment.toml").read_text()
+    exp = exp.replace('control = "control"', 'control = "Control Group"')
+    exp = exp.replace("outcomes = [", f"outcomes = [\n    {NASTY_OUTCOME!r},", 1)
+    (w / "experiment.toml").write_text(exp)
+    return w
+
+
+@pytest.fixture(scope="module")
+def nasty_run(nasty_world):
+    """One full run of the awkward world into a report folder reached through a link."""
+    (nasty_world / "real-reports").mkdir()
+    (nasty_world / "rep").symlink_to(nasty_world / "real-reports")
+    before = checksums(nasty_world / "data")
+    assert main(["run", str(nasty_world / "experiment.toml"), "--out",
+                 str(nasty_world / "rep")]) == 0
+    assert checksums(nasty_world / "data") == before
+    return nasty_world
+
+
+def csv_cells(path: Path) -> list:
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as f:
+        return [c for row in csv.reader(f) for c in row]
+
+
+def test_formula_names_are_neutralised_in_csv_headers_and_cells(nasty_run, tmp_path, capsys):
+    w = nasty_run
+    out = tmp_path / "sweep.csv"
+    assert main(["sweep", str(w / "data"), "--rules", str(w / "current.toml"), "--grid",
+                 str(w / "grid.toml"), "--out", str(out)]) == 0
+    files = [out, *sorted((w / "rep" / "tables").glob("*.csv"))]
+    header_hits = 0
+    for f in files:
+        header = csv_cells(f)[:1000]
+        header_hits += sum("calc" in c for c in header)
+        risky = [c for c in csv_cells(f) if c[:1] in ("=", "+", "@")
+                 or (c[:1] == "-" and not c[1:2].isdigit() and c != "-")]
+        assert not risky, (f.name, risky[:3])
+    assert header_hits > 0  # the outcome does reach the headers, neutralised
+    capsys.readouterr()
+
+
+def test_symlinked_report_folder_is_followed_and_kept(nasty_run):
+    w = nasty_run
+    assert (w / "rep").is_symlink()
+    assert (w / "real-reports" / "report.html").is_file()
+    # a second run replaces the report through the link; nothing is left beside it
+    stale = w / f".real-reports.calib-{2 ** 22 + 12345}-abc"  # a killed writer's leftover
+    stale.mkdir()
+    assert main(["run", str(w / "experiment.toml"), "--out", str(w / "rep")]) == 0
+    assert (w / "rep").is_symlink() and (w / "real-reports" / "report.md").is_file()
+    assert not stale.exists()
+    assert [p.name for p in w.iterdir() if p.name.startswith(".")] == []
+
+
+def test_markdown_report_escapes_pipes_and_html(nasty_run):
+    md = (nasty_run / "rep" / "report.md").read_text(encoding="utf-8")
+    rows = [ln for ln in md.splitlines() if "calc" in ln and ln.startswith("|")]
+    assert rows
+    for ln in rows:
+        assert "cmd\\|'" in ln
+        cells = [c for c in re.split(r"(?<!\\)\|", ln)[1:-1]]
+        header = next(h for h in md.splitlines()[md.splitlines().index(ln)::-1]
+                      if h.startswith("|") and "---" not in h and "calc" not in h)
+        assert len(cells) == len(re.split(r"(?<!\\)\|", header)[1:-1])
+
+
+def test_neutralised_ids_and_crm_arm_names_round_trip(nasty_world, tmp_path, capsys):
+    w = nasty_world
+    a1, a2 = tmp_path / "a1.csv", tmp_path / "a2.csv"
+    arms = "Control Group=0.5,Variant A=0.3,contrôle=0.2"
+    assert main(["assign", str(w / "data"), "--experiment", "x", "--arms", arms,
+                 "--out", str(a1)]) == 0
+    first = pd.read_csv(a1, dtype=str)
+    assert first["lead_id"].str.startswith("'").sum() > 0  # guarded in the file
+    assert main(["assign", str(w / "data"), "--experiment", "x", "--arms", arms,
+                 "--existing", str(a1), "--out", str(a2)]) == 0
+    second = pd.read_csv(a2, dtype=str)
+    assert len(second) == len(first) == 300
+    assert second.equals(first)
+    capsys.readouterr()
+    assert main(["abtest", str(w / "data"), "--assignments", str(a1), "--control",
+                 "Control Group", "--json"]) == 0
+    import json
+
+    d = json.loads(capsys.readouterr().out)
+    text = json.dumps(d, ensure_ascii=False)
+    assert "Variant A" in text and "contrôle" in text
+
+
+# ---------------------------------------------------------------- atomic writes
+def _writer(args):
+    from calib.io import write_table
+
+    path, n_cols, seed = args
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame(rng.random((3000, n_cols)), columns=[f"c{i}" for i in range(n_cols)])
+    for _ in range(5):
+        write_table(df, path)
+    return n_cols
+
+
+def test_concurrent_writers_of_one_file_leave_one_complete_file(tmp_path):
+    from concurrent.futures import ProcessPoolExecutor
+
+    out = tmp_path / "same.csv"
+    with ProcessPoolExecutor(2) as pool:
+        assert sorted(pool.map(_writer, [(out, 65, 1), (out, 30, 2)])) == [30, 65]
+    df = pd.read_csv(out)
+    assert df.shape in ((3000, 65), (3000, 30)) and not df.isna().any().any()
+    assert [p.name for p in tmp_path.iterdir()] == ["same.csv"]
+
+
+def test_stale_temporaries_of_dead_writers_are_cleaned(tmp_path):
+    from calib.io import temp_prefix, write_table
+
+    out = tmp_path / "t.csv"
+    dead = tmp_path / f".t.csv.calib-{2 ** 22 + 777}-x1.tmp"
+    dead.write_text("half a file")
+    mine = tmp_path / f"{temp_prefix(out)}live.tmp"  # this process: still writing
+    mine.write_text("in progress")
+    other = tmp_path / ".u.csv.calib-4194999-x.tmp"  # another output's
+    other.write_text("x")
+    write_table(pd.DataFrame({"a": [1]}), out)
+    assert not dead.exists() and mine.exists() and other.exists()
+
+
+def test_output_guard_compares_real_files(tmp_path):
+    from calib.errors import CalibError
+    from calib.io import check_output
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "leads.csv").write_text("x")
+    (tmp_path / "rules.toml").write_text("x")
+    for bad, inputs in [(data / "leads.csv", []), (data / "events.parquet", []),
+                        (tmp_path / "rules.toml", [tmp_path / "rules.toml"]),
+                        (tmp_path / "sub" / ".." / "rules.toml", [tmp_path / "rules.toml"])]:
+        with pytest.raises(CalibError) as e:
+            check_output(bad, inputs, data=data, what="--out")
+        assert e.value.code == "overwrites_input"
+    assert check_output(tmp_path / "new.csv", [tmp_path / "rules.toml"], data=data)
+    assert check_output(data / "notes.csv", [], data=data)  # a new file beside the tables

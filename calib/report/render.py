@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 import jinja2
+import markupsafe
 import numpy as np
 import pandas as pd
 
@@ -77,10 +78,20 @@ def why(change, primary: str) -> str:
     return "; ".join(parts) or "; ".join(change.reasons)
 
 
+def _md_text(value):
+    """A value printed into report.md: '|' cannot end a table cell and '<' '>' cannot
+    open raw HTML (names and values come from the user's data); values already
+    marked safe (the contents of code blocks) are left as they are."""
+    if isinstance(value, str) and not isinstance(value, markupsafe.Markup):
+        return value.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+    return value
+
+
 def _env(autoescape: bool) -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
                              autoescape=autoescape, trim_blocks=True, lstrip_blocks=True,
-                             undefined=jinja2.StrictUndefined)
+                             undefined=jinja2.StrictUndefined,
+                             finalize=None if autoescape else _md_text)
     env.filters.update(FILTERS)
     env.globals["why"] = why
     return env
@@ -170,7 +181,9 @@ def build(res) -> tuple[dict, dict, dict]:
 
 def render(context: dict, figures: dict) -> tuple[str, str]:
     """(markdown, html) from one context."""
-    md = _env(False).get_template("report.md.j2").render(**context)
+    code = {k: markupsafe.Markup(context[k]) for k in ("diff", "fit", "calibration")
+            if isinstance(context.get(k), str)}  # shown in code blocks, verbatim
+    md = _env(False).get_template("report.md.j2").render(**{**context, **code})
     embedded = {k: "data:image/png;base64," + base64.b64encode(v).decode() for k, v in
                 figures.items()}
     html = _env(True).get_template("report.html.j2").render(**context, embedded=embedded)
