@@ -192,6 +192,8 @@ CASES = [
     ("run-out-is-file", f"{RUN} --out W/truth.json", 1, ["truth.json", "not a folder"], None),
     ("demo-out-not-empty", "demo --out D --no-run", 1, ["data", "not empty"], None),
     ("partition-out-is-data", f"partition {D} --out D --partitions 2", 1, ["data"], None),
+    ("import-over-its-source", "import generic W/imp/leads.csv --out W/imp --force", 1, ["--out", "leads.csv", "input"], lambda w: (w / "imp").mkdir() or shutil.copy(w / "data" / "leads.csv", w / "imp")),
+    ("import-into-source-folder", "import olist D --out D --force", 1, ["--out", "leads.csv", "input"], None),
     # -- silent choices
     ("leads-csv-and-parquet", f"validate {D}", 1, ["leads.csv", "leads.parquet"], stale_parquet),
     ("duplicate-header", f"validate {D}", 1, ["leads", "lead_id", "twice"], duplicate_header),
@@ -202,6 +204,9 @@ CASES = [
     ("start-not-iso-ambiguous", f"replay {D} {R} --start 01/06/2026", 1, ["--start", "01/06/2026", "ISO"], None),
     ("as-of-day-first", f"score {D} {R} --as-of 30/06/2026", 1, ["--as-of", "30/06/2026"], None),
     ("as-of-month-first", f"score {D} {R} --as-of 01/06/2026", 1, ["--as-of", "01/06/2026"], None),
+    ("as-of-before-data", f"score {D} {R} --as-of 1990-01-01", 1, ["--as-of", "1990-01-01", "no lead"], None),
+    ("as-of-year-2999", f"score {D} {R} --as-of 2999-01-01", 1, ["--as-of", "2999"], None),
+    ("assign-start-after-data", f"assign {D} --experiment x --arms a=0.5,b=0.5 --start 2099-01-01", 1, ["--start", "2099-01-01", "no lead"], None),
     ("end-before-start", f"replay {D} {R} --start 2026-02-01 --end 2026-01-01", 1, ["--end", "--start"], None),
     # -- numbers that break
     ("points-1e308", f"replay {D} --rules W/huge.toml", 1, ["huge.toml", "points"], write("huge.toml", 'name = "h"\n[thresholds]\nmql = 50\n[[behavior]]\nevent = "email_open"\npoints = 1e308\n')),

@@ -405,6 +405,10 @@ def assign(ds, experiment: str, allocation: ArmAllocation, *, existing: pd.DataF
                              "snapshot.", code="invalid_date")
         ts = _timestamp(start, "--start")
         keep &= (leads["created_at"] >= ts).to_numpy()
+        if not keep.any():
+            raise CalibError(f"No lead was created on or after --start {ts.date()}: the leads "
+                             f"of the data were created up to "
+                             f"{leads['created_at'].max().date()}.", code="empty_period")
     warnings = []
     kept = 0
     frames = []
