@@ -310,8 +310,23 @@ def test_hostile_input(case, world, capsys, monkeypatch):
     assert not leftovers(world)
 
 
-def test_at_least_sixty_cases():
+OUTPUT_CHECKS = ("test_formula_names_are_neutralised_in_csv_headers_and_cells",
+                 "test_symlinked_report_folder_is_followed_and_kept",
+                 "test_markdown_report_escapes_pipes_and_html",
+                 "test_neutralised_ids_and_crm_arm_names_round_trip",
+                 "test_concurrent_writers_of_one_file_leave_one_complete_file",
+                 "test_stale_temporaries_of_dead_writers_are_cleaned",
+                 "test_output_guard_compares_real_files")
+
+
+def test_readme_reliability_table_counts_this_file():
     assert len(CASES) >= 60
+    assert all(callable(globals()[name]) for name in OUTPUT_CHECKS)
+    readme = Path(__file__).parent.parent / "README.md"
+    if not readme.exists():
+        pytest.skip("no README.md beside the tests")
+    row = f"| {len(CASES) + len(OUTPUT_CHECKS)} | {len(CASES)} | 0 | 0 | 0 |"
+    assert row in readme.read_text(encoding="utf-8"), row
 
 
 # ---------------------------------------------------------------- a world of awkward names
