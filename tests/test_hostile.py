@@ -157,6 +157,12 @@ def report_link(w):
     (w / "real" / "notes.txt").write_text("mine\n")
 
 
+def partitioned(w):
+    from calib.distributed.partitions import partition_dataset
+
+    partition_dataset(w / "data", w / "parts", 2)
+
+
 RUN = "run W/experiment.toml"
 D = "D"
 R = "--rules W/current.toml"
@@ -200,6 +206,7 @@ CASES = [
     ("holdout-maybe", f"fit {D} {R} --out W/p.toml", 1, ["exploration_holdout", "maybe", "L0000004"], set_cell("leads", "exploration_holdout", 3, "maybe")),
     ("holdout-blank", f"fit {D} {R} --out W/p.toml", 1, ["exploration_holdout", "blank", "L0000008"], set_cell("leads", "exploration_holdout", 7, "")),
     ("start-after-data", f"replay {D} {R} --start 2031-01-01", 1, ["--start", "2031-01-01", "no lead"], None),
+    ("partitioned-start-after-data", f"replay W/parts {R} --start 2031-01-01", 1, ["--start", "2031-01-01", "no lead"], partitioned),
     ("end-before-data", f"replay {D} {R} --end 1999-01-01", 1, ["--end", "no lead"], None),
     ("start-not-iso-ambiguous", f"replay {D} {R} --start 01/06/2026", 1, ["--start", "01/06/2026", "ISO"], None),
     ("as-of-day-first", f"score {D} {R} --as-of 30/06/2026", 1, ["--as-of", "30/06/2026"], None),

@@ -61,8 +61,6 @@ def replay_period(ds: Dataset, start=None, end=None) -> tuple[Period, np.ndarray
         keep &= (created >= start).to_numpy()
     if end is not None:
         keep &= (created <= end).to_numpy()
-    if not keep.any() and (start is not None or end is not None):
-        raise CalibError(_empty_period(created, start, end), code="empty_period")
     p_start = start if start is not None else created.min()
     p_end = end if end is not None else ds.end_of_data
     return Period(p_start, p_end, ds.end_of_data), np.flatnonzero(keep)
@@ -194,6 +192,9 @@ def setup_period(ds: Dataset, start, end, window_days: float):
     outcome of the data (even one no lead of the period has), the window and the end
     of the data in nanoseconds."""
     period, codes = replay_period(ds, start, end)
+    if len(codes) == 0 and ds.n_leads and (start is not None or end is not None):
+        raise CalibError(_empty_period(ds.leads["created_at"], _timestamp(start, "--start"),
+                                       _timestamp(end, "--end")), code="empty_period")
     names = outcome_names(ds)
     if len(codes) < ds.n_leads:
         ds = ds.subset(codes)
