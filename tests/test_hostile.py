@@ -326,13 +326,18 @@ OUTPUT_CHECKS = ("test_formula_names_are_neutralised_in_csv_headers_and_cells",
                  "test_output_guard_compares_real_files")
 
 
+ERROR_CHECKS = ("test_unreadable_table_is_one_clean_error",
+                "test_unwritable_output_is_one_clean_error")
+
+
 def test_readme_reliability_table_counts_this_file():
     assert len(CASES) >= 60
-    assert all(callable(globals()[name]) for name in OUTPUT_CHECKS)
+    assert all(callable(globals()[name]) for name in OUTPUT_CHECKS + ERROR_CHECKS)
     readme = Path(__file__).parent.parent / "README.md"
     if not readme.exists():
         pytest.skip("no README.md beside the tests")
-    row = f"| {len(CASES) + len(OUTPUT_CHECKS)} | {len(CASES)} | 0 | 0 | 0 |"
+    errors = len(CASES) + len(ERROR_CHECKS)
+    row = f"| {errors + len(OUTPUT_CHECKS)} | {errors} | 0 | 0 | 0 |"
     assert row in readme.read_text(encoding="utf-8"), row
 
 
@@ -505,3 +510,52 @@ def test_output_guard_compares_real_files(tmp_path):
         assert e.value.code == "overwrites_input"
     assert check_output(tmp_path / "new.csv", [tmp_path / "rules.toml"], data=data)
     assert check_output(data / "notes.csv", [], data=data)  # a new file beside the tables
+
+
+# ---------------------------------------------------------------- files calib cannot read or write
+def test_unreadable_table_is_one_clean_error(world, capsys, monkeypatch):
+    import builtins
+
+    import calib.data.dataset as dataset
+
+    def no_read(path, *args, **kwargs):  # what a file without read permission does
+        if str(path).endswith("leads.csv"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return builtins.open(path, *args, **kwargs)
+
+    monkeypatch.setattr(dataset, "open", no_read, raising=False)
+    rc = main(["validate", str(world / "data")])
+    err = capsys.readouterr().err
+    assert rc == 1 and "leads.csv" in err and "Permission denied" in err
+    assert "internal error" not in err
+
+
+def test_unwritable_output_is_one_clean_error(world, capsys, monkeypatch):
+    import calib.io
+
+    def no_write(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(calib.io.tempfile, "mkstemp", no_write)
+    before = checksums(world)
+    rc = main(["replay", str(world / "data"), "--rules", str(world / "current.toml"),
+               "--leads-out", str(world / "out.csv")])
+    err = capsys.readouterr().err
+    assert rc == 1 and "out.csv" in err and "Permission denied" in err
+    assert "internal error" not in err and checksums(world) == before
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
+                    reason="the superuser may write into read-only folders")
+def test_read_only_report_folder_is_refused_before_computing(world, capsys, monkeypatch):
+    import calib.pipeline.run as pipeline_run
+
+    monkeypatch.setattr(pipeline_run, "run_experiment", None)  # must not be reached
+    (world / "ro").mkdir()
+    (world / "ro").chmod(0o555)
+    try:
+        rc = main(["run", str(world / "experiment.toml"), "--out", str(world / "ro" / "rep")])
+    finally:
+        (world / "ro").chmod(0o755)
+    err = capsys.readouterr().err
+    assert rc == 1 and "not writable" in err and "internal error" not in err

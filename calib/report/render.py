@@ -215,6 +215,10 @@ def check_report_folder(out_dir, name: str, *, force: bool = False, inputs=()) -
                              "the whole report folder and never touches its input.",
                              code="overwrites_input",
                              suggestion="Use another --out or [report] out.")
+    near = next(p for p in (out.parent, *out.parent.parents) if p.exists())
+    if not os.access(near, os.W_OK | os.X_OK):
+        raise CalibError(f"Cannot write the report folder '{out}': '{near}' is not writable.",
+                         code="unwritable", suggestion="Choose another --out or [report] out.")
     if out.exists():
         marker = out / MARKER
         try:
