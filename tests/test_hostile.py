@@ -516,7 +516,7 @@ def test_output_guard_compares_real_files(tmp_path):
 def test_unreadable_table_is_one_clean_error(world, capsys, monkeypatch):
     import builtins
 
-    import calib.data.dataset as dataset
+    from calib.data import dataset
 
     def no_read(path, *args, **kwargs):  # what a file without read permission does
         if str(path).endswith("leads.csv"):

@@ -274,10 +274,13 @@ def partition_dataset(data, out, partitions: int, *, mapping=None, force: bool =
                          "the data set; most partitions would be empty.", code="out_of_range",
                          suggestion="Aim for 0.5-5 million events per partition.")
 
-    tmp = out.with_name(f".{out.name}.partitioning")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
+    import tempfile
+
+    from calib.io import clean_stale_temporaries, temp_prefix
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale_temporaries(out.parent, out.name)  # left by a killed run
+    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(out), dir=out.parent))
     try:
         parts = _write_parts(ds, tmp, partitions, compression)
         info = PartitionInfo(
@@ -293,6 +296,7 @@ def partition_dataset(data, out, partitions: int, *, mapping=None, force: bool =
         # the metadata file is written last: its presence marks a complete folder
         with open(tmp / META_FILE, "w", encoding="utf-8") as f:
             json.dump(info.to_dict(), f, indent=1)
+        os.chmod(tmp, 0o755)
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
