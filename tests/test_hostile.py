@@ -559,3 +559,17 @@ def test_read_only_report_folder_is_refused_before_computing(world, capsys, monk
         (world / "ro").chmod(0o755)
     err = capsys.readouterr().err
     assert rc == 1 and "not writable" in err and "internal error" not in err
+
+
+def test_compressed_tables_and_blank_header_names_still_load(world, capsys):
+    import gzip
+
+    data = world / "data"
+    text = (data / "leads.csv").read_text(encoding="utf-8")
+    lines = text.splitlines()
+    lines = [lines[0] + ",,"] + [ln + ",," for ln in lines[1:]]  # two trailing blank names
+    with gzip.open(data / "leads.csv.gz", "wt", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    (data / "leads.csv").unlink()
+    assert main(["validate", str(data), "--json"]) == 0, capsys.readouterr().err
+    assert '"leads": 300' in capsys.readouterr().out

@@ -241,18 +241,18 @@ def _file_problem(folder: Path, table: str, mapping: ColumnMapping, f: Path) -> 
     else:
         import csv
         import gzip
-        import io
 
         if f.suffix == ".gz":
             try:
-                head = gzip.GzipFile(fileobj=io.BytesIO(head)).read(1 << 16)
+                with gzip.open(f, "rb") as fh:
+                    head = fh.read(1 << 16)
             except (OSError, EOFError):
-                pass
+                head = b""  # the reader reports a damaged file
         line = head.decode("utf-8", "replace").lstrip("\ufeff").splitlines()[:1]
         names = [c.strip() for c in next(csv.reader(line), [])] if line else []
     seen = {}
     for i, c in enumerate(names):
-        if c in seen:
+        if c in seen and c:  # blank names (trailing commas) are the reader's to number
             return Problem(table, "duplicate_column",
                            f"{f.name}: the header names column '{c}' twice (columns "
                            f"{seen[c] + 1} and {i + 1}); rename or remove one", column=c)
