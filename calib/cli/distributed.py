@@ -59,7 +59,8 @@ def _partition(args):
     from calib.distributed.partitions import partition_dataset
 
     info = partition_dataset(args.data, args.out, args.partitions,
-                             mapping=load_mapping(args.mapping), force=args.force)
+                             mapping=load_mapping(args.mapping), force=args.force,
+                             max_partitions_per_lead=1)
     emit(args, info)
 
 
