@@ -323,7 +323,18 @@ OUTPUT_CHECKS = ("test_formula_names_are_neutralised_in_csv_headers_and_cells",
                  "test_neutralised_ids_and_crm_arm_names_round_trip",
                  "test_concurrent_writers_of_one_file_leave_one_complete_file",
                  "test_stale_temporaries_of_dead_writers_are_cleaned",
-                 "test_output_guard_compares_real_files")
+                 "test_output_guard_compares_real_files",
+                 "test_sweep_capacity_below_every_row_says_so",
+                 "test_compressed_tables_and_blank_header_names_still_load")
+
+
+def test_sweep_capacity_below_every_row_says_so(world, capsys):
+    (world / "low.toml").write_text('"thresholds.mql" = [1, 2]\n')
+    assert main(["sweep", str(world / "data"), "--rules", str(world / "current.toml"),
+                 "--grid", str(world / "low.toml"), "--capacity", "0.01"]) == 0
+    out = capsys.readouterr().out
+    assert "No configuration stays within 0.01 MQLs per week" in out
+    assert "DataFrame" not in out
 
 
 ERROR_CHECKS = ("test_unreadable_table_is_one_clean_error",

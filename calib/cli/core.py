@@ -162,6 +162,12 @@ def _sweep(args):
     title = f"Top {len(top)} by {args.objective or res.default_objective}"
     if args.capacity is not None:
         title += f" within {args.capacity:g} MQLs per week"
+    if top.empty and args.capacity is not None:
+        fewest = res.frame["mql_per_week"].min()
+        print(f"No configuration stays within {args.capacity:g} MQLs per week; the fewest is "
+              f"{fewest:,.4g} MQLs per week. Raise --capacity or add higher cutoffs to the "
+              "grid.")
+        return
     print(title + ":")
     cols = list(res.params) + ["mql_count", "mql_per_week"]
     for o in [o for o in ("meeting", "sql", "won") if o in res.outcomes] or res.outcomes[:3]:
