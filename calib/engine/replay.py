@@ -228,9 +228,9 @@ def replay(ds: Dataset, rules: RuleSet, *, window_days: float = 90, start=None, 
     >>> replay(ds, rules).to_dict()["mql"]["count"]  # doctest: +SKIP
     4312
     """
-    if window_days is None or not (window_days > 0):
-        raise CalibError(f"The attribution window must be > 0 days. Got {window_days!r}.",
-                         code="out_of_range")
+    if window_days is None or not (0 < window_days <= 36_500):
+        raise CalibError(f"The attribution window must be > 0 and at most 36,500 days. Got "
+                         f"{window_days!r}.", code="out_of_range")
     msgs = tuple(check_event_types(ds, rules)) + tuple(ds.warnings)
     ds, period, names, window_ns, end_ns = setup_period(ds, start, end, window_days)
     total = None
