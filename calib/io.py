@@ -80,14 +80,16 @@ def _linked_into(p: Path, folder: Path) -> bool:
         return False
 
 
-def check_output(path, inputs=(), *, data=None, what: str = "output") -> Path:
+def check_output(path, inputs=(), *, data=None, what: str = "output",
+                 suffixes: tuple = ()) -> Path:
     """Refuse an output ``path`` that is (a link to) one of the ``inputs`` or a table
     file of the data set folder(s) ``data``, before anything is computed.
 
     ``inputs`` are files or folders the command reads; a folder protects every file
     in it. Paths are compared after resolving symbolic links, and by inode (hard
     links). Raises :class:`CalibError` (code ``"overwrites_input"``) naming the option
-    and the file. Returns ``path`` as a :class:`Path`."""
+    and the file; also a name without one of the ``suffixes`` or in a folder that does
+    not exist. Returns ``path`` as a :class:`Path`."""
     p = Path(path)
     real = Path(os.path.realpath(p))
     if p.is_dir():
@@ -110,6 +112,13 @@ def check_output(path, inputs=(), *, data=None, what: str = "output") -> Path:
             raise CalibError(f"{what} '{p}' is the input '{i}'; calib never modifies its input.",
                              code="overwrites_input",
                              suggestion="Write the output to another file.")
+    if suffixes and not p.name.lower().endswith(tuple(suffixes)):
+        raise CalibError(f"{what} '{p}': use a {' or '.join(suffixes)} file name.",
+                         code="invalid_path")
+    if not p.parent.is_dir():
+        raise CalibError(f"{what} '{p}': the folder '{p.parent}' does not exist.",
+                         code="invalid_path")
+    return p
     return p
 
 

@@ -140,7 +140,11 @@ def check_outputs(args, *options) -> None:
     for opt in options:
         value = getattr(args, opt.lstrip("-").replace("-", "_"), None)
         if value:
-            check_output(value, inputs, data=getattr(args, "data", None), what=opt)
+            # --out of fit is a rule set; every other output is a table
+            suffixes = (".toml",) if opt == "--out" and args.command == "fit" else (
+                ".csv", ".parquet")
+            check_output(value, inputs, data=getattr(args, "data", None), what=opt,
+                         suffixes=suffixes)
 
 
 def write_table(df, path) -> None:

@@ -511,6 +511,7 @@ def _build(raw: dict, folder: str, files: dict) -> Dataset:
         amt_raw = outcomes["amount"]
         amt = pd.to_numeric(amt_raw, errors="coerce")
         bad_num = amt.isna() & amt_raw.notna() & (amt_raw.astype("string").str.strip() != "")
+        bad_num |= np.isinf(amt.astype(float)).fillna(False)  # "inf", "1e309": not an amount
         if bad_num.any():
             problems.append(Problem("outcomes", "invalid_number", f"{int(bad_num.sum())} amount(s) "
                                     "are not numbers", column="amount", count=int(bad_num.sum()),
