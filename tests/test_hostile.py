@@ -332,7 +332,8 @@ OUTPUT_CHECKS = ("test_formula_names_are_neutralised_in_csv_headers_and_cells",
                  "test_stale_temporaries_of_dead_writers_are_cleaned",
                  "test_output_guard_compares_real_files",
                  "test_sweep_capacity_below_every_row_says_so",
-                 "test_compressed_tables_and_blank_header_names_still_load")
+                 "test_compressed_tables_and_blank_header_names_still_load",
+                 "test_text_in_a_number_column_is_a_warning_naming_the_lead")
 
 
 def test_sweep_capacity_below_every_row_says_so(world, capsys):
@@ -342,6 +343,14 @@ def test_sweep_capacity_below_every_row_says_so(world, capsys):
     out = capsys.readouterr().out
     assert "No configuration stays within 0.01 MQLs per week" in out
     assert "DataFrame" not in out
+
+
+def test_text_in_a_number_column_is_a_warning_naming_the_lead(world, capsys):
+    set_cell("leads", "employees", 3, "many")(world)
+    assert main(["replay", str(world / "data"), "--rules", str(world / "current.toml")]) == 0
+    got = capsys.readouterr()
+    text = got.out + got.err  # the summary lists the warnings
+    assert "warning:" in text and "'employees'" in text and "L0000004: 'many'" in text
 
 
 ERROR_CHECKS = ("test_unreadable_table_is_one_clean_error",
