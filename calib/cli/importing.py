@@ -108,6 +108,8 @@ def _check_sources(args) -> None:
 
     from calib.io import check_output
 
+    if not Path(args.out).is_dir():
+        return  # a new folder holds no source
     sources = [getattr(args, k) for k in ("src", "mapping", "tasks", "campaign_members",
                                           "leads", "deals") if getattr(args, k, None)]
     if args.format != "sql" and Path(args.src).is_dir():
