@@ -514,7 +514,7 @@ def _build(raw: dict, folder: str, files: dict) -> Dataset:
         bad_num |= np.isinf(amt.astype(float)).fillna(False)  # "inf", "1e309": not an amount
         if bad_num.any():
             problems.append(Problem("outcomes", "invalid_number", f"{int(bad_num.sum())} amount(s) "
-                                    "are not numbers", column="amount", count=int(bad_num.sum()),
+                                    "are not finite numbers", column="amount", count=int(bad_num.sum()),
                                     rows=_rows(outcomes, bad_num, ["lead_id", "amount"])))
         neg = amt < 0
         if neg.any():
