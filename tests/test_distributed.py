@@ -219,10 +219,9 @@ def test_empty_partitions_and_snapshots(tmp_path, small_data, small_rules):
             if ds.snapshot and kw:
                 continue
             if kw:  # an empty period is an error, the same on both paths
-                for run in (lambda: local_replay(ds, rules, **kw),
-                            lambda: replay_partitioned(info.path, rules, **kw)):
+                for run, source in ((local_replay, ds), (replay_partitioned, info.path)):
                     with pytest.raises(CalibError) as e:
-                        run()
+                        run(source, rules, **kw)
                     assert e.value.code == "empty_period"
                 continue
             want = local_replay(ds, rules, per_lead=True, **kw)
