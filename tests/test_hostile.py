@@ -333,7 +333,8 @@ OUTPUT_CHECKS = ("test_formula_names_are_neutralised_in_csv_headers_and_cells",
                  "test_output_guard_compares_real_files",
                  "test_sweep_capacity_below_every_row_says_so",
                  "test_compressed_tables_and_blank_header_names_still_load",
-                 "test_text_in_a_number_column_is_a_warning_naming_the_lead")
+                 "test_text_in_a_number_column_is_a_warning_naming_the_lead",
+                 "test_a_data_set_calib_wrote_keeps_its_lead_ids")
 
 
 def test_sweep_capacity_below_every_row_says_so(world, capsys):
@@ -480,6 +481,27 @@ def test_neutralised_ids_and_crm_arm_names_round_trip(nasty_world, tmp_path, cap
     d = json.loads(capsys.readouterr().out)
     text = json.dumps(d, ensure_ascii=False)
     assert "Variant A" in text and "contrôle" in text
+
+
+def test_a_data_set_calib_wrote_keeps_its_lead_ids(nasty_world, tmp_path, capsys):
+    """Tables written as CSV by calib (as ``calib import`` does) guard ids like =L1; read
+    back, they are the original ids, so the CRM's own assignment file still matches."""
+    from calib.io import write_table
+
+    src, out = nasty_world / "data", tmp_path / "copy"
+    out.mkdir()
+    for t in ("leads", "events", "outcomes", "assignments"):
+        write_table(pd.read_csv(src / f"{t}.csv", dtype=str, keep_default_na=False),
+                    out / f"{t}.csv")
+    assert (out / "leads.csv").read_text().count("\n'") > 0  # guarded on disk
+    assert main(["abtest", str(out), "--assignments", str(src / "assignments.csv"),
+                 "--control", "Control Group", "--json"]) == 0
+    assert "not in the data" not in capsys.readouterr().err
+    scores = tmp_path / "scores.parquet"
+    assert main(["score", str(out), "--rules", str(nasty_world / "current.toml"),
+                 "--as-of", "2027-01-01", "--out", str(scores)]) == 0
+    original = pd.read_csv(src / "leads.csv", dtype=str)["lead_id"]
+    assert set(pd.read_parquet(scores)["lead_id"]) == set(original)
 
 
 # ---------------------------------------------------------------- atomic writes

@@ -372,7 +372,34 @@ def load_dataset(path: str | os.PathLike,
         raw[table] = df
     if problems:
         _raise(folder, problems)
+    _unguard_ids(raw, files)
     return _build(raw, str(folder), files)
+
+
+def _unguard_ids(raw: dict, files: dict) -> None:
+    """Lead ids and arms read back from CSV files calib wrote (``calib import``,
+    ``calib assign``) as they were: CSV output guards text such as ``=A1`` against
+    spreadsheet formulas with a leading apostrophe. Only when the leads table has such
+    ids (or the assignments table such arms) is anything changed, so ordinary data
+    costs one pass over the lead ids."""
+    from calib.io import unneutralise_text
+
+    def guarded(s: pd.Series) -> bool:
+        return bool(s.astype("string").str.startswith("'").fillna(False).any())
+
+    csv = {t for t, f in files.items() if not str(f).endswith(".parquet")}
+    leads = raw.get("leads")
+    ids = leads is not None and "leads" in csv and "lead_id" in leads and guarded(
+        leads["lead_id"])
+    for table, df in raw.items():
+        if table not in csv:
+            continue
+        cols = (["lead_id"] if ids else []) + (["arm"] if table == "assignments" else [])
+        for c in cols:
+            if c in df and (c == "lead_id" or guarded(df[c])):
+                fixed = unneutralise_text(df[c])
+                df[c] = fixed.astype("category") if isinstance(
+                    df[c].dtype, pd.CategoricalDtype) else fixed
 
 
 def from_frames(leads: pd.DataFrame, events: pd.DataFrame | None = None,
