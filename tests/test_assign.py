@@ -139,7 +139,7 @@ def test_existing_with_unknown_leads_and_arms_is_kept_with_warnings():
     ("control=0.5,control=0.5", "duplicate_name"),
     ("control:0.5,strict=0.5", "invalid_format"),
     ("control=half,strict=0.5", "wrong_type"),
-    ("con trol=0.5,strict=0.5", "invalid_name"),
+    ("con\ttrol=0.5,strict=0.5", "invalid_name"),
 ])
 def test_bad_weights_are_config_errors(text, code):
     with pytest.raises(ConfigError) as e:

@@ -218,6 +218,12 @@ def test_empty_partitions_and_snapshots(tmp_path, small_data, small_rules):
         for kw in ({}, {"start": "2030-01-01"}):  # the second selects no lead
             if ds.snapshot and kw:
                 continue
+            if kw:  # an empty period is an error, the same on both paths
+                for run, source in ((local_replay, ds), (replay_partitioned, info.path)):
+                    with pytest.raises(CalibError) as e:
+                        run(source, rules, **kw)
+                    assert e.value.code == "empty_period"
+                continue
             want = local_replay(ds, rules, per_lead=True, **kw)
             got = replay_partitioned(info.path, rules, per_lead=True, **kw)
             assert _json(got.to_dict()) == _json(want.to_dict())

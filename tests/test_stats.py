@@ -657,6 +657,8 @@ def test_mcnemar_matches_statsmodels_and_vectorises():
         for correction in (True, False):
             stat, p = mcnemar(b, c, exact=exact, correction=correction)
             for i in range(len(b)):
+                if b[i] == c[i] and correction and not exact:
+                    continue  # R, not statsmodels, there: see the test below
                 ref = sm_mcnemar([[10, b[i]], [c[i], 10]], exact=exact, correction=correction)
                 assert stat[i] == pytest.approx(ref.statistic, rel=1e-12)
                 assert p[i] == pytest.approx(ref.pvalue, rel=1e-10)
@@ -678,6 +680,38 @@ def test_mcnemar_consistency_with_one_sample_tests():
         low, high = proportion_ci(b, b + c)
         if abs(p - 0.05) > 1e-9:
             assert (p < 0.05) == (low > 0.5 or high < 0.5), (b, c)
+
+
+def test_mcnemar_drops_the_correction_when_b_equals_c_as_r_does():
+    # R: mcnemar.test(matrix(c(10, 1, 1, 10), 2)): McNemar's chi-squared = 0, p-value = 1
+    # (R corrects only when the table is not symmetric; statsmodels gives p = 0.4795)
+    assert mcnemar(1, 1) == (0.0, 1.0)
+    assert mcnemar(7, 7) == (0.0, 1.0)
+    stat, p = mcnemar([1, 1, 2], [1, 2, 1])
+    assert list(stat) == [0.0, 0.0, 0.0] and list(p) == [1.0, 1.0, 1.0]
+    # |b - c| = 1: R corrects, (1 - 1)^2 / 3 = 0
+    assert sm_mcnemar([[5, 1], [2, 5]], exact=False).pvalue == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: mcnemar(0.5, 1.5), lambda: mcnemar(2, 1.5, exact=True),
+    lambda: srm_test([100.5, 99.5], [0.5, 0.5]), lambda: proportion_ci("3", 5),
+    lambda: proportion_ci(3, b"5"), lambda: diff_ci(["3", 4], [5, 5], 1, 5),
+])
+def test_fractional_counts_and_text_are_refused(call):
+    with pytest.raises(StatsInputError) as e:
+        call()
+    assert e.value.code in ("not_integer", "not_numeric")
+
+
+def test_two_arm_functions_take_the_treatment_first():
+    # treatment 60% against control 40%: every function must agree on the sign
+    t, c = (600, 1000), (400, 1000)
+    assert diff_ci(*t, *c)[0] > 0 and ratio_ci(*t, *c)[0] > 0
+    assert two_proportion_ztest(*t, *c)[0] > 0
+    assert prob_beat(*t, *c) > 0.99
+    low, _ = confidence_sequence(*t, *c, tau=0.2)
+    assert low > 0 and always_valid_pvalue(*t, *c, tau=0.2) < 0.05
 
 
 def test_mcnemar_no_discordant_pairs_is_nan():
@@ -805,11 +839,11 @@ def test_several_treatments_use_bonferroni():
 
 def test_prob_beat_hand_computed_values():
     # A ~ Beta(1, 1), B ~ Beta(2, 1): P(B > A) = ∫ 2p * p dp = 2/3
-    assert prob_beat(0, 0, 1, 1) == pytest.approx(2 / 3, rel=1e-14)
+    assert prob_beat(1, 1, 0, 0) == pytest.approx(2 / 3, rel=1e-14)
     # A ~ Beta(1, 1), B ~ Beta(1, 2): ∫ 2(1 - p) p dp = 1/3
-    assert prob_beat(0, 0, 0, 1) == pytest.approx(1 / 3, rel=1e-14)
+    assert prob_beat(0, 1, 0, 0) == pytest.approx(1 / 3, rel=1e-14)
     # A ~ Beta(1, 2), B ~ Beta(2, 1): ∫ 2p (1 - (1 - p)^2) dp = 5/6
-    assert prob_beat(0, 1, 1, 1) == pytest.approx(5 / 6, rel=1e-14)
+    assert prob_beat(1, 1, 0, 1) == pytest.approx(5 / 6, rel=1e-14)
     assert prob_beat(0, 0, 0, 0) == pytest.approx(0.5, abs=1e-15)
     assert prob_beat(37, 400, 37, 400) == pytest.approx(0.5, abs=1e-12)
 
@@ -819,9 +853,9 @@ def test_prob_beat_high_precision_references():
     #   mp.mp.dps = 40; sum(mp.beta(aA + i, bA + bB) / ((bB + i) * mp.beta(1 + i, bB)
     #       * mp.beta(aA, bA)) for i in range(aB))
     # with (aA, bA, aB, bB) = (101, 901, 131, 871) -> 0.98216506611635052
-    assert prob_beat(100, 1000, 130, 1000) == pytest.approx(0.98216506611635052, rel=1e-12)
+    assert prob_beat(130, 1000, 100, 1000) == pytest.approx(0.98216506611635052, rel=1e-12)
     # (5001, 95001, 5101, 94901) -> 0.84639826118189468
-    assert prob_beat(5000, 100000, 5100, 100000) == pytest.approx(0.84639826118189468,
+    assert prob_beat(5100, 100000, 5000, 100000) == pytest.approx(0.84639826118189468,
                                                                    rel=1e-10)
 
 
@@ -833,13 +867,13 @@ def test_prob_beat_paths_agree():
         assert direct == pytest.approx(complement, abs=1e-12)
         assert direct == pytest.approx(quad, abs=1e-11)
     # a non-whole prior takes the quadrature path: compare with a direct 2-D integral
-    got = prob_beat(3, 20, 7, 20, prior=(0.5, 0.5))
+    got = prob_beat(7, 20, 3, 20, prior=(0.5, 0.5))
     ref, _ = integrate.dblquad(
         lambda a, b: stats.beta.pdf(b, 7.5, 13.5) * stats.beta.pdf(a, 3.5, 17.5),
         0, 1, 0, lambda b: b, epsabs=1e-11)
     assert got == pytest.approx(ref, abs=1e-9)
     # fractional counts whose control posterior is whole use the complement sum
-    assert prob_beat(2.5, 10, 2, 10, prior=(0.5, 0.5)) == pytest.approx(
+    assert prob_beat(2, 10, 2.5, 10, prior=(0.5, 0.5)) == pytest.approx(
         _quad_prob(3.0, 8.0, 2.5, 8.5), abs=1e-11)
 
 
@@ -851,7 +885,7 @@ def test_prob_beat_agrees_with_monte_carlo():
         b = rng.beta(1 + x_t, 1 + n_t - x_t, draws)
         mc = np.mean(b > a)
         se = math.sqrt(mc * (1 - mc) / draws)
-        assert abs(prob_beat(x_c, n_c, x_t, n_t) - mc) < 5 * se
+        assert abs(prob_beat(x_t, n_t, x_c, n_c) - mc) < 5 * se
 
 
 @PROPERTY
@@ -859,20 +893,20 @@ def test_prob_beat_agrees_with_monte_carlo():
 def test_prob_beat_symmetry_and_monotonicity(n_c, n_t, data):
     x_c = data.draw(st.integers(0, n_c))
     x_t = data.draw(st.integers(0, n_t))
-    p = prob_beat(x_c, n_c, x_t, n_t)
+    p = prob_beat(x_t, n_t, x_c, n_c)
     assert 0 <= p <= 1
-    assert p + prob_beat(x_t, n_t, x_c, n_c) == pytest.approx(1, abs=1e-12)
+    assert p + prob_beat(x_c, n_c, x_t, n_t) == pytest.approx(1, abs=1e-12)
     if x_t < n_t:  # one more success in the treatment arm can only help it
-        assert prob_beat(x_c, n_c, x_t + 1, n_t) >= p - 1e-12
+        assert prob_beat(x_t + 1, n_t, x_c, n_c) >= p - 1e-12
 
 
 def test_prob_beat_vectorises_and_rejects_bad_prior():
-    got = prob_beat([10, 0], [100, 0], [15, 0], [100, 0])
-    assert got[0] == prob_beat(10, 100, 15, 100) and got[1] == pytest.approx(0.5)
+    got = prob_beat([15, 0], [100, 0], [10, 0], [100, 0])
+    assert got[0] == prob_beat(15, 100, 10, 100) and got[1] == pytest.approx(0.5)
     with pytest.raises(StatsInputError):
-        prob_beat(1, 10, 2, 10, prior=(0, 1))
+        prob_beat(2, 10, 1, 10, prior=(0, 1))
     with pytest.raises(StatsInputError):
-        prob_beat(1, 10, 2, 10, prior=(1, 1, 1))
+        prob_beat(2, 10, 1, 10, prior=(1, 1, 1))
 
 
 # ---------------------------------------------------------------------------

@@ -132,6 +132,35 @@ def test_confidence_sequence_covers_a_true_difference_at_every_look():
     assert np.mean(p[:, -1] < ALPHA) > 0.8
 
 
+@pytest.mark.parametrize("tau", [0.02, 0.1, 0.2, 0.5, 1.0])
+@pytest.mark.parametrize("p", [0.1, 0.5])
+def test_always_valid_guard_holds_from_the_first_leads(tau, p):
+    """A/A test looked at after every 2 leads per arm from the very first (200 looks):
+    with the minimum sample per arm before the first look the chance of ever
+    rejecting stays under alpha over a grid of mixture scales; without it, at wide
+    mixtures the tiny-sample looks reject far too often."""
+    rng = np.random.default_rng(int(1000 * tau) + int(100 * p))
+    sims, n = 3000, np.arange(2, 402, 2)  # SE of a 5% rate: 0.004
+    x1 = (rng.random((sims, 400)) < p).cumsum(axis=1)[:, n - 1]
+    x2 = (rng.random((sims, 400)) < p).cumsum(axis=1)[:, n - 1]
+    guarded = always_valid_pvalue(x1, n, x2, n, tau=tau, axis=1)[:, -1]
+    assert np.mean(guarded < ALPHA) <= ALPHA, np.mean(guarded < ALPHA)
+    low, high = confidence_sequence(x1, n, x2, n, tau=tau, axis=1)
+    miss = np.mean((low[:, -1] > 0) | (high[:, -1] < 0))
+    assert miss <= ALPHA, miss
+    if tau == 0.5 and p == 0.5:
+        bare = always_valid_pvalue(x1, n, x2, n, tau=tau, axis=1, min_per_arm=0)[:, -1]
+        assert np.mean(bare < ALPHA) > 0.08  # the failure the guard prevents
+
+
+def test_always_valid_guard_gives_one_before_the_minimum():
+    p = always_valid_pvalue([1, 25, 29, 200], [2, 29, 40, 400], [9, 0, 2, 100],
+                            [10, 40, 29, 400], tau=0.5)
+    assert list(p[:3]) == [1.0, 1.0, 1.0] and p[3] < 1e-6
+    low, high = confidence_sequence(1, 2, 9, 10, tau=0.5)
+    assert (low, high) == (-1.0, 1.0)
+
+
 def test_obrien_fleming_plan_spends_exactly_alpha():
     rng = np.random.default_rng(1618)
     sims, looks = 40_000, 10  # SE of a 5% rate: 0.0011

@@ -37,10 +37,13 @@ import pandas as pd
 from calib.data.dataset import parse_timestamps
 from calib.engine.replay import _timestamp
 from calib.errors import CalibError, ConfigError, DataError, Problem
+from calib.io import unneutralise_text
 
 #: Allowed difference between the sum of the weights and 1.
 WEIGHT_TOLERANCE = 1e-9
-_ARM_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
+# arm names as CRMs write them ("Control Group", "contrôle"): any text of up to 64
+# characters without control characters, '=' or ',' (the --arms syntax) or blanks at the ends
+_ARM_NAME = re.compile(r"^(?!\s)[^\x00-\x1f\x7f=,]{1,64}(?<!\s)$")
 _TWO_64 = 1 << 64
 
 
@@ -84,8 +87,9 @@ class ArmAllocation:
         seen = set()
         for a in self.arms:
             if not isinstance(a, str) or not _ARM_NAME.match(a):
-                raise ConfigError(f"The arm name {a!r} in {src} is not allowed: use letters, "
-                                  "digits, '_', '-' and '.'.", code="invalid_name")
+                raise ConfigError(f"The arm name {a!r} in {src} is not allowed: use up to 64 "
+                                  "characters without '=' or ',' and no blanks at the ends.",
+                                  code="invalid_name")
             if a in seen:
                 raise ConfigError(f"The arm '{a}' appears twice in {src}.",
                                   code="duplicate_name")
@@ -325,8 +329,11 @@ def read_assignment_table(path) -> pd.DataFrame:
                                     column=c))
     if problems:
         raise DataError(f"The assignments file '{path}' is invalid.", problems=problems)
-    out = pd.DataFrame({"lead_id": raw["lead_id"].astype("string").str.strip(),
-                        "arm": raw["arm"].astype("string").str.strip()})
+    # a CSV calib wrote guards ids and arms like "=A1" with an apostrophe against
+    # spreadsheet formulas; read back, they are the same leads and arms again
+    un = unneutralise_text if p.suffix.lower() != ".parquet" else (lambda s: s)
+    out = pd.DataFrame({"lead_id": un(raw["lead_id"].astype("string").str.strip()),
+                        "arm": un(raw["arm"].astype("string").str.strip())})
     for c in ("lead_id", "arm"):
         bad = out[c].isna() | (out[c] == "")
         if bad.any():
@@ -398,6 +405,10 @@ def assign(ds, experiment: str, allocation: ArmAllocation, *, existing: pd.DataF
                              "snapshot.", code="invalid_date")
         ts = _timestamp(start, "--start")
         keep &= (leads["created_at"] >= ts).to_numpy()
+        if not keep.any():
+            raise CalibError(f"No lead was created on or after --start {ts.date()}: the leads "
+                             f"of the data were created up to "
+                             f"{leads['created_at'].max().date()}.", code="empty_period")
     warnings = []
     kept = 0
     frames = []

@@ -773,7 +773,7 @@ def _compare(x1, n1, x0, n0, arm, control, cfg) -> dict:
         out["reason"] = (f"no lead of arm '{who}' is mature yet (its window has not ended)"
                          if n1 == 0 or n0 == 0 else res.reason)
         return out
-    out["prob_beat"] = float(prob_beat(x0, n0, x1, n1))
+    out["prob_beat"] = float(prob_beat(x1, n1, x0, n0))
     if res.status == "ok" and (x1 == 0 or x0 == 0):
         who = arm if x1 == 0 else control
         out["status"] = "zero_successes"

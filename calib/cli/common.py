@@ -39,6 +39,36 @@ def add_command(sub, cmd: Command) -> argparse.ArgumentParser:
     return p
 
 
+def number(*, low=None, high=None, low_open=False, integer=False):
+    """An argparse ``type``: a finite number (a whole one with ``integer``) in
+    [low, high] (``low`` excluded with ``low_open``); anything else is bad usage (exit
+    2) naming the option."""
+    import math
+
+    def parse(text):
+        try:
+            v = int(text) if integer else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"must be {'a whole number' if integer else 'a number'}, got {text!r}") from None
+        if not math.isfinite(v):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+        if low is not None and (v < low or (low_open and v == low)):
+            raise argparse.ArgumentTypeError(f"must be {'>' if low_open else '>='} {low:g}, "
+                                             f"got {text}")
+        if high is not None and v > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high:,g}, got {text}")
+        return v
+
+    parse.__name__ = "whole number" if integer else "number"
+    return parse
+
+
+POSITIVE = number(low=0, low_open=True)
+DAYS = number(low=0, low_open=True, high=36_500)
+PROBABILITY = number(low=0, low_open=True, high=1)
+
+
 def data_args(p, json_: bool = True):
     p.add_argument("data", metavar="DATA", help="data set folder (leads, events, outcomes)")
     p.add_argument("--mapping", metavar="FILE.toml",
@@ -55,7 +85,7 @@ def json_arg(p):
 
 
 def period_args(p):
-    p.add_argument("--window-days", type=float, default=90, metavar="W",
+    p.add_argument("--window-days", type=DAYS, default=90, metavar="W",
                    help="attribution window in days after the MQL (default 90)")
     p.add_argument("--start", metavar="DATE", help="count leads created on or after DATE")
     p.add_argument("--end", metavar="DATE", help="count leads created on or before DATE")
@@ -98,6 +128,27 @@ def warn(msgs) -> None:
 
 def info(msg: str) -> None:
     print(msg, file=sys.stderr)
+
+
+def check_outputs(args, *options) -> None:
+    """Refuse, before anything is computed, an output option that names one of the
+    command's inputs (data set, rules, grid, mapping, assignments) or a table file of
+    the data set folder."""
+    from calib.io import check_output
+
+    inputs = [getattr(args, k, None) for k in ("mapping", "grid", "existing", "assignments",
+                                               "experiment")]
+    rules = getattr(args, "rules", None)
+    inputs += list(rules) if isinstance(rules, (list, tuple)) else [rules]
+    inputs = [i for i in inputs if i]
+    for opt in options:
+        value = getattr(args, opt.lstrip("-").replace("-", "_"), None)
+        if value:
+            # --out of fit is a rule set; every other output is a table
+            suffixes = (".toml",) if opt == "--out" and args.command == "fit" else (
+                ".csv", ".parquet")
+            check_output(value, inputs, data=getattr(args, "data", None), what=opt,
+                         suffixes=suffixes)
 
 
 def write_table(df, path) -> None:

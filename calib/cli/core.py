@@ -5,8 +5,21 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from calib.cli.common import (Command, data_args, emit, info, json_arg, load_data, period_args,
-                              print_json, warn, write_table)
+from calib.cli.common import (
+    POSITIVE,
+    Command,
+    check_outputs,
+    data_args,
+    emit,
+    info,
+    json_arg,
+    load_data,
+    number,
+    period_args,
+    print_json,
+    warn,
+    write_table,
+)
 from calib.cli.distributed import scheduler_arg, use_partitions
 from calib.errors import CalibError
 
@@ -81,6 +94,7 @@ def _replay(args):
     from calib.engine import replay
     from calib.rules import load_rules
 
+    check_outputs(args, "--leads-out")
     rules = load_rules(args.rules)
     if use_partitions(args):
         from calib import distributed
@@ -107,11 +121,11 @@ def _sweep_args(p):
     p.add_argument("--grid", required=True, metavar="G.toml", help="parameter grid")
     period_args(p)
     p.add_argument("--out", metavar="FILE", help="write all rows (.csv or .parquet)")
-    p.add_argument("--top", type=int, default=10, metavar="N", help="show the N best rows")
+    p.add_argument("--top", type=number(low=1, integer=True), default=10, metavar="N", help="show the N best rows")
     p.add_argument("--objective", metavar="COLUMN",
                    help="column to rank by (default: meeting_hits, else the next "
                    "sales outcome's hits)")
-    p.add_argument("--capacity", type=float, metavar="MQL_PER_WEEK",
+    p.add_argument("--capacity", type=POSITIVE, metavar="MQL_PER_WEEK",
                    help="only rank rows with at most this many MQLs per week")
     scheduler_arg(p)
 
@@ -120,6 +134,7 @@ def _sweep(args):
     from calib.engine.sweep import load_grid, sweep
     from calib.rules import load_rules
 
+    check_outputs(args, "--out")
     rules = load_rules(args.rules)
     grid = load_grid(args.grid)
     if use_partitions(args):
@@ -147,6 +162,12 @@ def _sweep(args):
     title = f"Top {len(top)} by {args.objective or res.default_objective}"
     if args.capacity is not None:
         title += f" within {args.capacity:g} MQLs per week"
+    if top.empty and args.capacity is not None:
+        fewest = res.frame["mql_per_week"].min()
+        print(f"No configuration stays within {args.capacity:g} MQLs per week; the fewest is "
+              f"{fewest:,.4g} MQLs per week. Raise --capacity or add higher cutoffs to the "
+              "grid.")
+        return
     print(title + ":")
     cols = list(res.params) + ["mql_count", "mql_per_week"]
     for o in [o for o in ("meeting", "sql", "won") if o in res.outcomes] or res.outcomes[:3]:
@@ -168,6 +189,7 @@ def _score(args):
     from calib.io import neutralise_formulas
     from calib.rules import load_rules
 
+    check_outputs(args, "--out")
     rules = load_rules(args.rules)
     ds = load_data(args)
     df = score_as_of(ds, rules, args.as_of)

@@ -8,7 +8,7 @@ builds its training examples that way and runs the rest in this process).
 
 from __future__ import annotations
 
-from calib.cli.common import Command, data_args, emit
+from calib.cli.common import Command, data_args, emit, number
 from calib.errors import CalibError
 
 
@@ -48,7 +48,7 @@ def use_partitions(args) -> bool:
 def _partition_args(p):
     data_args(p)
     p.add_argument("--out", required=True, metavar="DIR", help="folder to write")
-    p.add_argument("--partitions", required=True, type=int, metavar="N",
+    p.add_argument("--partitions", required=True, type=number(low=1, high=10_000, integer=True), metavar="N",
                    help="number of partitions (aim for 0.5-5 million events each)")
     p.add_argument("--force", action="store_true",
                    help="replace an earlier partitioned data set in --out")
@@ -59,7 +59,8 @@ def _partition(args):
     from calib.distributed.partitions import partition_dataset
 
     info = partition_dataset(args.data, args.out, args.partitions,
-                             mapping=load_mapping(args.mapping), force=args.force)
+                             mapping=load_mapping(args.mapping), force=args.force,
+                             max_partitions_per_lead=1)
     emit(args, info)
 
 

@@ -4,8 +4,22 @@ from __future__ import annotations
 
 import sys
 
-from calib.cli.common import (Command, data_args, emit, info, json_arg, load_data,
-                              period_args, warn, write_table)
+from calib.cli.common import (
+    DAYS,
+    POSITIVE,
+    PROBABILITY,
+    Command,
+    check_outputs,
+    data_args,
+    emit,
+    info,
+    json_arg,
+    load_data,
+    number,
+    period_args,
+    warn,
+    write_table,
+)
 from calib.cli.distributed import scheduler_arg, use_partitions
 from calib.errors import CalibError
 
@@ -18,26 +32,26 @@ def _weights(text, source):
 
 # ------------------------------------------------------------------ plan
 def _plan_args(p):
-    p.add_argument("--baseline-rate", required=True, type=float, metavar="P",
+    p.add_argument("--baseline-rate", required=True, type=PROBABILITY, metavar="P",
                    help="the control arm's rate, e.g. 0.12 for 12%% of assigned leads "
                    "booking a meeting within the window")
-    p.add_argument("--mde", type=float, metavar="D",
+    p.add_argument("--mde", type=POSITIVE, metavar="D",
                    help="effect to detect: absolute (0.02 = 2 percentage points) or, with "
                    "--relative, relative (0.2 = +20%%)")
     p.add_argument("--relative", action="store_true", help="--mde is relative to the baseline")
-    p.add_argument("--weeks", type=float, metavar="W", help="instead of --mde: enrolment "
+    p.add_argument("--weeks", type=POSITIVE, metavar="W", help="instead of --mde: enrolment "
                    "weeks available (needs --leads-per-week); prints the detectable effect")
-    p.add_argument("--n-per-arm", type=float, metavar="N", help="instead of --mde: leads in "
+    p.add_argument("--n-per-arm", type=POSITIVE, metavar="N", help="instead of --mde: leads in "
                    "the control arm; prints the detectable effect")
-    p.add_argument("--alpha", type=float, default=0.05, help="two-sided level (default 0.05)")
-    p.add_argument("--power", type=float, default=0.8, help="power (default 0.8)")
-    p.add_argument("--arms", type=int, default=2, help="arms including the control "
+    p.add_argument("--alpha", type=PROBABILITY, default=0.05, help="two-sided level (default 0.05)")
+    p.add_argument("--power", type=PROBABILITY, default=0.8, help="power (default 0.8)")
+    p.add_argument("--arms", type=number(low=2, high=100, integer=True), default=2, help="arms including the control "
                    "(default 2); alpha is split over the comparisons with the control")
-    p.add_argument("--ratio", type=float, default=1.0, help="leads per treatment arm per "
+    p.add_argument("--ratio", type=POSITIVE, default=1.0, help="leads per treatment arm per "
                    "control lead (default 1)")
-    p.add_argument("--leads-per-week", type=float, metavar="N",
+    p.add_argument("--leads-per-week", type=POSITIVE, metavar="N",
                    help="leads entering the test per week, all arms together")
-    p.add_argument("--window-days", type=float, default=90, metavar="W",
+    p.add_argument("--window-days", type=DAYS, default=90, metavar="W",
                    help="attribution window, added to the duration (default 90)")
     json_arg(p)
 
@@ -74,6 +88,7 @@ def _assign(args):
     if args.json and not args.out:
         raise CalibError("--json prints a summary on stdout, so the assignments need --out.",
                          code="missing_option", suggestion="Add --out assignments.csv.")
+    check_outputs(args, "--out")
     alloc = _weights(args.arms, "--arms")
     existing = read_assignment_table(args.existing) if args.existing else None
     ds = load_data(args)
@@ -97,7 +112,7 @@ def _abtest_args(p):
     p.add_argument("--control", metavar="ARM", help="the control arm (default: 'control')")
     p.add_argument("--outcome", action="extend", nargs="+", metavar="X",
                    help="primary outcome(s) (default: every outcome in the data but mql)")
-    p.add_argument("--window-days", type=float, default=90, metavar="W",
+    p.add_argument("--window-days", type=DAYS, default=90, metavar="W",
                    help="an outcome counts within W days after assignment (default 90)")
     p.add_argument("--guardrail", action="extend", nargs="+", default=[], metavar="NAME",
                    help="event types (unsubscribe, email_bounce) or outcomes (disqualified) "
@@ -109,8 +124,8 @@ def _abtest_args(p):
                    "(false discovery rate)")
     p.add_argument("--rules", action="append", default=[], metavar="R.toml",
                    help="also report the MQL rate per arm under this rule set (repeatable)")
-    p.add_argument("--alpha", type=float, default=0.05, help="level (default 0.05)")
-    p.add_argument("--tau", type=float, default=0.02, help="mixture scale of the always-valid "
+    p.add_argument("--alpha", type=PROBABILITY, default=0.05, help="level (default 0.05)")
+    p.add_argument("--tau", type=POSITIVE, default=0.02, help="mixture scale of the always-valid "
                    "p-values: the absolute difference you expect (default 0.02)")
     p.add_argument("--out", metavar="FILE", help="write one row per metric and arm "
                    "(.csv or .parquet)")
@@ -122,6 +137,7 @@ def _abtest(args):
     from calib.abtest import ABTestConfig, abtest, read_assignment_table
     from calib.rules import load_rules
 
+    check_outputs(args, "--out", "--looks-out")
     cfg = ABTestConfig(control=args.control,
                        outcomes=tuple(args.outcome) if args.outcome else None,
                        guardrails=tuple(args.guardrail), window_days=args.window_days,
@@ -153,9 +169,9 @@ def _compare_args(p):
     p.add_argument("--outcome", action="extend", nargs="+", metavar="X",
                    help="outcome(s) to compare (default: meeting, sql, won where present)")
     period_args(p)
-    p.add_argument("--bootstrap", type=int, default=1000, metavar="N",
+    p.add_argument("--bootstrap", type=number(low=0, high=100_000, integer=True), default=1000, metavar="N",
                    help="bootstrap resamples of leads for the intervals (default 1000; 0: "
-                   "none)")
+                   "none; at most 100000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--leads-out", metavar="FILE", help="write one row per lead with its "
                    "group (both, only_a, only_b, neither) and MQL times (.csv or .parquet)")
@@ -169,6 +185,7 @@ def _compare(args):
     if len(args.rules) != 2:
         raise CalibError(f"compare needs exactly two rule sets (--rules A.toml --rules "
                          f"B.toml). Got {len(args.rules)}.", code="wrong_count")
+    check_outputs(args, "--leads-out")
     a, b = (load_rules(r) for r in args.rules)
     if use_partitions(args):
         from calib import distributed

@@ -72,6 +72,7 @@ def _run(args):
     from calib.importers import ImportMapping, import_export
     from calib.rules import read_toml
 
+    _check_sources(args)
     mapping = None
     if args.mapping:
         mapping = ImportMapping.from_dict(read_toml(args.mapping, what="import mapping"),
@@ -99,6 +100,24 @@ def _run(args):
     else:
         print(res.summary())
         info(f"\nNext: calib validate {args.out}")
+
+
+def _check_sources(args) -> None:
+    """The tables written into --out must not replace a file being imported."""
+    from pathlib import Path
+
+    from calib.io import check_output
+
+    if not Path(args.out).is_dir():
+        return  # a new folder holds no source
+    sources = [getattr(args, k) for k in ("src", "mapping", "tasks", "campaign_members",
+                                          "leads", "deals") if getattr(args, k, None)]
+    if args.format != "sql" and Path(args.src).is_dir():
+        sources.append(args.src)
+    for table in ("leads", "events", "outcomes", "assignments"):
+        for ext in (".csv", ".parquet"):
+            check_output(Path(args.out) / f"{table}{ext}", sources,
+                         what="The table file of --out")
 
 
 def _import_sql(args, mapping):

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from calib.cli.common import Command, data_args, emit, info, print_json, warn, write_table
+from calib.cli.common import (
+    DAYS,
+    POSITIVE,
+    Command,
+    check_outputs,
+    data_args,
+    emit,
+    info,
+    number,
+    print_json,
+    warn,
+    write_table,
+)
 from calib.cli.distributed import scheduler_arg, use_partitions
 
 
@@ -18,15 +30,15 @@ def _fit_args(p):
     p.add_argument("--train-until", metavar="DATE",
                    help="fit on the data as known at DATE, test on leads created after "
                    "(default: two thirds through the data)")
-    p.add_argument("--horizon-days", type=float, default=30.0, metavar="H",
+    p.add_argument("--horizon-days", type=DAYS, default=30.0, metavar="H",
                    help="longest label window of a training example (default 30)")
-    p.add_argument("--lag-days", type=float, default=1.0, metavar="L",
+    p.add_argument("--lag-days", type=number(low=0, high=36_500), default=1.0, metavar="L",
                    help="time from the decisive moment to the recorded outcome (default 1)")
-    p.add_argument("--window-days", type=float, default=90, metavar="W",
+    p.add_argument("--window-days", type=DAYS, default=90, metavar="W",
                    help="attribution window of the replays (default 90)")
-    p.add_argument("--capacity", type=float, metavar="MQL_PER_WEEK",
+    p.add_argument("--capacity", type=POSITIVE, metavar="MQL_PER_WEEK",
                    help="MQLs per week sales can take (default: keep the current volume)")
-    p.add_argument("--sql-precision", type=float, metavar="P",
+    p.add_argument("--sql-precision", type=number(low=0, low_open=True, high=1), metavar="P",
                    help="target hit rate of SQLs (default: the current rules' SQL hit rate)")
     p.add_argument("--holdout-column", default="auto", metavar="COLUMN",
                    help="lead column flagging a random exploration holdout (default: "
@@ -73,10 +85,11 @@ class _FitOutput:
 
 
 def _fit(args):
-    from calib.fit import fit
     from calib.cli.common import load_data
+    from calib.fit import fit
     from calib.rules import load_rules, write_rules
 
+    check_outputs(args, "--out", "--curve-out")
     rules = load_rules(args.rules)
     if use_partitions(args):
         # the training examples are built per partition (there or on the cluster); the
@@ -116,7 +129,7 @@ def _calibrate_args(p):
     p.add_argument("--rules", required=True, metavar="R.toml", help="rule set")
     p.add_argument("--outcome", default="meeting", metavar="X",
                    help="outcome (default meeting)")
-    p.add_argument("--window-days", type=float, default=90, metavar="W",
+    p.add_argument("--window-days", type=DAYS, default=90, metavar="W",
                    help="probability of the outcome within W days (default 90)")
     p.add_argument("--method", choices=("isotonic", "platt"), default="isotonic",
                    help="calibration map (default isotonic)")
@@ -124,9 +137,9 @@ def _calibrate_args(p):
                    help="fit the map on snapshots before DATE, evaluate after "
                    "(default: two thirds through the data)")
     p.add_argument("--segment", metavar="COLUMN", help="break results down by a lead column")
-    p.add_argument("--every-days", type=float, default=7, metavar="D",
+    p.add_argument("--every-days", type=DAYS, default=7, metavar="D",
                    help="spacing of the score snapshots (default 7)")
-    p.add_argument("--bins", type=int, default=10, metavar="N",
+    p.add_argument("--bins", type=number(low=2, high=1000, integer=True), default=10, metavar="N",
                    help="bins of the reliability table and ECE (default 10)")
     p.add_argument("--map-out", metavar="FILE",
                    help="write the score -> probability table (.csv or .parquet)")
@@ -137,6 +150,7 @@ def _calibrate(args):
     from calib.cli.common import load_data
     from calib.rules import load_rules
 
+    check_outputs(args, "--map-out")
     rules = load_rules(args.rules)
     ds = load_data(args)
     res = calibrate(ds, rules, outcome=args.outcome, window_days=args.window_days,

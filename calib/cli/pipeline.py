@@ -31,7 +31,7 @@ def run_and_report(experiment, *, out=None, force=False, quiet=False, command=""
     """Run an experiment file and write its report; returns (result, report folder).
     ``scheduler`` overrides ``[engine] scheduler`` of the file."""
     from calib.pipeline.experiment import load_experiment
-    from calib.report.render import write_report
+    from calib.report.render import check_report_folder, write_report
     from calib.pipeline.run import run_experiment
 
     t0 = time.time()
@@ -47,10 +47,13 @@ def run_and_report(experiment, *, out=None, force=False, quiet=False, command=""
         if not quiet:
             info(f"[{time.time() - t0:5.1f}s] {msg}")
 
+    folder = Path(os.path.normpath(Path(out) if out else exp.report_dir))
+    inputs = [exp.source, exp.data_path, exp.baseline, *exp.candidates,
+              exp.abtest.assignments if exp.abtest is not None else None]
+    check_report_folder(folder, exp.name, force=force, inputs=inputs)  # before computing
     res = run_experiment(exp, command=command, progress=say, scheduler=scheduler)
     say("writing the report")
-    folder = Path(os.path.normpath(Path(out) if out else exp.report_dir))
-    folder = write_report(res, folder, force=force)
+    folder = write_report(res, folder, force=force, inputs=inputs)
     return res, folder
 
 

@@ -199,6 +199,70 @@ def _rows(df: pd.DataFrame, mask, columns) -> tuple:
     return tuple(out)
 
 
+def _drop_out_of_range(parsed: pd.Series, df: pd.DataFrame, table: str, column: str,
+                       problems: list) -> pd.Series:
+    """Timestamps calib cannot hold (before 1677-09-22 or after 2262-04-11, nanoseconds
+    since 1970 in 64 bits) reported as a problem with their rows, and set missing."""
+    lo, hi = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
+    bad = (parsed.notna() & ((parsed < lo) | (parsed > hi))).to_numpy(bool)
+    if not bad.any():
+        return parsed
+    problems.append(Problem(table, "timestamp_out_of_range",
+                            f"{int(bad.sum())} value(s) are before 1677-09-22 or after "
+                            f"2262-04-11, outside the dates calib can hold",
+                            column=column, count=int(bad.sum()),
+                            rows=_rows(df, bad, [column])))
+    return parsed.mask(bad)
+
+
+def _file_problem(folder: Path, table: str, mapping: ColumnMapping, f: Path) -> Problem | None:
+    """A table file calib must not guess about: two files for one table (a stale copy),
+    a folder where a CSV file should be, a file that cannot be opened, or a header
+    naming one column twice."""
+    if table not in mapping.files:
+        found = [folder / f"{table}{ext}" for ext in (".parquet", ".csv", ".csv.gz")]
+        found = [p.name for p in found if p.exists()]
+        if len(found) > 1:
+            return Problem(table, "ambiguous_table",
+                           f"both {' and '.join(found)} are in {folder}; calib will not guess "
+                           f"which one is current: remove or rename the stale one")
+    if f.is_dir() and f.suffix != ".parquet":
+        return Problem(table, "unreadable_file", f"{f.name} is a folder, not a file")
+    try:
+        if f.is_dir():
+            return None
+        with open(f, "rb") as fh:
+            head = fh.read(1 << 16)
+    except OSError as e:
+        return Problem(table, "unreadable_file", f"{f.name} cannot be read: {e.strerror or e}")
+    if f.suffix == ".parquet":
+        try:
+            names = list(pq.read_schema(f).names)
+        except Exception as e:  # noqa: BLE001 - a damaged file is the user's file
+            return Problem(table, "unreadable_file", f"{f.name} is not a readable Parquet file "
+                           f"({type(e).__name__})")
+    else:
+        import csv
+        import gzip
+
+        if f.suffix == ".gz":
+            try:
+                with gzip.open(f, "rb") as fh:
+                    head = fh.read(1 << 16)
+            except (OSError, EOFError):
+                head = b""  # the reader reports a damaged file
+        line = head.decode("utf-8", "replace").lstrip("\ufeff").splitlines()[:1]
+        names = [c.strip() for c in next(csv.reader(line), [])] if line else []
+    seen = {}
+    for i, c in enumerate(names):
+        if c in seen and c:  # blank names (trailing commas) are the reader's to number
+            return Problem(table, "duplicate_column",
+                           f"{f.name}: the header names column '{c}' twice (columns "
+                           f"{seen[c] + 1} and {i + 1}); rename or remove one", column=c)
+        seen[c] = i
+    return None
+
+
 def parse_timestamps(df: pd.DataFrame, table: str, column: str, problems: list,
                      allow_missing: bool = False) -> pd.Series | None:
     """A column as UTC timestamps (offsets converted, naive values UTC); values that
@@ -219,7 +283,7 @@ def parse_timestamps(df: pd.DataFrame, table: str, column: str, problems: list,
                                     f"{int(bad.sum())} value(s) are not ISO 8601 timestamps",
                                     column=column, count=int(bad.sum()),
                                     rows=_rows(df, bad, [column])))
-    parsed = parsed.astype(UTC_NS)
+    parsed = _drop_out_of_range(parsed, df, table, column, problems).astype(UTC_NS)
     missing = raw.isna() if not isinstance(raw.dtype, pd.StringDtype) else raw.isna() | (raw.str.strip() == "")
     if not allow_missing and missing.any() and not missing.all():
         problems.append(Problem(table, "missing_timestamp",
@@ -282,6 +346,10 @@ def load_dataset(path: str | os.PathLike,
                                         f"no file {name} in {folder}"))
             continue
         files[table] = str(f)
+        p = _file_problem(folder, table, mapping, f)
+        if p is not None:
+            problems.append(p)
+            continue
         if f.suffix != ".parquet":
             p = _check_utf8(f)
             if p is not None:
@@ -320,6 +388,7 @@ def load_dataset(path: str | os.PathLike,
         raw[table] = df
     if problems:
         _raise(folder, problems)
+    _unguard_ids(raw, files)
     ds = _build(raw, str(folder), files)
     if cached is not None:
         cached.write(ds)
@@ -341,6 +410,32 @@ def _cache_entry(folder: Path, mapping: ColumnMapping, cache: bool | None):
     if not _cache.enabled(cache):
         return None
     return _cache.entry(folder, mapping.to_dict(), _source_files(folder, mapping), __version__)
+
+
+def _unguard_ids(raw: dict, files: dict) -> None:
+    """Lead ids and arms read back from CSV files calib wrote (``calib import``,
+    ``calib assign``) as they were: CSV output guards text such as ``=A1`` against
+    spreadsheet formulas with a leading apostrophe. Only when the leads table has such
+    ids (or the assignments table such arms) is anything changed, so ordinary data
+    costs one pass over the lead ids."""
+    from calib.io import unneutralise_text
+
+    def guarded(s: pd.Series) -> bool:
+        return bool(s.astype("string").str.startswith("'").fillna(False).any())
+
+    csv = {t for t, f in files.items() if not str(f).endswith(".parquet")}
+    leads = raw.get("leads")
+    ids = leads is not None and "leads" in csv and "lead_id" in leads and guarded(
+        leads["lead_id"])
+    for table, df in raw.items():
+        if table not in csv:
+            continue
+        cols = (["lead_id"] if ids else []) + (["arm"] if table == "assignments" else [])
+        for c in cols:
+            if c in df and (c == "lead_id" or guarded(df[c])):
+                fixed = unneutralise_text(df[c])
+                df[c] = fixed.astype("category") if isinstance(
+                    df[c].dtype, pd.CategoricalDtype) else fixed
 
 
 def from_frames(leads: pd.DataFrame, events: pd.DataFrame | None = None,
@@ -479,9 +574,10 @@ def _build(raw: dict, folder: str, files: dict) -> Dataset:
         amt_raw = outcomes["amount"]
         amt = pd.to_numeric(amt_raw, errors="coerce")
         bad_num = amt.isna() & amt_raw.notna() & (amt_raw.astype("string").str.strip() != "")
+        bad_num |= np.isinf(amt.astype(float)).fillna(False)  # "inf", "1e309": not an amount
         if bad_num.any():
             problems.append(Problem("outcomes", "invalid_number", f"{int(bad_num.sum())} amount(s) "
-                                    "are not numbers", column="amount", count=int(bad_num.sum()),
+                                    "are not finite numbers", column="amount", count=int(bad_num.sum()),
                                     rows=_rows(outcomes, bad_num, ["lead_id", "amount"])))
         neg = amt < 0
         if neg.any():

@@ -80,15 +80,26 @@ class ColumnMapping:
             if not isinstance(f, str) or not f:
                 raise ConfigError(f"The file of '{t}' in [files]{where} must be a file name. "
                                   f"Got {f!r}.", code="wrong_type")
+            parts = f.replace("\\", "/").split("/")
+            if f.startswith(("/", "\\", "~")) or ":" in parts[0] or ".." in parts:
+                raise ConfigError(f"The file of '{t}' in [files]{where} must be a file inside "
+                                  f"the data set folder. Got {f!r}.", code="invalid_path",
+                                  suggestion="Copy or link the file into the data set folder.")
         cols = {}
         for t, m in columns.items():
             if not isinstance(m, dict):
                 raise ConfigError(f"[columns.{t}]{where} must be a table of "
                                   f"calib_column = \"export column\".", code="wrong_type")
+            used = {}
             for k, v in m.items():
                 if not isinstance(v, str):
                     raise ConfigError(f"The column '{k}' in [columns.{t}]{where} must name a "
                                       f"column of the export. Got {v!r}.", code="wrong_type")
+                if v in used:
+                    raise ConfigError(f"[columns.{t}]{where} maps both '{used[v]}' and '{k}' to "
+                                      f"the export column '{v}'; each export column can be "
+                                      f"one calib column.", code="duplicate_column")
+                used[v] = k
             cols[t] = _frozen(m)
         excl = {}
         for t, v in exclude.items():

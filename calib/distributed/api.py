@@ -36,6 +36,13 @@ def global_period(info: PartitionInfo, start=None, end=None) -> Period:
                          f"({start.date()}).", code="invalid_date")
     if info.snapshot or info.start_of_data is None:
         return Period(None, None, info.end_of_data)
+    if (start is not None and info.end_of_data is not None and start > info.end_of_data) or (
+            end is not None and end < info.start_of_data):
+        opts = " and ".join(f"{o} {t.date()}" for o, t in (("--start", start), ("--end", end))
+                            if t is not None)
+        raise CalibError(f"No lead was created in the period of {opts}: the data runs from "
+                         f"{info.start_of_data.date()} to {info.end_of_data.date()}.",
+                         code="empty_period")
     return Period(start if start is not None else info.start_of_data,
                   end if end is not None else info.end_of_data, info.end_of_data)
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 from dataclasses import dataclass, replace
@@ -219,7 +220,8 @@ def _write(table: pa.Table, path: Path, compression: str) -> None:
 
 
 def partition_dataset(data, out, partitions: int, *, mapping=None, force: bool = False,
-                      compression: str = "zstd") -> PartitionInfo:
+                      compression: str = "zstd",
+                      max_partitions_per_lead: float = math.inf) -> PartitionInfo:
     """Write a data set as Parquet partitioned by a stable hash of ``lead_id``.
 
     Parameters
@@ -234,6 +236,9 @@ def partition_dataset(data, out, partitions: int, *, mapping=None, force: bool =
         few million leads (see the sizing notes in the README).
     mapping : ColumnMapping or dict, optional
         Column mapping applied while reading ``data``.
+    max_partitions_per_lead : float, default no limit
+        Refuse more partitions than this many per lead (``calib partition`` passes 1:
+        more partitions than leads are mostly empty folders).
     force : bool, default False
         Replace an earlier partitioned data set in ``out`` (a non-empty folder that is
         not one is never replaced).
@@ -269,11 +274,18 @@ def partition_dataset(data, out, partitions: int, *, mapping=None, force: bool =
             raise CalibError(f"The folder '{out}' holds a partitioned data set.",
                              code="exists", suggestion="Add --force to replace it.")
     ds = data if isinstance(data, Dataset) else load_dataset(data, mapping)
+    if partitions > max(ds.n_leads, 1) * max_partitions_per_lead:
+        raise CalibError(f"--partitions {partitions:,} is more than the {ds.n_leads:,} leads of "
+                         "the data set; most partitions would be empty.", code="out_of_range",
+                         suggestion="Aim for 0.5-5 million events per partition.")
 
-    tmp = out.with_name(f".{out.name}.partitioning")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
+    import tempfile
+
+    from calib.io import clean_stale_temporaries, temp_prefix
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale_temporaries(out.parent, out.name)  # left by a killed run
+    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(out), dir=out.parent))
     try:
         parts = _write_parts(ds, tmp, partitions, compression)
         info = PartitionInfo(
@@ -289,6 +301,7 @@ def partition_dataset(data, out, partitions: int, *, mapping=None, force: bool =
         # the metadata file is written last: its presence marks a complete folder
         with open(tmp / META_FILE, "w", encoding="utf-8") as f:
             json.dump(info.to_dict(), f, indent=1)
+        os.chmod(tmp, 0o755)
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)

@@ -113,6 +113,29 @@ def check_event_types(ds: Dataset, rules: RuleSet) -> list[str]:
         if absent:
             msgs.append(f"The behaviour rule '{r.name}' counts event type(s) "
                         f"{', '.join(repr(a) for a in absent)} that never occur in the data.")
+    msgs += _text_in_number_fields(ds, rules)
+    return msgs
+
+
+def _text_in_number_fields(ds: Dataset, rules: RuleSet) -> list[str]:
+    """Warnings for fit rules comparing a lead column with numbers (min/max) where some
+    values of it are text that is not a number: those leads never match the rule."""
+    msgs = []
+    for r in rules.fit:
+        if (r.min is None and r.max is None) or r.field not in ds.leads:
+            continue
+        col = ds.leads[r.field]
+        if pd.api.types.is_numeric_dtype(col.dtype):
+            continue
+        text = col.astype("string").str.strip()
+        bad = (text.notna() & (text != "") & pd.to_numeric(text, errors="coerce").isna())
+        bad = bad.fillna(False).to_numpy(bool)
+        if bad.any():
+            idx = np.flatnonzero(bad)[:3]
+            shown = "; ".join(f"lead {ds.leads['lead_id'].iloc[i]}: {text.iloc[i]!r}" for i in idx)
+            msgs.append(f"The fit rule '{r.name}' compares the leads column '{r.field}' with "
+                        f"numbers, but {int(bad.sum()):,} value(s) of it are not numbers "
+                        f"({shown}); those leads never match it.")
     return msgs
 
 

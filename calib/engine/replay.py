@@ -6,6 +6,8 @@ The work is done partition by partition of leads; each partition gives additive
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -21,14 +23,26 @@ PARTITION_LEADS = 200_000
 NEVER = np.iinfo(np.int64).max
 
 
+# ISO 8601 only: "01/06/2026" is 1 June in most of the world and 6 January in the US
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?"
+                       r"(Z|[+-]\d{2}:?\d{2})?$")
+
+
 def _timestamp(value, name: str) -> pd.Timestamp | None:
     if value is None:
         return None
+    if isinstance(value, str) and not _ISO_DATE.match(value.strip()):
+        raise CalibError(f"The {name} date {value!r} is not an ISO 8601 date (year-month-day).",
+                         code="invalid_date", suggestion="Write it like 2026-01-31.")
     try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise CalibError(f"The {name} date {value!r} is not an ISO 8601 date.",
-                         code="invalid_date", suggestion="Write it like 2026-01-31.") from None
+        ts = pd.Timestamp(value.strip() if isinstance(value, str) else value)
+        if ts is pd.NaT:
+            raise ValueError
+        ts = ts.as_unit("ns")
+    except (ValueError, TypeError, OverflowError, pd.errors.OutOfBoundsDatetime):
+        raise CalibError(f"The {name} date {value!r} is not an ISO 8601 date between 1678 "
+                         "and 2261.", code="invalid_date",
+                         suggestion="Write it like 2026-01-31.") from None
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
@@ -50,6 +64,13 @@ def replay_period(ds: Dataset, start=None, end=None) -> tuple[Period, np.ndarray
     p_start = start if start is not None else created.min()
     p_end = end if end is not None else ds.end_of_data
     return Period(p_start, p_end, ds.end_of_data), np.flatnonzero(keep)
+
+
+def _empty_period(created: pd.Series, start, end) -> str:
+    opts = " and ".join(f"{o} {t.date()}" for o, t in (("--start", start), ("--end", end))
+                        if t is not None)
+    return (f"No lead was created in the period of {opts}: the leads of the data were "
+            f"created from {created.min().date()} to {created.max().date()}.")
 
 
 def outcome_names(ds: Dataset) -> list[str]:
@@ -171,6 +192,9 @@ def setup_period(ds: Dataset, start, end, window_days: float):
     outcome of the data (even one no lead of the period has), the window and the end
     of the data in nanoseconds."""
     period, codes = replay_period(ds, start, end)
+    if len(codes) == 0 and ds.n_leads and (start is not None or end is not None):
+        raise CalibError(_empty_period(ds.leads["created_at"], _timestamp(start, "--start"),
+                                       _timestamp(end, "--end")), code="empty_period")
     names = outcome_names(ds)
     if len(codes) < ds.n_leads:
         ds = ds.subset(codes)
@@ -204,9 +228,9 @@ def replay(ds: Dataset, rules: RuleSet, *, window_days: float = 90, start=None, 
     >>> replay(ds, rules).to_dict()["mql"]["count"]  # doctest: +SKIP
     4312
     """
-    if window_days is None or not (window_days > 0):
-        raise CalibError(f"The attribution window must be > 0 days. Got {window_days!r}.",
-                         code="out_of_range")
+    if window_days is None or not (0 < window_days <= 36_500):
+        raise CalibError(f"The attribution window must be > 0 and at most 36,500 days. Got "
+                         f"{window_days!r}.", code="out_of_range")
     msgs = tuple(check_event_types(ds, rules)) + tuple(ds.warnings)
     ds, period, names, window_ns, end_ns = setup_period(ds, start, end, window_days)
     total = None

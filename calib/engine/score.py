@@ -42,6 +42,10 @@ def score_as_of(ds: Dataset, rules: RuleSet, as_of) -> pd.DataFrame:
     t = _timestamp(as_of, "--as-of")
     if t is None:
         raise CalibError("An --as-of date is required.", code="missing_value")
+    if not ds.snapshot and "created_at" in ds.leads and not (ds.leads["created_at"] <= t).any():
+        raise CalibError(f"No lead was created by --as-of {t.date()}: the first lead of the "
+                         f"data was created on {ds.leads['created_at'].min().date()}.",
+                         code="empty_period")
     prep = prepare(ds, rules)
     fit = prep.fit_m @ np.array([r.points for r in rules.fit], dtype=float) if rules.fit \
         else np.zeros(ds.n_leads)

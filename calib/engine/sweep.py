@@ -52,6 +52,10 @@ def check_grid(d: dict, source: str | None = None) -> dict[str, list]:
         if not isinstance(values, list) or not values:
             raise ConfigError(f"The grid entry '{key}'{where} must be a non-empty list of "
                               f"values. Got {values!r}.", code="wrong_type")
+        bad = [v for v in values if isinstance(v, float) and not math.isfinite(v)]
+        if bad:
+            raise ConfigError(f"The grid entry '{key}'{where} holds {bad[0]!r}; grid values "
+                              f"must be finite numbers or names.", code="wrong_type")
         if len(set(map(repr, values))) != len(values):
             raise ConfigError(f"The grid entry '{key}'{where} repeats a value.",
                               code="duplicate_value")

@@ -49,10 +49,22 @@ def holdout_mask(ds: Dataset, column: str | None) -> np.ndarray | None:
     if column is None or column not in ds.leads.columns:
         return None
     col = ds.leads[column]
-    if pd.api.types.is_bool_dtype(col.dtype):
-        return col.fillna(False).to_numpy(bool)
     text = col.astype("string").str.strip().str.lower()
-    return text.isin(["1", "true", "yes", "y", "t"]).fillna(False).to_numpy(bool)
+    truthy = text.isin(["1", "1.0", "true", "yes", "y", "t"]).fillna(False)
+    known = truthy | text.isin(["0", "0.0", "false", "no", "n", "f"]).fillna(False)
+    if not known.all():
+        from calib.errors import CalibError
+
+        bad = np.flatnonzero(~known.to_numpy(bool))
+        shown = ", ".join(f"lead {ds.lead_ids([i])[0]}: "
+                          f"{'blank' if pd.isna(col.iloc[i]) or str(col.iloc[i]).strip() == '' else repr(str(col.iloc[i]))}"
+                          for i in bad[:3])
+        raise CalibError(f"The holdout column '{column}' of the leads table must be true or "
+                         f"false for every lead; {len(bad):,} value(s) are not: {shown}.",
+                         code="invalid_value",
+                         suggestion="Fill it in with true/false (or 1/0), or pass "
+                                    "--holdout-column none.")
+    return truthy.to_numpy(bool)
 
 
 def routed_mask(ds: Dataset, replayed_mql: np.ndarray | None = None) -> np.ndarray:

@@ -526,7 +526,10 @@ def write_dataset_folder(tables: ExportTables, out: Path, *, fmt: str = "csv",
                          "exports are never modified.", code="exists",
                          suggestion="Choose another --out folder.")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    from calib.io import clean_stale_temporaries, temp_prefix
+
+    clean_stale_temporaries(out.parent, out.name)  # left by a killed import
+    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(out), dir=out.parent))
     written: dict[str, str] = {}
     try:
         from calib.io import write_table

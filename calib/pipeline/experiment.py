@@ -46,12 +46,13 @@ An experiment file is TOML; relative paths in it are relative to the file itself
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from calib.data.mapping import ColumnMapping
-from calib.errors import ConfigError
+from calib.errors import CalibError, ConfigError
 from calib.rules.config import _suggest
 from calib.rules.io import read_toml
 
@@ -185,8 +186,8 @@ def load_experiment(path) -> Experiment:
                           code="wrong_type")
 
     def num(key, value, positive=True):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
-                positive and value <= 0):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(
+                value) or (positive and value <= 0):
             raise ConfigError(f"The '{key}' in {src} must be a {'positive ' if positive else ''}"
                               f"number. Got {value!r}.", code="wrong_type")
         return value
@@ -219,7 +220,8 @@ def load_experiment(path) -> Experiment:
             control=a.get("control"),
             outcomes=tuple(a["outcomes"]) if "outcomes" in a else None,
             planned=a.get("planned"), guardrails=tuple(a.get("guardrails", ())),
-            window_days=num("abtest.window_days", a["window_days"]) if "window_days" in a else None,
+            window_days=_days(num("abtest.window_days", a["window_days"]), "abtest.window_days",
+                              src) if "window_days" in a else None,
             correction=a.get("correction", "holm"),
             arms=_arm_descriptions(a.get("arms"), src),
         )
@@ -232,12 +234,19 @@ def load_experiment(path) -> Experiment:
     train_until = d.get("train_until")
     if train_until is not None:
         train_until = str(train_until)
+        from calib.engine.replay import _timestamp
+
+        try:
+            _timestamp(train_until, "train_until")
+        except CalibError as e:
+            raise ConfigError(f"'train_until' in {src}: {e.message}", code="invalid_date",
+                              suggestion=e.suggestion) from None
     return Experiment(
         name=name, source=path, data_path=base / data.get("path", "."), mapping=mapping,
         url=url, tables=data.get("tables"), queries=data.get("queries"),
         baseline=base / rules["baseline"], candidates=tuple(base / c for c in cands),
         outcomes=outcomes, primary_outcome=primary.lower() if primary else None,
-        window_days=num("window_days", d.get("window_days", 90)),
+        window_days=_days(num("window_days", d.get("window_days", 90)), "window_days", src),
         train_until=train_until,
         capacity_mql_per_week=(num("capacity_mql_per_week", d["capacity_mql_per_week"])
                                if "capacity_mql_per_week" in d else None),
@@ -247,7 +256,7 @@ def load_experiment(path) -> Experiment:
         fit_options={k: v for k, v in fit_d.items() if k != "enabled"}, abtest=ab,
         report_out=(base / rep["out"]) if "out" in rep else Path("reports"),
         report_title=rep.get("title"),
-        bootstrap=int(rep.get("bootstrap", 500)), preset=preset, scheduler=scheduler,
+        bootstrap=_bootstrap(rep.get("bootstrap", 500), src), preset=preset, scheduler=scheduler,
         **_refinement(d, base, src),
     )
 
@@ -272,6 +281,22 @@ def _refinement(d: dict, base: Path, src: str) -> dict:
     if "refine" in d or "history" in out or "previous" in out:
         out["refine"] = RefineConfig.from_dict(d.get("refine", {}), source=src)
     return out
+
+
+def _days(value, key: str, src: str):
+    """A window in days: at most 100 years (longer ones overflow the time arithmetic)."""
+    if value > 36_500:
+        raise ConfigError(f"The '{key}' in {src} must be at most 36,500 days. Got {value!r}.",
+                          code="out_of_range")
+    return value
+
+
+def _bootstrap(value, src: str) -> int:
+    """``[report] bootstrap``: resamples of the comparison, a whole number 0-100,000."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100_000:
+        raise ConfigError(f"'bootstrap' of [report] in {src} must be a whole number from 0 to "
+                          f"100,000. Got {value!r}.", code="out_of_range")
+    return value
 
 
 def _scheduler(engine: dict, base: Path, src: str) -> str | None:

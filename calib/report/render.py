@@ -18,6 +18,8 @@ import tempfile
 from pathlib import Path
 
 import jinja2
+import markupsafe
+import numpy as np
 import pandas as pd
 
 from calib.errors import CalibError
@@ -38,10 +40,20 @@ FILTERS = {"pct": fmt.pct, "pp": fmt.pp, "num": fmt.num, "signed": fmt.signed,
            "count": fmt.count, "points": fmt.points, "pvalue": fmt.pvalue}
 
 
+def _md_text(value):
+    """A value printed into report.md: '|' cannot end a table cell and '<' '>' cannot
+    open raw HTML (names and values come from the user's data); values already
+    marked safe (the contents of code blocks) are left as they are."""
+    if isinstance(value, str) and not isinstance(value, markupsafe.Markup):
+        return value.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+    return value
+
+
 def _env(autoescape: bool) -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
                              autoescape=autoescape, trim_blocks=True, lstrip_blocks=True,
-                             undefined=jinja2.StrictUndefined)
+                             undefined=jinja2.StrictUndefined,
+                             finalize=None if autoescape else _md_text)
     env.filters.update(FILTERS)
     env.filters["cell"] = _md_cell
     return env
@@ -176,7 +188,9 @@ def _fit_text(res) -> str | None:
 
 def render(context: dict, figures: dict) -> tuple[str, str]:
     """(markdown, html) from one context."""
-    md = _env(False).get_template("report.md.j2").render(**context)
+    code = {k: markupsafe.Markup(context[k]) for k in ("diff", "fit", "calibration")
+            if isinstance(context.get(k), str)}  # shown in code blocks, verbatim
+    md = _env(False).get_template("report.md.j2").render(**{**context, **code})
     embedded = {k: "data:image/png;base64," + base64.b64encode(v).decode() for k, v in
                 figures.items()}
     html = _env(True).get_template("report.html.j2").render(**context, embedded=embedded)
@@ -199,22 +213,68 @@ def report_sections(res) -> tuple[dict, dict]:
     return sections, figures
 
 
-def write_report(res, out_dir, *, force: bool = False) -> Path:
-    """Write the report folder atomically and return its path."""
+def check_report_folder(out_dir, name: str, *, force: bool = False, inputs=()) -> Path:
+    """Where the report of experiment ``name`` goes, checked before anything is
+    computed (and again at write time): a folder calib wrote for the same experiment,
+    an empty or new folder, or (with ``force``) another experiment's; never a file,
+    a dangling link, nor a folder that is or holds one of the ``inputs`` (experiment
+    file, data set, rule sets). A symbolic link is followed: the report replaces the
+    folder it points to and the link stays. Returns the real folder."""
     out = Path(out_dir)
+    if out.is_symlink():
+        if not out.exists():
+            raise CalibError(f"The report folder '{out}' is a link to '{os.readlink(out)}', "
+                             "which does not exist.", code="invalid_path")
+        out = Path(os.path.realpath(out))
+    if out.exists() and not out.is_dir():
+        raise CalibError(f"The report folder '{out}' exists and is not a folder.", code="exists")
+    real = Path(os.path.realpath(out))
+    for i in inputs:
+        if i is None:
+            continue
+        ireal = Path(os.path.realpath(i))
+        if ireal == real or real in ireal.parents:
+            raise CalibError(f"The report folder '{out}' holds the input '{i}'; calib replaces "
+                             "the whole report folder and never touches its input.",
+                             code="overwrites_input",
+                             suggestion="Use another --out or [report] out.")
+    near = next(p for p in (out.parent, *out.parent.parents) if p.exists())
+    if not os.access(near, os.W_OK | os.X_OK):
+        raise CalibError(f"Cannot write the report folder '{out}': '{near}' is not writable.",
+                         code="unwritable", suggestion="Choose another --out or [report] out.")
     if out.exists():
         marker = out / MARKER
-        if not out.is_dir():
-            raise CalibError(f"'{out}' exists and is not a folder.", code="exists")
-        owner = marker.read_text(encoding="utf-8").strip() if marker.exists() else None
-        if not force and any(out.iterdir()) and owner != res.experiment.name:
+        try:
+            owner = marker.read_text(encoding="utf-8").strip() if marker.is_file() else None
+            occupied = any(out.iterdir())
+        except OSError as e:
+            raise CalibError(f"Cannot read the report folder '{out}': {e.strerror or e}.",
+                             code="unreadable") from None
+        if not force and occupied and owner != name:
             what = f"the report of experiment '{owner}'" if owner else "files calib did not write"
             raise CalibError(f"The folder '{out}' holds {what}.", code="exists",
                              suggestion="Use another [report] out or name, or add --force.")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def write_report(res, out_dir, *, force: bool = False, inputs=()) -> Path:
+    """Write the report folder atomically and return its path."""
+    from calib.io import clean_stale_temporaries, temp_prefix
+
+    out = check_report_folder(out_dir, res.experiment.name, force=force, inputs=inputs)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CalibError(f"Cannot create the report folder '{out}': {e.strerror or e}.",
+                         code="unwritable") from None
+    clean_stale_temporaries(out.parent, out.name)
     context, figures, tables = build(res)
     md, html = render(context, figures)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(out), dir=out.parent))
+    except OSError as e:
+        raise CalibError(f"Cannot write the report folder '{out}': {e.strerror or e}.",
+                         code="unwritable") from None
     try:
         (tmp / "figures").mkdir()
         (tmp / "tables").mkdir()
@@ -235,13 +295,15 @@ def write_report(res, out_dir, *, force: bool = False) -> Path:
         os.chmod(tmp, 0o755)
         old = None
         if out.exists():
-            old = out.with_name(f".{out.name}.old")
-            if old.exists():
-                shutil.rmtree(old)
+            old = out.with_name(f"{temp_prefix(out)}old")
             os.replace(out, old)
         os.replace(tmp, out)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise CalibError(f"Cannot write the report folder '{out}': {e.strerror or e}.",
+                         code="unwritable") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

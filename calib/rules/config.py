@@ -59,6 +59,11 @@ def _check_keys(d: dict, allowed, section: str, where: _Where) -> None:
             )
 
 
+# points, caps, cutoffs and days beyond this are typing mistakes; scores of summed
+# points near the float limit would overflow to infinity
+MAX_NUMBER = 1e9
+
+
 def _number(value: Any, key: str, section: str, where: _Where, *, integer: bool = False) -> float:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool)
     if integer:
@@ -68,6 +73,12 @@ def _number(value: Any, key: str, section: str, where: _Where, *, integer: bool 
         raise ConfigError(
             f"The '{key}' {where(section)} must be {kind}. Got {value!r}.",
             code="wrong_type",
+        )
+    if abs(value) > MAX_NUMBER:
+        raise ConfigError(
+            f"The '{key}' {where(section)} must be between -{MAX_NUMBER:,.0f} and "
+            f"{MAX_NUMBER:,.0f}. Got {value!r}.",
+            code="out_of_range",
         )
     return int(value) if integer else value
 

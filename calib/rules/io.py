@@ -64,7 +64,6 @@ def dumps_rules(rules: RuleSet) -> str:
 
 def write_rules(rules: RuleSet, path: str | os.PathLike) -> None:
     """Write a rule set as TOML (atomically: a temporary file moved into place)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(dumps_rules(rules), encoding="utf-8")
-    os.replace(tmp, path)
+    from calib.io import write_text
+
+    write_text(dumps_rules(rules), path)

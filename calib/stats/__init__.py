@@ -5,6 +5,10 @@ Functions are vectorised over arrays of counts where that makes sense, return ``
 (not an exception) where a valid input has no estimable answer (an arm with no
 trials, no variation), and raise :class:`StatsInputError` on bad input.
 
+Every two-arm function takes the treatment arm first and the control second:
+``f(x_treatment, n_treatment, x_control, n_control)``; differences are treatment
+minus control and ``prob_beat`` is ``P(treatment > control)``.
+
 ========================  =====================================================
 ``proportion_ci``         interval for one rate (Wilson, Agresti-Coull, Jeffreys,
                           Clopper-Pearson)

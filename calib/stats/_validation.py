@@ -17,7 +17,14 @@ __all__ = ["StatsInputError"]
 
 
 def as_float_array(value, name: str, func: str) -> np.ndarray:
-    """Return ``value`` as a float array, raising on non-numeric or non-finite input."""
+    """Return ``value`` as a float array, raising on non-numeric or non-finite input
+    (text such as ``'3'`` is not a number here, even when it looks like one)."""
+    raw = np.asarray(value) if not isinstance(value, (str, bytes)) else None
+    if raw is None or raw.dtype.kind in "USV" or (raw.dtype.kind == "O" and any(
+            isinstance(v, (str, bytes)) for v in raw.ravel())):
+        raise StatsInputError(
+            f"The '{name}' of {func} must be a number or an array of numbers, not text. "
+            f"Got {value!r}.", code="not_numeric")
     try:
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
@@ -30,6 +37,15 @@ def as_float_array(value, name: str, func: str) -> np.ndarray:
             f"The '{name}' of {func} must be finite. Got {_show(arr[~np.isfinite(arr)])}.",
             code="not_finite",
         )
+    return arr
+
+
+def check_whole(arr: np.ndarray, name: str, func: str) -> np.ndarray:
+    """Check that counts are whole numbers (leads, not fractions of leads)."""
+    frac = arr != np.round(arr)
+    if np.any(frac):
+        raise StatsInputError(f"The '{name}' of {func} must be whole numbers (counts). Got "
+                              f"{_show(arr[frac])}.", code="not_integer")
     return arr
 
 

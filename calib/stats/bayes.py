@@ -22,7 +22,7 @@ _TAIL = 1e-15
 QUAD_EPSABS = 1e-12
 
 
-def prob_beat(x_control, n_control, x_treatment, n_treatment, *, prior=(1.0, 1.0)):
+def prob_beat(x_treatment, n_treatment, x_control, n_control, *, prior=(1.0, 1.0)):
     """Posterior probability that the treatment rate exceeds the control rate.
 
     Each arm's rate gets an independent ``Beta(a, b)`` prior, so the posteriors are
@@ -48,10 +48,11 @@ def prob_beat(x_control, n_control, x_treatment, n_treatment, *, prior=(1.0, 1.0
 
     Parameters
     ----------
+    x_treatment, n_treatment : int or array_like
+        Successes and trials of the treatment arm (first, as in every two-arm function
+        of :mod:`calib.stats`).
     x_control, n_control : int or array_like
         Successes and trials of the control arm.
-    x_treatment, n_treatment : int or array_like
-        Successes and trials of the treatment arm.
     prior : tuple of two floats, default (1, 1)
         Beta prior ``(a, b)`` shared by both arms; ``(1, 1)`` is uniform,
         ``(0.5, 0.5)`` is Jeffreys'.
@@ -64,7 +65,7 @@ def prob_beat(x_control, n_control, x_treatment, n_treatment, *, prior=(1.0, 1.0
     Examples
     --------
     >>> from calib.stats import prob_beat
-    >>> print(f"{prob_beat(100, 1000, 130, 1000):.4f}")
+    >>> print(f"{prob_beat(130, 1000, 100, 1000):.4f}")  # treatment 13%, control 10%
     0.9822
     >>> print(f"{prob_beat(0, 0, 0, 0):.2f}")
     0.50

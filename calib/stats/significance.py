@@ -21,6 +21,7 @@ from calib.stats._validation import (
     check_alpha,
     check_choice,
     check_counts,
+    check_whole,
     scalar_or_array,
 )
 from calib.stats.intervals import diff_ci, ratio_ci
@@ -344,7 +345,8 @@ def srm_test(observed_counts, expected_weights):
     0.64 0.4237
     """
     func = "srm_test"
-    observed = as_float_array(observed_counts, "observed_counts", func)
+    observed = check_whole(as_float_array(observed_counts, "observed_counts", func),
+                           "observed_counts", func)
     weights = as_float_array(expected_weights, "expected_weights", func)
     if observed.ndim == 0 or observed.shape[-1] < 2:
         raise StatsInputError(
@@ -378,13 +380,15 @@ def mcnemar(b, c, *, exact: bool = False, correction: bool = True):
     """McNemar's test for paired binary outcomes (e.g. the same leads under two rules).
 
     Only the discordant pairs matter: ``b`` leads flagged by rule A only and ``c``
-    by rule B only. Matches ``statsmodels.stats.contingency_tables.mcnemar`` and R's
-    ``mcnemar.test``.
+    by rule B only. Matches R's ``mcnemar.test``, which leaves out the continuity
+    correction when ``b == c`` (statistic 0, p = 1; statsmodels'
+    ``contingency_tables.mcnemar`` subtracts it there too and gives p = 0.4795 at
+    ``b = c = 1``), and statsmodels everywhere else.
 
     Parameters
     ----------
     b, c : int or array_like
-        Discordant counts (off-diagonal cells of the paired 2x2 table).
+        Discordant counts (off-diagonal cells of the paired 2x2 table), whole numbers.
     exact : bool, default False
         If True, the binomial test: ``statistic = min(b, c)`` and
         ``p = min(1, 2 * P(Binomial(b + c, 1/2) <= min(b, c)))``.
@@ -395,8 +399,9 @@ def mcnemar(b, c, *, exact: bool = False, correction: bool = True):
     Returns
     -------
     statistic, p_value : float or ndarray
-        ``nan`` where ``b + c == 0`` (no discordant pair, no information; statsmodels
-        returns ``nan`` there for the chi-square version and 1 for the exact one).
+        ``nan`` where ``b + c == 0`` (no discordant pair, no information; R returns
+        ``NaN`` for the chi-square version, statsmodels an infinite statistic with
+        p = 0 for it and p = 1 for the exact one).
 
     Examples
     --------
@@ -406,8 +411,8 @@ def mcnemar(b, c, *, exact: bool = False, correction: bool = True):
     16.8178 4.11e-05
     """
     func = "mcnemar"
-    b = as_float_array(b, "b", func)
-    c = as_float_array(c, "c", func)
+    b = check_whole(as_float_array(b, "b", func), "b", func)
+    c = check_whole(as_float_array(c, "c", func), "c", func)
     if np.any(b < 0) or np.any(c < 0):
         raise StatsInputError(f"The 'b' and 'c' of {func} must be >= 0.",
                               code="negative_count")
@@ -422,7 +427,10 @@ def mcnemar(b, c, *, exact: bool = False, correction: bool = True):
         statistic = np.minimum(b, c)
         p_value = np.minimum(1.0, 2 * stats.binom.cdf(statistic, safe_total, 0.5))
     else:
-        statistic = (np.abs(b - c) - float(correction)) ** 2 / safe_total
+        # R: the correction only where b != c (there |b - c| >= 1, so it never
+        # overshoots zero)
+        corr = np.where(b != c, float(correction), 0.0)
+        statistic = (np.abs(b - c) - corr) ** 2 / safe_total
         p_value = stats.chi2.sf(statistic, 1)
     statistic = np.where(empty, np.nan, statistic)
     p_value = np.where(empty, np.nan, p_value)
