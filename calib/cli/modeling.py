@@ -18,12 +18,14 @@ def _fit_args(p):
     p.add_argument("--train-until", metavar="DATE",
                    help="fit on the data as known at DATE, test on leads created after "
                    "(default: two thirds through the data)")
-    p.add_argument("--horizon-days", type=float, default=30.0, metavar="H",
-                   help="longest label window of a training example (default 30)")
+    p.add_argument("--horizon-days", type=float, default=None, metavar="H",
+                   help="longest label window of a training example (default: the window, "
+                   "at most 30)")
     p.add_argument("--lag-days", type=float, default=1.0, metavar="L",
                    help="time from the decisive moment to the recorded outcome (default 1)")
-    p.add_argument("--window-days", type=float, default=90, metavar="W",
-                   help="attribution window of the replays (default 90)")
+    p.add_argument("--window-days", type=float, default=None, metavar="W",
+                   help="attribution window of the replays (default: from the data, the "
+                   "time within which 95%% of the outcomes arrive)")
     p.add_argument("--capacity", type=float, metavar="MQL_PER_WEEK",
                    help="MQLs per week sales can take (default: keep the current volume)")
     p.add_argument("--sql-precision", type=float, metavar="P",
@@ -80,8 +82,9 @@ def _calibrate_args(p):
     p.add_argument("--rules", required=True, metavar="R.toml", help="rule set")
     p.add_argument("--outcome", default="meeting", metavar="X",
                    help="outcome (default meeting)")
-    p.add_argument("--window-days", type=float, default=90, metavar="W",
-                   help="probability of the outcome within W days (default 90)")
+    p.add_argument("--window-days", type=float, default=None, metavar="W",
+                   help="probability of the outcome within W days (default: from the data, "
+                   "the time within which 95%% of the outcomes arrive)")
     p.add_argument("--method", choices=("isotonic", "platt"), default="isotonic",
                    help="calibration map (default isotonic)")
     p.add_argument("--train-until", metavar="DATE",
