@@ -26,7 +26,7 @@ import pandas as pd
 from calib.data.dataset import Dataset, ns
 
 __all__ = ["DelayWindow", "mql_times", "outcome_delays", "window_from_data", "resolve_window",
-           "mature_hint", "QUANTILE", "MIN_LEADS"]
+           "mature_hint", "window_hint", "QUANTILE", "MIN_LEADS"]
 
 QUANTILE = 0.95
 MIN_LEADS = 20
@@ -174,3 +174,30 @@ def mature_hint(ds: Dataset, starts_ns: np.ndarray, window_days: float, outcomes
             text += (f"; --window-days {math.floor(span / 2):g} would leave {n:,} of them "
                      "mature")
     return text
+
+
+def window_hint(outcome_ns: dict, start_ns: np.ndarray, end_ns: int,
+                quantile: float = QUANTILE) -> str:
+    """For a live test none of whose leads is mature: how long its outcomes took after
+    assignment and the window that would make leads mature, as a sentence ("" when too
+    few outcomes). ``outcome_ns`` maps each outcome to its first time per assigned lead
+    (int64 ns, ``NEVER`` for none) and ``start_ns`` holds the assignment times."""
+    never = np.iinfo(np.int64).max
+    start = np.asarray(start_ns, dtype=np.int64)
+    best, parts = None, []
+    for name, o in outcome_ns.items():
+        o = np.asarray(o, dtype=np.int64)
+        ok = (o != never) & (start != never) & (o >= start)
+        if ok.sum() < MIN_LEADS:
+            continue
+        d = (o[ok] - start[ok]) / NS_PER_DAY
+        days = max(1.0, float(math.ceil(np.quantile(d, quantile) - 1e-9)))
+        parts.append(f"{quantile:.0%} of the recorded '{name}' outcomes arrived within "
+                     f"{days:g} days of assignment")
+        best = days if best is None else max(best, days)
+    if best is None:
+        return ""
+    n = int(((start != never) & (start + best * NS_PER_DAY <= end_ns)).sum())
+    return (f"{'; '.join(parts).capitalize()}: --window-days {best:g} would leave {n:,} "
+            "lead(s) mature.")
+

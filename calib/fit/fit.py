@@ -34,11 +34,13 @@ from calib.engine.replay import NEVER, _timestamp, combine_scores, replay
 from calib.engine.results import _iso, _num
 from calib.engine.score import bands
 from calib.errors import CalibError
+from calib.fit.booking import initial_delays, spread_labels, update_delays
 from calib.fit.cutoffs import (choose_mql_cutoff, choose_sql_cutoff, cutoff_curve,
                                equal_volume_cutoff)
 from calib.fit.decay import KINDS, DecayProfile, make_decay, profile_decay
 from calib.fit.design import attribute_matrix, attribute_terms
 from calib.fit.examples import build_examples, outcome_time, truncate
+from calib.fit.logistic import fit_logit
 from calib.fit.points import (BehaviorTerm, behavior_terms, choose_l2, equality_pvalue,
                               fit_model, review_rules, split_terms, term_matrix)
 from calib.fit.screen import lead_separation, screen_columns, screen_events
@@ -51,6 +53,7 @@ from calib.stats import diff_ci, proportion_ci
 __all__ = ["fit", "FitResult"]
 
 DEFAULT_HOLDOUT = "exploration_holdout"
+EM_ROUNDS = 4  # booking-delay EM iterations at the starting decay
 MIN_PROBE_POSITIVES = 30  # holdout examples with the outcome, before routing, to weight a fit
 DAY = pd.Timedelta(days=1)
 
@@ -170,6 +173,11 @@ class FitResult:
                      f"{e['horizon_days']:g} days")
         else:
             L.append(f"  {e['n']:,} examples ({e['positives']:,} with the outcome), one per lead")
+        lt = e.get("label_time") or {}
+        if lt.get("model") == "booking delay":
+            L.append(f"  label time: each outcome spread over the moments that could have "
+                     f"decided it; estimated delay from decision to outcome {lt['mean_days']:.1f} "
+                     f"days on average, 95% within {lt['q95_days']:g} days")
         L.append("  " + self.decay.summary())
         if len(self.decay.kinds) > 1:
             L.append("    kinds by AIC: " + ", ".join(
@@ -275,6 +283,17 @@ def _example_weights(ex, routed_at: np.ndarray, holdout: np.ndarray, pi: float) 
     r = routed_at[ex.lead]
     seen = (r != NEVER) & (r <= ex.t)
     return np.where(seen, 1.0, np.where(holdout[ex.lead], 1.0 / pi, 0.0))
+
+
+def _max_delay(lead, t, o, horizon_days: float) -> float:
+    """The longest delay from booking to outcome the booking-delay model allows: twice
+    the 95% quantile of the gap from a positive lead's last moment to its outcome, plus a
+    day, between 3 days and the horizon."""
+    pos = o != NEVER
+    last = np.r_[lead[1:] != lead[:-1], True] & pos
+    gaps = (o[last] - t[last]) / 86_400e9
+    q = float(np.quantile(gaps, 0.95)) if len(gaps) else 1.0
+    return float(np.clip(2 * q + 1, 3.0, max(horizon_days, 3.0)))
 
 
 def _pct(x) -> str:
@@ -399,7 +418,7 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
         holdout_column: str | None = AUTO, weighting: str = "auto",
         kinds=KINDS, l2: float | None = None, max_examples: int = 600_000,
         exclude_columns=(), name: str | None = None, seed: int = 0,
-        scheduler=None) -> FitResult:
+        scheduler=None, label_delay: str = "model") -> FitResult:
     """Learn points, decay and cutoffs from outcomes and validate them out of time.
 
     Parameters
@@ -457,6 +476,11 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
     scheduler : str or distributed.Client, optional
         Where the partitions' examples are built when ``ds`` is a partitioned data set
         (see :mod:`calib.distributed.backend`; default ``$CALIB_SCHEDULER``, else here).
+    label_delay : {"model", "fixed"}, default "model"
+        When an outcome was decided: ``model`` spreads each label over the moments that
+        could have booked it, with a delay distribution estimated from the data
+        (:mod:`calib.fit.booking`); ``fixed`` places it ``lag_days`` before the outcome
+        (always so for partitioned data sets).
 
     Returns
     -------
@@ -525,10 +549,15 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
     lead_weight = None
 
     # examples and design
+    if label_delay not in ("model", "fixed"):
+        raise CalibError(f"label_delay must be 'model' or 'fixed'. Got {label_delay!r}.",
+                         code="invalid_value")
+    booking = parts is None and not train_ds.snapshot and label_delay == "model"
     if parts is None:
         ex = build_examples(train_ds, rules, o_train, horizon_days=horizon_days,
-                            lag_days=lag_days, lead_weight=lead_weight,
-                            max_examples=max_examples, seed=seed)
+                            lag_days=0.0 if booking else lag_days, lead_weight=lead_weight,
+                            max_examples=max_examples, seed=seed,
+                            whole_positive_leads=booking)
     else:  # partition by partition, on a cluster when one is given
         from calib.distributed.api import fit_examples
         ex = fit_examples(parts, ds, train_ds, rules, outcome, horizon_days=horizon_days,
@@ -539,9 +568,14 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
         w_ex = _example_weights(ex, r_at_tr, hold_tr, pi_tr)
         n_probe_pos = int(((w_ex > 1) & (ex.y > 0)).sum())
         use_ipw = weighting == "ipw" or (weighting == "auto" and n_probe_pos >= MIN_PROBE_POSITIVES)
-        if use_ipw:
+        if use_ipw and booking:
+            # every moment stays (weight 0 where untrusted): the booking-delay model
+            # needs a lead's whole history to tell when its outcome was decided
+            ex = replace(ex, weight=w_ex * ex.weight)
+        elif use_ipw:
             keep = np.flatnonzero(w_ex > 0)
-            ex = replace(ex, lead=ex.lead[keep], t=ex.t[keep], y=ex.y[keep], weight=w_ex[keep],
+            ex = replace(ex, lead=ex.lead[keep], t=ex.t[keep], y=ex.y[keep],
+                         weight=w_ex[keep] * ex.weight[keep],
                          features=ex.features.at(ex.lead[keep], ex.t[keep]))
     if ex.n_positive < 50:
         warnings.append(f"Only {ex.n_positive} training example(s) have the outcome in their "
@@ -561,14 +595,43 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
     groups = {t.name: [s.name for s in b_split if s.group == t.name]
               for t in b_terms if len(t.events) > 1}
     ones = np.ones((ex.n, 1))
+    # the decay is learnt from uncapped counts: a cap clips the counts that a longer
+    # half-life accumulates, which would pull the half-life short
+    b_uncapped = [replace(t, cap_count=None) for t in b_split]
 
     def design(decay, terms):
         counts = ex.features.counts(decay)
         return np.hstack([ones, term_matrix(counts, types, terms), A])
 
-    # penalty strength: time-series cross-validation at the starting decay
     start_decay = rules.decay if rules.decay.kind in ("exponential", "window", "linear") \
         else make_decay("exponential", 14.0)
+    label_info = {"model": "fixed lag", "lag_days": lag_days}
+    base_weight = ex.weight
+    o_ex = o_train[ex.lead]
+    delays = None
+    if booking and ex.n_positive:
+        delays = initial_delays(_max_delay(ex.lead, ex.t, o_ex, horizon_days))
+
+    def spread(decay, rounds):
+        """The booking-delay EM at ``decay`` (see calib.fit.booking)."""
+        nonlocal delays
+        X = design(decay, b_uncapped)
+        y_b, R = ex.y, base_weight
+        coef = None
+        eta = np.full(ex.n, float(np.log(max(ex.y.mean(), 1e-6))))
+        for _ in range(rounds):
+            y_b, R, r = spread_labels(ex.lead, ex.t, o_ex, eta, delays)
+            delays = update_delays(ex.lead, ex.t, o_ex, r, delays)
+            f = fit_logit(X, y_b, weight=base_weight * R, l2=1.0 if l2 is None else l2,
+                          start=coef)
+            coef = f.coef
+            eta = X @ coef
+        return replace(ex, y=y_b, weight=base_weight * R)
+
+    if delays is not None:
+        ex = spread(start_decay, EM_ROUNDS)
+
+    # penalty strength: time-series cross-validation at the starting decay
     penalty = {"method": "ridge (L2 on standardised columns)", "l2": l2, "chosen_by": "given"}
     if l2 is None:
         l2, cv = choose_l2(design(start_decay, b_split), ex.y, ex.weight,
@@ -588,17 +651,26 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
         if train_ds.snapshot and len(types):
             warnings.append("Snapshot data: no decay can be learnt (each lead is seen once).")
     else:
-        from calib.fit.logistic import fit_logit
-        X0 = design(start_decay, b_split)
+        X0 = design(start_decay, b_uncapped)
         f0 = fit_logit(X0, ex.y, weight=ex.weight, l2=l2)
         lp = (A @ f0.coef[1 + len(b_split):])[:, None]
 
-        class _Space:  # per-type counts -> split behaviour terms
+        class _Space:  # per-type counts -> split behaviour terms (uncapped)
             def counts(self, decay):
-                return term_matrix(ex.features.counts(decay), types, b_split)
+                return term_matrix(ex.features.counts(decay), types, b_uncapped)
 
         prof = profile_decay(_Space(), lp, ex.y, ex.weight, ex.lead, kinds=tuple(kinds), l2=l2)
+        if delays is not None and prof.decay != start_decay:
+            # the labels again at the decay found, and the profile on them
+            ex = spread(prof.decay, 2)
+            f0 = fit_logit(design(prof.decay, b_uncapped), ex.y, weight=ex.weight, l2=l2)
+            lp = (A @ f0.coef[1 + len(b_split):])[:, None]
+            prof = profile_decay(_Space(), lp, ex.y, ex.weight, ex.lead, kinds=tuple(kinds),
+                                 l2=l2)
     decay = prof.decay
+    if delays is not None:
+        label_info = {"model": "booking delay", "mean_days": delays.mean(),
+                      "q95_days": delays.quantile(0.95), "max_days": delays.max_delay}
 
     # per event type model (for the review and the group tests)
     kinds_col = ["intercept"] + ["behavior"] * len(b_split) + ["fit"] * len(f_terms)
@@ -791,7 +863,7 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
     split.update({"train_leads": int(train_ds.n_leads), "test_leads": int(len(test_codes))})
     examples = {"n": ex.n, "positives": ex.n_positive, "leads": ex.n_leads,
                 "candidates": ex.n_candidates, "negatives_kept_share": float(np.exp(ex.log_sampling)),
-                "horizon_days": horizon_days, "lag_days": lag_days}
+                "horizon_days": horizon_days, "lag_days": lag_days, "label_time": label_info}
     return FitResult(rules=proposed, current=rules.name, outcome=outcome, split=split,
                      examples=examples, points_per_logit=float(scale), decay=prof, effects=eff,
                      review=review, event_effects=event_effects, new_rules=new_rules, cutoffs=cutoffs, curve=curve,
