@@ -177,7 +177,9 @@ class FitResult:
         if lt.get("model") == "booking delay":
             L.append(f"  label time: each outcome spread over the moments that could have "
                      f"decided it; estimated delay from decision to outcome {lt['mean_days']:.1f} "
-                     f"days on average, 95% within {lt['q95_days']:g} days")
+                     f"days on average, 95% within {lt['q95_days']:g} days"
+                     + ("; the decay is learnt from the holdout leads (their labels are "
+                        "complete)" if lt.get("decay_from") == "holdout leads" else ""))
         L.append("  " + self.decay.summary())
         if len(self.decay.kinds) > 1:
             L.append("    kinds by AIC: " + ", ".join(
@@ -564,6 +566,7 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
                           lag_days=lag_days, lead_weight=lead_weight,
                           max_examples=max_examples, seed=seed, scheduler=scheduler)
     use_ipw, n_probe_pos = False, 0
+    sample_weight = ex.weight
     if pi_tr is not None and not train_ds.snapshot and not hold_tr.all():
         w_ex = _example_weights(ex, r_at_tr, hold_tr, pi_tr)
         n_probe_pos = int(((w_ex > 1) & (ex.y > 0)).sum())
@@ -609,12 +612,13 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
     base_weight = ex.weight
     o_ex = o_train[ex.lead]
     delays = None
+    R_last = np.ones(ex.n)
     if booking and ex.n_positive:
         delays = initial_delays(_max_delay(ex.lead, ex.t, o_ex, horizon_days))
 
     def spread(decay, rounds):
         """The booking-delay EM at ``decay`` (see calib.fit.booking)."""
-        nonlocal delays
+        nonlocal delays, R_last
         X = design(decay, b_uncapped)
         y_b, R = ex.y, base_weight
         coef = None
@@ -626,6 +630,7 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
                           start=coef)
             coef = f.coef
             eta = X @ coef
+        R_last = R
         return replace(ex, y=y_b, weight=base_weight * R)
 
     if delays is not None:
@@ -659,18 +664,28 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
             def counts(self, decay):
                 return term_matrix(ex.features.counts(decay), types, b_uncapped)
 
-        prof = profile_decay(_Space(), lp, ex.y, ex.weight, ex.lead, kinds=tuple(kinds), l2=l2)
+        def prof_weight():
+            """With selective labels and a holdout, the decay is learnt from the holdout
+            leads alone: worked from creation, their labels are complete (elsewhere a
+            meeting missed before routing leaves a lead looking at risk afterwards)."""
+            if use_ipw and delays is not None:
+                return sample_weight * hold_tr[ex.lead] * R_last
+            return ex.weight
+
+        prof = profile_decay(_Space(), lp, ex.y, prof_weight(), ex.lead, kinds=tuple(kinds),
+                             l2=l2)
         if delays is not None and prof.decay != start_decay:
             # the labels again at the decay found, and the profile on them
             ex = spread(prof.decay, 2)
             f0 = fit_logit(design(prof.decay, b_uncapped), ex.y, weight=ex.weight, l2=l2)
             lp = (A @ f0.coef[1 + len(b_split):])[:, None]
-            prof = profile_decay(_Space(), lp, ex.y, ex.weight, ex.lead, kinds=tuple(kinds),
-                                 l2=l2)
+            prof = profile_decay(_Space(), lp, ex.y, prof_weight(), ex.lead,
+                                 kinds=tuple(kinds), l2=l2)
     decay = prof.decay
     if delays is not None:
         label_info = {"model": "booking delay", "mean_days": delays.mean(),
-                      "q95_days": delays.quantile(0.95), "max_days": delays.max_delay}
+                      "q95_days": delays.quantile(0.95), "max_days": delays.max_delay,
+                      "decay_from": "holdout leads" if use_ipw else "all leads"}
 
     # per event type model (for the review and the group tests)
     kinds_col = ["intercept"] + ["behavior"] * len(b_split) + ["fit"] * len(f_terms)
