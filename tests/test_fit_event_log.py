@@ -239,7 +239,8 @@ def test_coverage_by_routing_tells_selective_from_full():
     partial = coverage_by_routing(routed, np.r_[np.ones(500, bool), np.zeros(450, bool),
                                                 np.ones(50, bool)])
     assert partial["selective"] is True
-    assert coverage_by_routing(np.ones(100, bool), np.ones(100, bool))["selective"] is None
+    assert coverage_by_routing(np.ones(100, bool), np.ones(100, bool))["selective"] is False
+    assert coverage_by_routing(np.zeros(100, bool), np.ones(100, bool))["selective"] is None
 
 
 @settings(max_examples=60, deadline=None)

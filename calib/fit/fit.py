@@ -641,7 +641,8 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
     if l2 is None:
         l2, cv = choose_l2(design(start_decay, b_split), ex.y, ex.weight,
                            ex.t if not train_ds.snapshot else np.arange(ex.n))
-        penalty.update(l2=l2, chosen_by="time-series cross-validation (3 folds)",
+        penalty.update(l2=l2, chosen_by="time-series cross-validation (3 folds)"
+                       if not train_ds.snapshot else "cross-validation (3 folds, in lead order)",
                        cv=cv.to_dict("records"))
 
     # decay profile (fit attributes enter as one column: their linear predictor)
@@ -760,12 +761,23 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
     all_names = [t.name for t in final_terms] + [t.name for t in f_terms]
     clipped = {n for n, b in zip(all_names, list(b_beta) + list(f_beta))
                if abs(scale * b) >= bound}
+    quiet = []  # separated terms whose points are not clipped: named together
     for t_name, (n_sep, had) in separated.items():
+        if t_name not in clipped and len(separated) > 3:
+            quiet.append(t_name)
+            continue
         who = (f"all {n_sep:,} training leads with it {'had' if had else 'lacked'} "
                f"'{outcome}'" if n_sep else "every training example with it had the same label")
         warnings.append(f"The data separate on '{t_name}': {who}, so its effect has no finite "
                         "unpenalised estimate; its points are the penalised (shrunk) estimate"
                         + (f", clipped at {bound:g} points" if t_name in clipped else "") + ".")
+    if quiet:
+        shown = ", ".join(f"'{q}'" for q in quiet[:5])
+        more = f" and {len(quiet) - 5} more" if len(quiet) > 5 else ""
+        warnings.append(f"The data separate on {len(quiet)} terms ({shown}{more}): every "
+                        "lead or example with one had the same label, so they have no finite "
+                        "unpenalised estimate; their points are penalised (shrunk) estimates, "
+                        "none at the bound.")
     for t_name, b in zip(all_names, list(b_beta) + list(f_beta)):
         if t_name in clipped and t_name not in separated:
             warnings.append(f"'{t_name}' is worth more than {bound:g} points "

@@ -253,10 +253,17 @@ def coverage_by_routing(routed: np.ndarray, covered: np.ndarray, *, min_leads: i
         n = int(m.sum())
         out[key] = {"leads": n, "coverage": float(covered[m].mean()) if n else None}
     r, nr = out["routed"]["coverage"], out["not_routed"]["coverage"]
-    if out["not_routed"]["leads"] < min_leads or r is None:
+    if r is None:
         selective = None
-        sentence = (f"only {out['not_routed']['leads']} lead(s) were not routed: whether "
-                    "outcomes depend on routing cannot be measured")
+        sentence = "no lead was routed: whether outcomes depend on routing cannot be measured"
+    elif out["not_routed"]["leads"] < min_leads:
+        selective = False
+        n_not = out["not_routed"]["leads"]
+        sentence = ((f"the historical rules routed every one of the {len(routed):,} leads"
+                     if n_not == 0 else f"the historical rules routed all but {n_not} of "
+                     f"the {len(routed):,} leads")
+                    + ", so sales worked (nearly) every lead: the labels are not selective "
+                    "and need no correction")
     else:
         selective = bool(nr < r - gap)
         sentence = (f"{nr:.0%} of the {out['not_routed']['leads']:,} leads the historical rules "
