@@ -80,9 +80,14 @@ def main() -> None:
     print(f"window: {res.split['window']['sentence']}")
     lo, hi = res.decay.ci_low, res.decay.ci_high
     covers = (lo is None or lo <= true_hl) and (hi is None or true_hl <= hi)
-    print(f"half-life: {d.half_life_days:.2f} d ({res.decay.interval_text()}); true "
-          f"{true_hl:g}; off by {abs(d.half_life_days / true_hl - 1):.1%}; the interval "
-          f"{'covers' if covers else 'misses'} it")
+    if d.kind == "exponential":
+        print(f"half-life: {d.half_life_days:.2f} d ({res.decay.interval_text()}); true "
+              f"{true_hl:g}; off by {abs(d.half_life_days / true_hl - 1):.1%}; the interval "
+              f"{'covers' if covers else 'misses'} it")
+    else:
+        print(f"{res.decay.summary()} (true: exponential, half-life {true_hl:g} d); kinds by "
+              "AIC: " + ", ".join(f"{r.kind} {r.parameter_days:.3g} d +{r.delta_aic:.1f}"
+                                   for r in res.decay.kinds.itertuples()))
     ee = res.event_effects.set_index("event_type")
     te = world.truth["event_effects"]
     common = [e for e in te if e in ee.index]

@@ -21,8 +21,13 @@ def _fit_args(p):
     p.add_argument("--horizon-days", type=float, default=None, metavar="H",
                    help="longest label window of a training example (default: the window, "
                    "at most 30)")
+    p.add_argument("--label-delay", choices=("model", "fixed"), default="model",
+                   help="when an outcome was decided: 'model' spreads it over the moments "
+                   "that could have decided it, with the delay estimated from the data "
+                   "(default); 'fixed' puts it --lag-days before the outcome")
     p.add_argument("--lag-days", type=float, default=1.0, metavar="L",
-                   help="time from the decisive moment to the recorded outcome (default 1)")
+                   help="with --label-delay fixed: time from the decisive moment to the "
+                   "recorded outcome (default 1)")
     p.add_argument("--window-days", type=float, default=None, metavar="W",
                    help="attribution window of the replays (default: from the data, the "
                    "time within which 95%% of the outcomes arrive)")
@@ -66,7 +71,8 @@ def _fit(args):
               weighting=args.weighting,
               exclude_columns=[c for c in args.exclude_columns.split(",") if c],
               kinds=tuple(k.strip() for k in args.decay_kinds.split(",") if k.strip()),
-              name=args.name, seed=args.seed, scheduler=scheduler)
+              name=args.name, seed=args.seed, scheduler=scheduler,
+              label_delay=args.label_delay)
     write_rules(res.rules, args.out)
     info(f"wrote the proposed rule set '{res.rules.name}' to {args.out}")
     if args.curve_out:
