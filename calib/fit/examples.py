@@ -143,6 +143,7 @@ class Examples:
     horizon_days: float
     n_candidates: int
     features: FeatureSpace
+    sample_rate: float = 1.0  # share of the subsampled examples kept (1: all kept)
 
     @property
     def n(self) -> int:
@@ -223,7 +224,8 @@ def build_examples(ds: Dataset, current: RuleSet, o_time: np.ndarray, *,
     weight = w_lead[lead[idx]] if w_sample is None else w_lead[lead[idx]] * w_sample
     return Examples(lead=lead[idx], t=t[idx], y=y[idx], weight=weight,
                     log_sampling=log_r, horizon_days=float(horizon_days),
-                    n_candidates=n_cand, features=space.at(lead[idx], t[idx]))
+                    n_candidates=n_cand, features=space.at(lead[idx], t[idx]),
+                    sample_rate=1.0 if rate is None else float(rate))
 
 
 def no_examples_error() -> CalibError:

@@ -481,8 +481,7 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
     label_delay : {"model", "fixed"}, default "model"
         When an outcome was decided: ``model`` spreads each label over the moments that
         could have booked it, with a delay distribution estimated from the data
-        (:mod:`calib.fit.booking`); ``fixed`` places it ``lag_days`` before the outcome
-        (always so for partitioned data sets).
+        (:mod:`calib.fit.booking`); ``fixed`` places it ``lag_days`` before the outcome.
 
     Returns
     -------
@@ -554,7 +553,7 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
     if label_delay not in ("model", "fixed"):
         raise CalibError(f"label_delay must be 'model' or 'fixed'. Got {label_delay!r}.",
                          code="invalid_value")
-    booking = parts is None and not train_ds.snapshot and label_delay == "model"
+    booking = not train_ds.snapshot and label_delay == "model"
     if parts is None:
         ex = build_examples(train_ds, rules, o_train, horizon_days=horizon_days,
                             lag_days=0.0 if booking else lag_days, lead_weight=lead_weight,
@@ -563,8 +562,9 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
     else:  # partition by partition, on a cluster when one is given
         from calib.distributed.api import fit_examples
         ex = fit_examples(parts, ds, train_ds, rules, outcome, horizon_days=horizon_days,
-                          lag_days=lag_days, lead_weight=lead_weight,
-                          max_examples=max_examples, seed=seed, scheduler=scheduler)
+                          lag_days=0.0 if booking else lag_days, lead_weight=lead_weight,
+                          max_examples=max_examples, seed=seed, scheduler=scheduler,
+                          whole_positive_leads=booking)
     use_ipw, n_probe_pos = False, 0
     sample_weight = ex.weight
     if pi_tr is not None and not train_ds.snapshot and not hold_tr.all():
@@ -889,7 +889,9 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
 
     split.update({"train_leads": int(train_ds.n_leads), "test_leads": int(len(test_codes))})
     examples = {"n": ex.n, "positives": ex.n_positive, "leads": ex.n_leads,
-                "candidates": ex.n_candidates, "negatives_kept_share": float(np.exp(ex.log_sampling)),
+                "candidates": ex.n_candidates,
+                "negatives_kept_share": (float(np.exp(ex.log_sampling)) if ex.log_sampling
+                                         else ex.sample_rate),
                 "horizon_days": horizon_days, "lag_days": lag_days, "label_time": label_info}
     return FitResult(rules=proposed, current=rules.name, outcome=outcome, split=split,
                      examples=examples, points_per_logit=float(scale), decay=prof, effects=eff,
