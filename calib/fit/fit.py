@@ -287,6 +287,37 @@ def _example_weights(ex, routed_at: np.ndarray, holdout: np.ndarray, pi: float) 
     return np.where(seen, 1.0, np.where(holdout[ex.lead], 1.0 / pi, 0.0))
 
 
+def _separation_notes(separated: dict, points: dict, bound: float, outcome: str,
+                      warnings: list) -> dict:
+    """Plain-words warnings for the terms the data separate (``name -> (leads,
+    had_outcome)``) and the points clipped at ``bound`` (``points``: unrounded points per
+    term); returns the ``separation`` table of :class:`FitResult`."""
+    clipped = {n for n, p in points.items() if abs(p) >= bound}
+    quiet = []  # separated terms whose points are not clipped: named together
+    for t_name, (n_sep, had) in separated.items():
+        if t_name not in clipped and len(separated) > 3:
+            quiet.append(t_name)
+            continue
+        who = (f"all {n_sep:,} training leads with it {'had' if had else 'lacked'} "
+               f"'{outcome}'" if n_sep else "every training example with it had the same label")
+        warnings.append(f"The data separate on '{t_name}': {who}, so its effect has no finite "
+                        "unpenalised estimate; its points are the penalised (shrunk) estimate"
+                        + (f", clipped at {bound:g} points" if t_name in clipped else "") + ".")
+    if quiet:
+        shown = ", ".join(f"'{q}'" for q in quiet[:5])
+        more = f" and {len(quiet) - 5} more" if len(quiet) > 5 else ""
+        warnings.append(f"The data separate on {len(quiet)} terms ({shown}{more}): every "
+                        "lead or example with one had the same label, so they have no finite "
+                        "unpenalised estimate; their points are penalised (shrunk) estimates, "
+                        "none at the bound.")
+    for t_name, p in points.items():
+        if t_name in clipped and t_name not in separated:
+            warnings.append(f"'{t_name}' is worth more than {bound:g} points "
+                            f"({p:+.0f}); its points are clipped at the bound.")
+    return {k: {"leads": v[0], "had_outcome": v[1], "clipped": k in clipped}
+            for k, v in separated.items()}
+
+
 def _max_delay(lead, t, o, horizon_days: float) -> float:
     """The longest delay from booking to outcome the booking-delay model allows: twice
     the 95% quantile of the gap from a positive lead's last moment to its outcome, plus a
@@ -759,31 +790,8 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
     for t_name in model.separated:
         separated.setdefault(t_name, (None, None))
     all_names = [t.name for t in final_terms] + [t.name for t in f_terms]
-    clipped = {n for n, b in zip(all_names, list(b_beta) + list(f_beta))
-               if abs(scale * b) >= bound}
-    quiet = []  # separated terms whose points are not clipped: named together
-    for t_name, (n_sep, had) in separated.items():
-        if t_name not in clipped and len(separated) > 3:
-            quiet.append(t_name)
-            continue
-        who = (f"all {n_sep:,} training leads with it {'had' if had else 'lacked'} "
-               f"'{outcome}'" if n_sep else "every training example with it had the same label")
-        warnings.append(f"The data separate on '{t_name}': {who}, so its effect has no finite "
-                        "unpenalised estimate; its points are the penalised (shrunk) estimate"
-                        + (f", clipped at {bound:g} points" if t_name in clipped else "") + ".")
-    if quiet:
-        shown = ", ".join(f"'{q}'" for q in quiet[:5])
-        more = f" and {len(quiet) - 5} more" if len(quiet) > 5 else ""
-        warnings.append(f"The data separate on {len(quiet)} terms ({shown}{more}): every "
-                        "lead or example with one had the same label, so they have no finite "
-                        "unpenalised estimate; their points are penalised (shrunk) estimates, "
-                        "none at the bound.")
-    for t_name, b in zip(all_names, list(b_beta) + list(f_beta)):
-        if t_name in clipped and t_name not in separated:
-            warnings.append(f"'{t_name}' is worth more than {bound:g} points "
-                            f"({scale * b:+.0f}); its points are clipped at the bound.")
-    separation = {k: {"leads": v[0], "had_outcome": v[1], "clipped": k in clipped}
-                  for k, v in separated.items()}
+    points = {n: scale * b for n, b in zip(all_names, list(b_beta) + list(f_beta))}
+    separation = _separation_notes(separated, points, bound, outcome, warnings)
     for d in screened:
         warnings.append(d["note"][0].upper() + d["note"][1:] + ".")
     limits = {"min": rules.limits.min} if rules.limits.min is not None else None
