@@ -77,9 +77,17 @@ def main() -> None:
           f"{res.selection['training_weighting']}")
     true_hl = world.truth["half_life_days"]
     d = res.rules.decay
-    print(f"half-life: {d.half_life_days:.2f} d (95% CI {res.decay.ci_low:.2f} to "
-          f"{res.decay.ci_high:.2f}); true {true_hl:g}; off by "
-          f"{abs(d.half_life_days / true_hl - 1):.1%}")
+    print(f"window: {res.split['window']['sentence']}")
+    lo, hi = res.decay.ci_low, res.decay.ci_high
+    covers = (lo is None or lo <= true_hl) and (hi is None or true_hl <= hi)
+    if d.kind == "exponential":
+        print(f"half-life: {d.half_life_days:.2f} d ({res.decay.interval_text()}); true "
+              f"{true_hl:g}; off by {abs(d.half_life_days / true_hl - 1):.1%}; the interval "
+              f"{'covers' if covers else 'misses'} it")
+    else:
+        print(f"{res.decay.summary()} (true: exponential, half-life {true_hl:g} d); kinds by "
+              "AIC: " + ", ".join(f"{r.kind} {r.parameter_days:.3g} d +{r.delta_aic:.1f}"
+                                   for r in res.decay.kinds.itertuples()))
     ee = res.event_effects.set_index("event_type")
     te = world.truth["event_effects"]
     common = [e for e in te if e in ee.index]
@@ -90,7 +98,7 @@ def main() -> None:
 
     c = res.comparison
     cc = c["corrected"]
-    ot = evaluate(ds, current, truth_rules)["corrected"]
+    ot = evaluate(ds, current, truth_rules, window_days=c["window_days"])["corrected"]
     print(f"out of time at current.toml's volume ({c['mql_count']:,} MQLs):")
     print(f"  observed (whole window): current {c['current']['mature']['rate']:.1%}, proposed "
           f"{c['proposed']['mature']['rate']:.1%}")
@@ -101,8 +109,8 @@ def main() -> None:
           f"{ot['proposed']['rate']:.1%}; proposed / truth "
           f"{cc['proposed']['rate'] / ot['proposed']['rate']:.1%}")
     dl = world.latent_dataset()
-    lp = evaluate(dl, current, res.rules, holdout_column=None)
-    lt = evaluate(dl, current, truth_rules, holdout_column=None)
+    lp = evaluate(dl, current, res.rules, holdout_column=None, window_days=c["window_days"])
+    lt = evaluate(dl, current, truth_rules, holdout_column=None, window_days=c["window_days"])
     a, b, t = (lp["current"]["mature"]["rate"], lp["proposed"]["mature"]["rate"],
                lt["proposed"]["mature"]["rate"])
     print(f"  latent (every meeting, worked or not): current {a:.1%}, proposed {b:.1%}, "

@@ -213,7 +213,7 @@ def test_result_objects_are_complete_and_json_safe(result):
     assert cor["difference"]["ci_low"] <= cor["difference"]["diff"] <= cor["difference"]["ci_high"]
     assert {r["band"] for r in d["selection"]["coverage_by_band"]} >= {"cold", "mql"}
     assert result.to_frame()["term"].iloc[0] == "intercept"
-    assert "out of time at equal MQL volume" in result.summary()
+    assert "out of time at matched MQL volume" in result.summary()
     # every proposed point is a whole number on the current rules' scale
     assert all(float(r.points).is_integer() for r in result.rules.behavior + result.rules.fit)
 
@@ -247,15 +247,17 @@ def test_out_of_time_at_current_volume_against_the_latent_truth(ds, world, resul
 
     current, truth = load_rules(world.current_rules), load_rules(world.truth_rules)
     latent = world.latent_dataset()
-    lp = evaluate(latent, current, result.rules, holdout_column=None)
-    lt = evaluate(latent, current, truth, holdout_column=None)
+    lp = evaluate(latent, current, result.rules, holdout_column=None,
+                  window_days=result.comparison["window_days"])
+    lt = evaluate(latent, current, truth, holdout_column=None,
+                  window_days=result.comparison["window_days"])
     assert lp["mql_count"] == result.comparison["mql_count"]
     assert lp["difference"]["ci_low"] > 0
     assert lp["proposed"]["mature"]["rate"] >= 0.9 * lt["proposed"]["mature"]["rate"]
     cor = result.comparison["corrected"]
     latent_diff = lp["proposed"]["mature"]["rate"] - lp["current"]["mature"]["rate"]
     assert cor["difference"]["ci_low"] <= latent_diff <= cor["difference"]["ci_high"]
-    ot = evaluate(ds, current, truth)["corrected"]
+    ot = evaluate(ds, current, truth, window_days=result.comparison["window_days"])["corrected"]
     assert cor["proposed"]["rate"] >= 0.9 * ot["proposed"]["rate"]
 
 

@@ -678,6 +678,11 @@ def abtest(ds, assignments: pd.DataFrame | None = None, config: ABTestConfig | N
     specs = _resolve_metrics(ds, cfg)
     outcome_needed = [n for n, kind, _ in specs if kind == "outcome"]
     otimes = first_outcome_times(ds, outcome_needed) if outcome_needed else {}
+    if not snapshot and not mature.any() and otimes:
+        from calib.data.delays import window_hint
+        hint = window_hint({n: otimes[n][lead] for n in otimes}, a_ns, end_ns)
+        if hint:
+            warnings[-1] += " " + hint
     times: dict[str, np.ndarray] = {}
     for name, kind, _ in specs:
         if kind == "outcome":

@@ -23,7 +23,7 @@ the training and the test snapshots.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -33,6 +33,7 @@ from scipy.optimize import isotonic_regression
 
 from calib.calibration import metrics as M
 from calib.data.dataset import Dataset, ns
+from calib.data.delays import resolve_window
 from calib.engine.kernels import NS_PER_DAY
 from calib.engine.prepare import prepare
 from calib.engine.replay import NEVER, combine_scores
@@ -119,6 +120,7 @@ class CalibrationResult:
     by_segment: pd.DataFrame | None
     psi: dict
     mapping: CalibrationMap
+    window: dict = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
         """The reliability table (the curve's data)."""
@@ -139,12 +141,14 @@ class CalibrationResult:
                 "reliability": rec(self.reliability), "lift": rec(self.lift),
                 "by_band": rec(self.by_band), "by_cohort": rec(self.by_cohort),
                 "by_segment": rec(self.by_segment), "psi": self.psi,
-                "mapping": rec(self.mapping.table())}
+                "mapping": rec(self.mapping.table()), "window": self.window}
 
     def summary(self) -> str:
         t = self.metrics["test"]
         L = [f"Calibration of '{self.rules}': P({self.outcome} within {self.window_days:g} days "
              f"| score), {self.method}"]
+        if self.window.get("source") in ("data", "default"):
+            L.append(f"  window: {self.window['sentence']}")
         s = self.split
         L.append(f"  fitted on {self.metrics['train']['n']:,} snapshots "
                  + (f"before {s['train_until'][:10]}" if s["kind"] == "time" else "(random 2/3)")
@@ -198,7 +202,7 @@ def _snapshots(ds: Dataset, o: np.ndarray, every_days: float, window_days: float
 
 
 def calibrate(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting",
-              window_days: float = 90.0, method: Method = "isotonic", train_until=None,
+              window_days: float | None = None, method: Method = "isotonic", train_until=None,
               segment: str | None = None, every_days: float = 7.0, n_bins: int = 10,
               max_examples: int = 2_000_000, seed: int = 0) -> CalibrationResult:
     """Calibrate a rule set's score to the probability of an outcome within a window.
@@ -208,8 +212,11 @@ def calibrate(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting",
     ds : Dataset
     rules : RuleSet
     outcome : str, default "meeting"
-    window_days : float, default 90
-        W: the probability is of the outcome within W days of the snapshot.
+    window_days : float, optional
+        W: the probability is of the outcome within W days of the snapshot. Default:
+        from the data, the 95% quantile of the delay from the MQL (else from lead
+        creation) to the outcome
+        (:func:`calib.data.delays.window_from_data`; 90 days when too few leads have it).
     method : {"isotonic", "platt"}, default "isotonic"
     train_until : str or Timestamp, optional
         Fit on snapshots whose window ends by this date, evaluate on later snapshots.
@@ -232,6 +239,12 @@ def calibrate(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting",
     if method not in ("isotonic", "platt"):
         raise CalibError(f"The calibration method must be 'isotonic' or 'platt'. Got {method!r}.",
                          code="invalid_value")
+    if window_days is None and outcome.lower() in ds.outcome_types:
+        window = resolve_window(ds, None, [outcome.lower()], rules=rules)
+        window_days = window.days
+    else:
+        window = resolve_window(ds, 90.0 if window_days is None else window_days, [outcome])
+        window_days = window.days
     if not window_days > 0 or not every_days > 0:
         raise CalibError("window_days and every_days must be > 0.", code="out_of_range")
     if segment is not None and segment not in ds.leads.columns:
@@ -263,8 +276,23 @@ def calibrate(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting",
     score, fit = combine_scores(p2.decayed(rules.decay), p2, rules)
     train = ~test
     if train.sum() == 0 or test.sum() == 0:
-        raise CalibError("The split leaves no training or no test snapshots.", code="no_examples",
-                         suggestion="Choose another --train-until.")
+        why = ""
+        if not ds.snapshot:
+            first = ds.leads["created_at"].min()
+            why = (f" A training snapshot needs its whole {window_days:g}-day window before "
+                   f"--train-until ({T.date()}), and the data start on {first.date()}; a test "
+                   f"snapshot needs its window before the end of the data "
+                   f"({ds.end_of_data.date()}).")
+            w = resolve_window(ds, None, [outcome.lower()], rules=rules, default=window_days)
+            if w.source == "data" and w.days < window_days:
+                why += f" {w.sentence[0].upper()}{w.sentence[1:].split(': window')[0]}."
+            hint = (f"Use a shorter --window-days (e.g. {w.days:g}) or another --train-until."
+                    if w.source == "data" and w.days < window_days
+                    else "Use a shorter --window-days or another --train-until.")
+        else:
+            hint = "Choose another --train-until."
+        raise CalibError("The split leaves no training or no test snapshots." + why,
+                         code="no_examples", suggestion=hint)
     mp = fit_map(score[train], y[train], method)
     prob = mp.predict(score)
 
@@ -310,4 +338,5 @@ def calibrate(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting",
     return CalibrationResult(rules=rules.name, outcome=outcome.lower(),
                              window_days=float(window_days), method=method, split=split,
                              metrics=met, reliability=rel, lift=lift, by_band=by_band,
-                             by_cohort=by_cohort, by_segment=by_segment, psi=psi, mapping=mp)
+                             by_cohort=by_cohort, by_segment=by_segment, psi=psi, mapping=mp,
+                             window=window.to_dict())

@@ -30,12 +30,19 @@ def _fit_args(p):
     p.add_argument("--train-until", metavar="DATE",
                    help="fit on the data as known at DATE, test on leads created after "
                    "(default: two thirds through the data)")
-    p.add_argument("--horizon-days", type=DAYS, default=30.0, metavar="H",
-                   help="longest label window of a training example (default 30)")
+    p.add_argument("--horizon-days", type=DAYS, default=None, metavar="H",
+                   help="longest label window of a training example (default: the window, "
+                   "at most 30)")
+    p.add_argument("--label-delay", choices=("model", "fixed"), default="model",
+                   help="when an outcome was decided: 'model' spreads it over the moments "
+                   "that could have decided it, with the delay estimated from the data "
+                   "(default); 'fixed' puts it --lag-days before the outcome")
     p.add_argument("--lag-days", type=number(low=0, high=36_500), default=1.0, metavar="L",
-                   help="time from the decisive moment to the recorded outcome (default 1)")
-    p.add_argument("--window-days", type=DAYS, default=90, metavar="W",
-                   help="attribution window of the replays (default 90)")
+                   help="with --label-delay fixed: time from the decisive moment to the "
+                   "recorded outcome (default 1)")
+    p.add_argument("--window-days", type=DAYS, default=None, metavar="W",
+                   help="attribution window of the replays (default: from the data, the "
+                   "time within which 95%% of the outcomes arrive)")
     p.add_argument("--capacity", type=POSITIVE, metavar="MQL_PER_WEEK",
                    help="MQLs per week sales can take (default: keep the current volume)")
     p.add_argument("--sql-precision", type=number(low=0, low_open=True, high=1), metavar="P",
@@ -105,14 +112,20 @@ def _fit(args):
               weighting=args.weighting,
               exclude_columns=[c for c in args.exclude_columns.split(",") if c],
               kinds=tuple(k.strip() for k in args.decay_kinds.split(",") if k.strip()),
-              name=args.name, seed=args.seed, scheduler=scheduler)
+              name=args.name, seed=args.seed, scheduler=scheduler,
+              label_delay=args.label_delay)
     from calib.fit.simplify import simplify
 
     whole = ds
     if not hasattr(whole, "leads"):  # a partitioned data set: simplify on the whole
         from calib.distributed.partitions import read_whole
         whole = read_whole(ds)
-    simp = simplify(whole, res, points_step=args.points_step, window_days=args.window_days,
+    window = args.window_days if args.window_days is not None else \
+        (res.comparison or {}).get("window_days")
+    if window is None:
+        from calib.data.delays import resolve_window
+        window = resolve_window(whole, None, [res.outcome], rules=rules).days
+    simp = simplify(whole, res, points_step=args.points_step, window_days=window,
                     seed=args.seed)
     write_rules(simp.rules, args.out)
     info(f"wrote the proposed rule set '{simp.rules.name}' to {args.out}")
@@ -129,8 +142,9 @@ def _calibrate_args(p):
     p.add_argument("--rules", required=True, metavar="R.toml", help="rule set")
     p.add_argument("--outcome", default="meeting", metavar="X",
                    help="outcome (default meeting)")
-    p.add_argument("--window-days", type=DAYS, default=90, metavar="W",
-                   help="probability of the outcome within W days (default 90)")
+    p.add_argument("--window-days", type=DAYS, default=None, metavar="W",
+                   help="probability of the outcome within W days (default: from the data, "
+                   "the time within which 95%% of the outcomes arrive)")
     p.add_argument("--method", choices=("isotonic", "platt"), default="isotonic",
                    help="calibration map (default isotonic)")
     p.add_argument("--train-until", metavar="DATE",

@@ -242,7 +242,8 @@ def compare_from_replays(ra: ReplayResult, rb: ReplayResult, occurred: dict, out
 # ------------------------------------------------------------------------ fit
 def fit_examples(data_dir, ds, train_ds, rules, outcome: str, *, horizon_days: float,
                  lag_days: float = 1.0, lead_weight=None, max_examples: int = 600_000,
-                 seed: int = 0, scheduler=None, progress: bool | None = None):
+                 seed: int = 0, scheduler=None, progress: bool | None = None,
+                 whole_positive_leads: bool = False):
     """``fit``'s training examples, built partition by partition (on a cluster when
     ``scheduler`` says so); equal to :func:`calib.fit.build_examples` on ``train_ds``.
 
@@ -260,7 +261,7 @@ def fit_examples(data_dir, ds, train_ds, rules, outcome: str, *, horizon_days: f
         The current rules (only ``max_per_day`` is used).
     outcome : str
         The outcome to predict.
-    horizon_days, lag_days, lead_weight, max_examples, seed
+    horizon_days, lag_days, lead_weight, max_examples, seed, whole_positive_leads
         As for :func:`calib.fit.build_examples` (``lead_weight`` per lead of
         ``train_ds``).
 
@@ -304,7 +305,8 @@ def fit_examples(data_dir, ds, train_ds, rules, outcome: str, *, horizon_days: f
         lead_ok = np.packbits(ok)
     kw = {"data_dir": str(data_dir), "info": info, "rules": rules, "outcome": outcome.lower(),
           "until": until, "lead_ok": lead_ok, "horizon_days": float(horizon_days),
-          "lag_days": float(lag_days), "seed": int(seed)}
+          "lag_days": float(lag_days), "seed": int(seed),
+          "whole_positive_leads": bool(whole_positive_leads)}
     backend, owned = get_backend(scheduler)
     try:
         rate = None
@@ -352,11 +354,20 @@ def fit_examples(data_dir, ds, train_ds, rules, outcome: str, *, horizon_days: f
     prep = Prepared(n_leads=n_train, eval_lead=lead, eval_t=t, rule_events=tuple(rule_events),
                     fit_m=np.zeros((n_train, 0)), snapshot=train_ds.snapshot,
                     snapshot_decay=timed)
-    return Examples(lead=lead, t=t, y=y.astype(float), weight=w_lead[lead],
-                    log_sampling=float(np.log(rate)) if rate is not None else 0.0,
+    weight = w_lead[lead]
+    log_r = float(np.log(rate)) if rate is not None else 0.0
+    if rate is not None and whole_positive_leads:
+        # examples of leads without the outcome were subsampled: weighted up instead
+        from calib.engine.replay import NEVER, first_outcome_times
+        o_train = first_outcome_times(train_ds, [outcome.lower()])[outcome.lower()]
+        weight = weight * np.where(o_train[lead] != NEVER, 1.0, 1.0 / rate)
+        log_r = 0.0
+    return Examples(lead=lead, t=t, y=y.astype(float), weight=weight,
+                    log_sampling=log_r,
                     horizon_days=float(horizon_days),
                     n_candidates=int(sum(p.n_candidates for p in parts)),
-                    features=FeatureSpace(prep, tuple(train_ds.event_types)))
+                    features=FeatureSpace(prep, tuple(train_ds.event_types)),
+                    sample_rate=1.0 if rate is None else float(rate))
 
 
 def fit(data_dir, rules, *, scheduler=None, **kwargs):

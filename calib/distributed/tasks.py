@@ -160,7 +160,8 @@ def _bits(packed: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 def examples_part(part_id: int, *, data_dir: str, info: PartitionInfo, rules, outcome: str,
                   until, lead_ok: np.ndarray | None, horizon_days: float, lag_days: float,
-                  rate: float | None, seed: int, counts_only: bool = False) -> PartExamples:
+                  rate: float | None, seed: int, counts_only: bool = False,
+                  whole_positive_leads: bool = False) -> PartExamples:
     """The training examples of one partition, as :func:`calib.fit.build_examples`
     builds them on the whole data set.
 
@@ -183,6 +184,9 @@ def examples_part(part_id: int, *, data_dir: str, info: PartitionInfo, rules, ou
         (:func:`calib.fit.examples.example_draws`), so the sample is the one-machine one.
     counts_only : bool
         Return the candidate counts only (the first pass, which sets ``rate``).
+    whole_positive_leads : bool
+        Keep every candidate of the leads with the outcome and subsample only the others
+        (as :func:`calib.fit.build_examples` does for the booking-delay model).
     """
     ds = read_partition(data_dir, part_id, info)
     rows = lead_rows(data_dir, part_id, info)
@@ -203,7 +207,11 @@ def examples_part(part_id: int, *, data_dir: str, info: PartitionInfo, rules, ou
     n_cand, n_pos = len(idx), int(np.count_nonzero(y[idx]))
     if counts_only:
         return PartExamples(n_cand, n_pos)
-    if rate is not None:
+    if rate is not None and whole_positive_leads:
+        marker = np.zeros(len(y))
+        marker[idx] = o[prep.eval_lead[idx]] != np.iinfo(np.int64).max
+        idx = sample_negatives(ds, prep, marker, idx, rate, seed)
+    elif rate is not None:
         idx = sample_negatives(ds, prep, y, idx, rate, seed)
     lead, t = prep.eval_lead[idx], prep.eval_t[idx]
     used, code = np.unique(lead, return_inverse=True)

@@ -151,9 +151,23 @@ def choose_sql_cutoff(curve: pd.DataFrame, mql: float, target: float,
 
 
 def equal_volume_cutoff(peaks: np.ndarray, n: int) -> float:
-    """The cutoff at which ``n`` leads (by their peak score) become MQLs: the n-th highest
-    peak (ties may add a few)."""
+    """The cutoff at which about ``n`` leads (by their peak score) become MQLs: the n-th
+    highest peak, or the next higher peak when ties at the n-th would route more leads
+    beyond ``n`` than the higher one leaves out.
+
+    >>> equal_volume_cutoff(np.array([5, 4, 4, 4, 4, 1]), 2)
+    5.0
+    >>> equal_volume_cutoff(np.array([5, 4, 4, 4, 4, 1]), 4)
+    4.0
+    """
     p = np.sort(np.asarray(peaks, float))[::-1]
     if n <= 0:
         return float(p[0] + 1) if len(p) else 0.0
-    return float(p[min(n, len(p)) - 1])
+    v = float(p[min(n, len(p)) - 1])
+    # ties at v can route many more than n leads: the next value up may be closer
+    above = p[p > v]
+    if len(above):
+        u = float(above.min())
+        if n - len(above) < int((p >= v).sum()) - n:
+            return u
+    return v

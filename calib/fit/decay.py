@@ -31,6 +31,8 @@ __all__ = ["DecayProfile", "profile_decay", "PARAM_GRID_DAYS"]
 PARAM_GRID_DAYS = (1.0, 2.0, 4.0, 7.0, 10.0, 14.0, 21.0, 30.0, 45.0, 60.0, 90.0, 120.0,
                    180.0, 270.0, 365.0)
 KINDS = ("none", "exponential", "window", "linear")
+EXTEND_STEPS = 4  # grid extensions past an end, each doubling (or halving) the last value
+MIN_DAYS, MAX_DAYS = 0.1, 3650.0
 _PARAM = {"exponential": "half_life_days", "window": "days", "linear": "days"}
 
 
@@ -64,6 +66,8 @@ class DecayProfile:
     ci_high: float | None
     deff: float
     kinds: pd.DataFrame
+    searched_low: float | None = None
+    searched_high: float | None = None
 
     @property
     def parameter(self) -> float | None:
@@ -79,6 +83,7 @@ class DecayProfile:
             "decay": self.decay.to_dict(),
             "parameter_days": self.parameter,
             "ci_low": self.ci_low, "ci_high": self.ci_high,
+            "interval": self.interval_text() if self.parameter is not None else None,
             "lr_drop": float(self.deff * stats.chi2.ppf(0.95, 1) / 2),
             "deff": self.deff,
             "by_kind": self.kinds.to_dict("records"),
@@ -90,10 +95,25 @@ class DecayProfile:
         text = f"decay: {d['kind']}"
         if self.parameter is not None:
             text += f", {_PARAM[self.decay.kind]} = {self.parameter:.3g}"
-            lo = "?" if self.ci_low is None else f"{self.ci_low:.3g}"
-            hi = "?" if self.ci_high is None else f"{self.ci_high:.3g}"
-            text += f" (95% profile-likelihood interval {lo} to {hi})"
+            text += f" ({self.interval_text()})"
         return text
+
+    def interval_text(self) -> str:
+        """The 95% interval in words; one-sided when the profile does not drop far
+        enough on a side within the values tried (never a point)."""
+        lo, hi = self.ci_low, self.ci_high
+        top = "" if self.searched_high is None else f"{self.searched_high:,.3g}"
+        bottom = "" if self.searched_low is None else f"{self.searched_low:,.3g}"
+        if lo is not None and hi is not None:
+            return f"95% profile-likelihood interval {lo:.3g} to {hi:.3g} days"
+        if lo is not None:
+            return (f"95% profile-likelihood interval: at least {lo:.3g} days; the data "
+                    f"cannot rule out longer, up to the {top} days tried")
+        if hi is not None:
+            return (f"95% profile-likelihood interval: at most {hi:.3g} days; the data "
+                    f"cannot rule out shorter, down to the {bottom} days tried")
+        return (f"not determined by the data: the profile likelihood is flat from {bottom} "
+                f"to {top} days")
 
 
 def profile_decay(space, fixed: np.ndarray, y: np.ndarray, weight: np.ndarray,
@@ -152,6 +172,27 @@ def profile_decay(space, fixed: np.ndarray, y: np.ndarray, weight: np.ndarray,
     kind = str(best["kind"])
     value = None if kind == "none" else float(best["parameter_days"])
 
+    if kind != "none":
+        # an optimum at an end of the grid: extend the grid on that side
+        tried = sorted(set(df.loc[df.kind == kind, "parameter_days"]))
+        for _ in range(EXTEND_STEPS):
+            if value >= tried[-1]:
+                nxt = tried[-1] * 1.5
+            elif value <= tried[0]:
+                nxt = tried[0] / 2
+            else:
+                break
+            if ll(kind, nxt) > float(df.loc[(df.kind == kind) & (df.parameter_days == value),
+                                             "loglik"].max()):
+                value = nxt
+            df = pd.DataFrame(rows)
+            tried = sorted(set(df.loc[df.kind == kind, "parameter_days"]))
+            if value not in (tried[0], tried[-1]):
+                break
+        df["aic"] = -2 * df["loglik"] + 2 * (df["n_coef"] + (df["kind"] != "none"))
+        best = df.loc[(df.kind == kind) & (df.parameter_days == value)].iloc[0]
+        grid = tuple(tried)
+
     if kind != "none" and refine:
         g = np.log(np.asarray(grid, float))
         i = int(np.argmin(np.abs(g - np.log(value))))
@@ -172,15 +213,16 @@ def profile_decay(space, fixed: np.ndarray, y: np.ndarray, weight: np.ndarray,
     if transform is not None:
         D = transform(D)
     X = np.hstack([ones, D, fixed])
-    f = fit_logit(X, y, weight=weight, l2=1e-6, start=starts.get(kind))
+    f = fit_logit(X, y, weight=weight, l2=l2, start=starts.get(kind))
     B, V = cluster_covariance(X, y, f.coef, groups, weight)
     cols = [j for j in range(1, 1 + D.shape[1]) if X[:, j].std() > 0 and B[j, j] > 0]
     deff = float(np.mean(np.diag(V)[cols] / np.diag(B)[cols])) if cols else 1.0
     if weight is not None and not np.allclose(weight, 1.0):
         deff = max(deff, 1.0)
     deff = max(deff, 1.0)
-    max_ll = float(f.loglik) if kind != "none" else float(df.loc[df.kind == "none", "loglik"].max())
-    max_ll = max(max_ll, float(df.loc[df.kind == kind, "loglik"].max()))
+    # the maximum of the same (penalised) fits the profile is made of: an unpenalised
+    # maximum would sit above every point of the profile when the data separate
+    max_ll = float(df.loc[df.kind == kind, "loglik"].max())
     drop = deff * stats.chi2.ppf(0.95, 1) / 2
 
     ci_low = ci_high = None
@@ -195,8 +237,21 @@ def profile_decay(space, fixed: np.ndarray, y: np.ndarray, weight: np.ndarray,
             vals = lls[mask]
             if reverse:
                 pts, vals = pts[::-1], vals[::-1]
-            # walk away from the optimum to the first grid value below the target
-            for j in range(len(pts)):
+            # walk away from the optimum to the first grid value below the target; past
+            # the end of the grid, extend it (None: the profile stays above the target)
+            pts, vals = list(pts), list(vals)
+            j = ext = 0
+            while True:
+                if j == len(pts):
+                    if ext >= EXTEND_STEPS or (
+                            pts[-1] >= MAX_DAYS if not reverse else pts[-1] <= MIN_DAYS):
+                        return None
+                    ext += 1
+                    v = pts[-1] / 2 if reverse else pts[-1] * 2
+                    pts.append(v)
+                    vals.append(ll(kind, v))
+                if j >= len(pts):
+                    return None
                 if vals[j] < target:
                     a = np.log(pts[j - 1]) if j > 0 else np.log(value)
                     b = np.log(pts[j])
@@ -208,7 +263,7 @@ def profile_decay(space, fixed: np.ndarray, y: np.ndarray, weight: np.ndarray,
                     except ValueError:
                         r = b
                     return float(np.exp(r))
-            return None
+                j += 1
 
         ci_low = side(p <= value, reverse=True)
         ci_high = side(p >= value, reverse=False)
@@ -220,5 +275,8 @@ def profile_decay(space, fixed: np.ndarray, y: np.ndarray, weight: np.ndarray,
     kinds_df = (curve.loc[curve.groupby("kind")["aic"].idxmin()]
                 .sort_values("aic").reset_index(drop=True))
     kinds_df["delta_aic"] = kinds_df["aic"] - kinds_df["aic"].min()
+    tried = curve.loc[curve.kind == kind, "parameter_days"].dropna()
     return DecayProfile(curve=curve, decay=decay, loglik=max_ll, ci_low=ci_low,
-                        ci_high=ci_high, deff=deff, kinds=kinds_df)
+                        ci_high=ci_high, deff=deff, kinds=kinds_df,
+                        searched_low=float(tried.min()) if len(tried) else None,
+                        searched_high=float(tried.max()) if len(tried) else None)

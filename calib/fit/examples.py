@@ -143,6 +143,7 @@ class Examples:
     horizon_days: float
     n_candidates: int
     features: FeatureSpace
+    sample_rate: float = 1.0  # share of the subsampled examples kept (1: all kept)
 
     @property
     def n(self) -> int:
@@ -160,7 +161,7 @@ class Examples:
 def build_examples(ds: Dataset, current: RuleSet, o_time: np.ndarray, *,
                    horizon_days: float, lag_days: float = 1.0, lead_weight: np.ndarray | None = None,
                    lead_mask: np.ndarray | None = None, max_examples: int = 600_000,
-                   seed: int = 0) -> Examples:
+                   seed: int = 0, whole_positive_leads: bool = False) -> Examples:
     """Point-in-time examples of ``ds`` (typically truncated at the training cutoff).
 
     Parameters
@@ -185,6 +186,11 @@ def build_examples(ds: Dataset, current: RuleSet, o_time: np.ndarray, *,
         :func:`sampling_rate` and :func:`example_draws`).
     seed : int
         Seed of the subsampling.
+    whole_positive_leads : bool
+        Keep every example of the leads with the outcome (the booking-delay model of
+        :mod:`calib.fit.booking` needs all of their moments) and subsample only the
+        leads without it; the kept examples of those then weigh ``1 / r`` instead of
+        shifting the intercept.
 
     Examples
     --------
@@ -203,15 +209,23 @@ def build_examples(ds: Dataset, current: RuleSet, o_time: np.ndarray, *,
     n_pos = int(np.count_nonzero(y[idx]))
     rate = sampling_rate(n_pos, n_cand - n_pos, max_examples)
     log_r = 0.0
-    if rate is not None:
+    w_sample = None
+    if rate is not None and whole_positive_leads:
+        y_all = np.zeros(len(y))  # "positive" here: belongs to a lead with the outcome
+        y_all[idx] = (np.asarray(o_time) != NEVER)[lead[idx]]
+        idx = sample_negatives(ds, prep, y_all, idx, rate, seed)
+        w_sample = np.where((np.asarray(o_time) != NEVER)[lead[idx]], 1.0, 1.0 / rate)
+    elif rate is not None:
         idx = sample_negatives(ds, prep, y, idx, rate, seed)
         log_r = float(np.log(rate))
     if len(idx) == 0:
         raise no_examples_error()
     space = FeatureSpace(prep, tuple(r.name for r in prep_rules(prep, ds)))
-    return Examples(lead=lead[idx], t=t[idx], y=y[idx], weight=w_lead[lead[idx]],
+    weight = w_lead[lead[idx]] if w_sample is None else w_lead[lead[idx]] * w_sample
+    return Examples(lead=lead[idx], t=t[idx], y=y[idx], weight=weight,
                     log_sampling=log_r, horizon_days=float(horizon_days),
-                    n_candidates=n_cand, features=space.at(lead[idx], t[idx]))
+                    n_candidates=n_cand, features=space.at(lead[idx], t[idx]),
+                    sample_rate=1.0 if rate is None else float(rate))
 
 
 def no_examples_error() -> CalibError:

@@ -28,27 +28,32 @@ import numpy as np
 import pandas as pd
 
 from calib.data.dataset import SALES_OUTCOMES, Dataset, ns, ns_or_never
+from calib.data.delays import mature_hint, resolve_window
 from calib.engine.prepare import fit_matrix, prepare
 from calib.engine.replay import NEVER, _timestamp, combine_scores, replay
 from calib.engine.results import _iso, _num
 from calib.engine.score import bands
 from calib.errors import CalibError
+from calib.fit.booking import initial_delays, spread_labels, update_delays
 from calib.fit.cutoffs import (choose_mql_cutoff, choose_sql_cutoff, cutoff_curve,
                                equal_volume_cutoff)
 from calib.fit.decay import KINDS, DecayProfile, make_decay, profile_decay
 from calib.fit.design import attribute_matrix, attribute_terms
 from calib.fit.examples import build_examples, outcome_time, truncate
-from calib.fit.points import (BehaviorTerm, behavior_terms, equality_pvalue, fit_model,
-                              review_rules, split_terms, term_matrix)
-from calib.fit.selection import (AUTO, covered_leads, coverage_by_band, holdout_mask,
-                                 SelectionLabels, corrected_comparison, routed_mask,
-                                 routed_times)
+from calib.fit.logistic import fit_logit
+from calib.fit.points import (BehaviorTerm, behavior_terms, choose_l2, equality_pvalue,
+                              fit_model, review_rules, split_terms, term_matrix)
+from calib.fit.screen import lead_separation, screen_columns, screen_events
+from calib.fit.selection import (AUTO, covered_leads, coverage_by_band, coverage_by_routing,
+                                 holdout_mask, SelectionLabels, corrected_comparison,
+                                 routed_mask, routed_times)
 from calib.rules.config import Decay, RuleSet
 from calib.stats import diff_ci, proportion_ci
 
 __all__ = ["fit", "FitResult"]
 
 DEFAULT_HOLDOUT = "exploration_holdout"
+EM_ROUNDS = 4  # booking-delay EM iterations at the starting decay
 MIN_PROBE_POSITIVES = 30  # holdout examples with the outcome, before routing, to weight a fit
 DAY = pd.Timedelta(days=1)
 
@@ -102,6 +107,9 @@ class FitResult:
     comparison: dict
     selection: dict
     warnings: tuple[str, ...] = field(default=())
+    screened: tuple = field(default=())
+    penalty: dict = field(default_factory=dict)
+    separation: dict = field(default_factory=dict)
 
     # ------------------------------------------------------------------ output
     def to_frame(self) -> pd.DataFrame:
@@ -138,6 +146,9 @@ class FitResult:
             "comparison": self.comparison,
             "selection": self.selection,
             "warnings": list(self.warnings),
+            "screened": list(self.screened),
+            "penalty": self.penalty,
+            "separation": self.separation,
         }
 
     def summary(self) -> str:
@@ -152,6 +163,9 @@ class FitResult:
         else:
             L.append(f"  snapshot data: trained on {s['train_leads']:,} leads, tested on a "
                      f"random {s['test_leads']:,}")
+        w = s.get("window")
+        if w:
+            L.append(f"  window: {w['sentence']}")
         e = self.examples
         if s["kind"] == "time":
             L.append(f"  {e['n']:,} point-in-time examples ({e['positives']:,} positive) from "
@@ -159,12 +173,24 @@ class FitResult:
                      f"{e['horizon_days']:g} days")
         else:
             L.append(f"  {e['n']:,} examples ({e['positives']:,} with the outcome), one per lead")
+        lt = e.get("label_time") or {}
+        if lt.get("model") == "booking delay":
+            L.append(f"  label time: each outcome spread over the moments that could have "
+                     f"decided it; estimated delay from decision to outcome {lt['mean_days']:.1f} "
+                     f"days on average, 95% within {lt['q95_days']:g} days"
+                     + ("; the decay is learnt from the holdout leads (their labels are "
+                        "complete)" if lt.get("decay_from") == "holdout leads" else ""))
         L.append("  " + self.decay.summary())
         if len(self.decay.kinds) > 1:
             L.append("    kinds by AIC: " + ", ".join(
                 f"{r.kind}{'' if np.isnan(r.parameter_days) else f' ({r.parameter_days:.3g} d)'}"
                 f" +{r.delta_aic:.1f}" for r in self.decay.kinds.itertuples()))
         L.append(f"  points: {self.points_per_logit:.2f} points per unit of log-odds")
+        pen = self.penalty
+        if pen:
+            L.append(f"  estimates: {pen['method']}, strength {pen['l2']:g} "
+                     f"({pen['chosen_by']}); every interval is a 95% cluster-robust "
+                     "interval of the penalised fit")
         L.append("  proposed rules:")
         for r in self.rules.behavior:
             extra = f", cap {r.cap:g}" if r.cap is not None else ""
@@ -190,8 +216,9 @@ class FitResult:
         if cmp_.get("status") == "ok":
             where = ("out of time" if s["kind"] == "time" else "on the held-out leads")
             within = (f" within {cmp_['window_days']:g} days" if s["kind"] == "time" else "")
-            L.append(f"  {where} at equal MQL volume ({cmp_['mql_count']:,} MQLs, proposed "
-                     f"cutoff {cmp_['proposed_cutoff']:.4g}), {self.outcome}{within}:")
+            L.append(f"  {where} at matched MQL volume (current {cmp_['mql_count']:,} MQLs, "
+                     f"proposed {cmp_['proposed']['mql_count']:,} at cutoff "
+                     f"{cmp_['proposed_cutoff']:.4g}), {self.outcome}{within}:")
             L.append(f"    {'':<10}{'MQLs with the whole window observed':<44}"
                      f"{'replay rate (hits/decided)':<28}hits per MQL")
             for key in ("current", "proposed"):
@@ -260,12 +287,54 @@ def _example_weights(ex, routed_at: np.ndarray, holdout: np.ndarray, pi: float) 
     return np.where(seen, 1.0, np.where(holdout[ex.lead], 1.0 / pi, 0.0))
 
 
+def _separation_notes(separated: dict, points: dict, bound: float, outcome: str,
+                      warnings: list) -> dict:
+    """Plain-words warnings for the terms the data separate (``name -> (leads,
+    had_outcome)``) and the points clipped at ``bound`` (``points``: unrounded points per
+    term); returns the ``separation`` table of :class:`FitResult`."""
+    clipped = {n for n, p in points.items() if abs(p) >= bound}
+    quiet = []  # separated terms whose points are not clipped: named together
+    for t_name, (n_sep, had) in separated.items():
+        if t_name not in clipped and len(separated) > 3:
+            quiet.append(t_name)
+            continue
+        who = (f"all {n_sep:,} training leads with it {'had' if had else 'lacked'} "
+               f"'{outcome}'" if n_sep else "every training example with it had the same label")
+        warnings.append(f"The data separate on '{t_name}': {who}, so its effect has no finite "
+                        "unpenalised estimate; its points are the penalised (shrunk) estimate"
+                        + (f", clipped at {bound:g} points" if t_name in clipped else "") + ".")
+    if quiet:
+        shown = ", ".join(f"'{q}'" for q in quiet[:5])
+        more = f" and {len(quiet) - 5} more" if len(quiet) > 5 else ""
+        warnings.append(f"The data separate on {len(quiet)} terms ({shown}{more}): every "
+                        "lead or example with one had the same label, so they have no finite "
+                        "unpenalised estimate; their points are penalised (shrunk) estimates, "
+                        "none at the bound.")
+    for t_name, p in points.items():
+        if t_name in clipped and t_name not in separated:
+            warnings.append(f"'{t_name}' is worth more than {bound:g} points "
+                            f"({p:+.0f}); its points are clipped at the bound.")
+    return {k: {"leads": v[0], "had_outcome": v[1], "clipped": k in clipped}
+            for k, v in separated.items()}
+
+
+def _max_delay(lead, t, o, horizon_days: float) -> float:
+    """The longest delay from booking to outcome the booking-delay model allows: twice
+    the 95% quantile of the gap from a positive lead's last moment to its outcome, plus a
+    day, between 3 days and the horizon."""
+    pos = o != NEVER
+    last = np.r_[lead[1:] != lead[:-1], True] & pos
+    gaps = (o[last] - t[last]) / 86_400e9
+    q = float(np.quantile(gaps, 0.95)) if len(gaps) else 1.0
+    return float(np.clip(2 * q + 1, 3.0, max(horizon_days, 3.0)))
+
+
 def _pct(x) -> str:
     return "-" if x is None else f"{x:.1%}"
 
 
 def evaluate(ds: Dataset, current: RuleSet, candidate: RuleSet, *, outcome: str = "meeting",
-             train_until=None, window_days: float = 90.0,
+             train_until=None, window_days: float | None = None,
              holdout_column: str | None = AUTO, seed: int = 0) -> dict:
     """The out-of-time comparison of :func:`fit` for any candidate rule set: on the leads
     created after ``train_until``, ``candidate`` at ``current``'s MQL volume, observed and
@@ -274,7 +343,8 @@ def evaluate(ds: Dataset, current: RuleSet, candidate: RuleSet, *, outcome: str 
     Returns the ``comparison`` dict of :class:`FitResult` (``current``, ``proposed``: the
     candidate, ``difference``, ``corrected``, ``at_proposed_volume``)."""
     outcome_time(ds, outcome)
-    _, test_codes, split = _split(ds, train_until, seed, window_days)
+    window_days = resolve_window(ds, window_days, [outcome], rules=current).days
+    _, test_codes, split = _split(ds, train_until, seed, window_days, [outcome])
     hcol = _holdout_column(ds, holdout_column)
     comparison, _ = _evaluate(ds, current, candidate, test_codes, outcome, window_days, hcol,
                               split)
@@ -300,7 +370,7 @@ def _default_train_until(ds: Dataset) -> pd.Timestamp:
     return (start + (end - start) * 2 / 3).floor("D")
 
 
-def _split(ds: Dataset, train_until, seed: int, window_days: float = 90.0):
+def _split(ds: Dataset, train_until, seed: int, window_days: float = 90.0, outcomes=()):
     if ds.snapshot:
         rng = np.random.default_rng(seed)
         test = rng.random(ds.n_leads) < 1 / 3
@@ -317,9 +387,14 @@ def _split(ds: Dataset, train_until, seed: int, window_days: float = 90.0):
     # test leads: created after T and early enough to have had the whole attribution
     # window before the end of the data
     last = ds.end_of_data - pd.Timedelta(days=window_days)
-    test = np.flatnonzero((created > T.value) & (created <= last.value))
-    return truncate(ds, T), test, {"kind": "time", "train_until": _iso(T),
-                                   "test_created_until": _iso(last)}
+    after = created > T.value
+    test = np.flatnonzero(after & (created <= last.value))
+    split = {"kind": "time", "train_until": _iso(T), "test_created_until": _iso(last)}
+    if len(test) == 0 and after.any():
+        split["no_test_reason"] = (f"{int(after.sum()):,} leads were created after "
+                                   f"{T.date()}, but none is mature: "
+                                   + mature_hint(ds, created[after], window_days, outcomes))
+    return truncate(ds, T), test, split
 
 
 def _scores(ds: Dataset, rules: RuleSet):
@@ -371,12 +446,12 @@ def _rule_dict(name, decay: Decay, b_terms, b_points, f_terms, f_points, limits)
 
 # ------------------------------------------------------------------------------- fit
 def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=None,
-        horizon_days: float = 30.0, lag_days: float = 1.0, window_days: float = 90.0,
-        capacity_per_week: float | None = None, sql_precision: float | None = None,
+        horizon_days: float | None = None, lag_days: float = 1.0,
+        window_days: float | None = None, capacity_per_week: float | None = None, sql_precision: float | None = None,
         holdout_column: str | None = AUTO, weighting: str = "auto",
-        kinds=KINDS, l2: float = 1.0, max_examples: int = 600_000,
+        kinds=KINDS, l2: float | None = None, max_examples: int = 600_000,
         exclude_columns=(), name: str | None = None, seed: int = 0,
-        scheduler=None) -> FitResult:
+        scheduler=None, label_delay: str = "model") -> FitResult:
     """Learn points, decay and cutoffs from outcomes and validate them out of time.
 
     Parameters
@@ -394,12 +469,16 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
     train_until : str or Timestamp, optional
         Fit on the data as known at this date; test on leads created after. Default:
         two thirds of the way from the first ``created_at`` to the end of the data.
-    horizon_days : float, default 30
-        Longest label window of an example (see :mod:`calib.fit.examples`).
+    horizon_days : float, optional
+        Longest label window of an example (see :mod:`calib.fit.examples`). Default: the
+        attribution window, at most 30 days.
     lag_days : float, default 1
         Time from the decisive moment to the recorded outcome.
-    window_days : float, default 90
-        Attribution window of the replays (cutoffs and the out-of-time check).
+    window_days : float, optional
+        Attribution window of the replays (cutoffs and the out-of-time check). Default:
+        from the data, the 95% quantile of the delay from the MQL (else from lead
+        creation) to the outcome
+        (:func:`calib.data.delays.window_from_data`; 90 days when too few leads have it).
     capacity_per_week : float, optional
         MQLs per week sales can take; without it the MQL cutoff keeps the current
         rules' volume.
@@ -416,8 +495,9 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
         routing.
     kinds : tuple of str
         Decay kinds to compare.
-    l2 : float, default 1.0
-        Ridge penalty on standardised columns.
+    l2 : float, optional
+        Ridge penalty on standardised columns. Default: chosen by time-series
+        cross-validation (:func:`calib.fit.points.choose_l2`).
     max_examples : int
         Negatives are subsampled above this many examples.
     exclude_columns : sequence of str
@@ -429,6 +509,10 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
     scheduler : str or distributed.Client, optional
         Where the partitions' examples are built when ``ds`` is a partitioned data set
         (see :mod:`calib.distributed.backend`; default ``$CALIB_SCHEDULER``, else here).
+    label_delay : {"model", "fixed"}, default "model"
+        When an outcome was decided: ``model`` spreads each label over the moments that
+        could have booked it, with a delay distribution estimated from the data
+        (:mod:`calib.fit.booking`); ``fixed`` places it ``lag_days`` before the outcome.
 
     Returns
     -------
@@ -456,13 +540,17 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
         if k not in KINDS:
             raise CalibError(f"Unknown decay kind {k!r} to compare; allowed: {', '.join(KINDS)}.",
                              code="invalid_value")
+    outcome_time(ds, outcome)  # raises on an unknown outcome
+    window = resolve_window(ds, window_days, [outcome], rules=rules)
+    window_days = window.days
+    if horizon_days is None:
+        horizon_days = min(30.0, window_days)
     if not horizon_days > 0 or not window_days > 0 or lag_days < 0:
         raise CalibError("horizon_days and window_days must be > 0 and lag_days >= 0.",
                          code="out_of_range")
     if capacity_per_week is not None and not capacity_per_week > 0:
         raise CalibError(f"The capacity must be > 0 MQLs per week. Got {capacity_per_week!r}.",
                          code="out_of_range")
-    outcome_time(ds, outcome)  # raises on an unknown outcome
     hcol = _holdout_column(ds, holdout_column)
     excluded = set(exclude_columns) | ({hcol} if hcol else set())
     for c in exclude_columns:
@@ -470,7 +558,8 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
             raise CalibError(f"The excluded column '{c}' is not a column of the leads table.",
                              code="unknown_field")
 
-    train_ds, test_codes, split = _split(ds, train_until, seed, window_days)
+    train_ds, test_codes, split = _split(ds, train_until, seed, window_days, [outcome])
+    split["window"] = window.to_dict()
     o_train = outcome_time(train_ds, outcome) if outcome in train_ds.outcome_types \
         else np.full(train_ds.n_leads, NEVER)
     if (o_train != NEVER).sum() < 10:
@@ -492,40 +581,100 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
     lead_weight = None
 
     # examples and design
+    if label_delay not in ("model", "fixed"):
+        raise CalibError(f"label_delay must be 'model' or 'fixed'. Got {label_delay!r}.",
+                         code="invalid_value")
+    booking = not train_ds.snapshot and label_delay == "model"
     if parts is None:
         ex = build_examples(train_ds, rules, o_train, horizon_days=horizon_days,
-                            lag_days=lag_days, lead_weight=lead_weight,
-                            max_examples=max_examples, seed=seed)
+                            lag_days=0.0 if booking else lag_days, lead_weight=lead_weight,
+                            max_examples=max_examples, seed=seed,
+                            whole_positive_leads=booking)
     else:  # partition by partition, on a cluster when one is given
         from calib.distributed.api import fit_examples
         ex = fit_examples(parts, ds, train_ds, rules, outcome, horizon_days=horizon_days,
-                          lag_days=lag_days, lead_weight=lead_weight,
-                          max_examples=max_examples, seed=seed, scheduler=scheduler)
+                          lag_days=0.0 if booking else lag_days, lead_weight=lead_weight,
+                          max_examples=max_examples, seed=seed, scheduler=scheduler,
+                          whole_positive_leads=booking)
     use_ipw, n_probe_pos = False, 0
+    sample_weight = ex.weight
     if pi_tr is not None and not train_ds.snapshot and not hold_tr.all():
         w_ex = _example_weights(ex, r_at_tr, hold_tr, pi_tr)
         n_probe_pos = int(((w_ex > 1) & (ex.y > 0)).sum())
         use_ipw = weighting == "ipw" or (weighting == "auto" and n_probe_pos >= MIN_PROBE_POSITIVES)
-        if use_ipw:
+        if use_ipw and booking:
+            # every moment stays (weight 0 where untrusted): the booking-delay model
+            # needs a lead's whole history to tell when its outcome was decided
+            ex = replace(ex, weight=w_ex * ex.weight)
+        elif use_ipw:
             keep = np.flatnonzero(w_ex > 0)
-            ex = replace(ex, lead=ex.lead[keep], t=ex.t[keep], y=ex.y[keep], weight=w_ex[keep],
+            ex = replace(ex, lead=ex.lead[keep], t=ex.t[keep], y=ex.y[keep],
+                         weight=w_ex[keep] * ex.weight[keep],
                          features=ex.features.at(ex.lead[keep], ex.t[keep]))
     if ex.n_positive < 50:
         warnings.append(f"Only {ex.n_positive} training example(s) have the outcome in their "
                         "label window: points and cutoffs rest on very little evidence.")
     f_terms = attribute_terms(train_ds.leads, rules, exclude=excluded)
     A_leads = attribute_matrix(train_ds.leads, f_terms)
-    A = A_leads[ex.lead]
     types = ex.features.event_types
-    b_terms = behavior_terms(types, rules)
+    # terms that cannot be estimated (constant, aliased) are dropped and named
+    scr_f = screen_columns(A_leads, [t.name for t in f_terms])
+    scr_e = screen_events(train_ds.events, train_ds.n_leads, types)
+    screened = list(scr_e.dropped) + list(scr_f.dropped)
+    f_terms = [f_terms[j] for j in scr_f.kept]
+    A_leads = A_leads[:, list(scr_f.kept)]
+    A = A_leads[ex.lead]
+    b_terms = behavior_terms(scr_e.kept, rules)
     b_split = split_terms(b_terms)
     groups = {t.name: [s.name for s in b_split if s.group == t.name]
               for t in b_terms if len(t.events) > 1}
     ones = np.ones((ex.n, 1))
+    # the decay is learnt from uncapped counts: a cap clips the counts that a longer
+    # half-life accumulates, which would pull the half-life short
+    b_uncapped = [replace(t, cap_count=None) for t in b_split]
 
     def design(decay, terms):
         counts = ex.features.counts(decay)
         return np.hstack([ones, term_matrix(counts, types, terms), A])
+
+    start_decay = rules.decay if rules.decay.kind in ("exponential", "window", "linear") \
+        else make_decay("exponential", 14.0)
+    label_info = {"model": "fixed lag", "lag_days": lag_days}
+    base_weight = ex.weight
+    o_ex = o_train[ex.lead]
+    delays = None
+    R_last = np.ones(ex.n)
+    if booking and ex.n_positive:
+        delays = initial_delays(_max_delay(ex.lead, ex.t, o_ex, horizon_days))
+
+    def spread(decay, rounds):
+        """The booking-delay EM at ``decay`` (see calib.fit.booking)."""
+        nonlocal delays, R_last
+        X = design(decay, b_uncapped)
+        y_b, R = ex.y, base_weight
+        coef = None
+        eta = np.full(ex.n, float(np.log(max(ex.y.mean(), 1e-6))))
+        for _ in range(rounds):
+            y_b, R, r = spread_labels(ex.lead, ex.t, o_ex, eta, delays)
+            delays = update_delays(ex.lead, ex.t, o_ex, r, delays)
+            f = fit_logit(X, y_b, weight=base_weight * R, l2=1.0 if l2 is None else l2,
+                          start=coef)
+            coef = f.coef
+            eta = X @ coef
+        R_last = R
+        return replace(ex, y=y_b, weight=base_weight * R)
+
+    if delays is not None:
+        ex = spread(start_decay, EM_ROUNDS)
+
+    # penalty strength: time-series cross-validation at the starting decay
+    penalty = {"method": "ridge (L2 on standardised columns)", "l2": l2, "chosen_by": "given"}
+    if l2 is None:
+        l2, cv = choose_l2(design(start_decay, b_split), ex.y, ex.weight,
+                           ex.t if not train_ds.snapshot else np.arange(ex.n))
+        penalty.update(l2=l2, chosen_by="time-series cross-validation (3 folds)"
+                       if not train_ds.snapshot else "cross-validation (3 folds, in lead order)",
+                       cv=cv.to_dict("records"))
 
     # decay profile (fit attributes enter as one column: their linear predictor)
     if train_ds.snapshot or len(types) == 0:
@@ -539,19 +688,36 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
         if train_ds.snapshot and len(types):
             warnings.append("Snapshot data: no decay can be learnt (each lead is seen once).")
     else:
-        start_decay = rules.decay if rules.decay.kind in ("exponential", "window", "linear") \
-            else make_decay("exponential", 14.0)
-        from calib.fit.logistic import fit_logit
-        X0 = design(start_decay, b_split)
+        X0 = design(start_decay, b_uncapped)
         f0 = fit_logit(X0, ex.y, weight=ex.weight, l2=l2)
         lp = (A @ f0.coef[1 + len(b_split):])[:, None]
 
-        class _Space:  # per-type counts -> split behaviour terms
+        class _Space:  # per-type counts -> split behaviour terms (uncapped)
             def counts(self, decay):
-                return term_matrix(ex.features.counts(decay), types, b_split)
+                return term_matrix(ex.features.counts(decay), types, b_uncapped)
 
-        prof = profile_decay(_Space(), lp, ex.y, ex.weight, ex.lead, kinds=tuple(kinds), l2=l2)
+        def prof_weight():
+            """With selective labels and a holdout, the decay is learnt from the holdout
+            leads alone: worked from creation, their labels are complete (elsewhere a
+            meeting missed before routing leaves a lead looking at risk afterwards)."""
+            if use_ipw and delays is not None:
+                return sample_weight * hold_tr[ex.lead] * R_last
+            return ex.weight
+
+        prof = profile_decay(_Space(), lp, ex.y, prof_weight(), ex.lead, kinds=tuple(kinds),
+                             l2=l2)
+        if delays is not None and prof.decay != start_decay:
+            # the labels again at the decay found, and the profile on them
+            ex = spread(prof.decay, 2)
+            f0 = fit_logit(design(prof.decay, b_uncapped), ex.y, weight=ex.weight, l2=l2)
+            lp = (A @ f0.coef[1 + len(b_split):])[:, None]
+            prof = profile_decay(_Space(), lp, ex.y, prof_weight(), ex.lead,
+                                 kinds=tuple(kinds), l2=l2)
     decay = prof.decay
+    if delays is not None:
+        label_info = {"model": "booking delay", "mean_days": delays.mean(),
+                      "q95_days": delays.quantile(0.95), "max_days": delays.max_delay,
+                      "decay_from": "holdout leads" if use_ipw else "all leads"}
 
     # per event type model (for the review and the group tests)
     kinds_col = ["intercept"] + ["behavior"] * len(b_split) + ["fit"] * len(f_terms)
@@ -611,6 +777,23 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
     bound = 2 * max(base, 1.0)
     b_pts = [_int_points(np.clip(scale * b, -bound, bound)) for b in b_beta]
     f_pts = [_int_points(np.clip(scale * b, -bound, bound)) for b in f_beta]
+    # separation: terms whose leads all had the outcome (or none did)
+    ev_col = {e: j for j, e in enumerate(types)}
+    has = {t.name: (scr_e.counts[:, [ev_col[e] for e in t.events]].sum(axis=1) > 0)
+           for t in final_terms}
+    has.update({t.name: A_leads[:, j] > 0 for j, t in enumerate(f_terms)})
+    if not train_ds.snapshot:  # leads whose outcome had its whole window to arrive
+        mature_l = ns(train_ds.leads["created_at"]) + int(window_days * 86_400e9) \
+            <= train_ds.end_of_data.value
+        has = {k: v & mature_l for k, v in has.items()}
+    separated = lead_separation(has, o_train != NEVER)
+    for t_name in model.separated:
+        separated.setdefault(t_name, (None, None))
+    all_names = [t.name for t in final_terms] + [t.name for t in f_terms]
+    points = {n: scale * b for n, b in zip(all_names, list(b_beta) + list(f_beta))}
+    separation = _separation_notes(separated, points, bound, outcome, warnings)
+    for d in screened:
+        warnings.append(d["note"][0].upper() + d["note"][1:] + ".")
     limits = {"min": rules.limits.min} if rules.limits.min is not None else None
     pname = name or f"{rules.name}-fitted"
     draft = RuleSet.from_dict(_rule_dict(pname, decay, final_terms, b_pts, f_terms, f_pts, limits)
@@ -693,7 +876,11 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
     # out-of-time comparison and selective labels
     comparison, selection = _evaluate(ds, rules, proposed, test_codes, outcome, window_days,
                                       hcol, split)
-    if pi_tr is None:
+    by_routing = selection.get("coverage_by_routing") or {}
+    if by_routing.get("selective") is False:
+        selection["recommendations"].append(by_routing["sentence"][0].upper()
+                                            + by_routing["sentence"][1:] + ".")
+    elif pi_tr is None:
         selection["recommendations"].append(
             "No usable exploration holdout: outcomes of leads the current rules routed late or "
             "never are unknown, so rates of newly routed leads are lower bounds and the fit "
@@ -710,12 +897,15 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
 
     split.update({"train_leads": int(train_ds.n_leads), "test_leads": int(len(test_codes))})
     examples = {"n": ex.n, "positives": ex.n_positive, "leads": ex.n_leads,
-                "candidates": ex.n_candidates, "negatives_kept_share": float(np.exp(ex.log_sampling)),
-                "horizon_days": horizon_days, "lag_days": lag_days}
+                "candidates": ex.n_candidates,
+                "negatives_kept_share": (float(np.exp(ex.log_sampling)) if ex.log_sampling
+                                         else ex.sample_rate),
+                "horizon_days": horizon_days, "lag_days": lag_days, "label_time": label_info}
     return FitResult(rules=proposed, current=rules.name, outcome=outcome, split=split,
                      examples=examples, points_per_logit=float(scale), decay=prof, effects=eff,
                      review=review, event_effects=event_effects, new_rules=new_rules, cutoffs=cutoffs, curve=curve,
-                     comparison=comparison, selection=selection, warnings=tuple(warnings))
+                     comparison=comparison, selection=selection, warnings=tuple(warnings),
+                     screened=tuple(screened), penalty=penalty, separation=separation)
 
 
 def _fit_source(term, rules: RuleSet):
@@ -736,7 +926,8 @@ def _evaluate(ds, current, proposed, test_codes, outcome, window_days, hcol, spl
     coverage of every score band."""
     selection: dict = {"holdout_column": hcol, "recommendations": []}
     if len(test_codes) == 0:
-        return {"status": "no_test_leads", "reason": "no leads in the test period"}, selection
+        return {"status": "no_test_leads",
+                "reason": split.get("no_test_reason", "no leads in the test period")}, selection
     test = ds.subset(test_codes) if split["kind"] == "random" else None
     kw = {"window_days": window_days, "per_lead": True}
     if test is None:
@@ -854,6 +1045,8 @@ def _evaluate(ds, current, proposed, test_codes, outcome, window_days, hcol, spl
         band = bands(peak, res.per_lead["fit_score"].to_numpy(), rs)
         selection.setdefault("coverage_by_band", []).extend(
             coverage_by_band(band, covered, label).to_dict("records"))
+    if has_sales:
+        selection["coverage_by_routing"] = coverage_by_routing(routed, covered)
     selection["holdout_leads_test"] = int(hold.sum()) if hold is not None else 0
     selection["holdout_share_test"] = pi
     return comparison, selection

@@ -7,10 +7,13 @@ The model (see :mod:`calib.fit.examples` for the examples) is
 with one *behaviour term* per current behaviour rule (the sum of the decayed counts of
 its event types, clipped at the rule's cap expressed in events: ``cap / points``), one per
 event type no current rule counts, and the fit-attribute terms of
-:mod:`calib.fit.design`. The point estimates are ridge estimates (a small L2 penalty on
-standardised columns keeps rare terms finite); the 95% intervals come from the
-unpenalised fit with a cluster-robust (by lead) covariance, since a lead's examples share
-its outcome.
+:mod:`calib.fit.design`. The estimates are ridge estimates: an L2 penalty on
+standardised columns, its strength chosen by time-series cross-validation
+(:func:`choose_l2`), keeps rare and quasi-separated terms finite and shrinks them. The
+95% intervals come from the same penalised fit, with a cluster-robust (by lead) sandwich
+covariance, since a lead's examples share its outcome (:func:`penalised_covariance`).
+Terms whose examples all share one label (the data separate) are named
+(:func:`separating_terms`).
 
 Points are ``round(s * b_k)`` with ``s`` points per unit of log-odds, chosen by the
 caller so that the proposed MQL cutoff sits on the current rules' scale.
@@ -37,13 +40,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
-from calib.fit.logistic import cluster_covariance, fit_logit
+from calib.fit.logistic import fit_logit, gram
 from calib.rules.config import RuleSet
 
 __all__ = ["BehaviorTerm", "behavior_terms", "split_terms", "term_matrix", "ModelFit",
-           "fit_model", "equality_pvalue", "review_rules", "RULE_STATUSES"]
+           "fit_model", "choose_l2", "penalised_covariance", "separating_terms",
+           "equality_pvalue", "review_rules", "RULE_STATUSES"]
 
 RULE_STATUSES = ("ok", "vanity", "wrong_sign", "over_weighted", "under_weighted")
 
@@ -113,8 +117,10 @@ def term_matrix(counts: np.ndarray, event_types, terms: list[BehaviorTerm]) -> n
 
 @dataclass(frozen=True)
 class ModelFit:
-    """A fitted model: names and kinds of the columns (intercept first), ridge and
-    unpenalised coefficients, the cluster-robust covariance of the latter."""
+    """A fitted model: names and kinds of the columns (intercept first), the penalised
+    (ridge) coefficients with their cluster-robust sandwich covariance, and the
+    unpenalised coefficients for reference (they can be huge or arbitrary when the data
+    separate; nothing is reported from them)."""
 
     names: tuple[str, ...]
     kinds: tuple[str, ...]
@@ -123,6 +129,8 @@ class ModelFit:
     cov: np.ndarray
     loglik: float
     log_sampling: float
+    l2: float = 0.0
+    separated: tuple[str, ...] = ()
 
     @property
     def se(self) -> np.ndarray:
@@ -132,20 +140,82 @@ class ModelFit:
         z = stats.norm.isf(0.025)
         df = pd.DataFrame({"term": self.names, "kind": self.kinds, "coef": self.coef,
                            "coef_unpenalised": self.coef_mle, "se": self.se})
-        df["ci_low"] = df["coef_unpenalised"] - z * df["se"]
-        df["ci_high"] = df["coef_unpenalised"] + z * df["se"]
-        df.loc[0, ["coef", "coef_unpenalised"]] += self.log_sampling  # population intercept
+        df["ci_low"] = df["coef"] - z * df["se"]
+        df["ci_high"] = df["coef"] + z * df["se"]
+        df["separates"] = df["term"].isin(self.separated)
+        df.loc[0, ["coef", "coef_unpenalised", "ci_low", "ci_high"]] += self.log_sampling
         return df
+
+
+def penalised_covariance(X, y, coef, groups, weight, l2) -> np.ndarray:
+    """Cluster-robust sandwich covariance of a ridge fit: ``B M B * G / (G - 1)`` with
+    ``B`` the inverse of the *penalised* Hessian and ``M`` the sum over clusters of the
+    outer products of their score contributions (the penalised estimating equation
+    ``sum_i u_i - P beta = 0`` of an M-estimator)."""
+    w = np.ones(len(y)) if weight is None else weight
+    p = special.expit(X @ coef)
+    sd = X.std(axis=0)
+    pen = l2 * sd ** 2
+    pen[0] = 0.0
+    B = np.linalg.pinv(gram(X, w * p * (1 - p)) + np.diag(pen))
+    u = X * (w * (y - p))[:, None]
+    _, inv = np.unique(groups, return_inverse=True)
+    G = inv.max() + 1
+    U = np.column_stack([np.bincount(inv, weights=u[:, j], minlength=G)
+                         for j in range(X.shape[1])])
+    factor = G / (G - 1) if G > 1 else 1.0
+    return factor * B @ (U.T @ U) @ B
+
+
+L2_GRID = (1.0, 10.0, 100.0, 1000.0)
+
+
+def choose_l2(X: np.ndarray, y: np.ndarray, weight: np.ndarray, t: np.ndarray, *,
+              grid=L2_GRID, folds: int = 3) -> tuple[float, pd.DataFrame]:
+    """The ridge strength with the smallest out-of-time deviance.
+
+    Time-series cross-validation: the examples, ordered by their moment ``t``, are cut
+    into ``folds + 1`` blocks of equal size; fold ``k`` trains on blocks ``0..k-1`` and
+    scores the (weighted) deviance of block ``k``. Returns the best strength and the
+    table of deviances (``l2``, ``deviance``)."""
+    order = np.argsort(t, kind="stable")
+    edges = np.linspace(0, len(t), folds + 2).astype(int)
+    dev = np.zeros(len(grid))
+    for k in range(1, folds + 1):
+        tr, va = order[:edges[k]], order[edges[k]:edges[k + 1]]
+        if len(va) == 0 or y[tr].min() == y[tr].max():
+            continue
+        start = None
+        for i, l2 in enumerate(grid):
+            f = fit_logit(X[tr], y[tr], weight=weight[tr], l2=l2, start=start, max_iter=30)
+            start = f.coef
+            eta = X[va] @ f.coef
+            dev[i] += float(2 * (weight[va] * (y[va] * np.logaddexp(0, -eta)
+                                               + (1 - y[va]) * np.logaddexp(0, eta))).sum())
+    best = float(grid[int(np.argmin(dev))]) if dev.any() else float(grid[0])
+    return best, pd.DataFrame({"l2": list(grid), "deviance": dev})
+
+
+def separating_terms(X: np.ndarray, y: np.ndarray, names) -> tuple[str, ...]:
+    """Terms whose non-zero examples all have the same label (the data separate: an
+    unpenalised estimate would be infinite)."""
+    out = []
+    for j in range(1, X.shape[1]):
+        nz = X[:, j] != 0
+        if nz.any() and (~nz).any() and y[nz].min() == y[nz].max():
+            out.append(names[j])
+    return tuple(out)
 
 
 def fit_model(X: np.ndarray, y: np.ndarray, weight: np.ndarray, groups: np.ndarray, names,
               kinds, *, l2: float, log_sampling: float = 0.0) -> ModelFit:
-    """Ridge point estimates and unpenalised cluster-robust intervals."""
+    """Ridge point estimates with cluster-robust sandwich intervals from the same fit."""
     ridge = fit_logit(X, y, weight=weight, l2=l2)
-    mle = fit_logit(X, y, weight=weight, l2=1e-4, start=ridge.coef)
-    _, V = cluster_covariance(X, y, mle.coef, groups, weight)
+    mle = fit_logit(X, y, weight=weight, l2=1e-4, start=ridge.coef, max_iter=25)
+    V = penalised_covariance(X, y, ridge.coef, groups, weight, l2)
     return ModelFit(names=tuple(names), kinds=tuple(kinds), coef=ridge.coef,
-                    coef_mle=mle.coef, cov=V, loglik=mle.loglik, log_sampling=log_sampling)
+                    coef_mle=mle.coef, cov=V, loglik=ridge.loglik, log_sampling=log_sampling,
+                    l2=float(l2), separated=separating_terms(X, y, list(names)))
 
 
 def equality_pvalue(model: ModelFit, members) -> float:
@@ -157,7 +227,7 @@ def equality_pvalue(model: ModelFit, members) -> float:
     for r in range(len(idx) - 1):
         C[r, idx[r]] = 1.0
         C[r, idx[r + 1]] = -1.0
-    d = C @ model.coef_mle
+    d = C @ model.coef
     W = float(d @ np.linalg.pinv(C @ model.cov @ C.T) @ d)
     return float(stats.chi2.sf(W, len(idx) - 1))
 
@@ -214,8 +284,8 @@ def review_rules(current: RuleSet, model: ModelFit, *, scale: float | None = Non
     if scale is None:
         scale = current_scale(df, z) or fallback_scale
     df["scale"] = scale
-    # the unpenalised estimate, the centre of its own interval (the ridge estimate, which
-    # the proposed points use, can fall outside it when attributes are collinear)
+    # the penalised estimate, the centre of its interval (both from the ridge fit that
+    # the proposed points use)
     df["supported_points"] = scale * df["effect"]
     df["supported_low"] = scale * (df["effect"] - z * df["se"])
     df["supported_high"] = scale * (df["effect"] + z * df["se"])
@@ -237,6 +307,6 @@ def current_scale(df: pd.DataFrame, z: float) -> float | None:
 
 def _row(name, kind, points, c, model):
     return {"rule": name, "kind": kind, "points": float(points),
-            "effect": float(c @ model.coef_mle),
+            "effect": float(c @ model.coef),
             "se": float(np.sqrt(max(c @ model.cov @ c, 0.0))),
             "effect_ridge": float(c @ model.coef)}

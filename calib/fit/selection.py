@@ -259,3 +259,43 @@ def coverage_by_band(band: np.ndarray, covered: np.ndarray, label: str) -> pd.Da
         rows.append({"rules": label, "band": b, "leads": int(m.sum()),
                      "covered": int(covered[m].sum()), "coverage": float(covered[m].mean())})
     return pd.DataFrame(rows)
+
+
+def coverage_by_routing(routed: np.ndarray, covered: np.ndarray, *, min_leads: int = 20,
+                        gap: float = 0.1) -> dict:
+    """Are the labels selective? The share of leads with any recorded sales outcome among
+    the leads the historical rules routed and among the others.
+
+    Labels are selective when coverage depends on routing: the not-routed leads (at least
+    ``min_leads``) are covered ``gap`` (10 points) or more less often than the routed ones.
+    When every lead has an outcome whatever its routing (a process that decides every
+    application, say), nothing needs correcting and no warning is due."""
+    routed = np.asarray(routed, bool)
+    covered = np.asarray(covered, bool)
+    out = {}
+    for key, m in (("routed", routed), ("not_routed", ~routed)):
+        n = int(m.sum())
+        out[key] = {"leads": n, "coverage": float(covered[m].mean()) if n else None}
+    r, nr = out["routed"]["coverage"], out["not_routed"]["coverage"]
+    if r is None:
+        selective = None
+        sentence = "no lead was routed: whether outcomes depend on routing cannot be measured"
+    elif out["not_routed"]["leads"] < min_leads:
+        selective = False
+        n_not = out["not_routed"]["leads"]
+        sentence = ((f"the historical rules routed every one of the {len(routed):,} leads"
+                     if n_not == 0 else f"the historical rules routed all but {n_not} of "
+                     f"the {len(routed):,} leads")
+                    + ", so sales worked (nearly) every lead: the labels are not selective "
+                    "and need no correction")
+    else:
+        selective = bool(nr < r - gap)
+        sentence = (f"{nr:.0%} of the {out['not_routed']['leads']:,} leads the historical rules "
+                    f"did not route have a recorded outcome, against {r:.0%} of the "
+                    f"{out['routed']['leads']:,} routed ones: "
+                    + ("outcomes are recorded mainly where sales worked the lead (selective "
+                       "labels)" if selective else "outcomes are recorded whatever the routing, "
+                       "so the labels are not selective and need no correction"))
+    out.update(selective=selective, sentence=sentence)
+    return out
+

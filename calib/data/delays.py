@@ -1,0 +1,203 @@
+"""How long outcomes take to arrive, and the attribution window that follows from it.
+
+A window longer than the data allows leaves no lead mature ("tested on 0 leads"); one
+much longer than the outcomes need only throws recent leads away. So, unless a window is
+given, every command with a window measures, per outcome, the delay from a lead's
+``created_at`` (or its ``assigned_at`` in a live test) to the outcome's first
+occurrence, and uses a high quantile of it (95% by default), rounded up to whole days::
+
+    >>> w = window_from_data(ds, ["meeting"])                         # doctest: +SKIP
+    >>> w.days, w.sentence                                             # doctest: +SKIP
+    (27.0, '95% of meetings arrive within 27 days of lead creation (1,204 leads with one);
+    window 27 days')
+
+An explicit window always wins (:func:`resolve_window`). With fewer than ``MIN_LEADS``
+leads with the outcome the quantile is not trusted and ``default`` is kept.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from calib.data.dataset import Dataset, ns
+
+__all__ = ["DelayWindow", "mql_times", "outcome_delays", "window_from_data", "resolve_window",
+           "mature_hint", "window_hint", "QUANTILE", "MIN_LEADS"]
+
+QUANTILE = 0.95
+MIN_LEADS = 20
+NS_PER_DAY = 86_400 * 10**9
+
+
+@dataclass(frozen=True)
+class DelayWindow:
+    """The window chosen from the data (or given) and why.
+
+    ``days`` is the window; ``source`` is ``"given"``, ``"data"`` or ``"default"``;
+    ``per_outcome`` holds, per outcome, the number of leads with it and the quantiles
+    (days) of their delays; ``sentence`` says it in plain words."""
+
+    days: float
+    source: str
+    start: str
+    quantile: float
+    per_outcome: dict = field(default_factory=dict)
+    sentence: str = ""
+
+    def to_dict(self) -> dict:
+        return {"days": self.days, "source": self.source, "start": self.start,
+                "quantile": self.quantile, "per_outcome": self.per_outcome,
+                "sentence": self.sentence}
+
+
+def _plural(outcome: str) -> str:
+    return f"'{outcome}' outcomes"
+
+
+def mql_times(ds: Dataset, rules) -> np.ndarray:
+    """When ``rules`` make each lead an MQL (int64 ns, ``NEVER`` if never): the decisive
+    moment an attribution window runs from."""
+    from calib.data.dataset import ns_or_never
+    from calib.engine.replay import replay
+
+    return ns_or_never(replay(ds, rules, per_lead=True).per_lead["mql_at"])
+
+
+def outcome_delays(ds: Dataset, outcome: str, *, start="created") -> np.ndarray:
+    """Days from each lead's start (``created``: ``created_at``; ``assigned``: its
+    ``assigned_at`` in the assignments table; or an int64 ns array of per-lead start
+    times, such as :func:`mql_times`, ``NEVER`` for none) to its first ``outcome``, for
+    the leads that have it at or after the start (empty for snapshot data)."""
+    if ds.snapshot or "occurred_at" not in ds.outcomes:
+        return np.zeros(0)
+    o = ds.outcomes
+    o = o.loc[o["outcome"].astype(str) == outcome, ["lead", "occurred_at"]]
+    if o.empty:
+        return np.zeros(0)
+    first = o.groupby("lead", observed=True)["occurred_at"].min()
+    lead = first.index.to_numpy()
+    t = ns(first)
+    if not isinstance(start, str):
+        s = np.asarray(start, dtype=np.int64).copy()
+        s[s == np.iinfo(np.int64).max] = np.iinfo(np.int64).min
+    elif start == "assigned":
+        a = ds.assignments
+        if a is None or "assigned_at" not in a:
+            return np.zeros(0)
+        at = a.groupby("lead", observed=True)["assigned_at"].min()
+        s = np.full(ds.n_leads, np.iinfo(np.int64).min, dtype=np.int64)
+        s[at.index.to_numpy()] = ns(at)
+    else:
+        s = ns(ds.leads["created_at"])
+    s = s[lead]
+    ok = (s != np.iinfo(np.int64).min) & (t >= s)
+    return (t[ok] - s[ok]) / NS_PER_DAY
+
+
+def window_from_data(ds: Dataset, outcomes, *, start="created", since: str | None = None,
+                     quantile: float = QUANTILE, default: float = 90.0) -> DelayWindow:
+    """The attribution window: the largest, over ``outcomes``, of the ``quantile`` of
+    the delays (:func:`outcome_delays`), rounded up to whole days (at least 1).
+    ``since`` names the start in the sentence."""
+    outcomes = [outcomes] if isinstance(outcomes, str) else list(outcomes)
+    if since is None:
+        since = "assignment" if start == "assigned" else "lead creation"
+    label = start if isinstance(start, str) else "mql"
+    per, parts, best = {}, [], None
+    for oc in outcomes:
+        d = outcome_delays(ds, oc, start=start)
+        qs = {f"q{int(q * 100)}": float(np.quantile(d, q)) for q in (0.5, 0.9, quantile, 0.99)} \
+            if len(d) else {}
+        per[oc] = {"leads": int(len(d)), **qs}
+        if len(d) < MIN_LEADS:
+            continue
+        days = max(1.0, float(math.ceil(np.quantile(d, quantile) - 1e-9)))
+        parts.append(f"{quantile:.0%} of {_plural(oc)} arrive within {days:g} days of {since} "
+                     f"({len(d):,} leads with one)")
+        best = days if best is None else max(best, days)
+    if best is None:
+        few = ", ".join(f"{per[o]['leads']} with {o}" for o in outcomes)
+        return DelayWindow(days=float(default), source="default", start=label,
+                           quantile=quantile, per_outcome=per,
+                           sentence=f"too few leads with a dated outcome to measure how long "
+                                    f"outcomes take ({few}; {MIN_LEADS} needed): the default "
+                                    f"window of {default:g} days is used")
+    return DelayWindow(days=best, source="data", start=label, quantile=quantile,
+                       per_outcome=per,
+                       sentence="; ".join(parts) + f": window {best:g} days (set --window-days "
+                                                   "to change it)")
+
+
+def resolve_window(ds: Dataset, window_days, outcomes, *, start: str = "created",
+                   rules=None, default: float = 90.0) -> DelayWindow:
+    """``window_days`` when given (it always wins), else :func:`window_from_data`: from
+    the MQL under ``rules`` when given (the moment a replay's window runs from), falling
+    back to ``start`` when too few leads have an outcome after their MQL."""
+    if window_days is not None:
+        return DelayWindow(days=float(window_days), source="given", start=start,
+                           quantile=QUANTILE, sentence=f"window {float(window_days):g} days "
+                                                       "(given)")
+    if ds.snapshot:
+        return DelayWindow(days=float(default), source="default", start=start,
+                           quantile=QUANTILE, sentence="snapshot data: no window needed")
+    if rules is not None and start == "created":
+        w = window_from_data(ds, outcomes, start=mql_times(ds, rules),
+                             since=f"the MQL under '{rules.name}'", default=default)
+        if w.source == "data":
+            return w
+    return window_from_data(ds, outcomes, start=start, default=default)
+
+
+def mature_hint(ds: Dataset, starts_ns: np.ndarray, window_days: float, outcomes,
+                *, start: str = "created", what: str = "leads") -> str:
+    """Why no lead is mature, and what window would give some: a sentence naming the
+    end of the data, the latest start a ``window_days`` window allows, and the window
+    (from the data's delays) that would make some of ``starts_ns`` mature."""
+    end = ds.end_of_data
+    last = end - pd.Timedelta(days=window_days)
+    text = (f"a {window_days:g}-day window needs {what} started by {last.date()} "
+            f"(the data end on {end.date()})")
+    s = np.asarray(starts_ns, dtype=np.int64)
+    if len(s):
+        span = (end.value - s.min()) / NS_PER_DAY
+        w = window_from_data(ds, outcomes, start=start, default=window_days)
+        if w.source == "data" and w.days < window_days and w.days <= span:
+            n = int((s + w.days * NS_PER_DAY <= end.value).sum())
+            text += (f"; {w.sentence.split(': window')[0]}, and --window-days {w.days:g} "
+                     f"would leave {n:,} of them mature")
+        elif span >= 1:
+            n = int((s + math.floor(span / 2) * NS_PER_DAY <= end.value).sum())
+            text += (f"; --window-days {math.floor(span / 2):g} would leave {n:,} of them "
+                     "mature")
+    return text
+
+
+def window_hint(outcome_ns: dict, start_ns: np.ndarray, end_ns: int,
+                quantile: float = QUANTILE) -> str:
+    """For a live test none of whose leads is mature: how long its outcomes took after
+    assignment and the window that would make leads mature, as a sentence ("" when too
+    few outcomes). ``outcome_ns`` maps each outcome to its first time per assigned lead
+    (int64 ns, ``NEVER`` for none) and ``start_ns`` holds the assignment times."""
+    never = np.iinfo(np.int64).max
+    start = np.asarray(start_ns, dtype=np.int64)
+    best, parts = None, []
+    for name, o in outcome_ns.items():
+        o = np.asarray(o, dtype=np.int64)
+        ok = (o != never) & (start != never) & (o >= start)
+        if ok.sum() < MIN_LEADS:
+            continue
+        d = (o[ok] - start[ok]) / NS_PER_DAY
+        days = max(1.0, float(math.ceil(np.quantile(d, quantile) - 1e-9)))
+        parts.append(f"{quantile:.0%} of the recorded '{name}' outcomes arrived within "
+                     f"{days:g} days of assignment")
+        best = days if best is None else max(best, days)
+    if best is None:
+        return ""
+    n = int(((start != never) & (start + best * NS_PER_DAY <= end_ns)).sum())
+    return (f"{'; '.join(parts).capitalize()}: --window-days {best:g} would leave {n:,} "
+            "lead(s) mature.")
+

@@ -1,0 +1,61 @@
+"""Windows measured from the data (calib.data.delays): delays from creation, the MQL or
+the assignment to an outcome, the window chosen from them, and the hint given when no
+lead is mature."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from calib.data import from_frames
+from calib.data.delays import outcome_delays, resolve_window, window_from_data
+
+
+def test_delays_by_hand():
+    leads = pd.DataFrame({"lead_id": ["a", "b", "c"],
+                          "created_at": ["2025-01-01", "2025-01-01", "2025-01-05"]})
+    outcomes = pd.DataFrame({"lead_id": ["a", "a", "b"], "outcome": ["won", "won", "won"],
+                             "occurred_at": ["2025-01-04", "2025-01-02", "2025-01-11"]})
+    ds = from_frames(leads, outcomes=outcomes)
+    np.testing.assert_allclose(np.sort(outcome_delays(ds, "won")), [1.0, 10.0])
+    assert outcome_delays(ds, "lost").size == 0
+    w = window_from_data(ds, ["won"])
+    assert w.source == "default" and w.days == 90  # 2 leads: too few to trust a quantile
+    assert resolve_window(ds, 12, ["won"]).days == 12  # an explicit window wins
+
+
+def test_window_is_a_high_quantile_of_the_delays():
+    rng = np.random.default_rng(0)
+    n = 2000
+    created = pd.Timestamp("2025-01-01", tz="UTC") + pd.to_timedelta(rng.uniform(0, 100, n), "D")
+    delay = rng.exponential(5.0, n)  # 95% quantile: 5 ln 20 = 14.98 days
+    leads = pd.DataFrame({"lead_id": [f"L{i}" for i in range(n)], "created_at": created})
+    outcomes = pd.DataFrame({"lead_id": leads["lead_id"], "outcome": "meeting",
+                             "occurred_at": created + pd.to_timedelta(delay, "D")})
+    w = window_from_data(from_frames(leads, outcomes=outcomes), ["meeting"])
+    assert w.source == "data"
+    assert 13 <= w.days <= 17
+    assert f"within {w.days:g} days" in w.sentence and "95%" in w.sentence
+
+
+def test_abtest_with_too_long_a_window_names_the_window_that_works():
+    from calib.abtest import ABTestConfig, abtest
+
+    rng = np.random.default_rng(4)
+    n = 400
+    t0 = pd.Timestamp("2025-03-01", tz="UTC")
+    assigned = t0 + pd.to_timedelta(rng.uniform(0, 20, n), "D")
+    ids = [f"E{i}" for i in range(n)]
+    leads = pd.DataFrame({"lead_id": ids, "created_at": assigned})
+    opened = rng.random(n) < 0.4
+    outcomes = pd.DataFrame({"lead_id": np.array(ids)[opened], "outcome": "meeting",
+                             "occurred_at": assigned[opened] + pd.to_timedelta(
+                                 rng.uniform(0, 6.5, opened.sum()), "D")})
+    assignments = pd.DataFrame({"lead_id": ids, "arm": np.where(rng.random(n) < 0.5,
+                                                                 "control", "b"),
+                                "assigned_at": assigned})
+    ds = from_frames(leads, outcomes=outcomes, assignments=assignments)
+    res = abtest(ds, None, ABTestConfig(outcomes=("meeting",), window_days=90))
+    text = " ".join(res.warnings)
+    assert "nothing can be compared yet" in text
+    assert "--window-days 7 would leave" in text
