@@ -1,4 +1,4 @@
-"""Windows measured from the data (calib.data.delays): delays from creation, the MQL or
+"""Windows measured from the data (calib.engine.delays): delays from creation, the MQL or
 the assignment to an outcome, the window chosen from them, and the hint given when no
 lead is mature."""
 
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from calib.data import from_frames
-from calib.data.delays import outcome_delays, resolve_window, window_from_data
+from calib.engine.delays import outcome_delays, resolve_window, window_from_data
 
 
 def test_delays_by_hand():

@@ -432,7 +432,7 @@ def test_dask_survives_a_worker_killed_mid_sweep(world, client):
 def test_dask_fit_equals_local(world, client):
     kw = {"max_examples": 8000, "weighting": "ipw", "kinds": ("exponential", "window")}
     want = fit(world["ds"], world["current"], **kw)
-    got = fit(world["parts"], world["current"], scheduler=client, **kw)
+    got = distributed_fit(world["parts"], world["current"], scheduler=client, **kw)
     assert want.selection["training_weighting"] == "ipw"
     assert got.rules.to_dict() == want.rules.to_dict()
     assert _json(got.to_dict()) == _json(want.to_dict())

@@ -679,7 +679,7 @@ def abtest(ds, assignments: pd.DataFrame | None = None, config: ABTestConfig | N
     outcome_needed = [n for n, kind, _ in specs if kind == "outcome"]
     otimes = first_outcome_times(ds, outcome_needed) if outcome_needed else {}
     if not snapshot and not mature.any() and otimes:
-        from calib.data.delays import window_hint
+        from calib.engine.delays import window_hint
         hint = window_hint({n: otimes[n][lead] for n in otimes}, a_ns, end_ns)
         if hint:
             warnings[-1] += " " + hint

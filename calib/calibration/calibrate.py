@@ -33,7 +33,7 @@ from scipy.optimize import isotonic_regression
 
 from calib.calibration import metrics as M
 from calib.data.dataset import Dataset, ns
-from calib.data.delays import resolve_window
+from calib.engine.delays import resolve_window
 from calib.engine.kernels import NS_PER_DAY
 from calib.engine.prepare import prepare
 from calib.engine.replay import NEVER, combine_scores
@@ -216,7 +216,7 @@ def calibrate(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting",
         W: the probability is of the outcome within W days of the snapshot. Default:
         from the data, the 95% quantile of the delay from the MQL (else from lead
         creation) to the outcome
-        (:func:`calib.data.delays.window_from_data`; 90 days when too few leads have it).
+        (:func:`calib.engine.delays.window_from_data`; 90 days when too few leads have it).
     method : {"isotonic", "platt"}, default "isotonic"
     train_until : str or Timestamp, optional
         Fit on snapshots whose window ends by this date, evaluate on later snapshots.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from calib.cli.common import (
     DAYS,
     POSITIVE,
@@ -101,9 +103,11 @@ def _fit(args):
     if use_partitions(args):
         # the training examples are built per partition (there or on the cluster); the
         # rest of the fit runs here on the whole data set
-        ds, scheduler = args.data, args.scheduler
+        from calib.distributed import fit as fit_partitioned
+        ds = args.data
+        fit = functools.partial(fit_partitioned, scheduler=args.scheduler)
     else:
-        ds, scheduler = load_data(args), None
+        ds = load_data(args)
     holdout = None if args.holdout_column.lower() == "none" else args.holdout_column
     res = fit(ds, rules, outcome=args.outcome, train_until=args.train_until,
               horizon_days=args.horizon_days, lag_days=args.lag_days,
@@ -112,8 +116,7 @@ def _fit(args):
               weighting=args.weighting,
               exclude_columns=[c for c in args.exclude_columns.split(",") if c],
               kinds=tuple(k.strip() for k in args.decay_kinds.split(",") if k.strip()),
-              name=args.name, seed=args.seed, scheduler=scheduler,
-              label_delay=args.label_delay)
+              name=args.name, seed=args.seed, label_delay=args.label_delay)
     from calib.fit.simplify import simplify
 
     whole = ds
@@ -123,7 +126,7 @@ def _fit(args):
     window = args.window_days if args.window_days is not None else \
         (res.comparison or {}).get("window_days")
     if window is None:
-        from calib.data.delays import resolve_window
+        from calib.engine.delays import resolve_window
         window = resolve_window(whole, None, [res.outcome], rules=rules).days
     simp = simplify(whole, res, points_step=args.points_step, window_days=window,
                     seed=args.seed)

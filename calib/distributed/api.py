@@ -381,6 +381,11 @@ def fit(data_dir, rules, *, scheduler=None, **kwargs):
     >>> res = fit("demo-parts", load_rules("current.toml"), scheduler="local:2")  # doctest: +SKIP
     >>> write_rules(res.rules, "proposed.toml")  # doctest: +SKIP
     """
+    from calib.distributed.partitions import read_whole
     from calib.fit import fit as fit_
 
-    return fit_(data_dir, rules, scheduler=scheduler, **kwargs)
+    def examples(ds, train_ds, rules, outcome, **options):
+        return fit_examples(data_dir, ds, train_ds, rules, outcome, scheduler=scheduler,
+                            **options)
+
+    return fit_(read_whole(data_dir), rules, examples_builder=examples, **kwargs)

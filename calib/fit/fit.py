@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from calib.data.dataset import SALES_OUTCOMES, Dataset, ns, ns_or_never
-from calib.data.delays import mature_hint, resolve_window
+from calib.engine.delays import mature_hint, resolve_window
 from calib.engine.prepare import fit_matrix, prepare
 from calib.engine.replay import NEVER, _timestamp, combine_scores, replay
 from calib.engine.results import _iso, _num
@@ -451,16 +451,15 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
         holdout_column: str | None = AUTO, weighting: str = "auto",
         kinds=KINDS, l2: float | None = None, max_examples: int = 600_000,
         exclude_columns=(), name: str | None = None, seed: int = 0,
-        scheduler=None, label_delay: str = "model") -> FitResult:
+        examples_builder=None, label_delay: str = "model") -> FitResult:
     """Learn points, decay and cutoffs from outcomes and validate them out of time.
 
     Parameters
     ----------
-    ds : Dataset, or str or Path of a partitioned data set
-        The history (:func:`calib.load_dataset`), or a folder written by ``calib
-        partition``: its training examples are then built partition by partition
-        (:func:`calib.distributed.fit_examples`) and the rest runs here on the whole
-        data set; the result is the same.
+    ds : Dataset
+        The history (:func:`calib.load_dataset`). For a partitioned data set (``calib
+        partition``) use :func:`calib.distributed.fit`, which builds the training
+        examples partition by partition and gives the same result.
     rules : RuleSet
         The current rule set: the structure to keep (rule names, caps, ``max_per_day``),
         the scale to match and the baseline to beat.
@@ -478,7 +477,7 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
         Attribution window of the replays (cutoffs and the out-of-time check). Default:
         from the data, the 95% quantile of the delay from the MQL (else from lead
         creation) to the outcome
-        (:func:`calib.data.delays.window_from_data`; 90 days when too few leads have it).
+        (:func:`calib.engine.delays.window_from_data`; 90 days when too few leads have it).
     capacity_per_week : float, optional
         MQLs per week sales can take; without it the MQL cutoff keeps the current
         rules' volume.
@@ -506,9 +505,11 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
         Name of the proposed rule set (default: ``<current>-fitted``).
     seed : int, default 0
         Seed of the subsampling and of the snapshot split.
-    scheduler : str or distributed.Client, optional
-        Where the partitions' examples are built when ``ds`` is a partitioned data set
-        (see :mod:`calib.distributed.backend`; default ``$CALIB_SCHEDULER``, else here).
+    examples_builder : callable, optional
+        ``examples_builder(ds, train_ds, rules, outcome, **options)`` returns the training
+        examples (:class:`calib.fit.examples.Examples`) that
+        :func:`calib.fit.build_examples` would build from ``train_ds``; default: built
+        here. :func:`calib.distributed.fit` passes one that works partition by partition.
     label_delay : {"model", "fixed"}, default "model"
         When an outcome was decided: ``model`` spreads each label over the moments that
         could have booked it, with a delay distribution estimated from the data
@@ -524,13 +525,9 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
     >>> res = fit(load_dataset("calib-demo/data"), load_rules("calib-demo/current.toml"))  # doctest: +SKIP
     >>> print(res.summary())  # doctest: +SKIP
     """
-    parts = None
-    if not isinstance(ds, Dataset):  # a partitioned data set
-        from calib.distributed.partitions import read_whole
-        parts, ds = ds, read_whole(ds)
-    elif scheduler is not None:
-        raise CalibError("A scheduler needs a partitioned data set (calib partition).",
-                         code="not_partitioned")
+    if not isinstance(ds, Dataset):
+        raise CalibError("fit needs a data set (calib.load_dataset); for a partitioned one "
+                         "use calib.distributed.fit.", code="not_a_dataset")
     outcome = outcome.lower()
     warnings: list[str] = []
     if weighting not in ("auto", "none", "ipw"):
@@ -585,17 +582,13 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
         raise CalibError(f"label_delay must be 'model' or 'fixed'. Got {label_delay!r}.",
                          code="invalid_value")
     booking = not train_ds.snapshot and label_delay == "model"
-    if parts is None:
-        ex = build_examples(train_ds, rules, o_train, horizon_days=horizon_days,
-                            lag_days=0.0 if booking else lag_days, lead_weight=lead_weight,
-                            max_examples=max_examples, seed=seed,
-                            whole_positive_leads=booking)
-    else:  # partition by partition, on a cluster when one is given
-        from calib.distributed.api import fit_examples
-        ex = fit_examples(parts, ds, train_ds, rules, outcome, horizon_days=horizon_days,
-                          lag_days=0.0 if booking else lag_days, lead_weight=lead_weight,
-                          max_examples=max_examples, seed=seed, scheduler=scheduler,
-                          whole_positive_leads=booking)
+    kw = dict(horizon_days=horizon_days, lag_days=0.0 if booking else lag_days,
+              lead_weight=lead_weight, max_examples=max_examples, seed=seed,
+              whole_positive_leads=booking)
+    if examples_builder is None:
+        ex = build_examples(train_ds, rules, o_train, **kw)
+    else:  # e.g. partition by partition, on a cluster (calib.distributed.fit)
+        ex = examples_builder(ds, train_ds, rules, outcome, **kw)
     use_ipw, n_probe_pos = False, 0
     sample_weight = ex.weight
     if pi_tr is not None and not train_ds.snapshot and not hold_tr.all():

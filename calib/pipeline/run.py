@@ -16,6 +16,7 @@ Dask cluster that ``scheduler`` names: the ``scheduler`` argument (``calib run
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import platform
@@ -411,7 +412,8 @@ def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
             opts = dict(exp.fit_options)
             points_step = opts.pop("points_step", 5)
             if engine.partitioned is not None:  # the examples are built per partition
-                opts.update(scheduler=partition_backend())
+                from calib.distributed import fit as fit_partitioned
+                fit_rules = functools.partial(fit_partitioned, scheduler=partition_backend())
             fit_res = fit_rules(ds if engine.partitioned is None else engine.partitioned,
                                 baseline, outcome=opts.pop("outcome", primary),
                                 train_until=exp.train_until, window_days=W,
