@@ -121,8 +121,11 @@ def _text_in_number_fields(ds: Dataset, rules: RuleSet) -> list[str]:
     """Warnings for fit rules comparing a lead column with numbers (min/max) where some
     values of it are text that is not a number: those leads never match the rule."""
     msgs = []
+    leads = getattr(ds, "leads", None)  # partitioned data: only the facts, no lead table
+    if leads is None:
+        return msgs
     for r in rules.fit:
-        if (r.min is None and r.max is None) or r.field not in ds.leads:
+        if (r.min is None and r.max is None) or r.field not in leads:
             continue
         col = ds.leads[r.field]
         if pd.api.types.is_numeric_dtype(col.dtype):
