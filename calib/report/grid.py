@@ -16,9 +16,9 @@ def fit_engagement(cells: pd.DataFrame, settings: dict, primary: str) -> bytes:
     (MQL cutoff, minimum fit or None), drawn as the line fit + engagement = cutoff and a
     dashed line at the minimum fit."""
     names = list(dict.fromkeys(cells["points"]))
-    fig, axes = plt.subplots(1, len(names), figsize=(3.3 * len(names), 3.7), squeeze=False)
+    fig, axes = plt.subplots(len(names), 1, figsize=(5.4, 3.9 * len(names)), squeeze=False)
     cmap = plt.get_cmap("Blues")
-    for ax, name in zip(axes[0], names):
+    for ax, name in zip(axes[:, 0], names):
         g = cells[cells["points"] == name]
         for r in g.itertuples():
             rate = r.rate if np.isfinite(r.rate) else np.nan
@@ -59,7 +59,9 @@ def add_fit_engagement(res, add) -> None:
                 "proposed": (res.proposed.thresholds.mql, res.proposed.thresholds.mql_min_fit)}
     basis = ("the exploration holdout leads of each cell (worked from creation)"
              if (data.cells["rate_basis"] == "holdout").any() else "recorded outcomes")
-    add("fit_engagement", data.cells, fit_engagement(data.cells, settings, data.primary),
+    # open band edges are infinite in the computation; the CSV leaves them empty
+    table = data.cells.replace([np.inf, -np.inf], np.nan)
+    add("fit_engagement", table, fit_engagement(data.cells, settings, data.primary),
         f"Leads of the evaluation period by fit band (C, B, A: thirds of the highest fit "
         f"score) and engagement band (1, 2, 3: thirds of the MQL cutoff), with leads per week "
         f"and the {data.primary} rate within {data.window_days:g} days of creation among "

@@ -18,7 +18,7 @@ def drift_figure(periods: pd.DataFrame, bands: pd.DataFrame, mix: pd.DataFrame,
     """Four small panels by period of creation: PSI against its threshold, MQLs per
     week, the MQL band's outcome rate with its interval, and events per lead of the
     event types that moved most, relative to the reference."""
-    fig, axes = plt.subplots(2, 2, figsize=(8.6, 5.0))
+    fig, axes = plt.subplots(2, 2, figsize=(5.6, 5.6))
     x = np.arange(len(periods))
     ticks = periods["period"].tolist()
     step = max(1, len(ticks) // 8)
@@ -64,7 +64,7 @@ def drift_figure(periods: pd.DataFrame, bands: pd.DataFrame, mix: pd.DataFrame,
 def speed_figure(buckets: pd.DataFrame, outcome: str) -> bytes:
     """The outcome's rate per response-time bucket with 95% intervals (n under each)."""
     b = buckets[buckets["decided"] > 0]
-    fig, ax = plt.subplots(figsize=(6.4, 2.8))
+    fig, ax = plt.subplots(figsize=(5.6, 2.8))
     x = np.arange(len(b))
     ax.bar(x, 100 * b["rate"], color=BLUE, alpha=0.8)
     ax.errorbar(x, 100 * b["rate"], yerr=100 * np.vstack([b["rate"] - b["ci_low"],

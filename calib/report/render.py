@@ -60,8 +60,11 @@ def _env(autoescape: bool) -> jinja2.Environment:
 
 
 def _md_cell(x) -> str:
-    """A value for a Markdown table cell: pipes escaped, on one line."""
-    return str(x).replace("|", "\\|").replace("\n", " ")
+    """A value for a Markdown table cell: pipes, '<' and '>' escaped, on one line (marked
+    done, so the Markdown finalizer does not escape it again)."""
+    if isinstance(x, markupsafe.Markup):
+        return x
+    return markupsafe.Markup(_md_text(str(x)).replace("\n", " "))
 
 
 def build(res) -> tuple[dict, dict, dict]:
