@@ -535,13 +535,13 @@ def _judge(ev: _Evaluator, a: _Side, b: _Side, comparison: str, description: str
                                   bool(np.isfinite(f(side.point))))
         return (lo, hi)
 
-    vol = lambda s: np.asarray(s["mql"], float) / ev.weeks
+    def vol(s): return np.asarray(s["mql"], float) / ev.weeks
     mql_t, _, _ = tup(vol, vol)
     rates, rate_ci, hits, rel = {}, {}, {}, {}
     undefined = 0.0
     for o in ev.outcomes:
-        rf = lambda s, o=o: ev.rate(s, o)
-        hf = lambda s, o=o: ev.per_week(s, o)
+        def rf(s, o=o): return ev.rate(s, o)
+        def hf(s, o=o): return ev.per_week(s, o)
         rates[o], _, und = tup(rf, rf)
         rate_ci[o] = (side_ci(a, rf), side_ci(b, rf))
         hits[o], rel[o], und2 = tup(hf, hf, ratio=True)

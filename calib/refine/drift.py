@@ -74,7 +74,7 @@ class DriftResult:
         return self.periods
 
     def to_dict(self) -> dict:
-        rec = lambda f: json.loads(f.to_json(orient="records", date_format="iso"))
+        def rec(f): return json.loads(f.to_json(orient="records", date_format="iso"))
         return {"rules": self.rules, "outcome": self.outcome, "by": self.by,
                 "reference": self.reference, "score_age_days": self.score_age_days,
                 "window_days": self.window_days, "periods": rec(self.periods),

@@ -42,7 +42,7 @@ class FeedbackResult:
         return self.rules_frame
 
     def to_dict(self) -> dict:
-        rec = lambda f: json.loads(f.to_json(orient="records"))
+        def rec(f): return json.loads(f.to_json(orient="records"))
         return {"rules": self.rules, "rejected": self.rejected, "window_days": self.window_days,
                 "mqls": self.mqls, "bands": rec(self.bands), "by_rule": rec(self.rules_frame),
                 "flagged": list(self.flagged), "sentence": self.sentence}

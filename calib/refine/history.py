@@ -245,7 +245,7 @@ class BeforeAfter:
         return self.frame
 
     def to_dict(self) -> dict:
-        clean = lambda d: {k: (None if np.isnan(v) else float(v)) for k, v in d.items()}
+        def clean(d): return {k: (None if np.isnan(v) else float(v)) for k, v in d.items()}
         return {"old": self.old, "new": self.new, "since": self.since, "primary": self.primary,
                 "rows": json.loads(self.frame.to_json(orient="records")),
                 "rule_effect": clean(self.rule_effect),

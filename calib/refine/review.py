@@ -38,7 +38,7 @@ class RefinementResult:
     skipped: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
-        part = lambda x: x.to_dict() if x is not None else None
+        def part(x): return x.to_dict() if x is not None else None
         return {"rules": self.rules, "primary": self.primary, "config": self.config.to_dict(),
                 "history": part(self.history), "prediction": part(self.prediction),
                 "before_after": part(self.before_after) if self.prediction is None else None,

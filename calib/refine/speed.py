@@ -80,7 +80,7 @@ class SpeedResult:
         return self.buckets
 
     def to_dict(self) -> dict:
-        rec = lambda f: json.loads(f.to_json(orient="records", date_format="iso"))
+        def rec(f): return json.loads(f.to_json(orient="records", date_format="iso"))
         return {"rules": self.rules, "first_touch": self.first_touch, "outcome": self.outcome,
                 "window_days": self.window_days, "mqls": self.mqls, "touched": self.touched,
                 "median_hours": self.median_hours, "buckets": rec(self.buckets),
