@@ -39,5 +39,9 @@ __all__ = sorted(_EXPORTS) + ["__version__"]
 
 def __getattr__(name):
     if name in _EXPORTS:
-        return getattr(import_module(_EXPORTS[name]), name)
+        obj = getattr(import_module(_EXPORTS[name]), name)
+        # kept, so that a subpackage named like its function (calib.abtest), bound here
+        # by its import, does not stand in for the function
+        globals()[name] = obj
+        return obj
     raise AttributeError(f"module 'calib' has no attribute {name!r}")
