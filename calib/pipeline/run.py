@@ -314,6 +314,13 @@ def run_experiment(exp: Experiment, *, command: str = "", progress: Callable[[st
 
     ``scheduler`` (``calib run --scheduler``) overrides ``[engine] scheduler``; with
     either, ``[data] path`` must be a partitioned data set (see the module docstring).
+
+    Examples
+    --------
+    >>> from calib import load_experiment, run_experiment
+    >>> res = run_experiment(load_experiment("calib-demo/experiment.toml"))
+    >>> res.baseline.name, res.proposed.name, res.proposed_source
+    ('current', 'current-fitted', 'fit')
     """
     engine = resolve_engine(exp, scheduler)
     backend = None
