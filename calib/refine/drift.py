@@ -104,8 +104,11 @@ def drift_audit(ds: Dataset, rules: RuleSet, *, outcome: str, window_days: float
 
     Examples
     --------
-    >>> res = drift_audit(ds, rules, outcome="meeting")  # doctest: +SKIP
-    >>> print(res.sentence)  # doctest: +SKIP
+    >>> from calib import drift_audit, load_dataset, load_rules
+    >>> res = drift_audit(load_dataset("calib-demo/data"),
+    ...                   load_rules("calib-demo/current.toml"), outcome="meeting")
+    >>> print(res.sentence)
+    No period's scores or event mix moved beyond sampling noise.
     """
     from calib.refine._scores import lead_replay, rule_contributions
 

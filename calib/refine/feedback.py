@@ -62,9 +62,11 @@ def sales_feedback(ds: Dataset, rules: RuleSet, *, rejected: str = "disqualified
 
     Examples
     --------
-    >>> res = sales_feedback(ds, rules)  # doctest: +SKIP
-    >>> res.flagged  # doctest: +SKIP
-    ('email_open',)
+    >>> from calib import load_dataset, load_rules, sales_feedback
+    >>> res = sales_feedback(load_dataset("calib-demo/data"),
+    ...                      load_rules("calib-demo/current.toml"))
+    >>> res.flagged
+    ()
     """
     from calib.refine._scores import lead_replay, rule_contributions
 
