@@ -416,8 +416,13 @@ def simplify(ds: Dataset, fit_result, *, points_step: float = 5, train_until=Non
 
     Examples
     --------
-    >>> res = fit(ds, rules)  # doctest: +SKIP
-    >>> simplify(ds, res, points_step=5).rules  # doctest: +SKIP
+    >>> from calib import load_dataset, load_rules
+    >>> from calib.fit import fit
+    >>> ds = load_dataset("calib-demo/data")
+    >>> res = fit(ds, load_rules("calib-demo/current.toml"), max_examples=5000)
+    >>> simple = simplify(ds, res, points_step=5)
+    >>> simple.rules.name, simple.n_rules
+    ('current-fitted', 43)
     """
     from calib.fit.fit import _split
 
