@@ -718,9 +718,16 @@ def recommend(ds: Dataset, baseline: RuleSet, proposed: RuleSet, base_res: Repla
 
     Examples
     --------
+    >>> from calib import load_dataset, load_rules, replay
+    >>> ds = load_dataset("calib-demo/data")
+    >>> base = load_rules("calib-demo/current.toml")
+    >>> prop = load_rules("calib-demo/truth.toml")
     >>> recs = recommend(ds, base, prop, replay(ds, base, per_lead=True), primary="meeting",
-    ...                  outcomes=["meeting"], window_days=90)  # doctest: +SKIP
-    >>> print(recs.summary())  # doctest: +SKIP
+    ...                  outcomes=["meeting"], window_days=90)
+    >>> print(recs.summary())  # doctest: +ELLIPSIS
+    Recommendations ...; primary outcome: meeting; ...
+      [recommend] adopt 'truth' as a whole
+    ...
     """
     outcomes = tuple(outcomes)
     tick = progress or (lambda what: None)
