@@ -54,7 +54,7 @@ def _check_rules(info: PartitionInfo, rule_sets) -> list[tuple[str, ...]]:
     schema = pq.read_schema(f"{info.path}/{first['path']}/leads.parquet")
     empty = schema.empty_table().to_pandas()
     msgs = []
-    facts = SimpleNamespace(event_types=info.event_types)
+    facts = SimpleNamespace(event_types=info.event_types, leads=empty)
     for rules in rule_sets:
         fit_matrix(empty, rules)
         msgs.append(tuple(check_event_types(facts, rules)))
