@@ -249,7 +249,7 @@ def partition_dataset(data, out, partitions: int, *, mapping=None, force: bool =
 
     Examples
     --------
-    >>> info = partition_dataset("calib-demo/data", "demo-parts", 8)
+    >>> info = partition_dataset("calib-demo/data", "demo-parts", 8, force=True)
     >>> info.partitions, info.n_leads
     (8, 2000)
     """
@@ -478,8 +478,8 @@ def read_partitioned(path) -> Iterator[tuple[int, Dataset]]:
 
     Examples
     --------
-    >>> info = partition_dataset("calib-demo/data", "demo-parts-4", 4)
-    >>> for part_id, ds in read_partitioned("demo-parts-4"):
+    >>> info = partition_dataset("calib-demo/data", "demo-parts", 4, force=True)
+    >>> for part_id, ds in read_partitioned("demo-parts"):
     ...     print(part_id, ds.n_leads)
     0 482
     1 514
