@@ -317,10 +317,22 @@ def run_experiment(exp: Experiment, *, command: str = "", progress: Callable[[st
 
     Examples
     --------
+    A small experiment next to the demo's rule sets. With no fit and no sweep the
+    proposal is the baseline cut to the MQL capacity; with no capacity given, at its
+    own cutoff:
+
+    >>> from pathlib import Path
     >>> from calib import load_experiment, run_experiment
-    >>> res = run_experiment(load_experiment("calib-demo/experiment.toml"))
+    >>> _ = Path("calib-demo/quick.toml").write_text(
+    ...     'name = "quick"\\noutcomes = ["meeting"]\\nwindow_days = 90\\n'
+    ...     '[data]\\npath = "data"\\n'
+    ...     '[rules]\\nbaseline = "current.toml"\\ncandidates = ["truth.toml"]\\n'
+    ...     '[fit]\\nenabled = false\\n')
+    >>> res = run_experiment(load_experiment("calib-demo/quick.toml"))
     >>> res.baseline.name, res.proposed.name, res.proposed_source
-    ('current', 'current-fitted', 'fit')
+    ('current', 'current-proposed', 'cutoff')
+    >>> res.baseline.thresholds.mql, res.proposed.thresholds.mql
+    (85, 85)
     """
     engine = resolve_engine(exp, scheduler)
     backend = None
