@@ -594,8 +594,7 @@ def abtest(ds, assignments: pd.DataFrame | None = None, config: ABTestConfig | N
 
     Examples
     --------
-    >>> from calib import load_dataset
-    >>> from calib.abtest import abtest
+    >>> from calib import abtest, load_dataset
     >>> res = abtest(load_dataset("calib-demo/data"), outcomes=("meeting",),
     ...              guardrails=("unsubscribe",))
     >>> res.srm.status, res.metric_names
