@@ -191,7 +191,7 @@ def main(argv=None) -> int:
           f"{pandas.__version__}, pyarrow {pyarrow.__version__}; {cores} cores")
     print(f"- repeats per timing: {args.repeat} (best time, highest peak RSS)")
     print(f"- {args.format} tables on disk: {size_mb:,.0f} MB")
-    print(f"- in-memory event columns: "
+    print("- in-memory event columns: "
           + ", ".join(f"{c} {t}" for c, t in load["dtypes"].items()))
     print()
     print("| step | leads | events | seconds | events/s | peak RSS (GB) | bytes/event in memory |")

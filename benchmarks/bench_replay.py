@@ -53,7 +53,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import math
 import os
 import platform
 import resource
@@ -124,14 +123,14 @@ def environment() -> dict:
     mem = "?"
     try:
         with open("/proc/meminfo") as f:
-            kb = int(next(l for l in f if l.startswith("MemTotal")).split()[1])
+            kb = int(next(ln for ln in f if ln.startswith("MemTotal")).split()[1])
         mem = f"{kb / 2**20:.1f} GiB"
     except (OSError, StopIteration):
         pass
     cpu = platform.processor() or "?"
     try:
         with open("/proc/cpuinfo") as f:
-            cpu = next(l for l in f if l.startswith("model name")).split(":", 1)[1].strip()
+            cpu = next(ln for ln in f if ln.startswith("model name")).split(":", 1)[1].strip()
     except (OSError, StopIteration):
         pass
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -251,7 +250,7 @@ def replay_sql(rules, paths: dict, lead_types: dict, window_days: float = 90,
         raise NotImplementedError(f"the SQL replay covers decay kinds exponential and none, "
                                   f"not {kind!r}")
     h_us = float(rules.decay.half_life_days) * DAY_US if kind == "exponential" else None
-    L, E, O, A = (f"read_parquet({_q(paths[t])})" for t in TABLES)
+    L, E, O, A = (f"read_parquet({_q(paths[t])})" for t in TABLES)  # noqa: E741 (the tables' initials, as in the SQL)
 
     fit_terms = [f"CASE WHEN {_fit_condition(r, lead_types[r.field])} THEN {_q(float(r.points))} "
                  "ELSE 0.0 END" for r in rules.fit if r.field in lead_types]
@@ -299,7 +298,6 @@ def replay_sql(rules, paths: dict, lead_types: dict, window_days: float = 90,
     w_us = int(round(window_days * DAY_US))
     zero_caps = "".join(f", 0.0 AS c{i}" for i, _ in capped)
     cap_sel = "".join(f", c{i}" for i, _ in capped)
-    cap_nonzero = "".join(f" OR k{i}" for i, _ in capped)
     ends = [f"(SELECT max(epoch_us(created_at)) FROM {L})",
             f"(SELECT max(epoch_us(occurred_at)) FROM {E})",
             f"(SELECT max(epoch_us(occurred_at)) FROM {O})"]

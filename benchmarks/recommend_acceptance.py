@@ -123,7 +123,7 @@ def main() -> None:
     start = pd.Timestamp(exp.train_until, tz="UTC")
     end_data = pd.Timestamp(world.truth["history_end"])
     last = end_data - pd.Timedelta(days=W)
-    run = lambda r: replay(ds_lat, r, window_days=W, start=start, end=last,
+    def run(r): return replay(ds_lat, r, window_days=W, start=start, end=last,
                            per_lead=True)
     rp, rt = run(prop), run(truth_rules)
     n_p, n_t = rp.mql_count, rt.mql_count

@@ -4,6 +4,8 @@ The public API is re-exported here; heavy modules load on first use so that
 ``import calib`` and ``calib --help`` stay fast.
 """
 
+import sys
+import types
 from importlib import import_module
 
 __version__ = "0.1.0"
@@ -39,5 +41,21 @@ __all__ = sorted(_EXPORTS) + ["__version__"]
 
 def __getattr__(name):
     if name in _EXPORTS:
-        return getattr(import_module(_EXPORTS[name]), name)
+        obj = getattr(import_module(_EXPORTS[name]), name)
+        globals()[name] = obj
+        return obj
     raise AttributeError(f"module 'calib' has no attribute {name!r}")
+
+
+class _Calib(types.ModuleType):
+    """``calib.abtest`` is a function and a subpackage: importing the subpackage binds
+    its name here, and the public name keeps meaning the function."""
+
+    def __setattr__(self, name, value):
+        if (name in _EXPORTS and isinstance(value, types.ModuleType)
+                and value.__name__ == f"calib.{name}" and hasattr(value, name)):
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Calib

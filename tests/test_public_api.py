@@ -24,3 +24,18 @@ def test_an_unknown_name_is_an_attribute_error():
         assert "no_such_thing" in str(e)
     else:
         raise AssertionError("calib.no_such_thing did not raise")
+
+
+def test_a_public_function_imported_by_name_is_the_function():
+    # calib.abtest is also a subpackage; importing it must not replace the function,
+    # whether the function or the subpackage is imported first
+    for first in ("from calib import abtest", "import calib.abtest.plan"):
+        code = ("import inspect\n"
+                f"{first}\n"
+                "from calib import abtest, sweep, replay\n"
+                "assert inspect.isfunction(abtest), abtest\n"
+                "import calib\n"
+                "assert all(inspect.isfunction(f) for f in (calib.abtest, sweep, replay))\n"
+                "from calib.abtest import plan_test\n")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert out.returncode == 0, (first, out.stderr)

@@ -594,9 +594,13 @@ def abtest(ds, assignments: pd.DataFrame | None = None, config: ABTestConfig | N
 
     Examples
     --------
-    >>> res = abtest(ds, outcomes=("meeting",), guardrails=("unsubscribe",))  # doctest: +SKIP
-    >>> res.srm.status, res.metric("meeting", "strict").p_adjusted  # doctest: +SKIP
-    ('ok', 0.031)
+    >>> from calib import abtest, load_dataset
+    >>> res = abtest(load_dataset("calib-demo/data"), outcomes=("meeting",),
+    ...              guardrails=("unsubscribe",))
+    >>> res.srm.status, res.metric_names
+    ('ok', ('meeting', 'unsubscribe'))
+    >>> round(res.metric("meeting", "strict").p_adjusted, 3)
+    1.0
     """
     cfg = config if config is not None else ABTestConfig(**options)
     if config is not None and options:

@@ -452,10 +452,12 @@ def compare_rules(ds, rules_a, rules_b, *, outcomes=None, window_days: float = 9
 
     Examples
     --------
-    >>> res = compare_rules(ds, load_rules("current.toml"),
-    ...                     load_rules("proposed.toml"))  # doctest: +SKIP
-    >>> res.difference("mql_count").diff, res.mcnemar.p_value  # doctest: +SKIP
-    (-412.0, 3.1e-12)
+    >>> from calib import compare_rules, load_dataset, load_rules
+    >>> res = compare_rules(load_dataset("calib-demo/data"),
+    ...                     load_rules("calib-demo/current.toml"),
+    ...                     load_rules("calib-demo/truth.toml"), window_days=90)
+    >>> res.difference("mql_count").diff, f"{res.mcnemar.p_value:.1e}"
+    (-109.0, '6.3e-12')
     """
     from calib.engine import replay
     from calib.engine.replay import first_outcome_times, outcome_names, replay_period

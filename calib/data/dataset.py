@@ -318,9 +318,10 @@ def load_dataset(path: str | os.PathLike,
 
     Examples
     --------
-    >>> ds = load_dataset("demo/data")  # doctest: +SKIP
-    >>> ds.n_leads, ds.event_types[:2]  # doctest: +SKIP
-    (20000, ('blog_view', 'careers_page_view'))
+    >>> from calib import load_dataset
+    >>> ds = load_dataset("calib-demo/data")
+    >>> ds.n_leads, ds.event_types[:2]
+    (2000, ('blog_view', 'careers_page_view'))
     """
     folder = Path(path)
     if not isinstance(mapping, ColumnMapping):

@@ -699,7 +699,7 @@ def _simulate_events(rng: np.random.Generator, leads: dict) -> dict:
     lead = np.concatenate([p[0] for p in parts])
     t = np.concatenate([p[1] for p in parts])
     code = np.concatenate([p[2] for p in parts])
-    del parts
+    parts.clear()  # the pieces are freed; the closure above keeps only an empty list
     keep = t < END_S
     lead, t, code = lead[keep], t[keep], code[keep]
     # sort by (lead, time, type) through one packed integer key

@@ -11,10 +11,15 @@ partitioned data set) builds its training examples the same way
 
 Examples
 --------
->>> from calib.distributed import partition_dataset, replay  # doctest: +SKIP
->>> partition_dataset("calib-demo/data", "demo-parts", 8)  # doctest: +SKIP
->>> replay("demo-parts", load_rules("calib-demo/current.toml"),
-...        scheduler="local:2").summary()  # doctest: +SKIP
+``scheduler="sync"`` runs the tasks in this process, one after another;
+``scheduler="local:2"`` runs the same on a cluster of two local worker processes.
+
+>>> from calib import load_rules
+>>> from calib.distributed import partition_dataset, replay
+>>> info = partition_dataset("calib-demo/data", "demo-parts", 8, force=True)
+>>> res = replay("demo-parts", load_rules("calib-demo/current.toml"), scheduler="sync")
+>>> print(res.summary().splitlines()[0])
+Rule set 'current' over 2,000 leads created 2025-01-01 .. 2026-06-30
 """
 
 from importlib import import_module

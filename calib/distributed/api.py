@@ -54,7 +54,7 @@ def _check_rules(info: PartitionInfo, rule_sets) -> list[tuple[str, ...]]:
     schema = pq.read_schema(f"{info.path}/{first['path']}/leads.parquet")
     empty = schema.empty_table().to_pandas()
     msgs = []
-    facts = SimpleNamespace(event_types=info.event_types)
+    facts = SimpleNamespace(event_types=info.event_types, leads=empty)
     for rules in rule_sets:
         fit_matrix(empty, rules)
         msgs.append(tuple(check_event_types(facts, rules)))
@@ -148,10 +148,14 @@ def replay(data_dir, rules, *, scheduler=None, window_days: float = 90, start=No
 
     Examples
     --------
-    >>> res = replay("demo-parts", load_rules("current.toml"),
-    ...              scheduler="local:2")  # doctest: +SKIP
-    >>> res.to_dict()["mql"]["count"]  # doctest: +SKIP
-    4312
+    ``scheduler="sync"`` runs the tasks here; ``"local:2"`` on a local Dask cluster.
+
+    >>> from calib import load_rules
+    >>> from calib.distributed import partition_dataset
+    >>> info = partition_dataset("calib-demo/data", "demo-parts", 8, force=True)
+    >>> res = replay("demo-parts", load_rules("calib-demo/current.toml"), scheduler="sync")
+    >>> res.to_dict()["mql"]["count"]
+    402
     """
     _, results, _ = _run_replays(data_dir, (rules,), scheduler=scheduler,
                                  window_days=window_days, start=start, end=end,
@@ -177,8 +181,19 @@ def sweep(data_dir, rules, grid: dict, *, scheduler=None, window_days: float = 9
 
     Examples
     --------
-    >>> res = sweep("demo-parts", rules, {"thresholds.mql": [40, 50, 60]},
-    ...             scheduler="tcp://scheduler:8786")  # doctest: +SKIP
+    ``scheduler="tcp://scheduler:8786"`` sends the tasks to a running Dask scheduler;
+    ``"sync"`` runs them here.
+
+    >>> from calib import load_rules
+    >>> from calib.distributed import partition_dataset
+    >>> info = partition_dataset("calib-demo/data", "demo-parts", 8, force=True)
+    >>> res = sweep("demo-parts", load_rules("calib-demo/current.toml"),
+    ...             {"thresholds.mql": [75, 85, 95]}, scheduler="sync")
+    >>> res.frame[["thresholds.mql", "mql_count"]]
+       thresholds.mql  mql_count
+    0              75        522
+    1              85        402
+    2              95        307
     """
     from calib.engine.sweep import add_stats, plan_sweep, sweep_result
 
@@ -378,8 +393,13 @@ def fit(data_dir, rules, *, scheduler=None, **kwargs):
 
     Examples
     --------
-    >>> res = fit("demo-parts", load_rules("current.toml"), scheduler="local:2")  # doctest: +SKIP
-    >>> write_rules(res.rules, "proposed.toml")  # doctest: +SKIP
+    >>> from calib import load_rules
+    >>> from calib.distributed import partition_dataset
+    >>> from calib.rules import write_rules
+    >>> info = partition_dataset("calib-demo/data", "demo-parts", 8, force=True)
+    >>> res = fit("demo-parts", load_rules("calib-demo/current.toml"), scheduler="sync",
+    ...           max_examples=5000)
+    >>> write_rules(res.rules, "proposed.toml")
     """
     from calib.distributed.partitions import read_whole
     from calib.fit import fit as fit_

@@ -85,6 +85,8 @@ class DaskBackend:
 
     Examples
     --------
+    This starts a cluster of two worker processes, so the doctests skip it:
+
     >>> with DaskBackend("local:2") as backend:  # doctest: +SKIP
     ...     backend.map(pow, [1, 2, 3], exp=2)
     [1, 4, 9]

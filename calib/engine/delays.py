@@ -6,10 +6,10 @@ given, every command with a window measures, per outcome, the delay from a lead'
 ``created_at`` (or its ``assigned_at`` in a live test) to the outcome's first
 occurrence, and uses a high quantile of it (95% by default), rounded up to whole days::
 
-    >>> w = window_from_data(ds, ["meeting"])                         # doctest: +SKIP
-    >>> w.days, w.sentence                                             # doctest: +SKIP
-    (27.0, '95% of meetings arrive within 27 days of lead creation (1,204 leads with one);
-    window 27 days')
+    >>> from calib import load_dataset
+    >>> w = window_from_data(load_dataset("calib-demo/data"), ["meeting"])
+    >>> w.days
+    197.0
 
 An explicit window always wins (:func:`resolve_window`). With fewer than ``MIN_LEADS``
 leads with the outcome the quantile is not trusted and ``default`` is kept.

@@ -224,9 +224,11 @@ def replay(ds: Dataset, rules: RuleSet, *, window_days: float = 90, start=None, 
 
     Examples
     --------
-    >>> ds = load_dataset("demo/data"); rules = load_rules("demo/current.toml")  # doctest: +SKIP
-    >>> replay(ds, rules).to_dict()["mql"]["count"]  # doctest: +SKIP
-    4312
+    >>> from calib import load_dataset, load_rules, replay
+    >>> ds = load_dataset("calib-demo/data")
+    >>> res = replay(ds, load_rules("calib-demo/current.toml"), window_days=90)
+    >>> res.to_dict()["mql"]["count"]
+    402
     """
     if window_days is None or not (0 < window_days <= 36_500):
         raise CalibError(f"The attribution window must be > 0 and at most 36,500 days. Got "

@@ -261,9 +261,18 @@ def sweep(ds: Dataset, rules: RuleSet, grid: dict, *, window_days: float = 90, s
 
     Examples
     --------
-    >>> res = sweep(ds, rules, {"thresholds.mql": [40, 50, 60],
-    ...                         "decay.half_life_days": [14, 30]})  # doctest: +SKIP
-    >>> res.top(3, objective="meeting_hits", capacity_per_week=60)  # doctest: +SKIP
+    >>> from calib import load_dataset, load_rules, sweep
+    >>> res = sweep(load_dataset("calib-demo/data"), load_rules("calib-demo/current.toml"),
+    ...             {"thresholds.mql": [75, 85, 95], "decay.kind": ["exponential"],
+    ...              "decay.half_life_days": [14, 30]}, window_days=90)
+    >>> len(res.frame)
+    6
+    >>> best = res.top(3, objective="meeting_hits", capacity_per_week=60)
+    >>> best[["thresholds.mql", "decay.half_life_days", "mql_count", "meeting_hits"]]
+       thresholds.mql  decay.half_life_days  mql_count  meeting_hits
+    1              75                    30        243           106
+    0              75                    14        146            75
+    3              85                    30        161            70
     """
     plan = plan_sweep(rules, grid)
 

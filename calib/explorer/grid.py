@@ -237,9 +237,13 @@ def explorer_grid(ds: Dataset, baseline: RuleSet, proposed: RuleSet, *, primary:
 
     Examples
     --------
-    >>> data = explorer_grid(ds, current, proposed, primary="meeting",
-    ...                      capacity_per_week=70)  # doctest: +SKIP
-    >>> data.row(data.proposed)["mql_per_week"]  # doctest: +SKIP
+    >>> from calib import load_dataset, load_rules
+    >>> data = explorer_grid(load_dataset("calib-demo/data"),
+    ...                      load_rules("calib-demo/current.toml"),
+    ...                      load_rules("calib-demo/truth.toml"), primary="meeting",
+    ...                      capacity_per_week=70)
+    >>> round(float(data.row(data.proposed)["mql_per_week"]), 2)
+    3.76
     """
     from calib.engine import replay
 

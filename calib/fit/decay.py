@@ -139,9 +139,16 @@ def profile_decay(space, fixed: np.ndarray, y: np.ndarray, weight: np.ndarray,
 
     Examples
     --------
-    >>> prof = profile_decay(ex.features, F, ex.y, ex.weight, ex.lead)  # doctest: +SKIP
-    >>> prof.decay  # doctest: +SKIP
-    Decay(kind='exponential', half_life_days=14.6)
+    >>> import numpy as np
+    >>> from calib import load_dataset, load_rules
+    >>> from calib.fit.examples import build_examples
+    >>> from calib.refine.speed import first_times
+    >>> ds = load_dataset("calib-demo/data")
+    >>> ex = build_examples(ds, load_rules("calib-demo/current.toml"),
+    ...                     first_times(ds, "meeting"), horizon_days=30, max_examples=5000)
+    >>> prof = profile_decay(ex.features, np.zeros((ex.n, 0)), ex.y, ex.weight, ex.lead)
+    >>> prof.decay.kind, round(prof.decay.half_life_days, 1)
+    ('exponential', 12.7)
     """
     n = len(y)
     ones = np.ones((n, 1))

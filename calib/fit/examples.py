@@ -194,9 +194,13 @@ def build_examples(ds: Dataset, current: RuleSet, o_time: np.ndarray, *,
 
     Examples
     --------
-    >>> ex = build_examples(train_ds, rules, o, horizon_days=30)  # doctest: +SKIP
-    >>> ex.n, ex.n_positive  # doctest: +SKIP
-    (212345, 1804)
+    >>> from calib import load_dataset, load_rules
+    >>> from calib.refine.speed import first_times
+    >>> ds = load_dataset("calib-demo/data")
+    >>> ex = build_examples(ds, load_rules("calib-demo/current.toml"),
+    ...                     first_times(ds, "meeting"), horizon_days=30)
+    >>> ex.n, ex.n_positive
+    (26881, 168)
     """
     w_lead = np.ones(ds.n_leads) if lead_weight is None else np.asarray(lead_weight, float)
     ok = w_lead > 0

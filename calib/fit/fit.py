@@ -522,8 +522,10 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
     Examples
     --------
     >>> from calib import load_dataset, load_rules
-    >>> res = fit(load_dataset("calib-demo/data"), load_rules("calib-demo/current.toml"))  # doctest: +SKIP
-    >>> print(res.summary())  # doctest: +SKIP
+    >>> res = fit(load_dataset("calib-demo/data"), load_rules("calib-demo/current.toml"),
+    ...           max_examples=5000)
+    >>> print(res.summary().splitlines()[0])
+    Fit of 'meeting' from rule set 'current' -> proposed 'current-fitted'
     """
     if not isinstance(ds, Dataset):
         raise CalibError("fit needs a data set (calib.load_dataset); for a partitioned one "

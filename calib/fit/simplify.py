@@ -416,8 +416,13 @@ def simplify(ds: Dataset, fit_result, *, points_step: float = 5, train_until=Non
 
     Examples
     --------
-    >>> res = fit(ds, rules)  # doctest: +SKIP
-    >>> simplify(ds, res, points_step=5).rules  # doctest: +SKIP
+    >>> from calib import load_dataset, load_rules
+    >>> from calib.fit import fit
+    >>> ds = load_dataset("calib-demo/data")
+    >>> res = fit(ds, load_rules("calib-demo/current.toml"), max_examples=5000)
+    >>> simple = simplify(ds, res, points_step=5)
+    >>> simple.rules.name, simple.n_rules
+    ('current-fitted', 43)
     """
     from calib.fit.fit import _split
 
@@ -474,7 +479,7 @@ def _cost(ds, full, simple, outcome, train_until, window_days, tolerance) -> dic
         basis = "recorded outcomes, MQLs with the whole window observed"
         full_b, simp_b = c["current"]["mature"], c["proposed"]["mature"]
         diff = c.get("difference", {})
-    pick = lambda b: {k: b.get(k) for k in ("rate", "ci_low", "ci_high")}
+    def pick(b): return {k: b.get(k) for k in ("rate", "ci_low", "ci_high")}
     return {"basis": basis, "tolerance": tolerance, "mql_count": c.get("mql_count"),
             "simplified_cutoff_at_equal_volume": c.get("proposed_cutoff"),
             "full": pick(full_b), "simplified": pick(simp_b),

@@ -146,9 +146,16 @@ def load_preset(path, preset: str, mapping=None, **options) -> Dataset:
 
     Examples
     --------
-    >>> ds = load_preset("exports/contacts.csv", "hubspot")  # doctest: +SKIP
-    >>> ds.outcome_types  # doctest: +SKIP
-    ('mql', 'opportunity', 'sql', 'won')
+    >>> from pathlib import Path
+    >>> _ = Path("contacts.csv").write_text(
+    ...     "Record ID,Create Date,Became a Marketing Qualified Lead Date,"
+    ...     "Became a Sales Qualified Lead Date\\n"
+    ...     "1,2025-01-06 09:14,2025-01-08 10:02,2025-01-15 16:40\\n"
+    ...     "2,2025-01-07 13:30,2025-01-09 08:45,\\n"
+    ...     "3,2025-01-08 11:00,,\\n")
+    >>> ds = load_preset("contacts.csv", "hubspot")
+    >>> ds.n_leads, ds.outcome_types
+    (3, ('mql', 'sql'))
     """
     return to_dataset(read_tables(preset, path, mapping, options or None))
 
@@ -249,9 +256,16 @@ def import_export(fmt: str, src, out, *, mapping=None, options: ImportOptions | 
 
     Examples
     --------
-    >>> res = import_export("hubspot", "contacts.csv", "data")  # doctest: +SKIP
-    >>> res.leads, res.outcomes  # doctest: +SKIP
-    (12, {'mql': 7, 'sql': 4, 'opportunity': 3, 'won': 2})
+    >>> from pathlib import Path
+    >>> _ = Path("contacts.csv").write_text(
+    ...     "Record ID,Create Date,Became a Marketing Qualified Lead Date,"
+    ...     "Became a Sales Qualified Lead Date\\n"
+    ...     "1,2025-01-06 09:14,2025-01-08 10:02,2025-01-15 16:40\\n"
+    ...     "2,2025-01-07 13:30,2025-01-09 08:45,\\n"
+    ...     "3,2025-01-08 11:00,,\\n")
+    >>> res = import_export("hubspot", "contacts.csv", "hubspot-data")
+    >>> res.leads, res.outcomes
+    (3, {'mql': 2, 'sql': 1})
     """
     from calib.importers.base import write_dataset_folder
 

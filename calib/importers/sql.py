@@ -197,6 +197,8 @@ def load_sql(url: str, tables: dict | None = None, queries: dict | None = None,
 
     Examples
     --------
+    This needs a database server, so the doctests skip it:
+
     >>> ds = load_sql("postgresql://analyst@localhost/crm",
     ...               tables={"leads": "crm.leads", "events": "crm.events",
     ...                       "outcomes": "crm.outcomes"})  # doctest: +SKIP

@@ -138,7 +138,15 @@ def _arm_descriptions(arms, src) -> dict | None:
 
 
 def load_experiment(path) -> Experiment:
-    """Read and check an experiment file; every path is resolved against its folder."""
+    """Read and check an experiment file; every path is resolved against its folder.
+
+    Examples
+    --------
+    >>> from calib import load_experiment
+    >>> exp = load_experiment("calib-demo/experiment.toml")
+    >>> exp.name, exp.outcomes, exp.window_days
+    ('demo', ('meeting', 'sql', 'won'), 90)
+    """
     path = Path(path)
     src = str(path)
     d = read_toml(path, what="experiment file")

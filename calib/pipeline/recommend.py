@@ -535,13 +535,13 @@ def _judge(ev: _Evaluator, a: _Side, b: _Side, comparison: str, description: str
                                   bool(np.isfinite(f(side.point))))
         return (lo, hi)
 
-    vol = lambda s: np.asarray(s["mql"], float) / ev.weeks
+    def vol(s): return np.asarray(s["mql"], float) / ev.weeks
     mql_t, _, _ = tup(vol, vol)
     rates, rate_ci, hits, rel = {}, {}, {}, {}
     undefined = 0.0
     for o in ev.outcomes:
-        rf = lambda s, o=o: ev.rate(s, o)
-        hf = lambda s, o=o: ev.per_week(s, o)
+        def rf(s, o=o): return ev.rate(s, o)
+        def hf(s, o=o): return ev.per_week(s, o)
         rates[o], _, und = tup(rf, rf)
         rate_ci[o] = (side_ci(a, rf), side_ci(b, rf))
         hits[o], rel[o], und2 = tup(hf, hf, ratio=True)
@@ -718,9 +718,16 @@ def recommend(ds: Dataset, baseline: RuleSet, proposed: RuleSet, base_res: Repla
 
     Examples
     --------
+    >>> from calib import load_dataset, load_rules, replay
+    >>> ds = load_dataset("calib-demo/data")
+    >>> base = load_rules("calib-demo/current.toml")
+    >>> prop = load_rules("calib-demo/truth.toml")
     >>> recs = recommend(ds, base, prop, replay(ds, base, per_lead=True), primary="meeting",
-    ...                  outcomes=["meeting"], window_days=90)  # doctest: +SKIP
-    >>> print(recs.summary())  # doctest: +SKIP
+    ...                  outcomes=["meeting"], window_days=90)
+    >>> print(recs.summary())  # doctest: +ELLIPSIS
+    Recommendations ...; primary outcome: meeting; ...
+      [recommend] adopt 'truth' as a whole
+    ...
     """
     outcomes = tuple(outcomes)
     tick = progress or (lambda what: None)

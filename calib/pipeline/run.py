@@ -314,6 +314,25 @@ def run_experiment(exp: Experiment, *, command: str = "", progress: Callable[[st
 
     ``scheduler`` (``calib run --scheduler``) overrides ``[engine] scheduler``; with
     either, ``[data] path`` must be a partitioned data set (see the module docstring).
+
+    Examples
+    --------
+    A small experiment next to the demo's rule sets. With no fit and no sweep the
+    proposal is the baseline cut to the MQL capacity; with no capacity given, at its
+    own cutoff:
+
+    >>> from pathlib import Path
+    >>> from calib import load_experiment, run_experiment
+    >>> _ = Path("calib-demo/quick.toml").write_text(
+    ...     'name = "quick"\\noutcomes = ["meeting"]\\nwindow_days = 90\\n'
+    ...     '[data]\\npath = "data"\\n'
+    ...     '[rules]\\nbaseline = "current.toml"\\ncandidates = ["truth.toml"]\\n'
+    ...     '[fit]\\nenabled = false\\n')
+    >>> res = run_experiment(load_experiment("calib-demo/quick.toml"))
+    >>> res.baseline.name, res.proposed.name, res.proposed_source
+    ('current', 'current-proposed', 'cutoff')
+    >>> res.baseline.thresholds.mql, res.proposed.thresholds.mql
+    (85, 85)
     """
     engine = resolve_engine(exp, scheduler)
     backend = None

@@ -74,7 +74,7 @@ class DriftResult:
         return self.periods
 
     def to_dict(self) -> dict:
-        rec = lambda f: json.loads(f.to_json(orient="records", date_format="iso"))
+        def rec(f): return json.loads(f.to_json(orient="records", date_format="iso"))
         return {"rules": self.rules, "outcome": self.outcome, "by": self.by,
                 "reference": self.reference, "score_age_days": self.score_age_days,
                 "window_days": self.window_days, "periods": rec(self.periods),
@@ -104,8 +104,11 @@ def drift_audit(ds: Dataset, rules: RuleSet, *, outcome: str, window_days: float
 
     Examples
     --------
-    >>> res = drift_audit(ds, rules, outcome="meeting")  # doctest: +SKIP
-    >>> print(res.sentence)  # doctest: +SKIP
+    >>> from calib import drift_audit, load_dataset, load_rules
+    >>> res = drift_audit(load_dataset("calib-demo/data"),
+    ...                   load_rules("calib-demo/current.toml"), outcome="meeting")
+    >>> print(res.sentence)
+    No period's scores or event mix moved beyond sampling noise.
     """
     from calib.refine._scores import lead_replay, rule_contributions
 

@@ -42,7 +42,7 @@ class FeedbackResult:
         return self.rules_frame
 
     def to_dict(self) -> dict:
-        rec = lambda f: json.loads(f.to_json(orient="records"))
+        def rec(f): return json.loads(f.to_json(orient="records"))
         return {"rules": self.rules, "rejected": self.rejected, "window_days": self.window_days,
                 "mqls": self.mqls, "bands": rec(self.bands), "by_rule": rec(self.rules_frame),
                 "flagged": list(self.flagged), "sentence": self.sentence}
@@ -62,9 +62,11 @@ def sales_feedback(ds: Dataset, rules: RuleSet, *, rejected: str = "disqualified
 
     Examples
     --------
-    >>> res = sales_feedback(ds, rules)  # doctest: +SKIP
-    >>> res.flagged  # doctest: +SKIP
-    ('email_open',)
+    >>> from calib import load_dataset, load_rules, sales_feedback
+    >>> res = sales_feedback(load_dataset("calib-demo/data"),
+    ...                      load_rules("calib-demo/current.toml"))
+    >>> res.flagged
+    ()
     """
     from calib.refine._scores import lead_replay, rule_contributions
 

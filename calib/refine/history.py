@@ -245,7 +245,7 @@ class BeforeAfter:
         return self.frame
 
     def to_dict(self) -> dict:
-        clean = lambda d: {k: (None if np.isnan(v) else float(v)) for k, v in d.items()}
+        def clean(d): return {k: (None if np.isnan(v) else float(v)) for k, v in d.items()}
         return {"old": self.old, "new": self.new, "since": self.since, "primary": self.primary,
                 "rows": json.loads(self.frame.to_json(orient="records")),
                 "rule_effect": clean(self.rule_effect),
@@ -287,8 +287,13 @@ def before_after(ds: Dataset, old: RuleSet, new: RuleSet, since, *, primary: str
 
     Examples
     --------
-    >>> ba = before_after(ds, old_rules, new_rules, "2026-01-01", primary="meeting")  # doctest: +SKIP
-    >>> print(ba.summary())  # doctest: +SKIP
+    >>> from calib import load_dataset, load_rules
+    >>> ds = load_dataset("calib-demo/data")
+    >>> rules = load_rules("calib-demo/current.toml")
+    >>> ba = before_after(ds, load_rules("calib-demo/legacy.toml"), rules, "2026-01-01",
+    ...                   primary="meeting")
+    >>> print(ba.summary())  # doctest: +ELLIPSIS
+    From before to after 2026-01-01, MQLs per week changed by -6.2: -6.0 from the rule change ...
     """
     since = _when(since, "since", []) if not isinstance(since, pd.Timestamp) else since
     _check_sides(ds, since, new.name, before=True)
@@ -444,8 +449,13 @@ def check_prediction(ds: Dataset, adopted: RuleSet, since, previous: dict, *,
 
     Examples
     --------
-    >>> check = check_prediction(ds, current, "2026-01-01", load_previous("reports/q4"))  # doctest: +SKIP
-    >>> print(check.summary())  # doctest: +SKIP
+    >>> from calib import check_prediction, load_dataset, load_rules
+    >>> from calib.refine import load_previous
+    >>> check = check_prediction(load_dataset("calib-demo/data"),
+    ...                          load_rules("calib-demo/current.toml"), "2026-01-01",
+    ...                          load_previous("calib-demo/previous_review"))
+    >>> print(check.summary().splitlines()[0])  # doctest: +ELLIPSIS
+    'current', adopted 2026-01-01: 3 of 3 predictions held (the realised value fell inside ...
     """
     since = _when(since, "since", []) if not isinstance(since, pd.Timestamp) else since
     _check_sides(ds, since, adopted.name, before=False)

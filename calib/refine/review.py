@@ -38,7 +38,7 @@ class RefinementResult:
     skipped: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
-        part = lambda x: x.to_dict() if x is not None else None
+        def part(x): return x.to_dict() if x is not None else None
         return {"rules": self.rules, "primary": self.primary, "config": self.config.to_dict(),
                 "history": part(self.history), "prediction": part(self.prediction),
                 "before_after": part(self.before_after) if self.prediction is None else None,
@@ -76,8 +76,11 @@ def refine(ds: Dataset, rules: RuleSet, *, primary: str, window_days: float = 90
     Examples
     --------
     >>> from calib.refine import refine
-    >>> res = refine(ds, rules, primary="meeting")  # doctest: +SKIP
-    >>> print(res.summary())  # doctest: +SKIP
+    >>> from calib import load_dataset, load_rules
+    >>> res = refine(load_dataset("calib-demo/data"), load_rules("calib-demo/current.toml"),
+    ...              primary="meeting")
+    >>> print(res.summary().splitlines()[0])  # doctest: +ELLIPSIS
+    Drift of 'current' by month of creation (reference: 2025-01 .. 2025-03): No period's ...
     """
     config = config or RefineConfig()
     skipped = []

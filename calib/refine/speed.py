@@ -80,7 +80,7 @@ class SpeedResult:
         return self.buckets
 
     def to_dict(self) -> dict:
-        rec = lambda f: json.loads(f.to_json(orient="records", date_format="iso"))
+        def rec(f): return json.loads(f.to_json(orient="records", date_format="iso"))
         return {"rules": self.rules, "first_touch": self.first_touch, "outcome": self.outcome,
                 "window_days": self.window_days, "mqls": self.mqls, "touched": self.touched,
                 "median_hours": self.median_hours, "buckets": rec(self.buckets),
@@ -106,9 +106,12 @@ def speed_to_lead(ds: Dataset, rules: RuleSet, *, outcome: str, first_touch: str
 
     Examples
     --------
-    >>> res = speed_to_lead(ds, rules, outcome="meeting", service_level_hours=4)  # doctest: +SKIP
-    >>> res.service_level["verdict"]  # doctest: +SKIP
-    'missed'
+    >>> from calib import load_dataset, load_rules, speed_to_lead
+    >>> res = speed_to_lead(load_dataset("calib-demo/data"),
+    ...                     load_rules("calib-demo/current.toml"), outcome="meeting",
+    ...                     service_level_hours=4)
+    >>> res.service_level["mqls"], res.service_level["within"], res.service_level["verdict"]
+    (402, 277, 'missed')
     """
     touch = first_times(ds, first_touch)
     from calib.refine._scores import lead_replay

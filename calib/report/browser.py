@@ -83,6 +83,8 @@ def screenshots(folder, out=None, browser=None) -> list[Path]:
 
     Examples
     --------
+    This needs Chromium and a written report, so the doctests skip it:
+
     >>> screenshots("reports/demo")  # doctest: +SKIP
     [PosixPath('reports/demo/page1-desktop.png'), PosixPath('reports/demo/page1-phone.png')]
     """

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import jinja2
 import markupsafe
-import numpy as np
 import pandas as pd
 
 from calib.errors import CalibError

@@ -33,9 +33,10 @@ def load_rules(path: str | os.PathLike) -> RuleSet:
 
     Examples
     --------
-    >>> rs = load_rules("current.toml")  # doctest: +SKIP
-    >>> rs.thresholds.mql  # doctest: +SKIP
-    50
+    >>> from calib import load_rules
+    >>> rs = load_rules("calib-demo/current.toml")
+    >>> rs.name, rs.thresholds.mql, rs.thresholds.sql
+    ('current', 85, 115)
     """
     return RuleSet.from_dict(read_toml(path, what="rule set"), source=str(path))
 
