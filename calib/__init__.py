@@ -4,8 +4,6 @@ The public API is re-exported here; heavy modules load on first use so that
 ``import calib`` and ``calib --help`` stay fast.
 """
 
-import sys
-import types
 from importlib import import_module
 
 __version__ = "0.1.0"
@@ -22,7 +20,6 @@ _EXPORTS = {
     "SweepResult": "calib.engine.sweep",
     "score_as_of": "calib.engine.score",
     "compare_rules": "calib.compare",
-    "abtest": "calib.abtest",
     "load_experiment": "calib.pipeline",
     "run_experiment": "calib.pipeline",
     "generate_demo": "calib.demo",
@@ -46,16 +43,3 @@ def __getattr__(name):
         return obj
     raise AttributeError(f"module 'calib' has no attribute {name!r}")
 
-
-class _Calib(types.ModuleType):
-    """``calib.abtest`` is a function and a subpackage: importing the subpackage binds
-    its name here, and the public name keeps meaning the function."""
-
-    def __setattr__(self, name, value):
-        if (name in _EXPORTS and isinstance(value, types.ModuleType)
-                and value.__name__ == f"calib.{name}" and hasattr(value, name)):
-            value = getattr(value, name)
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Calib

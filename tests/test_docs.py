@@ -13,7 +13,7 @@ FUNCTIONS = [n for n in calib.__all__ if inspect.isfunction(getattr(calib, n))]
 
 
 def test_the_public_functions_are_found():
-    assert {"replay", "sweep", "load_dataset", "load_rules", "compare_rules", "abtest",
+    assert {"replay", "sweep", "load_dataset", "load_rules", "compare_rules",
             "run_experiment", "load_experiment", "score_as_of"} <= set(FUNCTIONS)
 
 

@@ -594,7 +594,8 @@ def abtest(ds, assignments: pd.DataFrame | None = None, config: ABTestConfig | N
 
     Examples
     --------
-    >>> from calib import abtest, load_dataset
+    >>> from calib import load_dataset
+    >>> from calib.abtest import abtest
     >>> res = abtest(load_dataset("calib-demo/data"), outcomes=("meeting",),
     ...              guardrails=("unsubscribe",))
     >>> res.srm.status, res.metric_names
