@@ -9,12 +9,14 @@ from calib.cli.common import (
     POSITIVE,
     PROBABILITY,
     Command,
+    WithWindow,
     check_outputs,
     data_args,
     emit,
     info,
     json_arg,
     load_data,
+    measured_window,
     number,
     period_args,
     warn,
@@ -190,12 +192,16 @@ def _compare(args):
     if use_partitions(args):
         from calib import distributed
 
+        window = measured_window(args, args.data, args.outcome, rules=a, start=args.start,
+                                 end=args.end)
         res = distributed.compare(args.data, a, b, scheduler=args.scheduler,
                                   outcomes=args.outcome, window_days=args.window_days,
                                   start=args.start, end=args.end, n_bootstrap=args.bootstrap,
                                   seed=args.seed)
     else:
         ds = load_data(args)
+        window = measured_window(args, ds, args.outcome, rules=a, start=args.start,
+                                 end=args.end)
         res = compare_rules(ds, a, b, outcomes=args.outcome, window_days=args.window_days,
                             start=args.start, end=args.end, n_bootstrap=args.bootstrap,
                             seed=args.seed)
@@ -204,7 +210,7 @@ def _compare(args):
         info(f"wrote {len(res.per_lead):,} leads to {args.leads_out}")
     if args.json:
         warn(res.warnings)
-    emit(args, res)
+    emit(args, WithWindow(res, window))
 
 
 COMMANDS = [

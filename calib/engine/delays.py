@@ -37,7 +37,8 @@ NS_PER_DAY = 86_400 * 10**9
 class DelayWindow:
     """The window chosen from the data (or given) and why.
 
-    ``days`` is the window; ``source`` is ``"given"``, ``"data"`` or ``"default"``;
+    ``days`` is the window; ``source`` is ``"given"``, ``"data"``, ``"default"`` or
+    ``"snapshot"`` (undated data: no window is needed, ``days`` is only nominal);
     ``per_outcome`` holds, per outcome, the number of leads with it and the quantiles
     (days) of their delays; ``sentence`` says it in plain words."""
 
@@ -142,7 +143,7 @@ def resolve_window(ds: Dataset, window_days, outcomes, *, start: str = "created"
                            quantile=QUANTILE, sentence=f"window {float(window_days):g} days "
                                                        "(given)")
     if ds.snapshot:
-        return DelayWindow(days=float(default), source="default", start=start,
+        return DelayWindow(days=float(default), source="snapshot", start=start,
                            quantile=QUANTILE, sentence="snapshot data: no window needed")
     if rules is not None and start == "created":
         w = window_from_data(ds, outcomes, start=mql_times(ds, rules),
