@@ -209,7 +209,8 @@ def measured_window(args, ds, outcomes=None, *, rules=None, start=None, end=None
 
 class WithWindow:
     """A command's result with the window it used: ``window`` in its JSON, one line
-    saying how the window was chosen in its text (none on snapshot data)."""
+    saying how the window was chosen in its text (none when it was given or on snapshot
+    data, so that text stays as it was)."""
 
     def __init__(self, res, window):
         self.res, self.window = res, window
@@ -221,5 +222,5 @@ class WithWindow:
 
     def summary(self) -> str:
         text = self.res.summary()
-        return text if self.window.source == "snapshot" else \
+        return text if self.window.source in ("snapshot", "given") else \
             f"{text}\nWindow: {self.window.sentence}"

@@ -168,7 +168,7 @@ def _sweep(args):
         return
     print(f"Sweep of '{res.rules}': {len(res.frame):,} configurations"
           + (f" ({res.skipped} invalid combinations skipped)" if res.skipped else ""))
-    if window.source != "snapshot":
+    if window.source not in ("snapshot", "given"):
         print(f"Window: {window.sentence}")
     title = f"Top {len(top)} by {args.objective or res.default_objective}"
     if args.capacity is not None:

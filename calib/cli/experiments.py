@@ -114,8 +114,10 @@ def _abtest_args(p):
     p.add_argument("--control", metavar="ARM", help="the control arm (default: 'control')")
     p.add_argument("--outcome", action="extend", nargs="+", metavar="X",
                    help="primary outcome(s) (default: every outcome in the data but mql)")
-    p.add_argument("--window-days", type=DAYS, default=90, metavar="W",
-                   help="an outcome counts within W days after assignment (default 90)")
+    p.add_argument("--window-days", type=DAYS, default=None, metavar="W",
+                   help="an outcome counts within W days after assignment (default: from "
+                   "the data, the time after assignment within which 95%% of the primary "
+                   "outcomes arrive)")
     p.add_argument("--guardrail", action="extend", nargs="+", default=[], metavar="NAME",
                    help="event types (unsubscribe, email_bounce) or outcomes (disqualified) "
                    "that must not rise; their own correction family")

@@ -26,7 +26,7 @@ import pandas as pd
 from calib.data.dataset import Dataset, ns
 
 __all__ = ["DelayWindow", "mql_times", "outcome_delays", "window_from_data", "resolve_window",
-           "mature_hint", "window_hint", "QUANTILE", "MIN_LEADS"]
+           "window_from_times", "mature_hint", "window_hint", "QUANTILE", "MIN_LEADS"]
 
 QUANTILE = 0.95
 MIN_LEADS = 20
@@ -97,6 +97,42 @@ def outcome_delays(ds: Dataset, outcome: str, *, start="created") -> np.ndarray:
     s = s[lead]
     ok = (s != np.iinfo(np.int64).min) & (t >= s)
     return (t[ok] - s[ok]) / NS_PER_DAY
+
+
+def window_from_times(outcome_ns: dict, start_ns: np.ndarray, *, since: str = "assignment",
+                      label: str = "assigned", quantile: float = QUANTILE,
+                      default: float = 90.0) -> DelayWindow:
+    """:func:`window_from_data` from times already at hand: ``outcome_ns`` maps each
+    outcome to its first time per lead (int64 ns, ``NEVER`` for none) and ``start_ns``
+    holds the same leads' start times (a live test's assignment times); only outcomes
+    at or after the start count."""
+    never = np.iinfo(np.int64).max
+    start = np.asarray(start_ns, dtype=np.int64)
+    per, parts, best = {}, [], None
+    for oc, o in outcome_ns.items():
+        o = np.asarray(o, dtype=np.int64)
+        ok = (o != never) & (start != never) & (o >= start)
+        d = (o[ok] - start[ok]) / NS_PER_DAY
+        qs = {f"q{int(q * 100)}": float(np.quantile(d, q)) for q in (0.5, 0.9, quantile, 0.99)} \
+            if len(d) else {}
+        per[oc] = {"leads": int(len(d)), **qs}
+        if len(d) < MIN_LEADS:
+            continue
+        days = max(1.0, float(math.ceil(np.quantile(d, quantile) - 1e-9)))
+        parts.append(f"{quantile:.0%} of {_plural(oc)} arrive within {days:g} days of {since} "
+                     f"({len(d):,} leads with one)")
+        best = days if best is None else max(best, days)
+    if best is None:
+        few = ", ".join(f"{per[o]['leads']} with {o}" for o in outcome_ns)
+        return DelayWindow(days=float(default), source="default", start=label,
+                           quantile=quantile, per_outcome=per,
+                           sentence=f"too few leads with a dated outcome to measure how long "
+                                    f"outcomes take ({few}; {MIN_LEADS} needed): the default "
+                                    f"window of {default:g} days is used")
+    return DelayWindow(days=best, source="data", start=label, quantile=quantile,
+                       per_outcome=per,
+                       sentence="; ".join(parts) + f": window {best:g} days (set --window-days "
+                                                   "to change it)")
 
 
 def window_from_data(ds: Dataset, outcomes, *, start="created", since: str | None = None,
