@@ -171,7 +171,7 @@ def test_no_mature_lead_says_why_and_which_window_would_give_some(capsys, tmp_pa
 
 
 def _experiment(root, data, window=None):
-    text = (f'name = "w"\noutcomes = ["meeting", "sql"]\n'
+    text = ('name = "w"\noutcomes = ["meeting", "sql"]\n'
             + (f"window_days = {window}\n" if window is not None else "")
             + f'[data]\npath = "{data.name}"\n[rules]\nbaseline = "a.toml"\n'
             + '[fit]\nenabled = false\n[report]\nbootstrap = 20\n'

@@ -107,3 +107,23 @@ def test_snapshot_calibration_claims_no_window(tmp_path):
     assert "within" not in title and "P(meeting | score)" in title
     assert res.window["source"] == "snapshot"
     assert "snapshot data: no window needed" in res.summary()
+
+
+def test_window_hint_for_a_test_younger_than_its_outcomes():
+    """Leads assigned 2.5 days before the end of the data, outcomes 2.1 to 2.4 days
+    later: the outcomes' window (3 days, rounded up) leaves no lead mature, so the hint
+    names a shorter one that does and says how long to wait instead."""
+    from calib.engine.delays import NS_PER_DAY, window_hint
+
+    rng = np.random.default_rng(2)
+    n = 300
+    end = pd.Timestamp("2025-06-30", tz="UTC").value
+    start = np.full(n, end - int(2.5 * NS_PER_DAY), dtype=np.int64)
+    start[n // 2:] = end - (rng.uniform(0, 2.5, n - n // 2) * NS_PER_DAY).astype(np.int64)
+    delay = rng.uniform(2.1, 2.4, n)
+    o = start + (delay * NS_PER_DAY).astype(np.int64)
+    o[o > end] = np.iinfo(np.int64).max  # not recorded yet
+    text = window_hint({"reply": o}, start, end)
+    assert "--window-days 1 would leave" in text and "wait until 3 days" in text
+    n1 = int((start + NS_PER_DAY <= end).sum())
+    assert f"leave {n1:,} lead(s) mature" in text and n1 > 0

@@ -234,7 +234,16 @@ def window_hint(outcome_ns: dict, start_ns: np.ndarray, end_ns: int,
         best = days if best is None else max(best, days)
     if best is None:
         return ""
-    n = int(((start != never) & (start + best * NS_PER_DAY <= end_ns)).sum())
+    dated = start[start != never]
+    n = int((dated + best * NS_PER_DAY <= end_ns).sum())
+    span = (end_ns - dated.min()) / NS_PER_DAY if len(dated) else 0.0
+    if n == 0 and span >= 2:  # the test is younger than its outcomes take: say so
+        half = math.floor(span / 2)
+        n = int((dated + half * NS_PER_DAY <= end_ns).sum())
+        return (f"{'; '.join(parts).capitalize()}, but the first lead was assigned only "
+                f"{span:.0f} days before the end of the data: --window-days {half:g} would "
+                f"leave {n:,} lead(s) mature (counting only the outcomes of their first "
+                f"{half:g} days), or wait until {best:g} days have passed.")
     return (f"{'; '.join(parts).capitalize()}: --window-days {best:g} would leave {n:,} "
             "lead(s) mature.")
 
