@@ -87,8 +87,9 @@ def json_arg(p):
 def period_args(p):
     p.add_argument("--window-days", type=DAYS, default=None, metavar="W",
                    help="attribution window in days after the MQL (default: from the data, "
-                   "the time from lead creation within which 95%% of the outcomes arrive; "
-                   "90 on snapshot data)")
+                   "the time after the MQL within which 95%% of the outcomes arrive: "
+                   "meeting, else the next sales outcome, or --outcome; 90 when fewer "
+                   "than 20 leads have one)")
     p.add_argument("--start", metavar="DATE", help="count leads created on or after DATE")
     p.add_argument("--end", metavar="DATE", help="count leads created on or before DATE")
 
