@@ -127,3 +127,23 @@ def test_window_hint_for_a_test_younger_than_its_outcomes():
     assert "--window-days 1 would leave" in text and "wait until 3 days" in text
     n1 = int((start + NS_PER_DAY <= end).sum())
     assert f"leave {n1:,} lead(s) mature" in text and n1 > 0
+
+
+def test_mql_times_are_the_replays(tmp_path):
+    """The lean scoring pass that dates each lead's MQL gives exactly the replay's
+    ``mql_at`` (on a seeded demo world, under rules with decay, caps and an SQL cutoff)."""
+    from calib.data import load_dataset
+    from calib.data.dataset import ns_or_never
+    from calib.demo import generate_demo
+    from calib.engine import replay
+    from calib.engine.delays import mql_times
+    from calib.rules import load_rules
+
+    world = generate_demo(tmp_path / "w", n_leads=1500, seed=5)
+    ds = load_dataset(world.data_dir)
+    for path in (world.truth_rules, tmp_path / "w" / "current.toml"):
+        rules = load_rules(path)
+        want = ns_or_never(replay(ds, rules, per_lead=True).per_lead["mql_at"])
+        got = mql_times(ds, rules)
+        assert (want != np.iinfo(np.int64).max).sum() > 50  # many leads become MQLs
+        np.testing.assert_array_equal(got, want)

@@ -62,10 +62,19 @@ def _plural(outcome: str) -> str:
 def mql_times(ds: Dataset, rules) -> np.ndarray:
     """When ``rules`` make each lead an MQL (int64 ns, ``NEVER`` if never): the decisive
     moment an attribution window runs from."""
-    from calib.data.dataset import ns_or_never
-    from calib.engine.replay import replay
+    from calib.data.dataset import lead_slices
+    from calib.engine.prepare import prepare
+    from calib.engine.replay import NEVER, PARTITION_LEADS, TOL, combine_scores, stage_crossings
 
-    return ns_or_never(replay(ds, rules, per_lead=True).per_lead["mql_at"])
+    # the scoring pass of a replay, without its statistics or per-lead table
+    out = []
+    for _, part in lead_slices(ds, PARTITION_LEADS):
+        prep = prepare(part, rules)
+        score, fit = combine_scores(prep.decayed(rules.decay), prep, rules)
+        cross = stage_crossings(prep, score, fit, [rules.thresholds.mql],
+                                rules.thresholds.mql_min_fit, TOL)
+        out.append(np.where(cross[:, 0] >= 0, prep.eval_t[cross[:, 0]], NEVER))
+    return np.concatenate(out).astype(np.int64) if out else np.zeros(0, dtype=np.int64)
 
 
 def outcome_delays(ds: Dataset, outcome: str, *, start="created") -> np.ndarray:
