@@ -188,7 +188,10 @@ def test_run_measures_the_window_unless_the_file_sets_one(capsys, world):
     assert w["source"] == "data" and N - 2 <= w["days"] <= N
     md = (root / "r1" / "report.md").read_text(encoding="utf-8")
     assert f"95% of 'meeting' outcomes arrive within {w['days']:g} days" in md
+    # the live test measures its own window, from assignment (here: at creation)
+    assert "days of assignment (95% of 'meeting' outcomes arrive within" in md
     d, _ = _json(capsys, "run", _experiment(root, data, 30), "--out", root / "r2")
     assert d["window"]["source"] == "given" and d["window"]["days"] == 30
     md = (root / "r2" / "report.md").read_text(encoding="utf-8")
     assert "outcomes arrive within" not in md
+    assert "outcomes within 30 days of assignment;" in md

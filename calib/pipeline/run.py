@@ -371,7 +371,7 @@ def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
     window = resolve_window(ds, exp.window_days, [primary], rules=baseline)
     W = window.days
     if window.source in ("data", "default"):
-        say(f"window: {window.sentence}")
+        say(f"window: {window.sentence.replace('--window-days', 'window_days in the file')}")
 
     # ---- evaluation period
     start_test = None

@@ -666,7 +666,15 @@ def abtest_view(res) -> dict | None:
             "srm_ok": srm["status"] == "ok", "srm_message": srm.get("message", ""),
             "srm_p": fmt.pvalue(srm.get("p_value")), "start": str(d.get("test_start", ""))[:10],
             "end": str(d.get("end_of_data", ""))[:10], "window": fmt.num(d.get("window_days"), 0),
+            "window_why": _window_why(d.get("window")),
             "immature": fmt.count(sum(d["immature"].values())), "control": control}
+
+
+def _window_why(w) -> str:
+    """How a measured window was chosen, as a parenthesis ("" for a given one)."""
+    if not w or w.get("source") not in ("data", "default"):
+        return ""
+    return f" ({w['sentence'].split(': window')[0].split(' (set --window-days')[0]})"
 
 
 def calibration_view(res) -> dict | None:
