@@ -195,3 +195,24 @@ def test_run_measures_the_window_unless_the_file_sets_one(capsys, world):
     md = (root / "r2" / "report.md").read_text(encoding="utf-8")
     assert "outcomes arrive within" not in md
     assert "outcomes within 30 days of assignment;" in md
+
+
+def test_snapshot_data_needs_no_window(capsys, tmp_path):
+    """Undated data: replay says nothing of a window in its text, and its JSON says why."""
+    rng = np.random.default_rng(1)
+    n = 300
+    ids = [f"S{i}" for i in range(n)]
+    folder = tmp_path / "snap"
+    folder.mkdir()
+    pd.DataFrame({"lead_id": ids, "tier": rng.choice(["a", "b"], n)}).to_csv(
+        folder / "leads.csv", index=False)
+    pd.DataFrame({"lead_id": ids, "event_type": "web_visit"}).to_csv(
+        folder / "events.csv", index=False)
+    pd.DataFrame({"lead_id": ids[: n // 3], "outcome": "meeting"}).to_csv(
+        folder / "outcomes.csv", index=False)
+    (tmp_path / "a.toml").write_text(RULES.format(mql=50), encoding="utf-8")
+    argv = ["replay", folder, "--rules", tmp_path / "a.toml"]
+    d, _ = _json(capsys, *argv)
+    assert d["window"]["source"] == "snapshot" and "no window needed" in d["window"]["sentence"]
+    text, _ = _text(capsys, *argv)
+    assert "Window:" not in text and "days" not in text and "outcomes of MQLs:" in text
