@@ -111,8 +111,10 @@ class ABTestConfig:
         outcomes named as guardrails.
     guardrails : tuple of str, default ()
         Event types or outcomes whose rate must not rise.
-    window_days : float, default 90
-        A lead's outcome counts within this many days after its assignment.
+    window_days : float or None, default 90
+        A lead's outcome counts within this many days after its assignment; ``None``
+        measures it from the data: the time after assignment within which 95% of the
+        primary outcomes arrive (:func:`calib.engine.delays.window_from_times`).
     planned : ArmAllocation, optional
         Intended allocation for the sample-ratio check; default equal shares.
     correction : {"holm", "bh"}, default "holm"
@@ -133,7 +135,7 @@ class ABTestConfig:
     control: str | None = None
     outcomes: tuple[str, ...] | None = None
     guardrails: tuple[str, ...] = ()
-    window_days: float = 90.0
+    window_days: float | None = 90.0
     planned: ArmAllocation | None = None
     correction: Literal["holm", "bh"] = "holm"
     alpha: float = 0.05
@@ -141,8 +143,10 @@ class ABTestConfig:
     look_every_days: float = 7.0
 
     def __post_init__(self):
-        object.__setattr__(self, "window_days", float(self.window_days))
-        if not (math.isfinite(self.window_days) and self.window_days > 0):
+        if self.window_days is not None:
+            object.__setattr__(self, "window_days", float(self.window_days))
+        if self.window_days is not None and not (math.isfinite(self.window_days)
+                                                 and self.window_days > 0):
             raise ConfigError(f"The window must be > 0 days. Got {self.window_days!r}.",
                               code="out_of_range")
         if self.correction not in CORRECTIONS:
@@ -287,6 +291,9 @@ class ABTestResult:
     snapshot : bool
         No dates: each lead's outcome counts whenever it happened, no windows, no looks.
     warnings : tuple of str
+    window : dict or None
+        How the window was chosen (``days``, ``source``: given, data, default or
+        snapshot, ``sentence``...).
     """
 
     config: ABTestConfig
@@ -301,6 +308,7 @@ class ABTestResult:
     end_of_data: pd.Timestamp | None
     snapshot: bool = False
     warnings: tuple[str, ...] = ()
+    window: dict | None = None  # how the window was chosen (DelayWindow.to_dict())
 
     # -------------------------------------------------------------- access
     def metric(self, name: str, arm: str) -> ArmMetric:
@@ -349,6 +357,7 @@ class ABTestResult:
             "end_of_data": _iso(self.end_of_data),
             "snapshot": self.snapshot,
             "window_days": self.config.window_days,
+            "window": self.window,
             "alpha": self.config.alpha,
             "correction": self.config.correction,
             "tau": self.config.tau,
@@ -382,6 +391,8 @@ class ABTestResult:
                 + ", ".join(f"{a} {n:,}" for a, n in self.mature.items()) + f"); {imm:,} "
                 f"({imm / max(total, 1):.0%}) whose window has not ended are left out "
                 "(immature).")
+            if self.window is not None and self.window.get("source") != "given":
+                lines.append(f"Window: {self.window['sentence']}")
         corr = {"holm": "Holm", "bh": "Benjamini-Hochberg"}[cfg.correction]
         for role, title in (("primary", "Primary outcomes"),
                             ("guardrail", "Guardrails (higher is worse; own family, not in "
@@ -664,6 +675,11 @@ def abtest(ds, assignments: pd.DataFrame | None = None, config: ABTestConfig | N
     if snapshot:
         warnings.append("No assignment or outcome dates: each lead's outcome counts whenever "
                         "it happened; no windows, no immature leads and no weekly looks.")
+    if cfg.window_days is None:  # measured: 95% of the primary outcomes after assignment
+        window, cfg = _measured_window(ds, cfg, lead, a_ns, snapshot)
+    else:
+        from calib.engine.delays import resolve_window
+        window = resolve_window(ds, cfg.window_days, [], start="assigned")
     window_ns = int(round(cfg.window_days * NS_PER_DAY))
     end_ns = ds.end_of_data.value if ds.end_of_data is not None else NEVER
     if snapshot:
@@ -769,7 +785,30 @@ def abtest(ds, assignments: pd.DataFrame | None = None, config: ABTestConfig | N
                         mature={a: int(c) for a, c in zip(arms, n_mature)}, srm=srm,
                         metrics=metrics, looks=looks, test_start=test_start,
                         end_of_data=ds.end_of_data, snapshot=snapshot,
-                        warnings=tuple(dict.fromkeys(warnings)))
+                        warnings=tuple(dict.fromkeys(warnings)),
+                        window=window.to_dict())
+
+
+def _measured_window(ds, cfg: ABTestConfig, lead, a_ns, snapshot: bool):
+    """The window measured from the assignment times to the primary outcomes (the first
+    sales outcome among them when none were chosen) and the config with it."""
+    from dataclasses import replace
+
+    from calib.engine.delays import DelayWindow, QUANTILE, window_from_times
+    from calib.engine.replay import first_outcome_times
+
+    if snapshot:
+        w = DelayWindow(days=90.0, source="snapshot", start="assigned", quantile=QUANTILE,
+                        sentence="snapshot data: no window needed")
+        return w, replace(cfg, window_days=w.days)
+    primary = [n for n, kind, role in _resolve_metrics(ds, cfg)
+               if kind == "outcome" and role == "primary"]
+    if cfg.outcomes is None:
+        primary = [o for o in ("meeting", "sql", "opportunity", "won") if o in primary][:1] \
+            or primary
+    times = first_outcome_times(ds, primary) if primary else {}
+    w = window_from_times({n: times[n][lead] for n in times}, a_ns)
+    return w, replace(cfg, window_days=w.days)
 
 
 def _compare(x1, n1, x0, n0, arm, control, cfg) -> dict:

@@ -145,9 +145,10 @@ class CalibrationResult:
 
     def summary(self) -> str:
         t = self.metrics["test"]
-        L = [f"Calibration of '{self.rules}': P({self.outcome} within {self.window_days:g} days "
-             f"| score), {self.method}"]
-        if self.window.get("source") in ("data", "default"):
+        within = ("" if self.window.get("source") == "snapshot"
+                  else f" within {self.window_days:g} days")
+        L = [f"Calibration of '{self.rules}': P({self.outcome}{within} | score), {self.method}"]
+        if self.window.get("source") in ("data", "default", "snapshot"):
             L.append(f"  window: {self.window['sentence']}")
         s = self.split
         L.append(f"  fitted on {self.metrics['train']['n']:,} snapshots "

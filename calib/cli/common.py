@@ -85,8 +85,11 @@ def json_arg(p):
 
 
 def period_args(p):
-    p.add_argument("--window-days", type=DAYS, default=90, metavar="W",
-                   help="attribution window in days after the MQL (default 90)")
+    p.add_argument("--window-days", type=DAYS, default=None, metavar="W",
+                   help="attribution window in days after the MQL (default: from the data, "
+                   "the time after the MQL within which 95%% of the outcomes arrive: "
+                   "meeting, else the next sales outcome, or --outcome; 90 when fewer "
+                   "than 20 leads have one)")
     p.add_argument("--start", metavar="DATE", help="count leads created on or after DATE")
     p.add_argument("--end", metavar="DATE", help="count leads created on or before DATE")
 
@@ -156,3 +159,69 @@ def write_table(df, path) -> None:
     from calib.io import write_table as _write
 
     _write(df, path)
+
+
+def window_outcomes(ds, chosen=None) -> list[str]:
+    """The outcomes whose delays set a measured window: ``chosen`` when given, else the
+    first sales outcome in the data (meeting, sql, opportunity, won; the one a sweep
+    ranks by), else the first outcome but ``mql``."""
+    from calib.engine.replay import outcome_names
+
+    if chosen:
+        return list(chosen)
+    names = [o for o in outcome_names(ds) if o != "mql"]
+    return ([o for o in ("meeting", "sql", "opportunity", "won") if o in names] or names)[:1]
+
+
+def measured_window(args, ds, outcomes=None, *, rules=None, start=None, end=None):
+    """Resolve ``args.window_days``: as given, else measured from the data by
+    :func:`calib.engine.delays.resolve_window` (the delay from the MQL under ``rules``,
+    or from lead creation, to each of ``outcomes``, default :func:`window_outcomes`);
+    sets it on ``args`` and returns the :class:`~calib.engine.delays.DelayWindow`. A
+    partitioned ``ds`` (a path) is read whole only when the window has to be measured.
+    When no lead of the period is old enough for the window, warns why and which window
+    would give some."""
+    import numpy as np
+
+    from calib.engine.delays import mature_hint, resolve_window
+
+    if args.window_days is not None:
+        snapshot = getattr(ds, "snapshot", False)
+        return resolve_window(ds if snapshot else None, None if snapshot else args.window_days,
+                              outcomes or [])
+    if not hasattr(ds, "leads"):
+        from calib.distributed.partitions import read_whole
+        ds = read_whole(ds)
+    outcomes = window_outcomes(ds, outcomes)
+    w = resolve_window(ds, None, outcomes, rules=rules)
+    args.window_days = w.days
+    if ds.snapshot or ds.end_of_data is None:
+        return w
+    from calib.data.dataset import ns
+    from calib.engine.replay import replay_period
+
+    _, keep = replay_period(ds, start, end)
+    created = ns(ds.leads["created_at"])[keep]
+    if len(created) and not (created + w.days * 86_400e9 <= ds.end_of_data.value).any():
+        warn([f"No lead of the period is old enough for the {w.days:g}-day window: "
+              + mature_hint(ds, np.asarray(created), w.days, outcomes) + "."])
+    return w
+
+
+class WithWindow:
+    """A command's result with the window it used: ``window`` in its JSON, one line
+    saying how the window was chosen in its text (none when it was given or on snapshot
+    data, so that text stays as it was)."""
+
+    def __init__(self, res, window):
+        self.res, self.window = res, window
+
+    def to_dict(self) -> dict:
+        d = self.res.to_dict()
+        d["window"] = self.window.to_dict()
+        return d
+
+    def summary(self) -> str:
+        text = self.res.summary()
+        return text if self.window.source in ("snapshot", "given") else \
+            f"{text}\nWindow: {self.window.sentence}"

@@ -10,10 +10,12 @@ from calib.cli.common import (
     Command,
     check_outputs,
     data_args,
+    WithWindow,
     emit,
     info,
     json_arg,
     load_data,
+    measured_window,
     number,
     period_args,
     print_json,
@@ -99,11 +101,14 @@ def _replay(args):
     if use_partitions(args):
         from calib import distributed
 
+        window = measured_window(args, args.data, rules=rules, start=args.start,
+                                 end=args.end)
         res = distributed.replay(args.data, rules, scheduler=args.scheduler,
                                  window_days=args.window_days, start=args.start, end=args.end,
                                  per_lead=bool(args.leads_out), progress=sys.stderr.isatty())
     else:
         ds = load_data(args)
+        window = measured_window(args, ds, rules=rules, start=args.start, end=args.end)
         res = replay(ds, rules, window_days=args.window_days, start=args.start, end=args.end,
                      per_lead=bool(args.leads_out))
     if args.leads_out:
@@ -111,7 +116,7 @@ def _replay(args):
         info(f"wrote {len(res.per_lead):,} leads to {args.leads_out}")
     if args.json:
         warn(res.warnings)
-    emit(args, res)
+    emit(args, WithWindow(res, window))
 
 
 # ------------------------------------------------------------------ sweep
@@ -140,11 +145,14 @@ def _sweep(args):
     if use_partitions(args):
         from calib import distributed
 
+        window = measured_window(args, args.data, rules=rules, start=args.start,
+                                 end=args.end)
         res = distributed.sweep(args.data, rules, grid, scheduler=args.scheduler,
                                 window_days=args.window_days, start=args.start, end=args.end,
                                 progress=sys.stderr.isatty())
     else:
         ds = load_data(args)
+        window = measured_window(args, ds, rules=rules, start=args.start, end=args.end)
         res = sweep(ds, rules, grid, window_days=args.window_days, start=args.start,
                     end=args.end, progress=sys.stderr.isatty())
     top = res.top(args.top, objective=args.objective, capacity_per_week=args.capacity)
@@ -155,10 +163,13 @@ def _sweep(args):
     if args.json:
         d = res.to_dict()
         d["top"] = top.astype(object).where(top.notna(), None).to_dict("records")
+        d["window"] = window.to_dict()
         print_json(d)
         return
     print(f"Sweep of '{res.rules}': {len(res.frame):,} configurations"
           + (f" ({res.skipped} invalid combinations skipped)" if res.skipped else ""))
+    if window.source not in ("snapshot", "given"):
+        print(f"Window: {window.sentence}")
     title = f"Top {len(top)} by {args.objective or res.default_objective}"
     if args.capacity is not None:
         title += f" within {args.capacity:g} MQLs per week"

@@ -9,12 +9,14 @@ from calib.cli.common import (
     POSITIVE,
     PROBABILITY,
     Command,
+    WithWindow,
     check_outputs,
     data_args,
     emit,
     info,
     json_arg,
     load_data,
+    measured_window,
     number,
     period_args,
     warn,
@@ -112,8 +114,10 @@ def _abtest_args(p):
     p.add_argument("--control", metavar="ARM", help="the control arm (default: 'control')")
     p.add_argument("--outcome", action="extend", nargs="+", metavar="X",
                    help="primary outcome(s) (default: every outcome in the data but mql)")
-    p.add_argument("--window-days", type=DAYS, default=90, metavar="W",
-                   help="an outcome counts within W days after assignment (default 90)")
+    p.add_argument("--window-days", type=DAYS, default=None, metavar="W",
+                   help="an outcome counts within W days after assignment (default: from "
+                   "the data, the time after assignment within which 95%% of the primary "
+                   "outcomes arrive)")
     p.add_argument("--guardrail", action="extend", nargs="+", default=[], metavar="NAME",
                    help="event types (unsubscribe, email_bounce) or outcomes (disqualified) "
                    "that must not rise; their own correction family")
@@ -190,12 +194,16 @@ def _compare(args):
     if use_partitions(args):
         from calib import distributed
 
+        window = measured_window(args, args.data, args.outcome, rules=a, start=args.start,
+                                 end=args.end)
         res = distributed.compare(args.data, a, b, scheduler=args.scheduler,
                                   outcomes=args.outcome, window_days=args.window_days,
                                   start=args.start, end=args.end, n_bootstrap=args.bootstrap,
                                   seed=args.seed)
     else:
         ds = load_data(args)
+        window = measured_window(args, ds, args.outcome, rules=a, start=args.start,
+                                 end=args.end)
         res = compare_rules(ds, a, b, outcomes=args.outcome, window_days=args.window_days,
                             start=args.start, end=args.end, n_bootstrap=args.bootstrap,
                             seed=args.seed)
@@ -204,7 +212,7 @@ def _compare(args):
         info(f"wrote {len(res.per_lead):,} leads to {args.leads_out}")
     if args.json:
         warn(res.warnings)
-    emit(args, res)
+    emit(args, WithWindow(res, window))
 
 
 COMMANDS = [

@@ -26,7 +26,7 @@ import pandas as pd
 from calib.data.dataset import Dataset, ns
 
 __all__ = ["DelayWindow", "mql_times", "outcome_delays", "window_from_data", "resolve_window",
-           "mature_hint", "window_hint", "QUANTILE", "MIN_LEADS"]
+           "window_from_times", "mature_hint", "window_hint", "QUANTILE", "MIN_LEADS"]
 
 QUANTILE = 0.95
 MIN_LEADS = 20
@@ -37,7 +37,8 @@ NS_PER_DAY = 86_400 * 10**9
 class DelayWindow:
     """The window chosen from the data (or given) and why.
 
-    ``days`` is the window; ``source`` is ``"given"``, ``"data"`` or ``"default"``;
+    ``days`` is the window; ``source`` is ``"given"``, ``"data"``, ``"default"`` or
+    ``"snapshot"`` (undated data: no window is needed, ``days`` is only nominal);
     ``per_outcome`` holds, per outcome, the number of leads with it and the quantiles
     (days) of their delays; ``sentence`` says it in plain words."""
 
@@ -61,10 +62,19 @@ def _plural(outcome: str) -> str:
 def mql_times(ds: Dataset, rules) -> np.ndarray:
     """When ``rules`` make each lead an MQL (int64 ns, ``NEVER`` if never): the decisive
     moment an attribution window runs from."""
-    from calib.data.dataset import ns_or_never
-    from calib.engine.replay import replay
+    from calib.data.dataset import lead_slices
+    from calib.engine.prepare import prepare
+    from calib.engine.replay import NEVER, PARTITION_LEADS, TOL, combine_scores, stage_crossings
 
-    return ns_or_never(replay(ds, rules, per_lead=True).per_lead["mql_at"])
+    # the scoring pass of a replay, without its statistics or per-lead table
+    out = []
+    for _, part in lead_slices(ds, PARTITION_LEADS):
+        prep = prepare(part, rules)
+        score, fit = combine_scores(prep.decayed(rules.decay), prep, rules)
+        cross = stage_crossings(prep, score, fit, [rules.thresholds.mql],
+                                rules.thresholds.mql_min_fit, TOL)
+        out.append(np.where(cross[:, 0] >= 0, prep.eval_t[cross[:, 0]], NEVER))
+    return np.concatenate(out).astype(np.int64) if out else np.zeros(0, dtype=np.int64)
 
 
 def outcome_delays(ds: Dataset, outcome: str, *, start="created") -> np.ndarray:
@@ -96,6 +106,42 @@ def outcome_delays(ds: Dataset, outcome: str, *, start="created") -> np.ndarray:
     s = s[lead]
     ok = (s != np.iinfo(np.int64).min) & (t >= s)
     return (t[ok] - s[ok]) / NS_PER_DAY
+
+
+def window_from_times(outcome_ns: dict, start_ns: np.ndarray, *, since: str = "assignment",
+                      label: str = "assigned", quantile: float = QUANTILE,
+                      default: float = 90.0) -> DelayWindow:
+    """:func:`window_from_data` from times already at hand: ``outcome_ns`` maps each
+    outcome to its first time per lead (int64 ns, ``NEVER`` for none) and ``start_ns``
+    holds the same leads' start times (a live test's assignment times); only outcomes
+    at or after the start count."""
+    never = np.iinfo(np.int64).max
+    start = np.asarray(start_ns, dtype=np.int64)
+    per, parts, best = {}, [], None
+    for oc, o in outcome_ns.items():
+        o = np.asarray(o, dtype=np.int64)
+        ok = (o != never) & (start != never) & (o >= start)
+        d = (o[ok] - start[ok]) / NS_PER_DAY
+        qs = {f"q{int(q * 100)}": float(np.quantile(d, q)) for q in (0.5, 0.9, quantile, 0.99)} \
+            if len(d) else {}
+        per[oc] = {"leads": int(len(d)), **qs}
+        if len(d) < MIN_LEADS:
+            continue
+        days = max(1.0, float(math.ceil(np.quantile(d, quantile) - 1e-9)))
+        parts.append(f"{quantile:.0%} of {_plural(oc)} arrive within {days:g} days of {since} "
+                     f"({len(d):,} leads with one)")
+        best = days if best is None else max(best, days)
+    if best is None:
+        few = ", ".join(f"{per[o]['leads']} with {o}" for o in outcome_ns)
+        return DelayWindow(days=float(default), source="default", start=label,
+                           quantile=quantile, per_outcome=per,
+                           sentence=f"too few leads with a dated outcome to measure how long "
+                                    f"outcomes take ({few}; {MIN_LEADS} needed): the default "
+                                    f"window of {default:g} days is used")
+    return DelayWindow(days=best, source="data", start=label, quantile=quantile,
+                       per_outcome=per,
+                       sentence="; ".join(parts) + f": window {best:g} days (set --window-days "
+                                                   "to change it)")
 
 
 def window_from_data(ds: Dataset, outcomes, *, start="created", since: str | None = None,
@@ -142,7 +188,7 @@ def resolve_window(ds: Dataset, window_days, outcomes, *, start: str = "created"
                            quantile=QUANTILE, sentence=f"window {float(window_days):g} days "
                                                        "(given)")
     if ds.snapshot:
-        return DelayWindow(days=float(default), source="default", start=start,
+        return DelayWindow(days=float(default), source="snapshot", start=start,
                            quantile=QUANTILE, sentence="snapshot data: no window needed")
     if rules is not None and start == "created":
         w = window_from_data(ds, outcomes, start=mql_times(ds, rules),
@@ -197,7 +243,16 @@ def window_hint(outcome_ns: dict, start_ns: np.ndarray, end_ns: int,
         best = days if best is None else max(best, days)
     if best is None:
         return ""
-    n = int(((start != never) & (start + best * NS_PER_DAY <= end_ns)).sum())
+    dated = start[start != never]
+    n = int((dated + best * NS_PER_DAY <= end_ns).sum())
+    span = (end_ns - dated.min()) / NS_PER_DAY if len(dated) else 0.0
+    if n == 0 and span >= 2:  # the test is younger than its outcomes take: say so
+        half = math.floor(span / 2)
+        n = int((dated + half * NS_PER_DAY <= end_ns).sum())
+        return (f"{'; '.join(parts).capitalize()}, but the first lead was assigned only "
+                f"{span:.0f} days before the end of the data: --window-days {half:g} would "
+                f"leave {n:,} lead(s) mature (counting only the outcomes of their first "
+                f"{half:g} days), or wait until {best:g} days have passed.")
     return (f"{'; '.join(parts).capitalize()}: --window-days {best:g} would leave {n:,} "
             "lead(s) mature.")
 

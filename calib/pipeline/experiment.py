@@ -5,7 +5,7 @@ An experiment file is TOML; relative paths in it are relative to the file itself
     name = "demo"
     outcomes = ["meeting", "sql", "won"]    # default: every outcome in the data
     primary_outcome = "meeting"             # what recommendations optimise
-    window_days = 90
+    window_days = 90                        # default: measured from the data
     train_until = "2026-01-01"              # optional time split
     capacity_mql_per_week = 70              # optional: what sales can work
     seed = 0
@@ -102,7 +102,7 @@ class Experiment:
     candidates: tuple[Path, ...] = ()
     outcomes: tuple[str, ...] | None = None
     primary_outcome: str | None = None
-    window_days: float = 90.0
+    window_days: float | None = None  # None: measured from the data
     train_until: str | None = None
     capacity_mql_per_week: float | None = None
     seed: int = 0
@@ -254,7 +254,8 @@ def load_experiment(path) -> Experiment:
         url=url, tables=data.get("tables"), queries=data.get("queries"),
         baseline=base / rules["baseline"], candidates=tuple(base / c for c in cands),
         outcomes=outcomes, primary_outcome=primary.lower() if primary else None,
-        window_days=_days(num("window_days", d.get("window_days", 90)), "window_days", src),
+        window_days=(_days(num("window_days", d["window_days"]), "window_days", src)
+                     if "window_days" in d else None),
         train_until=train_until,
         capacity_mql_per_week=(num("capacity_mql_per_week", d["capacity_mql_per_week"])
                                if "capacity_mql_per_week" in d else None),

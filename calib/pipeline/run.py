@@ -31,6 +31,7 @@ from calib import __version__
 from calib.data import Dataset, summarize
 from calib.data.summary import DatasetSummary
 from calib.engine import replay
+from calib.engine.delays import resolve_window
 from calib.engine.replay import outcome_names
 from calib.engine.sweep import SweepResult, sweep
 from calib.errors import CalibError, ConfigError
@@ -72,6 +73,7 @@ class ExperimentResult:
     proposal_steps: tuple[str, ...] = ()  # how the proposal's values were set, in order
     calibration_check: Any = None  # calib.calibration.large.RecentRecalibration
     refinement: Any = None  # calib.refine.RefinementResult: "Since the last review"
+    window: dict = field(default_factory=dict)  # how the window was chosen (DelayWindow)
 
     def to_dict(self) -> dict:
         return {
@@ -93,6 +95,7 @@ class ExperimentResult:
             "calibration_in_the_large": (self.calibration_check.to_dict()
                                          if self.calibration_check is not None else None),
             "refinement": self.refinement.to_dict() if self.refinement is not None else None,
+            "window": self.window,
         }
 
 
@@ -256,7 +259,8 @@ def _abtest(abtest, ds, exp: Experiment, W: float, outcomes=None):
             else ArmAllocation(**a.planned)
     # the outcomes the experiment asks about, not every outcome in the data
     cfg = ABTestConfig(control=a.control, outcomes=a.outcomes or outcomes, guardrails=a.guardrails,
-                       window_days=a.window_days or W, planned=planned, correction=a.correction)
+                       window_days=a.window_days or exp.window_days, planned=planned,
+                       correction=a.correction)  # neither set: measured from assignment
     table = read_assignment_table(a.assignments) if a.assignments is not None else None
     return abtest(ds, table, cfg)
 
@@ -381,7 +385,12 @@ def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
                           f"(it has: {', '.join(all_outcomes) or 'none'}).",
                           code="unknown_outcome")
     primary = _primary(exp, list(outcomes))
-    W = exp.window_days
+    # the window: as the file sets it, else measured from the data (the delay from the
+    # baseline's MQL to the primary outcome)
+    window = resolve_window(ds, exp.window_days, [primary], rules=baseline)
+    W = window.days
+    if window.source in ("data", "default"):
+        say(f"window: {window.sentence.replace('--window-days', 'window_days in the file')}")
 
     # ---- evaluation period
     start_test = None
@@ -609,5 +618,5 @@ def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
         calibration=calibration, comparison=comparison, abtest=ab, explorer=explorer,
         provenance=provenance,
         warnings=tuple(warnings), simplification=simplification, proposal_steps=tuple(steps),
-        calibration_check=calibration_check, refinement=refinement,
+        calibration_check=calibration_check, refinement=refinement, window=window.to_dict(),
     )

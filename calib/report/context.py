@@ -351,13 +351,17 @@ def _current_label(res, p: dict) -> dict:
 
 def _short_evaluation(res) -> str:
     ev = res.evaluation
+    w = getattr(res, "window", None) or {}
+    # a window measured from the data says how it was chosen; a given one stays as it was
+    why = f"; {w['sentence'].split(' (set --window-days')[0]}" \
+        if w.get("source") in ("data", "default") else ""
     if ev.startswith("out of time"):
         n = res.test_replays["baseline"].per_lead.shape[0] if \
             res.test_replays["baseline"].per_lead is not None else None
         start = ev.split("before ")[1].split(",")[0] if "before " in ev else ""
         lead = f"{n:,} leads" if n else "the leads"
-        return f"out of time: {lead} created from {start} on, after the proposal was tuned"
-    return "in sample: the proposal is judged on the data it was tuned on"
+        return f"out of time: {lead} created from {start} on, after the proposal was tuned{why}"
+    return f"in sample: the proposal is judged on the data it was tuned on{why}"
 
 
 def basis_note(view: dict) -> str:
@@ -662,7 +666,15 @@ def abtest_view(res) -> dict | None:
             "srm_ok": srm["status"] == "ok", "srm_message": srm.get("message", ""),
             "srm_p": fmt.pvalue(srm.get("p_value")), "start": str(d.get("test_start", ""))[:10],
             "end": str(d.get("end_of_data", ""))[:10], "window": fmt.num(d.get("window_days"), 0),
+            "window_why": _window_why(d.get("window")),
             "immature": fmt.count(sum(d["immature"].values())), "control": control}
+
+
+def _window_why(w) -> str:
+    """How a measured window was chosen, as a parenthesis ("" for a given one)."""
+    if not w or w.get("source") not in ("data", "default"):
+        return ""
+    return f" ({w['sentence'].split(': window')[0].split(' (set --window-days')[0]})"
 
 
 def calibration_view(res) -> dict | None:
