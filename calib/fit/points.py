@@ -153,14 +153,16 @@ def penalised_covariance(X, y, coef, groups, weight, l2) -> np.ndarray:
     outer products of their score contributions (the penalised estimating equation
     ``sum_i u_i - P beta = 0`` of an M-estimator)."""
     w = np.ones(len(y)) if weight is None else weight
-    p = special.expit(X @ coef)
     sd = X.std(axis=0)
     pen = l2 * sd ** 2
     pen[0] = 0.0
-    B = np.linalg.pinv(gram(X, w * p * (1 - p)) + np.diag(pen))
-    u = X * (w * (y - p))[:, None]
     _, inv = np.unique(groups, return_inverse=True)
     G = inv.max() + 1
+    keep = np.flatnonzero(w != 0)  # rows of weight zero add nothing to either matrix
+    X, y, w, inv = X[keep], np.asarray(y)[keep], w[keep], inv[keep]
+    p = special.expit(X @ coef)
+    B = np.linalg.pinv(gram(X, w * p * (1 - p)) + np.diag(pen))
+    u = X * (w * (y - p))[:, None]
     U = np.column_stack([np.bincount(inv, weights=u[:, j], minlength=G)
                          for j in range(X.shape[1])])
     factor = G / (G - 1) if G > 1 else 1.0
