@@ -644,6 +644,7 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
         """The booking-delay EM at ``decay`` (see calib.fit.booking)."""
         nonlocal delays, R_last
         X = design(decay, b_uncapped)
+        sd = X.std(axis=0)  # the penalty's scale, the same in every round
         y_b, R = ex.y, base_weight
         coef = None
         eta = np.full(ex.n, float(np.log(max(ex.y.mean(), 1e-6))))
@@ -651,7 +652,7 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
             y_b, R, r = spread_labels(ex.lead, ex.t, o_ex, eta, delays)
             delays = update_delays(ex.lead, ex.t, o_ex, r, delays)
             f = fit_logit(X, y_b, weight=base_weight * R, l2=1.0 if l2 is None else l2,
-                          start=coef)
+                          start=coef, sd=sd)
             coef = f.coef
             eta = X @ coef
         R_last = R

@@ -64,12 +64,13 @@ def _loglik(eta: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
 
 def fit_logit(X: np.ndarray, y: np.ndarray, *, weight: np.ndarray | None = None,
               l2: float = 0.0, start: np.ndarray | None = None, max_iter: int = 50,
-              tol: float = 1e-8) -> LogitFit:
+              tol: float = 1e-8, sd: np.ndarray | None = None) -> LogitFit:
     """Maximise ``sum_i w_i log L_i(beta) - l2/2 * sum_j (sd_j * beta_j)**2``.
 
     ``X`` holds the intercept in its first column (never penalised); the penalty acts on
     standardised columns (``sd_j`` is the column's standard deviation), so it means the
-    same whatever a feature's unit.
+    same whatever a feature's unit. ``sd`` gives those scales when the caller has them
+    (e.g. ``X`` restricted to its rows of non-zero weight, or several fits of one ``X``).
 
     Examples
     --------
@@ -82,7 +83,8 @@ def fit_logit(X: np.ndarray, y: np.ndarray, *, weight: np.ndarray | None = None,
     """
     n, k = X.shape
     w = np.ones(n) if weight is None else np.asarray(weight, float)
-    sd = X.std(axis=0)  # over every row, weighted or not: the penalty's scale
+    if sd is None:
+        sd = X.std(axis=0)  # over every row, weighted or not: the penalty's scale
     keep = np.flatnonzero(w != 0)
     if len(keep) < 0.8 * n:
         # rows of weight zero add nothing to the likelihood, its gradient or Hessian:
