@@ -67,6 +67,44 @@ def test_ridge_shrinks_and_weights_act_as_repeats():
     np.testing.assert_allclose(fit_logit(X, y, weight=w).coef, fit_logit(Xr, yr).coef, rtol=1e-8)
 
 
+def test_rows_of_weight_zero_change_nothing_but_the_penalty_scale():
+    """Most rows at weight zero (fit_logit then skips them): the same ridge fit as with
+    them multiplied by a tiny weight, and the penalty still scaled over every row."""
+    rng = np.random.default_rng(2)
+    n = 5000
+    X = np.column_stack([np.ones(n), rng.poisson(1.0, n), rng.normal(size=n) * 3])
+    y = (rng.random(n) < 1 / (1 + np.exp(-(-2 + 0.4 * X[:, 1] + 0.2 * X[:, 2])))).astype(float)
+    w = np.where(rng.random(n) < 0.3, 1.0, 0.0)
+    skipped = fit_logit(X, y, weight=w, l2=20.0)
+    kept = fit_logit(X, y, weight=np.where(w > 0, 1.0, 1e-12), l2=20.0)
+    np.testing.assert_allclose(skipped.coef, kept.coef, rtol=1e-6, atol=1e-8)
+    assert skipped.loglik == pytest.approx(kept.loglik, rel=1e-8)
+    # the scale of the penalty comes from all rows, not only the weighted ones
+    sub = w > 0
+    own_scale = fit_logit(X[sub], y[sub], l2=20.0)
+    given = fit_logit(X[sub], y[sub], l2=20.0, sd=X.std(axis=0))
+    np.testing.assert_allclose(given.coef, skipped.coef, rtol=1e-8, atol=1e-10)
+    assert not np.allclose(own_scale.coef, skipped.coef, rtol=1e-8, atol=1e-10)
+
+
+def test_feature_space_at_a_few_leads_counts_the_same(ds):
+    """``FeatureSpace.at`` keeps only the events of the leads it evaluates; the counts
+    at those moments are those of the full space."""
+    from calib.fit.decay import make_decay
+
+    r = RuleSet.from_dict({"behavior": [{"event": e, "points": 1}
+                                        for e in ds.event_types[:4]],
+                           "thresholds": {"mql": 10}})
+    o = outcome_time(ds, "meeting")
+    ex = build_examples(ds, r, o, horizon_days=30)
+    pick = np.isin(ex.lead, np.unique(ex.lead)[::7])
+    sub = ex.features.at(ex.lead[pick], ex.t[pick])
+    for decay in (make_decay("exponential", 9.0), make_decay("window", 20.0)):
+        np.testing.assert_array_equal(sub.counts(decay), ex.features.counts(decay)[pick])
+    assert sum(len(e[0]) for e in sub.prepared.rule_events) < \
+        sum(len(e[0]) for e in ex.features.prepared.rule_events)
+
+
 # --------------------------------------------------------------------------- examples
 LEADS = pd.DataFrame({"lead_id": ["a", "b"], "created_at": ["2025-01-01", "2025-01-01"],
                       "tier": ["x", "y"]})

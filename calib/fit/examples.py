@@ -112,8 +112,18 @@ class FeatureSpace:
         return np.ascontiguousarray(self.prepared.decayed(decay))
 
     def at(self, lead: np.ndarray, t: np.ndarray) -> "FeatureSpace":
+        """The same counts at other moments (sorted by lead, time); only the events of
+        their leads are kept, so a few leads' counts cost a few leads' events."""
+        lead = np.asarray(lead)
+        top = max([int(lead.max()) if len(lead) else 0]
+                  + [int(ev[-1]) for ev, _ in self.prepared.rule_events if len(ev)])
+        present = np.zeros(top + 1, bool)
+        present[lead] = True
+        events = tuple((ev_lead[present[ev_lead]], ev_t[present[ev_lead]])
+                       for ev_lead, ev_t in self.prepared.rule_events)
         return FeatureSpace(replace(self.prepared, eval_lead=np.ascontiguousarray(lead),
-                                    eval_t=np.ascontiguousarray(t)), self.event_types)
+                                    eval_t=np.ascontiguousarray(t), rule_events=events),
+                            self.event_types)
 
 
 @dataclass(frozen=True)

@@ -646,6 +646,7 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
         """The booking-delay EM at ``decay`` (see calib.fit.booking)."""
         nonlocal delays, R_last
         X = design(decay, b_uncapped)
+        sd = X.std(axis=0)  # the penalty's scale, the same in every round
         y_b, R = ex.y, base_weight
         coef = None
         eta = np.full(ex.n, float(np.log(max(ex.y.mean(), 1e-6))))
@@ -653,7 +654,7 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
             y_b, R, r = spread_labels(ex.lead, ex.t, o_ex, eta, delays)
             delays = update_delays(ex.lead, ex.t, o_ex, r, delays)
             f = fit_logit(X, y_b, weight=base_weight * R, l2=1.0 if l2 is None else l2,
-                          start=coef)
+                          start=coef, sd=sd)
             coef = f.coef
             eta = X @ coef
         R_last = R
@@ -688,8 +689,11 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
         lp = (A @ f0.coef[1 + len(b_split):])[:, None]
 
         class _Space:  # per-type counts -> split behaviour terms (uncapped)
+            def __init__(self, features):
+                self.features = features
+
             def counts(self, decay):
-                return term_matrix(ex.features.counts(decay), types, b_uncapped)
+                return term_matrix(self.features.counts(decay), types, b_uncapped)
 
         def prof_weight():
             """With selective labels and a holdout, the decay is learnt from the holdout
@@ -699,15 +703,25 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
                 return sample_weight * hold_tr[ex.lead] * R_last
             return ex.weight
 
-        prof = profile_decay(_Space(), lp, ex.y, prof_weight(), ex.lead, kinds=tuple(kinds),
-                             l2=l2)
+        def profile(lp):
+            """The decay profile on the examples that carry weight: the others add
+            nothing to the likelihood, and the profile refits the model dozens of times
+            (with the holdout alone that is about a tenth of the examples)."""
+            w = prof_weight()
+            keep = np.flatnonzero(w > 0)
+            if len(keep) == ex.n:
+                return profile_decay(_Space(ex.features), lp, ex.y, w, ex.lead,
+                                     kinds=tuple(kinds), l2=l2)
+            return profile_decay(_Space(ex.features.at(ex.lead[keep], ex.t[keep])), lp[keep],
+                                 ex.y[keep], w[keep], ex.lead[keep], kinds=tuple(kinds), l2=l2)
+
+        prof = profile(lp)
         if delays is not None and prof.decay != start_decay:
             # the labels again at the decay found, and the profile on them
             ex = spread(prof.decay, 2)
             f0 = fit_logit(design(prof.decay, b_uncapped), ex.y, weight=ex.weight, l2=l2)
             lp = (A @ f0.coef[1 + len(b_split):])[:, None]
-            prof = profile_decay(_Space(), lp, ex.y, prof_weight(), ex.lead,
-                                 kinds=tuple(kinds), l2=l2)
+            prof = profile(lp)
     decay = prof.decay
     if delays is not None:
         label_info = {"model": "booking delay", "mean_days": delays.mean(),

@@ -48,6 +48,41 @@ def _gram_kernel(X, w, out):
             out[a, b] = out[b, a]
 
 
+@njit(cache=True)
+def _matvec_kernel(X, b, out):
+    n, k = X.shape
+    for i in range(n):
+        s = 0.0
+        for a in range(k):
+            s += X[i, a] * b[a]
+        out[i] = s
+
+
+@njit(cache=True)
+def _rmatvec_kernel(X, v, out):
+    n, k = X.shape
+    for i in range(n):
+        vi = v[i]
+        if vi == 0.0:
+            continue
+        for a in range(k):
+            out[a] += X[i, a] * vi
+
+
+def _matvec(X: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``X @ b`` in one compiled single-threaded pass (see :func:`gram`)."""
+    out = np.empty(X.shape[0])
+    _matvec_kernel(X, np.ascontiguousarray(b, dtype=np.float64), out)
+    return out
+
+
+def _rmatvec(X: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``X.T @ v`` in one compiled single-threaded pass (see :func:`gram`)."""
+    out = np.zeros(X.shape[1])
+    _rmatvec_kernel(X, np.ascontiguousarray(v, dtype=np.float64), out)
+    return out
+
+
 def gram(X: np.ndarray, w: np.ndarray) -> np.ndarray:
     """``X.T @ diag(w) @ X`` in one compiled pass (multi-threaded BLAS is pathologically
     slow on tall, narrow matrices on a busy machine; this is not, and skips zeros)."""
@@ -64,12 +99,13 @@ def _loglik(eta: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
 
 def fit_logit(X: np.ndarray, y: np.ndarray, *, weight: np.ndarray | None = None,
               l2: float = 0.0, start: np.ndarray | None = None, max_iter: int = 50,
-              tol: float = 1e-8) -> LogitFit:
+              tol: float = 1e-8, sd: np.ndarray | None = None) -> LogitFit:
     """Maximise ``sum_i w_i log L_i(beta) - l2/2 * sum_j (sd_j * beta_j)**2``.
 
     ``X`` holds the intercept in its first column (never penalised); the penalty acts on
     standardised columns (``sd_j`` is the column's standard deviation), so it means the
-    same whatever a feature's unit.
+    same whatever a feature's unit. ``sd`` gives those scales when the caller has them
+    (e.g. ``X`` restricted to its rows of non-zero weight, or several fits of one ``X``).
 
     Examples
     --------
@@ -82,21 +118,29 @@ def fit_logit(X: np.ndarray, y: np.ndarray, *, weight: np.ndarray | None = None,
     """
     n, k = X.shape
     w = np.ones(n) if weight is None else np.asarray(weight, float)
-    sd = X.std(axis=0)
+    if sd is None:
+        sd = X.std(axis=0)  # over every row, weighted or not: the penalty's scale
+    keep = np.flatnonzero(w != 0)
+    if len(keep) < 0.8 * n:
+        # rows of weight zero add nothing to the likelihood, its gradient or Hessian:
+        # Newton's method runs on the others alone (the same maximum, far fewer rows
+        # when e.g. selective labels leave most examples untrusted)
+        X, y, w = X[keep], np.asarray(y)[keep], w[keep]
+    X = np.ascontiguousarray(X, dtype=np.float64)
     pen = l2 * sd ** 2
     pen[0] = 0.0
     beta = np.zeros(k) if start is None else np.array(start, float)
     if start is None:
         ybar = np.clip((w * y).sum() / w.sum(), 1e-6, 1 - 1e-6)
         beta[0] = np.log(ybar / (1 - ybar))
-    eta = X @ beta
+    eta = _matvec(X, beta)
     obj = _loglik(eta, y, w) - 0.5 * (pen * beta ** 2).sum()
     converged = False
     it = 0
     H = np.eye(k)
     for it in range(1, max_iter + 1):
         p = special.expit(eta)
-        g = X.T @ (w * (y - p)) - pen * beta
+        g = _rmatvec(X, w * (y - p)) - pen * beta
         H = gram(X, w * p * (1 - p)) + np.diag(pen)
         try:
             step = np.linalg.solve(H + 1e-10 * np.eye(k), g)
@@ -105,7 +149,7 @@ def fit_logit(X: np.ndarray, y: np.ndarray, *, weight: np.ndarray | None = None,
         t = 1.0
         for _ in range(30):  # step halving keeps every iteration an ascent
             nb = beta + t * step
-            ne = X @ nb
+            ne = _matvec(X, nb)
             nobj = _loglik(ne, y, w) - 0.5 * (pen * nb ** 2).sum()
             if nobj >= obj - 1e-12 * abs(obj):
                 break

@@ -147,20 +147,23 @@ class ModelFit:
         return df
 
 
-def penalised_covariance(X, y, coef, groups, weight, l2) -> np.ndarray:
+def penalised_covariance(X, y, coef, groups, weight, l2, sd=None) -> np.ndarray:
     """Cluster-robust sandwich covariance of a ridge fit: ``B M B * G / (G - 1)`` with
     ``B`` the inverse of the *penalised* Hessian and ``M`` the sum over clusters of the
     outer products of their score contributions (the penalised estimating equation
     ``sum_i u_i - P beta = 0`` of an M-estimator)."""
     w = np.ones(len(y)) if weight is None else weight
-    p = special.expit(X @ coef)
-    sd = X.std(axis=0)
+    if sd is None:
+        sd = X.std(axis=0)
     pen = l2 * sd ** 2
     pen[0] = 0.0
-    B = np.linalg.pinv(gram(X, w * p * (1 - p)) + np.diag(pen))
-    u = X * (w * (y - p))[:, None]
     _, inv = np.unique(groups, return_inverse=True)
     G = inv.max() + 1
+    keep = np.flatnonzero(w != 0)  # rows of weight zero add nothing to either matrix
+    X, y, w, inv = X[keep], np.asarray(y)[keep], w[keep], inv[keep]
+    p = special.expit(X @ coef)
+    B = np.linalg.pinv(gram(X, w * p * (1 - p)) + np.diag(pen))
+    u = X * (w * (y - p))[:, None]
     U = np.column_stack([np.bincount(inv, weights=u[:, j], minlength=G)
                          for j in range(X.shape[1])])
     factor = G / (G - 1) if G > 1 else 1.0
@@ -185,13 +188,20 @@ def choose_l2(X: np.ndarray, y: np.ndarray, weight: np.ndarray, t: np.ndarray, *
         tr, va = order[:edges[k]], order[edges[k]:edges[k + 1]]
         if len(va) == 0 or y[tr].min() == y[tr].max():
             continue
+        # the fold's rows once for every strength; rows of weight zero add nothing
+        X_tr = X[tr]
+        sd = X_tr.std(axis=0)
+        tr = tr[weight[tr] != 0]
+        va = va[weight[va] != 0]
+        X_tr, y_tr, w_tr = X[tr], y[tr], weight[tr]
+        X_va, y_va, w_va = X[va], y[va], weight[va]
         start = None
         for i, l2 in enumerate(grid):
-            f = fit_logit(X[tr], y[tr], weight=weight[tr], l2=l2, start=start, max_iter=30)
+            f = fit_logit(X_tr, y_tr, weight=w_tr, l2=l2, start=start, max_iter=30, sd=sd)
             start = f.coef
-            eta = X[va] @ f.coef
-            dev[i] += float(2 * (weight[va] * (y[va] * np.logaddexp(0, -eta)
-                                               + (1 - y[va]) * np.logaddexp(0, eta))).sum())
+            eta = X_va @ f.coef
+            dev[i] += float(2 * (w_va * (y_va * np.logaddexp(0, -eta)
+                                         + (1 - y_va) * np.logaddexp(0, eta))).sum())
     best = float(grid[int(np.argmin(dev))]) if dev.any() else float(grid[0])
     return best, pd.DataFrame({"l2": list(grid), "deviance": dev})
 
@@ -210,9 +220,10 @@ def separating_terms(X: np.ndarray, y: np.ndarray, names) -> tuple[str, ...]:
 def fit_model(X: np.ndarray, y: np.ndarray, weight: np.ndarray, groups: np.ndarray, names,
               kinds, *, l2: float, log_sampling: float = 0.0) -> ModelFit:
     """Ridge point estimates with cluster-robust sandwich intervals from the same fit."""
-    ridge = fit_logit(X, y, weight=weight, l2=l2)
-    mle = fit_logit(X, y, weight=weight, l2=1e-4, start=ridge.coef, max_iter=25)
-    V = penalised_covariance(X, y, ridge.coef, groups, weight, l2)
+    sd = X.std(axis=0)  # the penalty's column scales, once for the three
+    ridge = fit_logit(X, y, weight=weight, l2=l2, sd=sd)
+    mle = fit_logit(X, y, weight=weight, l2=1e-4, start=ridge.coef, max_iter=25, sd=sd)
+    V = penalised_covariance(X, y, ridge.coef, groups, weight, l2, sd=sd)
     return ModelFit(names=tuple(names), kinds=tuple(kinds), coef=ridge.coef,
                     coef_mle=mle.coef, cov=V, loglik=ridge.loglik, log_sampling=log_sampling,
                     l2=float(l2), separated=separating_terms(X, y, list(names)))

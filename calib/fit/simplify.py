@@ -479,7 +479,10 @@ def _cost(ds, full, simple, outcome, train_until, window_days, tolerance) -> dic
         basis = "recorded outcomes, MQLs with the whole window observed"
         full_b, simp_b = c["current"]["mature"], c["proposed"]["mature"]
         diff = c.get("difference", {})
-    def pick(b): return {k: b.get(k) for k in ("rate", "ci_low", "ci_high")}
+
+    def pick(b):
+        return {k: b.get(k) for k in ("rate", "ci_low", "ci_high")}
+
     return {"basis": basis, "tolerance": tolerance, "mql_count": c.get("mql_count"),
             "simplified_cutoff_at_equal_volume": c.get("proposed_cutoff"),
             "full": pick(full_b), "simplified": pick(simp_b),
