@@ -27,6 +27,7 @@ RANK = {
     "pipeline": 9,
     "cli": 10,
     "__init__": 11, "__main__": 11,
+    "conftest": 12,  # the doctests' fixtures (a demo world to run in)
 }
 
 

@@ -1,5 +1,8 @@
 """Doctests run where a user would run them: in a folder holding a small demo world.
 
+(pytest reads this file for the doctests of ``calib``; the tests have their own
+``tests/conftest.py``.)
+
 The examples in calib's docstrings read ``calib-demo/data`` and ``calib-demo/*.toml`` as
 the README's quickstart writes them; here a 2,000-lead demo world is written once per test
 run, and every doctest runs with that folder as its working directory.
