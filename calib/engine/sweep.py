@@ -24,10 +24,11 @@ import pandas as pd
 
 from calib.data.dataset import Dataset, lead_slices, ns
 from calib.engine.prepare import check_event_types, prepare
-from calib.engine.replay import (NEVER, PARTITION_LEADS, TOL, combine_scores, covered_mask,
-                                 first_outcome_times, setup_period, stage_crossings,
-                                 stats_for)
-from calib.engine.results import ReplayResult, ReplayStats
+from calib.engine.kernels import NS_PER_DAY
+from calib.engine.replay import (NEVER, PARTITION_LEADS, TOL, classify, combine_scores,
+                                 covered_mask, first_outcome_times, setup_period,
+                                 stage_crossings)
+from calib.engine.results import OutcomeCounts, ReplayResult, ReplayStats, StageCounts
 from calib.errors import CalibError, ConfigError
 from calib.rules.config import RuleSet
 from calib.rules.io import read_toml
@@ -311,13 +312,46 @@ def _answer_cutoffs(prep, score, fit, ths, idxs, totals, part, created_ns, otime
         else:
             times = np.where(cross >= 0, prep.eval_t[np.maximum(cross, 0)], NEVER)
         col = {c: j for j, c in enumerate(cutoffs)}
+        stages: dict = {}  # a cutoff's StageCounts, shared by every config using it
         for th, i in items:
-            m_time = times[:, col[th["mql"]]]
-            s_time = times[:, col[th["sql"]]] if th["sql"] is not None else \
-                np.full(part.n_leads, NEVER)
-            stats, _ = stats_for(m_time, s_time, created_ns, otimes, window_ns, end_ns,
-                                 part.snapshot, th["sql"] is not None, covered)
+            stats = _config_stats(times, col, th, stages, created_ns, otimes, window_ns,
+                                  end_ns, part.snapshot, covered)
             totals[i] = stats if totals[i] is None else totals[i] + stats
+
+
+def _stage(times, col, cutoff, stages, created_ns, snapshot) -> tuple:
+    """(StageCounts, reached mask, leads reaching) of a cutoff's column, computed once."""
+    if cutoff not in stages:
+        t = times[:, col[cutoff]]
+        reached = t != NEVER
+        idx = np.flatnonzero(reached)
+        days = ((t[idx] - created_ns[idx]) / NS_PER_DAY) if not snapshot else np.zeros(0)
+        stages[cutoff] = (StageCounts(len(idx), days.astype(float)), reached, idx)
+    return stages[cutoff]
+
+
+def _config_stats(times, col, th, stages, created_ns, otimes, window_ns, end_ns, snapshot,
+                  covered) -> ReplayStats:
+    """As :func:`calib.engine.replay.stats_for` of one configuration, with what the
+    configurations of one score share computed once: a cutoff's stage counts, and each
+    outcome's occurrences. Statuses are classified for the MQLs only (the other leads'
+    status is "none", which no count includes), so the counts are the same."""
+    mql, _, idx = _stage(times, col, th["mql"], stages, created_ns, snapshot)
+    sql = None
+    if th["sql"] is not None:
+        sql = _stage(times, col, th["sql"], stages, created_ns, snapshot)[0]
+    m = times[idx, col[th["mql"]]]
+    outcomes = {}
+    for name, o in otimes.items():
+        occurred = stages.get(("occurred", name))
+        if occurred is None:
+            occurred = stages[("occurred", name)] = int((o != NEVER).sum())
+        counts = np.bincount(classify(m, o[idx], window_ns, end_ns, snapshot), minlength=5)
+        outcomes[name] = OutcomeCounts(hits=int(counts[1]), late=int(counts[2]),
+                                       misses=int(counts[3]), immature=int(counts[4]),
+                                       occurred=occurred)
+    return ReplayStats(leads=len(times), mql=mql, sql=sql, covered=int(covered[idx].sum()),
+                       outcomes=outcomes)
 
 
 def _frame(configs, params, totals, period, snapshot, names, with_sql) -> pd.DataFrame:
