@@ -243,9 +243,11 @@ def sweep_stats(part: Dataset, plan: SweepPlan, names, window_ns: int, end_ns: i
         prep = prepare(part, rulesets[configs[first_idx][1]])
         for decay, scores in decays.items():
             d = prep.decayed(decay)
+            shared = _SharedScores(d, prep, [rulesets[configs[idxs[0]][1]]
+                                             for idxs in scores.values()])
             for skey, idxs in scores.items():
                 rs = rulesets[configs[idxs[0]][1]]
-                score, fit = combine_scores(d, prep, rs)
+                score, fit = shared.combine(rs)
                 _answer_cutoffs(prep, score, fit, [configs[i][2] for i in idxs], idxs,
                                 out, part, created_ns, otimes, covered, window_ns, end_ns, tol)
                 if step is not None:
@@ -297,6 +299,53 @@ def sweep_result(rules: RuleSet, plan: SweepPlan, totals: list, period, snapshot
 
 def _applies_to_other_kind(e: ConfigError) -> bool:
     return "does not apply to kind" in e.message
+
+
+class _SharedScores:
+    """:func:`calib.engine.replay.combine_scores` for the score settings of one decay,
+    with the part they share computed once: the fit points of every lead and the
+    behaviour rules before the first one whose points or cap differ (a sweep over one
+    rule's points). Each score then adds the remaining rules in the same order, so it
+    is bit for bit the score ``combine_scores`` gives."""
+
+    def __init__(self, d: np.ndarray, prep, rulesets: list):
+        self.d, self.prep = d, prep
+        fits = {tuple(r.points for r in rs.fit) for rs in rulesets}
+        behav = [tuple((r.points, r.cap) for r in rs.behavior) for rs in rulesets]
+        self.shared = len(rulesets) > 1 and len(fits) == 1 and len({len(b) for b in behav}) == 1
+        n = 0
+        while self.shared and n < len(behav[0]) and len({b[n] for b in behav}) == 1:
+            n += 1
+        self.n, self.base, self.fit = n, None, None
+
+    def combine(self, rules: RuleSet) -> tuple[np.ndarray, np.ndarray]:
+        if not self.shared:
+            return combine_scores(self.d, self.prep, rules)
+        d, prep = self.d, self.prep
+        c = None
+        if self.base is None:
+            fit_points = np.array([r.points for r in rules.fit], dtype=float)
+            fit = prep.fit_m @ fit_points if len(fit_points) else np.zeros(prep.n_leads)
+            base = fit[prep.eval_lead]
+            c = np.empty(len(base))
+            for r, rule in enumerate(rules.behavior[:self.n]):
+                np.multiply(d[:, r], rule.points, out=c)
+                if rule.cap is not None:
+                    np.clip(c, -rule.cap, rule.cap, out=c)
+                base += c
+            self.base, self.fit = base, fit
+        score = self.base.copy()
+        c = np.empty(len(score)) if c is None else c
+        for r in range(self.n, len(rules.behavior)):
+            rule = rules.behavior[r]
+            np.multiply(d[:, r], rule.points, out=c)
+            if rule.cap is not None:
+                np.clip(c, -rule.cap, rule.cap, out=c)
+            score += c
+        lim = rules.limits
+        if lim.min is not None or lim.max is not None:
+            score = np.clip(score, lim.min, lim.max)
+        return score, self.fit
 
 
 def _answer_cutoffs(prep, score, fit, ths, idxs, totals, part, created_ns, otimes, covered,
