@@ -706,6 +706,7 @@ class _ArrowEvents:
 
 
 def _read_events_arrow(path: Path, event_type: str) -> pa.Table:
+    """An events Parquet file as Arrow, event types read dictionary-encoded."""
     schema = pq.read_schema(path)
     cols = [event_type] if (event_type in schema.names
                             and pa.types.is_string(schema.field(event_type).type)) else []
