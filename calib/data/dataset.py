@@ -367,7 +367,12 @@ def load_dataset(path: str | os.PathLike,
             # lead ids stay plain text: with ~a million distinct ids, Parquet's and the CSV
             # reader's dictionaries fall back per page and unifying them costs more than
             # one hashing pass over the ids (measured: 4x slower at 19M events)
-            df = _read_file(f, id_cols, dictionary=id_cols[1:])
+            if table == "events" and f.suffix == ".parquet" and f.is_file():
+                # the events stay Arrow columns: encoded and checked without pandas
+                # (see _events_arrow); any problem falls back to the pandas checks
+                df = _ArrowEvents(_read_events_arrow(f, id_cols[1]), f, id_cols)
+            else:
+                df = _read_file(f, id_cols, dictionary=id_cols[1:])
         except Exception as e:  # noqa: BLE001 - any reader failure is the user's file
             problems.append(Problem(table, "unreadable_file", f"{f.name} cannot be read: {e}"))
             continue
@@ -384,8 +389,12 @@ def load_dataset(path: str | os.PathLike,
                 problems.append(Problem(table, "mapping_missing_column",
                                         f"[exclude] names column '{c}' but {f.name} has no "
                                         f"such column", column=c))
-        df = df.drop(columns=[c for c in mapping.exclude.get(table, ()) if c in df.columns])
-        df = df.rename(columns=mapping.renames(table))
+        if isinstance(df, _ArrowEvents):
+            df = df.select(mapping.exclude.get(table, ()), mapping.renames(table))
+        else:
+            df = df.drop(columns=[c for c in mapping.exclude.get(table, ())
+                                  if c in df.columns])
+            df = df.rename(columns=mapping.renames(table))
         raw[table] = df
     if problems:
         _raise(folder, problems)
@@ -474,6 +483,9 @@ def _build(raw: dict, folder: str, files: dict) -> Dataset:
                                                              "event_type")
     required = {"leads": ("lead_id",), "events": ev_required,
                 "outcomes": ("lead_id", "outcome"), "assignments": ("lead_id", "arm")}
+    if isinstance(events, _ArrowEvents) and any(c not in events.columns
+                                                for c in ev_required):
+        events = raw["events"] = events.to_pandas()  # the pandas path names the problem
     for table, df in raw.items():
         missing_cols = [c for c in required[table] if c not in df.columns]
         for c in missing_cols:
@@ -537,7 +549,16 @@ def _build(raw: dict, folder: str, files: dict) -> Dataset:
         return codes.astype(np.int32)
 
     # ---- events
-    if events is not None:
+    events_sorted = False
+    if isinstance(events, _ArrowEvents):
+        fast = _events_arrow(events.table, lead_keys, len(leads))
+        if fast is not None:
+            events, events_sorted = fast, True
+        else:  # some row is wrong: the pandas checks below say which, as always
+            events = events.to_pandas()
+    if events_sorted:
+        pass
+    elif events is not None:
         ev_codes = encode_leads(events, "events")
         if "occurred_at" in events and not (undated and events["occurred_at"].isna().all()):
             ev_time = parse_timestamps(events, "events", "occurred_at", problems)
@@ -613,9 +634,11 @@ def _build(raw: dict, folder: str, files: dict) -> Dataset:
     if problems:
         _raise(folder, problems)
 
-    order = order_by_lead_time(events["lead"].to_numpy(), ns(events["occurred_at"]), len(leads))
-    if not (order == np.arange(len(order))).all():
-        events = events.take(order).reset_index(drop=True)
+    if not events_sorted:
+        order = order_by_lead_time(events["lead"].to_numpy(), ns(events["occurred_at"]),
+                                   len(leads))
+        if not (order == np.arange(len(order))).all():
+            events = events.take(order).reset_index(drop=True)
     stamps = [events["occurred_at"].max()]
     if "created_at" in leads:
         stamps.append(leads["created_at"].max())
@@ -655,6 +678,99 @@ def _build(raw: dict, folder: str, files: dict) -> Dataset:
     return Dataset(leads=leads.reset_index(drop=True), events=events, outcomes=outcomes,
                    assignments=assignments, path=str(folder), snapshot=snapshot, end_of_data=end,
                    files=files, warnings=tuple(warnings))
+
+
+class _ArrowEvents:
+    """An events table read from Parquet, kept as Arrow columns until encoded."""
+
+    def __init__(self, table: pa.Table, path: Path, id_cols: list[str]):
+        self.table, self.path, self.id_cols = table, path, id_cols
+
+    @property
+    def columns(self) -> pd.Index:
+        return pd.Index(self.table.column_names)
+
+    def __len__(self) -> int:
+        return self.table.num_rows
+
+    def select(self, exclude, renames: dict) -> "_ArrowEvents":
+        t = self.table.drop_columns([c for c in exclude if c in self.table.column_names])
+        t = t.rename_columns([renames.get(c, c) for c in t.column_names])
+        return _ArrowEvents(t, self.path, self.id_cols)
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The table exactly as :func:`_read_file` reads it (for the pandas checks)."""
+        t = self.table
+        if any(pa.types.is_dictionary(f.type) for f in t.schema):
+            t = t.unify_dictionaries().combine_chunks()
+        return t.to_pandas()
+
+
+def _read_events_arrow(path: Path, event_type: str) -> pa.Table:
+    """An events Parquet file as Arrow, event types read dictionary-encoded."""
+    schema = pq.read_schema(path)
+    cols = [event_type] if (event_type in schema.names
+                            and pa.types.is_string(schema.field(event_type).type)) else []
+    return pq.read_table(path, read_dictionary=cols)
+
+
+def _events_arrow(t: pa.Table, lead_keys: pa.Array, n_leads: int) -> pd.DataFrame | None:
+    """The events of an Arrow table encoded and sorted by lead then time, or None when
+    any row would be a problem (then the pandas checks report it with its rows).
+
+    Lead ids are hashed once against the leads' ids (``index_in``), event types are
+    Parquet's dictionary codes and times the int64 values of the timestamp column: no
+    Python object per row and no pandas text column.
+    """
+    names = t.column_names
+    if not {"lead_id", "occurred_at", "event_type"} <= set(names):
+        return None
+    when, etype, lid = t.column("occurred_at"), t.column("event_type"), t.column("lead_id")
+    if not pa.types.is_timestamp(when.type) or when.null_count or lid.null_count:
+        return None
+    if not (pa.types.is_string(lid.type) and pa.types.is_dictionary(etype.type)
+            and pa.types.is_string(etype.type.value_type)):
+        return None
+    # ---- lead codes: the raw ids, then (only when some are not found) trimmed
+    # one call: the hash set of the leads' ids is built once, not once per chunk
+    codes = pc.index_in(lid, value_set=lead_keys).fill_null(-1).to_numpy()
+    miss = codes < 0
+    if miss.any():
+        lid = lid.combine_chunks()
+        retry = pc.index_in(pc.utf8_trim_whitespace(lid.filter(pa.array(miss))),
+                            value_set=lead_keys)
+        codes = codes.astype(np.int64)
+        codes[miss] = retry.fill_null(-1).to_numpy(zero_copy_only=False)
+        if (codes < 0).any():
+            return None
+    codes = codes.astype(np.int32)
+    # ---- times: int64 in the column's unit, as nanoseconds if pandas can hold them
+    unit = when.type.unit
+    factor = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}[unit]
+    raw_t = np.concatenate([c.cast(pa.int64()).to_numpy() for c in when.chunks])         if when.num_chunks else np.zeros(0, np.int64)
+    lo, hi = pd.Timestamp.min.value, pd.Timestamp.max.value
+    if len(raw_t) and (raw_t.min() < -(-lo // factor) or raw_t.max() > hi // factor):
+        return None
+    t_ns = raw_t * factor if factor != 1 else raw_t
+    # ---- event types: one dictionary, trimmed; none missing or blank
+    etype = pa.table({"e": etype}).unify_dictionaries().column("e")
+    if etype.null_count:
+        return None
+    values = (etype.chunk(0).dictionary if etype.num_chunks
+              else pa.array([], pa.string()))
+    values = pc.utf8_trim_whitespace(values)
+    blank = pc.fill_null(pc.equal(values, ""), True).to_numpy(zero_copy_only=False)
+    et_codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False)
+                               for c in etype.chunks]).astype(np.int32)         if etype.num_chunks else np.zeros(0, np.int32)
+    if len(et_codes) and blank[et_codes].any():
+        return None
+    cat = _categorical(et_codes, values)
+    order = order_by_lead_time(codes, t_ns, n_leads)
+    if not (order == np.arange(len(order))).all():
+        codes, t_ns = codes[order], t_ns[order]
+        cat = pd.Categorical.from_codes(cat.codes[order], dtype=cat.dtype)
+    stamps = pd.Series(pd.DatetimeIndex(t_ns.view("M8[ns]"), tz="UTC"))  # no copy, no pass
+    return pd.DataFrame({"lead": codes, "occurred_at": stamps, "event_type": cat})
 
 
 def _arrow_text(s: pd.Series, trim: bool = True) -> pa.Array:

@@ -24,10 +24,11 @@ import pandas as pd
 
 from calib.data.dataset import Dataset, lead_slices, ns
 from calib.engine.prepare import check_event_types, prepare
-from calib.engine.replay import (NEVER, PARTITION_LEADS, TOL, combine_scores, covered_mask,
-                                 first_outcome_times, setup_period, stage_crossings,
-                                 stats_for)
-from calib.engine.results import ReplayResult, ReplayStats
+from calib.engine.kernels import NS_PER_DAY
+from calib.engine.replay import (NEVER, PARTITION_LEADS, TOL, classify, combine_scores,
+                                 covered_mask, first_outcome_times, setup_period,
+                                 stage_crossings)
+from calib.engine.results import OutcomeCounts, ReplayResult, ReplayStats, StageCounts
 from calib.errors import CalibError, ConfigError
 from calib.rules.config import RuleSet
 from calib.rules.io import read_toml
@@ -242,9 +243,11 @@ def sweep_stats(part: Dataset, plan: SweepPlan, names, window_ns: int, end_ns: i
         prep = prepare(part, rulesets[configs[first_idx][1]])
         for decay, scores in decays.items():
             d = prep.decayed(decay)
+            shared = _SharedScores(d, prep, [rulesets[configs[idxs[0]][1]]
+                                             for idxs in scores.values()])
             for skey, idxs in scores.items():
                 rs = rulesets[configs[idxs[0]][1]]
-                score, fit = combine_scores(d, prep, rs)
+                score, fit = shared.combine(rs)
                 _answer_cutoffs(prep, score, fit, [configs[i][2] for i in idxs], idxs,
                                 out, part, created_ns, otimes, covered, window_ns, end_ns, tol)
                 if step is not None:
@@ -307,6 +310,53 @@ def _applies_to_other_kind(e: ConfigError) -> bool:
     return "does not apply to kind" in e.message
 
 
+class _SharedScores:
+    """:func:`calib.engine.replay.combine_scores` for the score settings of one decay,
+    with the part they share computed once: the fit points of every lead and the
+    behaviour rules before the first one whose points or cap differ (a sweep over one
+    rule's points). Each score then adds the remaining rules in the same order, so it
+    is bit for bit the score ``combine_scores`` gives."""
+
+    def __init__(self, d: np.ndarray, prep, rulesets: list):
+        self.d, self.prep = d, prep
+        fits = {tuple(r.points for r in rs.fit) for rs in rulesets}
+        behav = [tuple((r.points, r.cap) for r in rs.behavior) for rs in rulesets]
+        self.shared = len(rulesets) > 1 and len(fits) == 1 and len({len(b) for b in behav}) == 1
+        n = 0
+        while self.shared and n < len(behav[0]) and len({b[n] for b in behav}) == 1:
+            n += 1
+        self.n, self.base, self.fit = n, None, None
+
+    def combine(self, rules: RuleSet) -> tuple[np.ndarray, np.ndarray]:
+        if not self.shared:
+            return combine_scores(self.d, self.prep, rules)
+        d, prep = self.d, self.prep
+        c = None
+        if self.base is None:
+            fit_points = np.array([r.points for r in rules.fit], dtype=float)
+            fit = prep.fit_m @ fit_points if len(fit_points) else np.zeros(prep.n_leads)
+            base = fit[prep.eval_lead]
+            c = np.empty(len(base))
+            for r, rule in enumerate(rules.behavior[:self.n]):
+                np.multiply(d[:, r], rule.points, out=c)
+                if rule.cap is not None:
+                    np.clip(c, -rule.cap, rule.cap, out=c)
+                base += c
+            self.base, self.fit = base, fit
+        score = self.base.copy()
+        c = np.empty(len(score)) if c is None else c
+        for r in range(self.n, len(rules.behavior)):
+            rule = rules.behavior[r]
+            np.multiply(d[:, r], rule.points, out=c)
+            if rule.cap is not None:
+                np.clip(c, -rule.cap, rule.cap, out=c)
+            score += c
+        lim = rules.limits
+        if lim.min is not None or lim.max is not None:
+            score = np.clip(score, lim.min, lim.max)
+        return score, self.fit
+
+
 def _answer_cutoffs(prep, score, fit, ths, idxs, totals, part, created_ns, otimes, covered,
                     window_ns, end_ns, tol):
     by_min_fit: dict = {}
@@ -320,13 +370,46 @@ def _answer_cutoffs(prep, score, fit, ths, idxs, totals, part, created_ns, otime
         else:
             times = np.where(cross >= 0, prep.eval_t[np.maximum(cross, 0)], NEVER)
         col = {c: j for j, c in enumerate(cutoffs)}
+        stages: dict = {}  # a cutoff's StageCounts, shared by every config using it
         for th, i in items:
-            m_time = times[:, col[th["mql"]]]
-            s_time = times[:, col[th["sql"]]] if th["sql"] is not None else \
-                np.full(part.n_leads, NEVER)
-            stats, _ = stats_for(m_time, s_time, created_ns, otimes, window_ns, end_ns,
-                                 part.snapshot, th["sql"] is not None, covered)
+            stats = _config_stats(times, col, th, stages, created_ns, otimes, window_ns,
+                                  end_ns, part.snapshot, covered)
             totals[i] = stats if totals[i] is None else totals[i] + stats
+
+
+def _stage(times, col, cutoff, stages, created_ns, snapshot) -> tuple:
+    """(StageCounts, reached mask, leads reaching) of a cutoff's column, computed once."""
+    if cutoff not in stages:
+        t = times[:, col[cutoff]]
+        reached = t != NEVER
+        idx = np.flatnonzero(reached)
+        days = ((t[idx] - created_ns[idx]) / NS_PER_DAY) if not snapshot else np.zeros(0)
+        stages[cutoff] = (StageCounts(len(idx), days.astype(float)), reached, idx)
+    return stages[cutoff]
+
+
+def _config_stats(times, col, th, stages, created_ns, otimes, window_ns, end_ns, snapshot,
+                  covered) -> ReplayStats:
+    """As :func:`calib.engine.replay.stats_for` of one configuration, with what the
+    configurations of one score share computed once: a cutoff's stage counts, and each
+    outcome's occurrences. Statuses are classified for the MQLs only (the other leads'
+    status is "none", which no count includes), so the counts are the same."""
+    mql, _, idx = _stage(times, col, th["mql"], stages, created_ns, snapshot)
+    sql = None
+    if th["sql"] is not None:
+        sql = _stage(times, col, th["sql"], stages, created_ns, snapshot)[0]
+    m = times[idx, col[th["mql"]]]
+    outcomes = {}
+    for name, o in otimes.items():
+        occurred = stages.get(("occurred", name))
+        if occurred is None:
+            occurred = stages[("occurred", name)] = int((o != NEVER).sum())
+        counts = np.bincount(classify(m, o[idx], window_ns, end_ns, snapshot), minlength=5)
+        outcomes[name] = OutcomeCounts(hits=int(counts[1]), late=int(counts[2]),
+                                       misses=int(counts[3]), immature=int(counts[4]),
+                                       occurred=occurred)
+    return ReplayStats(leads=len(times), mql=mql, sql=sql, covered=int(covered[idx].sum()),
+                       outcomes=outcomes)
 
 
 def _frame(configs, params, totals, period, snapshot, names, with_sql) -> pd.DataFrame:
