@@ -165,9 +165,18 @@ def ds(world):
     return load_dataset(world.data_dir)
 
 
+REFITS = []  # one entry per progress tick of the fit in `result`
+
+
 @pytest.fixture(scope="module")
 def result(ds, world):
-    return fit(ds, load_rules(world.current_rules))
+    return fit(ds, load_rules(world.current_rules), progress=lambda: REFITS.append(1))
+
+
+def test_progress_ticks_once_per_refit_of_the_decay_profile(result):
+    # the last profile's every (kind, parameter) was one refit, and one tick; an earlier
+    # profile (before the label times were re-estimated) may add more
+    assert len(REFITS) >= len(result.decay.curve) > 5
 
 
 def test_cutoff_curve_agrees_with_replay(ds, world):

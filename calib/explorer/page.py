@@ -50,8 +50,8 @@ def _figures_text(r, primary: str, capacity) -> str:
          f"{ci(r.mql_per_week_low, r.mql_per_week_high, '{:,.1f}')}{cap}"),
         (f"{primary} rate per MQL: {_fmt(100 * r.rate, '{:.1f}%')}"
          f"{ci(100 * r.rate_low, 100 * r.rate_high, '{:.1f}%')}"),
-        (f"{primary}s per week{within}: {_fmt(r.hits_per_week, '{:,.2f}')}"
-         f"{ci(r.hits_per_week_low, r.hits_per_week_high, '{:,.2f}')}"),
+        (f"{primary}s per week{within}: {_fmt(r.hits_per_week, '{:,.1f}')}"
+         f"{ci(r.hits_per_week_low, r.hits_per_week_high, '{:,.1f}')}"),
         "basis: the report's (intervals: bootstrap over leads)" if r.basis == "report" else
         "basis: the sweep's recorded outcomes (Wilson interval of the rate)",
     ]

@@ -118,7 +118,7 @@ class DecayProfile:
 
 def profile_decay(space, fixed: np.ndarray, y: np.ndarray, weight: np.ndarray,
                   groups: np.ndarray, *, kinds=KINDS, grid=PARAM_GRID_DAYS, l2: float = 0.0,
-                  transform=None, refine: bool = True) -> DecayProfile:
+                  transform=None, refine: bool = True, progress=None) -> DecayProfile:
     """Profile the log-likelihood over decay kinds and parameters.
 
     Parameters
@@ -136,6 +136,8 @@ def profile_decay(space, fixed: np.ndarray, y: np.ndarray, weight: np.ndarray,
         optimum is then refined by a golden-section search between its neighbours.
     transform : callable, optional
         Applied to the count matrix before fitting (e.g. caps).
+    progress : callable, optional
+        Called once after each refit of the model (a progress bar's tick).
 
     Examples
     --------
@@ -164,6 +166,8 @@ def profile_decay(space, fixed: np.ndarray, y: np.ndarray, weight: np.ndarray,
         starts[kind] = f.coef
         rows.append({"kind": kind, "parameter_days": np.nan if value is None else float(value),
                      "loglik": f.loglik, "n_coef": X.shape[1]})
+        if progress is not None:
+            progress()
         return f.loglik
 
     for kind in kinds:

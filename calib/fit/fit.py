@@ -451,7 +451,7 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
         holdout_column: str | None = AUTO, weighting: str = "auto",
         kinds=KINDS, l2: float | None = None, max_examples: int = 600_000,
         exclude_columns=(), name: str | None = None, seed: int = 0,
-        examples_builder=None, label_delay: str = "model") -> FitResult:
+        examples_builder=None, label_delay: str = "model", progress=None) -> FitResult:
     """Learn points, decay and cutoffs from outcomes and validate them out of time.
 
     Parameters
@@ -510,6 +510,9 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
         examples (:class:`calib.fit.examples.Examples`) that
         :func:`calib.fit.build_examples` would build from ``train_ds``; default: built
         here. :func:`calib.distributed.fit` passes one that works partition by partition.
+    progress : callable, optional
+        Called once after each refit of the decay profile, the longest part of the fit
+        (a progress bar's tick).
     label_delay : {"model", "fixed"}, default "model"
         When an outcome was decided: ``model`` spreads each label over the moments that
         could have booked it, with a delay distribution estimated from the data
@@ -711,9 +714,10 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
             keep = np.flatnonzero(w > 0)
             if len(keep) == ex.n:
                 return profile_decay(_Space(ex.features), lp, ex.y, w, ex.lead,
-                                     kinds=tuple(kinds), l2=l2)
+                                     kinds=tuple(kinds), l2=l2, progress=progress)
             return profile_decay(_Space(ex.features.at(ex.lead[keep], ex.t[keep])), lp[keep],
-                                 ex.y[keep], w[keep], ex.lead[keep], kinds=tuple(kinds), l2=l2)
+                                 ex.y[keep], w[keep], ex.lead[keep], kinds=tuple(kinds), l2=l2,
+                                 progress=progress)
 
         prof = profile(lp)
         if delays is not None and prof.decay != start_decay:

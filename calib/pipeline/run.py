@@ -431,34 +431,36 @@ def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
     steps: list[str] = []
     proposed, source = None, "cutoff"
     if exp.fit:
+        from calib.fit import fit as fit_rules
+
+        say("fitting points, decay and cutoffs")
+        opts = dict(exp.fit_options)
+        points_step = opts.pop("points_step", 5)
+        if engine.partitioned is not None:  # the examples are built per partition
+            from calib.distributed import fit as fit_partitioned
+            fit_rules = functools.partial(fit_partitioned, scheduler=partition_backend())
+        bar = _bar("fitting the decay", "refit", enabled=progress is not None)
         try:
-            from calib.fit import fit as fit_rules  # optional capability
-        except ImportError:
-            fit_rules = None
-        if fit_rules is not None:
-            say("fitting points, decay and cutoffs")
-            opts = dict(exp.fit_options)
-            points_step = opts.pop("points_step", 5)
-            if engine.partitioned is not None:  # the examples are built per partition
-                from calib.distributed import fit as fit_partitioned
-                fit_rules = functools.partial(fit_partitioned, scheduler=partition_backend())
             fit_res = fit_rules(ds if engine.partitioned is None else engine.partitioned,
                                 baseline, outcome=opts.pop("outcome", primary),
                                 train_until=exp.train_until, window_days=W,
-                                capacity_per_week=exp.capacity_mql_per_week, seed=exp.seed, **opts)
-            proposed, source = fit_res.rules, "fit"
-            steps.append(f"calib fit proposed '{proposed.name}' with "
-                         f"{len(proposed.fit) + len(proposed.behavior)} rules and an MQL "
-                         f"cutoff of {proposed.thresholds.mql:g} on the training leads")
-            from calib.fit.simplify import simplify
+                                capacity_per_week=exp.capacity_mql_per_week, seed=exp.seed,
+                                progress=bar, **opts)
+        finally:
+            bar.close()
+        proposed, source = fit_res.rules, "fit"
+        steps.append(f"calib fit proposed '{proposed.name}' with "
+                     f"{len(proposed.fit) + len(proposed.behavior)} rules and an MQL "
+                     f"cutoff of {proposed.thresholds.mql:g} on the training leads")
+        from calib.fit.simplify import simplify
 
-            say("simplifying the fitted rule set")
-            simplification = simplify(ds, fit_res, points_step=points_step, window_days=W,
-                                      seed=exp.seed)
-            proposed = simplification.rules
-            steps.append(f"simplified to {simplification.n_rules} rules (points in steps of "
-                         f"{simplification.points_step:g}; kept the {simplification.kept} set), "
-                         f"MQL cutoff {proposed.thresholds.mql:g} for the same training volume")
+        say("simplifying the fitted rule set")
+        simplification = simplify(ds, fit_res, points_step=points_step, window_days=W,
+                                  seed=exp.seed)
+        proposed = simplification.rules
+        steps.append(f"simplified to {simplification.n_rules} rules (points in steps of "
+                     f"{simplification.points_step:g}; kept the {simplification.kept} set), "
+                     f"MQL cutoff {proposed.thresholds.mql:g} for the same training volume")
     if proposed is None and sw is not None:
         best = sw.top(1, objective=f"{primary}_hits", capacity_per_week=exp.capacity_mql_per_week)
         if not best.empty:

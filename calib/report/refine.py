@@ -18,12 +18,14 @@ def drift_figure(periods: pd.DataFrame, bands: pd.DataFrame, mix: pd.DataFrame,
     """Four small panels by period of creation: PSI against its threshold, MQLs per
     week, the MQL band's outcome rate with its interval, and events per lead of the
     event types that moved most, relative to the reference."""
-    fig, axes = plt.subplots(2, 2, figsize=(5.6, 5.6))
+    # one column: legible at a phone's width, each panel with its whole title
+    fig, axes = plt.subplots(4, 1, figsize=(5.6, 10.0), squeeze=False)
+    axes = axes[:, 0]
     x = np.arange(len(periods))
     ticks = periods["period"].tolist()
     step = max(1, len(ticks) // 8)
 
-    ax = axes[0, 0]
+    ax = axes[0]
     colors = [RED if d else (GREY if r == "reference" else BLUE)
               for d, r in zip(periods["drifted"], periods["role"])]
     ax.bar(x, periods["psi"].fillna(0), color=colors)
@@ -31,12 +33,12 @@ def drift_figure(periods: pd.DataFrame, bands: pd.DataFrame, mix: pd.DataFrame,
     ax.set_title("score shift (PSI vs reference)")
     ax.legend(frameon=False, fontsize=8)
 
-    ax = axes[0, 1]
+    ax = axes[1]
     ax.plot(x, periods["mql_per_week"], "-o", ms=3, color=BLUE)
     ax.set_title("MQLs per week (MQL by the same lead age)")
     ax.set_ylim(bottom=0)
 
-    ax = axes[1, 0]
+    ax = axes[2]
     b = bands[(bands["band"] == "mql") & (bands["period"] != "reference")].set_index("period")
     b = b.reindex(ticks)
     ok = b["leads"].fillna(0).to_numpy() > 0
@@ -46,7 +48,7 @@ def drift_figure(periods: pd.DataFrame, bands: pd.DataFrame, mix: pd.DataFrame,
                 fmt="o", ms=3, color=ORANGE, capsize=2)
     ax.set_title(f"MQL band: {outcome} rate (%, 95% CI)")
 
-    ax = axes[1, 1]
+    ax = axes[3]
     if not mix.empty:
         moved = (mix[mix["role"] == "audit"].assign(d=lambda f: np.log(f["ratio"].clip(lower=1e-3)).abs())
                  .groupby("event_type")["d"].max().sort_values(ascending=False))
@@ -56,7 +58,7 @@ def drift_figure(periods: pd.DataFrame, bands: pd.DataFrame, mix: pd.DataFrame,
         ax.axhline(1, color=GREY, lw=1)
         ax.legend(frameon=False, fontsize=7)
     ax.set_title("events per lead vs reference (ratio)")
-    for ax in axes.flat:
+    for ax in axes:
         ax.set_xticks(x[::step], ticks[::step], rotation=45, ha="right", fontsize=7)
     return _png(fig)
 
