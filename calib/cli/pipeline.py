@@ -67,7 +67,9 @@ def _run(args):
         print_json(d)
     else:
         print(res.recommendations.summary())
-        print(f"\nReport: {folder / 'report.html'} (and report.md, tables/, proposed_rules.toml)")
+        extra = ", explorer.html" if (folder / "explorer.html").exists() else ""
+        print(f"\nReport: {folder / 'report.html'} (and report.md{extra}, tables/, "
+              "proposed_rules.toml)")
 
 
 COMMANDS = [
