@@ -290,9 +290,10 @@ def _example_weights(ex, routed_at: np.ndarray, holdout: np.ndarray, pi: float) 
 def _separation_notes(separated: dict, points: dict, bound: float, outcome: str,
                       warnings: list) -> dict:
     """Plain-words warnings for the terms the data separate (``name -> (leads,
-    had_outcome)``) and the points clipped at ``bound`` (``points``: unrounded points per
-    term); returns the ``separation`` table of :class:`FitResult`."""
-    clipped = {n for n, p in points.items() if abs(p) >= bound}
+    had_outcome)``), whose points are clipped at ``bound``, and for finite effects beyond
+    it, which are kept (``points``: unrounded points per term); returns the
+    ``separation`` table of :class:`FitResult`."""
+    clipped = {n for n, p in points.items() if abs(p) >= bound and n in separated}
     quiet = []  # separated terms whose points are not clipped: named together
     for t_name, (n_sep, had) in separated.items():
         if t_name not in clipped and len(separated) > 3:
@@ -311,9 +312,10 @@ def _separation_notes(separated: dict, points: dict, bound: float, outcome: str,
                         "unpenalised estimate; their points are penalised (shrunk) estimates, "
                         "none at the bound.")
     for t_name, p in points.items():
-        if t_name in clipped and t_name not in separated:
-            warnings.append(f"'{t_name}' is worth more than {bound:g} points "
-                            f"({p:+.0f}); its points are clipped at the bound.")
+        if abs(p) >= bound and t_name not in separated:
+            warnings.append(f"'{t_name}' is worth {p:+.0f} points, more than twice the MQL "
+                            "cutoff: on its own it decides whether a lead can become an MQL "
+                            "(a finite, penalised estimate, so it is kept as it is).")
     return {k: {"leads": v[0], "had_outcome": v[1], "clipped": k in clipped}
             for k, v in separated.items()}
 
@@ -786,10 +788,9 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
         warnings.append("The points scale could not be matched to the current cutoff; "
                         "10 points per unit of log-odds used.")
 
-    # a point value beyond twice the MQL cutoff only says "always" or "never"
+    # a point value beyond twice the MQL cutoff only says "always" or "never"; only the
+    # terms the data separate (no finite unpenalised estimate) are clipped there, below
     bound = 2 * max(base, 1.0)
-    b_pts = [_int_points(np.clip(scale * b, -bound, bound)) for b in b_beta]
-    f_pts = [_int_points(np.clip(scale * b, -bound, bound)) for b in f_beta]
     # separation: terms whose leads all had the outcome (or none did)
     ev_col = {e: j for j, e in enumerate(types)}
     has = {t.name: (scr_e.counts[:, [ev_col[e] for e in t.events]].sum(axis=1) > 0)
@@ -805,6 +806,14 @@ def fit(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting", train_until=No
     all_names = [t.name for t in final_terms] + [t.name for t in f_terms]
     points = {n: scale * b for n, b in zip(all_names, list(b_beta) + list(f_beta))}
     separation = _separation_notes(separated, points, bound, outcome, warnings)
+
+    def clip(name, b):
+        v = scale * b
+        return _int_points(np.clip(v, -bound, bound) if name in separated or not np.isfinite(v)
+                           else v)
+
+    b_pts = [clip(t.name, b) for t, b in zip(final_terms, b_beta)]
+    f_pts = [clip(t.name, b) for t, b in zip(f_terms, f_beta)]
     for d in screened:
         warnings.append(d["note"][0].upper() + d["note"][1:] + ".")
     limits = {"min": rules.limits.min} if rules.limits.min is not None else None
