@@ -14,6 +14,8 @@ from calib.cli.main import main
 from calib.demo import generate_demo
 from calib.errors import CalibError
 from calib.report import fmt
+from calib.pipeline.experiment import load_experiment
+from calib.pipeline.run import run_experiment
 from calib.report.render import write_report
 
 
@@ -246,3 +248,33 @@ def test_arm_descriptions_must_be_text(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_experiment(p)
     assert err.value.code == "invalid_value" and "arms" in str(err.value)
+
+
+def test_a_snapshot_data_set_gets_a_whole_report(tmp_path):
+    """A contacts export without dates: volumes are counts, not per week, and every figure
+    (the trade-off included) still draws."""
+    import tomli_w
+
+    from calib.data import load_dataset
+
+    world = generate_demo(tmp_path / "w", n_leads=3000, seed=4)
+    ds = load_dataset(world.data_dir)
+    snap = tmp_path / "snap"
+    snap.mkdir()
+    ids = ds.leads["lead_id"]
+    ds.leads.drop(columns=["created_at"]).to_csv(snap / "leads.csv", index=False)
+    ev = ds.events.assign(lead_id=ds.lead_ids(ds.events["lead"])).drop(columns=["lead"])
+    ev.to_csv(snap / "events.csv", index=False)
+    oc = ds.outcomes.assign(lead_id=ds.lead_ids(ds.outcomes["lead"]))
+    oc[["lead_id", "outcome"]].to_csv(snap / "outcomes.csv", index=False)
+    assert len(ids) == 3000
+    exp = tmp_path / "snap.toml"
+    exp.write_text(tomli_w.dumps({"name": "snap", "primary_outcome": "meeting",
+                                  "outcomes": ["meeting"], "data": {"path": "snap"},
+                                  "rules": {"baseline": str(world.current_rules)},
+                                  "fit": {"enabled": False}}))
+    res = run_experiment(load_experiment(exp))
+    folder = write_report(res, tmp_path / "out")
+    assert res.data.snapshot
+    assert (folder / "figures" / "tradeoff.png").stat().st_size > 0
+    assert "nan" not in (folder / "report.md").read_text(encoding="utf-8").lower().split()

@@ -69,11 +69,19 @@ def tradeoff(table: pd.DataFrame, primary: str, capacity: float | None,
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(5.6, 6.4), sharex=True)
     if "shown" in table:
         table = table[table["shown"]]
+    table = table.copy()
+    for col in table.columns:  # missing values (None) as NaN, e.g. per week on a snapshot
+        if col != "rules" and table[col].dtype == object:
+            table[col] = pd.to_numeric(table[col], errors="coerce")
+    # a snapshot has no weeks: volume is the number of MQLs
+    xcol, xlabel = ("mql_per_week", "MQLs per week")
+    if table["mql_per_week"].isna().all() and "mql_count" in table:
+        xcol, xlabel = ("mql_count", "MQLs")
     for label, g in table.groupby("rules", sort=False):
-        g = g.sort_values("mql_per_week")
+        g = g.sort_values(xcol)
         c = COLORS.get(label, GREY)
         name = "current" if label == "baseline" else label
-        x = g["mql_per_week"]
+        x = g[xcol]
         ax1.plot(x, g[f"{primary}_rate"] * 100, "-o", ms=3, color=c, label=name)
         if f"{primary}_ci_low" in g:
             ax1.fill_between(x, g[f"{primary}_ci_low"] * 100, g[f"{primary}_ci_high"] * 100,
@@ -90,7 +98,7 @@ def tradeoff(table: pd.DataFrame, primary: str, capacity: float | None,
             ax.axvline(capacity, color=GREY, ls="--", lw=1)
             ax.text(capacity, ax.get_ylim()[0], " capacity", color=GREY, va="bottom",
                     fontsize=10)
-    ax2.set_xlabel("MQLs per week")
+    ax2.set_xlabel(xlabel)
     ax1.set_ylabel(f"{primary} rate (%)")
     ax2.set_ylabel(f"{primary} recall (%)")
     ax1.set_title(f"{primary} rate per MQL vs volume (as recorded)")
