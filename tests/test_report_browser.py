@@ -7,6 +7,7 @@ the reason when either is missing.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -102,3 +103,34 @@ def test_screenshots_of_page_one(demo_report, chromium, tmp_path):
     assert [p.name for p in paths] == ["page1-desktop.png", "page1-phone.png"]
     for p in paths:
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 10_000
+
+
+EXAMPLE = Path(__file__).parent.parent / "reports" / "demo"
+
+
+@pytest.mark.skipif(not (EXAMPLE / "report.html").exists(), reason="no example report")
+def test_the_example_report_at_default_size_in_the_browser(chromium, tmp_path):
+    """The committed example (calib demo at its default 50,000 leads): page 1 of the A4
+    print holds the verdict, the per-week effect and its interval as summary.json has
+    them; no horizontal scroll at 400 px; no page errors; no raw values."""
+    import json
+
+    pypdf = pytest.importorskip("pypdf", reason="pypdf reads the printed PDF")
+    summary = json.loads((EXAMPLE / "summary.json").read_text(encoding="utf-8"))
+    recs = summary["recommendations"]
+    package, primary = recs["package"], recs["primary"]
+    h = package["effect"]["per_week"][primary]
+    page = browser.open_report(chromium, EXAMPLE / "report.html", browser.DESKTOP)
+    page.pdf(path=str(tmp_path / "r.pdf"), format="A4", print_background=True)
+    text = page.inner_text("body")
+    errors = list(page.calib_errors)
+    page.close()
+    pages = [p.extract_text() for p in pypdf.PdfReader(str(tmp_path / "r.pdf")).pages]
+    page1 = _squash(pages[0])
+    assert package["verdict"] in page1
+    assert fmt.signed(h["diff"]) in page1 and fmt.interval(h["ci_low"], h["ci_high"]) in page1
+    assert len(pages) <= 16 and errors == [] and fmt.unreadable(text) == []
+    phone = browser.open_report(chromium, EXAMPLE / "report.html", browser.PHONE)
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    phone.close()
+    assert width <= browser.PHONE["width"]
