@@ -117,11 +117,21 @@ def window_from_times(outcome_ns: dict, start_ns: np.ndarray, *, since: str = "a
     at or after the start count."""
     never = np.iinfo(np.int64).max
     start = np.asarray(start_ns, dtype=np.int64)
-    per, parts, best = {}, [], None
+    delays = {}
     for oc, o in outcome_ns.items():
         o = np.asarray(o, dtype=np.int64)
         ok = (o != never) & (start != never) & (o >= start)
-        d = (o[ok] - start[ok]) / NS_PER_DAY
+        delays[oc] = (o[ok] - start[ok]) / NS_PER_DAY
+    return _window(delays, since=since, label=label, quantile=quantile, default=default)
+
+
+def _window(delays: dict, *, since: str, label: str, quantile: float,
+            default: float) -> DelayWindow:
+    """The window from the delays (days) of each outcome: the largest, over outcomes with
+    at least MIN_LEADS delays, of their ``quantile``, rounded up to whole days (at least
+    1); the default, said so, when no outcome has enough."""
+    per, parts, best = {}, [], None
+    for oc, d in delays.items():
         qs = {f"q{int(q * 100)}": float(np.quantile(d, q)) for q in (0.5, 0.9, quantile, 0.99)} \
             if len(d) else {}
         per[oc] = {"leads": int(len(d)), **qs}
@@ -132,7 +142,7 @@ def window_from_times(outcome_ns: dict, start_ns: np.ndarray, *, since: str = "a
                      f"({len(d):,} leads with one)")
         best = days if best is None else max(best, days)
     if best is None:
-        few = ", ".join(f"{per[o]['leads']} with {o}" for o in outcome_ns)
+        few = ", ".join(f"{per[o]['leads']} with {o}" for o in delays)
         return DelayWindow(days=float(default), source="default", start=label,
                            quantile=quantile, per_outcome=per,
                            sentence=f"too few leads with a dated outcome to measure how long "
@@ -153,29 +163,8 @@ def window_from_data(ds: Dataset, outcomes, *, start="created", since: str | Non
     if since is None:
         since = "assignment" if start == "assigned" else "lead creation"
     label = start if isinstance(start, str) else "mql"
-    per, parts, best = {}, [], None
-    for oc in outcomes:
-        d = outcome_delays(ds, oc, start=start)
-        qs = {f"q{int(q * 100)}": float(np.quantile(d, q)) for q in (0.5, 0.9, quantile, 0.99)} \
-            if len(d) else {}
-        per[oc] = {"leads": int(len(d)), **qs}
-        if len(d) < MIN_LEADS:
-            continue
-        days = max(1.0, float(math.ceil(np.quantile(d, quantile) - 1e-9)))
-        parts.append(f"{quantile:.0%} of {_plural(oc)} arrive within {days:g} days of {since} "
-                     f"({len(d):,} leads with one)")
-        best = days if best is None else max(best, days)
-    if best is None:
-        few = ", ".join(f"{per[o]['leads']} with {o}" for o in outcomes)
-        return DelayWindow(days=float(default), source="default", start=label,
-                           quantile=quantile, per_outcome=per,
-                           sentence=f"too few leads with a dated outcome to measure how long "
-                                    f"outcomes take ({few}; {MIN_LEADS} needed): the default "
-                                    f"window of {default:g} days is used")
-    return DelayWindow(days=best, source="data", start=label, quantile=quantile,
-                       per_outcome=per,
-                       sentence="; ".join(parts) + f": window {best:g} days (set --window-days "
-                                                   "to change it)")
+    delays = {oc: outcome_delays(ds, oc, start=start) for oc in outcomes}
+    return _window(delays, since=since, label=label, quantile=quantile, default=default)
 
 
 def resolve_window(ds: Dataset, window_days, outcomes, *, start: str = "created",
