@@ -221,6 +221,11 @@ def write_text(text: str, path: str | os.PathLike) -> None:
             tmp.unlink()
 
 
+def finite_float(x) -> float | None:
+    """A number as a JSON-safe float: None for None, NaN and infinities."""
+    return None if x is None else json_safe(float(x))
+
+
 def json_safe(obj):
     """Plain JSON types: numpy scalars to Python, NaN and infinities to null."""
     if isinstance(obj, dict):

@@ -63,6 +63,7 @@ import pandas as pd
 
 from calib.data.dataset import ns_or_never
 from calib.errors import CalibError, ConfigError, DataError, Problem
+from calib.io import json_safe as _clean
 from calib.abtest.assign import ArmAllocation
 from calib.stats import (adjust_pvalues, always_valid_pvalue, compare_proportions,
                          confidence_sequence, prob_beat, proportion_ci, srm_test,
@@ -86,15 +87,6 @@ def _iso(ts) -> str | None:
     if ts is None or pd.isna(ts):
         return None
     return pd.Timestamp(ts).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _clean(v):
-    if isinstance(v, (float, np.floating)):
-        v = float(v)
-        return None if not math.isfinite(v) else v
-    if isinstance(v, np.integer):
-        return int(v)
-    return v
 
 
 # ------------------------------------------------------------------------- config

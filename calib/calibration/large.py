@@ -30,6 +30,7 @@ from calib.engine.kernels import NS_PER_DAY
 from calib.engine.prepare import prepare
 from calib.engine.replay import combine_scores
 from calib.errors import CalibError
+from calib.io import finite_float as _f
 from calib.fit.examples import outcome_time
 from calib.rules.config import RuleSet
 
@@ -66,10 +67,6 @@ class LargeCalibration:
         return {"n": self.n, "observed": float(self.observed), "expected": float(self.expected),
                 "ratio": _f(self.ratio), "ci_low": _f(self.ci_low), "ci_high": _f(self.ci_high),
                 "level": self.level, "verdict": self.verdict}
-
-
-def _f(x):
-    return float(x) if x is not None and np.isfinite(x) else None
 
 
 def observed_over_expected(y, p, *, groups=None, level: float = 0.95) -> LargeCalibration:

@@ -27,7 +27,6 @@ Who moves
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +34,7 @@ import pandas as pd
 
 from calib.data.dataset import ns_or_never
 from calib.errors import CalibError, ConfigError
+from calib.io import json_safe as _clean
 from calib.stats import mcnemar
 
 NEVER = np.iinfo(np.int64).max
@@ -49,15 +49,6 @@ GROUP_LABELS = {"both": "MQL under both", "both_earlier": "  earlier under B",
                 "both_same": "  same time", "both_later": "  later under B",
                 "only_a": "MQL only under A", "only_b": "MQL only under B",
                 "neither": "MQL under neither"}
-
-
-def _clean(v):
-    if isinstance(v, (float, np.floating)):
-        v = float(v)
-        return None if not math.isfinite(v) else v
-    if isinstance(v, np.integer):
-        return int(v)
-    return v
 
 
 # ------------------------------------------------------------------------- results

@@ -37,6 +37,7 @@ import pandas as pd
 
 from calib.data.dataset import SALES_OUTCOMES, Dataset, ns_or_never
 from calib.engine.replay import NEVER, first_outcome_times
+from calib.io import finite_float as _num
 
 __all__ = ["holdout_mask", "routed_mask", "routed_times", "coverage_by_band", "covered_leads",
            "correction_columns", "corrected_rate", "corrected_comparison", "SelectionLabels"]
@@ -232,11 +233,6 @@ class SelectionLabels:
         return correction_columns(decided=decided, hit=hit, seen=routed & (r <= m_ns),
                                   hit_routed=hit & routed & (self.outcome_at[outcome] >= r),
                                   holdout=self.holdout)
-
-
-def _num(x):
-    x = float(x)
-    return x if np.isfinite(x) else None
 
 
 def covered_leads(ds: Dataset) -> np.ndarray:

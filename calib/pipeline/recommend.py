@@ -64,6 +64,7 @@ from calib.engine.replay import (
     stage_crossings,
 )
 from calib.engine.results import ReplayResult
+from calib.io import finite_float as _f
 from calib.fit.selection import (CORRECTION_KEYS, SelectionLabels, corrected_rate,
                                  correction_columns)
 from calib.rules.changes import RuleChange, apply_changes, rule_changes
@@ -94,14 +95,6 @@ MAX_UNDEFINED = 0.05  # share of resamples where a corrected rate may be undefin
 PRIOR_PROBES = 2.0  # weight of the pooled gap rate in each rule set's (see _Stats.rate)
 N_BOOT = 400
 LEVEL = 0.95
-
-
-def _f(x):
-    """JSON-safe float (None for NaN/None)."""
-    if x is None:
-        return None
-    x = float(x)
-    return x if np.isfinite(x) else None
 
 
 # ----------------------------------------------------------------------------- results
@@ -408,7 +401,6 @@ class _Stats:
             return np.asarray(s[f"h_{o}"], float) / self.weeks
         r = self.rate(s, o)
         return r * (vol if self.capacity is None else np.minimum(vol, self.capacity))
-
 
 
 class _Evaluator(_Stats):
