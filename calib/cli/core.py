@@ -59,7 +59,7 @@ def _demo(args):
         else:
             print(world.summary())
         return
-    from calib.cli.pipeline import run_and_report
+    from calib.cli.pipeline import print_summary, run_and_report
 
     if not args.json:
         print(world.summary())
@@ -72,10 +72,7 @@ def _demo(args):
         d["recommendations"] = res.recommendations.to_dict()
         print_json(d)
     else:
-        print(res.recommendations.summary())
-        extra = ", explorer.html" if (folder / "explorer.html").exists() else ""
-        print(f"\nReport: {folder / 'report.html'} (and report.md{extra}, tables/, "
-              "proposed_rules.toml)")
+        print_summary(res, folder)
 
 
 # ------------------------------------------------------------------ validate

@@ -66,10 +66,15 @@ def _run(args):
         d["report"] = str(folder)
         print_json(d)
     else:
-        print(res.recommendations.summary())
-        extra = ", explorer.html" if (folder / "explorer.html").exists() else ""
-        print(f"\nReport: {folder / 'report.html'} (and report.md{extra}, tables/, "
-              "proposed_rules.toml)")
+        print_summary(res, folder)
+
+
+def print_summary(res, folder) -> None:
+    """The recommendations and where the report is (``calib run`` and ``calib demo``)."""
+    print(res.recommendations.summary())
+    extra = ", explorer.html" if (folder / "explorer.html").exists() else ""
+    print(f"\nReport: {folder / 'report.html'} (and report.md{extra}, tables/, "
+          "proposed_rules.toml)")
 
 
 COMMANDS = [
