@@ -119,7 +119,6 @@ def check_output(path, inputs=(), *, data=None, what: str = "output",
         raise CalibError(f"{what} '{p}': the folder '{p.parent}' does not exist.",
                          code="invalid_path")
     return p
-    return p
 
 
 def _pid_alive(pid: int) -> bool:
@@ -171,35 +170,28 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike) -> None:
     if suffix not in (".csv", ".parquet"):
         raise CalibError(f"Cannot write '{path}': use a .csv or .parquet file name.",
                          code="invalid_path")
-    if not path.parent.is_dir():
-        raise CalibError(f"Cannot write '{path}': the folder '{path.parent}' does not exist.",
-                         code="invalid_path")
-    if path.is_dir():
-        raise CalibError(f"Cannot write '{path}': it is a folder.", code="invalid_path")
-    clean_stale_temporaries(path.parent, path.name)
-    try:
-        fd, name = tempfile.mkstemp(prefix=temp_prefix(path), suffix=".tmp", dir=path.parent)
-    except OSError as e:
-        raise CalibError(f"Cannot write '{path}': {e.strerror or e}.", code="unwritable") from None
-    os.close(fd)
-    tmp = Path(name)
-    try:
+
+    def write(tmp: Path) -> None:
         if suffix == ".csv":
             neutralise_formulas(df).to_csv(tmp, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
         else:
             df.to_parquet(tmp, index=False)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except OSError as e:
-        raise CalibError(f"Cannot write '{path}': {e.strerror or e}.", code="unwritable") from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+
+    _write_atomically(path, write)
 
 
 def write_text(text: str, path: str | os.PathLike) -> None:
     """Write a text file (UTF-8) atomically, like :func:`write_table`."""
-    path = Path(path)
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+
+    _write_atomically(Path(path), write)
+
+
+def _write_atomically(path: Path, write) -> None:
+    """Call ``write`` on a unique temporary next to ``path``, then move it into place;
+    the temporary never outlives a failure."""
     if not path.parent.is_dir():
         raise CalibError(f"Cannot write '{path}': the folder '{path.parent}' does not exist.",
                          code="invalid_path")
@@ -209,9 +201,9 @@ def write_text(text: str, path: str | os.PathLike) -> None:
     tmp = None
     try:
         fd, name = tempfile.mkstemp(prefix=temp_prefix(path), suffix=".tmp", dir=path.parent)
+        os.close(fd)
         tmp = Path(name)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        write(tmp)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except OSError as e:

@@ -84,6 +84,15 @@ def json_arg(p):
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
+def rules_arg(p, help="rule set", metavar="R.toml"):
+    p.add_argument("--rules", required=True, metavar=metavar, help=help)
+
+
+def table_out_arg(p, flag, what, *, stdout=False):
+    p.add_argument(flag, metavar="FILE", help=f"write {what} (.csv or .parquet)"
+                   + ("; default: CSV on stdout" if stdout else ""))
+
+
 def period_args(p):
     p.add_argument("--window-days", type=DAYS, default=None, metavar="W",
                    help="attribution window in days after the MQL (default: from the data, "
@@ -116,9 +125,10 @@ def print_json(d: dict) -> None:
     print(json.dumps(json_safe(d), ensure_ascii=False))
 
 
-def emit(args, result) -> None:
+def emit(args, result, warnings=()) -> None:
     """``--json``: the result's ``to_dict()``; otherwise its ``summary()``."""
     if getattr(args, "json", False):
+        warn(warnings)
         print_json(result.to_dict())
     else:
         print(result.summary())
@@ -159,6 +169,11 @@ def write_table(df, path) -> None:
     from calib.io import write_table as _write
 
     _write(df, path)
+
+
+def write_output(df, path, noun) -> None:
+    write_table(df, path)
+    info(f"wrote {len(df):,} {noun} to {path}")
 
 
 def window_outcomes(ds, chosen=None) -> list[str]:

@@ -5,24 +5,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from calib.cli.common import (
-    POSITIVE,
-    Command,
-    check_outputs,
-    data_args,
-    WithWindow,
-    emit,
-    info,
-    json_arg,
-    load_data,
-    measured_window,
-    number,
-    period_args,
-    print_json,
-    warn,
-    write_table,
-)
-from calib.cli.distributed import scheduler_arg, use_partitions
+from calib.cli.common import (POSITIVE, Command, WithWindow, check_outputs, data_args, emit,
+                              json_arg, load_data, number, period_args, print_json, rules_arg,
+                              table_out_arg, warn, write_output)
+from calib.cli.distributed import data_and_window, scheduler_arg
 from calib.errors import CalibError
 
 
@@ -85,9 +71,9 @@ def _validate(args):
 # ------------------------------------------------------------------ replay
 def _replay_args(p):
     data_args(p)
-    p.add_argument("--rules", required=True, metavar="R.toml", help="rule set")
+    rules_arg(p)
     period_args(p)
-    p.add_argument("--leads-out", metavar="FILE", help="write one row per lead (.csv or .parquet)")
+    table_out_arg(p, "--leads-out", "one row per lead")
     scheduler_arg(p)
 
 
@@ -97,34 +83,28 @@ def _replay(args):
 
     check_outputs(args, "--leads-out")
     rules = load_rules(args.rules)
-    if use_partitions(args):
+    parts, ds, window = data_and_window(args, rules=rules)
+    if parts:
         from calib import distributed
 
-        window = measured_window(args, args.data, rules=rules, start=args.start,
-                                 end=args.end)
-        res = distributed.replay(args.data, rules, scheduler=args.scheduler,
+        res = distributed.replay(ds, rules, scheduler=args.scheduler,
                                  window_days=args.window_days, start=args.start, end=args.end,
                                  per_lead=bool(args.leads_out), progress=sys.stderr.isatty())
     else:
-        ds = load_data(args)
-        window = measured_window(args, ds, rules=rules, start=args.start, end=args.end)
         res = replay(ds, rules, window_days=args.window_days, start=args.start, end=args.end,
                      per_lead=bool(args.leads_out))
     if args.leads_out:
-        write_table(res.per_lead, args.leads_out)
-        info(f"wrote {len(res.per_lead):,} leads to {args.leads_out}")
-    if args.json:
-        warn(res.warnings)
-    emit(args, WithWindow(res, window))
+        write_output(res.per_lead, args.leads_out, "leads")
+    emit(args, WithWindow(res, window), res.warnings)
 
 
 # ------------------------------------------------------------------ sweep
 def _sweep_args(p):
     data_args(p)
-    p.add_argument("--rules", required=True, metavar="R.toml", help="base rule set")
+    rules_arg(p, "base rule set")
     p.add_argument("--grid", required=True, metavar="G.toml", help="parameter grid")
     period_args(p)
-    p.add_argument("--out", metavar="FILE", help="write all rows (.csv or .parquet)")
+    table_out_arg(p, "--out", "all rows")
     p.add_argument("--top", type=number(low=1, integer=True), default=10, metavar="N", help="show the N best rows")
     p.add_argument("--objective", metavar="COLUMN",
                    help="column to rank by (default: meeting_hits, else the next "
@@ -141,23 +121,19 @@ def _sweep(args):
     check_outputs(args, "--out")
     rules = load_rules(args.rules)
     grid = load_grid(args.grid)
-    if use_partitions(args):
+    parts, ds, window = data_and_window(args, rules=rules)
+    if parts:
         from calib import distributed
 
-        window = measured_window(args, args.data, rules=rules, start=args.start,
-                                 end=args.end)
-        res = distributed.sweep(args.data, rules, grid, scheduler=args.scheduler,
+        res = distributed.sweep(ds, rules, grid, scheduler=args.scheduler,
                                 window_days=args.window_days, start=args.start, end=args.end,
                                 progress=sys.stderr.isatty())
     else:
-        ds = load_data(args)
-        window = measured_window(args, ds, rules=rules, start=args.start, end=args.end)
         res = sweep(ds, rules, grid, window_days=args.window_days, start=args.start,
                     end=args.end, progress=sys.stderr.isatty())
     top = res.top(args.top, objective=args.objective, capacity_per_week=args.capacity)
     if args.out:
-        write_table(res.frame, args.out)
-        info(f"wrote {len(res.frame):,} rows to {args.out}")
+        write_output(res.frame, args.out, "rows")
     warn(res.warnings)
     if args.json:
         d = res.to_dict()
@@ -188,10 +164,9 @@ def _sweep(args):
 # ------------------------------------------------------------------ score
 def _score_args(p):
     data_args(p)
-    p.add_argument("--rules", required=True, metavar="R.toml", help="rule set")
+    rules_arg(p)
     p.add_argument("--as-of", required=True, metavar="DATE", help="score at this date (UTC)")
-    p.add_argument("--out", metavar="FILE", help="write the scores (.csv or .parquet); "
-                   "default: CSV on stdout")
+    table_out_arg(p, "--out", "the scores", stdout=True)
 
 
 def _score(args):
@@ -206,8 +181,7 @@ def _score(args):
     counts = df["band"].value_counts()
     bands = {b: int(counts.get(b, 0)) for b in BANDS}
     if args.out:
-        write_table(df, args.out)
-        info(f"wrote {len(df):,} scores to {args.out}")
+        write_output(df, args.out, "scores")
     if args.json:
         print_json({"rules": rules.name, "as_of": str(args.as_of), "leads": len(df),
                     "bands": bands, "out": args.out})

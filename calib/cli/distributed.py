@@ -8,7 +8,7 @@ builds its training examples that way and runs the rest in this process).
 
 from __future__ import annotations
 
-from calib.cli.common import Command, data_args, emit, number
+from calib.cli.common import Command, data_args, emit, load_data, measured_window, number
 from calib.errors import CalibError
 
 
@@ -42,6 +42,13 @@ def use_partitions(args) -> bool:
     if partitioned and not scheduler:
         args.scheduler = os.environ.get("CALIB_SCHEDULER") or "sync"
     return partitioned
+
+
+def data_and_window(args, outcomes=None, *, rules=None):
+    parts = use_partitions(args)
+    ds = args.data if parts else load_data(args)
+    window = measured_window(args, ds, outcomes, rules=rules, start=args.start, end=args.end)
+    return parts, ds, window
 
 
 # ------------------------------------------------------------------ partition

@@ -4,25 +4,10 @@ from __future__ import annotations
 
 import sys
 
-from calib.cli.common import (
-    DAYS,
-    POSITIVE,
-    PROBABILITY,
-    Command,
-    WithWindow,
-    check_outputs,
-    data_args,
-    emit,
-    info,
-    json_arg,
-    load_data,
-    measured_window,
-    number,
-    period_args,
-    warn,
-    write_table,
-)
-from calib.cli.distributed import scheduler_arg, use_partitions
+from calib.cli.common import (DAYS, POSITIVE, PROBABILITY, Command, WithWindow, check_outputs,
+                              data_args, emit, info, json_arg, load_data, number, period_args,
+                              table_out_arg, warn, write_output)
+from calib.cli.distributed import data_and_window, scheduler_arg
 from calib.errors import CalibError
 
 
@@ -75,8 +60,7 @@ def _assign_args(p):
                    help="experiment name; it salts the hash, keep it for the whole test")
     p.add_argument("--arms", required=True, metavar="A=W,B=W",
                    help="arms and shares, e.g. control=0.5,strict=0.5 (shares sum to 1)")
-    p.add_argument("--out", metavar="FILE", help="write the assignments (.csv or .parquet); "
-                   "default: CSV on stdout")
+    table_out_arg(p, "--out", "the assignments", stdout=True)
     p.add_argument("--existing", metavar="FILE", help="earlier assignments: those leads keep "
                    "their arm; only new leads are assigned")
     p.add_argument("--start", metavar="DATE", help="only assign leads created on or after "
@@ -97,8 +81,7 @@ def _assign(args):
     res = assign(ds, args.experiment, alloc, existing=existing, start=args.start)
     warn(res.warnings)
     if args.out:
-        write_table(res.frame, args.out)
-        info(f"wrote {len(res.frame):,} assignments to {args.out}")
+        write_output(res.frame, args.out, "assignments")
         emit(args, res)
     else:
         info(res.summary())
@@ -131,10 +114,8 @@ def _abtest_args(p):
     p.add_argument("--alpha", type=PROBABILITY, default=0.05, help="level (default 0.05)")
     p.add_argument("--tau", type=POSITIVE, default=0.02, help="mixture scale of the always-valid "
                    "p-values: the absolute difference you expect (default 0.02)")
-    p.add_argument("--out", metavar="FILE", help="write one row per metric and arm "
-                   "(.csv or .parquet)")
-    p.add_argument("--looks-out", metavar="FILE", help="write the weekly look history "
-                   "(.csv or .parquet)")
+    table_out_arg(p, "--out", "one row per metric and arm")
+    table_out_arg(p, "--looks-out", "the weekly look history")
 
 
 def _abtest(args):
@@ -154,14 +135,10 @@ def _abtest(args):
     if res.srm.status == "mismatch":
         warn([res.srm.message])
     if args.out:
-        write_table(res.to_frame(), args.out)
-        info(f"wrote {len(res.metrics):,} rows to {args.out}")
+        write_output(res.to_frame(), args.out, "rows")
     if args.looks_out:
-        write_table(res.looks, args.looks_out)
-        info(f"wrote {len(res.looks):,} looks to {args.looks_out}")
-    if args.json:
-        warn(res.warnings)
-    emit(args, res)
+        write_output(res.looks, args.looks_out, "looks")
+    emit(args, res, res.warnings)
 
 
 # ------------------------------------------------------------------ compare
@@ -177,8 +154,8 @@ def _compare_args(p):
                    help="bootstrap resamples of leads for the intervals (default 1000; 0: "
                    "none; at most 100000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
-    p.add_argument("--leads-out", metavar="FILE", help="write one row per lead with its "
-                   "group (both, only_a, only_b, neither) and MQL times (.csv or .parquet)")
+    table_out_arg(p, "--leads-out", "one row per lead with its group (both, only_a, only_b, "
+                  "neither) and MQL times")
     scheduler_arg(p)
 
 
@@ -191,28 +168,21 @@ def _compare(args):
                          f"B.toml). Got {len(args.rules)}.", code="wrong_count")
     check_outputs(args, "--leads-out")
     a, b = (load_rules(r) for r in args.rules)
-    if use_partitions(args):
+    parts, ds, window = data_and_window(args, args.outcome, rules=a)
+    if parts:
         from calib import distributed
 
-        window = measured_window(args, args.data, args.outcome, rules=a, start=args.start,
-                                 end=args.end)
-        res = distributed.compare(args.data, a, b, scheduler=args.scheduler,
+        res = distributed.compare(ds, a, b, scheduler=args.scheduler,
                                   outcomes=args.outcome, window_days=args.window_days,
                                   start=args.start, end=args.end, n_bootstrap=args.bootstrap,
                                   seed=args.seed)
     else:
-        ds = load_data(args)
-        window = measured_window(args, ds, args.outcome, rules=a, start=args.start,
-                                 end=args.end)
         res = compare_rules(ds, a, b, outcomes=args.outcome, window_days=args.window_days,
                             start=args.start, end=args.end, n_bootstrap=args.bootstrap,
                             seed=args.seed)
     if args.leads_out:
-        write_table(res.per_lead, args.leads_out)
-        info(f"wrote {len(res.per_lead):,} leads to {args.leads_out}")
-    if args.json:
-        warn(res.warnings)
-    emit(args, WithWindow(res, window))
+        write_output(res.per_lead, args.leads_out, "leads")
+    emit(args, WithWindow(res, window), res.warnings)
 
 
 COMMANDS = [

@@ -13,7 +13,8 @@ from calib.cli.common import (
     emit,
     info,
     number,
-    print_json,
+    rules_arg,
+    table_out_arg,
     warn,
     write_table,
 )
@@ -23,8 +24,7 @@ from calib.cli.distributed import scheduler_arg, use_partitions
 # ------------------------------------------------------------------ fit
 def _fit_args(p):
     data_args(p)
-    p.add_argument("--rules", required=True, metavar="CURRENT.toml",
-                   help="the current rule set (structure, scale and baseline)")
+    rules_arg(p, "the current rule set (structure, scale and baseline)", "CURRENT.toml")
     p.add_argument("--out", required=True, metavar="PROPOSED.toml",
                    help="where to write the proposed rule set")
     p.add_argument("--outcome", default="meeting", metavar="X",
@@ -142,7 +142,7 @@ def _fit(args):
 # ------------------------------------------------------------------ calibrate
 def _calibrate_args(p):
     data_args(p)
-    p.add_argument("--rules", required=True, metavar="R.toml", help="rule set")
+    rules_arg(p)
     p.add_argument("--outcome", default="meeting", metavar="X",
                    help="outcome (default meeting)")
     p.add_argument("--window-days", type=DAYS, default=None, metavar="W",
@@ -158,8 +158,7 @@ def _calibrate_args(p):
                    help="spacing of the score snapshots (default 7)")
     p.add_argument("--bins", type=number(low=2, high=1000, integer=True), default=10, metavar="N",
                    help="bins of the reliability table and ECE (default 10)")
-    p.add_argument("--map-out", metavar="FILE",
-                   help="write the score -> probability table (.csv or .parquet)")
+    table_out_arg(p, "--map-out", "the score -> probability table")
 
 
 def _calibrate(args):
@@ -176,10 +175,7 @@ def _calibrate(args):
     if args.map_out:
         write_table(res.mapping.table(), args.map_out)
         info(f"wrote the calibration map to {args.map_out}")
-    if args.json:
-        print_json(res.to_dict())
-    else:
-        emit(args, res)
+    emit(args, res)
 
 
 COMMANDS = [

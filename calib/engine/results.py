@@ -189,16 +189,9 @@ class ReplayResult:
                  + (f" created {d['period_start'][:10]} .. {d['period_end'][:10]}"
                     if d["period_start"] else "") + (" (snapshot)" if self.snapshot else "")]
         m = d["mql"]
-        text = f"  MQLs: {m['count']:,}"
-        if m["per_week"] is not None:
-            text += f" ({m['per_week']:.1f} per week, median {m['median_days_to_mql']} days to MQL)"
-        lines.append(text)
+        lines.append(_stage_line("MQLs", m, f", median {m['median_days_to_mql']} days to MQL"))
         if d["sql"] is not None:
-            s = d["sql"]
-            text = f"  SQLs: {s['count']:,}"
-            if s["per_week"] is not None:
-                text += f" ({s['per_week']:.1f} per week)"
-            lines.append(text)
+            lines.append(_stage_line("SQLs", d["sql"]))
         if d["coverage"] is not None:
             lines.append(f"  coverage: {d['coverage']:.1%} of MQLs have a recorded sales outcome")
         if d["outcomes"]:
@@ -215,3 +208,11 @@ class ReplayResult:
         for w in self.warnings:
             lines.append(f"  warning: {w}")
         return "\n".join(lines)
+
+
+def _stage_line(label: str, stage: dict, detail: str = "") -> str:
+    """``  MQLs: 1,234 (12.3 per week...)``: a stage's count, and its weekly rate when known."""
+    text = f"  {label}: {stage['count']:,}"
+    if stage["per_week"] is not None:
+        text += f" ({stage['per_week']:.1f} per week{detail})"
+    return text
