@@ -1,7 +1,8 @@
 """Doctests run where a user would run them: in a folder holding a small demo world.
 
 (pytest reads this file for the doctests of ``calib``; the tests have their own
-``tests/conftest.py``.)
+``tests/conftest.py``, and what both share, such as a data-set cache folder of the run's
+own, is in the ``conftest.py`` at the top of the repository.)
 
 The examples in calib's docstrings read ``calib-demo/data`` and ``calib-demo/*.toml`` as
 the README's quickstart writes them; here a 2,000-lead demo world is written once per test
@@ -9,16 +10,6 @@ run, and every doctest runs with that folder as its working directory.
 """
 
 import pytest
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _session_data_cache(tmp_path_factory):
-    """The whole run uses its own data-set cache folder, never the user's: session-wide
-    fixtures load data before any per-test cache folder is set."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("CALIB_CACHE_DIR", str(tmp_path_factory.mktemp("calib-cache-session")))
-    yield
-    mp.undo()
 
 
 @pytest.fixture(scope="session")

@@ -102,16 +102,6 @@ def demo_report(tmp_path_factory):
     return world, res, folder
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _session_data_cache(tmp_path_factory):
-    """The whole run uses its own data-set cache folder, never the user's: session-wide
-    fixtures load data before any per-test cache folder is set."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("CALIB_CACHE_DIR", str(tmp_path_factory.mktemp("calib-cache-session")))
-    yield
-    mp.undo()
-
-
 @pytest.fixture(autouse=True)
 def _private_data_cache(tmp_path_factory, monkeypatch):
     """Every test gets its own, empty data-set cache: the suite never reads or writes
