@@ -14,7 +14,21 @@ from calib.errors import CalibError
 
 # ------------------------------------------------------------------ --scheduler helpers
 def scheduler_arg(p) -> None:
-    """Add ``--scheduler`` to a command that reads a data set."""
+    """Add ``--scheduler`` to a command that reads a data set.
+
+    Parameters
+    ----------
+    p : argparse.ArgumentParser
+        A command's parser.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> p = argparse.ArgumentParser()
+    >>> scheduler_arg(p)
+    >>> p.parse_args(["--scheduler", "local:2"]).scheduler
+    'local:2'
+    """
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run on a Dask cluster: tcp://host:8786, local:N (N worker "
                    "processes here) or a scheduler .json file; DATA must be written by "
@@ -22,8 +36,35 @@ def scheduler_arg(p) -> None:
 
 
 def use_partitions(args) -> bool:
-    """True when the command should run on a partitioned data set (DATA was written by
-    ``calib partition``); ``--scheduler`` with ordinary DATA is a usage error."""
+    """Whether the command runs on a partitioned data set (written by ``calib partition``).
+
+    A partitioned data set without ``--scheduler`` gets ``$CALIB_SCHEDULER``, else
+    ``"sync"`` (one partition after another here), set on ``args.scheduler``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed arguments with ``data`` (and optionally ``scheduler``, ``mapping``).
+
+    Returns
+    -------
+    bool
+
+    Raises
+    ------
+    calib.errors.CalibError
+        ``--scheduler`` with ordinary DATA (code ``"not_partitioned"``), or ``--mapping``
+        with a partitioned data set (``"invalid_usage"``).
+
+    Examples
+    --------
+    >>> import argparse
+    >>> use_partitions(argparse.Namespace(data="calib-demo/data"))
+    False
+    >>> use_partitions(argparse.Namespace(data="calib-demo/data", scheduler="local:2"))
+    Traceback (most recent call last):
+    calib.errors.CalibError: --scheduler needs a partitioned data set, and 'calib-demo/data' is not one. Suggestion: Write one first: calib partition calib-demo/data --out DIR --partitions N, then pass DIR.
+    """
     import os
 
     from calib.distributed.partitions import is_partitioned
@@ -45,6 +86,36 @@ def use_partitions(args) -> bool:
 
 
 def data_and_window(args, outcomes=None, *, rules=None):
+    """DATA as a command that accepts a partitioned data set runs on it, and its window.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed arguments with ``data``, ``window_days``, ``start`` and ``end`` (see
+        :func:`~calib.cli.common.data_args` and :func:`~calib.cli.common.period_args`).
+    outcomes : sequence of str, optional
+        The outcomes whose delays set a measured window.
+    rules : calib.rules.RuleSet, optional
+        Measure the window from the MQL under these rules.
+
+    Returns
+    -------
+    partitioned : bool
+        Whether DATA is a partitioned data set (see :func:`use_partitions`).
+    data : calib.data.DataSet or str
+        The loaded data set, or the partitioned data set's folder.
+    window : calib.engine.delays.DelayWindow
+        The window (see :func:`~calib.cli.common.measured_window`).
+
+    Examples
+    --------
+    >>> import argparse
+    >>> args = argparse.Namespace(data="calib-demo/data", window_days=30.0, start=None,
+    ...                           end=None)
+    >>> parts, ds, window = data_and_window(args)
+    >>> parts, len(ds.leads), window.days
+    (False, 2000, 30.0)
+    """
     parts = use_partitions(args)
     ds = args.data if parts else load_data(args)
     window = measured_window(args, ds, outcomes, rules=rules, start=args.start, end=args.end)

@@ -36,6 +36,18 @@ COMMANDS = _commands()
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``calib`` parser, with every command of :data:`MODULES`.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+
+    Examples
+    --------
+    >>> args = build_parser().parse_args(["validate", "calib-demo/data", "--json"])
+    >>> args.command, args.data, args.json
+    ('validate', 'calib-demo/data', True)
+    """
     parser = Parser(
         prog="calib",
         description="Test lead-scoring rules against your own history: replay, sweep, "
@@ -51,6 +63,38 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Run ``calib`` with the arguments ``argv`` and return the exit status.
+
+    Errors a user can fix print one line on stderr (a traceback with ``--debug``) and
+    give 1, as does any other exception (an internal error); bad usage exits 2.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments after ``calib`` (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 on success, 1 on an error, 2 without a command, 130 when interrupted.
+
+    Raises
+    ------
+    SystemExit
+        On bad usage (status 2), ``--help`` and ``--version`` (status 0).
+
+    Examples
+    --------
+    >>> import contextlib, io
+    >>> main(["plan", "--baseline-rate", "0.10", "--mde", "0.02", "--json"])  # doctest: +ELLIPSIS
+    {"baseline_rate": 0.1, ...}
+    0
+    >>> with contextlib.redirect_stderr(io.StringIO()) as err:
+    ...     main(["replay", "calib-demo/data", "--rules", "missing.toml"])
+    1
+    >>> err.getvalue()
+    "calib replay: error: The rule set 'missing.toml' does not exist.\\n"
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:

@@ -28,8 +28,52 @@ def _run_args(p):
 
 def run_and_report(experiment, *, out=None, force=False, quiet=False, command="",
                    scheduler=None, previous=None):
-    """Run an experiment file and write its report; returns (result, report folder).
-    ``scheduler`` overrides ``[engine] scheduler`` of the file."""
+    """Run an experiment file and write its report.
+
+    The report folder is checked before anything is computed (it may not hold another
+    experiment's report without ``force``, nor any input of the experiment).
+
+    Parameters
+    ----------
+    experiment : str or os.PathLike
+        The experiment file.
+    out : str or os.PathLike, optional
+        The report folder (default: the file's ``[report] out``, then ``reports/NAME``).
+    force : bool
+        Replace a folder that holds another experiment's report.
+    quiet : bool
+        Print no progress on stderr.
+    command : str
+        The command line to record in the report.
+    scheduler : str, optional
+        Overrides ``[engine] scheduler`` of the file.
+    previous : str or os.PathLike, optional
+        An earlier report's folder, to check its prediction (overrides
+        ``[report] previous``).
+
+    Returns
+    -------
+    result : calib.pipeline.run.RunResult
+        What the experiment found.
+    folder : pathlib.Path
+        The report folder written.
+
+    Examples
+    --------
+    The folder is checked before anything is computed:
+
+    >>> run_and_report("calib-demo/experiment.toml", out="calib-demo/data")
+    Traceback (most recent call last):
+    calib.errors.CalibError: The report folder 'calib-demo/data' holds the input 'calib-demo/data'; calib replaces the whole report folder and never touches its input. Suggestion: Use another --out or [report] out.
+
+    A whole run writes every figure and the explorer (some 30 s for the demo's 2,000
+    leads without a fit, so it is not run here; ``calib.run_experiment`` shows a run):
+
+    >>> res, folder = run_and_report("calib-demo/experiment.toml", out="demo-report",
+    ...                              quiet=True)  # doctest: +SKIP
+    >>> (folder / "report.html").is_file(), res.baseline.name  # doctest: +SKIP
+    (True, 'current')
+    """
     from calib.pipeline.experiment import load_experiment
     from calib.report.render import check_report_folder, write_report
     from calib.pipeline.run import run_experiment
@@ -70,7 +114,25 @@ def _run(args):
 
 
 def print_summary(res, folder) -> None:
-    """The recommendations and where the report is (``calib run`` and ``calib demo``)."""
+    """Print the recommendations and where the report is (``calib run``, ``calib demo``).
+
+    Parameters
+    ----------
+    res : calib.pipeline.run.RunResult
+        What :func:`run_and_report` returned first.
+    folder : pathlib.Path
+        The report folder.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from types import SimpleNamespace
+    >>> res = SimpleNamespace(recommendations=SimpleNamespace(summary=lambda: "Adopt it."))
+    >>> print_summary(res, Path("reports/demo"))
+    Adopt it.
+    <BLANKLINE>
+    Report: reports/demo/report.html (and report.md, tables/, proposed_rules.toml)
+    """
     print(res.recommendations.summary())
     extra = ", explorer.html" if (folder / "explorer.html").exists() else ""
     print(f"\nReport: {folder / 'report.html'} (and report.md{extra}, tables/, "
