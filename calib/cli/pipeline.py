@@ -66,8 +66,8 @@ def run_and_report(experiment, *, out=None, force=False, quiet=False, command=""
     Traceback (most recent call last):
     calib.errors.CalibError: The report folder 'calib-demo/data' holds the input 'calib-demo/data'; calib replaces the whole report folder and never touches its input. Suggestion: Use another --out or [report] out.
 
-    A whole run writes every figure and the explorer (some 30 s for the demo's 2,000
-    leads without a fit, so it is not run here; ``calib.run_experiment`` shows a run):
+    A whole run fits, draws every figure and writes the explorer, which takes too long
+    to run here (``calib.run_experiment`` shows a run without the report):
 
     >>> res, folder = run_and_report("calib-demo/experiment.toml", out="demo-report",
     ...                              quiet=True)  # doctest: +SKIP
