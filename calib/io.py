@@ -28,14 +28,47 @@ def _risky(text: str) -> bool:
 
 
 def neutralise_text(text: str) -> str:
-    """``text`` with a leading apostrophe when a spreadsheet would read it as a formula."""
+    """``text`` with a leading apostrophe when a spreadsheet would read it as a formula.
+
+    Parameters
+    ----------
+    text : str
+        A cell or a column name (anything else is returned as it is).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> neutralise_text("=HYPERLINK(1)"), neutralise_text("-1042"), neutralise_text("vp")
+    ("'=HYPERLINK(1)", '-1042', 'vp')
+    """
     return "'" + text if isinstance(text, str) and _risky(text) else text
 
 
 def unneutralise_text(s: pd.Series) -> pd.Series:
-    """Undo :func:`neutralise_formulas` on a text column read back from a CSV calib
-    wrote: ``'=x`` becomes ``=x`` again (only where the apostrophe guards a formula
-    start, so ids that really begin with an apostrophe followed by a letter stay)."""
+    """Undo :func:`neutralise_formulas` on a text column read back from a CSV calib wrote.
+
+    ``'=x`` becomes ``=x`` again, only where the apostrophe guards a formula start, so ids
+    that really begin with an apostrophe followed by a letter stay.
+
+    Parameters
+    ----------
+    s : pandas.Series
+        A text column.
+
+    Returns
+    -------
+    pandas.Series
+        The column as text (``string`` dtype).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> unneutralise_text(pd.Series(["'=1+1", "'abc", "'-7"])).tolist()
+    ['=1+1', "'abc", "'-7"]
+    """
     s = s.astype("string")
     guarded = s.str.startswith("'") & s.str.slice(1).str.startswith(FORMULA_START)
     guarded = guarded & ~s.str.slice(1).str.fullmatch(_PLAIN_NUMBER)
@@ -44,10 +77,28 @@ def unneutralise_text(s: pd.Series) -> pd.Series:
 
 
 def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy whose text cells and column names starting with = + - @ (a spreadsheet
-    formula) get a leading apostrophe, so opening the CSV in Excel cannot run anything
-    (OWASP CSV injection). Numbers, and text that is a plain number such as an id
-    "-1042", are left alone: a spreadsheet reads those as numbers, not formulas."""
+    """A copy of ``df`` that a spreadsheet cannot run (OWASP CSV injection).
+
+    Text cells and column names starting with = + - @ (a spreadsheet formula) get a
+    leading apostrophe. Numbers, and text that is a plain number such as an id "-1042",
+    are left alone: a spreadsheet reads those as numbers, not formulas.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table to write.
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"lead_id": ["-1042", "=cmd()"], "@note": ["+1 call", "ok"]})
+    >>> neutralise_formulas(df).to_dict("list")
+    {'lead_id': ['-1042', "'=cmd()"], "'@note": ["'+1 call", 'ok']}
+    """
     out = df.copy()
     for c in out.columns:
         col = out[c]
@@ -82,14 +133,47 @@ def _linked_into(p: Path, folder: Path) -> bool:
 
 def check_output(path, inputs=(), *, data=None, what: str = "output",
                  suffixes: tuple = ()) -> Path:
-    """Refuse an output ``path`` that is (a link to) one of the ``inputs`` or a table
-    file of the data set folder(s) ``data``, before anything is computed.
+    """Refuse an output ``path`` that would overwrite an input, before anything is computed.
 
-    ``inputs`` are files or folders the command reads; a folder protects every file
-    in it. Paths are compared after resolving symbolic links, and by inode (hard
-    links). Raises :class:`CalibError` (code ``"overwrites_input"``) naming the option
-    and the file; also a name without one of the ``suffixes`` or in a folder that does
-    not exist. Returns ``path`` as a :class:`Path`."""
+    An output may not be (a link to) one of the ``inputs`` or a table file of the data
+    set folder(s) ``data``. ``inputs`` are files or folders the command reads; a folder
+    protects every file in it. Paths are compared after resolving symbolic links, and by
+    inode (hard links).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The output file.
+    inputs : iterable of str or os.PathLike
+        Files and folders the command reads (None entries are ignored).
+    data : str, os.PathLike or iterable of them, optional
+        Data set folders: their table files (leads, events, outcomes, assignments) are
+        protected too.
+    what : str
+        How the output is named in messages, e.g. ``"--out"``.
+    suffixes : tuple of str
+        The allowed file name endings (any when empty).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    calib.errors.CalibError
+        Code ``"overwrites_input"``; or ``"invalid_path"`` for a folder, a name without
+        one of the ``suffixes`` or a folder that does not exist.
+
+    Examples
+    --------
+    >>> check_output("scores.csv", ["calib-demo/current.toml"], data="calib-demo/data",
+    ...              what="--out", suffixes=(".csv",))
+    PosixPath('scores.csv')
+    >>> check_output("calib-demo/data/leads.csv", data="calib-demo/data", what="--out")
+    Traceback (most recent call last):
+    calib.errors.CalibError: --out 'calib-demo/data/leads.csv' would write the table file leads.csv of the data set 'calib-demo/data'; calib never modifies its input. Suggestion: Write the output outside the data set folder.
+    """
     p = Path(path)
     real = Path(os.path.realpath(p))
     if p.is_dir():
@@ -134,8 +218,32 @@ def _pid_alive(pid: int) -> bool:
 
 
 def clean_stale_temporaries(folder, name: str) -> list[Path]:
-    """Remove temporaries of the output ``name`` in ``folder`` left by a calib process
-    that no longer runs (killed during a write). Returns what was removed."""
+    """Remove the temporaries of an output left by a calib process that no longer runs.
+
+    Such temporaries stay behind when a process is killed during a write.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        The folder of the output.
+    name : str
+        The output's file name.
+
+    Returns
+    -------
+    list of pathlib.Path
+        What was removed.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> folder = Path("stale-example")
+    >>> folder.mkdir(exist_ok=True)
+    >>> _ = (folder / ".t.csv.calib-999999999-x1.tmp").write_text("half")
+    >>> _ = (folder / (temp_prefix(folder / "t.csv") + "x2.tmp")).write_text("mine")
+    >>> [p.name for p in clean_stale_temporaries(folder, "t.csv")]
+    ['.t.csv.calib-999999999-x1.tmp']
+    """
     import shutil
 
     removed = []
@@ -156,15 +264,63 @@ def clean_stale_temporaries(folder, name: str) -> list[Path]:
 
 
 def temp_prefix(path: Path) -> str:
-    """Prefix of a unique temporary next to ``path``, recognised by
-    :func:`clean_stale_temporaries`."""
+    """Prefix of a unique temporary next to ``path``, recognised by :func:`clean_stale_temporaries`.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The output file.
+
+    Returns
+    -------
+    str
+        ``.NAME.calib-PID-``: hidden, and naming the process that writes it.
+
+    Examples
+    --------
+    >>> import os
+    >>> from pathlib import Path
+    >>> temp_prefix(Path("out/scores.csv")) == f".scores.csv.calib-{os.getpid()}-"
+    True
+    """
     return f".{path.name}.{_TMP_TAG}{os.getpid()}-"
 
 
 def write_table(df: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Write ``df`` as ``.csv`` or ``.parquet`` (by extension) via a uniquely named
-    temporary file moved into place, so a failure never leaves half a file and two
-    writers of one path leave one complete file (the last one's)."""
+    """Write ``df`` as ``.csv`` or ``.parquet`` (by extension), atomically.
+
+    The table goes to a uniquely named temporary file moved into place, so a failure never
+    leaves half a file and two writers of one path leave one complete file (the last
+    one's). A CSV has its formulas neutralised (:func:`neutralise_formulas`) and times as
+    ``YYYY-MM-DDTHH:MM:SSZ``.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table.
+    path : str or os.PathLike
+        A ``.csv`` or ``.parquet`` file in a folder that exists.
+
+    Raises
+    ------
+    calib.errors.CalibError
+        Code ``"invalid_path"`` (another extension, a missing folder, a folder) or
+        ``"unwritable"``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from pathlib import Path
+    >>> out = Path("example-scores.csv")
+    >>> write_table(pd.DataFrame({"lead_id": ["L1", "=1+1"], "score": [85, 40]}), out)
+    >>> print(out.read_text(), end="")
+    lead_id,score
+    L1,85
+    '=1+1,40
+    >>> write_table(pd.DataFrame(), out.with_suffix(".xlsx"))
+    Traceback (most recent call last):
+    calib.errors.CalibError: Cannot write 'example-scores.xlsx': use a .csv or .parquet file name.
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet"):
@@ -181,7 +337,29 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike) -> None:
 
 
 def write_text(text: str, path: str | os.PathLike) -> None:
-    """Write a text file (UTF-8) atomically, like :func:`write_table`."""
+    """Write a text file (UTF-8) atomically, like :func:`write_table`.
+
+    Parameters
+    ----------
+    text : str
+        The text.
+    path : str or os.PathLike
+        The file, in a folder that exists.
+
+    Raises
+    ------
+    calib.errors.CalibError
+        Code ``"invalid_path"`` or ``"unwritable"``.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> out = Path("example-rules.toml")
+    >>> write_text('name = "r"\\n', out)
+    >>> out.read_text()
+    'name = "r"\\n'
+    """
+
     def write(tmp: Path) -> None:
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(text)
@@ -214,12 +392,46 @@ def _write_atomically(path: Path, write) -> None:
 
 
 def finite_float(x) -> float | None:
-    """A number as a JSON-safe float: None for None, NaN and infinities."""
+    """A number as a JSON-safe float: None for None, NaN and infinities.
+
+    Parameters
+    ----------
+    x : float, numpy scalar or None
+
+    Returns
+    -------
+    float or None
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> finite_float(np.float32(0.5)), finite_float(float("inf")), finite_float(None)
+    (0.5, None, None)
+    """
     return None if x is None else json_safe(float(x))
 
 
 def json_safe(obj):
-    """Plain JSON types: numpy scalars to Python, NaN and infinities to null."""
+    """Plain JSON types: numpy scalars to Python, NaN and infinities to null.
+
+    Dict keys become text, tuples lists; nested containers are converted throughout.
+
+    Parameters
+    ----------
+    obj : object
+        A dict, list, tuple or scalar.
+
+    Returns
+    -------
+    object
+
+    Examples
+    --------
+    >>> import json
+    >>> import numpy as np
+    >>> json.dumps(json_safe({"n": np.int64(3), "rates": (np.float64("nan"), 0.25), 1: "x"}))
+    '{"n": 3, "rates": [null, 0.25], "1": "x"}'
+    """
     if isinstance(obj, dict):
         return {str(k): json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

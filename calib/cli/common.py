@@ -487,8 +487,9 @@ def write_table(df, path) -> None:
 
     Examples
     --------
-    >>> import pandas as pd, tempfile, pathlib
-    >>> out = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
+    >>> import pandas as pd
+    >>> from pathlib import Path
+    >>> out = Path("example-formulas.csv")
     >>> write_table(pd.DataFrame({"lead_id": ["=1+1"]}), out)
     >>> out.read_text()
     "lead_id\\n'=1+1\\n"
@@ -512,12 +513,12 @@ def write_output(df, path, noun) -> None:
 
     Examples
     --------
-    >>> import contextlib, io, pandas as pd, tempfile, pathlib
-    >>> out = pathlib.Path(tempfile.mkdtemp()) / "leads.csv"
+    >>> import contextlib, io
+    >>> import pandas as pd
     >>> with contextlib.redirect_stderr(io.StringIO()) as err:
-    ...     write_output(pd.DataFrame({"lead_id": range(1200)}), out, "leads")
-    >>> err.getvalue() == f"wrote 1,200 leads to {out}\\n"
-    True
+    ...     write_output(pd.DataFrame({"lead_id": range(1200)}), "example-leads.csv", "leads")
+    >>> err.getvalue()
+    'wrote 1,200 leads to example-leads.csv\\n'
     """
     write_table(df, path)
     info(f"wrote {len(df):,} {noun} to {path}")
