@@ -21,6 +21,15 @@ class CalibError(Exception):
         A stable reason code (``"missing_column"``, ``"unknown_key"``...).
     suggestion : str, optional
         How to fix it, when a fix is known.
+
+    Examples
+    --------
+    >>> err = CalibError("The 'half_life_days' of [decay] must be > 0. Got -5.",
+    ...                  code="out_of_range", suggestion="Use a positive number of days.")
+    >>> err.code
+    'out_of_range'
+    >>> print(err)
+    The 'half_life_days' of [decay] must be > 0. Got -5. Suggestion: Use a positive number of days.
     """
 
     def __init__(self, message: str, *, code: str = "error", suggestion: str | None = None):
@@ -36,7 +45,17 @@ class CalibError(Exception):
 
 
 class ConfigError(CalibError):
-    """A rule set, grid or experiment file is invalid."""
+    """A rule set, grid or experiment file is invalid.
+
+    Examples
+    --------
+    >>> from calib.rules import RuleSet
+    >>> try:
+    ...     RuleSet.from_dict({"name": "r", "thresholds": {"mql": 50, "sql": 40}})
+    ... except ConfigError as e:
+    ...     print(e.code)
+    out_of_range
+    """
 
 
 class StatsInputError(CalibError, ValueError):
@@ -44,6 +63,11 @@ class StatsInputError(CalibError, ValueError):
 
     It is a :class:`CalibError` (one exception tree) and a :class:`ValueError` (what
     numpy and scipy users expect). Tests assert ``code``.
+
+    Examples
+    --------
+    >>> issubclass(StatsInputError, ValueError), issubclass(StatsInputError, CalibError)
+    (True, True)
     """
 
 
@@ -51,7 +75,27 @@ class StatsInputError(CalibError, ValueError):
 class Problem:
     """One problem found while validating a table.
 
-    ``rows`` holds a few offending rows (as dicts) to show the user.
+    Attributes
+    ----------
+    table : str
+        The table, e.g. ``"events"``.
+    code : str
+        A stable reason code, e.g. ``"missing_value"``.
+    message : str
+        What is wrong.
+    column : str, optional
+        The column concerned.
+    count : int
+        How many rows have the problem.
+    rows : tuple of dict
+        A few offending rows, to show the user.
+
+    Examples
+    --------
+    >>> p = Problem("events", "missing_value", "2 rows have no lead_id.", column="lead_id",
+    ...             count=2, rows=({"row": 3},))
+    >>> p.describe()
+    "[missing_value] events, column 'lead_id': 2 rows have no lead_id. (e.g. row=3)"
     """
 
     table: str
@@ -62,6 +106,12 @@ class Problem:
     rows: tuple = field(default_factory=tuple)
 
     def describe(self) -> str:
+        """The problem in one line: code, table, column, message and example rows.
+
+        Returns
+        -------
+        str
+        """
         where = f"{self.table}" + (f", column '{self.column}'" if self.column else "")
         text = f"[{self.code}] {where}: {self.message}"
         if self.rows:
@@ -73,7 +123,29 @@ class Problem:
 
 
 class DataError(CalibError):
-    """A data set is invalid. Holds every problem found, not just the first."""
+    """A data set is invalid. Holds every problem found, not just the first.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong, in one sentence.
+    code : str
+        The reason code when there are no ``problems``.
+    problems : iterable of Problem
+        Every problem found.
+    suggestion : str, optional
+        How to fix it, when a fix is known.
+
+    Examples
+    --------
+    >>> err = DataError("The data set 'data' is invalid.", problems=[
+    ...     Problem("leads", "duplicate_id", "lead_id L7 appears twice.", column="lead_id")])
+    >>> err.codes
+    {'duplicate_id'}
+    >>> print(err)
+    The data set 'data' is invalid.
+      - [duplicate_id] leads, column 'lead_id': lead_id L7 appears twice.
+    """
 
     def __init__(self, message: str, *, code: str = "invalid_data", problems=(),
                  suggestion: str | None = None):
@@ -82,6 +154,12 @@ class DataError(CalibError):
 
     @property
     def codes(self) -> set[str]:
+        """The reason codes of the problems (the error's own code when there are none).
+
+        Returns
+        -------
+        set of str
+        """
         return {p.code for p in self.problems} or {self.code}
 
     def __str__(self) -> str:

@@ -33,7 +33,31 @@ def _num(x, digits: int = 6):
 
 @dataclass(frozen=True)
 class OutcomeCounts:
-    """How the MQLs of a replay fared against one outcome (SPEC section 3)."""
+    """How the MQLs of a replay fared against one outcome (SPEC section 3).
+
+    Counts add up (``+``) across partitions of leads.
+
+    Attributes
+    ----------
+    hits : int
+        MQLs whose outcome occurred within the window after the MQL.
+    late : int
+        MQLs whose outcome occurred after the window.
+    misses : int
+        MQLs whose window ended without the outcome.
+    immature : int
+        MQLs whose window has not ended (left out of the rate).
+    occurred : int
+        Leads of the period whose outcome occurred (recall's denominator).
+
+    Examples
+    --------
+    >>> c = OutcomeCounts(hits=30, late=5, misses=65, immature=10, occurred=60)
+    >>> c.decided, c.rate, c.recall
+    (100, 0.3, 0.5)
+    >>> (c + c).to_dict()["hits"]
+    60
+    """
 
     hits: int = 0
     late: int = 0
@@ -48,23 +72,50 @@ class OutcomeCounts:
 
     @property
     def decided(self) -> int:
+        """MQLs whose outcome is decided: hits, misses and late ones."""
         return self.hits + self.misses + self.late
 
     @property
     def rate(self) -> float | None:
+        """Hits per decided MQL; None when none is decided."""
         return self.hits / self.decided if self.decided else None
 
     @property
     def recall(self) -> float | None:
+        """Hits per lead whose outcome occurred; None when none occurred."""
         return self.hits / self.occurred if self.occurred else None
 
     def ci(self, alpha: float = 0.05) -> tuple[float | None, float | None]:
+        """Wilson interval of :attr:`rate`.
+
+        Parameters
+        ----------
+        alpha : float
+            One minus the confidence level.
+
+        Returns
+        -------
+        tuple of (float or None)
+            The bounds; ``(None, None)`` when no MQL is decided.
+
+        Examples
+        --------
+        >>> lo, hi = OutcomeCounts(hits=30, misses=70).ci()
+        >>> round(lo, 4), round(hi, 4)
+        (0.2189, 0.3958)
+        """
         if not self.decided:
             return None, None
         lo, hi = proportion_ci(self.hits, self.decided, alpha=alpha, method="wilson")
         return float(lo), float(hi)
 
     def to_dict(self) -> dict:
+        """Counts, rate, its 95% interval and recall (JSON-safe: None for undefined).
+
+        Returns
+        -------
+        dict
+        """
         lo, hi = self.ci()
         return {"hits": self.hits, "late": self.late, "misses": self.misses,
                 "immature": self.immature, "rate": _num(self.rate), "ci_low": _num(lo),
@@ -73,7 +124,22 @@ class OutcomeCounts:
 
 @dataclass(frozen=True)
 class StageCounts:
-    """Leads reaching a stage (MQL or SQL), with their days from creation."""
+    """Leads reaching a stage (MQL or SQL), with their days from creation.
+
+    Attributes
+    ----------
+    count : int
+        Leads reaching the stage.
+    days : numpy.ndarray
+        Days from creation to the stage, one per lead (NaN where unknown).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = StageCounts(2, np.array([1.0, 3.0])) + StageCounts(1, np.array([10.0]))
+    >>> s.count, s.median_days()
+    (3, 3.0)
+    """
 
     count: int = 0
     days: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -82,13 +148,40 @@ class StageCounts:
         return StageCounts(self.count + other.count, np.concatenate([self.days, other.days]))
 
     def median_days(self) -> float | None:
+        """Median days from creation to the stage; None when no day is known.
+
+        Returns
+        -------
+        float or None
+        """
         d = self.days[~np.isnan(self.days)]
         return float(np.median(d)) if len(d) else None
 
 
 @dataclass(frozen=True)
 class ReplayStats:
-    """Additive sufficient statistics of one configuration over some leads."""
+    """Additive sufficient statistics of one configuration over some leads.
+
+    Attributes
+    ----------
+    leads : int
+        Leads of the period.
+    mql, sql : StageCounts
+        MQLs and SQLs (``sql`` is None without an SQL cutoff).
+    covered : int
+        MQLs with a recorded sales outcome.
+    outcomes : dict of str to OutcomeCounts
+        Per outcome.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> part = ReplayStats(leads=100, mql=StageCounts(10, np.full(10, 2.0)), sql=None,
+    ...                    covered=8, outcomes={"meeting": OutcomeCounts(hits=4, misses=6)})
+    >>> whole = part + part
+    >>> whole.leads, whole.mql.count, whole.outcomes["meeting"].rate
+    (200, 20, 0.4)
+    """
 
     leads: int
     mql: StageCounts
@@ -110,7 +203,23 @@ class ReplayStats:
 
 @dataclass(frozen=True)
 class Period:
-    """Which leads a replay counts (by ``created_at``) and where the data ends."""
+    """Which leads a replay counts (by ``created_at``) and where the data ends.
+
+    Attributes
+    ----------
+    start, end : pandas.Timestamp or None
+        The first and last creation times counted.
+    end_of_data : pandas.Timestamp or None
+        The last time the data knows of.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> p = Period(pd.Timestamp("2026-01-01", tz="UTC"), pd.Timestamp("2026-01-29", tz="UTC"),
+    ...            None)
+    >>> p.weeks
+    4.0
+    """
 
     start: pd.Timestamp | None
     end: pd.Timestamp | None
@@ -118,6 +227,7 @@ class Period:
 
     @property
     def weeks(self) -> float | None:
+        """The length of the period in weeks; None when unbounded or empty."""
         if self.start is None or self.end is None:
             return None
         days = (self.end - self.start) / pd.Timedelta(days=1)
@@ -130,6 +240,32 @@ class ReplayResult:
 
     ``to_dict()`` is exactly what ``calib replay --json`` prints (SPEC section 4);
     ``per_lead`` holds one row per lead of the period when it was asked for.
+
+    Attributes
+    ----------
+    rules : str
+        The rule set's name.
+    stats : ReplayStats
+        The counts.
+    period : Period
+        The leads counted.
+    window_days : float
+        The attribution window.
+    snapshot : bool
+        Whether the data is a snapshot (no event times: no window, no weekly rates).
+    per_lead : pandas.DataFrame, optional
+        One row per lead of the period.
+    warnings : tuple of str
+
+    Examples
+    --------
+    >>> from calib import load_dataset, load_rules, replay
+    >>> res = replay(load_dataset("calib-demo/data"), load_rules("calib-demo/current.toml"),
+    ...              window_days=90)
+    >>> res.mql_count == res.to_dict()["mql"]["count"] == res.stats.mql.count
+    True
+    >>> print(res.summary().splitlines()[0])
+    Rule set 'current' over 2,000 leads created 2025-01-01 .. 2026-06-30
     """
 
     rules: str
@@ -151,16 +287,36 @@ class ReplayResult:
 
     @property
     def mql_count(self) -> int:
+        """The number of MQLs."""
         return self.stats.mql.count
 
     @property
     def coverage(self) -> float | None:
+        """The share of MQLs with a recorded sales outcome; None without MQLs."""
         return self.stats.covered / self.stats.mql.count if self.stats.mql.count else None
 
     def outcome(self, name: str) -> OutcomeCounts:
+        """The counts of outcome ``name`` (all zero when the data has no such outcome).
+
+        Parameters
+        ----------
+        name : str
+            An outcome, e.g. ``"meeting"``.
+
+        Returns
+        -------
+        OutcomeCounts
+        """
         return self.stats.outcomes.get(name, OutcomeCounts())
 
     def to_dict(self) -> dict:
+        """What ``calib replay --json`` prints: period, MQL and SQL volume, coverage, outcomes.
+
+        Returns
+        -------
+        dict
+            JSON-safe (times as ISO 8601 text, None for undefined numbers).
+        """
         return {
             "rules": self.rules,
             "leads": self.stats.leads,
@@ -184,6 +340,12 @@ class ReplayResult:
         return pd.DataFrame(rows)
 
     def summary(self) -> str:
+        """The text ``calib replay`` prints: volume, coverage and a table of the outcomes.
+
+        Returns
+        -------
+        str
+        """
         d = self.to_dict()
         lines = [f"Rule set '{self.rules}' over {d['leads']:,} leads"
                  + (f" created {d['period_start'][:10]} .. {d['period_end'][:10]}"
