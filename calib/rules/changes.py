@@ -32,7 +32,27 @@ class RuleChange:
     ``mql``, ``sql`` or ``mql_min_fit``; ``value`` the new cutoff or None), ``"decay"``
     (``value``: the new ``[decay]`` table), ``"limits"`` (``value``: the new
     ``[limits]`` table or None), ``"add"``, ``"remove"`` or ``"replace"`` of a rule of
-    ``table`` (``fit`` or ``behavior``) named ``key`` (``value``: the rule's table)."""
+    ``table`` (``fit`` or ``behavior``) named ``key`` (``value``: the rule's table), or
+    ``"group"`` of the changes in ``parts``.
+
+    Attributes
+    ----------
+    kind : str
+        ``"cutoff"``, ``"decay"``, ``"limits"``, ``"new rule"``, ``"removed rule"``,
+        ``"points"`` or ``"rules"`` (a group).
+    text : str
+        The change in words.
+    op, key, table, value
+        What applying it does (above).
+    parts : tuple of RuleChange
+        The changes of a group.
+
+    Examples
+    --------
+    >>> c = RuleChange("cutoff", "MQL cutoff 85 → 90", "threshold", key="mql", value=90)
+    >>> c.moves_scale, c.to_dict()["value"]
+    (False, 90)
+    """
 
     kind: str  # "cutoff", "decay", "limits", "new rule", "removed rule", "points", "rules"
     text: str
@@ -48,6 +68,12 @@ class RuleChange:
         return self.kind not in CUTOFF_KINDS
 
     def to_dict(self) -> dict:
+        """The change as a JSON-safe dict (``parts`` as dicts too).
+
+        Returns
+        -------
+        dict
+        """
         return {"kind": self.kind, "text": self.text, "op": self.op, "key": self.key,
                 "table": self.table, "value": self.value,
                 "parts": [p.to_dict() for p in self.parts]}
@@ -69,7 +95,25 @@ def _g(x) -> str:
 
 
 def rule_text(r) -> str:
-    """'+20 points, cap 40, at most 1/day' for a behaviour rule; '+10 points' for fit."""
+    """A rule's points, cap and daily limit in words.
+
+    Parameters
+    ----------
+    r : FitRule or BehaviorRule
+        The rule.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from calib.rules import RuleSet
+    >>> rs = RuleSet.from_dict({"name": "r", "thresholds": {"mql": 20}, "behavior": [
+    ...     {"event": "pricing_page_view", "points": 20, "cap": 40, "max_per_day": 1}]})
+    >>> rule_text(rs.behavior[0])
+    '+20 points, cap 40, at most 1/day'
+    """
     text = f"{r.points:+g} points"
     cap = getattr(r, "cap", None)
     if cap is not None:
@@ -81,7 +125,26 @@ def rule_text(r) -> str:
 
 
 def condition_text(r) -> str:
-    """The condition of a fit rule in words ('seniority in director, vp')."""
+    """The condition of a fit rule in words.
+
+    Parameters
+    ----------
+    r : FitRule
+        The rule.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from calib.rules import RuleSet
+    >>> rs = RuleSet.from_dict({"name": "r", "thresholds": {"mql": 20}, "fit": [
+    ...     {"field": "seniority", "in": ["director", "vp"], "points": 10},
+    ...     {"field": "employees", "min": 50, "max": 500, "points": 5}]})
+    >>> [condition_text(r) for r in rs.fit]
+    ['seniority in director, vp', 'employees 50 to 500']
+    """
     if r.in_ is not None:
         return f"{r.field} in {', '.join(map(str, r.in_))}"
     if r.equals is not None:
@@ -98,6 +161,23 @@ def condition_text(r) -> str:
 
 
 def decay_text(r: RuleSet) -> str:
+    """A rule set's decay in words.
+
+    Parameters
+    ----------
+    r : RuleSet
+        The rule set.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from calib import load_rules
+    >>> decay_text(load_rules("calib-demo/truth.toml")), decay_text(load_rules("calib-demo/current.toml"))
+    ('exponential, half-life 14 days', 'none')
+    """
     d = r.decay
     if d.kind == "exponential":
         return f"exponential, half-life {d.half_life_days:g} days"
@@ -121,13 +201,35 @@ THRESHOLD_NAMES = {"mql": "MQL cutoff", "sql": "SQL cutoff",
 
 
 def rule_changes(a: RuleSet, b: RuleSet, *, group: bool = True) -> list[RuleChange]:
-    """Every difference between rule sets ``a`` (baseline) and ``b`` (proposal), in the
-    order cutoffs, decay, limits, behaviour rules, fit rules.
+    """Every difference between a baseline and a proposal, as named changes.
 
-    With ``group``, the rule changes that only make sense together are one change: the
-    fit rules of one field when more than one of them changes (a field's rules reworked,
-    e.g. one 'seniority in director, vp' rule replaced by a rule per level), and a
-    behaviour rule removed together with the new rules that count its events."""
+    The order is cutoffs, decay, limits, behaviour rules, fit rules.
+
+    Parameters
+    ----------
+    a : RuleSet
+        The baseline.
+    b : RuleSet
+        The proposal.
+    group : bool
+        Make the rule changes that only make sense together one change: the fit rules of
+        one field when more than one of them changes (a field's rules reworked, e.g. one
+        'seniority in director, vp' rule replaced by a rule per level), and a behaviour
+        rule removed together with the new rules that count its events.
+
+    Returns
+    -------
+    list of RuleChange
+
+    Examples
+    --------
+    >>> from calib import load_rules
+    >>> base = load_rules("calib-demo/current.toml")
+    >>> prop = base.with_params({"thresholds.mql": 90, "decay.kind": "exponential",
+    ...                          "decay.half_life_days": 14})
+    >>> [c.text for c in rule_changes(base, prop)]
+    ['MQL cutoff 85 → 90', 'decay none → exponential, half-life 14 days']
+    """
     out = _single_changes(a, b)
     return _grouped(a, b, out) if group else out
 
@@ -214,11 +316,41 @@ def _single_changes(a: RuleSet, b: RuleSet) -> list[RuleChange]:
 
 def apply_changes(base: RuleSet, changes, *, name: str | None = None,
                   drop_invalid_sql: bool = False) -> RuleSet:
-    """``base`` with ``changes`` (from :func:`rule_changes`) applied, named ``name``.
+    """``base`` with ``changes`` (from :func:`rule_changes`) applied.
 
-    With ``drop_invalid_sql``, an SQL cutoff that the changes leave at or below the MQL
-    cutoff is removed (a cutoff change judged alone can do that); otherwise the rule-set
-    check raises."""
+    Parameters
+    ----------
+    base : RuleSet
+        The baseline.
+    changes : iterable of RuleChange
+        Any subset of what :func:`rule_changes` gave, in any order.
+    name : str, optional
+        The new rule set's name (default: the baseline's).
+    drop_invalid_sql : bool
+        Remove an SQL cutoff that the changes leave at or below the MQL cutoff (a cutoff
+        change judged alone can do that); otherwise the rule-set check raises.
+
+    Returns
+    -------
+    RuleSet
+
+    Raises
+    ------
+    calib.errors.ConfigError
+        When the changes give an invalid rule set.
+
+    Examples
+    --------
+    >>> from calib import load_rules
+    >>> base = load_rules("calib-demo/current.toml")
+    >>> prop = base.with_params({"thresholds.mql": 90, "decay.kind": "exponential",
+    ...                          "decay.half_life_days": 14})
+    >>> cutoff, decay = rule_changes(base, prop)
+    >>> apply_changes(base, [decay], name="decay only").thresholds.mql
+    85
+    >>> apply_changes(base, [decay, cutoff], name=prop.name) == canonical_order(base, prop)
+    True
+    """
     d = base.to_dict()
     th = dict(d["thresholds"])
     decay = d["decay"]
@@ -273,9 +405,31 @@ def _same_rule(x, y) -> bool:
 
 
 def canonical_order(base: RuleSet, proposed: RuleSet) -> RuleSet:
-    """``proposed`` with its rules in the baseline's order, new rules after them (by
-    name), and unchanged rules written as the baseline writes them: the form
-    :func:`apply_changes` gives, so the proposal is exactly the sum of its changes."""
+    """``proposed`` in the form :func:`apply_changes` gives it.
+
+    Its rules come in the baseline's order, new rules after them (by name), and unchanged
+    rules are written as the baseline writes them, so the proposal is exactly the sum of
+    its changes.
+
+    Parameters
+    ----------
+    base : RuleSet
+        The baseline.
+    proposed : RuleSet
+        The proposal.
+
+    Returns
+    -------
+    RuleSet
+
+    Examples
+    --------
+    >>> from calib import load_rules
+    >>> base = load_rules("calib-demo/current.toml")
+    >>> prop = RuleSet.from_dict({**base.to_dict(), "fit": base.to_dict()["fit"][::-1]})
+    >>> [r.name for r in canonical_order(base, prop).fit] == [r.name for r in base.fit]
+    True
+    """
     d = proposed.to_dict()
     for t in ("fit", "behavior"):
         theirs = {r.name: r for r in getattr(base, t)}

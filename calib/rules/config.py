@@ -95,7 +95,27 @@ def _positive(value: Any, key: str, section: str, where: _Where) -> float:
 
 @dataclass(frozen=True)
 class Decay:
-    """How behaviour points fade with the age of the event (fit points never decay)."""
+    """How behaviour points fade with the age of the event (fit points never decay).
+
+    Attributes
+    ----------
+    kind : {"none", "exponential", "step", "window", "linear"}
+        The decay.
+    half_life_days : float, optional
+        ``exponential``: points halve every so many days.
+    percent, every_days : float, optional
+        ``step``: points lose ``percent`` % every ``every_days`` days.
+    days : float, optional
+        ``window``: points count for so many days; ``linear``: they fall to zero over them.
+
+    Examples
+    --------
+    >>> d = Decay("exponential", half_life_days=14)
+    >>> d.kernel([0, 14, 28]).tolist()
+    [1.0, 0.5, 0.25]
+    >>> Decay("window", days=30).to_dict()
+    {'kind': 'window', 'days': 30}
+    """
 
     kind: DecayKind = "none"
     half_life_days: float | None = None
@@ -134,7 +154,18 @@ class Decay:
             )
 
     def kernel(self, age_days):
-        """Weight of an event of age ``age_days`` (>= 0), vectorised."""
+        """Weight of an event of age ``age_days`` (>= 0), vectorised.
+
+        Parameters
+        ----------
+        age_days : float or array_like
+            Ages in days.
+
+        Returns
+        -------
+        numpy.ndarray
+            Weights in [0, 1], 1 at age 0.
+        """
         age = np.asarray(age_days, dtype=float)
         if self.kind == "none":
             return np.ones_like(age)
@@ -147,6 +178,12 @@ class Decay:
         return np.maximum(0.0, 1.0 - age / self.days)  # linear
 
     def to_dict(self) -> dict:
+        """The ``[decay]`` table: the kind and its parameters.
+
+        Returns
+        -------
+        dict
+        """
         d: dict[str, Any] = {"kind": self.kind}
         for name in DECAY_PARAMS[self.kind]:
             d[name] = getattr(self, name)
@@ -155,7 +192,33 @@ class Decay:
 
 @dataclass(frozen=True)
 class FitRule:
-    """An explicit (profile) rule: adds ``points`` once when its condition holds."""
+    """An explicit (profile) rule: adds ``points`` once when its condition holds.
+
+    The condition is one of ``in_`` (the field is one of the levels), ``equals``, a range
+    (``min`` and/or ``max``, inclusive) or ``missing``.
+
+    Attributes
+    ----------
+    field : str
+        A lead column.
+    points : float
+        Added when the condition holds.
+    name : str
+        The rule's name (the field's, when the file gives none).
+    in_, equals, min, max, missing
+        The condition.
+    named : bool
+        Whether the file gave the name (kept for round trips).
+
+    Examples
+    --------
+    >>> rs = RuleSet.from_dict({"name": "r", "fit": [{"field": "employees", "min": 200,
+    ...                                                "points": 5}],
+    ...                         "thresholds": {"mql": 5}})
+    >>> rule = rs.fit[0]
+    >>> rule.name, rule.min, rule.to_dict()
+    ('employees', 200, {'field': 'employees', 'min': 200, 'points': 5})
+    """
 
     field: str
     points: float
@@ -168,6 +231,12 @@ class FitRule:
     named: bool = False  # whether the name was given in the file (kept for round trips)
 
     def to_dict(self) -> dict:
+        """The rule's ``[[fit]]`` table, as the file wrote it.
+
+        Returns
+        -------
+        dict
+        """
         d: dict[str, Any] = {}
         if self.named:
             d["name"] = self.name
@@ -188,7 +257,34 @@ class FitRule:
 
 @dataclass(frozen=True)
 class BehaviorRule:
-    """An implicit (activity) rule: ``points`` per matching event, decayed, capped."""
+    """An implicit (activity) rule: ``points`` per matching event, decayed, capped.
+
+    Attributes
+    ----------
+    name : str
+        The rule's name (the event type's, when the file gives none).
+    events : tuple of str
+        The event types it counts.
+    points : float
+        Per event, before decay.
+    cap : float, optional
+        The most points the rule gives a lead.
+    max_per_day : int, optional
+        The most events a day that count.
+    named : bool
+        Whether the file gave the name (kept for round trips).
+    single_event : bool
+        Written back as ``event = ...`` rather than ``events = [...]``.
+
+    Examples
+    --------
+    >>> rs = RuleSet.from_dict({"name": "r", "behavior": [{"event": "email_open",
+    ...                                                     "points": 5, "cap": 15}],
+    ...                         "thresholds": {"mql": 5}})
+    >>> rule = rs.behavior[0]
+    >>> rule.name, rule.events, rule.cap
+    ('email_open', ('email_open',), 15)
+    """
 
     name: str
     events: tuple[str, ...]
@@ -199,6 +295,12 @@ class BehaviorRule:
     single_event: bool = True  # written back as `event = ...` rather than `events = [...]`
 
     def to_dict(self) -> dict:
+        """The rule's ``[[behavior]]`` table, as the file wrote it.
+
+        Returns
+        -------
+        dict
+        """
         d: dict[str, Any] = {}
         if self.named:
             d["name"] = self.name
@@ -216,24 +318,62 @@ class BehaviorRule:
 
 @dataclass(frozen=True)
 class Limits:
-    """Optional clamp of the total score."""
+    """Optional clamp of the total score.
+
+    Attributes
+    ----------
+    min, max : float, optional
+        The lowest and highest score a lead can have.
+
+    Examples
+    --------
+    >>> Limits(max=100).to_dict()
+    {'max': 100}
+    """
 
     min: float | None = None
     max: float | None = None
 
     def to_dict(self) -> dict:
+        """The ``[limits]`` table (empty without limits).
+
+        Returns
+        -------
+        dict
+        """
         return {k: v for k, v in (("min", self.min), ("max", self.max)) if v is not None}
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    """MQL and SQL cutoffs; ``mql_min_fit`` also requires a fit score for MQL and SQL."""
+    """MQL and SQL cutoffs; ``mql_min_fit`` also requires a fit score for MQL and SQL.
+
+    Attributes
+    ----------
+    mql : float
+        A lead becomes an MQL when its score reaches this.
+    sql : float, optional
+        ... and an SQL when it reaches this (above ``mql``).
+    mql_min_fit : float, optional
+        The fit score an MQL (and an SQL) needs as well.
+
+    Examples
+    --------
+    >>> Thresholds(mql=85, sql=115).to_dict()
+    {'mql': 85, 'sql': 115}
+    """
 
     mql: float
     sql: float | None = None
     mql_min_fit: float | None = None
 
     def to_dict(self) -> dict:
+        """The ``[thresholds]`` table.
+
+        Returns
+        -------
+        dict
+        """
         d: dict[str, Any] = {"mql": self.mql}
         if self.sql is not None:
             d["sql"] = self.sql
@@ -300,7 +440,31 @@ class RuleSet:
     # ------------------------------------------------------------------ parsing
     @classmethod
     def from_dict(cls, d: dict, *, source: str | None = None) -> "RuleSet":
-        """Build a rule set from a parsed TOML dict; raises :class:`ConfigError`."""
+        """Build a rule set from a parsed TOML dict.
+
+        Parameters
+        ----------
+        d : dict
+            The TOML file's content (SPEC section 2).
+        source : str, optional
+            The file it came from, named in error messages (and the default name).
+
+        Returns
+        -------
+        RuleSet
+
+        Raises
+        ------
+        calib.errors.ConfigError
+            On any invalid key or value, naming it (with a close match for a misspelt key).
+
+        Examples
+        --------
+        >>> RuleSet.from_dict({"name": "r", "thresholds": {"mql": 30},
+        ...                    "decay": {"kind": "exponentail"}})
+        Traceback (most recent call last):
+        calib.errors.ConfigError: The 'kind' of [decay] must be one of none, exponential, step, window, linear. Got 'exponentail'. Suggestion: Did you mean 'exponential'? Allowed kinds: exponential, linear, none, step, window.
+        """
         where = _Where(source)
         if not isinstance(d, dict):
             raise ConfigError(f"A rule set must be a TOML table {where('the file')}.",
@@ -369,7 +533,19 @@ class RuleSet:
                    decay=decay, limits=limits, source=source)
 
     def to_dict(self) -> dict:
-        """The TOML-ready dict; ``RuleSet.from_dict(rs.to_dict()) == rs``."""
+        """The TOML-ready dict; ``RuleSet.from_dict(rs.to_dict()) == rs``.
+
+        Returns
+        -------
+        dict
+
+        Examples
+        --------
+        >>> from calib import load_rules
+        >>> rs = load_rules("calib-demo/truth.toml")
+        >>> RuleSet.from_dict(rs.to_dict()) == rs
+        True
+        """
         d: dict[str, Any] = {"name": self.name}
         if self.fit:
             d["fit"] = [r.to_dict() for r in self.fit]
@@ -392,8 +568,30 @@ class RuleSet:
         return tuple(seen)
 
     def with_params(self, params: dict[str, Any]) -> "RuleSet":
-        """A copy with parameters replaced by TOML path (``"thresholds.mql"``,
-        ``"decay.half_life_days"``, ``"behavior.pricing.points"``, ``"fit.seniority.points"``).
+        """A copy with parameters replaced by TOML path.
+
+        Parameters
+        ----------
+        params : dict
+            Path to value: ``"thresholds.mql"``, ``"decay.half_life_days"``,
+            ``"behavior.pricing.points"``, ``"fit.seniority.points"`` (rules by name).
+
+        Returns
+        -------
+        RuleSet
+
+        Raises
+        ------
+        calib.errors.ConfigError
+            For a path that names nothing, or a value the rule set does not accept.
+
+        Examples
+        --------
+        >>> from calib import load_rules
+        >>> rs = load_rules("calib-demo/truth.toml").with_params(
+        ...     {"thresholds.mql": 50, "decay.half_life_days": 21})
+        >>> rs.thresholds.mql, rs.decay.half_life_days
+        (50, 21)
         """
         d = self.to_dict()
         for path, value in params.items():

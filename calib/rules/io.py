@@ -13,7 +13,32 @@ from calib.rules.config import RuleSet
 
 
 def read_toml(path: str | os.PathLike, *, what: str = "file") -> dict:
-    """Parse a TOML file into a dict, turning every failure into a :class:`ConfigError`."""
+    """Parse a TOML file into a dict, turning every failure into a :class:`ConfigError`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    what : str
+        What the file is, for messages (``"rule set"``, ``"column mapping"``...).
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    calib.errors.ConfigError
+        Code ``"missing_file"``, ``"not_utf8"`` or ``"invalid_toml"``.
+
+    Examples
+    --------
+    >>> read_toml("calib-demo/current.toml")["thresholds"]
+    {'mql': 85, 'sql': 115}
+    >>> read_toml("nowhere.toml", what="grid")
+    Traceback (most recent call last):
+    calib.errors.ConfigError: The grid 'nowhere.toml' does not exist.
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"The {what} '{path}' does not exist.", code="missing_file")
@@ -46,8 +71,38 @@ def _value(v) -> str:
 
 
 def dumps_rules(rules: RuleSet) -> str:
-    """The TOML text of a rule set, laid out as SPEC section 2 shows it: one
-    ``[[fit]]`` / ``[[behavior]]`` block per rule (never inline tables)."""
+    """The TOML text of a rule set, laid out as SPEC section 2 shows it.
+
+    One ``[[fit]]`` / ``[[behavior]]`` block per rule (never inline tables), then
+    ``[decay]``, ``[limits]`` and ``[thresholds]``.
+
+    Parameters
+    ----------
+    rules : RuleSet
+        The rule set.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> rs = RuleSet.from_dict({"name": "r", "behavior": [{"event": "demo", "points": 30}],
+    ...                         "thresholds": {"mql": 30}})
+    >>> print(dumps_rules(rs))
+    name = "r"
+    <BLANKLINE>
+    [[behavior]]
+    event = "demo"
+    points = 30
+    <BLANKLINE>
+    [decay]
+    kind = "none"
+    <BLANKLINE>
+    [thresholds]
+    mql = 30
+    <BLANKLINE>
+    """
     d = rules.to_dict()
     lines = [f"name = {_value(d['name'])}", ""]
     for kind in ("fit", "behavior"):
@@ -64,7 +119,27 @@ def dumps_rules(rules: RuleSet) -> str:
 
 
 def write_rules(rules: RuleSet, path: str | os.PathLike) -> None:
-    """Write a rule set as TOML (atomically: a temporary file moved into place)."""
+    """Write a rule set as TOML, atomically (a temporary file moved into place).
+
+    Parameters
+    ----------
+    rules : RuleSet
+        The rule set.
+    path : str or os.PathLike
+        The file, in a folder that exists.
+
+    Raises
+    ------
+    calib.errors.CalibError
+        When the file cannot be written.
+
+    Examples
+    --------
+    >>> rs = load_rules("calib-demo/truth.toml")
+    >>> write_rules(rs, "example-truth.toml")
+    >>> load_rules("example-truth.toml") == rs
+    True
+    """
     from calib.io import write_text
 
     write_text(dumps_rules(rules), path)
