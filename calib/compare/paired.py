@@ -54,7 +54,27 @@ GROUP_LABELS = {"both": "MQL under both", "both_earlier": "  earlier under B",
 # ------------------------------------------------------------------------- results
 @dataclass(frozen=True)
 class MetricDifference:
-    """One metric under A and B, the paired difference B − A and its bootstrap interval."""
+    """One metric under A and B, the paired difference B − A and its bootstrap interval.
+
+    Attributes
+    ----------
+    metric : str
+        E.g. ``"mql_count"``, ``"meeting_rate"``, ``"meeting_recall"``.
+    a, b : float
+        The metric under A and under B.
+    diff : float
+        ``b - a``.
+    ci_low, ci_high : float
+        The percentile bootstrap interval of ``diff`` (NaN without a bootstrap).
+    se : float
+        The bootstrap standard error of ``diff``.
+
+    Examples
+    --------
+    >>> d = MetricDifference("meeting_rate", 0.30, 0.36, 0.06, 0.01, 0.11, 0.025)
+    >>> d.to_dict()["diff"]
+    0.06
+    """
 
     metric: str
     a: float
@@ -65,12 +85,37 @@ class MetricDifference:
     se: float
 
     def to_dict(self) -> dict:
+        """The fields as a JSON-safe dict (None for NaN).
+
+        Returns
+        -------
+        dict
+        """
         return {k: _clean(getattr(self, k)) for k in self.__dataclass_fields__}
 
 
 @dataclass(frozen=True)
 class McNemarResult:
-    """McNemar's test on who becomes an MQL (``b`` only under A, ``c`` only under B)."""
+    """McNemar's test on who becomes an MQL.
+
+    Attributes
+    ----------
+    b, c : int
+        Leads that are MQLs only under A, and only under B.
+    statistic, p_value : float
+        The test's statistic and p-value (NaN when there is nothing to test).
+    test : str
+        ``"chi2_corrected"``, ``"exact"`` or ``"none"``.
+    status : str
+        ``"ok"`` or ``"no_discordant_leads"``.
+    reason : str
+        Why there is no test, when there is none.
+
+    Examples
+    --------
+    >>> McNemarResult(12, 30, 7.0, 0.008, "chi2_corrected", "ok").to_dict()["test"]
+    'chi2_corrected'
+    """
 
     b: int
     c: int
@@ -81,6 +126,12 @@ class McNemarResult:
     reason: str = ""
 
     def to_dict(self) -> dict:
+        """The fields as a JSON-safe dict (None for NaN).
+
+        Returns
+        -------
+        dict
+        """
         return {k: _clean(getattr(self, k)) for k in self.__dataclass_fields__}
 
 
@@ -120,13 +171,31 @@ class ComparisonResult:
 
     @property
     def leads(self) -> int:
+        """The number of leads compared."""
         return int(self.replay_a.stats.leads)
 
     @property
     def snapshot(self) -> bool:
+        """Whether the data is a snapshot (no event times)."""
         return bool(self.replay_a.snapshot)
 
     def difference(self, metric: str) -> MetricDifference:
+        """The difference of one metric.
+
+        Parameters
+        ----------
+        metric : str
+            E.g. ``"mql_count"`` or ``"meeting_rate"``.
+
+        Returns
+        -------
+        MetricDifference
+
+        Raises
+        ------
+        KeyError
+            When the comparison has no such metric.
+        """
         for d in self.differences:
             if d.metric == metric:
                 return d
@@ -137,6 +206,12 @@ class ComparisonResult:
         return pd.DataFrame([d.to_dict() for d in self.differences])
 
     def to_dict(self) -> dict:
+        """What ``calib compare --json`` prints: both replays, the differences, McNemar, who moves.
+
+        Returns
+        -------
+        dict
+        """
         wm = self.who_moves.astype(object).where(self.who_moves.notna(), None)
         return {
             "rules_a": self.replay_a.rules, "rules_b": self.replay_b.rules,
@@ -154,6 +229,12 @@ class ComparisonResult:
         }
 
     def summary(self) -> str:
+        """The text ``calib compare`` prints.
+
+        Returns
+        -------
+        str
+        """
         a, b = self.replay_a, self.replay_b
         d0 = a.to_dict()
         period = (f" created {d0['period_start'][:10]} .. {d0['period_end'][:10]}"
@@ -304,6 +385,43 @@ def paired_bootstrap(pl: _PerLead, outcomes, *, weeks=None, n_bootstrap=1000, se
     Each replicate resamples the leads with replacement (weights ``w = bincount`` of
     ``N`` uniform draws, i.e. multinomial) and recomputes both rule sets' metrics on the
     same weights; chunks of replicates are one matrix product each.
+
+    Parameters
+    ----------
+    pl : _PerLead
+        Indicator columns of both rule sets over the same leads.
+    outcomes : sequence of str
+        The outcomes compared.
+    weeks : float, optional
+        The period's length, for the MQLs per week (none without it).
+    n_bootstrap : int
+        Replicates (0: point estimates only, NaN intervals).
+    seed : int
+        Seed of the draws: the same seed gives the same intervals.
+    alpha : float
+        One minus the confidence level.
+
+    Returns
+    -------
+    list of MetricDifference
+
+    Examples
+    --------
+    Six leads; B flags two more of them, one of which books a meeting:
+
+    >>> import numpy as np
+    >>> a = np.array([1, 1, 0, 0, 0, 0], bool)
+    >>> b = np.array([1, 1, 1, 1, 0, 0], bool)
+    >>> hit_a, hit_b = np.array([1, 0, 0, 0, 0, 0], bool), np.array([1, 0, 1, 0, 0, 0], bool)
+    >>> pl = _PerLead(a, b, np.where(a, 2.0, np.nan), np.where(b, 1.0, np.nan),
+    ...               {"meeting": hit_a}, {"meeting": a}, {"meeting": hit_b}, {"meeting": b},
+    ...               {"meeting": hit_b})
+    >>> diffs = {d.metric: d for d in paired_bootstrap(pl, ["meeting"], n_bootstrap=0)}
+    >>> diffs["mql_count"].diff, diffs["meeting_hits"].diff, diffs["meeting_rate"].b
+    (2.0, 1.0, 0.5)
+    >>> d = paired_bootstrap(pl, ["meeting"], n_bootstrap=200, seed=1)[0]
+    >>> d.metric, d.ci_low <= d.diff <= d.ci_high
+    ('mql_count', True)
     """
     names, m = _columns(pl, outcomes)
     n = m.shape[0]
@@ -393,8 +511,40 @@ def _who_moves(pl: _PerLead, m_a, m_b, outcomes, snapshot) -> tuple[pd.DataFrame
 
 
 def check_compare_args(present, outcomes, n_bootstrap, alpha) -> tuple[str, ...]:
-    """Check a comparison's options; the outcomes to compare (default: meeting, sql and
-    won where present, else every outcome but ``mql``)."""
+    """Check a comparison's options and choose the outcomes to compare.
+
+    Parameters
+    ----------
+    present : iterable of str
+        The outcomes in the data.
+    outcomes : sequence of str or None
+        The outcomes asked for (any case).
+    n_bootstrap : int
+        Bootstrap replicates, a whole number >= 0.
+    alpha : float
+        One minus the confidence level, in (0, 1).
+
+    Returns
+    -------
+    tuple of str
+        ``outcomes`` (lower case, once each); by default meeting, sql and won where
+        present, else every outcome but ``mql``.
+
+    Raises
+    ------
+    calib.errors.ConfigError
+        Code ``"out_of_range"`` or ``"unknown_outcome"``.
+
+    Examples
+    --------
+    >>> check_compare_args(["mql", "meeting", "won", "lost"], None, 1000, 0.05)
+    ('meeting', 'won')
+    >>> check_compare_args(["mql", "meeting"], ["Meeting"], 0, 0.1)
+    ('meeting',)
+    >>> check_compare_args(["mql", "meeting"], ["sql"], 1000, 0.05)
+    Traceback (most recent call last):
+    calib.errors.ConfigError: Outcome(s) not in the data: sql. Suggestion: The data has: mql, meeting.
+    """
     if not (isinstance(n_bootstrap, (int, np.integer)) and n_bootstrap >= 0):
         raise ConfigError(f"--bootstrap must be a whole number >= 0. Got {n_bootstrap!r}.",
                           code="out_of_range")
@@ -467,8 +617,41 @@ def compare_replays(ra, rb, occurred: dict, outcomes, *, n_bootstrap: int = 1000
                     seed: int = 0, alpha: float = 0.05) -> ComparisonResult:
     """The comparison of two replays (with per-lead rows) of the same leads.
 
-    ``occurred[o]`` says, per lead in ``per_lead`` order, whether outcome ``o`` occurred.
     :func:`compare_rules` and the distributed engine both end here.
+
+    Parameters
+    ----------
+    ra, rb : ReplayResult
+        Replays of rule sets A and B with ``per_lead`` rows, of the same leads in the same
+        order.
+    occurred : dict of str to array_like of bool
+        Per outcome, whether it occurred, per lead in ``per_lead`` order.
+    outcomes : sequence of str
+        The outcomes compared.
+    n_bootstrap, seed, alpha
+        As in :func:`compare_rules`.
+
+    Returns
+    -------
+    ComparisonResult
+
+    Raises
+    ------
+    calib.errors.CalibError
+        When the replays do not cover the same leads.
+
+    Examples
+    --------
+    >>> from calib import load_dataset, load_rules, replay
+    >>> ds = load_dataset("calib-demo/data")
+    >>> ra, rb = (replay(ds, load_rules(f"calib-demo/{n}.toml"), window_days=90,
+    ...                  per_lead=True) for n in ("current", "truth"))
+    >>> from calib.engine.replay import first_outcome_times, replay_period
+    >>> _, codes = replay_period(ds, None, None)  # the period's leads, in per_lead order
+    >>> occurred = {"meeting": first_outcome_times(ds, ["meeting"])["meeting"][codes] != NEVER}
+    >>> res = compare_replays(ra, rb, occurred, ("meeting",), n_bootstrap=0)
+    >>> res.difference("mql_count").diff == rb.mql_count - ra.mql_count
+    True
     """
     pa, pb = ra.per_lead, rb.per_lead
     if not np.array_equal(pa["lead_id"].to_numpy(), pb["lead_id"].to_numpy()):
