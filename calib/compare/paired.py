@@ -424,7 +424,6 @@ def paired_bootstrap(pl: _PerLead, outcomes, *, weeks=None, n_bootstrap=1000, se
     ('mql_count', True)
     """
     names, m = _columns(pl, outcomes)
-    n = m.shape[0]
     sums = dict(zip(names, m.sum(axis=0)))
     days_a, days_b = pl.days_a, pl.days_b
     ia = np.flatnonzero(np.isfinite(days_a))
@@ -435,34 +434,50 @@ def paired_bootstrap(pl: _PerLead, outcomes, *, weeks=None, n_bootstrap=1000, se
     med_b = float(np.median(days_b[ib])) if ib.size else np.nan
     point = _metrics_from_sums(sums, weeks, med_a, med_b, outcomes)
 
-    reps: dict[str, list] = {k: [] for k in point}
-    if n_bootstrap and n:
-        rng = np.random.default_rng(seed)
-        chunk = max(1, min(n_bootstrap, _CHUNK_CELLS // n))
-        done = 0
-        while done < n_bootstrap:
-            r = min(chunk, n_bootstrap - done)
-            draws = rng.integers(0, n, size=(r, n))
-            w = np.bincount((draws + (np.arange(r) * n)[:, None]).ravel(),
-                            minlength=r * n).reshape(r, n).astype(float)
-            s = dict(zip(names, (w @ m).T))
-            ma = _weighted_median(days_a[ia], w[:, ia])
-            mb = _weighted_median(days_b[ib], w[:, ib])
-            for k, (va, vb) in _metrics_from_sums(s, weeks, ma, mb, outcomes).items():
-                reps[k].append(np.asarray(vb, dtype=float) - np.asarray(va, dtype=float))
-            done += r
+    reps = _replicates(m, names, pl, ia, ib, weeks, outcomes, list(point), n_bootstrap, seed)
     out = []
     for k, (va, vb) in point.items():
         va, vb = float(va), float(vb)
-        lo = hi = se = np.nan
-        if reps[k]:
-            dist = np.concatenate(reps[k])
-            dist = dist[np.isfinite(dist)]
-            if dist.size:
-                lo, hi = np.percentile(dist, [100 * alpha / 2, 100 * (1 - alpha / 2)])
-                se = float(dist.std(ddof=1)) if dist.size > 1 else np.nan
-        out.append(MetricDifference(k, va, vb, vb - va, float(lo), float(hi), float(se)))
+        lo, hi, se = _percentile_interval(reps[k], alpha)
+        out.append(MetricDifference(k, va, vb, vb - va, lo, hi, se))
     return out
+
+
+def _replicates(m, names, pl: _PerLead, ia, ib, weeks, outcomes, metrics, n_bootstrap,
+                seed) -> dict[str, list]:
+    """Per metric, arrays of B − A over bootstrap replicates (leads resampled, both rule
+    sets on the same weights); ``ia``, ``ib``: the MQLs under A and B by days to MQL."""
+    n = m.shape[0]
+    reps: dict[str, list] = {k: [] for k in metrics}
+    if not (n_bootstrap and n):
+        return reps
+    rng = np.random.default_rng(seed)
+    chunk = max(1, min(n_bootstrap, _CHUNK_CELLS // n))
+    done = 0
+    while done < n_bootstrap:
+        r = min(chunk, n_bootstrap - done)
+        draws = rng.integers(0, n, size=(r, n))
+        w = np.bincount((draws + (np.arange(r) * n)[:, None]).ravel(),
+                        minlength=r * n).reshape(r, n).astype(float)
+        s = dict(zip(names, (w @ m).T))
+        ma = _weighted_median(pl.days_a[ia], w[:, ia])
+        mb = _weighted_median(pl.days_b[ib], w[:, ib])
+        for k, (va, vb) in _metrics_from_sums(s, weeks, ma, mb, outcomes).items():
+            reps[k].append(np.asarray(vb, dtype=float) - np.asarray(va, dtype=float))
+        done += r
+    return reps
+
+
+def _percentile_interval(reps: list, alpha: float) -> tuple[float, float, float]:
+    """Percentile interval and standard error of the finite replicates (NaN without)."""
+    lo = hi = se = np.nan
+    if reps:
+        dist = np.concatenate(reps)
+        dist = dist[np.isfinite(dist)]
+        if dist.size:
+            lo, hi = np.percentile(dist, [100 * alpha / 2, 100 * (1 - alpha / 2)])
+            se = float(dist.std(ddof=1)) if dist.size > 1 else np.nan
+    return float(lo), float(hi), float(se)
 
 
 def _status_masks(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -681,18 +696,32 @@ def compare_replays(ra, rb, occurred: dict, outcomes, *, n_bootstrap: int = 1000
     diffs = paired_bootstrap(pl, outcomes, weeks=weeks, n_bootstrap=int(n_bootstrap),
                              seed=int(seed), alpha=alpha)
 
+    mc = _mcnemar_result(mql_a, mql_b)
+    who, label = _who_moves(pl, m_a, m_b, outcomes, snapshot)
+    per_lead = _per_lead_frame(pa, pb, label, outcomes, snapshot)
+    warnings = tuple(dict.fromkeys(ra.warnings + rb.warnings))
+    return ComparisonResult(replay_a=ra, replay_b=rb, outcomes=outcomes,
+                            differences=tuple(diffs), mcnemar=mc, who_moves=who,
+                            per_lead=per_lead, n_bootstrap=int(n_bootstrap), seed=int(seed),
+                            alpha=float(alpha), warnings=warnings)
+
+
+def _mcnemar_result(mql_a: np.ndarray, mql_b: np.ndarray) -> McNemarResult:
+    """McNemar's test on the leads that are MQLs under one rule set only."""
     b = int((mql_a & ~mql_b).sum())
     c = int((~mql_a & mql_b).sum())
     if b + c == 0:
-        mc = McNemarResult(b, c, np.nan, np.nan, "none", "no_discordant_leads",
-                           "both rule sets make exactly the same leads MQLs; nothing to test")
-    else:
-        exact = b + c < MCNEMAR_EXACT_BELOW
-        stat, p = mcnemar(b, c, exact=exact)
-        mc = McNemarResult(b, c, float(stat), float(p), "exact" if exact else "chi2_corrected",
-                           "ok")
+        return McNemarResult(b, c, np.nan, np.nan, "none", "no_discordant_leads",
+                             "both rule sets make exactly the same leads MQLs; nothing to test")
+    exact = b + c < MCNEMAR_EXACT_BELOW
+    stat, p = mcnemar(b, c, exact=exact)
+    return McNemarResult(b, c, float(stat), float(p), "exact" if exact else "chi2_corrected",
+                         "ok")
 
-    who, label = _who_moves(pl, m_a, m_b, outcomes, snapshot)
+
+def _per_lead_frame(pa: pd.DataFrame, pb: pd.DataFrame, label, outcomes,
+                    snapshot: bool) -> pd.DataFrame:
+    """One row per lead: its group, MQL times, peak scores and statuses under A and B."""
     per_lead = pd.DataFrame({"lead_id": pa["lead_id"].to_numpy(), "group": label})
     if not snapshot:
         per_lead["created_at"] = pa["created_at"].to_numpy()
@@ -703,8 +732,4 @@ def compare_replays(ra, rb, occurred: dict, outcomes, *, n_bootstrap: int = 1000
     for o in outcomes:
         per_lead[f"status_{o}_a"] = pa[f"status_{o}"].to_numpy()
         per_lead[f"status_{o}_b"] = pb[f"status_{o}"].to_numpy()
-    warnings = tuple(dict.fromkeys(ra.warnings + rb.warnings))
-    return ComparisonResult(replay_a=ra, replay_b=rb, outcomes=outcomes,
-                            differences=tuple(diffs), mcnemar=mc, who_moves=who,
-                            per_lead=per_lead, n_bootstrap=int(n_bootstrap), seed=int(seed),
-                            alpha=float(alpha), warnings=warnings)
+    return per_lead

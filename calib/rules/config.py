@@ -483,33 +483,7 @@ class RuleSet:
             _parse_behavior(i, r, where) for i, r in enumerate(_table_list(d, "behavior", where))
         )
 
-        decay_d = d.get("decay", {"kind": "none"})
-        if not isinstance(decay_d, dict):
-            raise ConfigError(f"[decay] {where('the rule set')} must be a table.", code="wrong_type")
-        _check_keys(decay_d, DECAY_KEYS, "[decay]", where)
-        kind = decay_d.get("kind", "none")
-        if kind not in DECAY_KINDS:
-            raise ConfigError(
-                f"The 'kind' {where('[decay]')} must be one of {', '.join(DECAY_KINDS)}. "
-                f"Got {kind!r}.",
-                code="invalid_value",
-                suggestion=_suggest(str(kind), DECAY_KINDS).replace("keys", "kinds"),
-            )
-        params = {}
-        for k in DECAY_PARAMS[kind]:
-            if k in decay_d:
-                params[k] = _number(decay_d[k], k, "[decay]", where)
-        for k in DECAY_KEYS[1:]:
-            if k in decay_d and k not in DECAY_PARAMS[kind]:
-                raise ConfigError(
-                    f"The key '{k}' {where('[decay]')} does not apply to kind '{kind}' "
-                    f"(it takes: {', '.join(DECAY_PARAMS[kind]) or 'nothing'}).",
-                    code="unknown_key",
-                )
-        try:
-            decay = Decay(kind=kind, **params)
-        except ConfigError as e:
-            raise _with_source(e, source) from None
+        decay = _parse_decay(d.get("decay", {"kind": "none"}), where, source)
 
         lim_d = d.get("limits", {})
         if not isinstance(lim_d, dict):
@@ -517,18 +491,7 @@ class RuleSet:
         _check_keys(lim_d, LIMIT_KEYS, "[limits]", where)
         limits = Limits(**{k: _number(v, k, "[limits]", where) for k, v in lim_d.items()})
 
-        th_d = d.get("thresholds")
-        if th_d is None:
-            raise ConfigError(f"A [thresholds] table with 'mql' is required {where('the rule set')}.",
-                              code="missing_key")
-        if not isinstance(th_d, dict):
-            raise ConfigError(f"[thresholds] {where('the rule set')} must be a table.",
-                              code="wrong_type")
-        _check_keys(th_d, THRESHOLD_KEYS, "[thresholds]", where)
-        if "mql" not in th_d:
-            raise ConfigError(f"The 'mql' cutoff {where('[thresholds]')} is required.",
-                              code="missing_key")
-        thresholds = Thresholds(**{k: _number(v, k, "[thresholds]", where) for k, v in th_d.items()})
+        thresholds = _parse_thresholds(d.get("thresholds"), where)
         return cls(name=name, thresholds=thresholds, fit=fit_rules, behavior=behavior,
                    decay=decay, limits=limits, source=source)
 
@@ -597,6 +560,51 @@ class RuleSet:
         for path, value in params.items():
             _set_path(d, path, value, self)
         return RuleSet.from_dict(d, source=self.source)
+
+
+def _parse_decay(decay_d, where: _Where, source: str | None) -> Decay:
+    """The ``[decay]`` table as a :class:`Decay`; raises :class:`ConfigError`."""
+    if not isinstance(decay_d, dict):
+        raise ConfigError(f"[decay] {where('the rule set')} must be a table.", code="wrong_type")
+    _check_keys(decay_d, DECAY_KEYS, "[decay]", where)
+    kind = decay_d.get("kind", "none")
+    if kind not in DECAY_KINDS:
+        raise ConfigError(
+            f"The 'kind' {where('[decay]')} must be one of {', '.join(DECAY_KINDS)}. "
+            f"Got {kind!r}.",
+            code="invalid_value",
+            suggestion=_suggest(str(kind), DECAY_KINDS).replace("keys", "kinds"),
+        )
+    params = {}
+    for k in DECAY_PARAMS[kind]:
+        if k in decay_d:
+            params[k] = _number(decay_d[k], k, "[decay]", where)
+    for k in DECAY_KEYS[1:]:
+        if k in decay_d and k not in DECAY_PARAMS[kind]:
+            raise ConfigError(
+                f"The key '{k}' {where('[decay]')} does not apply to kind '{kind}' "
+                f"(it takes: {', '.join(DECAY_PARAMS[kind]) or 'nothing'}).",
+                code="unknown_key",
+            )
+    try:
+        return Decay(kind=kind, **params)
+    except ConfigError as e:
+        raise _with_source(e, source) from None
+
+
+def _parse_thresholds(th_d, where: _Where) -> Thresholds:
+    """The ``[thresholds]`` table as :class:`Thresholds`; raises :class:`ConfigError`."""
+    if th_d is None:
+        raise ConfigError(f"A [thresholds] table with 'mql' is required {where('the rule set')}.",
+                          code="missing_key")
+    if not isinstance(th_d, dict):
+        raise ConfigError(f"[thresholds] {where('the rule set')} must be a table.",
+                          code="wrong_type")
+    _check_keys(th_d, THRESHOLD_KEYS, "[thresholds]", where)
+    if "mql" not in th_d:
+        raise ConfigError(f"The 'mql' cutoff {where('[thresholds]')} is required.",
+                          code="missing_key")
+    return Thresholds(**{k: _number(v, k, "[thresholds]", where) for k, v in th_d.items()})
 
 
 def _with_source(e: ConfigError, source: str | None) -> ConfigError:
