@@ -106,12 +106,7 @@ class Problem:
     rows: tuple = field(default_factory=tuple)
 
     def describe(self) -> str:
-        """The problem in one line: code, table, column, message and example rows.
-
-        Returns
-        -------
-        str
-        """
+        """The problem in one line: code, table, column, message and example rows."""
         where = f"{self.table}" + (f", column '{self.column}'" if self.column else "")
         text = f"[{self.code}] {where}: {self.message}"
         if self.rows:
@@ -154,12 +149,7 @@ class DataError(CalibError):
 
     @property
     def codes(self) -> set[str]:
-        """The reason codes of the problems (the error's own code when there are none).
-
-        Returns
-        -------
-        set of str
-        """
+        """The reason codes of the problems (the error's own code when there are none)."""
         return {p.code for p in self.problems} or {self.code}
 
     def __str__(self) -> str:

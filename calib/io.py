@@ -349,7 +349,8 @@ def write_text(text: str, path: str | os.PathLike) -> None:
     Raises
     ------
     calib.errors.CalibError
-        Code ``"invalid_path"`` or ``"unwritable"``.
+        ``"invalid_path"`` when the folder does not exist or ``path`` is a folder,
+        ``"unwritable"`` when the file cannot be written.
 
     Examples
     --------

@@ -173,7 +173,7 @@ def data_args(p, json_: bool = True):
     Parameters
     ----------
     p : argparse.ArgumentParser
-        A command's parser.
+        The parser of a command that reads a data set.
     json_ : bool
         Also add ``--json``.
 
@@ -200,7 +200,7 @@ def json_arg(p):
     Parameters
     ----------
     p : argparse.ArgumentParser
-        A command's parser.
+        The parser of a command that prints a result.
 
     Examples
     --------
@@ -218,7 +218,7 @@ def rules_arg(p, help="rule set", metavar="R.toml"):
     Parameters
     ----------
     p : argparse.ArgumentParser
-        A command's parser.
+        The parser of a command that reads a rule set.
     help : str
         Its help text.
     metavar : str
@@ -242,7 +242,7 @@ def table_out_arg(p, flag, what, *, stdout=False):
     Parameters
     ----------
     p : argparse.ArgumentParser
-        A command's parser.
+        The parser of a command that writes a table.
     flag : str
         The option, e.g. ``"--out"``.
     what : str
@@ -268,7 +268,7 @@ def period_args(p):
     Parameters
     ----------
     p : argparse.ArgumentParser
-        A command's parser.
+        The parser of a command that counts the leads of a period.
 
     Examples
     --------
@@ -505,9 +505,9 @@ def write_output(df, path, noun) -> None:
     Parameters
     ----------
     df : pandas.DataFrame
-        The table.
+        The command's table output.
     path : str or os.PathLike
-        A ``.csv`` or ``.parquet`` file.
+        The file the user named (``--out``, ``--leads-out``...), ``.csv`` or ``.parquet``.
     noun : str
         What a row is, e.g. ``"leads"``.
 
@@ -652,23 +652,13 @@ class WithWindow:
         self.res, self.window = res, window
 
     def to_dict(self) -> dict:
-        """The result's ``to_dict()`` with ``"window"``: the window's ``to_dict()``.
-
-        Returns
-        -------
-        dict
-        """
+        """The result's ``to_dict()`` with ``"window"``: the window's ``to_dict()``."""
         d = self.res.to_dict()
         d["window"] = self.window.to_dict()
         return d
 
     def summary(self) -> str:
-        """The result's summary, then how the window was chosen when it was measured.
-
-        Returns
-        -------
-        str
-        """
+        """The result's summary, then how the window was chosen when it was measured."""
         text = self.res.summary()
         return text if self.window.source in ("snapshot", "given") else \
             f"{text}\nWindow: {self.window.sentence}"

@@ -19,7 +19,7 @@ def scheduler_arg(p) -> None:
     Parameters
     ----------
     p : argparse.ArgumentParser
-        A command's parser.
+        The parser of a command that accepts a partitioned data set.
 
     Examples
     --------
@@ -44,7 +44,8 @@ def use_partitions(args) -> bool:
     Parameters
     ----------
     args : argparse.Namespace
-        Parsed arguments with ``data`` (and optionally ``scheduler``, ``mapping``).
+        The command's arguments: ``data``, and ``scheduler`` and ``mapping`` where it
+        has them.
 
     Returns
     -------

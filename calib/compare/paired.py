@@ -85,12 +85,7 @@ class MetricDifference:
     se: float
 
     def to_dict(self) -> dict:
-        """The fields as a JSON-safe dict (None for NaN).
-
-        Returns
-        -------
-        dict
-        """
+        """The fields as a JSON-safe dict (None for NaN)."""
         return {k: _clean(getattr(self, k)) for k in self.__dataclass_fields__}
 
 
@@ -126,12 +121,7 @@ class McNemarResult:
     reason: str = ""
 
     def to_dict(self) -> dict:
-        """The fields as a JSON-safe dict (None for NaN).
-
-        Returns
-        -------
-        dict
-        """
+        """The fields as a JSON-safe dict (None for NaN)."""
         return {k: _clean(getattr(self, k)) for k in self.__dataclass_fields__}
 
 
@@ -206,12 +196,7 @@ class ComparisonResult:
         return pd.DataFrame([d.to_dict() for d in self.differences])
 
     def to_dict(self) -> dict:
-        """What ``calib compare --json`` prints: both replays, the differences, McNemar, who moves.
-
-        Returns
-        -------
-        dict
-        """
+        """What ``calib compare --json`` prints: both replays, the differences, McNemar, who moves."""
         wm = self.who_moves.astype(object).where(self.who_moves.notna(), None)
         return {
             "rules_a": self.replay_a.rules, "rules_b": self.replay_b.rules,
@@ -229,12 +214,7 @@ class ComparisonResult:
         }
 
     def summary(self) -> str:
-        """The text ``calib compare`` prints.
-
-        Returns
-        -------
-        str
-        """
+        """The text ``calib compare`` prints."""
         a, b = self.replay_a, self.replay_b
         d0 = a.to_dict()
         period = (f" created {d0['period_start'][:10]} .. {d0['period_end'][:10]}"

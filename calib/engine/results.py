@@ -110,12 +110,7 @@ class OutcomeCounts:
         return float(lo), float(hi)
 
     def to_dict(self) -> dict:
-        """Counts, rate, its 95% interval and recall (JSON-safe: None for undefined).
-
-        Returns
-        -------
-        dict
-        """
+        """Counts, rate, its 95% interval and recall (JSON-safe: None for undefined)."""
         lo, hi = self.ci()
         return {"hits": self.hits, "late": self.late, "misses": self.misses,
                 "immature": self.immature, "rate": _num(self.rate), "ci_low": _num(lo),
@@ -148,12 +143,7 @@ class StageCounts:
         return StageCounts(self.count + other.count, np.concatenate([self.days, other.days]))
 
     def median_days(self) -> float | None:
-        """Median days from creation to the stage; None when no day is known.
-
-        Returns
-        -------
-        float or None
-        """
+        """Median days from creation to the stage; None when no day is known."""
         d = self.days[~np.isnan(self.days)]
         return float(np.median(d)) if len(d) else None
 
@@ -340,12 +330,7 @@ class ReplayResult:
         return pd.DataFrame(rows)
 
     def summary(self) -> str:
-        """The text ``calib replay`` prints: volume, coverage and a table of the outcomes.
-
-        Returns
-        -------
-        str
-        """
+        """The text ``calib replay`` prints: volume, coverage and a table of the outcomes."""
         d = self.to_dict()
         lines = [f"Rule set '{self.rules}' over {d['leads']:,} leads"
                  + (f" created {d['period_start'][:10]} .. {d['period_end'][:10]}"

@@ -68,12 +68,7 @@ class RuleChange:
         return self.kind not in CUTOFF_KINDS
 
     def to_dict(self) -> dict:
-        """The change as a JSON-safe dict (``parts`` as dicts too).
-
-        Returns
-        -------
-        dict
-        """
+        """The change as a JSON-safe dict (``parts`` as dicts too)."""
         return {"kind": self.kind, "text": self.text, "op": self.op, "key": self.key,
                 "table": self.table, "value": self.value,
                 "parts": [p.to_dict() for p in self.parts]}
@@ -100,15 +95,15 @@ def rule_text(r) -> str:
     Parameters
     ----------
     r : FitRule or BehaviorRule
-        The rule.
+        A fit or behaviour rule.
 
     Returns
     -------
     str
+        Signed points, then the cap and the daily limit where the rule has them.
 
     Examples
     --------
-    >>> from calib.rules import RuleSet
     >>> rs = RuleSet.from_dict({"name": "r", "thresholds": {"mql": 20}, "behavior": [
     ...     {"event": "pricing_page_view", "points": 20, "cap": 40, "max_per_day": 1}]})
     >>> rule_text(rs.behavior[0])
@@ -130,15 +125,15 @@ def condition_text(r) -> str:
     Parameters
     ----------
     r : FitRule
-        The rule.
+        A fit rule.
 
     Returns
     -------
     str
+        The field, then its levels, value, range or ``missing``.
 
     Examples
     --------
-    >>> from calib.rules import RuleSet
     >>> rs = RuleSet.from_dict({"name": "r", "thresholds": {"mql": 20}, "fit": [
     ...     {"field": "seniority", "in": ["director", "vp"], "points": 10},
     ...     {"field": "employees", "min": 50, "max": 500, "points": 5}]})
@@ -166,7 +161,7 @@ def decay_text(r: RuleSet) -> str:
     Parameters
     ----------
     r : RuleSet
-        The rule set.
+        The rule set whose ``[decay]`` to describe.
 
     Returns
     -------
@@ -333,6 +328,7 @@ def apply_changes(base: RuleSet, changes, *, name: str | None = None,
     Returns
     -------
     RuleSet
+        The baseline with the changes, named ``name``.
 
     Raises
     ------
@@ -341,15 +337,16 @@ def apply_changes(base: RuleSet, changes, *, name: str | None = None,
 
     Examples
     --------
+    Every change gives the proposal; the cutoff changes alone keep the baseline's rules:
+
     >>> from calib import load_rules
-    >>> base = load_rules("calib-demo/current.toml")
-    >>> prop = base.with_params({"thresholds.mql": 90, "decay.kind": "exponential",
-    ...                          "decay.half_life_days": 14})
-    >>> cutoff, decay = rule_changes(base, prop)
-    >>> apply_changes(base, [decay], name="decay only").thresholds.mql
-    85
-    >>> apply_changes(base, [decay, cutoff], name=prop.name) == canonical_order(base, prop)
+    >>> base, prop = load_rules("calib-demo/current.toml"), load_rules("calib-demo/truth.toml")
+    >>> changes = rule_changes(base, prop)
+    >>> apply_changes(base, changes[::-1], name=prop.name) == canonical_order(base, prop)
     True
+    >>> cutoffs = apply_changes(base, [c for c in changes if c.kind == "cutoff"])
+    >>> cutoffs.thresholds == prop.thresholds, cutoffs.behavior == base.behavior
+    (True, True)
     """
     d = base.to_dict()
     th = dict(d["thresholds"])
@@ -421,6 +418,7 @@ def canonical_order(base: RuleSet, proposed: RuleSet) -> RuleSet:
     Returns
     -------
     RuleSet
+        The same rules, points and cutoffs as ``proposed``.
 
     Examples
     --------

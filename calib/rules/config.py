@@ -178,12 +178,7 @@ class Decay:
         return np.maximum(0.0, 1.0 - age / self.days)  # linear
 
     def to_dict(self) -> dict:
-        """The ``[decay]`` table: the kind and its parameters.
-
-        Returns
-        -------
-        dict
-        """
+        """The ``[decay]`` table: the kind and its parameters."""
         d: dict[str, Any] = {"kind": self.kind}
         for name in DECAY_PARAMS[self.kind]:
             d[name] = getattr(self, name)
@@ -231,12 +226,7 @@ class FitRule:
     named: bool = False  # whether the name was given in the file (kept for round trips)
 
     def to_dict(self) -> dict:
-        """The rule's ``[[fit]]`` table, as the file wrote it.
-
-        Returns
-        -------
-        dict
-        """
+        """The rule's ``[[fit]]`` table, as the file wrote it."""
         d: dict[str, Any] = {}
         if self.named:
             d["name"] = self.name
@@ -295,12 +285,7 @@ class BehaviorRule:
     single_event: bool = True  # written back as `event = ...` rather than `events = [...]`
 
     def to_dict(self) -> dict:
-        """The rule's ``[[behavior]]`` table, as the file wrote it.
-
-        Returns
-        -------
-        dict
-        """
+        """The rule's ``[[behavior]]`` table, as the file wrote it."""
         d: dict[str, Any] = {}
         if self.named:
             d["name"] = self.name
@@ -335,12 +320,7 @@ class Limits:
     max: float | None = None
 
     def to_dict(self) -> dict:
-        """The ``[limits]`` table (empty without limits).
-
-        Returns
-        -------
-        dict
-        """
+        """The ``[limits]`` table (empty without limits)."""
         return {k: v for k, v in (("min", self.min), ("max", self.max)) if v is not None}
 
 
@@ -368,12 +348,7 @@ class Thresholds:
     mql_min_fit: float | None = None
 
     def to_dict(self) -> dict:
-        """The ``[thresholds]`` table.
-
-        Returns
-        -------
-        dict
-        """
+        """The ``[thresholds]`` table."""
         d: dict[str, Any] = {"mql": self.mql}
         if self.sql is not None:
             d["sql"] = self.sql
@@ -452,6 +427,7 @@ class RuleSet:
         Returns
         -------
         RuleSet
+            Valid: every check runs at creation.
 
         Raises
         ------
@@ -542,6 +518,7 @@ class RuleSet:
         Returns
         -------
         RuleSet
+            A new rule set, checked as any other (this one is frozen).
 
         Raises
         ------

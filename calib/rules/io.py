@@ -79,7 +79,7 @@ def dumps_rules(rules: RuleSet) -> str:
     Parameters
     ----------
     rules : RuleSet
-        The rule set.
+        The rule set to lay out.
 
     Returns
     -------
@@ -124,7 +124,7 @@ def write_rules(rules: RuleSet, path: str | os.PathLike) -> None:
     Parameters
     ----------
     rules : RuleSet
-        The rule set.
+        The rule set to write.
     path : str or os.PathLike
         The file, in a folder that exists.
 
