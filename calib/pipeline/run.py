@@ -500,7 +500,7 @@ def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
     try:
         recs = recommend(ds, baseline, proposed, base_test, primary=primary, outcomes=outcomes,
                          window_days=W, start=start_test, end=intake_end,
-                         capacity_per_week=exp.capacity_mql_per_week, evaluation=evaluation,
+                         capacity_mql_per_week=exp.capacity_mql_per_week, evaluation=evaluation,
                          seed=exp.seed, recut=recut, progress=change_progress or bar)
     finally:
         bar.close()
@@ -588,7 +588,7 @@ def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
         say("precomputing the what-if explorer")
         explorer = explorer_grid(
             ds, baseline, proposed, primary=primary, window_days=W, start=start_test,
-            end=intake_end, capacity_per_week=recs.capacity_per_week, evaluation=evaluation,
+            end=intake_end, capacity_per_week=recs.capacity_mql_per_week, evaluation=evaluation,
             replays={"current": test_replays["baseline"], "proposed": test_replays["proposed"]},
             changes=[c.what for c in recs.changes], sweep_grid=exp.sweep, n_boot=N_BOOT,
             seed=exp.seed)
