@@ -153,24 +153,24 @@ def resolve_engine(exp: Experiment, scheduler=None) -> Engine:
         chosen, source = exp.scheduler, "[engine] scheduler"
     else:
         chosen, source = None, None
-    partitioned = not exp.url and is_partitioned(exp.data_path)
+    partitioned = not exp.data.url and is_partitioned(exp.data.path)
     if not partitioned:
         if chosen is not None:
-            where = "the database of [data] url" if exp.url else f"'{exp.data_path}'"
+            where = "the database of [data] url" if exp.data.url else f"'{exp.data.path}'"
             name = chosen if isinstance(chosen, str) else type(chosen).__name__
             raise CalibError(f"The scheduler {name!r} ({source} of {exp.source}) needs a "
                              f"partitioned data set, and {where} is not one.",
                              code="not_partitioned",
                              suggestion=f"Write one first: calib partition "
-                                        f"{exp.data_path if not exp.url else 'DATA'} --out DIR "
+                                        f"{exp.data.path if not exp.data.url else 'DATA'} --out DIR "
                                         f"--partitions N, then set [data] path to DIR.")
         return Engine()
-    if exp.preset:
+    if exp.data.preset:
         raise ConfigError(f"[data] path of {exp.source} is a partitioned data set; a 'preset' "
                           f"is applied when the data set is partitioned, not when it is read.",
                           code="invalid_usage",
                           suggestion="Remove 'preset' from [data].")
-    if exp.mapping.files or exp.mapping.columns or exp.mapping.exclude:
+    if exp.data.mapping.files or exp.data.mapping.columns or exp.data.mapping.exclude:
         raise ConfigError(f"[data] path of {exp.source} is a partitioned data set; a column "
                           f"mapping is applied when the data set is partitioned, not when it "
                           f"is read.", code="invalid_usage",
@@ -179,7 +179,7 @@ def resolve_engine(exp: Experiment, scheduler=None) -> Engine:
     if chosen is None:
         env = os.environ.get("CALIB_SCHEDULER")
         chosen, source = (env, "$CALIB_SCHEDULER") if env else ("sync", "default")
-    return Engine(partitioned=exp.data_path, scheduler=chosen, source=source)
+    return Engine(partitioned=exp.data.path, scheduler=chosen, source=source)
 
 
 def _primary(exp: Experiment, outcomes) -> str:
@@ -460,7 +460,7 @@ def _load_data(exp: Experiment, engine: Engine, say) -> Dataset:
     preset, or SQL."""
     from calib.importers import load_experiment_data
 
-    say(f"loading {exp.data_path if not exp.url else 'the database'}")
+    say(f"loading {exp.data.path if not exp.data.url else 'the database'}")
     if engine.partitioned is not None:
         from calib.distributed.partitions import read_whole
 
@@ -664,7 +664,7 @@ def _checks(job: _Job, proposed: RuleSet, warnings: list[str]) -> tuple:
     exp, ds, W, start = job.exp, job.ds, job.W, job.period.start
     job.say("comparing baseline and proposal")
     comparison = compare_rules(ds, job.baseline, proposed, outcomes=job.outcomes, window_days=W,
-                               start=start, n_bootstrap=exp.bootstrap, seed=exp.seed)
+                               start=start, n_bootstrap=exp.report.bootstrap, seed=exp.seed)
     job.say("calibrating the proposal")
     calibration = calibrate(ds, proposed, outcome=job.primary, window_days=W,
                             train_until=exp.train_until)
@@ -700,7 +700,7 @@ def _refinement(job: _Job):
 
     return refine(job.ds, job.baseline, primary=job.primary, window_days=job.W,
                   config=exp.refine, history=exp.history,
-                  previous=load_previous(exp.previous) if exp.previous else None)
+                  previous=load_previous(exp.report.previous) if exp.report.previous else None)
 
 
 def _explorer(job: _Job, proposed: RuleSet, recs: Recommendations, test_replays: dict):
