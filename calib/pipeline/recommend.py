@@ -560,8 +560,8 @@ def _judge(ev: _Evaluator, a: _Side, b: _Side, comparison: str, description: str
 
 
 def paired_effect(a: ReplayResult, b: ReplayResult, outcomes, primary: str, *,
-                  capacity: float | None = None, n_boot: int = N_BOOT, seed: int = 0,
-                  labels: SelectionLabels | None = None) -> Judgement:
+                  capacity_mql_per_week: float | None = None, n_boot: int = N_BOOT,
+                  seed: int = 0, labels: SelectionLabels | None = None) -> Judgement:
     """Rule set ``b`` against ``a`` from two replays of the same leads (``per_lead=True``),
     with the bootstrap and the correction for selective labels (``labels``) that
     :func:`recommend` uses; the replays' statuses are taken as they are."""
@@ -571,7 +571,7 @@ def paired_effect(a: ReplayResult, b: ReplayResult, outcomes, primary: str, *,
     codes = {name: i for i, name in enumerate([None, "hit", "late", "miss", "immature"])}
     w_ns = int(round(a.window_days * 86_400e9))
     end_ns = int(labels.end_ns) if labels is not None else NEVER
-    st = _Stats(outcomes=outcomes, primary=primary, capacity=capacity,
+    st = _Stats(outcomes=outcomes, primary=primary, capacity=capacity_mql_per_week,
                 weeks=1.0 if a.snapshot else (a.period.weeks or np.nan), labels=labels,
                 n=len(pa), n_boot=n_boot, seed=seed, window_ns=w_ns, end_ns=end_ns,
                 snapshot=a.snapshot)
@@ -597,7 +597,7 @@ def basis_text(labels: SelectionLabels | None) -> str:
 
 
 # ----------------------------------------------------------------------------- verdicts
-def verdict(e: Judgement, primary: str, capacity: float | None,
+def verdict(e: Judgement, primary: str, capacity_mql_per_week: float | None,
             per: str = "week") -> tuple[str, tuple[str, ...]]:
     """The verdict on one judgement and the reasons for it.
 
@@ -607,7 +607,7 @@ def verdict(e: Judgement, primary: str, capacity: float | None,
         A changed rule set against the baseline on the same leads.
     primary : str
         The outcome that decides.
-    capacity : float, optional
+    capacity_mql_per_week : float, optional
         MQLs per ``per`` sales can work; a gain beyond it by more than 5% is only
         "consider".
     per : str, default "week"
@@ -629,6 +629,7 @@ def verdict(e: Judgement, primary: str, capacity: float | None,
     >>> verdict(e, "meeting", None)
     ('consider', ('no MQL changes on the evaluation leads: no effect on its own',))
     """
+    capacity = capacity_mql_per_week
     r = e.rates[primary]
     early = _cannot_decide(e, primary)
     if early is not None:

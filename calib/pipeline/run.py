@@ -373,7 +373,7 @@ def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
     if window.source in ("data", "default"):
         say(f"window: {window.sentence.replace('--window-days', 'window_days in the file')}")
     job = _Job(exp=exp, ds=ds, baseline=baseline, outcomes=outcomes, primary=primary,
-               W=window.days, period=_split(exp, ds), say=say, progress=progress)
+               window_days=window.days, period=_split(exp, ds), say=say, progress=progress)
 
     sw = _sweep(job, engine, partition_backend)
     recs, base_test, proposal = _recommend(job, _propose(job, engine, partition_backend, sw),
@@ -384,7 +384,7 @@ def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
         sets[c.name if c.name not in sets else f"candidate-{c.name}"] = c
     replays, test_replays = _replays(job, sets, base_test)
     say("threshold trade-off")
-    tradeoff = pd.concat([tradeoff_table(ds, r, k, window_days=job.W, start=job.period.start,
+    tradeoff = pd.concat([tradeoff_table(ds, r, k, window_days=job.window_days, start=job.period.start,
                                          end=job.period.intake_end)
                           for k, r in sets.items() if k in ("baseline", "proposed")],
                          ignore_index=True)
@@ -431,7 +431,7 @@ class _Job:
     baseline: RuleSet
     outcomes: tuple[str, ...]
     primary: str
-    W: float  # the window in days
+    window_days: float
     period: _Period
     say: Callable[[str], None]
     progress: Callable[[str], None] | None  # the caller's: bars show only with one
@@ -516,9 +516,9 @@ def _sweep(job: _Job, engine: Engine, partition_backend) -> SweepResult | None:
         from calib import distributed
 
         return distributed.sweep(engine.partitioned, job.baseline, grid,
-                                 scheduler=partition_backend(), window_days=job.W,
+                                 scheduler=partition_backend(), window_days=job.window_days,
                                  end=job.period.tune_end, progress=False)
-    return sweep(job.ds, job.baseline, grid, window_days=job.W, end=job.period.tune_end,
+    return sweep(job.ds, job.baseline, grid, window_days=job.window_days, end=job.period.tune_end,
                  progress=None if job.progress is not None else False)
 
 
@@ -535,7 +535,7 @@ def _propose(job: _Job, engine: Engine, partition_backend, sw) -> _Proposal:
     proposed, steps = proposal.rules, proposal.steps
     if job.recut and proposal.source != "cutoff":
         proposed = _recent_capacity_cutoff(job.ds, proposed, exp.capacity_mql_per_week,
-                                           job.period.train_end, job.W, job.say)
+                                           job.period.train_end, job.window_days, job.say)
         steps.append(f"MQL cutoff set to {proposed.thresholds.mql:g} so the leads of the last "
                      f"{RECENT_WEEKS} weeks before the split fill the capacity of "
                      f"{exp.capacity_mql_per_week:g} MQLs per week")
@@ -563,7 +563,7 @@ def _fit_proposal(job: _Job, engine: Engine, partition_backend) -> _Proposal:
     try:
         fit_res = fit_rules(job.ds if engine.partitioned is None else engine.partitioned,
                             job.baseline, outcome=opts.pop("outcome", job.primary),
-                            train_until=exp.train_until, window_days=job.W,
+                            train_until=exp.train_until, window_days=job.window_days,
                             capacity_per_week=exp.capacity_mql_per_week, seed=exp.seed,
                             progress=bar, **opts)
     finally:
@@ -572,7 +572,7 @@ def _fit_proposal(job: _Job, engine: Engine, partition_backend) -> _Proposal:
     steps = [f"calib fit proposed '{fitted.name}' with {len(fitted.fit) + len(fitted.behavior)} "
              f"rules and an MQL cutoff of {fitted.thresholds.mql:g} on the training leads"]
     job.say("simplifying the fitted rule set")
-    s = simplify(job.ds, fit_res, points_step=points_step, window_days=job.W, seed=exp.seed)
+    s = simplify(job.ds, fit_res, points_step=points_step, window_days=job.window_days, seed=exp.seed)
     steps.append(f"simplified to {s.n_rules} rules (points in steps of {s.points_step:g}; kept "
                  f"the {s.kept} set), MQL cutoff {s.rules.thresholds.mql:g} for the same "
                  "training volume")
@@ -596,7 +596,7 @@ def _cutoff_proposal(job: _Job) -> _Proposal:
     (its own cutoff without a capacity); an SQL cutoff at or below it is dropped."""
     baseline = job.baseline
     job.say("tuning the cutoff")
-    table = tradeoff_table(job.ds, baseline, baseline.name, window_days=job.W,
+    table = tradeoff_table(job.ds, baseline, baseline.name, window_days=job.window_days,
                            end=job.period.tune_end)
     cut = capacity_cutoff(table, job.exp.capacity_mql_per_week, baseline.thresholds.mql)
     return _Proposal(baseline.with_params({"thresholds.mql": cut, **(
@@ -611,17 +611,17 @@ def _recommend(job: _Job, proposal: _Proposal,
     the evaluation period and the final proposal."""
     ds, baseline, exp, period = job.ds, job.baseline, job.exp, job.period
     job.say("building recommendations")
-    base_test = replay(ds, baseline, window_days=job.W, start=period.start,
+    base_test = replay(ds, baseline, window_days=job.window_days, start=period.start,
                        end=period.intake_end, per_lead=True)
     recut = None
     if job.recut and proposal.source != "cutoff":
         def recut(r):
             return canonical_order(baseline, _recent_capacity_cutoff(
-                ds, r, exp.capacity_mql_per_week, period.train_end, job.W, lambda m: None))
+                ds, r, exp.capacity_mql_per_week, period.train_end, job.window_days, lambda m: None))
     bar = _bar("judging changes", "change", enabled=job.progress is not None)
     try:
         recs = recommend(ds, baseline, proposal.rules, base_test, primary=job.primary,
-                         outcomes=job.outcomes, window_days=job.W, start=period.start,
+                         outcomes=job.outcomes, window_days=job.window_days, start=period.start,
                          end=period.intake_end, capacity_mql_per_week=exp.capacity_mql_per_week,
                          evaluation=period.evaluation, seed=exp.seed, recut=recut,
                          progress=change_progress or bar)
@@ -643,13 +643,13 @@ def _replays(job: _Job, sets: dict, base_test) -> tuple[dict, dict]:
     """Every rule set replayed over the whole period and over the evaluation period
     (the same replays when it is in sample)."""
     job.say("replaying rule sets")
-    ds, W, period = job.ds, job.W, job.period
-    replays = {k: replay(ds, r, window_days=W, end=period.intake_end, per_lead=True)
+    ds, window_days, period = job.ds, job.window_days, job.period
+    replays = {k: replay(ds, r, window_days=window_days, end=period.intake_end, per_lead=True)
                for k, r in sets.items()}
     if period.start is None:
         return replays, replays
     return replays, {k: (base_test if k == "baseline" else
-                         replay(ds, r, window_days=W, start=period.start, end=period.intake_end,
+                         replay(ds, r, window_days=window_days, start=period.start, end=period.intake_end,
                                 per_lead=True))
                      for k, r in sets.items()}
 
@@ -661,18 +661,18 @@ def _checks(job: _Job, proposed: RuleSet, warnings: list[str]) -> tuple:
     from calib.calibration.large import recalibrate_recent
     from calib.compare.paired import compare_rules
 
-    exp, ds, W, start = job.exp, job.ds, job.W, job.period.start
+    exp, ds, window_days, start = job.exp, job.ds, job.window_days, job.period.start
     job.say("comparing baseline and proposal")
-    comparison = compare_rules(ds, job.baseline, proposed, outcomes=job.outcomes, window_days=W,
+    comparison = compare_rules(ds, job.baseline, proposed, outcomes=job.outcomes, window_days=window_days,
                                start=start, n_bootstrap=exp.report.bootstrap, seed=exp.seed)
     job.say("calibrating the proposal")
-    calibration = calibrate(ds, proposed, outcome=job.primary, window_days=W,
+    calibration = calibrate(ds, proposed, outcome=job.primary, window_days=window_days,
                             train_until=exp.train_until)
     check = None
     if start is not None:
         job.say("checking calibration in the large, out of time")
         try:
-            check = recalibrate_recent(ds, proposed, outcome=job.primary, window_days=W,
+            check = recalibrate_recent(ds, proposed, outcome=job.primary, window_days=window_days,
                                        train_until=exp.train_until, seed=exp.seed)
         except CalibError as e:  # too few snapshots: the report says so, the run goes on
             warnings.append(f"Calibration in the large was not checked: {e}")
@@ -686,7 +686,7 @@ def _live_test(job: _Job):
     from calib.abtest.live import abtest
 
     job.say("analysing the live test")
-    return _abtest(abtest, job.ds, job.exp, job.W, job.outcomes)
+    return _abtest(abtest, job.ds, job.exp, job.window_days, job.outcomes)
 
 
 def _refinement(job: _Job):
@@ -698,7 +698,7 @@ def _refinement(job: _Job):
     job.say("checking the last review: history, drift, speed to lead, sales feedback")
     from calib.refine import load_previous, refine
 
-    return refine(job.ds, job.baseline, primary=job.primary, window_days=job.W,
+    return refine(job.ds, job.baseline, primary=job.primary, window_days=job.window_days,
                   config=exp.refine, history=exp.history,
                   previous=load_previous(exp.report.previous) if exp.report.previous else None)
 
@@ -712,7 +712,7 @@ def _explorer(job: _Job, proposed: RuleSet, recs: Recommendations, test_replays:
     job.say("precomputing the what-if explorer")
     period = job.period
     return explorer_grid(
-        job.ds, job.baseline, proposed, primary=job.primary, window_days=job.W,
+        job.ds, job.baseline, proposed, primary=job.primary, window_days=job.window_days,
         start=period.start, end=period.intake_end, capacity_per_week=recs.capacity_mql_per_week,
         evaluation=period.evaluation,
         replays={"current": test_replays["baseline"], "proposed": test_replays["proposed"]},
