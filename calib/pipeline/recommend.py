@@ -124,10 +124,13 @@ class Judgement:
 
     @property
     def volume_gap(self) -> float:
+        """How far apart the two MQL volumes are, relative to the baseline's."""
         a, b = self.mql_count
         return abs(b - a) / a if a else (0.0 if b == 0 else float("inf"))
 
     def to_dict(self) -> dict:
+        """JSON-safe (NaN as None), as ``summary.json`` holds it (see
+        :class:`Recommendations`)."""
         def t(x):
             return dict(zip(("baseline", "changed", "diff", "ci_low", "ci_high"),
                             [_f(v) for v in x]))
@@ -178,12 +181,14 @@ class Change:
 
     @property
     def effect(self) -> Judgement:
+        """The judgement that decides the verdict (``decided_by``)."""
         if self.decided_by == "in package" and self.in_package is not None:
             return self.in_package
         return self.matched if self.decided_by == "matched" and self.matched is not None \
             else self.alone
 
     def to_dict(self) -> dict:
+        """JSON-safe, as ``summary.json`` holds it (see :class:`Recommendations`)."""
         return {"kind": self.kind, "what": self.what, "verdict": self.verdict,
                 "reasons": list(self.reasons), "decided_by": self.decided_by,
                 "included_in_package": self.included,
@@ -233,6 +238,7 @@ class Recommendations:
     basis: str = "recorded outcomes"
 
     def to_dict(self) -> dict:
+        """JSON-safe, as described above; ``calib run --json`` prints it."""
         return {"primary": self.primary, "evaluation": self.evaluation, "per": self.per,
                 "capacity_per_week": self.capacity_mql_per_week, "basis": self.basis,
                 "thresholds": {"harm_rate": HARM_RATE, "harm_hits": HARM_HITS,
@@ -247,6 +253,9 @@ class Recommendations:
                 "proposed_rules": self.rules.to_dict() if self.rules is not None else None}
 
     def to_frame(self) -> pd.DataFrame:
+        """One row per change (the package first, then the changes, then those left
+        out): verdict, cutoffs, volumes, rate differences with their intervals and the
+        reasons; the report's ``recommendations.csv``."""
         rows = []
         for c in (self.package, *self.changes, *self.excluded):
             row = {"change": c.what, "kind": c.kind, "verdict": c.verdict,
@@ -273,6 +282,7 @@ class Recommendations:
         return pd.DataFrame(rows)
 
     def summary(self) -> str:
+        """The verdicts in a few lines of text, as ``calib run`` prints them."""
         lines = [f"Recommendations ({self.evaluation}); primary outcome: {self.primary}; "
                  f"rates on {self.basis}"]
         for c in (self.package, *self.changes):
@@ -564,7 +574,44 @@ def paired_effect(a: ReplayResult, b: ReplayResult, outcomes, primary: str, *,
                   seed: int = 0, labels: SelectionLabels | None = None) -> Judgement:
     """Rule set ``b`` against ``a`` from two replays of the same leads (``per_lead=True``),
     with the bootstrap and the correction for selective labels (``labels``) that
-    :func:`recommend` uses; the replays' statuses are taken as they are."""
+    :func:`recommend` uses; the replays' statuses are taken as they are.
+
+    Parameters
+    ----------
+    a, b : ReplayResult
+        Replays of the same leads in the same order, with ``per_lead=True``.
+    outcomes : sequence of str
+    primary : str
+        The outcome whose decided MQLs and hits the judgement counts.
+    capacity_mql_per_week : float, optional
+        Outcomes per week count at most this many MQLs a week.
+    n_boot : int, default N_BOOT
+        Bootstrap resamples over leads.
+    seed : int, default 0
+    labels : SelectionLabels, optional
+        The holdout's columns, to correct every rate for selective labels.
+
+    Returns
+    -------
+    Judgement
+        Compared "as written" (each rule set at its own cutoff).
+
+    Raises
+    ------
+    ValueError
+        When the replays do not cover the same leads.
+
+    Examples
+    --------
+    >>> from calib import load_dataset, load_rules, replay
+    >>> from calib.pipeline.recommend import paired_effect
+    >>> ds = load_dataset("calib-demo/data")
+    >>> a = replay(ds, load_rules("calib-demo/current.toml"), window_days=90, per_lead=True)
+    >>> b = replay(ds, load_rules("calib-demo/truth.toml"), window_days=90, per_lead=True)
+    >>> e = paired_effect(a, b, ["meeting"], "meeting")
+    >>> e.comparison, e.mql_count == (a.mql_count, b.mql_count)
+    ('as written', True)
+    """
     pa, pb = a.per_lead, b.per_lead
     if len(pa) != len(pb) or not (pa["lead_id"].to_numpy() == pb["lead_id"].to_numpy()).all():
         raise ValueError("paired_effect needs two replays of the same leads")
@@ -589,7 +636,23 @@ def paired_effect(a: ReplayResult, b: ReplayResult, outcomes, primary: str, *,
 
 
 def basis_text(labels: SelectionLabels | None) -> str:
-    """What every rate and per-week count of a judgement rests on, in words."""
+    """What every rate and per-week count of a judgement rests on, in words.
+
+    Parameters
+    ----------
+    labels : SelectionLabels, optional
+        The holdout's columns when rates are corrected for selective labels.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from calib.pipeline.recommend import basis_text
+    >>> basis_text(None)
+    'recorded outcomes'
+    """
     if labels is None:
         return "recorded outcomes"
     return (f"outcomes corrected for selective labels with the holdout "

@@ -76,6 +76,9 @@ class ExperimentResult:
     window: dict = field(default_factory=dict)  # how the window was chosen (DelayWindow)
 
     def to_dict(self) -> dict:
+        """The result as ``calib run --json`` prints it and ``summary.json`` holds it
+        (JSON-safe): names, the evaluation, the recommendations, every replay,
+        provenance, warnings and how the proposal and the window were chosen."""
         return {
             "experiment": self.experiment.name,
             "primary_outcome": self.primary,
@@ -101,7 +104,25 @@ class ExperimentResult:
 
 def fingerprint(files: dict) -> str:
     """SHA-256 over the input files' bytes (in table order), so a report says exactly
-    which data it was computed from."""
+    which data it was computed from.
+
+    Parameters
+    ----------
+    files : dict
+        Table name -> file path (as ``Dataset.files``).
+
+    Returns
+    -------
+    str
+        The hex digest.
+
+    Examples
+    --------
+    >>> from calib import load_dataset
+    >>> from calib.pipeline.run import fingerprint
+    >>> len(fingerprint(load_dataset("calib-demo/data").files))
+    64
+    """
     h = hashlib.sha256()
     for table in sorted(files):
         h.update(table.encode())
@@ -113,7 +134,28 @@ def fingerprint(files: dict) -> str:
 
 def partition_files(path) -> dict:
     """The files of a partitioned data set to fingerprint: its facts and every
-    partition's Parquet files, keyed by their path inside the folder."""
+    partition's Parquet files, keyed by their path inside the folder.
+
+    Parameters
+    ----------
+    path : str or Path
+        A folder written by ``calib partition``.
+
+    Returns
+    -------
+    dict
+        Path inside the folder -> file, in a stable order.
+
+    Examples
+    --------
+    >>> from calib.distributed import partition_dataset
+    >>> from calib.pipeline.run import partition_files
+    >>> _ = partition_dataset("calib-demo/data", "two-parts", 2, force=True)
+    >>> list(partition_files("two-parts"))[0]
+    '_calib_partitions.json'
+    >>> all(p.endswith(".parquet") for p in list(partition_files("two-parts"))[1:])
+    True
+    """
     from pathlib import Path
 
     from calib.distributed.partitions import META_FILE
@@ -132,6 +174,7 @@ class Engine:
     source: str | None = None  # which setting chose the scheduler
 
     def describe(self) -> dict:
+        """The scheduler in words and the setting that chose it, for provenance."""
         s = self.scheduler
         if s is not None and not isinstance(s, str):
             s = getattr(getattr(s, "scheduler", None), "address", None) or type(s).__name__
@@ -144,6 +187,30 @@ def resolve_engine(exp: Experiment, scheduler=None) -> Engine:
 
     A scheduler given by the first two needs a partitioned data set;
     ``$CALIB_SCHEDULER`` leaves an ordinary one alone, as for the other commands.
+
+    Parameters
+    ----------
+    exp : Experiment
+    scheduler : str or object, optional
+        A scheduler as :mod:`calib.distributed.backend` takes it.
+
+    Returns
+    -------
+    Engine
+        Empty (everything in this process) unless ``[data] path`` is partitioned.
+
+    Raises
+    ------
+    calib.errors.CalibError
+        A scheduler for a data set that is not partitioned, or a preset or column
+        mapping for one that is.
+
+    Examples
+    --------
+    >>> from calib import load_experiment
+    >>> from calib.pipeline.run import resolve_engine
+    >>> resolve_engine(load_experiment("calib-demo/experiment.toml")).describe()
+    {'scheduler': None, 'scheduler_from': None}
     """
     from calib.distributed.partitions import is_partitioned
 
@@ -199,7 +266,26 @@ def _primary(exp: Experiment, outcomes) -> str:
 
 
 def cutoff_grid(mql: float, n: int = 25) -> list[float]:
-    """Whole-number MQL cutoffs from 30% to 200% of the current one."""
+    """Whole-number MQL cutoffs from 30% to 200% of the current one.
+
+    Parameters
+    ----------
+    mql : float
+        The current MQL cutoff (always in the grid).
+    n : int, default 25
+        Points spread over the range before rounding.
+
+    Returns
+    -------
+    list of float
+        Sorted, without repeats.
+
+    Examples
+    --------
+    >>> from calib.pipeline.run import cutoff_grid
+    >>> cutoff_grid(50, n=5)
+    [15.0, 36.0, 50.0, 58.0, 79.0, 100.0]
+    """
     lo, hi = max(1.0, 0.3 * mql), max(2 * mql, mql + 10)
     return sorted({float(round(v)) for v in np.linspace(lo, hi, n)} | {float(mql)})
 
@@ -207,7 +293,35 @@ def cutoff_grid(mql: float, n: int = 25) -> list[float]:
 def tradeoff_table(ds: Dataset, rules: RuleSet, label: str, *, window_days, start=None,
                    end=None, whole: bool = False) -> pd.DataFrame:
     """MQL volume, rates and recall over a range of MQL cutoffs (one sweep); with
-    ``whole``, every whole-number cutoff of that range."""
+    ``whole``, every whole-number cutoff of that range.
+
+    Parameters
+    ----------
+    ds : Dataset
+    rules : RuleSet
+        Swept over its MQL cutoff (:func:`cutoff_grid`), without an SQL cutoff.
+    label : str
+        The ``rules`` column of the table.
+    window_days : float
+    start, end : optional
+        The leads' creation period, as in :func:`calib.replay`.
+    whole : bool, default False
+        Every whole-number cutoff from the grid's lowest to its highest.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per cutoff: ``rules``, ``cutoff`` and the sweep's columns.
+
+    Examples
+    --------
+    >>> from calib import load_dataset, load_rules
+    >>> from calib.pipeline.run import tradeoff_table
+    >>> t = tradeoff_table(load_dataset("calib-demo/data"),
+    ...                    load_rules("calib-demo/current.toml"), "current", window_days=90)
+    >>> t["mql_count"].is_monotonic_decreasing
+    True
+    """
     grid = {"thresholds.mql": cutoff_grid(rules.thresholds.mql)}
     if whole:
         g = grid["thresholds.mql"]
@@ -223,7 +337,30 @@ def tradeoff_table(ds: Dataset, rules: RuleSet, label: str, *, window_days, star
 
 def capacity_cutoff(table: pd.DataFrame, capacity: float | None, current: float) -> float:
     """The lowest cutoff whose MQL volume fits the capacity (most outcomes while sales can
-    still work every MQL); the current cutoff when no capacity is given."""
+    still work every MQL); the current cutoff when no capacity is given.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        ``cutoff`` and ``mql_per_week`` columns (:func:`tradeoff_table`).
+    capacity : float, optional
+        MQLs per week sales can work.
+    current : float
+        The cutoff to keep without a capacity.
+
+    Returns
+    -------
+    float
+        The highest cutoff of the table when none fits.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from calib.pipeline.run import capacity_cutoff
+    >>> t = pd.DataFrame({"cutoff": [40, 50, 60], "mql_per_week": [90, 70, 50]})
+    >>> capacity_cutoff(t, 75, 50), capacity_cutoff(t, None, 50), capacity_cutoff(t, 10, 50)
+    (50.0, 50, 60.0)
+    """
     if capacity is None:
         return current
     ok = table[table["mql_per_week"] <= capacity]
@@ -313,11 +450,24 @@ def run_experiment(exp: Experiment, *, command: str = "", progress: Callable[[st
                    change_progress: Callable[[str], None] | None = None) -> ExperimentResult:
     """Run an experiment end to end and return what the report shows.
 
-    ``change_progress`` is called once per change the recommendations judge (with the
-    change's text), e.g. to advance a progress bar.
+    Parameters
+    ----------
+    exp : Experiment
+        As :func:`load_experiment` reads it.
+    command : str, optional
+        The command line to record in the provenance (default: ``calib run FILE``).
+    progress : callable, optional
+        Called with a line of text as each step starts; progress bars show only with it.
+    scheduler : str or object, optional
+        ``calib run --scheduler``: overrides ``[engine] scheduler``; with either,
+        ``[data] path`` must be a partitioned data set (see the module docstring).
+    change_progress : callable, optional
+        Called once per change the recommendations judge (with the change's text),
+        e.g. to advance a progress bar.
 
-    ``scheduler`` (``calib run --scheduler``) overrides ``[engine] scheduler``; with
-    either, ``[data] path`` must be a partitioned data set (see the module docstring).
+    Returns
+    -------
+    ExperimentResult
 
     Examples
     --------
