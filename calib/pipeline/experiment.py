@@ -235,11 +235,9 @@ class ReportConfig:
         Parameters
         ----------
         rep : dict
-            The table, as TOML reads it.
-        base : Path, default "."
-            The experiment file's folder.
-        source : str
-            The experiment file, for error messages.
+            The ``[report]`` table.
+        base, source
+            As for :meth:`DataConfig.from_dict`.
 
         Returns
         -------
@@ -247,8 +245,9 @@ class ReportConfig:
 
         Examples
         --------
-        >>> ReportConfig.from_dict({"previous": "q4"}, base=Path("reviews")).previous.as_posix()
-        'reviews/q4'
+        >>> cfg = ReportConfig.from_dict({"previous": "q4"}, base=Path("reviews"))
+        >>> cfg.previous.as_posix(), cfg.bootstrap
+        ('reviews/q4', 500)
         """
         _check(rep, REPORT_KEYS, "[report]", source)
         prev = rep.get("previous")
@@ -432,6 +431,7 @@ def load_experiment(path) -> Experiment:
     Returns
     -------
     Experiment
+        With every path resolved against the file's folder.
 
     Raises
     ------

@@ -817,6 +817,8 @@ def recommend(ds: Dataset, baseline: RuleSet, proposed: RuleSet, base_res: Repla
     Returns
     -------
     Recommendations
+        The package (the changes that are kept), each change with its verdict, the
+        changes left out, and the caveats.
 
     Examples
     --------
