@@ -42,6 +42,13 @@ An experiment file is TOML; relative paths in it are relative to the file itself
 
     [engine]                                # optional; [data] path written by calib partition
     scheduler = "local:2"                   # or "tcp://host:8786", "scheduler.json", "sync"
+
+Each table is read into its own frozen config, checked when it is made: ``[data]`` a
+:class:`DataConfig`, ``[sweep]`` a :class:`calib.engine.config.SweepConfig`, ``[report]``
+a :class:`ReportConfig`, ``[refine]`` a :class:`calib.refine.RefineConfig`. An unknown key
+in any table is an error that names the closest allowed key.
+:meth:`Experiment.from_dict` reads the whole file's table and :meth:`Experiment.to_dict`
+writes it back.
 """
 
 from __future__ import annotations

@@ -550,7 +550,7 @@ def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
         fit=proposal.fit, calibration=calibration, comparison=comparison,
         abtest=ab, explorer=_explorer(job, proposed, recs, test_replays),
         provenance=_provenance(exp, engine, ds, command), warnings=tuple(warnings),
-        simplification=proposal.simplification, proposal_steps=tuple(proposal.steps),
+        simplification=proposal.simplification, proposal_steps=proposal.steps,
         calibration_check=calibration_check, refinement=refinement,
         window=window.to_dict(),
     )
@@ -599,7 +599,7 @@ class _Proposal:
 
     rules: RuleSet
     source: str  # "fit", "sweep" or "cutoff"
-    steps: list[str]
+    steps: tuple[str, ...]
     fit: Any = None
     simplification: Any = None
 
@@ -686,14 +686,14 @@ def _propose(job: _Job, engine: Engine, partition_backend, sw) -> _Proposal:
     if job.recut and proposal.source != "cutoff":
         proposed = _recent_capacity_cutoff(job.ds, proposed, exp.capacity_mql_per_week,
                                            job.period.train_end, job.window_days, job.say)
-        steps.append(f"MQL cutoff set to {proposed.thresholds.mql:g} so the leads of the last "
-                     f"{RECENT_WEEKS} weeks before the split fill the capacity of "
-                     f"{exp.capacity_mql_per_week:g} MQLs per week")
+        steps += (f"MQL cutoff set to {proposed.thresholds.mql:g} so the leads of the last "
+                  f"{RECENT_WEEKS} weeks before the split fill the capacity of "
+                  f"{exp.capacity_mql_per_week:g} MQLs per week",)
     if proposed.name == baseline.name:
         d = proposed.to_dict()
         d["name"] = f"{baseline.name}-proposed"
         proposed = RuleSet.from_dict(d)
-    return replace(proposal, rules=canonical_order(baseline, proposed))
+    return replace(proposal, rules=canonical_order(baseline, proposed), steps=steps)
 
 
 def _fit_proposal(job: _Job, engine: Engine, partition_backend) -> _Proposal:
@@ -726,7 +726,7 @@ def _fit_proposal(job: _Job, engine: Engine, partition_backend) -> _Proposal:
     steps.append(f"simplified to {s.n_rules} rules (points in steps of {s.points_step:g}; kept "
                  f"the {s.kept} set), MQL cutoff {s.rules.thresholds.mql:g} for the same "
                  "training volume")
-    return _Proposal(s.rules, "fit", steps, fit=fit_res, simplification=s)
+    return _Proposal(s.rules, "fit", tuple(steps), fit=fit_res, simplification=s)
 
 
 def _sweep_proposal(job: _Job, sw: SweepResult) -> _Proposal | None:
@@ -738,7 +738,7 @@ def _sweep_proposal(job: _Job, sw: SweepResult) -> _Proposal | None:
         return None
     params = {p: best.iloc[0][p] for p in sw.params}
     params = {k: (v.item() if hasattr(v, "item") else v) for k, v in params.items()}
-    return _Proposal(job.baseline.with_params(params), "sweep", [])
+    return _Proposal(job.baseline.with_params(params), "sweep", ())
 
 
 def _cutoff_proposal(job: _Job) -> _Proposal:
@@ -751,7 +751,7 @@ def _cutoff_proposal(job: _Job) -> _Proposal:
     cut = capacity_cutoff(table, job.exp.capacity_mql_per_week, baseline.thresholds.mql)
     return _Proposal(baseline.with_params({"thresholds.mql": cut, **(
         {"thresholds.sql": None} if baseline.thresholds.sql is not None
-        and baseline.thresholds.sql <= cut else {})}), "cutoff", [])
+        and baseline.thresholds.sql <= cut else {})}), "cutoff", ())
 
 
 def _recommend(job: _Job, proposal: _Proposal,
@@ -786,7 +786,7 @@ def _recommend(job: _Job, proposal: _Proposal,
     steps.append(f"final rule set (proposed_rules.toml): "
                  f"{len(proposed.fit) + len(proposed.behavior)} rules, MQL cutoff {th.mql:g}"
                  + (f", SQL cutoff {th.sql:g}" if th.sql is not None else ", no SQL cutoff"))
-    return recs, base_test, replace(proposal, rules=proposed, steps=steps)
+    return recs, base_test, replace(proposal, rules=proposed, steps=tuple(steps))
 
 
 def _replays(job: _Job, sets: dict, base_test) -> tuple[dict, dict]:
