@@ -154,6 +154,14 @@ def test_a_sweep_config_is_checked_when_it_is_made(grid, code):
     assert e.value.code == code and "exp.toml" in e.value.message
 
 
+@pytest.mark.parametrize("table", [5, [40, 50], "thresholds.mql"])
+def test_a_sweep_that_is_not_a_table_is_an_error_naming_the_file(tmp_path, table):
+    with pytest.raises(ConfigError) as e:
+        Experiment.from_dict({"data": {"path": "d"}, "rules": {"baseline": "r.toml"},
+                              "sweep": table}, source=tmp_path / "e.toml")
+    assert e.value.code == "wrong_type" and "e.toml" in e.value.message
+
+
 def test_the_too_large_grid_above_is_over_the_limit():
     assert 1000 * 999 > MAX_CONFIGS
 

@@ -14,6 +14,8 @@ import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
+from calib.errors import ConfigError
+
 __all__ = ["SweepConfig"]
 
 
@@ -82,6 +84,11 @@ class SweepConfig(Mapping):
         >>> SweepConfig.from_dict({"thresholds": {"mql": [40, 50]}}).to_dict()
         {'thresholds.mql': [40, 50]}
         """
+        if d is not None and not isinstance(d, Mapping):
+            where = f" in {source}" if source else ""
+            raise ConfigError(f"The grid{where} must be a table of parameter = [values]. "
+                              f"Got {d!r}.", code="wrong_type",
+                              suggestion='Write e.g. "thresholds.mql" = [40, 50, 60].')
         return cls(dict(d or {}), source=source)
 
     def to_dict(self) -> dict[str, list]:
