@@ -318,7 +318,7 @@ def test_fixed_settings_match_paired_effect_without_capacity(demo_run, holdout):
     a, b = res.test_replays["baseline"], res.test_replays["proposed"]
     labels = SelectionLabels.from_dataset(ds, a.per_lead, (data.primary,), data.window_days)
     assert (labels is not None) == holdout
-    e = paired_effect(a, b, (data.primary,), data.primary, capacity=None, labels=labels)
+    e = paired_effect(a, b, (data.primary,), data.primary, capacity_mql_per_week=None, labels=labels)
     again = explorer_grid(ds, res.baseline, res.proposed, primary=data.primary,
                           window_days=data.window_days, start=data.start, end=data.end,
                           replays={"current": a, "proposed": b})

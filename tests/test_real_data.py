@@ -161,5 +161,5 @@ def test_cli_import_and_experiment_files(tmp_path, capsys):
     assert code == 0 and json.loads(capsys.readouterr().out)["outcomes"]["won"] == 842
     for name in ("x_education", "olist"):
         exp = load_experiment(EXP / f"{name}.toml")
-        assert exp.data_path.resolve() == (REPO / "build" / name).resolve()
+        assert exp.data.path.resolve() == (REPO / "build" / name).resolve()
         assert exp.primary_outcome == "won" and exp.sweep

@@ -113,7 +113,7 @@ def recs(world):
     base_res = replay(ds, base, window_days=90, start=START, end=end, per_lead=True)
     calls = []
     r = recommend(ds, base, prop, base_res, primary="meeting", outcomes=["meeting", "sql"],
-                  window_days=90, start=START, end=end, capacity_per_week=10,
+                  window_days=90, start=START, end=end, capacity_mql_per_week=10,
                   evaluation="out of time", n_boot=200, progress=calls.append)
     return r, base, prop, calls
 

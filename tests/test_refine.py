@@ -225,7 +225,7 @@ def test_experiment_file_reads_history_previous_and_refine(tmp_path):
         '[report]\nprevious = "reports/old"\n[refine]\nservice_level_hours = 4\n')
     exp = load_experiment(tmp_path / "exp.toml")
     assert [e.file.name for e in exp.history.entries] == ["a.toml", "b.toml"]
-    assert exp.previous == tmp_path / "reports/old"
+    assert exp.report.previous == tmp_path / "reports/old"
     assert exp.refine == RefineConfig(service_level_hours=4)
     (tmp_path / "bad.toml").write_text(
         'name = "e"\n[data]\npath = "data"\n[rules]\nbaseline = "b.toml"\n'

@@ -27,9 +27,9 @@ def world(tmp_path_factory):
 @pytest.fixture(scope="module")
 def result(world):
     exp = load_experiment(world.experiment)
-    ds = load_dataset(exp.data_path)
+    ds = load_dataset(exp.data.path)
     return refine(ds, load_rules(exp.baseline), primary="meeting", window_days=exp.window_days,
-                  config=exp.refine, history=exp.history, previous=load_previous(exp.previous))
+                  config=exp.refine, history=exp.history, previous=load_previous(exp.report.previous))
 
 
 def _realised_from_tables(world):

@@ -77,7 +77,7 @@ def test_user_strings_are_escaped(demo_run, tmp_path):
     from dataclasses import replace
 
     evil = replace(res, experiment=replace(exp, description="<script>alert(1)</script>",
-                                           report_title="<b>Q3</b> review"))
+                                           report=replace(exp.report, title="<b>Q3</b> review")))
     folder = write_report(evil, tmp_path / "demo")
     html = (folder / "report.html").read_text(encoding="utf-8")
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html

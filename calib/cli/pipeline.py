@@ -81,18 +81,14 @@ def run_and_report(experiment, *, out=None, force=False, quiet=False, command=""
     t0 = time.time()
     exp = load_experiment(experiment)
     if previous:
-        from dataclasses import replace
-
-        from calib.refine import RefineConfig
-
-        exp = replace(exp, previous=Path(previous), refine=exp.refine or RefineConfig())
+        exp = exp.with_previous(previous)
 
     def say(msg):
         if not quiet:
             info(f"[{time.time() - t0:5.1f}s] {msg}")
 
     folder = Path(os.path.normpath(Path(out) if out else exp.report_dir))
-    inputs = [exp.source, exp.data_path, exp.baseline, *exp.candidates,
+    inputs = [exp.source, exp.data.path, exp.baseline, *exp.candidates,
               exp.abtest.assignments if exp.abtest is not None else None]
     check_report_folder(folder, exp.name, force=force, inputs=inputs)  # before computing
     res = run_experiment(exp, command=command, progress=say, scheduler=scheduler)

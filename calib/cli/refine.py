@@ -56,7 +56,7 @@ def _refine(args):
         ds = load_experiment_data(exp)
         rules = load_rules(args.rules or exp.baseline)
         history = history or exp.history
-        previous = previous or exp.previous
+        previous = previous or exp.report.previous
         window = window or exp.window_days
         outcome = outcome or exp.primary_outcome
         base = exp.refine.to_dict() if exp.refine is not None else {}

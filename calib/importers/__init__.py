@@ -163,15 +163,15 @@ def load_preset(path, preset: str, mapping=None, **options) -> Dataset:
 def load_experiment_data(exp) -> Dataset:
     """The data set of an experiment: a SQL source (``[data] url``), an export read
     through a preset (``[data] preset``), or a data set folder (``[data] path``)."""
-    url = getattr(exp, "url", None)
-    if url:
+    data = exp.data
+    if data.url:
         from calib.importers.sql import load_sql
 
-        return load_sql(url, tables=getattr(exp, "tables", None),
-                        queries=getattr(exp, "queries", None), mapping=exp.mapping)
-    if getattr(exp, "preset", None):
-        return load_preset(exp.data_path, exp.preset, exp.mapping)
-    return load_dataset(exp.data_path, exp.mapping)
+        return load_sql(data.url, tables=data.tables, queries=data.queries,
+                        mapping=data.mapping)
+    if data.preset:
+        return load_preset(data.path, data.preset, data.mapping)
+    return load_dataset(data.path, data.mapping)
 
 
 # ------------------------------------------------------------------ result

@@ -7,9 +7,9 @@ an experiment file (:func:`load_experiment`), runs every step it asks for
 (:func:`recommend`).
 """
 
-from calib.pipeline.experiment import Experiment, load_experiment
+from calib.pipeline.experiment import DataConfig, Experiment, ReportConfig, load_experiment
 from calib.pipeline.recommend import Recommendations, recommend
 from calib.pipeline.run import ExperimentResult, run_experiment
 
-__all__ = ["Experiment", "ExperimentResult", "Recommendations", "load_experiment", "recommend",
-           "run_experiment"]
+__all__ = ["DataConfig", "Experiment", "ExperimentResult", "Recommendations", "ReportConfig",
+           "load_experiment", "recommend", "run_experiment"]

@@ -124,10 +124,13 @@ class Judgement:
 
     @property
     def volume_gap(self) -> float:
+        """How far apart the two MQL volumes are, relative to the baseline's."""
         a, b = self.mql_count
         return abs(b - a) / a if a else (0.0 if b == 0 else float("inf"))
 
     def to_dict(self) -> dict:
+        """JSON-safe (NaN as None), as ``summary.json`` holds it (see
+        :class:`Recommendations`)."""
         def t(x):
             return dict(zip(("baseline", "changed", "diff", "ci_low", "ci_high"),
                             [_f(v) for v in x]))
@@ -178,12 +181,14 @@ class Change:
 
     @property
     def effect(self) -> Judgement:
+        """The judgement that decides the verdict (``decided_by``)."""
         if self.decided_by == "in package" and self.in_package is not None:
             return self.in_package
         return self.matched if self.decided_by == "matched" and self.matched is not None \
             else self.alone
 
     def to_dict(self) -> dict:
+        """JSON-safe, as ``summary.json`` holds it (see :class:`Recommendations`)."""
         return {"kind": self.kind, "what": self.what, "verdict": self.verdict,
                 "reasons": list(self.reasons), "decided_by": self.decided_by,
                 "included_in_package": self.included,
@@ -225,7 +230,7 @@ class Recommendations:
     changes: tuple[Change, ...]
     caveats: tuple[str, ...]
     diff: str
-    capacity_per_week: float | None = None
+    capacity_mql_per_week: float | None = None
     outcomes: tuple[str, ...] = field(default_factory=tuple)
     per: str = "week"  # "week", or "data set" for a snapshot (counts, no time)
     rules: RuleSet | None = None  # the package: baseline + every included change
@@ -233,8 +238,9 @@ class Recommendations:
     basis: str = "recorded outcomes"
 
     def to_dict(self) -> dict:
+        """JSON-safe, as described above; ``calib run --json`` prints it."""
         return {"primary": self.primary, "evaluation": self.evaluation, "per": self.per,
-                "capacity_per_week": self.capacity_per_week, "basis": self.basis,
+                "capacity_per_week": self.capacity_mql_per_week, "basis": self.basis,
                 "thresholds": {"harm_rate": HARM_RATE, "harm_hits": HARM_HITS,
                                "min_decided": MIN_DECIDED, "min_hits": MIN_HITS,
                                "min_moved": MIN_MOVED, "volume_tolerance": VOLUME_TOLERANCE,
@@ -247,6 +253,9 @@ class Recommendations:
                 "proposed_rules": self.rules.to_dict() if self.rules is not None else None}
 
     def to_frame(self) -> pd.DataFrame:
+        """One row per change (the package first, then the changes, then those left
+        out): verdict, cutoffs, volumes, rate differences with their intervals and the
+        reasons; the report's ``recommendations.csv``."""
         rows = []
         for c in (self.package, *self.changes, *self.excluded):
             row = {"change": c.what, "kind": c.kind, "verdict": c.verdict,
@@ -273,6 +282,7 @@ class Recommendations:
         return pd.DataFrame(rows)
 
     def summary(self) -> str:
+        """The verdicts in a few lines of text, as ``calib run`` prints them."""
         lines = [f"Recommendations ({self.evaluation}); primary outcome: {self.primary}; "
                  f"rates on {self.basis}"]
         for c in (self.package, *self.changes):
@@ -560,18 +570,55 @@ def _judge(ev: _Evaluator, a: _Side, b: _Side, comparison: str, description: str
 
 
 def paired_effect(a: ReplayResult, b: ReplayResult, outcomes, primary: str, *,
-                  capacity: float | None = None, n_boot: int = N_BOOT, seed: int = 0,
-                  labels: SelectionLabels | None = None) -> Judgement:
+                  capacity_mql_per_week: float | None = None, n_boot: int = N_BOOT,
+                  seed: int = 0, labels: SelectionLabels | None = None) -> Judgement:
     """Rule set ``b`` against ``a`` from two replays of the same leads (``per_lead=True``),
     with the bootstrap and the correction for selective labels (``labels``) that
-    :func:`recommend` uses; the replays' statuses are taken as they are."""
+    :func:`recommend` uses; the replays' statuses are taken as they are.
+
+    Parameters
+    ----------
+    a, b : ReplayResult
+        Replays of the same leads in the same order, with ``per_lead=True``.
+    outcomes : sequence of str
+    primary : str
+        The outcome whose decided MQLs and hits the judgement counts.
+    capacity_mql_per_week : float, optional
+        Outcomes per week count at most this many MQLs a week.
+    n_boot : int, default N_BOOT
+        Bootstrap resamples over leads.
+    seed : int, default 0
+    labels : SelectionLabels, optional
+        The holdout's columns, to correct every rate for selective labels.
+
+    Returns
+    -------
+    Judgement
+        Compared "as written" (each rule set at its own cutoff).
+
+    Raises
+    ------
+    ValueError
+        When the replays do not cover the same leads.
+
+    Examples
+    --------
+    >>> from calib import load_dataset, load_rules, replay
+    >>> from calib.pipeline.recommend import paired_effect
+    >>> ds = load_dataset("calib-demo/data")
+    >>> a = replay(ds, load_rules("calib-demo/current.toml"), window_days=90, per_lead=True)
+    >>> b = replay(ds, load_rules("calib-demo/truth.toml"), window_days=90, per_lead=True)
+    >>> e = paired_effect(a, b, ["meeting"], "meeting")
+    >>> e.comparison, e.mql_count == (a.mql_count, b.mql_count)
+    ('as written', True)
+    """
     pa, pb = a.per_lead, b.per_lead
     if len(pa) != len(pb) or not (pa["lead_id"].to_numpy() == pb["lead_id"].to_numpy()).all():
         raise ValueError("paired_effect needs two replays of the same leads")
     codes = {name: i for i, name in enumerate([None, "hit", "late", "miss", "immature"])}
     w_ns = int(round(a.window_days * 86_400e9))
     end_ns = int(labels.end_ns) if labels is not None else NEVER
-    st = _Stats(outcomes=outcomes, primary=primary, capacity=capacity,
+    st = _Stats(outcomes=outcomes, primary=primary, capacity=capacity_mql_per_week,
                 weeks=1.0 if a.snapshot else (a.period.weeks or np.nan), labels=labels,
                 n=len(pa), n_boot=n_boot, seed=seed, window_ns=w_ns, end_ns=end_ns,
                 snapshot=a.snapshot)
@@ -589,7 +636,23 @@ def paired_effect(a: ReplayResult, b: ReplayResult, outcomes, primary: str, *,
 
 
 def basis_text(labels: SelectionLabels | None) -> str:
-    """What every rate and per-week count of a judgement rests on, in words."""
+    """What every rate and per-week count of a judgement rests on, in words.
+
+    Parameters
+    ----------
+    labels : SelectionLabels, optional
+        The holdout's columns when rates are corrected for selective labels.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from calib.pipeline.recommend import basis_text
+    >>> basis_text(None)
+    'recorded outcomes'
+    """
     if labels is None:
         return "recorded outcomes"
     return (f"outcomes corrected for selective labels with the holdout "
@@ -597,15 +660,88 @@ def basis_text(labels: SelectionLabels | None) -> str:
 
 
 # ----------------------------------------------------------------------------- verdicts
-def verdict(e: Judgement, primary: str, capacity: float | None,
+def verdict(e: Judgement, primary: str, capacity_mql_per_week: float | None,
             per: str = "week") -> tuple[str, tuple[str, ...]]:
-    """The verdict on one judgement and the reasons for it; the reasons always agree with
-    the label."""
+    """The verdict on one judgement and the reasons for it.
+
+    Parameters
+    ----------
+    e : Judgement
+        A changed rule set against the baseline on the same leads.
+    primary : str
+        The outcome that decides.
+    capacity_mql_per_week : float, optional
+        MQLs per ``per`` sales can work; a gain beyond it by more than 5% is only
+        "consider".
+    per : str, default "week"
+        The unit of volumes ("data set" for a snapshot).
+
+    Returns
+    -------
+    tuple
+        ``(label, reasons)``: "recommend", "consider" or "hold", and the reasons,
+        which always agree with the label.
+
+    Examples
+    --------
+    >>> from calib import load_dataset, load_rules, replay
+    >>> from calib.pipeline.recommend import paired_effect, verdict
+    >>> ds = load_dataset("calib-demo/data")
+    >>> a = replay(ds, load_rules("calib-demo/current.toml"), window_days=90, per_lead=True)
+    >>> e = paired_effect(a, a, ["meeting"], "meeting")
+    >>> verdict(e, "meeting", None)
+    ('consider', ('no MQL changes on the evaluation leads: no effect on its own',))
+    """
+    capacity = capacity_mql_per_week
     r = e.rates[primary]
-    h = e.hits_per_week[primary]
-    rel = e.relative[primary]
+    early = _cannot_decide(e, primary)
+    if early is not None:
+        return early
     where = f" {per} sales can work" if capacity else f" {per}"
+    harm = _harm(e, primary, where)
+    if harm:
+        return "hold", ("material harm cannot be ruled out: " + "; ".join(harm),)
     fin = np.isfinite
+    h = e.hits_per_week[primary]
+    # at matched volume the rate per MQL is the comparison; outcomes per week still
+    # carry what is left of the volume gap, so they inform but do not decide
+    matched = e.comparison == "matched"
+    over = capacity is not None and fin(e.mql_per_week[1]) and \
+        e.mql_per_week[1] > 1.05 * capacity
+    gain_rate = r[3] > 0
+    gain_hits = fin(h[3]) and h[3] > 0 and (gain_rate or not matched)
+    gain = gain_rate or gain_hits
+    fewer = fin(e.mql_per_week[2]) and e.mql_per_week[2] < -0.05
+    if not gain and r[4] < 0 and not fewer:
+        return "hold", (f"the {primary} rate per MQL is lower ({100 * r[2]:+.1f} points, "
+                        f"{_rate_ci(r)}); the drop is within the {100 * HARM_RATE:.0f}-point "
+                        "tolerance, but nothing is gained for it",)
+    if gain:
+        reasons = ([f"{primary} rate per MQL {100 * r[2]:+.1f} points ({_rate_ci(r)})"]
+                   if gain_rate else [])
+        if gain_hits:
+            reasons.append(f"{h[2]:+.1f} {primary}s per{where} (95% CI {h[3]:+.1f} to "
+                           f"{h[4]:+.1f})")
+    else:
+        reasons = [f"no measurable gain or harm: the {primary} rate changes by "
+                   f"{100 * r[2]:+.1f} points ({_rate_ci(r)})"]
+    if fewer:
+        reasons.append(f"{-e.mql_per_week[2]:.1f} fewer MQLs per {per} "
+                       + ("for sales to work" if gain else "at no measurable loss"))
+    if over:
+        reasons.append(_over_capacity(e.mql_per_week[1], capacity, per))
+    return ("recommend" if gain and not over else "consider"), tuple(reasons)
+
+
+def _rate_ci(r) -> str:
+    """"95% CI +1.0 to +3.0" for the interval of a rate difference, in points."""
+    return f"95% CI {100 * r[3]:+.1f} to {100 * r[4]:+.1f}"
+
+
+def _cannot_decide(e: Judgement, primary: str) -> tuple[str, tuple[str, ...]] | None:
+    """The verdict when the judgement cannot decide (too few outcomes, no lead moved,
+    unmatched volumes, no interval); None when it can."""
+    r = e.rates[primary]
     if min(e.decided) < MIN_DECIDED or min(e.hits) < MIN_HITS:
         return "hold", (f"too few outcomes to judge ({min(e.decided)} decided MQLs, "
                         f"{min(e.hits)} {primary}s on the smaller side; at least {MIN_DECIDED} "
@@ -617,51 +753,24 @@ def verdict(e: Judgement, primary: str, capacity: float | None,
                             "on its own",)
     if not e.comparable:
         return "hold", (e.notes[-1] if e.notes else "volumes could not be matched",)
-    if not (fin(r[3]) and fin(r[4])):
+    if not (np.isfinite(r[3]) and np.isfinite(r[4])):
         why = [n for n in e.notes if "undefined" in n] or ["the interval cannot be estimated"]
         return "hold", (f"the effect cannot be estimated: {why[0]}",)
-    # at matched volume the rate per MQL is the comparison; outcomes per week still
-    # carry what is left of the volume gap, so they inform but do not decide
-    matched = e.comparison == "matched"
+    return None
+
+
+def _harm(e: Judgement, primary: str, where: str) -> list[str]:
+    """The guardrails the judgement's intervals reach: the primary rate's drop beyond
+    ``HARM_RATE`` and (not at matched volume) outcomes per week beyond ``HARM_HITS``."""
+    r, rel = e.rates[primary], e.relative[primary]
     harm = []
     if r[3] < -HARM_RATE:
         harm.append(f"the 95% interval of the {primary} rate reaches a drop of "
                     f"{-100 * r[3]:.1f} points (tolerance {100 * HARM_RATE:.0f})")
-    if not matched and fin(rel[1]) and rel[1] < -HARM_HITS:
+    if e.comparison != "matched" and np.isfinite(rel[1]) and rel[1] < -HARM_HITS:
         harm.append(f"the 95% interval of {primary}s per{where} reaches a drop of "
                     f"{-100 * rel[1]:.0f}% (tolerance {100 * HARM_HITS:.0f}%)")
-    if harm:
-        return "hold", ("material harm cannot be ruled out: " + "; ".join(harm),)
-    over = capacity is not None and fin(e.mql_per_week[1]) and \
-        e.mql_per_week[1] > 1.05 * capacity
-    gain_rate = r[3] > 0
-    gain_hits = fin(h[3]) and h[3] > 0 and (gain_rate or not matched)
-    fewer = fin(e.mql_per_week[2]) and e.mql_per_week[2] < -0.05
-    reasons = []
-    if gain_rate or gain_hits:
-        if gain_rate:
-            reasons.append(f"{primary} rate per MQL {100 * r[2]:+.1f} points "
-                           f"(95% CI {100 * r[3]:+.1f} to {100 * r[4]:+.1f})")
-        if gain_hits:
-            reasons.append(f"{h[2]:+.1f} {primary}s per{where} (95% CI {h[3]:+.1f} to "
-                           f"{h[4]:+.1f})")
-        if fewer:
-            reasons.append(f"{-e.mql_per_week[2]:.1f} fewer MQLs per {per} for sales to work")
-        if over:
-            reasons.append(_over_capacity(e.mql_per_week[1], capacity, per))
-            return "consider", tuple(reasons)
-        return "recommend", tuple(reasons)
-    if r[4] < 0 and not fewer:
-        return "hold", (f"the {primary} rate per MQL is lower ({100 * r[2]:+.1f} points, 95% CI "
-                        f"{100 * r[3]:+.1f} to {100 * r[4]:+.1f}); the drop is within the "
-                        f"{100 * HARM_RATE:.0f}-point tolerance, but nothing is gained for it",)
-    reasons.append(f"no measurable gain or harm: the {primary} rate changes by "
-                   f"{100 * r[2]:+.1f} points (95% CI {100 * r[3]:+.1f} to {100 * r[4]:+.1f})")
-    if fewer:
-        reasons.append(f"{-e.mql_per_week[2]:.1f} fewer MQLs per {per} at no measurable loss")
-    if over:
-        reasons.append(_over_capacity(e.mql_per_week[1], capacity, per))
-    return "consider", tuple(reasons)
+    return harm
 
 
 def _over_capacity(volume: float, capacity: float, per: str) -> str:
@@ -673,9 +782,10 @@ def _over_capacity(volume: float, capacity: float, per: str) -> str:
 # ----------------------------------------------------------------------------- recommend
 def recommend(ds: Dataset, baseline: RuleSet, proposed: RuleSet, base_res: ReplayResult,
               prop_res: ReplayResult | None = None, *, primary: str, outcomes,
-              window_days: float, start=None, end=None, capacity_per_week: float | None = None,
-              evaluation: str = "", seed: int = 0, n_boot: int = N_BOOT,
-              drop_harmful: bool = True, recut: Callable[[RuleSet], RuleSet] | None = None,
+              window_days: float, start=None, end=None,
+              capacity_mql_per_week: float | None = None, evaluation: str = "", seed: int = 0,
+              n_boot: int = N_BOOT, drop_harmful: bool = True,
+              recut: Callable[[RuleSet], RuleSet] | None = None,
               progress: Callable[[str], None] | None = None) -> Recommendations:
     """Judge every change of ``proposed`` against ``baseline``, alone and at matched
     volume, and the package (the sum of the changes that are kept).
@@ -691,7 +801,7 @@ def recommend(ds: Dataset, baseline: RuleSet, proposed: RuleSet, base_res: Repla
         to ``end``); its leads are the evaluation leads.
     prop_res : ReplayResult, optional
         Unused; kept for callers of earlier versions.
-    primary, outcomes, window_days, start, end, capacity_per_week, evaluation, seed
+    primary, outcomes, window_days, start, end, capacity_mql_per_week, evaluation, seed
         As in the experiment.
     drop_harmful : bool, default True
         Leave out of the package the changes (other than cutoffs) whose deciding
@@ -707,73 +817,91 @@ def recommend(ds: Dataset, baseline: RuleSet, proposed: RuleSet, base_res: Repla
     Returns
     -------
     Recommendations
+        The package (the changes that are kept), each change with its verdict, the
+        changes left out, and the caveats.
 
     Examples
     --------
     >>> from calib import load_dataset, load_rules, replay
     >>> ds = load_dataset("calib-demo/data")
     >>> base = load_rules("calib-demo/current.toml")
-    >>> prop = load_rules("calib-demo/truth.toml")
-    >>> recs = recommend(ds, base, prop, replay(ds, base, per_lead=True), primary="meeting",
+    >>> recs = recommend(ds, base, load_rules("calib-demo/truth.toml"),
+    ...                  replay(ds, base, per_lead=True), primary="meeting",
     ...                  outcomes=["meeting"], window_days=90)
     >>> print(recs.summary())  # doctest: +ELLIPSIS
     Recommendations ...; primary outcome: meeting; ...
       [recommend] adopt 'truth' as a whole
     ...
     """
-    outcomes = tuple(outcomes)
-    tick = progress or (lambda what: None)
-    per = "data set" if base_res.snapshot else "week"
+    bench, prop_side = _bench(ds, baseline, proposed, base_res, tuple(outcomes), primary,
+                              window_days, start, end, capacity_mql_per_week, seed, n_boot,
+                              progress)
+    package_rules, included, excluded = _judge_changes(bench, proposed, prop_side,
+                                                       drop_harmful, recut)
+    bench.tick(f"adopt '{package_rules.name}' as a whole")
+    p_side = bench.ev.side(package_rules) if package_rules is not proposed else prop_side
+    package = _judge_package(bench, package_rules, p_side, included)
+    order = {"recommend": 0, "consider": 1, "hold": 2}
+    included.sort(key=lambda c: (order[c.verdict], -abs(c.impact)))
+    caveats = _caveats(ds, bench.ev, base_res, p_side, primary, evaluation, bench.basis,
+                       window_days)
+    if excluded:
+        caveats.insert(0, f"{len(excluded)} change(s) of the fit lower the {primary} rate on "
+                       "their own and were left out of the package: "
+                       + "; ".join(c.what for c in excluded) + ".")
+    return Recommendations(primary=primary, evaluation=evaluation, package=package,
+                           changes=tuple(included), caveats=tuple(caveats),
+                           diff=_rules_diff(baseline, package_rules),
+                           capacity_mql_per_week=bench.capacity, outcomes=bench.ev.outcomes,
+                           per=bench.per, rules=package_rules, excluded=tuple(excluded),
+                           basis=bench.basis)
+
+
+@dataclass
+class _Bench:
+    """What every judgement of one :func:`recommend` call shares: the evaluator, the
+    baseline on the evaluation leads, and how verdicts are worded."""
+
+    ev: _Evaluator
+    baseline: RuleSet
+    base_side: _Side
+    basis: str
+    capacity: float | None
+    per: str  # "week", or "data set" for a snapshot
+    tick: Callable[[str], None]
+
+    @property
+    def primary(self) -> str:
+        return self.ev.primary
+
+
+def _bench(ds, baseline, proposed, base_res, outcomes, primary, window_days, start, end,
+           capacity, seed, n_boot, progress) -> tuple[_Bench, _Side]:
+    """The shared setting, and the proposal at its own cutoff (whose selective-label
+    probes give every rule set's pooled gap rate)."""
     if base_res.snapshot:
-        capacity_per_week = None  # a capacity per week means nothing without time
-    ev = _Evaluator(ds, base_res, outcomes, primary, window_days, start, end,
-                    capacity_per_week, seed, n_boot)
+        capacity = None  # a capacity per week means nothing without time
+    ev = _Evaluator(ds, base_res, outcomes, primary, window_days, start, end, capacity, seed,
+                    n_boot)
     basis = basis_text(ev.labels)
-    base_side = ev.side(baseline, sql=True)
-    n_base = base_side.count
+    bench = _Bench(ev, baseline, ev.side(baseline, sql=True), basis, capacity,
+                   "data set" if base_res.snapshot else "week", progress or (lambda what: None))
     prop_side = ev.side(proposed)
     if ev.labels is not None:
         ev.prior_gap = {o: prop_side.point[f"cg_{o}"] / prop_side.point[f"cp_{o}"]
                         for o in outcomes if prop_side.point[f"cp_{o}"] > 0}
+    return bench, prop_side
 
-    def judge_change(c: RuleChange, package: RuleSet, moves_scale: bool) -> Change:
-        changed = apply_changes(baseline, [c], name=f"{baseline.name}+change",
-                                drop_invalid_sql=True)
-        tick(c.text)
-        b = ev.side(changed, sql=c.op == "threshold" and c.key == "sql")
-        alone = _judge(ev, base_side, b, "alone", "the baseline with only this change, at "
-                       "its cutoff", basis)
-        matched = in_pkg = None
-        if c.moves_scale:
-            cut = ev.nearest_cutoff(changed, n_base)
-            bm = b if cut == changed.thresholds.mql else ev.side(changed, cut)
-            matched = _judge(ev, base_side, bm, "matched",
-                             f"the MQL cutoff re-set to {cut:.4g} so the changed rules route "
-                             "as many MQLs as the baseline", basis, check_volume=True)
-            decided_by, j = "matched", matched
-        elif c.op == "threshold" and c.key == "mql" and moves_scale:
-            # a new cutoff on a new score scale: what it does is set the package's volume
-            cut = ev.nearest_cutoff(package, n_base)
-            in_pkg = _judge(ev, ev.side(package, cut), ev.side(package), "in package",
-                            f"the proposal with this cutoff against the proposal at the "
-                            f"baseline's volume (cutoff {cut:.4g})", basis)
-            decided_by, j = "in package", in_pkg
-        else:
-            decided_by, j = "alone", alone
-        v, reasons = verdict(j, primary, capacity_per_week if c.kind == "cutoff" else None, per)
-        if c.op == "threshold" and c.key == "sql":
-            a_s, b_s = base_side.sql_count, b.sql_count
-            wk = ev.weeks
-            reasons = reasons + ((f"SQLs per {per} {_num((a_s or 0) / wk)} → "
-                                  f"{_num((b_s or 0) / wk)}"
-                                  + (" (no SQL stage)" if c.value is None else "")),)
-        return Change(c.kind, c.text, alone, matched, decided_by, v, reasons,
-                      float(np.nan_to_num(j.hits_per_week[primary][2])), change=c,
-                      in_package=in_pkg)
 
+def _judge_changes(bench: _Bench, proposed: RuleSet, prop_side: _Side, drop_harmful: bool,
+                   recut) -> tuple[RuleSet, list[Change], list[Change]]:
+    """Every listed change judged; with ``drop_harmful`` the harmful ones leave the
+    package, whose cutoff is re-set and whose cutoff changes are judged anew. Returns
+    the package's rules, its changes and the changes left out."""
+    baseline, primary = bench.baseline, bench.primary
     listed = rule_changes(baseline, proposed)
     scale = any(c.moves_scale for c in listed)
-    judged = [judge_change(c, proposed, scale) for c in listed]
+    judged = [_judge_change(bench, c, proposed, scale) for c in listed]
     harmful = [c for c in judged if c.kind != "cutoff" and _harmful(c.effect, primary)] \
         if drop_harmful else []
     package_rules = proposed
@@ -784,41 +912,96 @@ def recommend(ds: Dataset, baseline: RuleSet, proposed: RuleSet, base_res: Repla
             package_rules = recut(package_rules)
         else:
             package_rules = _with_mql(package_rules,
-                                      ev.nearest_cutoff(package_rules, prop_side.count))
+                                      bench.ev.nearest_cutoff(package_rules, prop_side.count))
         # the cutoff changes follow the package's new cutoff: list and judge them anew
         new_cuts = [c for c in rule_changes(baseline, package_rules) if c.kind == "cutoff"]
         scale = any(c.moves_scale for c in rule_changes(baseline, package_rules))
         judged = [c for c in judged if c.kind != "cutoff"] + \
-            [judge_change(c, package_rules, scale) for c in new_cuts]
+            [_judge_change(bench, c, package_rules, scale) for c in new_cuts]
     included = [c for c in judged if c not in harmful]
     excluded = [replace(c, reasons=c.reasons + ("left out of the package: it lowers the "
                                                 f"{primary} rate on its own",), included=False)
                 for c in harmful]
+    return package_rules, included, excluded
 
-    # the package: as written, and at matched volume (the baseline's cutoff re-set)
-    tick(f"adopt '{package_rules.name}' as a whole")
-    p_side = ev.side(package_rules) if package_rules is not proposed else prop_side
-    as_written = _judge(ev, base_side, p_side, "as written",
-                        "the proposal with its own cutoff against the baseline", basis)
-    cut_b = ev.nearest_cutoff(baseline, p_side.count)
-    b_at = ev.side(baseline, cut_b)
+
+def _judge_change(bench: _Bench, c: RuleChange, package: RuleSet, moves_scale: bool) -> Change:
+    """One change alone, and at matched volume when it moves the score scale (an MQL
+    cutoff on a new scale: its role in the package)."""
+    ev, primary, baseline = bench.ev, bench.primary, bench.baseline
+    changed = apply_changes(baseline, [c], name=f"{baseline.name}+change", drop_invalid_sql=True)
+    bench.tick(c.text)
+    b = ev.side(changed, sql=c.op == "threshold" and c.key == "sql")
+    alone = _judge(ev, bench.base_side, b, "alone", "the baseline with only this change, at "
+                   "its cutoff", bench.basis)
+    matched = in_pkg = None
+    if c.moves_scale:
+        cut = ev.nearest_cutoff(changed, bench.base_side.count)
+        bm = b if cut == changed.thresholds.mql else ev.side(changed, cut)
+        matched = _judge(ev, bench.base_side, bm, "matched",
+                         f"the MQL cutoff re-set to {cut:.4g} so the changed rules route "
+                         "as many MQLs as the baseline", bench.basis, check_volume=True)
+        decided_by, j = "matched", matched
+    elif c.op == "threshold" and c.key == "mql" and moves_scale:
+        # a new cutoff on a new score scale: what it does is set the package's volume
+        cut = ev.nearest_cutoff(package, bench.base_side.count)
+        in_pkg = _judge(ev, ev.side(package, cut), ev.side(package), "in package",
+                        f"the proposal with this cutoff against the proposal at the "
+                        f"baseline's volume (cutoff {cut:.4g})", bench.basis)
+        decided_by, j = "in package", in_pkg
+    else:
+        decided_by, j = "alone", alone
+    v, reasons = verdict(j, primary, bench.capacity if c.kind == "cutoff" else None, bench.per)
+    if c.op == "threshold" and c.key == "sql":
+        reasons = reasons + (_sql_volume(bench, b.sql_count, c.value is None),)
+    return Change(c.kind, c.text, alone, matched, decided_by, v, reasons,
+                  float(np.nan_to_num(j.hits_per_week[primary][2])), change=c,
+                  in_package=in_pkg)
+
+
+def _sql_volume(bench: _Bench, changed_count: int | None, removed: bool) -> str:
+    """"SQLs per week 3.0 → 2.0": what an SQL cutoff change does to the SQL volume."""
+    wk = bench.ev.weeks
+    return (f"SQLs per {bench.per} {_num((bench.base_side.sql_count or 0) / wk)} → "
+            f"{_num((changed_count or 0) / wk)}" + (" (no SQL stage)" if removed else ""))
+
+
+def _judge_package(bench: _Bench, package_rules: RuleSet, p_side: _Side,
+                   included: list[Change]) -> Change:
+    """The package as written and at matched volume (the baseline's cutoff re-set),
+    decided at matched volume."""
+    ev, primary = bench.ev, bench.primary
+    as_written = _judge(ev, bench.base_side, p_side, "as written",
+                        "the proposal with its own cutoff against the baseline", bench.basis)
+    cut_b = ev.nearest_cutoff(bench.baseline, p_side.count)
+    b_at = ev.side(bench.baseline, cut_b)
     pm = _judge(ev, b_at, p_side, "matched", f"the baseline's MQL cutoff re-set to {cut_b:.4g} "
-                "so it routes as many MQLs as the proposal", basis, check_volume=True)
+                "so it routes as many MQLs as the proposal", bench.basis, check_volume=True)
     if not pm.comparable:  # the baseline's scores tie: move the proposal's cutoff too
         cut_p = ev.nearest_cutoff(package_rules, b_at.count)
         pm2 = _judge(ev, b_at, ev.side(package_rules, cut_p), "matched",
                      f"the baseline's MQL cutoff re-set to {cut_b:.4g} and the proposal's to "
-                     f"{cut_p:.4g}, so both route about as many MQLs", basis, check_volume=True)
+                     f"{cut_p:.4g}, so both route about as many MQLs", bench.basis,
+                     check_volume=True)
         pm = pm2 if pm2.comparable else pm
-    v, reasons = verdict(pm, primary, None, per)
-    if v == "recommend" and capacity_per_week is not None and \
-            as_written.mql_per_week[1] > 1.05 * capacity_per_week:
-        over = _over_capacity(as_written.mql_per_week[1], capacity_per_week, per)
-        if as_written.mql_per_week[1] < as_written.mql_per_week[0]:
+    v, reasons = _package_verdict(bench, pm, as_written, included)
+    return Change("package", f"adopt '{package_rules.name}' as a whole", as_written, pm,
+                  "matched", v, reasons, float(np.nan_to_num(pm.hits_per_week[primary][2])))
+
+
+def _package_verdict(bench: _Bench, pm: Judgement, as_written: Judgement,
+                     included: list[Change]) -> tuple[str, tuple[str, ...]]:
+    """The package's verdict at matched volume, with its volume against the capacity
+    and the parts that are held alone."""
+    capacity, per = bench.capacity, bench.per
+    v, reasons = verdict(pm, bench.primary, None, per)
+    volume, today = as_written.mql_per_week[1], as_written.mql_per_week[0]
+    if v == "recommend" and capacity is not None and volume > 1.05 * capacity:
+        over = _over_capacity(volume, capacity, per)
+        if volume < today:
             # still over capacity, but closer to it than today's rules: adopting it is
             # a step towards what sales can work, and the excess is a risk to state
-            reasons = reasons + (f"{over[4:]} (the current rules route "
-                                 f"{as_written.mql_per_week[0]:.0f})",)
+            reasons = reasons + (f"{over[4:]} (the current rules route {today:.0f})",)
         else:
             v, reasons = "consider", reasons + (over,)
     held_parts = [c for c in included if c.verdict == "hold"]
@@ -826,25 +1009,15 @@ def recommend(ds: Dataset, baseline: RuleSet, proposed: RuleSet, base_res: Repla
         reasons = reasons + (f"{len(held_parts)} of its {len(included)} changes cannot be shown "
                              "harmless on their own (held alone); they belong in it only "
                              "together with the others, whose joint effect this row measures",)
-    package = Change("package", f"adopt '{package_rules.name}' as a whole", as_written, pm,
-                     "matched", v, reasons,
-                     float(np.nan_to_num(pm.hits_per_week[primary][2])))
+    return v, reasons
 
-    order = {"recommend": 0, "consider": 1, "hold": 2}
-    included.sort(key=lambda c: (order[c.verdict], -abs(c.impact)))
-    caveats = _caveats(ds, ev, base_res, p_side, primary, evaluation, basis, window_days)
-    if excluded:
-        caveats.insert(0, f"{len(excluded)} change(s) of the fit lower the {primary} rate on "
-                       "their own and were left out of the package: "
-                       + "; ".join(c.what for c in excluded) + ".")
-    diff = "".join(difflib.unified_diff(
+
+def _rules_diff(baseline: RuleSet, package_rules: RuleSet) -> str:
+    """The unified diff of the two rule sets' TOML."""
+    return "".join(difflib.unified_diff(
         dumps_rules(baseline).splitlines(keepends=True),
         dumps_rules(package_rules).splitlines(keepends=True),
         fromfile=f"{baseline.name}.toml", tofile=f"{package_rules.name}.toml"))
-    return Recommendations(primary=primary, evaluation=evaluation, package=package,
-                           changes=tuple(included), caveats=tuple(caveats), diff=diff,
-                           capacity_per_week=capacity_per_week, outcomes=outcomes, per=per,
-                           rules=package_rules, excluded=tuple(excluded), basis=basis)
 
 
 def _harmful(j: Judgement, primary: str) -> bool:

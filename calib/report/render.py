@@ -149,7 +149,7 @@ def build(res) -> tuple[dict, dict, dict]:
     fit_text = _fit_text(res)
     cal_text = cal.summary() if cal is not None and hasattr(cal, "summary") else None
     context = {
-        "title": res.experiment.report_title or f"Lead scoring review: {res.experiment.name}",
+        "title": res.experiment.report.title or f"Lead scoring review: {res.experiment.name}",
         "name": res.experiment.name, "description": res.experiment.description,
         "primary": primary, "primary_plural": ctx._plural(primary), "outcomes": list(res.outcomes),
         "evaluation": res.evaluation, "capacity": cap, "per": per,
