@@ -147,10 +147,8 @@ def power(p_control, p_treatment, n_control, *, alpha: float = 0.05, ratio: floa
 
     Parameters
     ----------
-    p_control : float or array_like
-        Baseline rate, in (0, 1).
-    p_treatment : float or array_like
-        Rate under the treatment, in [0, 1].
+    p_control, p_treatment : float or array_like
+        Baseline rate, in (0, 1), and the rate under the treatment, in [0, 1].
     n_control : float or array_like
         Leads in the control arm (> 0); the treatment arm has ``ratio * n_control``.
     alpha, ratio, method, n_treatments

@@ -75,6 +75,8 @@ def two_proportion_ztest(x1, n1, x2, n2, *, alternative: Alternative = "two-side
     >>> z, p = two_proportion_ztest(56, 70, 48, 80)
     >>> print(f"{z:.4f} {p:.5f}")
     2.6502 0.00805
+    >>> print(f"{z**2:.4f}")  # R: prop.test(c(56, 48), c(70, 80), correct=FALSE)
+    7.0234
     """
     func = "two_proportion_ztest"
     x1, n1, x2, n2 = check_two_arms(x1, n1, x2, n2, func)
