@@ -64,7 +64,7 @@ from calib.data.dataset import ns_or_never
 from calib.errors import CalibError, ConfigError, DataError, Problem
 from calib.io import iso_utc
 from calib.io import json_safe as _clean
-from calib.abtest.assign import ArmAllocation
+from calib.abtest.assign import ArmAllocation, read_assignment_table
 from calib.abtest.config import ABTestConfig
 from calib.stats import (adjust_pvalues, always_valid_pvalue, compare_proportions,
                          confidence_sequence, prob_beat, proportion_ci, srm_test,
@@ -72,7 +72,6 @@ from calib.stats import (adjust_pvalues, always_valid_pvalue, compare_proportion
 
 NEVER = np.iinfo(np.int64).max
 NS_PER_DAY = 86_400 * 10**9
-NAN = float("nan")
 #: p-value below which the sample-ratio check reports a mismatch.
 SRM_THRESHOLD = 0.001
 ROLES = ("primary", "guardrail", "secondary")
@@ -154,22 +153,22 @@ class ArmMetric:
     ci_low: float
     ci_high: float
     # against the control: the difference (Newcombe) and the lift (Katz) with intervals
-    diff: float = NAN
-    diff_low: float = NAN
-    diff_high: float = NAN
-    lift: float = NAN
-    lift_low: float = NAN
-    lift_high: float = NAN
+    diff: float = float("nan")
+    diff_low: float = float("nan")
+    diff_high: float = float("nan")
+    lift: float = float("nan")
+    lift_low: float = float("nan")
+    lift_high: float = float("nan")
     # the fixed-horizon test and its p-value corrected within the family
     test: str = "none"
-    p_value: float = NAN
-    p_adjusted: float = NAN
+    p_value: float = float("nan")
+    p_adjusted: float = float("nan")
     # P(arm beats control), and the always-valid p-value and confidence sequence
-    prob_beat: float = NAN
-    p_always_valid: float = NAN
-    p_always_valid_adjusted: float = NAN
-    cs_low: float = NAN
-    cs_high: float = NAN
+    prob_beat: float = float("nan")
+    p_always_valid: float = float("nan")
+    p_always_valid_adjusted: float = float("nan")
+    cs_low: float = float("nan")
+    cs_high: float = float("nan")
     status: str = "control"
     reason: str = ""
     before_assignment: int = 0
@@ -520,8 +519,8 @@ def abtest(ds, assignments: pd.DataFrame | None = None, config: ABTestConfig | N
         The data set (leads, events, outcomes; ``end_of_data`` ends every window).
     assignments : DataFrame, optional
         ``lead_id``, ``arm`` and optional ``assigned_at`` (e.g. from
-        :func:`calib.abtest.read_assignment_table`); default the data set's own
-        assignments table.
+        :func:`calib.abtest.read_assignment_table`); default the config's
+        ``assignments`` file, else the data set's own assignments table.
     config : ABTestConfig, optional
         Options; or give them as keyword arguments (``outcomes=("meeting",)``...).
     rules : RuleSet or sequence of RuleSet
@@ -548,6 +547,8 @@ def abtest(ds, assignments: pd.DataFrame | None = None, config: ABTestConfig | N
                           code="conflicting_options")
     rules = tuple(rules) if isinstance(rules, (list, tuple)) else (rules,)
     warnings: list[str] = []
+    if assignments is None and cfg.assignments is not None:
+        assignments = read_assignment_table(cfg.assignments)
     lead, arm_names, a_ns = _assignment_frame(ds, assignments)
     if len(lead) == 0:
         raise DataError("The assignments are empty.", code="empty_table")

@@ -251,15 +251,12 @@ def _score_by_outcome(ds, res: dict, outcomes) -> pd.DataFrame:
 def _abtest(abtest, ds, exp: Experiment, W: float, outcomes=None):
     from dataclasses import replace
 
-    from calib.abtest.assign import read_assignment_table
-
     a = exp.abtest
     # the outcomes the experiment asks about, not every outcome in the data; with
     # neither window set, the window is measured from the assignment times
     cfg = replace(a, outcomes=a.outcomes or outcomes,
                   window_days=a.window_days or exp.window_days)
-    table = read_assignment_table(a.assignments) if a.assignments is not None else None
-    return abtest(ds, table, cfg)
+    return abtest(ds, None, cfg)  # the config's assignments file, else the data set's
 
 
 def _bar(desc: str, unit: str, *, enabled: bool):
