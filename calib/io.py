@@ -442,3 +442,28 @@ def json_safe(obj):
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     return obj
+
+
+def iso_utc(ts) -> str | None:
+    """A timestamp as ISO 8601 text in UTC to the second, as calib's JSON writes times.
+
+    Parameters
+    ----------
+    ts : Timestamp, datetime64 or None
+        A time zone-aware time (or a missing one).
+
+    Returns
+    -------
+    str or None
+        ``YYYY-MM-DDTHH:MM:SSZ``; None for None or NaT.
+
+    Examples
+    --------
+    >>> iso_utc(pd.Timestamp("2026-01-31 10:00", tz="Europe/Berlin"))
+    '2026-01-31T09:00:00Z'
+    >>> iso_utc(pd.NaT) is None
+    True
+    """
+    if ts is None or pd.isna(ts):
+        return None
+    return pd.Timestamp(ts).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")

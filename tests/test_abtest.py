@@ -278,6 +278,57 @@ def test_bad_options_are_clear_errors(effect_ds):
     assert e.value.code == "unknown_lead"
 
 
+@pytest.mark.parametrize("cfg", [
+    ABTestConfig(),
+    ABTestConfig(window_days=None, outcomes=("meeting", "sql"), guardrails=("unsubscribe",)),
+    ABTestConfig(assignments="data/a.csv", control="holdout", correction="bh", alpha=0.1,
+                 tau=0.05, look_every_days=14, window_days=30,
+                 planned=ArmAllocation.parse("holdout=0.2,strict=0.8"),
+                 arms={"holdout": "no change", "strict": "cutoff 100"}),
+])
+def test_config_round_trips_through_its_table(cfg):
+    tomli_w = pytest.importorskip("tomli_w")
+    import tomllib
+
+    table = tomllib.loads(tomli_w.dumps(cfg.to_dict()))  # what a file would hold
+    assert ABTestConfig.from_dict(table) == cfg
+
+
+def test_config_names_the_closest_key_and_checks_values_at_creation():
+    with pytest.raises(ConfigError) as e:
+        ABTestConfig.from_dict({"guardrail": ["unsubscribe"]})
+    assert e.value.code == "unknown_key" and "'guardrails'" in e.value.suggestion
+    for bad, code in (({"window_days": 0}, "out_of_range"), ({"window_days": "90"}, "wrong_type"),
+                      ({"window_days": 40_000}, "out_of_range"), ({"alpha": 1.0}, "out_of_range"),
+                      ({"tau": float("nan")}, "out_of_range"), ({"outcomes": [3]}, "wrong_type"),
+                      ({"arms": {"strict": 100}}, "invalid_value")):
+        with pytest.raises(ConfigError) as e:
+            ABTestConfig.from_dict(bad)
+        assert e.value.code == code, bad
+    with pytest.raises(ConfigError) as e:
+        ABTestConfig.from_dict({"planned": {"control": 0.5, "strict": 0.6}}, source="x.toml")
+    assert e.value.code == "weights_sum" and "[abtest] in x.toml" in str(e.value)
+
+
+def test_experiment_file_and_python_call_share_the_config(tmp_path):
+    from calib.pipeline.experiment import load_experiment
+
+    leads, events, outcomes, assignments = live_data(n=2000, seed=5)
+    ds = from_frames(leads, events, outcomes)
+    assignments.to_csv(tmp_path / "a.csv", index=False)
+    p = tmp_path / "e.toml"
+    p.write_text('name = "x"\n[data]\npath = "d"\n[rules]\nbaseline = "r.toml"\n'
+                 '[abtest]\nassignments = "a.csv"\noutcomes = ["Meeting"]\nwindow_days = 90\n'
+                 'planned = { control = 0.5, strict = 0.5 }\n', encoding="utf-8")
+    cfg = load_experiment(p).abtest
+    assert isinstance(cfg, ABTestConfig)
+    assert cfg.assignments == tmp_path / "a.csv" and cfg.outcomes == ("meeting",)
+    by_file = abtest(ds, None, cfg).to_dict()  # the config's assignments file is read
+    by_call = abtest(ds, assignments, outcomes=("meeting",), window_days=90,
+                     planned=ArmAllocation.parse("control=0.5,strict=0.5")).to_dict()
+    assert by_file == by_call and by_file["assigned"]["control"] > 0
+
+
 def test_snapshot_without_dates_counts_outcomes_whenever():
     leads = pd.DataFrame({"lead_id": [f"L{i}" for i in range(8)]})
     outcomes = pd.DataFrame({"lead_id": ["L0", "L1", "L4"], "outcome": ["meeting"] * 3})

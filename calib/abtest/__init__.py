@@ -14,7 +14,8 @@ Offline comparisons of two rule sets on the same leads are in :mod:`calib.compar
 
 from calib.abtest.assign import (ArmAllocation, AssignmentResult, assign, assign_arms,
                                  hash_units, read_assignment_table)
-from calib.abtest.live import ABTestConfig, ABTestResult, ArmMetric, SRMCheck, abtest
+from calib.abtest.config import ABTestConfig
+from calib.abtest.live import ABTestResult, ArmMetric, SRMCheck, abtest
 from calib.abtest.plan import TestPlan, plan_test
 
 __all__ = ["ABTestConfig", "ABTestResult", "ArmAllocation", "ArmMetric", "AssignmentResult",

@@ -111,7 +111,19 @@ class ArmAllocation:
 
     @classmethod
     def parse(cls, text: str, *, source: str = "--arms") -> "ArmAllocation":
-        """Parse ``"name=weight,name=weight"`` (blanks around items are ignored)."""
+        """Parse ``"name=weight,name=weight"`` (blanks around items are ignored).
+
+        Parameters
+        ----------
+        text : str
+            The arms and their shares, e.g. ``"control=0.5,strict=0.5"``.
+        source : str, default "--arms"
+            Where the text came from, for error messages.
+
+        Returns
+        -------
+        ArmAllocation
+        """
         if not isinstance(text, str) or not text.strip():
             raise ConfigError(f"{source} is empty.", code="missing_value",
                               suggestion="Write it like control=0.5,strict=0.5.")
@@ -134,7 +146,19 @@ class ArmAllocation:
 
     @classmethod
     def from_dict(cls, d: dict, *, source: str = "arms") -> "ArmAllocation":
-        """From ``{"control": 0.5, "strict": 0.5}`` (the TOML/JSON form)."""
+        """From ``{"control": 0.5, "strict": 0.5}`` (the TOML/JSON form).
+
+        Parameters
+        ----------
+        d : dict
+            Arm name to share, in order.
+        source : str, default "arms"
+            Where the table came from, for error messages.
+
+        Returns
+        -------
+        ArmAllocation
+        """
         if not isinstance(d, dict):
             raise ConfigError(f"{source} must be a table of arm = weight. Got {d!r}.",
                               code="wrong_type")
@@ -142,14 +166,26 @@ class ArmAllocation:
 
     @classmethod
     def equal(cls, arms) -> "ArmAllocation":
-        """Equal shares for the given arms."""
+        """Equal shares for the given arms.
+
+        Parameters
+        ----------
+        arms : iterable of str
+            Arm names, in order.
+
+        Returns
+        -------
+        ArmAllocation
+        """
         arms = tuple(arms)
         return cls(arms, tuple(1.0 / len(arms) for _ in arms), source="equal allocation")
 
     def to_dict(self) -> dict:
+        """Arm name to share, in order (the TOML/JSON form :meth:`from_dict` reads)."""
         return {a: float(w) for a, w in zip(self.arms, self.weights)}
 
     def describe(self) -> str:
+        """The allocation as ``--arms`` text, e.g. ``control=0.5, strict=0.5``."""
         return ", ".join(f"{a}={w:g}" for a, w in zip(self.arms, self.weights))
 
     def bucket_bounds(self) -> list[int]:
@@ -275,9 +311,11 @@ class AssignmentResult:
         return {a: int(vc.get(a, 0)) for a in order}
 
     def to_frame(self) -> pd.DataFrame:
+        """The assignments: ``lead_id``, ``arm``, ``assigned_at``."""
         return self.frame
 
     def to_dict(self) -> dict:
+        """JSON-safe summary: leads per arm, new and kept, and how arms are hashed."""
         return {"experiment": self.experiment, "arms": self.allocation.to_dict(),
                 "leads": int(len(self.frame)), "new": self.new, "kept": self.kept,
                 "counts": self.counts(),
@@ -286,6 +324,7 @@ class AssignmentResult:
                 "warnings": list(self.warnings)}
 
     def summary(self) -> str:
+        """Leads per arm against the planned shares, as text."""
         total = max(len(self.frame), 1)
         lines = [f"Experiment '{self.experiment}': {len(self.frame):,} leads assigned "
                  f"({self.new:,} new, {self.kept:,} kept from the existing assignments)"]
@@ -299,11 +338,30 @@ class AssignmentResult:
 
 
 def read_assignment_table(path) -> pd.DataFrame:
-    """Read an assignments file (CSV or Parquet) with ``lead_id``, ``arm`` and optional
-    ``assigned_at``; ids and arms as stripped text, ``assigned_at`` as UTC.
+    """Read an assignments file (CSV or Parquet) of a live test.
 
-    Raises :class:`DataError` naming the file for a missing column, a missing value,
-    a duplicate lead or an unparseable timestamp (all problems at once).
+    Parameters
+    ----------
+    path : str or path
+        A ``.csv`` or ``.parquet`` file with ``lead_id``, ``arm`` and optional
+        ``assigned_at``.
+
+    Returns
+    -------
+    DataFrame
+        Ids and arms as stripped text, ``assigned_at`` (if given) as UTC.
+
+    Raises
+    ------
+    DataError
+        Naming the file, for a missing column, a missing value, a duplicate lead or an
+        unparseable timestamp (all problems at once).
+
+    Examples
+    --------
+    >>> table = read_assignment_table("calib-demo/data/assignments.csv")
+    >>> list(table.columns)
+    ['lead_id', 'arm', 'assigned_at']
     """
     from pathlib import Path
 
@@ -398,46 +456,70 @@ def assign(ds, experiment: str, allocation: ArmAllocation, *, existing: pd.DataF
     """
     _check_experiment(experiment)
     leads = ds.leads
-    keep = np.ones(len(leads), dtype=bool)
-    if start is not None:
-        if "created_at" not in leads:
-            raise CalibError("--start needs leads with created_at; this data set is a "
-                             "snapshot.", code="invalid_date")
-        ts = _timestamp(start, "--start")
-        keep &= (leads["created_at"] >= ts).to_numpy()
-        if not keep.any():
-            raise CalibError(f"No lead was created on or after --start {ts.date()}: the leads "
-                             f"of the data were created up to "
-                             f"{leads['created_at'].max().date()}.", code="empty_period")
-    warnings = []
-    kept = 0
+    keep = _created_since(leads, start)
+    warnings: list[str] = []
     frames = []
     if existing is not None:
-        existing = existing.copy()
-        existing["lead_id"] = existing["lead_id"].astype("string").str.strip()
-        if "assigned_at" not in existing:
-            existing["assigned_at"] = pd.Series(pd.NaT, index=existing.index,
-                                                dtype="datetime64[ns, UTC]")
-        ids = leads["lead_id"].astype("string")
-        already = ids.isin(set(existing["lead_id"].dropna())).to_numpy()
-        unknown = ~existing["lead_id"].isin(set(ids.dropna()))
-        if unknown.any():
-            warnings.append(f"{int(unknown.sum())} existing assignment(s) refer to leads that "
-                            "are not in this data set; they are kept unchanged.")
-        off_plan = sorted(set(existing["arm"].astype(str)) - set(allocation.arms))
-        if off_plan:
-            warnings.append("Existing assignments use arm(s) not in the allocation, kept "
-                            f"unchanged: {', '.join(off_plan)}.")
-        missing_time = existing["assigned_at"].isna()
-        if "created_at" in leads and missing_time.any():
-            # fill a missing assignment time with the lead's creation, as for new leads
-            created = pd.Series(leads["created_at"].to_numpy(), index=ids.to_numpy())
-            fill = existing.loc[missing_time, "lead_id"].map(created)
-            existing.loc[missing_time, "assigned_at"] = fill
-        kept = len(existing)
-        frames.append(existing[["lead_id", "arm", "assigned_at"]])
+        existing, already = _existing_rows(existing, leads, allocation, warnings)
+        frames.append(existing)
         keep &= ~already
-    new_idx = np.flatnonzero(keep)
+    new = _new_rows(leads, np.flatnonzero(keep), experiment, allocation)
+    frames.append(new)
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else new
+    frame["arm"] = frame["arm"].astype(str)
+    return AssignmentResult(experiment=experiment, allocation=allocation, frame=frame,
+                            new=int(len(new)), kept=len(existing) if existing is not None else 0,
+                            warnings=tuple(warnings))
+
+
+def _created_since(leads: pd.DataFrame, start) -> np.ndarray:
+    """Which leads were created at or after ``start`` (all of them without one)."""
+    keep = np.ones(len(leads), dtype=bool)
+    if start is None:
+        return keep
+    if "created_at" not in leads:
+        raise CalibError("--start needs leads with created_at; this data set is a "
+                         "snapshot.", code="invalid_date")
+    ts = _timestamp(start, "--start")
+    keep &= (leads["created_at"] >= ts).to_numpy()
+    if not keep.any():
+        raise CalibError(f"No lead was created on or after --start {ts.date()}: the leads "
+                         f"of the data were created up to "
+                         f"{leads['created_at'].max().date()}.", code="empty_period")
+    return keep
+
+
+def _existing_rows(existing: pd.DataFrame, leads: pd.DataFrame, allocation: ArmAllocation,
+                   warnings: list) -> tuple[pd.DataFrame, np.ndarray]:
+    """The earlier assignments, kept as they are (a missing time filled with the lead's
+    creation), and which leads of the data set they cover."""
+    existing = existing.copy()
+    existing["lead_id"] = existing["lead_id"].astype("string").str.strip()
+    if "assigned_at" not in existing:
+        existing["assigned_at"] = pd.Series(pd.NaT, index=existing.index,
+                                            dtype="datetime64[ns, UTC]")
+    ids = leads["lead_id"].astype("string")
+    already = ids.isin(set(existing["lead_id"].dropna())).to_numpy()
+    unknown = ~existing["lead_id"].isin(set(ids.dropna()))
+    if unknown.any():
+        warnings.append(f"{int(unknown.sum())} existing assignment(s) refer to leads that "
+                        "are not in this data set; they are kept unchanged.")
+    off_plan = sorted(set(existing["arm"].astype(str)) - set(allocation.arms))
+    if off_plan:
+        warnings.append("Existing assignments use arm(s) not in the allocation, kept "
+                        f"unchanged: {', '.join(off_plan)}.")
+    missing_time = existing["assigned_at"].isna()
+    if "created_at" in leads and missing_time.any():
+        # fill a missing assignment time with the lead's creation, as for new leads
+        created = pd.Series(leads["created_at"].to_numpy(), index=ids.to_numpy())
+        fill = existing.loc[missing_time, "lead_id"].map(created)
+        existing.loc[missing_time, "assigned_at"] = fill
+    return existing[["lead_id", "arm", "assigned_at"]], already
+
+
+def _new_rows(leads: pd.DataFrame, new_idx: np.ndarray, experiment: str,
+              allocation: ArmAllocation) -> pd.DataFrame:
+    """The newly assigned leads, assigned when they were created."""
     new_ids = leads["lead_id"].to_numpy()[new_idx]
     arms = assign_arms(experiment, new_ids, allocation)
     new = pd.DataFrame({"lead_id": pd.array(new_ids, dtype="string"), "arm": arms})
@@ -446,8 +528,4 @@ def assign(ds, experiment: str, allocation: ArmAllocation, *, existing: pd.DataF
         new["assigned_at"] = new["assigned_at"].astype("datetime64[ns, UTC]")
     else:
         new["assigned_at"] = pd.Series(pd.NaT, index=new.index, dtype="datetime64[ns, UTC]")
-    frames.append(new)
-    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else new
-    frame["arm"] = frame["arm"].astype(str)
-    return AssignmentResult(experiment=experiment, allocation=allocation, frame=frame,
-                            new=int(len(new)), kept=kept, warnings=tuple(warnings))
+    return new

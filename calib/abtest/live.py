@@ -55,26 +55,25 @@ Guardrails
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 
 from calib.data.dataset import ns_or_never
 from calib.errors import CalibError, ConfigError, DataError, Problem
+from calib.io import iso_utc
 from calib.io import json_safe as _clean
-from calib.abtest.assign import ArmAllocation
+from calib.abtest.assign import ArmAllocation, read_assignment_table
+from calib.abtest.config import ABTestConfig
 from calib.stats import (adjust_pvalues, always_valid_pvalue, compare_proportions,
                          confidence_sequence, prob_beat, proportion_ci, srm_test,
                          two_proportion_ztest)
-from calib.stats.sequential import DEFAULT_TAU
 
 NEVER = np.iinfo(np.int64).max
 NS_PER_DAY = 86_400 * 10**9
 #: p-value below which the sample-ratio check reports a mismatch.
 SRM_THRESHOLD = 0.001
-CORRECTIONS = ("holm", "bh")
 ROLES = ("primary", "guardrail", "secondary")
 
 
@@ -83,107 +82,23 @@ def _p(p: float) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
-def _iso(ts) -> str | None:
-    if ts is None or pd.isna(ts):
-        return None
-    return pd.Timestamp(ts).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-# ------------------------------------------------------------------------- config
-@dataclass(frozen=True)
-class ABTestConfig:
-    """What ``calib abtest`` analyses and how.
-
-    Parameters
-    ----------
-    control : str, optional
-        The control arm; default ``"control"`` if there is such an arm.
-    outcomes : tuple of str, optional
-        Primary outcomes; default every outcome in the data except ``mql`` and the
-        outcomes named as guardrails.
-    guardrails : tuple of str, default ()
-        Event types or outcomes whose rate must not rise.
-    window_days : float or None, default 90
-        A lead's outcome counts within this many days after its assignment; ``None``
-        measures it from the data: the time after assignment within which 95% of the
-        primary outcomes arrive (:func:`calib.engine.delays.window_from_times`).
-    planned : ArmAllocation, optional
-        Intended allocation for the sample-ratio check; default equal shares.
-    correction : {"holm", "bh"}, default "holm"
-        Multiple-testing correction within each family.
-    alpha : float, default 0.05
-        Level of tests and one minus the confidence of intervals.
-    tau : float, default 0.02
-        Mixture scale of the always-valid p-values (an absolute difference).
-    look_every_days : float, default 7
-        Spacing of the reconstructed looks.
-
-    Examples
-    --------
-    >>> ABTestConfig(outcomes=("meeting",), guardrails=("unsubscribe",)).to_dict()["window_days"]
-    90.0
-    """
-
-    control: str | None = None
-    outcomes: tuple[str, ...] | None = None
-    guardrails: tuple[str, ...] = ()
-    window_days: float | None = 90.0
-    planned: ArmAllocation | None = None
-    correction: Literal["holm", "bh"] = "holm"
-    alpha: float = 0.05
-    tau: float = DEFAULT_TAU
-    look_every_days: float = 7.0
-
-    def __post_init__(self):
-        if self.window_days is not None:
-            object.__setattr__(self, "window_days", float(self.window_days))
-        if self.window_days is not None and not (math.isfinite(self.window_days)
-                                                 and self.window_days > 0):
-            raise ConfigError(f"The window must be > 0 days. Got {self.window_days!r}.",
-                              code="out_of_range")
-        if self.correction not in CORRECTIONS:
-            raise ConfigError(f"The correction must be one of {', '.join(CORRECTIONS)}. Got "
-                              f"{self.correction!r}.", code="invalid_choice")
-        if not 0 < self.alpha < 1:
-            raise ConfigError(f"alpha must be in (0, 1). Got {self.alpha!r}.",
-                              code="out_of_range")
-        if not self.tau > 0:
-            raise ConfigError(f"tau must be > 0. Got {self.tau!r}.", code="out_of_range")
-        if not self.look_every_days > 0:
-            raise ConfigError(f"look_every_days must be > 0. Got {self.look_every_days!r}.",
-                              code="out_of_range")
-        if self.outcomes is not None:
-            object.__setattr__(self, "outcomes", tuple(o.strip().lower() for o in self.outcomes))
-        object.__setattr__(self, "guardrails", tuple(g.strip() for g in self.guardrails or ()))
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ABTestConfig":
-        d = dict(d)
-        if d.get("planned") is not None and not isinstance(d["planned"], ArmAllocation):
-            d["planned"] = ArmAllocation.from_dict(d["planned"], source="planned")
-        for k in ("outcomes", "guardrails"):
-            if d.get(k) is not None:
-                d[k] = tuple(d[k])
-        allowed = set(cls.__dataclass_fields__)
-        unknown = sorted(set(d) - allowed)
-        if unknown:
-            raise ConfigError(f"Unknown key(s) of the A/B test: {', '.join(unknown)}. "
-                              f"Allowed: {', '.join(sorted(allowed))}.", code="unknown_key")
-        return cls(**d)
-
-    def to_dict(self) -> dict:
-        return {"control": self.control,
-                "outcomes": list(self.outcomes) if self.outcomes is not None else None,
-                "guardrails": list(self.guardrails), "window_days": self.window_days,
-                "planned": self.planned.to_dict() if self.planned else None,
-                "correction": self.correction, "alpha": self.alpha, "tau": self.tau,
-                "look_every_days": self.look_every_days}
-
-
 # ------------------------------------------------------------------------- results
 @dataclass(frozen=True)
 class SRMCheck:
-    """Sample-ratio-mismatch check of the assigned leads per arm."""
+    """Sample-ratio-mismatch check of the assigned leads per arm.
+
+    Attributes
+    ----------
+    observed : dict
+        Assigned leads per arm, mature or not.
+    planned : dict
+        The planned share of each arm.
+    chi2, p_value : float
+        Pearson's chi-square test of ``observed`` against ``planned``.
+    status : {"ok", "mismatch", "no_data"}
+        ``"mismatch"`` when ``p_value < threshold``.
+    threshold : float, default 0.001
+    """
 
     observed: dict
     planned: dict
@@ -194,6 +109,7 @@ class SRMCheck:
 
     @property
     def message(self) -> str:
+        """The check in one sentence; a mismatch says that nothing else can be trusted."""
         total = sum(self.observed.values())
         obs = ", ".join(f"{a} {n:,} ({n / total:.1%})" if total else f"{a} 0"
                         for a, n in self.observed.items())
@@ -209,6 +125,7 @@ class SRMCheck:
         return f"Sample ratio ok: {text}."
 
     def to_dict(self) -> dict:
+        """JSON-safe dict, with the :attr:`message`."""
         return {"status": self.status, "observed": dict(self.observed),
                 "planned": dict(self.planned), "chi2": _clean(self.chi2),
                 "p_value": _clean(self.p_value), "threshold": self.threshold,
@@ -235,15 +152,18 @@ class ArmMetric:
     rate: float
     ci_low: float
     ci_high: float
+    # against the control: the difference (Newcombe) and the lift (Katz) with intervals
     diff: float = float("nan")
     diff_low: float = float("nan")
     diff_high: float = float("nan")
     lift: float = float("nan")
     lift_low: float = float("nan")
     lift_high: float = float("nan")
+    # the fixed-horizon test and its p-value corrected within the family
     test: str = "none"
     p_value: float = float("nan")
     p_adjusted: float = float("nan")
+    # P(arm beats control), and the always-valid p-value and confidence sequence
     prob_beat: float = float("nan")
     p_always_valid: float = float("nan")
     p_always_valid_adjusted: float = float("nan")
@@ -254,10 +174,12 @@ class ArmMetric:
     before_assignment: int = 0
 
     def significant(self, alpha: float) -> bool:
+        """Whether the corrected p-value is below ``alpha`` (False without a test)."""
         return bool(self.p_adjusted < alpha)
 
     def to_dict(self) -> dict:
-        return {k: _clean(getattr(self, k)) for k in self.__dataclass_fields__}
+        """JSON-safe dict of every field (``nan`` becomes None)."""
+        return _clean(asdict(self))
 
 
 @dataclass(frozen=True, eq=False)
@@ -267,12 +189,15 @@ class ABTestResult:
     Attributes
     ----------
     config : ABTestConfig
+        The options the analysis ran with (with the window it measured, if it did).
     control : str
+        The arm every other arm is compared with.
     arms : tuple of str
         Control first.
     assigned, mature : dict
         Leads per arm: all assigned, and those whose window ended by the end of data.
     srm : SRMCheck
+        The sample-ratio check, to read first.
     metrics : tuple of ArmMetric
         One per metric and arm (control rows included).
     looks : DataFrame
@@ -280,9 +205,12 @@ class ABTestResult:
         counts of mature leads, the naive z-test p-value and the always-valid p-value
         (running minimum) with the confidence sequence.
     test_start, end_of_data : Timestamp or None
+        The first assignment and the end of the data (None in a snapshot).
     snapshot : bool
         No dates: each lead's outcome counts whenever it happened, no windows, no looks.
     warnings : tuple of str
+        What the reader should know (no arm named 'control', outcomes before
+        assignment, nothing mature yet...).
     window : dict or None
         How the window was chosen (``days``, ``source``: given, data, default or
         snapshot, ``sentence``...).
@@ -304,6 +232,7 @@ class ABTestResult:
 
     # -------------------------------------------------------------- access
     def metric(self, name: str, arm: str) -> ArmMetric:
+        """The row of one metric in one arm; KeyError if there is none."""
         for m in self.metrics:
             if m.metric == name and m.arm == arm:
                 return m
@@ -311,10 +240,12 @@ class ABTestResult:
 
     @property
     def metric_names(self) -> tuple[str, ...]:
+        """The metrics in display order (primary outcomes, guardrails, MQL rates)."""
         return tuple(dict.fromkeys(m.metric for m in self.metrics))
 
     @property
     def immature(self) -> dict:
+        """Assigned leads per arm whose window has not ended by the end of the data."""
         return {a: self.assigned[a] - self.mature[a] for a in self.arms}
 
     # -------------------------------------------------------------- output
@@ -323,6 +254,8 @@ class ABTestResult:
         return pd.DataFrame([m.to_dict() for m in self.metrics])
 
     def to_dict(self) -> dict:
+        """JSON-safe dict (what ``calib abtest --json`` prints): per metric the arms'
+        rates and each arm's comparison with the control, the looks and the checks."""
         metrics = {}
         for m in self.metrics:
             entry = metrics.setdefault(m.metric, {"kind": m.kind, "role": m.role, "arms": {},
@@ -340,13 +273,13 @@ class ABTestResult:
                 entry["vs_control"][m.arm]["significant"] = m.significant(self.config.alpha)
         looks = self.looks.copy()
         if "look_at" in looks:
-            looks["look_at"] = [_iso(t) for t in looks["look_at"]]
+            looks["look_at"] = [iso_utc(t) for t in looks["look_at"]]
         return {
             "srm": self.srm.to_dict(),
             "control": self.control,
             "arms": list(self.arms),
-            "test_start": _iso(self.test_start),
-            "end_of_data": _iso(self.end_of_data),
+            "test_start": iso_utc(self.test_start),
+            "end_of_data": iso_utc(self.end_of_data),
             "snapshot": self.snapshot,
             "window_days": self.config.window_days,
             "window": self.window,
@@ -363,6 +296,8 @@ class ABTestResult:
         }
 
     def summary(self) -> str:
+        """The analysis as text: the sample-ratio check first, then one table per
+        family, the verdict, the weekly looks and notes."""
         cfg = self.config
         lines = []
         if self.srm.status == "mismatch":
@@ -584,8 +519,8 @@ def abtest(ds, assignments: pd.DataFrame | None = None, config: ABTestConfig | N
         The data set (leads, events, outcomes; ``end_of_data`` ends every window).
     assignments : DataFrame, optional
         ``lead_id``, ``arm`` and optional ``assigned_at`` (e.g. from
-        :func:`calib.abtest.read_assignment_table`); default the data set's own
-        assignments table.
+        :func:`calib.abtest.read_assignment_table`); default the config's
+        ``assignments`` file, else the data set's own assignments table.
     config : ABTestConfig, optional
         Options; or give them as keyword arguments (``outcomes=("meeting",)``...).
     rules : RuleSet or sequence of RuleSet
@@ -610,14 +545,50 @@ def abtest(ds, assignments: pd.DataFrame | None = None, config: ABTestConfig | N
     if config is not None and options:
         raise ConfigError("Give either config or keyword options, not both.",
                           code="conflicting_options")
-    if not isinstance(rules, (list, tuple)):
-        rules = (rules,)
+    rules = tuple(rules) if isinstance(rules, (list, tuple)) else (rules,)
     warnings: list[str] = []
+    if assignments is None and cfg.assignments is not None:
+        assignments = read_assignment_table(cfg.assignments)
     lead, arm_names, a_ns = _assignment_frame(ds, assignments)
     if len(lead) == 0:
         raise DataError("The assignments are empty.", code="empty_table")
+    control, arms, planned = _arms(cfg, arm_names, warnings)
+    arm_idx = pd.Index(arms).get_indexer(arm_names)
+    counts = np.bincount(arm_idx, minlength=len(arms))
+    srm = _srm_check(arms, counts, planned)
+    timing, cfg, window = _timing(ds, cfg, lead, a_ns, arm_idx, len(arms), warnings)
+    specs, times = _metric_times(ds, cfg, lead, timing, rules, warnings)
+    rows, looks = _all_metric_rows(specs, times, timing, arm_idx, arms, cfg, warnings)
+    return ABTestResult(config=cfg, control=control, arms=arms,
+                        assigned={a: int(c) for a, c in zip(arms, counts)},
+                        mature={a: int(c) for a, c in zip(arms, timing.n_mature)}, srm=srm,
+                        metrics=tuple(ArmMetric(**r) for r in rows), looks=looks,
+                        test_start=timing.test_start, end_of_data=ds.end_of_data,
+                        snapshot=timing.snapshot, warnings=tuple(dict.fromkeys(warnings)),
+                        window=window.to_dict())
 
-    # ---- arms, control, plan
+
+LOOK_COLUMNS = ["metric", "arm", "look", "look_at", "n_control", "x_control", "n_arm",
+                "x_arm", "diff", "p_naive", "p_always_valid", "cs_low", "cs_high"]
+
+
+def _all_metric_rows(specs, times, timing: _Timing, arm_idx, arms, cfg: ABTestConfig,
+                     warnings: list) -> tuple[list[dict], pd.DataFrame]:
+    """Every metric's rows, with p-values corrected within each family, and the looks."""
+    rows, look_frames = [], []
+    for name, kind, role in specs:
+        metric_rows, frames = _metric_rows(name, kind, role, times[name], timing, arm_idx,
+                                           arms, cfg, warnings)
+        rows += metric_rows
+        look_frames += frames
+    _adjust_within_families(rows, arms[0], cfg.correction)
+    looks = pd.concat(look_frames, ignore_index=True) if look_frames else pd.DataFrame(
+        columns=LOOK_COLUMNS)
+    return rows, looks
+
+
+def _arms(cfg: ABTestConfig, arm_names, warnings: list) -> tuple[str, tuple, ArmAllocation]:
+    """The control, the arms (control first) and the planned allocation."""
     observed = list(dict.fromkeys(sorted(set(arm_names))))
     control = cfg.control
     if control is None:
@@ -643,22 +614,38 @@ def abtest(ds, assignments: pd.DataFrame | None = None, config: ABTestConfig | N
     else:
         arms = (control,) + tuple(a for a in observed if a != control)
         planned = ArmAllocation.equal(arms)
-    arm_idx = pd.Index(arms).get_indexer(arm_names)
-    k = len(arms)
-    if k < 2:
+    if len(arms) < 2:
         raise ConfigError(f"A test needs at least 2 arms; the assignments have only "
                           f"'{control}'.", code="too_few_arms")
+    return control, arms, planned
 
-    # ---- sample-ratio check (all assigned leads)
-    counts = np.bincount(arm_idx, minlength=k)
+
+def _srm_check(arms, counts, planned: ArmAllocation) -> SRMCheck:
+    """The sample-ratio check of every assigned lead, mature or not."""
     w = np.array([planned.to_dict()[a] for a in arms])
     chi2, p_srm = srm_test(counts, w)
-    srm = SRMCheck(observed={a: int(n) for a, n in zip(arms, counts)},
-                   planned={a: float(x) for a, x in zip(arms, w)}, chi2=float(chi2),
-                   p_value=float(p_srm),
-                   status="mismatch" if p_srm < SRM_THRESHOLD else "ok")
+    return SRMCheck(observed={a: int(n) for a, n in zip(arms, counts)},
+                    planned={a: float(x) for a, x in zip(arms, w)}, chi2=float(chi2),
+                    p_value=float(p_srm),
+                    status="mismatch" if p_srm < SRM_THRESHOLD else "ok")
 
-    # ---- assignment times and maturity
+
+@dataclass(frozen=True)
+class _Timing:
+    """When each assigned lead counts: assignment times, window, maturity and looks."""
+
+    a_ns: np.ndarray          # assignment times (created_at when not given)
+    snapshot: bool            # no dates: no windows, no looks
+    window_ns: int
+    end_ns: int
+    mature: np.ndarray        # the lead's window ended by the end of the data
+    n_mature: np.ndarray      # per arm
+    test_start: pd.Timestamp | None
+    looks_t: np.ndarray | None
+
+
+def _timing(ds, cfg: ABTestConfig, lead, a_ns, arm_idx, k: int, warnings: list):
+    """Assignment times, the window (measured when not given) and the mature leads."""
     created_ns = ns_or_never(ds.leads["created_at"]) if "created_at" in ds.leads else None
     if created_ns is not None:
         a_ns = np.where(a_ns == NEVER, created_ns[lead], a_ns)
@@ -680,20 +667,27 @@ def abtest(ds, assignments: pd.DataFrame | None = None, config: ABTestConfig | N
     else:
         mature = a_ns <= end_ns - window_ns
         test_start = pd.Timestamp(int(a_ns.min()), tz="UTC")
-    n_mature = np.bincount(arm_idx[mature], minlength=k)
     if not snapshot and not mature.any():
         warnings.append(f"No lead's {cfg.window_days:g}-day window has ended by the end of "
                         f"the data ({ds.end_of_data:%Y-%m-%d}): nothing can be compared yet.")
+    looks_t = None if snapshot else _look_times(test_start, ds.end_of_data,
+                                                cfg.look_every_days)
+    timing = _Timing(a_ns=a_ns, snapshot=snapshot, window_ns=window_ns, end_ns=end_ns,
+                     mature=mature, n_mature=np.bincount(arm_idx[mature], minlength=k),
+                     test_start=test_start, looks_t=looks_t)
+    return timing, cfg, window
 
-    # ---- metric times per assigned lead
+
+def _metric_times(ds, cfg: ABTestConfig, lead, timing: _Timing, rules, warnings: list):
+    """Every metric's (name, kind, role) and its time per assigned lead (NEVER if none)."""
     from calib.engine.replay import first_outcome_times
 
     specs = _resolve_metrics(ds, cfg)
     outcome_needed = [n for n, kind, _ in specs if kind == "outcome"]
     otimes = first_outcome_times(ds, outcome_needed) if outcome_needed else {}
-    if not snapshot and not mature.any() and otimes:
+    if not timing.snapshot and not timing.mature.any() and otimes:
         from calib.engine.delays import window_hint
-        hint = window_hint({n: otimes[n][lead] for n in otimes}, a_ns, end_ns)
+        hint = window_hint({n: otimes[n][lead] for n in otimes}, timing.a_ns, timing.end_ns)
         if hint:
             warnings[-1] += " " + hint
     times: dict[str, np.ndarray] = {}
@@ -701,7 +695,8 @@ def abtest(ds, assignments: pd.DataFrame | None = None, config: ABTestConfig | N
         if kind == "outcome":
             times[name] = otimes[name][lead]
         else:
-            times[name] = _first_event_after(ds, lead, np.where(a_ns == NEVER, 0, a_ns), name)
+            times[name] = _first_event_after(ds, lead, np.where(timing.a_ns == NEVER, 0,
+                                                                timing.a_ns), name)
     names = [rs.name for rs in rules]
     if len(set(names)) < len(names):
         raise ConfigError(f"Two rule sets share a name ({', '.join(names)}); their MQL "
@@ -709,76 +704,70 @@ def abtest(ds, assignments: pd.DataFrame | None = None, config: ABTestConfig | N
                           suggestion="Give each rule set its own 'name'.")
     for rs in rules:
         name = f"mql:{rs.name}"
-        times[name] = _mql_times(ds, rs, lead, cfg.window_days, warnings)
+        times[name] = _mql_times(ds, rs, lead, cfg.window_days)
         specs.append((name, "mql", "secondary"))
+    return specs, times
 
-    # ---- per-metric counts and comparisons
-    rows: list[dict] = []
-    look_frames = []
-    looks_t = _look_times(test_start, ds.end_of_data, cfg.look_every_days) if not snapshot else None
-    for name, kind, role in specs:
-        t = times[name]
-        occurred = t != NEVER
-        if snapshot:
-            success = occurred
-            before = np.zeros(len(lead), dtype=bool)
-        else:
-            success = mature & occurred & (t >= a_ns) & (t - a_ns <= window_ns)
-            before = mature & occurred & (t < a_ns)
-        x = np.bincount(arm_idx[success], minlength=k)
-        n = n_mature
-        n_before = np.bincount(arm_idx[before], minlength=k)
-        if kind == "outcome" and n_before.sum():
-            warnings.append(f"{int(n_before.sum())} lead(s) had their first '{name}' before "
-                            "they were assigned; they count as failures.")
-        lo, hi = proportion_ci(x, n, alpha=cfg.alpha)
-        lo, hi = np.atleast_1d(lo), np.atleast_1d(hi)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rate = np.where(n > 0, x / np.maximum(n, 1), np.nan)
-        cum = None
-        if looks_t is not None and len(looks_t):
-            cum = _look_counts(looks_t, a_ns + window_ns, mature, success, arm_idx, k)
-        for j, arm in enumerate(arms):
-            row = dict(metric=name, kind=kind, role=role, arm=arm, n=int(n[j]),
-                       successes=int(x[j]), rate=float(rate[j]), ci_low=float(lo[j]),
-                       ci_high=float(hi[j]), before_assignment=int(n_before[j]))
-            if j > 0:
-                row.update(_compare(int(x[j]), int(n[j]), int(x[0]), int(n[0]), arm, control,
-                                    cfg))
-                if cum is not None:
-                    frame, p_av, cs = _history(name, arm, looks_t, cum, j, cfg)
-                    look_frames.append(frame)
-                    if row["status"] != "no_data":
-                        row["p_always_valid"] = p_av
-                        row["cs_low"], row["cs_high"] = cs
-                elif row["status"] != "no_data":
-                    row["p_always_valid"] = float(always_valid_pvalue(
-                        x[j], n[j], x[0], n[0], tau=cfg.tau))
-                    cs = confidence_sequence(x[j], n[j], x[0], n[0], alpha=cfg.alpha, tau=cfg.tau)
-                    row["cs_low"], row["cs_high"] = float(cs[0]), float(cs[1])
-            rows.append(row)
 
-    # ---- multiple testing, within each family
+def _metric_rows(name, kind, role, t, timing: _Timing, arm_idx, arms, cfg: ABTestConfig,
+                 warnings: list) -> tuple[list[dict], list]:
+    """One metric's row per arm (counts, rate, comparison with the control) and its
+    weekly look history per treatment arm."""
+    k = len(arms)
+    occurred = t != NEVER
+    if timing.snapshot:
+        success = occurred
+        before = np.zeros(len(t), dtype=bool)
+    else:
+        a_ns, mature = timing.a_ns, timing.mature
+        success = mature & occurred & (t >= a_ns) & (t - a_ns <= timing.window_ns)
+        before = mature & occurred & (t < a_ns)
+    x = np.bincount(arm_idx[success], minlength=k)
+    n = timing.n_mature
+    n_before = np.bincount(arm_idx[before], minlength=k)
+    if kind == "outcome" and n_before.sum():
+        warnings.append(f"{int(n_before.sum())} lead(s) had their first '{name}' before "
+                        "they were assigned; they count as failures.")
+    lo, hi = proportion_ci(x, n, alpha=cfg.alpha)
+    lo, hi = np.atleast_1d(lo), np.atleast_1d(hi)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(n > 0, x / np.maximum(n, 1), np.nan)
+    looks_t = timing.looks_t
+    cum = None
+    if looks_t is not None and len(looks_t):
+        cum = _look_counts(looks_t, timing.a_ns + timing.window_ns, timing.mature, success,
+                           arm_idx, k)
+    rows, frames = [], []
+    for j, arm in enumerate(arms):
+        row = dict(metric=name, kind=kind, role=role, arm=arm, n=int(n[j]),
+                   successes=int(x[j]), rate=float(rate[j]), ci_low=float(lo[j]),
+                   ci_high=float(hi[j]), before_assignment=int(n_before[j]))
+        if j > 0:
+            row.update(_compare(int(x[j]), int(n[j]), int(x[0]), int(n[0]), arm, arms[0], cfg))
+            if cum is not None:
+                frame, p_av, cs = _history(name, arm, looks_t, cum, j, cfg)
+                frames.append(frame)
+            elif row["status"] != "no_data":
+                p_av = float(always_valid_pvalue(x[j], n[j], x[0], n[0], tau=cfg.tau))
+                cs = confidence_sequence(x[j], n[j], x[0], n[0], alpha=cfg.alpha, tau=cfg.tau)
+            if row["status"] != "no_data":
+                row["p_always_valid"] = p_av
+                row["cs_low"], row["cs_high"] = float(cs[0]), float(cs[1])
+        rows.append(row)
+    return rows, frames
+
+
+def _adjust_within_families(rows: list[dict], control: str, correction: str) -> None:
+    """Correct the p-values of each family (primary, guardrail, secondary) in place."""
     for role in ROLES:
         idx = [i for i, r in enumerate(rows) if r["role"] == role and r["arm"] != control]
         if not idx:
             continue
         for src, dst in (("p_value", "p_adjusted"), ("p_always_valid", "p_always_valid_adjusted")):
             p = np.array([rows[i].get(src, np.nan) for i in idx], dtype=float)
-            adj = adjust_pvalues(p, method=cfg.correction)
+            adj = adjust_pvalues(p, method=correction)
             for i, v in zip(idx, adj):
                 rows[i][dst] = float(v)
-    metrics = tuple(ArmMetric(**r) for r in rows)
-    looks = pd.concat(look_frames, ignore_index=True) if look_frames else pd.DataFrame(
-        columns=["metric", "arm", "look", "look_at", "n_control", "x_control", "n_arm",
-                 "x_arm", "diff", "p_naive", "p_always_valid", "cs_low", "cs_high"])
-    return ABTestResult(config=cfg, control=control, arms=arms,
-                        assigned={a: int(c) for a, c in zip(arms, counts)},
-                        mature={a: int(c) for a, c in zip(arms, n_mature)}, srm=srm,
-                        metrics=metrics, looks=looks, test_start=test_start,
-                        end_of_data=ds.end_of_data, snapshot=snapshot,
-                        warnings=tuple(dict.fromkeys(warnings)),
-                        window=window.to_dict())
 
 
 def _measured_window(ds, cfg: ABTestConfig, lead, a_ns, snapshot: bool):
@@ -865,7 +854,7 @@ def _history(name, arm, looks_t, cum, j, cfg):
     return frame, p_av, cs
 
 
-def _mql_times(ds, rules, lead, window_days, warnings) -> np.ndarray:
+def _mql_times(ds, rules, lead, window_days) -> np.ndarray:
     """Each assigned lead's MQL time under a rule set (NEVER if none; 0 in snapshots)."""
     from calib.engine import replay
 

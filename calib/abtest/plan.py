@@ -84,6 +84,7 @@ class TestPlan:
     method: str = "normal"
 
     def to_dict(self) -> dict:
+        """JSON-safe dict of every field (what ``calib plan --json`` prints)."""
         d = asdict(self)
         for k, v in d.items():
             if isinstance(v, float) and not math.isfinite(v):
@@ -98,6 +99,7 @@ class TestPlan:
         return pd.DataFrame(rows)
 
     def summary(self) -> str:
+        """The plan as text: effect, leads per arm, duration and the test it assumes."""
         comparisons = self.arms - 1
         level = (f"two-sided alpha {self.alpha:g}"
                  + (f" split over {comparisons} comparisons with the control "
@@ -199,32 +201,13 @@ def plan_test(baseline_rate: float, effect: float | None = None, *, relative: bo
            "--n-per-arm (for the detectable effect).", code="conflicting_options")
     n_treatments = arms - 1
     p_c = float(baseline_rate)
+    design = dict(alpha=alpha, power=power, ratio=ratio, n_treatments=n_treatments)
     try:
         if effect is not None:
-            _check(effect != 0, "--mde must not be 0: no test can detect a zero effect.")
-            d = effect * p_c if relative else float(effect)
-            p_t = p_c + d
-            _check(0 <= p_t <= 1, f"The baseline rate plus the effect must be a rate in "
-                   f"[0, 1]. Got {p_c:g} + {d:g} = {p_t:g}.",
-                   suggestion="Use --relative for an effect relative to the baseline.")
-            n_c = math.ceil(float(sample_size(p_c, p_t, alpha=alpha, power=power, ratio=ratio,
-                                              n_treatments=n_treatments)) - 1e-9)
-            n_t = math.ceil(ratio * n_c - 1e-9)
+            d, n_c, n_t = _leads_for(p_c, effect, relative, design)
             solved = "sample_size"
         else:
-            if weeks is not None:
-                _check(weeks > 0, f"--weeks must be > 0. Got {weeks!r}.")
-                _check(leads_per_week is not None, "--weeks needs --leads-per-week.",
-                       code="conflicting_options")
-                total = weeks * leads_per_week
-                n_c = total / (1 + n_treatments * ratio)
-            else:
-                _check(n_per_arm > 0, f"--n-per-arm must be > 0. Got {n_per_arm!r}.")
-                n_c = float(n_per_arm)
-            n_t = ratio * n_c
-            d = float(mde(p_c, n_c, alpha=alpha, power=power, ratio=ratio,
-                          n_treatments=n_treatments))
-            p_t = p_c + d
+            d, n_c, n_t = _effect_for(p_c, weeks, leads_per_week, n_per_arm, design)
             solved = "mde"
     except StatsInputError as e:  # a combination the formulas cannot take
         raise ConfigError(str(e), code=e.code) from None
@@ -234,14 +217,55 @@ def plan_test(baseline_rate: float, effect: float | None = None, *, relative: bo
         weeks_enrol = float(weeks)
     readout = weeks_enrol + window_days / 7 if weeks_enrol is not None else None
     return TestPlan(baseline_rate=p_c, mde_absolute=d, mde_relative=d / p_c,
-                    treatment_rate=p_t, alpha=float(alpha), power=float(power),
+                    treatment_rate=p_c + d, alpha=float(alpha), power=float(power),
                     arms=int(arms), ratio=float(ratio), n_control=n_c, n_treatment=n_t,
                     n_total=n_total, leads_per_week=leads_per_week,
                     weeks_to_enrol=weeks_enrol, window_days=float(window_days),
                     weeks_until_readout=readout, solved_for=solved)
 
 
+def _leads_for(p_c: float, effect: float, relative: bool, design: dict):
+    """The effect and the leads per control and treatment arm (rounded up) to detect it."""
+    _check(effect != 0, "--mde must not be 0: no test can detect a zero effect.")
+    d = effect * p_c if relative else float(effect)
+    p_t = p_c + d
+    _check(0 <= p_t <= 1, f"The baseline rate plus the effect must be a rate in "
+           f"[0, 1]. Got {p_c:g} + {d:g} = {p_t:g}.",
+           suggestion="Use --relative for an effect relative to the baseline.")
+    n_c = math.ceil(float(sample_size(p_c, p_t, **design)) - 1e-9)
+    return d, n_c, math.ceil(design["ratio"] * n_c - 1e-9)
+
+
+def _effect_for(p_c: float, weeks, leads_per_week, n_per_arm, design: dict):
+    """The detectable effect and the leads per arm of the weeks (or leads) available."""
+    ratio, n_treatments = design["ratio"], design["n_treatments"]
+    if weeks is not None:
+        _check(weeks > 0, f"--weeks must be > 0. Got {weeks!r}.")
+        _check(leads_per_week is not None, "--weeks needs --leads-per-week.",
+               code="conflicting_options")
+        n_c = weeks * leads_per_week / (1 + n_treatments * ratio)
+    else:
+        _check(n_per_arm > 0, f"--n-per-arm must be > 0. Got {n_per_arm!r}.")
+        n_c = float(n_per_arm)
+    return float(mde(p_c, n_c, **design)), n_c, ratio * n_c
+
+
 def achieved_power(plan: TestPlan) -> float:
-    """The power the plan's sample has against its effect (a check of the plan)."""
+    """The power the plan's sample has against its effect (a check of the plan).
+
+    Parameters
+    ----------
+    plan : TestPlan
+
+    Returns
+    -------
+    float
+        At least the plan's ``power`` when the leads were rounded up.
+
+    Examples
+    --------
+    >>> round(achieved_power(plan_test(0.10, 0.02)), 4)
+    0.8
+    """
     return float(power(plan.baseline_rate, plan.treatment_rate, plan.n_control,
                        alpha=plan.alpha, ratio=plan.ratio, n_treatments=plan.arms - 1))

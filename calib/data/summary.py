@@ -7,12 +7,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from calib.data.dataset import Dataset
-
-
-def _iso(ts) -> str | None:
-    if ts is None or pd.isna(ts):
-        return None
-    return pd.Timestamp(ts).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+from calib.io import iso_utc as _iso
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from calib.io import iso_utc as _iso
 from calib.stats.intervals import proportion_ci
-
-
-def _iso(ts) -> str | None:
-    if ts is None or pd.isna(ts):
-        return None
-    return pd.Timestamp(ts).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _num(x, digits: int = 6):

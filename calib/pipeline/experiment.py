@@ -58,6 +58,7 @@ import math
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from calib.data.mapping import ColumnMapping
 from calib.engine.config import SweepConfig
@@ -65,14 +66,15 @@ from calib.errors import CalibError, ConfigError
 from calib.rules.config import _suggest
 from calib.rules.io import read_toml
 
+if TYPE_CHECKING:
+    from calib.abtest.config import ABTestConfig
+
 TOP = ("name", "description", "outcomes", "primary_outcome", "window_days", "train_until",
        "capacity_mql_per_week", "seed", "data", "rules", "sweep", "fit", "abtest", "report",
        "engine", "refine")
 DATA_KEYS = ("path", "files", "columns", "exclude", "preset", "url", "tables", "queries")
 RULES_KEYS = ("baseline", "candidates", "history")
 FIT_KEYS = ("enabled", "outcome", "horizon_days", "holdout_column", "points_step")
-ABTEST_KEYS = ("assignments", "control", "outcomes", "planned", "guardrails", "window_days",
-               "correction", "arms")
 REPORT_KEYS = ("out", "title", "bootstrap", "previous")
 ENGINE_KEYS = ("scheduler",)
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -85,18 +87,6 @@ def _check(d: dict, allowed, section: str, source: str) -> None:
         if k not in allowed:
             raise ConfigError(f"Unknown key '{k}' of {section} in {source}.", code="unknown_key",
                               suggestion=_suggest(k, allowed))
-
-
-@dataclass(frozen=True)
-class AbTestConfig:
-    assignments: Path | None = None
-    control: str | None = None
-    outcomes: tuple[str, ...] | None = None
-    planned: dict | None = None
-    guardrails: tuple[str, ...] = ()
-    window_days: float | None = None
-    correction: str = "holm"
-    arms: dict | None = None  # arm -> what it does, in words, for the report
 
 
 @dataclass(frozen=True)
@@ -312,7 +302,7 @@ class Experiment:
     sweep: SweepConfig = field(default_factory=SweepConfig)
     fit: bool = True
     fit_options: dict = field(default_factory=dict)
-    abtest: AbTestConfig | None = None
+    abtest: ABTestConfig | None = None  # [abtest]
     report: ReportConfig = field(default_factory=ReportConfig)
     scheduler: str | None = None  # [engine] scheduler (see calib.distributed.backend)
     history: object = None   # [rules] history: a calib.refine.RuleHistory
@@ -418,15 +408,6 @@ class Experiment:
                        refine=self.refine or RefineConfig())
 
 
-def _arm_descriptions(arms, src) -> dict | None:
-    if arms is None:
-        return None
-    if not isinstance(arms, dict) or not all(isinstance(v, str) for v in arms.values()):
-        raise ConfigError(f"'arms' of [abtest] in {src} must be a table of arm = \"what it "
-                          f"does\". Got {arms!r}.", code="invalid_value")
-    return dict(arms)
-
-
 def load_experiment(path) -> Experiment:
     """Read and check an experiment file; every path is resolved against its folder.
 
@@ -477,21 +458,9 @@ def _experiment(d: dict, path: Path) -> Experiment:
     _check(fit_d, FIT_KEYS, "[fit]", src)
     ab = None
     if "abtest" in d:
-        a = d["abtest"]
-        _check(a, ABTEST_KEYS, "[abtest]", src)
-        ab = AbTestConfig(
-            assignments=(base / a["assignments"]) if "assignments" in a else None,
-            control=a.get("control"),
-            outcomes=tuple(a["outcomes"]) if "outcomes" in a else None,
-            planned=a.get("planned"), guardrails=tuple(a.get("guardrails", ())),
-            window_days=_days(num("abtest.window_days", a["window_days"]), "abtest.window_days",
-                              src) if "window_days" in a else None,
-            correction=a.get("correction", "holm"),
-            arms=_arm_descriptions(a.get("arms"), src),
-        )
-        if ab.correction not in ("holm", "bh"):
-            raise ConfigError(f"'correction' of [abtest] in {src} must be 'holm' or 'bh'. Got "
-                              f"{ab.correction!r}.", code="invalid_value")
+        from calib.abtest.config import ABTestConfig
+
+        ab = ABTestConfig.from_dict(d["abtest"], source=src, base=base)
     report = ReportConfig.from_dict(d.get("report", {}), base=base, source=src)
     scheduler = _scheduler(d.get("engine", {}), base, src)
     return Experiment(
@@ -601,15 +570,15 @@ def _relative(path: Path, base: Path) -> str:
         return Path(path).as_posix()
 
 
-def _abtest_dict(a: AbTestConfig | None, base: Path) -> dict | None:
-    """The ``[abtest]`` table of a live-test config (None without one)."""
+def _abtest_dict(a: ABTestConfig | None, base: Path) -> dict | None:
+    """The ``[abtest]`` table of a live-test config (None without one), its assignments
+    file relative to ``base`` as the experiment file writes it."""
     if a is None:
         return None
-    d = {"assignments": _relative(a.assignments, base) if a.assignments is not None else None,
-         "control": a.control, "outcomes": list(a.outcomes) if a.outcomes is not None else None,
-         "planned": a.planned, "guardrails": list(a.guardrails), "window_days": a.window_days,
-         "correction": a.correction, "arms": a.arms}
-    return {k: v for k, v in d.items() if v is not None}
+    d = a.to_dict()
+    if a.assignments is not None:
+        d["assignments"] = _relative(a.assignments, base)
+    return d
 
 
 def _days(value, key: str, src: str):

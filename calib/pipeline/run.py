@@ -386,20 +386,14 @@ def _score_by_outcome(ds, res: dict, outcomes) -> pd.DataFrame:
 
 
 def _abtest(abtest, ds, exp: Experiment, W: float, outcomes=None):
-    from calib.abtest.assign import ArmAllocation, read_assignment_table
-    from calib.abtest.live import ABTestConfig
+    from dataclasses import replace
 
     a = exp.abtest
-    planned = None
-    if a.planned:
-        planned = ArmAllocation.from_dict(a.planned) if hasattr(ArmAllocation, "from_dict") \
-            else ArmAllocation(**a.planned)
-    # the outcomes the experiment asks about, not every outcome in the data
-    cfg = ABTestConfig(control=a.control, outcomes=a.outcomes or outcomes, guardrails=a.guardrails,
-                       window_days=a.window_days or exp.window_days, planned=planned,
-                       correction=a.correction)  # neither set: measured from assignment
-    table = read_assignment_table(a.assignments) if a.assignments is not None else None
-    return abtest(ds, table, cfg)
+    # the outcomes the experiment asks about, not every outcome in the data; with
+    # neither window set, the window is measured from the assignment times
+    cfg = replace(a, outcomes=a.outcomes or outcomes,
+                  window_days=a.window_days or exp.window_days)
+    return abtest(ds, None, cfg)  # the config's assignments file, else the data set's
 
 
 def _bar(desc: str, unit: str, *, enabled: bool):

@@ -1,6 +1,11 @@
 """Statistics for comparing conversion rates: intervals, tests, planning, peeking guards.
 
-Pure numpy/scipy (statsmodels only in the tests as a reference); never plots.
+numpy, with scipy and statsmodels where they compute the same thing (imported inside
+the functions, so that ``import calib`` stays light); never plots. calib keeps its own
+code only where they lack something: the Wilson interval of every replay (without
+loading scipy), the score interval for a difference (statsmodels 0.15's is wrong),
+vectorised z-tests and the edge rules at ``x == 0`` and ``x == n``.
+
 Functions are vectorised over arrays of counts where that makes sense, return ``nan``
 (not an exception) where a valid input has no estimable answer (an arm with no
 trials, no variation), and raise :class:`StatsInputError` on bad input.

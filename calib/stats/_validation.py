@@ -64,14 +64,7 @@ def check_counts(x, n, func: str, suffix: str = "") -> tuple[np.ndarray, np.ndar
             f"The '{x_name}' of {func} must be >= 0. Got {_show(x[x < 0])}.",
             code="negative_count",
         )
-    try:
-        x, n = np.broadcast_arrays(x, n)
-    except ValueError:
-        raise StatsInputError(
-            f"The '{x_name}' and '{n_name}' of {func} must have broadcastable shapes. "
-            f"Got {np.shape(x)} and {np.shape(n)}.",
-            code="shape_mismatch",
-        ) from None
+    x, n = broadcast((x, n), (x_name, n_name), func)
     if np.any(x > n):
         bad = x > n
         raise StatsInputError(
@@ -80,6 +73,24 @@ def check_counts(x, n, func: str, suffix: str = "") -> tuple[np.ndarray, np.ndar
             code="count_exceeds_trials",
         )
     return x, n
+
+
+def check_two_arms(x1, n1, x2, n2, func: str) -> list[np.ndarray]:
+    """Check the counts of two arms (as :func:`check_counts`) and broadcast all four."""
+    x1, n1 = check_counts(x1, n1, func, "1")
+    x2, n2 = check_counts(x2, n2, func, "2")
+    return broadcast((x1, n1, x2, n2), ("x1", "n1", "x2", "n2"), func)
+
+
+def broadcast(arrays, names, func: str, must: str = "have broadcastable shapes"):
+    """Broadcast arrays against each other, or raise naming them and their shapes."""
+    try:
+        return np.broadcast_arrays(*arrays)
+    except ValueError:
+        quoted = " and ".join(f"'{n}'" for n in names)
+        shapes = " and ".join(str(np.shape(a)) for a in arrays)
+        raise StatsInputError(f"The {quoted} of {func} must {must}. Got shapes {shapes}.",
+                              code="shape_mismatch") from None
 
 
 def check_alpha(alpha, func: str, name: str = "alpha") -> float:

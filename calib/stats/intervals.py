@@ -17,10 +17,11 @@ from calib.stats._validation import (
     check_alpha,
     check_choice,
     check_counts,
+    check_two_arms,
     scalar_or_array,
 )
 
-special, stats = lazy_modules("scipy.special", "scipy.stats")
+(special,) = lazy_modules("scipy.special")
 
 ProportionMethod = Literal["wilson", "agresti_coull", "jeffreys", "clopper_pearson"]
 DiffMethod = Literal["newcombe", "score", "wald", "agresti_caffo"]
@@ -93,32 +94,38 @@ def _proportion_ci(x: np.ndarray, n: np.ndarray, alpha: float, method: str):
     """Unchecked core of :func:`proportion_ci` on float arrays."""
     empty = n == 0
     n_safe = np.where(empty, 1.0, n)
-    p = x / n_safe
-    z = _z(alpha)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if method == "wilson":
-            z2 = z * z
-            denom = 1 + z2 / n_safe
-            center = (p + z2 / (2 * n_safe)) / denom
-            half = z * np.sqrt(p * (1 - p) / n_safe + z2 / (4 * n_safe**2)) / denom
-            # exact at the edges: rounding would otherwise leave 1 - 1e-16 for x == n
-            low = np.where(x == 0, 0.0, center - half)
-            high = np.where(x == n_safe, 1.0, center + half)
-        elif method == "agresti_coull":
-            n_tilde = n_safe + z * z
-            p_tilde = (x + z * z / 2) / n_tilde
-            half = z * np.sqrt(p_tilde * (1 - p_tilde) / n_tilde)
-            low, high = p_tilde - half, p_tilde + half
-        elif method == "jeffreys":
-            a, b = x + 0.5, n_safe - x + 0.5
-            low = np.where(x == 0, 0.0, stats.beta.ppf(alpha / 2, a, b))
-            high = np.where(x == n_safe, 1.0, stats.beta.isf(alpha / 2, a, b))
-        else:  # clopper_pearson
-            low = np.where(x == 0, 0.0, stats.beta.ppf(alpha / 2, x, n_safe - x + 1))
-            high = np.where(x == n_safe, 1.0, stats.beta.isf(alpha / 2, x + 1, n_safe - x))
+    if method == "wilson":
+        low, high = _wilson(x, n_safe, alpha)
+    else:
+        from statsmodels.stats.proportion import proportion_confint
+
+        sm_method = "beta" if method == "clopper_pearson" else method
+        with np.errstate(invalid="ignore", divide="ignore"):
+            low, high = proportion_confint(x, n_safe, alpha=alpha, method=sm_method)
+        # the edge rule statsmodels lacks for Jeffreys (Brown, Cai & DasGupta 2001,
+        # 4.1.2): the interval always holds x / n; the other methods already end at 0
+        # for x == 0 and at 1 for x == n
+        low = np.where(x == 0, 0.0, low)
+        high = np.where(x == n_safe, 1.0, high)
     low = np.where(empty, np.nan, np.clip(low, 0.0, 1.0))
     high = np.where(empty, np.nan, np.clip(high, 0.0, 1.0))
     return low, high
+
+
+def _wilson(x: np.ndarray, n: np.ndarray, alpha: float):
+    """The Wilson interval, written out rather than taken from statsmodels'
+    ``proportion_confint(method="wilson")`` (the same numbers; a test compares them):
+    every replay reports one, and importing statsmodels' proportion module would load
+    ``scipy.stats`` into each replay (about a second on a small command). The bounds
+    are exact at the edges, where rounding would otherwise leave ``1 - 1e-16`` for
+    ``x == n``."""
+    p = x / n
+    z = _z(alpha)
+    z2 = z * z
+    denom = 1 + z2 / n
+    center = (p + z2 / (2 * n)) / denom
+    half = z * np.sqrt(p * (1 - p) / n + z2 / (4 * n**2)) / denom
+    return np.where(x == 0, 0.0, center - half), np.where(x == n, 1.0, center + half)
 
 
 def diff_ci(x1, n1, x2, n2, *, alpha: float = 0.05, method: DiffMethod = "newcombe"):
@@ -161,11 +168,9 @@ def diff_ci(x1, n1, x2, n2, *, alpha: float = 0.05, method: DiffMethod = "newcom
     0.0524 0.3339
     """
     func = "diff_ci"
-    x1, n1 = check_counts(x1, n1, func, "1")
-    x2, n2 = check_counts(x2, n2, func, "2")
+    x1, n1, x2, n2 = check_two_arms(x1, n1, x2, n2, func)
     alpha = check_alpha(alpha, func)
     check_choice(method, DIFF_METHODS, "method", func)
-    x1, n1, x2, n2 = np.broadcast_arrays(x1, n1, x2, n2)
     low, high = _diff_ci(x1, n1, x2, n2, alpha, method)
     return scalar_or_array(low), scalar_or_array(high)
 
@@ -174,22 +179,19 @@ def _diff_ci(x1, n1, x2, n2, alpha: float, method: str):
     """Unchecked core of :func:`diff_ci` on broadcast float arrays."""
     empty = (n1 == 0) | (n2 == 0)
     n1s, n2s = np.where(n1 == 0, 1.0, n1), np.where(n2 == 0, 1.0, n2)
-    p1, p2 = x1 / n1s, x2 / n2s
-    diff = p1 - p2
-    z = _z(alpha)
-    if method == "newcombe":
-        l1, u1 = _proportion_ci(x1, n1s, alpha, "wilson")
-        l2, u2 = _proportion_ci(x2, n2s, alpha, "wilson")
-        low = diff - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
-        high = diff + np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
-    elif method == "score":
-        low, high = _score_diff_ci(x1, n1s, x2, n2s, z)
+    if method == "score":
+        # statsmodels 0.15's score interval for a difference is wrong (see
+        # _restricted_mle), so this one is calib's own
+        low, high = _score_diff_ci(x1, n1s, x2, n2s, _z(alpha))
     else:
-        add = 1.0 if method == "agresti_caffo" else 0.0
-        m1, m2 = n1s + 2 * add, n2s + 2 * add
-        q1, q2 = (x1 + add) / m1, (x2 + add) / m2
-        half = z * np.sqrt(q1 * (1 - q1) / m1 + q2 * (1 - q2) / m2)
-        low, high = np.clip(q1 - q2 - half, -1, 1), np.clip(q1 - q2 + half, -1, 1)
+        from statsmodels.stats.proportion import confint_proportions_2indep
+
+        sm_method = {"newcombe": "newcomb", "agresti_caffo": "agresti-caffo"}.get(method,
+                                                                                 method)
+        # vectorised over arrays of counts (one numpy expression per bound)
+        low, high = confint_proportions_2indep(x1, n1s, x2, n2s, method=sm_method,
+                                               compare="diff", alpha=alpha)
+        low, high = np.clip(low, -1, 1), np.clip(high, -1, 1)  # statsmodels does not clip
     low = np.where(empty, np.nan, low)
     high = np.where(empty, np.nan, high)
     return low, high
@@ -297,19 +299,19 @@ def ratio_ci(x1, n1, x2, n2, *, alpha: float = 0.05, method: RatioMethod = "katz
     -0.066 +0.542
     """
     func = "ratio_ci"
-    x1, n1 = check_counts(x1, n1, func, "1")
-    x2, n2 = check_counts(x2, n2, func, "2")
+    x1, n1, x2, n2 = check_two_arms(x1, n1, x2, n2, func)
     alpha = check_alpha(alpha, func)
     check_choice(method, RATIO_METHODS, "method", func)
-    x1, n1, x2, n2 = np.broadcast_arrays(x1, n1, x2, n2)
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
     add = 0.5 if method == "log_adjusted" else 0.0
-    a1, m1, a2, m2 = x1 + add, n1 + add, x2 + add, n2 + add
-    undefined = (n1 == 0) | (n2 == 0) | (a1 == 0) | (a2 == 0)
-    a1, a2 = np.where(undefined, 1.0, a1), np.where(undefined, 1.0, a2)
-    m1, m2 = np.where(undefined, 1.0, m1), np.where(undefined, 1.0, m2)
-    z = _z(alpha)
-    log_ratio = np.log(a1 / m1) - np.log(a2 / m2)
-    half = z * np.sqrt(np.maximum(1 / a1 - 1 / m1 + 1 / a2 - 1 / m2, 0.0))
-    low = np.where(undefined, np.nan, np.expm1(log_ratio - half))
-    high = np.where(undefined, np.nan, np.expm1(log_ratio + half))
+    # statsmodels gives inf or nan with warnings where the log is undefined: those
+    # cells get placeholder counts here and nan below
+    undefined = (n1 == 0) | (n2 == 0) | (x1 + add == 0) | (x2 + add == 0)
+    x1, x2 = np.where(undefined, 1.0, x1), np.where(undefined, 1.0, x2)
+    n1, n2 = np.where(undefined, 2.0, n1), np.where(undefined, 2.0, n2)
+    low, high = confint_proportions_2indep(x1, n1, x2, n2, compare="ratio", alpha=alpha,
+                                           method=method.replace("katz", "log").replace("_", "-"))
+    low = np.where(undefined, np.nan, np.asarray(low) - 1)
+    high = np.where(undefined, np.nan, np.asarray(high) - 1)
     return scalar_or_array(low), scalar_or_array(high)

@@ -61,7 +61,9 @@ POWER_METHODS = ("normal", "arcsine")
 _BISECTION_STEPS = 80
 
 
-def _check_common(func, alpha, ratio, method, n_treatments):
+def _check_common(func, p_control, alpha, ratio, method, n_treatments):
+    """The checked baseline rate, the level per comparison and the ratio."""
+    p_c = check_rate(p_control, "p_control", func)
     alpha = check_alpha(alpha, func)
     ratio = check_positive(ratio, "ratio", func)
     check_choice(method, POWER_METHODS, "method", func)
@@ -69,7 +71,7 @@ def _check_common(func, alpha, ratio, method, n_treatments):
         raise StatsInputError(
             f"The 'n_treatments' of {func} must be a whole number >= 1. Got {n_treatments!r}.",
             code="invalid_arms")
-    return alpha / n_treatments, ratio
+    return p_c, alpha / n_treatments, ratio
 
 
 def _sigmas(p_c, p_t, ratio):
@@ -125,8 +127,7 @@ def sample_size(p_control, p_treatment, *, alpha: float = 0.05, power: float = 0
     3834.61
     """
     func = "sample_size"
-    alpha, ratio = _check_common(func, alpha, ratio, method, n_treatments)
-    p_c = check_rate(p_control, "p_control", func)
+    p_c, alpha, ratio = _check_common(func, p_control, alpha, ratio, method, n_treatments)
     p_t = check_rate(p_treatment, "p_treatment", func, closed=True)
     power = check_alpha(power, func, name="power")
     z_a, z_b = stats.norm.isf(alpha / 2), stats.norm.ppf(power)
@@ -146,10 +147,8 @@ def power(p_control, p_treatment, n_control, *, alpha: float = 0.05, ratio: floa
 
     Parameters
     ----------
-    p_control : float or array_like
-        Baseline rate, in (0, 1).
-    p_treatment : float or array_like
-        Rate under the treatment, in [0, 1].
+    p_control, p_treatment : float or array_like
+        Baseline rate, in (0, 1), and the rate under the treatment, in [0, 1].
     n_control : float or array_like
         Leads in the control arm (> 0); the treatment arm has ``ratio * n_control``.
     alpha, ratio, method, n_treatments
@@ -168,8 +167,7 @@ def power(p_control, p_treatment, n_control, *, alpha: float = 0.05, ratio: floa
     0.6970
     """
     func = "power"
-    alpha, ratio = _check_common(func, alpha, ratio, method, n_treatments)
-    p_c = check_rate(p_control, "p_control", func)
+    p_c, alpha, ratio = _check_common(func, p_control, alpha, ratio, method, n_treatments)
     p_t = check_rate(p_treatment, "p_treatment", func, closed=True)
     n_c = check_positive(n_control, "n_control", func)
     return scalar_or_array(_power(p_c, p_t, n_c, alpha, ratio, method))
@@ -210,8 +208,7 @@ def mde(p_control, n_control, *, alpha: float = 0.05, power: float = 0.8,
     0.200
     """
     func = "mde"
-    alpha, ratio = _check_common(func, alpha, ratio, method, n_treatments)
-    p_c = check_rate(p_control, "p_control", func)
+    p_c, alpha, ratio = _check_common(func, p_control, alpha, ratio, method, n_treatments)
     n_c = check_positive(n_control, "n_control", func)
     target = check_alpha(power, func, name="power")
     p_c, n_c, ratio = np.broadcast_arrays(p_c, n_c, ratio)

@@ -43,8 +43,8 @@ from calib.stats._validation import (
     as_float_array,
     check_alpha,
     check_choice,
-    check_counts,
     check_positive,
+    check_two_arms,
     scalar_or_array,
 )
 
@@ -65,9 +65,7 @@ SPENDING_KINDS = ("obrien_fleming", "pocock")
 
 
 def _diff_and_variance(x1, n1, x2, n2, func):
-    x1, n1 = check_counts(x1, n1, func, "1")
-    x2, n2 = check_counts(x2, n2, func, "2")
-    x1, n1, x2, n2 = np.broadcast_arrays(x1, n1, x2, n2)
+    x1, n1, x2, n2 = check_two_arms(x1, n1, x2, n2, func)
     with np.errstate(invalid="ignore", divide="ignore"):
         p1, p2 = x1 / n1, x2 / n2
         var = p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2
@@ -307,51 +305,63 @@ def spending_bounds(n_looks: int, alpha: float = 0.05, *,
                               f"Got {n_looks!r}.", code="invalid_looks")
     alpha = check_alpha(alpha, func)
     check_choice(kind, SPENDING_KINDS, "kind", func)
-    if information_fractions is None:
-        t = np.arange(1, n_looks + 1) / n_looks
-    else:
-        t = as_float_array(information_fractions, "information_fractions", func)
-        if (t.shape != (n_looks,) or np.any(np.diff(t) <= 0) or t[0] <= 0 or t[-1] > 1):
-            raise StatsInputError(
-                f"The 'information_fractions' of {func} must be {n_looks} increasing "
-                f"values in (0, 1]. Got {t!r}.", code="invalid_fractions")
+    t = _information_fractions(n_looks, information_fractions, func)
     cumulative = _spent(t, alpha, kind)
     increments = np.diff(cumulative, prepend=0.0)
-
     bounds = []
     grid = weights = density = None  # of the score S(t) = Z(t) sqrt(t) on (-b, b)
     for k in range(n_looks):
-        target = increments[k]
         if k == 0:
-            z = stats.norm.isf(target / 2) if target > 0 else np.inf
+            z = stats.norm.isf(increments[0] / 2) if increments[0] > 0 else np.inf
         else:
-            sd = math.sqrt(t[k] - t[k - 1])
-
-            def crossing(b, grid=grid, weights=weights, density=density, sd=sd):
-                tails = stats.norm.sf((b - grid) / sd) + stats.norm.cdf((-b - grid) / sd)
-                return float(np.sum(weights * density * tails))
-
-            scale = math.sqrt(t[k])
-            if target <= 0 or crossing(_Z_CAP * scale) >= target:
-                z = np.inf
-            else:
-                z = optimize.brentq(lambda zz: crossing(zz * scale) - target, 0.0, _Z_CAP,
-                                    xtol=1e-12, rtol=1e-12) if crossing(0.0) > target else 0.0
+            z = _next_bound(increments[k], t[k], t[k - 1], grid, weights, density)
         bounds.append(float(z))
-        # density of S(t_k) on the continuation region |S| < b_k
-        b = min(z, _Z_CAP) * math.sqrt(t[k])
-        new_grid = np.linspace(-b, b, _GRID_POINTS)
-        if k == 0:
-            new_density = stats.norm.pdf(new_grid, scale=math.sqrt(t[0]))
-        else:
-            sd = math.sqrt(t[k] - t[k - 1])
-            kernel = stats.norm.pdf((new_grid[:, None] - grid[None, :]) / sd) / sd
-            new_density = kernel @ (weights * density)
-        grid, density = new_grid, new_density
+        grid, density = _continuation_density(z, t, k, grid, weights, density)
         weights = _simpson_weights(_GRID_POINTS, grid[1] - grid[0])
-
     z_bounds = tuple(bounds)
     nominal = tuple(float(2 * stats.norm.sf(z)) for z in z_bounds)
     return SpendingPlan(kind=kind, alpha=alpha, information_fractions=tuple(map(float, t)),
                         z_bounds=z_bounds, nominal_alpha=nominal,
                         cumulative_alpha=tuple(map(float, cumulative)))
+
+
+def _information_fractions(n_looks: int, fractions, func: str) -> np.ndarray:
+    """The checked fractions of information at each look (equal steps by default)."""
+    if fractions is None:
+        return np.arange(1, n_looks + 1) / n_looks
+    t = as_float_array(fractions, "information_fractions", func)
+    if (t.shape != (n_looks,) or np.any(np.diff(t) <= 0) or t[0] <= 0 or t[-1] > 1):
+        raise StatsInputError(
+            f"The 'information_fractions' of {func} must be {n_looks} increasing "
+            f"values in (0, 1]. Got {t!r}.", code="invalid_fractions")
+    return t
+
+
+def _next_bound(target: float, t_k: float, t_prev: float, grid, weights, density) -> float:
+    """The |z| bound of a later look that is first crossed with probability ``target``,
+    given the density of the score on the previous look's continuation region."""
+    sd = math.sqrt(t_k - t_prev)
+
+    def crossing(b):
+        tails = stats.norm.sf((b - grid) / sd) + stats.norm.cdf((-b - grid) / sd)
+        return float(np.sum(weights * density * tails))
+
+    scale = math.sqrt(t_k)
+    if target <= 0 or crossing(_Z_CAP * scale) >= target:
+        return np.inf
+    if crossing(0.0) <= target:
+        return 0.0
+    return optimize.brentq(lambda zz: crossing(zz * scale) - target, 0.0, _Z_CAP,
+                           xtol=1e-12, rtol=1e-12)
+
+
+def _continuation_density(z: float, t: np.ndarray, k: int, grid, weights, density):
+    """Grid and density of the score ``S(t_k)`` on the continuation region
+    ``|S| < b_k`` of look ``k``."""
+    b = min(z, _Z_CAP) * math.sqrt(t[k])
+    new_grid = np.linspace(-b, b, _GRID_POINTS)
+    if k == 0:
+        return new_grid, stats.norm.pdf(new_grid, scale=math.sqrt(t[0]))
+    sd = math.sqrt(t[k] - t[k - 1])
+    kernel = stats.norm.pdf((new_grid[:, None] - grid[None, :]) / sd) / sd
+    return new_grid, kernel @ (weights * density)

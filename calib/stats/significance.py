@@ -20,7 +20,9 @@ from calib.stats._validation import (
     as_float_array,
     check_alpha,
     check_choice,
+    broadcast,
     check_counts,
+    check_two_arms,
     check_whole,
     scalar_or_array,
 )
@@ -73,12 +75,12 @@ def two_proportion_ztest(x1, n1, x2, n2, *, alternative: Alternative = "two-side
     >>> z, p = two_proportion_ztest(56, 70, 48, 80)
     >>> print(f"{z:.4f} {p:.5f}")
     2.6502 0.00805
+    >>> print(f"{z**2:.4f}")  # R: prop.test(c(56, 48), c(70, 80), correct=FALSE)
+    7.0234
     """
     func = "two_proportion_ztest"
-    x1, n1 = check_counts(x1, n1, func, "1")
-    x2, n2 = check_counts(x2, n2, func, "2")
+    x1, n1, x2, n2 = check_two_arms(x1, n1, x2, n2, func)
     check_choice(alternative, ALTERNATIVES, "alternative", func)
-    x1, n1, x2, n2 = np.broadcast_arrays(x1, n1, x2, n2)
     z = _pooled_z(x1, n1, x2, n2)
     return scalar_or_array(z), scalar_or_array(_p_from_z(z, alternative))
 
@@ -127,8 +129,7 @@ def exact_test(x1, n1, x2, n2, *, method: Literal["fisher", "boschloo"] = "fishe
     0.03095
     """
     func = "exact_test"
-    x1, n1 = check_counts(x1, n1, func, "1")
-    x2, n2 = check_counts(x2, n2, func, "2")
+    x1, n1, x2, n2 = check_two_arms(x1, n1, x2, n2, func)
     check_choice(method, EXACT_METHODS, "method", func)
     check_choice(alternative, ALTERNATIVES, "alternative", func)
     for name, arr in (("x1", x1), ("n1", n1), ("x2", x2), ("n2", n2)):
@@ -138,7 +139,6 @@ def exact_test(x1, n1, x2, n2, *, method: Literal["fisher", "boschloo"] = "fishe
                 code="not_integer",
                 suggestion="Use two_proportion_ztest for weighted (fractional) counts.",
             )
-    x1, n1, x2, n2 = np.broadcast_arrays(x1, n1, x2, n2)
     # scipy's "greater" is about the odds ratio of [[x1, n1-x1], [x2, n2-x2]] > 1,
     # i.e. p1 > p2.
     scipy_alt = {"two-sided": "two-sided", "larger": "greater", "smaller": "less"}[alternative]
@@ -360,19 +360,17 @@ def srm_test(observed_counts, expected_weights):
             f"The 'expected_weights' of {func} must be > 0. Got {weights!r}.",
             code="not_positive",
             suggestion="Leave an arm with zero allocation out of both arguments.")
-    try:
-        observed, weights = np.broadcast_arrays(observed, weights)
-    except ValueError:
-        raise StatsInputError(
-            f"The 'observed_counts' and 'expected_weights' of {func} must have the same "
-            f"number of arms. Got shapes {observed.shape} and {weights.shape}.",
-            code="shape_mismatch") from None
+    observed, weights = broadcast((observed, weights), ("observed_counts", "expected_weights"),
+                                  func, must="have the same number of arms")
     total = observed.sum(axis=-1, keepdims=True)
-    expected = total * weights / weights.sum(axis=-1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        chi2 = ((observed - expected) ** 2 / expected).sum(axis=-1)
-    chi2 = np.where(total[..., 0] == 0, np.nan, chi2)
-    p_value = stats.chi2.sf(chi2, observed.shape[-1] - 1)
+    empty = total[..., 0] == 0
+    # scipy cannot test an experiment without leads (0 / 0): a placeholder, then nan
+    observed = np.where(total == 0, weights, observed)
+    expected = observed.sum(axis=-1, keepdims=True) * weights / weights.sum(axis=-1,
+                                                                            keepdims=True)
+    res = stats.chisquare(observed, expected, axis=-1)
+    chi2 = np.where(empty, np.nan, res.statistic)
+    p_value = np.where(empty, np.nan, res.pvalue)
     return scalar_or_array(chi2), scalar_or_array(p_value)
 
 
