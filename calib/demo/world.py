@@ -386,9 +386,9 @@ def generate_demo(out_dir: str | os.PathLike, *, n_leads: int = 50_000, seed: in
     ev = _simulate_events(rng, leads)
     latent = _simulate_meetings(rng, leads, ev)
     attrs = {k: leads[k] for k in ("seniority", "employees", "industry", "country", "source")}
-    crossing = first_crossing_times(CURRENT_RULES, attrs, leads["created_at"], ev["lead"],
-                                    ev["t"], ev["code"], EVENT_TYPES,
-                                    [CURRENT_RULES["thresholds"]["mql"], STRICT_MQL])
+    crossing = _crossing_times(RuleSet.from_dict(CURRENT_RULES), attrs, leads["created_at"],
+                               ev["lead"], ev["t"], ev["code"], EVENT_TYPES,
+                               [CURRENT_RULES["thresholds"]["mql"], STRICT_MQL])
     mql_t, strict_t = crossing[0], crossing[1]
     world = _simulate_sales(rng, leads, ev, latent, mql_t, strict_t)
     world["first_touch"] = _first_touches(np.random.default_rng([int(seed), 19]), world)
@@ -780,127 +780,32 @@ def _simulate_meetings(rng: np.random.Generator, leads: dict, ev: dict) -> dict:
 # --------------------------------------------------------------- replaying rules
 
 
-def _fit_mask(rule: dict, values) -> np.ndarray:
-    """Whether each lead satisfies one fit rule (all its conditions).
+def _crossing_times(rules: RuleSet, attributes: dict, created_at: np.ndarray,
+                    lead: np.ndarray, t: np.ndarray, code: np.ndarray, event_types,
+                    cutoffs) -> list[np.ndarray]:
+    """First time each lead's score under ``rules`` reaches each cutoff, by calib's replay.
 
-    Missing (None, NaN or "") never satisfies ``in``/``equals``/``min``/``max``;
-    ``min``/``max`` are inclusive and need a numeric column.
+    The arrays are handed to the engine as a data set (lead codes, UTC times, the event
+    types as categories), so the demo's ``mql`` rows are what ``calib replay`` computes
+    (SPEC section 3). ``t`` and ``created_at`` are int64 seconds; events are sorted by
+    lead then time. Returns, per cutoff, each lead's crossing time in seconds, ``-1``
+    for never.
     """
-    series = pd.Series(values)
-    missing = series.isna().to_numpy()
-    if series.dtype == object or pd.api.types.is_string_dtype(series.dtype):
-        missing = missing | (series == "").fillna(False).to_numpy(dtype=bool)
-    ok = np.ones(len(series), dtype=bool)
-    if "missing" in rule:
-        ok &= missing == bool(rule["missing"])
-    if "in" in rule:
-        ok &= ~missing & series.isin(list(rule["in"])).to_numpy()
-    if "equals" in rule:
-        ok &= ~missing & (series == rule["equals"]).fillna(False).to_numpy(dtype=bool)
-    numeric = pd.api.types.is_numeric_dtype(series.dtype) and series.dtype != bool
-    for key in ("min", "max"):
-        if key in rule:
-            if not numeric:
-                ok &= False
-                continue
-            bound = series >= rule[key] if key == "min" else series <= rule[key]
-            ok &= ~missing & bound.fillna(False).to_numpy(dtype=bool)
-    return ok
+    from calib.data import Dataset
+    from calib.engine.prepare import prepare
+    from calib.engine.replay import combine_scores, stage_crossings
 
+    def utc(seconds):
+        return pd.to_datetime(np.asarray(seconds, dtype=np.int64) * 10**9, utc=True)
 
-def first_crossing_times(rules: dict, attributes: dict, created_at: np.ndarray,
-                         lead: np.ndarray, t: np.ndarray, code: np.ndarray,
-                         event_types, cutoffs) -> list[np.ndarray]:
-    """First time each lead's score reaches each cutoff, for a rule set without decay.
-
-    Follows SPEC section 3 (vectorised): ``max_per_day`` drops extra events per lead per
-    UTC day first; events before ``created_at`` count from ``created_at`` on; events
-    sharing a timestamp apply together; each rule's running sum is clamped to its cap,
-    the total to ``[limits]``; ``mql_min_fit`` applies to every cutoff.
-
-    Parameters
-    ----------
-    rules : dict
-        A rule set as parsed from TOML, with ``[decay] kind = "none"``.
-    attributes : dict of str to array
-        Lead attributes by field name, one value per lead.
-    created_at : array of int64
-        Lead creation times in seconds.
-    lead, t, code : arrays
-        Events sorted by lead then time: lead index, time in seconds, event-type code.
-    event_types : sequence of str
-        Names of the event-type codes.
-    cutoffs : sequence of float
-        Score cutoffs.
-
-    Returns
-    -------
-    list of array of int64
-        Per cutoff, the crossing time of each lead in seconds, ``-1`` for never.
-    """
-    if rules.get("decay", {}).get("kind", "none") != "none":
-        raise ConfigError("first_crossing_times only replays rule sets without decay.",
-                          code="invalid_value")
-    n = created_at.size
-    fit = np.zeros(n)
-    for rule in rules.get("fit", []):
-        values = attributes.get(rule["field"], np.full(n, None, dtype=object))
-        fit += np.where(_fit_mask(rule, values), float(rule["points"]), 0.0)
-
-    counts = np.bincount(lead, minlength=n)
-    starts = np.cumsum(counts) - counts
-    # merged rows: each lead's created_at row, then its events (eff. time never decreases)
-    created_row = starts + np.arange(n)
-    event_row = np.arange(t.size) + lead.astype(np.int64) + 1
-    size = n + t.size
-    row_lead = np.empty(size, dtype=np.int64)
-    row_lead[created_row] = np.arange(n)
-    row_lead[event_row] = lead
-    row_t = np.empty(size, dtype=np.int64)
-    row_t[created_row] = created_at
-    row_t[event_row] = np.maximum(t, created_at[lead])
-    last = np.ones(size, dtype=bool)  # last row of each (lead, time) group
-    last[:-1] = (row_lead[1:] != row_lead[:-1]) | (row_t[1:] != row_t[:-1])
-    g_rows = np.flatnonzero(last)
-    g_lead = row_lead[g_rows]
-    g_t = row_t[g_rows]
-    del row_t
-
-    lows, highs = rules.get("limits", {}).get("min"), rules.get("limits", {}).get("max")
-    score = fit[g_lead].copy()
-    name_code = {name: i for i, name in enumerate(event_types)}
-    day = t // DAY_S
-    for rule in rules.get("behavior", []):
-        names = [rule["event"]] if "event" in rule else list(rule["events"])
-        codes = [name_code[x] for x in names if x in name_code]
-        matched = np.flatnonzero(np.isin(code, codes))
-        if "max_per_day" in rule and matched.size:
-            ml, md = lead[matched], day[matched]
-            new = np.r_[True, (ml[1:] != ml[:-1]) | (md[1:] != md[:-1])]
-            group_start = np.maximum.accumulate(np.where(new, np.arange(matched.size), 0))
-            matched = matched[np.arange(matched.size) - group_start < rule["max_per_day"]]
-        x = np.zeros(size, dtype=np.int32)
-        x[event_row[matched]] = 1
-        running = np.cumsum(x, dtype=np.int64)
-        running -= running[created_row][row_lead]  # created rows carry 0: segmented cumsum
-        contribution = float(rule["points"]) * running[g_rows]
-        if "cap" in rule:
-            cap = float(rule["cap"])
-            contribution = np.clip(contribution, -cap, cap)
-        score += contribution
-        del x, running
-    if lows is not None or highs is not None:
-        score = np.clip(score, lows, highs)
-    min_fit = rules.get("thresholds", {}).get("mql_min_fit")
-    fit_ok = np.ones(n, bool) if min_fit is None else fit >= min_fit
-    out = []
-    for cutoff in cutoffs:
-        hit = np.flatnonzero((score >= cutoff) & fit_ok[g_lead])
-        first = hit[np.r_[True, g_lead[hit][1:] != g_lead[hit][:-1]]] if hit.size else hit
-        times = np.full(n, _NONE)
-        times[g_lead[first]] = g_t[first]
-        out.append(times)
-    return out
+    leads = pd.DataFrame({"created_at": utc(created_at), **attributes})
+    events = pd.DataFrame({"lead": np.asarray(lead, dtype=np.int32), "occurred_at": utc(t),
+                           "event_type": pd.Categorical.from_codes(code, list(event_types))})
+    ds = Dataset(leads=leads, events=events, outcomes=pd.DataFrame())
+    prep = prepare(ds, rules)
+    score, fit = combine_scores(prep.decayed(rules.decay), prep, rules)
+    cross = stage_crossings(prep, score, fit, cutoffs, rules.thresholds.mql_min_fit)
+    return [np.where(k >= 0, prep.eval_t[k] // 10**9, _NONE) for k in cross.T]
 
 
 # ---------------------------------------------------------- sales and outcomes
