@@ -105,11 +105,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pa_csv
-import pyarrow.parquet as pq
 import tomli_w
 
 from calib.errors import ConfigError
+from calib.io import write_table
 from calib.rules.config import RuleSet
 from calib.rules.io import dumps_rules
 
@@ -404,7 +403,7 @@ def generate_demo(out_dir: str | os.PathLike, *, n_leads: int = 50_000, seed: in
     for path in paths.values():  # a previous demo in the other format would be ambiguous
         path.with_suffix(f".{other}").unlink(missing_ok=True)
     lead_ids = _lead_ids(n)
-    _write_tables(paths, fmt, lead_ids, leads, ev, world)
+    _write_tables(paths, lead_ids, leads, ev, world)
 
     truth = _truth_dict(seed=int(seed), n=n, ev=ev, leads=leads, latent=latent, world=world,
                         mql_t=mql_t)
@@ -966,38 +965,9 @@ def _ts(seconds: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
     return arr.cast(pa.timestamp("us", tz="UTC"))
 
 
-def _write_table(table: pa.Table, path: Path, fmt: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    if fmt == "parquet":
-        pq.write_table(table, tmp, compression="zstd", row_group_size=1 << 20)
-    else:
-        with open(tmp, "wb") as sink:
-            sink.write((",".join(table.column_names) + "\n").encode("utf-8"))
-            options = pa_csv.WriteOptions(include_header=False, quoting_style="none")
-            with pa_csv.CSVWriter(sink, _csv_schema(table.schema), write_options=options) as w:
-                for start in range(0, table.num_rows, 1 << 20):
-                    w.write_table(_csv_ready(table.slice(start, 1 << 20)))
-    os.replace(tmp, path)
-
-
-def _csv_schema(schema: pa.Schema) -> pa.Schema:
-    return pa.schema([pa.field(f.name, pa.string()) if pa.types.is_timestamp(f.type) else f
-                      for f in schema])
-
-
-def _csv_ready(table: pa.Table) -> pa.Table:
-    """Timestamps as ``2025-03-04T13:22:05Z`` strings."""
-    columns = []
-    for col, f in zip(table.columns, table.schema):
-        if pa.types.is_timestamp(f.type):
-            col = pc.strftime(col.cast(pa.timestamp("s", tz="UTC")), format="%Y-%m-%dT%H:%M:%SZ")
-        columns.append(col)
-    return pa.table(columns, schema=_csv_schema(table.schema))
-
-
-def _write_tables(paths, fmt, lead_ids, leads, ev, world) -> None:
+def _write_tables(paths, lead_ids, leads, ev, world) -> None:
     n = leads["n"]
-    _write_table(pa.table({
+    write_table(pa.table({
         "lead_id": lead_ids,
         "created_at": _ts(leads["created_at"]),
         "seniority": pa.array(leads["seniority"], type=pa.string()),
@@ -1006,7 +976,7 @@ def _write_tables(paths, fmt, lead_ids, leads, ev, world) -> None:
         "country": pa.array(leads["country"], type=pa.string()),
         "source": pa.array(leads["source"], type=pa.string()),
         "exploration_holdout": pa.array(world["holdout"], type=pa.bool_()),
-    }), paths["leads"], fmt)
+    }), paths["leads"])
 
     # events in time order, like an activity export
     t0 = START_S - (PRE_CREATION_DAYS + 10) * DAY_S
@@ -1016,11 +986,11 @@ def _write_tables(paths, fmt, lead_ids, leads, ev, world) -> None:
     order = np.argsort(key, kind="stable")
     del key
     types = pa.array(list(EVENT_TYPES), type=pa.string())
-    _write_table(pa.table({
+    write_table(pa.table({
         "lead_id": lead_ids.take(pa.array(ev["lead"][order])),
         "occurred_at": _ts(ev["t"][order]),
         "event_type": types.take(pa.array(ev["code"][order])),
-    }), paths["events"], fmt)
+    }), paths["events"])
     del order
 
     amount = world["out_amount"]
@@ -1038,16 +1008,16 @@ def _write_tables(paths, fmt, lead_ids, leads, ev, world) -> None:
         "occurred_at": _ts(touch_t),
         "amount": pa.nulls(touch_lead.size, type=pa.float64()),
     })
-    _write_table(pa.concat_tables([outcomes, touches]), paths["outcomes"], fmt)
+    write_table(pa.concat_tables([outcomes, touches]), paths["outcomes"])
 
     a = np.flatnonzero(world["assigned"])
-    _write_table(pa.table({
+    write_table(pa.table({
         "lead_id": lead_ids.take(pa.array(a)),
         "arm": pa.array(world["arm"][a].astype(object), type=pa.string()),
         "assigned_at": _ts(leads["created_at"][a]),
-    }), paths["assignments"], fmt)
+    }), paths["assignments"])
 
-    _write_table(pa.table({
+    write_table(pa.table({
         "lead_id": lead_ids,
         "buyer": pa.array(ev["buyer"]),
         "buying_window_start": _ts(ev["window_start"], ~ev["buyer"]),
@@ -1063,7 +1033,7 @@ def _write_tables(paths, fmt, lead_ids, leads, ev, world) -> None:
         "meeting_recorded": pa.array(world["recorded"]),
         "meeting_recorded_if_control": pa.array(world["rec_control"]),
         "meeting_recorded_if_strict": pa.array(world["rec_strict"]),
-    }), paths["truth_outcomes"], fmt)
+    }), paths["truth_outcomes"])
 
 
 # ------------------------------------------------------------------ truth & toml
