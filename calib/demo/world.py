@@ -369,6 +369,26 @@ def generate_demo(out_dir: str | os.PathLike, *, n_leads: int = 50_000, seed: in
     >>> sorted(p.name for p in world.data_dir.iterdir())
     ['assignments.csv', 'events.csv', 'leads.csv', 'outcomes.csv']
     """
+    n, seed = _check_arguments(n_leads, seed, fmt)
+    sim = _simulate_world(n, seed)
+    root = Path(out_dir)
+    paths = _table_paths(root, fmt)
+    _write_tables(paths, _lead_ids(n), sim["leads"], sim["ev"], sim["world"])
+    truth = _truth_dict(seed=seed, n=n, **sim)
+    experiment = _experiment(sim["world"], sim["mql_t"], sim["leads"], paths["leads"].suffix[1:])
+    truth["truth_rules_omitted"] = [e for e, b in EVENT_EFFECTS.items()
+                                    if round(POINTS_PER_LOGIT * b) == 0]
+    truth["capacity_mql_per_week"] = experiment["capacity_mql_per_week"]
+    truth["refinement"] = _refinement(sim["world"])
+    files = _write_files(root, truth, experiment)
+    files["previous_review"] = _previous_review(root, paths["leads"].parent, experiment)
+    return DemoWorld(root=root, data_dir=paths["leads"].parent, leads=paths["leads"],
+                     events=paths["events"], outcomes=paths["outcomes"],
+                     assignments=paths["assignments"], truth_outcomes=paths["truth_outcomes"],
+                     truth=truth, **files)
+
+
+def _check_arguments(n_leads, seed, fmt) -> tuple[int, int]:
     if fmt not in ("csv", "parquet"):
         raise ConfigError(f"The format 'fmt' of the demo must be 'csv' or 'parquet'. Got {fmt!r}.",
                           code="invalid_value")
@@ -378,9 +398,12 @@ def generate_demo(out_dir: str | os.PathLike, *, n_leads: int = 50_000, seed: in
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ConfigError(f"The 'seed' of the demo must be a whole number >= 0. Got {seed!r}.",
                           code="invalid_value")
-    n = int(n_leads)
-    rng = np.random.default_rng(int(seed))
+    return int(n_leads), int(seed)
 
+
+def _simulate_world(n: int, seed: int) -> dict:
+    """Every simulated array, in the order the draws are made from the seed's stream."""
+    rng = np.random.default_rng(seed)
     leads = _simulate_leads(rng, n)
     ev = _simulate_events(rng, leads)
     latent = _simulate_meetings(rng, leads, ev)
@@ -390,39 +413,26 @@ def generate_demo(out_dir: str | os.PathLike, *, n_leads: int = 50_000, seed: in
                                [CURRENT_RULES["thresholds"]["mql"], STRICT_MQL])
     mql_t, strict_t = crossing[0], crossing[1]
     world = _simulate_sales(rng, leads, ev, latent, mql_t, strict_t)
-    world["first_touch"] = _first_touches(np.random.default_rng([int(seed), 19]), world)
+    world["first_touch"] = _first_touches(np.random.default_rng([seed, 19]), world)
+    return {"leads": leads, "ev": ev, "latent": latent, "world": world, "mql_t": mql_t}
 
-    root = Path(out_dir)
+
+def _table_paths(root: Path, fmt: str) -> dict[str, Path]:
+    """Where the tables go, with a previous demo's tables in the other format removed."""
     data_dir = root / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
-    ext = "csv" if fmt == "csv" else "parquet"
     other = "parquet" if fmt == "csv" else "csv"
-    paths = {name: data_dir / f"{name}.{ext}"
+    paths = {name: data_dir / f"{name}.{fmt}"
              for name in ("leads", "events", "outcomes", "assignments")}
-    paths["truth_outcomes"] = root / f"truth_outcomes.{ext}"
+    paths["truth_outcomes"] = root / f"truth_outcomes.{fmt}"
     for path in paths.values():  # a previous demo in the other format would be ambiguous
         path.with_suffix(f".{other}").unlink(missing_ok=True)
-    lead_ids = _lead_ids(n)
-    _write_tables(paths, lead_ids, leads, ev, world)
+    return paths
 
-    truth = _truth_dict(seed=int(seed), n=n, ev=ev, leads=leads, latent=latent, world=world,
-                        mql_t=mql_t)
-    truth_rules = _truth_rules()
-    experiment = _experiment(world, mql_t, leads, ext)
-    truth["truth_rules_omitted"] = [e for e, b in EVENT_EFFECTS.items()
-                                    if round(POINTS_PER_LOGIT * b) == 0]
-    truth["capacity_mql_per_week"] = experiment["capacity_mql_per_week"]
 
-    files = {
-        "current_rules": root / "current.toml",
-        "truth_rules": root / "truth.toml",
-        "experiment": root / "experiment.toml",
-        "truth_json": root / "truth.json",
-    }
-    files["grid"] = root / "grid.toml"
-    files["legacy_rules"] = root / "legacy.toml"
-    files["legacy_rules"].write_bytes(dumps_rules(RuleSet.from_dict(LEGACY_RULES)).encode("utf-8"))
-    truth["refinement"] = {
+def _refinement(world: dict) -> dict:
+    """The part of ``truth.json`` about the rule-set history and sales' first touches."""
+    return {
         "history": [{"since": LEGACY_SINCE, "file": "legacy.toml"},
                     {"since": ADOPTED_AT, "file": "current.toml"}],
         "first_touch": dict(FIRST_TOUCH, note="lognormal(log(median_hours), sigma) hours after "
@@ -432,22 +442,24 @@ def generate_demo(out_dir: str | os.PathLike, *, n_leads: int = 50_000, seed: in
                            "(proposed) replayed on the data as it was at the adoption date",
         "first_touches": int(world["first_touch"][0].size),
     }
-    # rule sets go through RuleSet, so what the demo writes is valid by construction
-    files["current_rules"].write_bytes(
-        dumps_rules(RuleSet.from_dict(CURRENT_RULES)).encode("utf-8"))
-    files["truth_rules"].write_bytes(dumps_rules(RuleSet.from_dict(truth_rules)).encode("utf-8"))
-    files["experiment"].write_bytes(tomli_w.dumps(experiment).encode("utf-8"))
-    files["grid"].write_bytes(tomli_w.dumps(SWEEP_GRID).encode("utf-8"))
-    files["truth_json"].write_bytes((json.dumps(truth, indent=2) + "\n").encode("utf-8"))
-    files["previous_review"] = _previous_review(root, data_dir, experiment)
 
-    return DemoWorld(root=root, data_dir=data_dir, leads=paths["leads"], events=paths["events"],
-                     outcomes=paths["outcomes"], assignments=paths["assignments"],
-                     current_rules=files["current_rules"], truth_rules=files["truth_rules"],
-                     truth_json=files["truth_json"], truth_outcomes=paths["truth_outcomes"],
-                     experiment=files["experiment"], grid=files["grid"], truth=truth,
-                     legacy_rules=files["legacy_rules"],
-                     previous_review=files["previous_review"])
+
+def _write_files(root: Path, truth: dict, experiment: dict) -> dict[str, Path]:
+    """The rule sets (through :class:`RuleSet`, so they are valid by construction), the
+    experiment, the sweep grid and ``truth.json``."""
+    texts = {
+        "legacy_rules": ("legacy.toml", dumps_rules(RuleSet.from_dict(LEGACY_RULES))),
+        "current_rules": ("current.toml", dumps_rules(RuleSet.from_dict(CURRENT_RULES))),
+        "truth_rules": ("truth.toml", dumps_rules(RuleSet.from_dict(_truth_rules()))),
+        "experiment": ("experiment.toml", tomli_w.dumps(experiment)),
+        "grid": ("grid.toml", tomli_w.dumps(SWEEP_GRID)),
+        "truth_json": ("truth.json", json.dumps(truth, indent=2) + "\n"),
+    }
+    files = {}
+    for key, (name, text) in texts.items():
+        files[key] = root / name
+        files[key].write_bytes(text.encode("utf-8"))
+    return files
 
 
 def _first_touches(rng: np.random.Generator, world: dict) -> tuple[np.ndarray, np.ndarray]:
