@@ -286,6 +286,16 @@ def temp_prefix(path: Path) -> str:
     return f".{path.name}.{_TMP_TAG}{os.getpid()}-"
 
 
+def temporary_folder(path: str | os.PathLike) -> Path:
+    """A new, uniquely named folder next to ``path`` to write an output folder into
+    before it is moved into place (temporaries of ``path`` left by a killed calib
+    process are removed first; the parent folder is created if needed)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale_temporaries(path.parent, path.name)
+    return Path(tempfile.mkdtemp(prefix=temp_prefix(path), dir=path.parent))
+
+
 def write_table(df, path: str | os.PathLike) -> None:
     """Write ``df`` as ``.csv`` or ``.parquet`` (by extension), atomically.
 

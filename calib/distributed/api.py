@@ -293,13 +293,47 @@ def fit_examples(data_dir, ds, train_ds, rules, outcome: str, *, horizon_days: f
     pass counts the candidates of every partition (a few integers back) to set the
     share of negatives to keep; each partition is then read a second time.
     """
-    from calib.data.dataset import ns
-    from calib.distributed.tasks import examples_part
-    from calib.engine.prepare import Prepared
-    from calib.fit.examples import (Examples, FeatureSpace, no_examples_error,
-                                    sampling_rate)
+    from calib.fit.examples import Examples, no_examples_error
 
     info = read_partition_info(data_dir)
+    train_rows = _training_rows(data_dir, info, ds, train_ds)
+    n_train = train_ds.n_leads
+    w_lead = np.ones(n_train) if lead_weight is None else np.asarray(lead_weight, float)
+    until = None if train_ds.snapshot else train_ds.end_of_data
+    kw = {"data_dir": str(data_dir), "info": info, "rules": rules, "outcome": outcome.lower(),
+          "until": until, "lead_ok": _lead_filter(ds, train_rows, w_lead, lead_weight, until),
+          "horizon_days": float(horizon_days), "lag_days": float(lag_days),
+          "seed": int(seed), "whole_positive_leads": bool(whole_positive_leads)}
+    # a lead's moments are its created_at and its event times: when they fit, so do
+    # the candidates, and no counting pass is needed
+    counting = n_train + len(train_ds.events) > max_examples
+    parts, rate = _example_tasks(scheduler, info, kw, max_examples if counting else None,
+                                 progress)
+    code_of = np.full(ds.n_leads, -1, dtype=np.int64)
+    code_of[train_rows] = np.arange(n_train)
+    codes = [code_of[p.rows] for p in parts]
+    lead, (t, y) = _gather(codes, [p.lead for p in parts],
+                           [[p.t for p in parts], [p.y for p in parts]])
+    if len(lead) == 0:
+        raise no_examples_error()
+    rule_events = []
+    for k in range(len(info.event_types)):
+        ev_lead, (ev_t,) = _gather(codes, [p.events[k][0] for p in parts],
+                                   [[p.events[k][1] for p in parts]])
+        rule_events.append((ev_lead, ev_t))
+    t, features = _feature_space(train_ds, lead, t, rule_events)
+    weight, log_r = _example_weights(train_ds, outcome, lead, w_lead, rate,
+                                     whole_positive_leads)
+    return Examples(lead=lead, t=t, y=y.astype(float), weight=weight,
+                    log_sampling=log_r,
+                    horizon_days=float(horizon_days),
+                    n_candidates=int(sum(p.n_candidates for p in parts)),
+                    features=features,
+                    sample_rate=1.0 if rate is None else float(rate))
+
+
+def _training_rows(data_dir, info: PartitionInfo, ds, train_ds) -> np.ndarray:
+    """The rows of the whole data set's leads table that are the training leads."""
     if ds.n_leads != info.n_leads or tuple(train_ds.event_types) != tuple(info.event_types):
         raise CalibError(f"The data set given does not match the partitioned data set "
                          f"'{data_dir}' ({ds.n_leads:,} leads against {info.n_leads:,}).",
@@ -309,25 +343,32 @@ def fit_examples(data_dir, ds, train_ds, rules, outcome: str, *, horizon_days: f
     if (train_rows < 0).any():
         raise CalibError("Some training leads are not leads of the whole data set.",
                          code="invalid_partitions")
-    n_train = train_ds.n_leads
-    w_lead = np.ones(n_train) if lead_weight is None else np.asarray(lead_weight, float)
-    until = None if train_ds.snapshot else train_ds.end_of_data
-    lead_ok = None
-    if lead_weight is not None or until is None or not np.array_equal(
+    return train_rows
+
+
+def _lead_filter(ds, train_rows, w_lead, lead_weight, until):
+    """One bit per lead of the whole data set (packed), or None when the training leads
+    are simply those created by ``until``."""
+    from calib.data.dataset import ns
+
+    if lead_weight is None and until is not None and np.array_equal(
             np.flatnonzero(ns(ds.leads["created_at"]) <= until.value), train_rows):
-        ok = np.zeros(ds.n_leads, bool)
-        ok[train_rows] = w_lead > 0
-        lead_ok = np.packbits(ok)
-    kw = {"data_dir": str(data_dir), "info": info, "rules": rules, "outcome": outcome.lower(),
-          "until": until, "lead_ok": lead_ok, "horizon_days": float(horizon_days),
-          "lag_days": float(lag_days), "seed": int(seed),
-          "whole_positive_leads": bool(whole_positive_leads)}
+        return None
+    ok = np.zeros(ds.n_leads, bool)
+    ok[train_rows] = w_lead > 0
+    return np.packbits(ok)
+
+
+def _example_tasks(scheduler, info: PartitionInfo, kw: dict, max_examples, progress):
+    """The partitions' examples, and the sampling rate of negatives (None: all kept).
+    With ``max_examples``, a first pass counts the candidates to set that rate."""
+    from calib.distributed.tasks import examples_part
+    from calib.fit.examples import sampling_rate
+
     backend, owned = get_backend(scheduler)
     try:
         rate = None
-        # a lead's moments are its created_at and its event times: when they fit, so do
-        # the candidates, and no counting pass is needed
-        if n_train + len(train_ds.events) > max_examples:
+        if max_examples is not None:
             counts = backend.map(examples_part, range(info.partitions), progress=progress,
                                  rate=None, counts_only=True, **kw)
             n_cand = sum(c.n_candidates for c in counts)
@@ -338,26 +379,23 @@ def fit_examples(data_dir, ds, train_ds, rules, outcome: str, *, horizon_days: f
     finally:
         if owned:
             backend.close()
+    return parts, rate
 
-    code_of = np.full(ds.n_leads, -1, dtype=np.int64)
-    code_of[train_rows] = np.arange(n_train)
-    codes = [code_of[p.rows] for p in parts]
 
-    def gather(lead_idx, values):
-        """Concatenated over partitions and put in lead order (each lead's rows come
-        from one partition, already in time order)."""
-        lead = np.concatenate([c[i] for c, i in zip(codes, lead_idx)])
-        order = np.argsort(lead, kind="stable")
-        return lead[order].astype(np.int32), [np.concatenate(v)[order] for v in values]
+def _gather(codes, lead_idx, values):
+    """Concatenated over partitions and put in lead order (each lead's rows come from
+    one partition, already in time order)."""
+    lead = np.concatenate([c[i] for c, i in zip(codes, lead_idx)])
+    order = np.argsort(lead, kind="stable")
+    return lead[order].astype(np.int32), [np.concatenate(v)[order] for v in values]
 
-    lead, (t, y) = gather([p.lead for p in parts], [[p.t for p in parts], [p.y for p in parts]])
-    if len(lead) == 0:
-        raise no_examples_error()
-    rule_events = []
-    for k in range(len(info.event_types)):
-        ev_lead, (ev_t,) = gather([p.events[k][0] for p in parts],
-                                  [[p.events[k][1] for p in parts]])
-        rule_events.append((ev_lead, ev_t))
+
+def _feature_space(train_ds, lead, t, rule_events):
+    """The examples' moments and their :class:`~calib.fit.examples.FeatureSpace`."""
+    from calib.engine.prepare import Prepared
+    from calib.fit.examples import FeatureSpace
+
+    n_train = train_ds.n_leads
     timed = False
     if train_ds.snapshot:
         # one moment per lead, as prepare() sets it for the whole data set (a partition
@@ -369,6 +407,11 @@ def fit_examples(data_dir, ds, train_ds, rules, outcome: str, *, horizon_days: f
     prep = Prepared(n_leads=n_train, eval_lead=lead, eval_t=t, rule_events=tuple(rule_events),
                     fit_m=np.zeros((n_train, 0)), snapshot=train_ds.snapshot,
                     snapshot_decay=timed)
+    return t, FeatureSpace(prep, tuple(train_ds.event_types))
+
+
+def _example_weights(train_ds, outcome: str, lead, w_lead, rate, whole_positive_leads):
+    """Each example's weight and the log of the sampling correction."""
     weight = w_lead[lead]
     log_r = float(np.log(rate)) if rate is not None else 0.0
     if rate is not None and whole_positive_leads:
@@ -377,12 +420,7 @@ def fit_examples(data_dir, ds, train_ds, rules, outcome: str, *, horizon_days: f
         o_train = first_outcome_times(train_ds, [outcome.lower()])[outcome.lower()]
         weight = weight * np.where(o_train[lead] != NEVER, 1.0, 1.0 / rate)
         log_r = 0.0
-    return Examples(lead=lead, t=t, y=y.astype(float), weight=weight,
-                    log_sampling=log_r,
-                    horizon_days=float(horizon_days),
-                    n_candidates=int(sum(p.n_candidates for p in parts)),
-                    features=FeatureSpace(prep, tuple(train_ds.event_types)),
-                    sample_rate=1.0 if rate is None else float(rate))
+    return weight, log_r
 
 
 def fit(data_dir, rules, *, scheduler=None, **kwargs):

@@ -253,13 +253,38 @@ def partition_dataset(data, out, partitions: int, *, mapping=None, force: bool =
     >>> info.partitions, info.n_leads
     (8, 2000)
     """
-    from calib.engine.replay import outcome_names
+    from calib.io import temporary_folder
 
+    partitions, out = _check_output(data, out, partitions, force)
+    ds = data if isinstance(data, Dataset) else load_dataset(data, mapping)
+    if partitions > max(ds.n_leads, 1) * max_partitions_per_lead:
+        raise CalibError(f"--partitions {partitions:,} is more than the {ds.n_leads:,} leads of "
+                         "the data set; most partitions would be empty.", code="out_of_range",
+                         suggestion="Aim for 0.5-5 million events per partition.")
+    tmp = temporary_folder(out)
+    try:
+        info = _partition_info(ds, out, partitions, _write_parts(ds, tmp, partitions,
+                                                                   compression))
+        # the metadata file is written last: its presence marks a complete folder
+        with open(tmp / META_FILE, "w", encoding="utf-8") as f:
+            json.dump(info.to_dict(), f, indent=1)
+        os.chmod(tmp, 0o755)
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return info
+
+
+def _check_output(data, out, partitions, force: bool) -> tuple[int, Path]:
+    """The number of partitions and the output folder, refused before anything is read
+    when they cannot be used."""
     if isinstance(partitions, bool) or not isinstance(partitions, (int, np.integer)) \
             or not 1 <= partitions <= MAX_PARTITIONS:
         raise CalibError(f"--partitions must be a whole number from 1 to {MAX_PARTITIONS:,}. "
                          f"Got {partitions!r}.", code="out_of_range")
-    partitions = int(partitions)
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise CalibError(f"'{out}' exists and is not a folder.", code="exists")
@@ -273,42 +298,22 @@ def partition_dataset(data, out, partitions: int, *, mapping=None, force: bool =
         if not force:
             raise CalibError(f"The folder '{out}' holds a partitioned data set.",
                              code="exists", suggestion="Add --force to replace it.")
-    ds = data if isinstance(data, Dataset) else load_dataset(data, mapping)
-    if partitions > max(ds.n_leads, 1) * max_partitions_per_lead:
-        raise CalibError(f"--partitions {partitions:,} is more than the {ds.n_leads:,} leads of "
-                         "the data set; most partitions would be empty.", code="out_of_range",
-                         suggestion="Aim for 0.5-5 million events per partition.")
+    return int(partitions), out
 
-    import tempfile
 
-    from calib.io import clean_stale_temporaries, temp_prefix
+def _partition_info(ds: Dataset, out: Path, partitions: int, parts: list) -> PartitionInfo:
+    """The layout and the whole data set's facts, for ``_calib_partitions.json``."""
+    from calib.engine.replay import outcome_names
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale_temporaries(out.parent, out.name)  # left by a killed run
-    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(out), dir=out.parent))
-    try:
-        parts = _write_parts(ds, tmp, partitions, compression)
-        info = PartitionInfo(
-            path=str(out), partitions=partitions, end_of_data=ds.end_of_data,
-            start_of_data=ds.start_of_data, snapshot=ds.snapshot,
-            outcome_names=tuple(outcome_names(ds)), event_types=tuple(ds.event_types),
-            warnings=tuple(ds.warnings),
-            rows={"leads": int(ds.n_leads), "events": int(len(ds.events)),
-                  "outcomes": int(len(ds.outcomes)),
-                  **({"assignments": int(len(ds.assignments))}
-                     if ds.assignments is not None else {})},
-            parts=tuple(parts), source=str(ds.path))
-        # the metadata file is written last: its presence marks a complete folder
-        with open(tmp / META_FILE, "w", encoding="utf-8") as f:
-            json.dump(info.to_dict(), f, indent=1)
-        os.chmod(tmp, 0o755)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return info
+    rows = {"leads": int(ds.n_leads), "events": int(len(ds.events)),
+            "outcomes": int(len(ds.outcomes))}
+    if ds.assignments is not None:
+        rows["assignments"] = int(len(ds.assignments))
+    return PartitionInfo(
+        path=str(out), partitions=partitions, end_of_data=ds.end_of_data,
+        start_of_data=ds.start_of_data, snapshot=ds.snapshot,
+        outcome_names=tuple(outcome_names(ds)), event_types=tuple(ds.event_types),
+        warnings=tuple(ds.warnings), rows=rows, parts=tuple(parts), source=str(ds.path))
 
 
 def _write_parts(ds: Dataset, folder: Path, partitions: int, compression: str) -> list[dict]:

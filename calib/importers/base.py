@@ -14,7 +14,6 @@ import difflib
 import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -525,11 +524,9 @@ def write_dataset_folder(tables: ExportTables, out: Path, *, fmt: str = "csv",
         raise CalibError(f"Writing to '{out}' would replace the source file '{clash[0]}'; "
                          "exports are never modified.", code="exists",
                          suggestion="Choose another --out folder.")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    from calib.io import clean_stale_temporaries, temp_prefix
+    from calib.io import temporary_folder
 
-    clean_stale_temporaries(out.parent, out.name)  # left by a killed import
-    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(out), dir=out.parent))
+    tmp = temporary_folder(out)
     written: dict[str, str] = {}
     try:
         from calib.io import write_table
