@@ -257,15 +257,12 @@ def import_export(fmt: str, src, out, *, mapping=None, options: ImportOptions | 
     Examples
     --------
     >>> from pathlib import Path
-    >>> _ = Path("contacts.csv").write_text(
-    ...     "Record ID,Create Date,Became a Marketing Qualified Lead Date,"
-    ...     "Became a Sales Qualified Lead Date\\n"
-    ...     "1,2025-01-06 09:14,2025-01-08 10:02,2025-01-15 16:40\\n"
-    ...     "2,2025-01-07 13:30,2025-01-09 08:45,\\n"
-    ...     "3,2025-01-08 11:00,,\\n")
-    >>> res = import_export("hubspot", "contacts.csv", "hubspot-data")
+    >>> rows = ["Record ID,Create Date,Became a Marketing Qualified Lead Date",
+    ...         "1,2025-01-06 09:14,2025-01-08 10:02", "2,2025-01-07 13:30,"]
+    >>> _ = Path("hubspot-contacts.csv").write_text("\\n".join(rows) + "\\n")
+    >>> res = import_export("hubspot", "hubspot-contacts.csv", "hubspot-data")
     >>> res.leads, res.outcomes
-    (3, {'mql': 2, 'sql': 1})
+    (2, {'mql': 1})
     """
     from calib.importers.base import write_dataset_folder
 

@@ -87,12 +87,11 @@ class ImportMapping:
     def from_dict(cls, d: dict | None, *, source: str | None = None) -> "ImportMapping":
         d = dict(d or {})
         where = f" in {source}" if source else ""
-        for k in d:
-            if k not in IMPORT_MAPPING_KEYS:
-                raise ConfigError(f"Unknown key '{k}' of the import mapping{where}.",
-                                  code="unknown_key",
-                                  suggestion=_suggest(k, IMPORT_MAPPING_KEYS)
-                                  or f"Allowed keys: {', '.join(IMPORT_MAPPING_KEYS)}.")
+        unknown = next((k for k in d if k not in IMPORT_MAPPING_KEYS), None)
+        if unknown is not None:
+            raise ConfigError(f"Unknown key '{unknown}' of the import mapping{where}.",
+                              code="unknown_key", suggestion=_suggest(unknown, IMPORT_MAPPING_KEYS)
+                              or f"Allowed keys: {', '.join(IMPORT_MAPPING_KEYS)}.")
         cm = ColumnMapping.from_dict({k: d[k] for k in ("files", "columns", "exclude") if k in d},
                                      source=source)
         dates, amounts = {}, {}
@@ -239,6 +238,27 @@ def find_files(folder: Path, patterns: Iterable[str]) -> Path | None:
             if fnmatch.fnmatch(p.name.lower(), pat):
                 return p
     return None
+
+
+def export_file(folder: Path, mapping: ImportMapping, table: str,
+                patterns: Iterable[str]) -> Path | None:
+    """The file of ``table`` in an export folder: the one the mapping's ``files`` names,
+    else the first matching ``patterns`` (as :func:`find_files`); None if none does.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> folder = Path("export-folder")
+    >>> folder.mkdir(exist_ok=True)
+    >>> _ = (folder / "Leads.csv").write_text("Id\\n1\\n")
+    >>> export_file(folder, ImportMapping(), "leads", ("leads.csv",)).name
+    'Leads.csv'
+    >>> export_file(folder, ImportMapping.from_dict({"files": {"leads": "x.csv"}}), "leads",
+    ...             ("leads.csv",)).name
+    'x.csv'
+    """
+    name = mapping.file_for(table)
+    return folder / name if name else find_files(folder, patterns)
 
 
 class ColumnFinder:

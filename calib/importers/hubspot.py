@@ -35,7 +35,7 @@ from pathlib import Path
 
 from calib.errors import Problem
 from calib.importers.base import (ColumnFinder, ExportTables, ImportMapping, ImportOptions,
-                                  attribute_frame, concat_outcomes, find_files, parse_times,
+                                  attribute_frame, concat_outcomes, export_file, parse_times,
                                   raise_problems, read_export, sanitize_ids, wide_outcomes)
 
 
@@ -96,9 +96,7 @@ _LIFECYCLE = re.compile(r"^(Became an? .+ Date|Date (entered|exited) .+|(Cumulat
 def read(src: Path, mapping: ImportMapping, options: ImportOptions) -> ExportTables:
     path = src
     if src.is_dir():
-        name = mapping.file_for("leads")
-        path = (src / name) if name else find_files(src, ("*contacts*.csv", "*contact*.csv",
-                                                          "*.csv"))
+        path = export_file(src, mapping, "leads", ("*contacts*.csv", "*contact*.csv", "*.csv"))
         if path is None:
             raise_problems([_missing(src)], f"The folder '{src}'")
     df = read_export(path, options)

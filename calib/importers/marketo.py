@@ -34,8 +34,9 @@ import pandas as pd
 
 from calib.errors import Problem
 from calib.importers.base import (ColumnFinder, ExportTables, ImportMapping, ImportOptions,
-                                  attribute_frame, concat_outcomes, find_files, parse_times,
-                                  raise_problems, read_export, sanitize_ids, slug, wide_outcomes)
+                                  attribute_frame, concat_outcomes, export_file, find_files,
+                                  parse_times, raise_problems, read_export, sanitize_ids,
+                                  slug, wide_outcomes)
 
 
 # Marketo's standard activity types (GET /rest/v1/activities/types.json).
@@ -107,10 +108,8 @@ LEAKING = {
 def read(src: Path, mapping: ImportMapping, options: ImportOptions) -> ExportTables:
     act_path, lead_path = src, options.file("leads")
     if src.is_dir():
-        act_path = (src / mapping.file_for("events")) if mapping.file_for("events") else \
-            find_files(src, ("*activit*.csv",))
-        lead_path = lead_path or ((src / mapping.file_for("leads")) if mapping.file_for("leads")
-                                  else find_files(src, ("leads.csv", "*lead*.csv")))
+        act_path = export_file(src, mapping, "events", ("*activit*.csv",))
+        lead_path = lead_path or export_file(src, mapping, "leads", ("leads.csv", "*lead*.csv"))
         if act_path is None:
             raise_problems([Problem(str(src), "missing_table", "no activity export "
                                     "(*activities*.csv) in the folder")], f"The folder '{src}'")

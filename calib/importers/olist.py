@@ -28,8 +28,8 @@ import pandas as pd
 
 from calib.errors import Problem
 from calib.importers.base import (ColumnFinder, ExportTables, ImportMapping, ImportOptions,
-                                  concat_outcomes, find_files, parse_times, raise_problems,
-                                  read_export, sanitize_ids)
+                                  concat_outcomes, export_file, find_files, parse_times,
+                                  raise_problems, read_export, sanitize_ids)
 
 
 MQL_FILE = ("olist_marketing_qualified_leads_dataset.csv", "*marketing_qualified_leads*.csv",
@@ -52,11 +52,8 @@ LEFT_OUT = {
 def read(src: Path, mapping: ImportMapping, options: ImportOptions) -> ExportTables:
     mql_path, deals_path = src, options.file("deals")
     if src.is_dir():
-        mql_path = (src / mapping.file_for("leads")) if mapping.file_for("leads") else \
-            find_files(src, MQL_FILE)
-        deals_path = deals_path or ((src / mapping.file_for("outcomes"))
-                                    if mapping.file_for("outcomes") else find_files(src,
-                                                                                   DEALS_FILE))
+        mql_path = export_file(src, mapping, "leads", MQL_FILE)
+        deals_path = deals_path or export_file(src, mapping, "outcomes", DEALS_FILE)
     elif deals_path is None:
         deals_path = find_files(src.parent, DEALS_FILE)
     missing = [Problem(str(src), "missing_table", f"no {what} file ({pat[0]})")

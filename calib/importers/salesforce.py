@@ -38,9 +38,9 @@ import pandas as pd
 
 from calib.errors import Problem
 from calib.importers.base import (ColumnFinder, ExportTables, ImportMapping, ImportOptions,
-                                  attribute_frame, concat_outcomes, find_files, parse_flags,
-                                  parse_times, raise_problems, read_export, salesforce_ids,
-                                  sanitize_ids, slug, wide_outcomes)
+                                  attribute_frame, concat_outcomes, export_file, find_files,
+                                  parse_flags, parse_times, raise_problems, read_export,
+                                  salesforce_ids, sanitize_ids, slug, wide_outcomes)
 
 
 LEAD_ID = ("Lead ID", "Id", "ID", "Lead Id", "LeadId")
@@ -161,11 +161,13 @@ def _export_paths(src: Path, mapping: ImportMapping, options: ImportOptions):
     """The Lead, Task and CampaignMember exports (the last two may be None)."""
     lead_path, task_path, cm_path = src, options.file("tasks"), options.file("campaign_members")
     if src.is_dir():
-        lead_path = _in(src, mapping.file_for("leads"), ("lead.csv", "lead*.csv", "*leads*.csv"))
-        task_path = task_path or _in(src, mapping.file_for("events"), ("task.csv", "task*.csv",
-                                                                       "*tasks*.csv"), False)
-        cm_path = cm_path or _in(src, None, ("campaignmember*.csv", "*campaign*member*.csv"),
-                                 False)
+        lead_path = export_file(src, mapping, "leads", ("lead.csv", "lead*.csv", "*leads*.csv"))
+        if lead_path is None:
+            raise_problems([Problem(str(src), "missing_table", "no Lead export (Lead.csv) in "
+                                    "the folder")], f"The folder '{src}'")
+        task_path = task_path or export_file(src, mapping, "events",
+                                             ("task.csv", "task*.csv", "*tasks*.csv"))
+        cm_path = cm_path or find_files(src, ("campaignmember*.csv", "*campaign*member*.csv"))
     return lead_path, task_path, cm_path
 
 
@@ -273,16 +275,6 @@ def _link_events(result: ExportTables, leads: pd.DataFrame, events: list,
             .reset_index(drop=True)
     result.leads = leads
     result.outcomes = outcomes
-
-
-def _in(folder: Path, name: str | None, patterns, required: bool = True) -> Path | None:
-    if name:
-        return folder / name
-    p = find_files(folder, patterns)
-    if p is None and required:
-        raise_problems([Problem(str(folder), "missing_table", "no Lead export (Lead.csv) in the "
-                                "folder")], f"The folder '{folder}'")
-    return p
 
 
 def _tasks(path: Path, mapping: ImportMapping, options: ImportOptions,

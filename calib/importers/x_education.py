@@ -29,7 +29,7 @@ import pandas as pd
 
 from calib.errors import Problem
 from calib.importers.base import (ColumnFinder, ExportTables, ImportMapping, ImportOptions,
-                                  attribute_frame, find_files, parse_flags, raise_problems,
+                                  attribute_frame, export_file, parse_flags, raise_problems,
                                   read_export, sanitize_ids)
 
 
@@ -65,8 +65,7 @@ CONVERTED = ("Converted",)
 def read(src: Path, mapping: ImportMapping, options: ImportOptions) -> ExportTables:
     path = src
     if src.is_dir():
-        path = (src / mapping.file_for("leads")) if mapping.file_for("leads") else \
-            find_files(src, ("leads.csv", "lead scoring.csv", "*.csv"))
+        path = export_file(src, mapping, "leads", ("leads.csv", "lead scoring.csv", "*.csv"))
         if path is None:
             raise_problems([Problem(str(src), "missing_table", "no Leads.csv in the folder")],
                            f"The folder '{src}'")
