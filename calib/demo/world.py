@@ -247,7 +247,11 @@ FIRST_TOUCH = {"outcome": "contacted", "median_hours": 3.0, "sigma": 1.3,
 
 @dataclass(frozen=True)
 class DemoWorld:
-    """What :func:`generate_demo` wrote.
+    """The files :func:`generate_demo` wrote, and the truth behind them.
+
+    Every path is absolute or relative as ``out_dir`` was given; the data set in
+    ``data_dir`` is what any other data set would be, and everything else (the truth,
+    the latent outcomes) is kept beside it, so that calib never reads it by mistake.
 
     Attributes
     ----------
@@ -257,13 +261,23 @@ class DemoWorld:
         The data set folder (``root / "data"``).
     leads, events, outcomes, assignments : Path
         The four tables.
-    current_rules, truth_rules, experiment : Path
-        ``current.toml``, ``truth.toml`` and ``experiment.toml``.
+    current_rules, truth_rules, experiment, grid : Path
+        ``current.toml``, ``truth.toml``, ``experiment.toml`` and ``grid.toml``.
     truth_json, truth_outcomes : Path
         ``truth.json`` (every true parameter and summary counts) and the per-lead latent
         outcomes (beside ``data/``, not inside it).
     truth : dict
         The content of ``truth.json``.
+    legacy_rules, previous_review : Path or None
+        ``legacy.toml`` (the rule set before ``current.toml``) and
+        ``previous_review/summary.json`` (the review made just before the switch).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> world = generate_demo(tempfile.mkdtemp(), n_leads=300, seed=2)
+    >>> world.data_dir.name, world.current_rules.name
+    ('data', 'current.toml')
     """
 
     root: Path
@@ -283,7 +297,22 @@ class DemoWorld:
     previous_review: Path | None = None
 
     def to_dict(self) -> dict:
-        """Paths written and headline counts (what ``calib demo --json`` prints)."""
+        """The paths written and headline counts (what ``calib demo --json`` prints).
+
+        Returns
+        -------
+        dict
+            JSON-safe: the paths as strings, the seed, the numbers of leads and events
+            and the true half-life.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> world = generate_demo(tempfile.mkdtemp(), n_leads=300, seed=2)
+        >>> d = world.to_dict()
+        >>> d["leads"], d["seed"], d["true_half_life_days"]
+        (300, 2, 14.0)
+        """
         counts = self.truth.get("counts", {})
         return {
             "root": str(self.root), "data": str(self.data_dir),
@@ -297,11 +326,26 @@ class DemoWorld:
         }
 
     def latent_dataset(self):
-        """The world's leads and events with every lead's *latent* meeting as its outcome
-        (from ``truth_outcomes``; those before the end of the history), whether or not
-        sales worked the lead: what a replay
-        would show if nothing were missing. No real team has this; it is the ground truth
-        that calib's corrections for selective labels are checked against."""
+        """The world's leads and events with every lead's *latent* meeting as its outcome.
+
+        The meetings come from ``truth_outcomes`` (those before the end of the history),
+        whether or not sales worked the lead: what a replay would show if nothing were
+        missing. No real team has this; it is the ground truth that calib's corrections
+        for selective labels are checked against.
+
+        Returns
+        -------
+        Dataset
+            The leads and events of the world, and ``meeting`` outcomes only.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> world = generate_demo(tempfile.mkdtemp(), n_leads=300, seed=2)
+        >>> latent = world.latent_dataset()
+        >>> latent.outcome_types, latent.n_leads
+        (('meeting',), 300)
+        """
         from calib.data import from_frames
 
         def read(path):
@@ -316,6 +360,20 @@ class DemoWorld:
         return from_frames(read(self.leads), read(self.events), lat)
 
     def summary(self) -> str:
+        """What was written and the commands to try next, as ``calib demo`` prints it.
+
+        Returns
+        -------
+        str
+            A few lines of text.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> world = generate_demo(tempfile.mkdtemp(), n_leads=300, seed=2)
+        >>> print(world.summary().splitlines()[-4])
+        Next:
+        """
         d = self.to_dict()
         data = d["data"]
         return "\n".join([
