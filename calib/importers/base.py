@@ -275,12 +275,13 @@ class ImportMapping:
 
         Parameters
         ----------
-        table : str
-            ``"leads"``, ``"events"`` or ``"outcomes"``.
+        table : {"leads", "events", "outcomes"}
+            A table of the data set.
 
         Returns
         -------
         str or None
+            The name in the mapping's ``[files]``, relative to the source folder.
 
         Examples
         --------
