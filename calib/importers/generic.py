@@ -55,6 +55,33 @@ def _table_file(src: Path, mapping: ImportMapping, table: str) -> Path | None:
 
 
 def read(src: Path, mapping: ImportMapping, options: ImportOptions) -> ExportTables:
+    """Read any export described by a mapping (or a folder in calib's own layout).
+
+    Parameters
+    ----------
+    src : Path
+        The leads file, or a folder with the files the mapping's ``[files]`` names (by
+        default ``leads``, ``events`` and ``outcomes`` as CSV or Parquet).
+    mapping : ImportMapping
+        ``[columns.<table>]`` for names that are not calib's, ``[exclude]``,
+        ``[outcome_dates]`` / ``[outcome_amounts]`` for wide lifecycle dates.
+    options : ImportOptions
+        Time zone, date order and encoding of the export.
+
+    Returns
+    -------
+    ExportTables
+        The leads with every other column as an attribute, the outcome rows (wide dates
+        and an outcomes file together) and the events, if any.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from calib.importers.base import ImportMapping, ImportOptions
+    >>> tables = read(Path("calib-demo/data"), ImportMapping(), ImportOptions())
+    >>> [Path(s).name for s in tables.sources]
+    ['leads.csv', 'events.csv', 'outcomes.csv']
+    """
     lead_path = _table_file(src, mapping, "leads")
     if lead_path is None:
         raise_problems([Problem(str(src), "missing_table", "no leads file: name it in [files] "

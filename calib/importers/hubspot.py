@@ -94,6 +94,35 @@ _LIFECYCLE = re.compile(r"^(Became an? .+ Date|Date (entered|exited) .+|(Cumulat
 
 
 def read(src: Path, mapping: ImportMapping, options: ImportOptions) -> ExportTables:
+    """Read a HubSpot contacts export.
+
+    Parameters
+    ----------
+    src : Path
+        The contacts export (CSV), or a folder holding it.
+    mapping : ImportMapping
+        Column names that differ from HubSpot's, exclusions, more lifecycle dates in
+        ``[outcome_dates]``.
+    options : ImportOptions
+        The time zone of the export's dates (HubSpot writes them in the portal's zone).
+
+    Returns
+    -------
+    ExportTables
+        One lead per contact, an outcome per lifecycle-stage date, and the activity
+        counts as attributes (no events: the export has none).
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from calib.importers.base import ImportMapping, ImportOptions
+    >>> rows = ["Record ID,Create Date,Became a Customer Date,Number of Pageviews",
+    ...         "51001,2025-01-06 09:14,2025-03-03 15:20,42", "51002,2025-01-07 13:30,,18"]
+    >>> _ = Path("hubspot-export.csv").write_text("\\n".join(rows) + "\\n")
+    >>> tables = read(Path("hubspot-export.csv"), ImportMapping(), ImportOptions())
+    >>> tables.outcomes[["lead_id", "outcome"]].values.tolist(), list(tables.leads.columns)
+    ([['51001', 'won']], ['lead_id', 'created_at', 'page_views'])
+    """
     path = src
     if src.is_dir():
         path = export_file(src, mapping, "leads", ("*contacts*.csv", "*contact*.csv", "*.csv"))

@@ -106,6 +106,41 @@ LEAKING = {
 
 
 def read(src: Path, mapping: ImportMapping, options: ImportOptions) -> ExportTables:
+    """Read a Marketo activity-log export and its leads export.
+
+    Parameters
+    ----------
+    src : Path
+        The activity export, or a folder holding it (``*activities*.csv``) and the
+        leads export (``leads.csv``).
+    mapping : ImportMapping
+        Other file or column names, exclusions, ``[outcome_dates]`` on the leads file.
+    options : ImportOptions
+        ``leads`` names the leads export when ``src`` is a file; time zone and date
+        order of the dates.
+
+    Returns
+    -------
+    ExportTables
+        The leads with their attributes, one event per activity (by activity type) and
+        the revenue-stage changes as outcomes.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from calib.importers.base import ImportMapping, ImportOptions
+    >>> folder = Path("marketo-export")
+    >>> folder.mkdir(exist_ok=True)
+    >>> _ = (folder / "activities.csv").write_text(
+    ...     "leadId,activityDate,activityTypeId,primaryAttributeValue\\n"
+    ...     "3101,2025-01-06T09:20:00Z,1,www.example.com/pricing\\n"
+    ...     "3101,2025-01-06T09:25:00Z,2,Demo Request Form\\n")
+    >>> _ = (folder / "leads.csv").write_text("id,createdAt,title\\n"
+    ...                                       "3101,2025-01-06T09:14:00Z,VP Marketing\\n")
+    >>> tables = read(folder, ImportMapping(), ImportOptions())
+    >>> tables.events["event_type"].tolist()
+    ['visit_webpage', 'fill_out_form']
+    """
     act_path, lead_path = src, options.file("leads")
     if src.is_dir():
         act_path = export_file(src, mapping, "events", ("*activit*.csv",))

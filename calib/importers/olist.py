@@ -50,6 +50,41 @@ LEFT_OUT = {
 
 
 def read(src: Path, mapping: ImportMapping, options: ImportOptions) -> ExportTables:
+    """Read the Olist marketing funnel (its MQL and closed-deals files).
+
+    The public data set has no activity: a lead is an MQL from its first contact, and
+    the closed deals say which were won (the others are not known to be lost).
+
+    Parameters
+    ----------
+    src : Path
+        The MQL file, or the folder holding both files.
+    mapping : ImportMapping
+        Other file or column names, and exclusions.
+    options : ImportOptions
+        ``deals`` names the closed-deals file when ``src`` is a file.
+
+    Returns
+    -------
+    ExportTables
+        One lead per MQL (``mql`` at its first contact), ``won`` for its closed deal;
+        the deal's columns collected during the sales contact are left out.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from calib.importers.base import ImportMapping, ImportOptions
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "olist_marketing_qualified_leads_dataset.csv").write_text(
+    ...     "mql_id,first_contact_date,landing_page_id,origin\\n"
+    ...     "m1,2018-01-08,p1,paid_search\\nm2,2018-01-10,p1,organic_search\\n")
+    >>> _ = (folder / "olist_closed_deals_dataset.csv").write_text(
+    ...     "mql_id,won_date\\nm1,2018-01-19 14:05:10\\n")
+    >>> tables = read(folder, ImportMapping(), ImportOptions())
+    >>> tables.outcomes[["lead_id", "outcome"]].values.tolist()
+    [['m1', 'mql'], ['m1', 'won'], ['m2', 'mql']]
+    """
     mql_path, deals_path = src, options.file("deals")
     if src.is_dir():
         mql_path = export_file(src, mapping, "leads", MQL_FILE)
