@@ -64,6 +64,17 @@ def lead_partitions(lead_ids, partitions: int) -> np.ndarray:
     The first 8 bytes of the MD5 digest of the UTF-8 ``lead_id``, as a big-endian
     unsigned integer, modulo ``partitions``.
 
+    Parameters
+    ----------
+    lead_ids : iterable of str
+        Lead ids as in the leads table.
+    partitions : int
+        The number of partitions.
+
+    Returns
+    -------
+    ndarray of int64
+
     Examples
     --------
     >>> lead_partitions(["L1", "L2", "L3"], 4).tolist()
@@ -128,13 +139,52 @@ class PartitionInfo:
     hash_scheme: str = HASH_SCHEME
 
     def part_path(self, part_id: int) -> str:
+        """The folder of one partition.
+
+        Parameters
+        ----------
+        part_id : int
+            From 0 to ``partitions - 1``.
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> info = partition_dataset("calib-demo/data", "demo-parts", 4, force=True)
+        >>> info.part_path(3)
+        'demo-parts/part-00003'
+        """
         return os.path.join(self.path, self.parts[part_id]["path"])
 
     @property
     def n_leads(self) -> int:
+        """The number of leads of the whole data set.
+
+        Examples
+        --------
+        >>> read_partition_info(partition_dataset("calib-demo/data", "demo-parts", 2,
+        ...                                       force=True).path).n_leads
+        2000
+        """
         return int(self.rows.get("leads", 0))
 
     def to_dict(self) -> dict:
+        """The content of ``_calib_partitions.json``.
+
+        Returns
+        -------
+        dict
+            JSON-safe; timestamps as ISO 8601 text with nanoseconds, so they round-trip.
+
+        Examples
+        --------
+        >>> info = partition_dataset("calib-demo/data", "demo-parts", 2, force=True)
+        >>> d = info.to_dict()
+        >>> d["format"], d["partitions"], d["hash"]["scheme"]
+        ('calib-partitions', 2, 'md5-uint64-mod')
+        """
         return {
             "format": FORMAT, "version": FORMAT_VERSION, "partitions": self.partitions,
             "hash": {"scheme": self.hash_scheme, "column": "lead_id",
@@ -152,6 +202,30 @@ class PartitionInfo:
 
     @classmethod
     def from_dict(cls, d: dict, path: str) -> "PartitionInfo":
+        """The layout read back from the content of ``_calib_partitions.json``.
+
+        Parameters
+        ----------
+        d : dict
+            As :meth:`to_dict` wrote it.
+        path : str
+            The partitioned folder.
+
+        Returns
+        -------
+        PartitionInfo
+
+        Raises
+        ------
+        CalibError
+            For another format, version or hash scheme.
+
+        Examples
+        --------
+        >>> info = partition_dataset("calib-demo/data", "demo-parts", 2, force=True)
+        >>> PartitionInfo.from_dict(info.to_dict(), "demo-parts") == info
+        True
+        """
         if d.get("format") != FORMAT or d.get("version") != FORMAT_VERSION:
             raise CalibError(f"'{path}' is not a calib partitioned data set of version "
                              f"{FORMAT_VERSION} (format {d.get('format')!r}, version "
@@ -169,6 +243,18 @@ class PartitionInfo:
                    hash_scheme=scheme)
 
     def summary(self) -> str:
+        """The layout in a few lines, as ``calib partition`` prints it.
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> info = partition_dataset("calib-demo/data", "demo-parts", 2, force=True)
+        >>> print(info.summary().splitlines()[0])
+        Partitioned data set demo-parts: 2 partitions by md5-uint64-mod of lead_id
+        """
         sizes = np.array([p["leads"] for p in self.parts])
         ev = np.array([p["events"] for p in self.parts])
         lines = [f"Partitioned data set {self.path}: {self.partitions} partitions by "
@@ -184,12 +270,49 @@ class PartitionInfo:
 
 
 def is_partitioned(path) -> bool:
-    """True when ``path`` is a folder written by :func:`partition_dataset`."""
+    """Whether ``path`` is a folder written by :func:`partition_dataset`.
+
+    Parameters
+    ----------
+    path : str or Path
+        Any path.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> info = partition_dataset("calib-demo/data", "demo-parts", 2, force=True)
+    >>> is_partitioned("demo-parts"), is_partitioned("calib-demo/data")
+    (True, False)
+    """
     return Path(path, META_FILE).is_file()
 
 
 def read_partition_info(path) -> PartitionInfo:
-    """Read ``_calib_partitions.json`` of a partitioned data set."""
+    """Read ``_calib_partitions.json`` of a partitioned data set.
+
+    Parameters
+    ----------
+    path : str or Path
+        The partitioned folder.
+
+    Returns
+    -------
+    PartitionInfo
+
+    Raises
+    ------
+    CalibError
+        When ``path`` is not a partitioned data set (code ``not_partitioned``).
+
+    Examples
+    --------
+    >>> _ = partition_dataset("calib-demo/data", "demo-parts", 2, force=True)
+    >>> read_partition_info("demo-parts").rows["leads"]
+    2000
+    """
     meta = Path(path, META_FILE)
     if not meta.is_file():
         raise CalibError(f"'{path}' is not a partitioned data set (no {META_FILE}).",
@@ -428,11 +551,31 @@ def _times(col: pa.ChunkedArray) -> pd.Series:
 
 
 def read_partition(path, part_id: int, info: PartitionInfo | None = None) -> Dataset:
-    """One partition as a :class:`~calib.data.Dataset`, with the *global* end of the
-    data, snapshot flag and warnings of the whole data set.
+    """One partition as a :class:`~calib.data.Dataset`.
 
-    Lead codes are positions in the partition's leads table; ``lead_rows(path, part_id)``
-    gives each lead's row in the original leads table.
+    It carries the *global* end of the data, snapshot flag and warnings of the whole
+    data set. Lead codes are positions in the partition's leads table;
+    ``lead_rows(path, part_id)`` gives each lead's row in the original leads table.
+
+    Parameters
+    ----------
+    path : str or Path
+        The partitioned folder.
+    part_id : int
+        The partition.
+    info : PartitionInfo, optional
+        Its layout, when already read.
+
+    Returns
+    -------
+    Dataset
+
+    Examples
+    --------
+    >>> info = partition_dataset("calib-demo/data", "demo-parts", 4, force=True)
+    >>> part = read_partition("demo-parts", 1, info)
+    >>> part.n_leads, part.end_of_data == info.end_of_data
+    (514, True)
     """
     info = info or read_partition_info(path)
     folder = Path(info.part_path(part_id))
@@ -469,7 +612,29 @@ def read_partition(path, part_id: int, info: PartitionInfo | None = None) -> Dat
 
 
 def lead_rows(path, part_id: int, info: PartitionInfo | None = None) -> np.ndarray:
-    """Each lead's row (int64) in the original leads table, in partition order."""
+    """Each lead's row (int64) in the original leads table, in partition order.
+
+    Parameters
+    ----------
+    path : str or Path
+        The partitioned folder.
+    part_id : int
+        The partition.
+    info : PartitionInfo, optional
+        Its layout, when already read.
+
+    Returns
+    -------
+    ndarray of int64
+        Ascending.
+
+    Examples
+    --------
+    >>> info = partition_dataset("calib-demo/data", "demo-parts", 4, force=True)
+    >>> rows = lead_rows("demo-parts", 1, info)
+    >>> len(rows), bool((rows[1:] > rows[:-1]).all())
+    (514, True)
+    """
     info = info or read_partition_info(path)
     t = pq.read_table(Path(info.part_path(part_id)) / ROWS_FILE)
     return t.column("row").to_numpy().astype(np.int64)
@@ -480,6 +645,15 @@ def read_partitioned(path) -> Iterator[tuple[int, Dataset]]:
 
     Each Dataset carries the global facts (end of the data, snapshot flag, warnings);
     see :func:`read_partition`.
+
+    Parameters
+    ----------
+    path : str or Path
+        The partitioned folder.
+
+    Yields
+    ------
+    (int, Dataset)
 
     Examples
     --------
@@ -497,22 +671,64 @@ def read_partitioned(path) -> Iterator[tuple[int, Dataset]]:
 
 
 def with_global_facts(ds: Dataset, info: PartitionInfo) -> Dataset:
-    """A partition read some other way (e.g. ``load_dataset`` of a part folder) with the
-    whole data set's end of data, snapshot flag and warnings restored."""
+    """A partition read some other way with the whole data set's facts restored.
+
+    Parameters
+    ----------
+    ds : Dataset
+        A partition, e.g. ``load_dataset`` of a part folder.
+    info : PartitionInfo
+        The layout of the whole partitioned data set.
+
+    Returns
+    -------
+    Dataset
+        ``ds`` with the whole data set's end of data, snapshot flag and warnings.
+
+    Examples
+    --------
+    >>> from calib import load_dataset
+    >>> info = partition_dataset("calib-demo/data", "demo-parts", 4, force=True)
+    >>> part = with_global_facts(load_dataset(info.part_path(0)), info)
+    >>> part.end_of_data == info.end_of_data
+    True
+    """
     return replace(ds, end_of_data=info.end_of_data, snapshot=info.snapshot,
                    warnings=info.warnings)
 
 
 def read_whole(path) -> Dataset:
-    """All partitions of a partitioned data set as one :class:`~calib.data.Dataset`, in
-    the original lead order: the same leads and events as ``load_dataset`` of the
-    original folder (lead codes are rows of the original leads table).
+    """All partitions of a partitioned data set as one :class:`~calib.data.Dataset`.
 
-    Outcome and assignment rows come grouped by lead (in file order within a lead),
-    not in the original file order; every calculation of calib takes a lead's first
-    outcome, so that changes no result. The whole data set is in memory here, as with
-    ``load_dataset``: this is for the steps that still run on one machine (``calib fit``
-    beyond its training examples).
+    The leads are in the original lead order: the same leads and events as
+    ``load_dataset`` of the original folder (lead codes are rows of the original leads
+    table). Outcome and assignment rows come grouped by lead (in file order within a
+    lead), not in the original file order; every calculation of calib takes a lead's
+    first outcome, so that changes no result. The whole data set is in memory here, as
+    with ``load_dataset``: this is for the steps that still run on one machine
+    (``calib fit`` beyond its training examples).
+
+    Parameters
+    ----------
+    path : str or Path
+        The partitioned folder.
+
+    Returns
+    -------
+    Dataset
+
+    Raises
+    ------
+    CalibError
+        When the partitions do not hold every lead exactly once.
+
+    Examples
+    --------
+    >>> from calib import load_dataset
+    >>> _ = partition_dataset("calib-demo/data", "demo-parts", 4, force=True)
+    >>> whole = read_whole("demo-parts")
+    >>> whole.leads["lead_id"].equals(load_dataset("calib-demo/data").leads["lead_id"])
+    True
     """
     info = read_partition_info(path)
     parts, rows = [], []

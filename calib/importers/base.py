@@ -851,6 +851,37 @@ def _tidy_number(num: pd.Series) -> pd.Series:
     return num.astype(float)
 
 
+def missing_exclusions(df: pd.DataFrame, mapping: ImportMapping, table: str,
+                       file: str) -> list[Problem]:
+    """A ``mapping_missing_column`` problem per column ``[exclude]`` names for ``table``
+    that the export does not have.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The export.
+    mapping : ImportMapping
+        Its ``[exclude]`` is checked.
+    table, file : str
+        The calib table and the export file.
+
+    Returns
+    -------
+    list of Problem
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> m = ImportMapping.from_dict({"exclude": {"leads": ["Owner", "Stage"]}})
+    >>> [p.column for p in missing_exclusions(pd.DataFrame(columns=["Owner"]), m, "leads",
+    ...                                       "x.csv")]
+    ['Stage']
+    """
+    return [Problem(file, "mapping_missing_column", f"[exclude] names column '{c}' but {file} "
+                    "has no such column", column=c)
+            for c in mapping.excluded(table) if c not in df.columns]
+
+
 def attribute_frame(df: pd.DataFrame, *, consumed: Iterable[str], renames: dict[str, str],
                     leaking: dict[str, str], options: ImportOptions, mapping: ImportMapping,
                     table: str, file: str, result: ExportTables,
@@ -900,12 +931,7 @@ def attribute_frame(df: pd.DataFrame, *, consumed: Iterable[str], renames: dict[
     ([{'page_views': 12}], ['Email', 'Lead Status'])
     """
     consumed = set(consumed)
-    problems: list[Problem] = []
-    for c in mapping.excluded(table):
-        if c not in df.columns:
-            problems.append(Problem(file, "mapping_missing_column", f"[exclude] names column "
-                                    f"'{c}' but {file} has no such column", column=c))
-    raise_problems(problems, f"The export '{file}'")
+    raise_problems(missing_exclusions(df, mapping, table, file), f"The export '{file}'")
     keep: dict[str, str] = {}
     taken: set[str] = {"lead_id", "created_at"}
     mapped = {v: k for k, v in mapping.columns.columns.get(table, {}).items()}

@@ -130,21 +130,7 @@ def read(src: Path, mapping: ImportMapping, options: ImportOptions) -> ExportTab
             raise_problems([_missing(src)], f"The folder '{src}'")
     df = read_export(path, options)
     file = path.name
-    cols = ColumnFinder(df, file, "leads", mapping)
-    id_col = cols.find("lead_id", LEAD_ID)
-    created_col = cols.find("created_at", CREATED_AT)
-    dates: dict[str, str] = {}
-    for outcome, aliases in STAGES.items():
-        c = cols.find(outcome, aliases, required=False)
-        if c is not None:
-            dates[outcome] = c
-    for outcome, c in mapping.outcome_dates.items():
-        dates[outcome] = c
-        if c not in df.columns:
-            cols.find(outcome, (c,))
-    raise_problems(cols.problems, f"The HubSpot export '{file}'")
-    if not dates:
-        raise_problems([_no_stage_dates(file, df)], f"The HubSpot export '{file}'")
+    id_col, created_col, dates = _columns(df, file, mapping)
 
     problems: list = []
     result = ExportTables(format="hubspot", leads=None, outcomes=None, sources=[str(path)])
@@ -176,6 +162,26 @@ def read(src: Path, mapping: ImportMapping, options: ImportOptions) -> ExportTab
         result.notes.append("HubSpot writes times in the portal's time zone without an offset; "
                             "they were read as UTC (pass --timezone if your portal is elsewhere).")
     return result
+
+
+def _columns(df, file: str, mapping: ImportMapping) -> tuple[str, str, dict[str, str]]:
+    """The id and creation columns, and outcome name to its lifecycle-date column."""
+    cols = ColumnFinder(df, file, "leads", mapping)
+    id_col = cols.find("lead_id", LEAD_ID)
+    created_col = cols.find("created_at", CREATED_AT)
+    dates: dict[str, str] = {}
+    for outcome, aliases in STAGES.items():
+        c = cols.find(outcome, aliases, required=False)
+        if c is not None:
+            dates[outcome] = c
+    for outcome, c in mapping.outcome_dates.items():
+        dates[outcome] = c
+        if c not in df.columns:
+            cols.find(outcome, (c,))
+    raise_problems(cols.problems, f"The HubSpot export '{file}'")
+    if not dates:
+        raise_problems([_no_stage_dates(file, df)], f"The HubSpot export '{file}'")
+    return id_col, created_col, dates
 
 
 def _missing(src):

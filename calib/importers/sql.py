@@ -194,30 +194,9 @@ def read_sql(url: str, tables: dict | None = None, queries: dict | None = None,
     try:
         with engine.connect() as conn:
             for table, (kind, what) in sources.items():
-                try:
-                    if kind == "tables":
-                        schema, _, name = what.rpartition(".")
-                        t = sa.Table(name, sa.MetaData(), schema=schema or None,
-                                     autoload_with=conn)
-                        df = pd.read_sql(sa.select(t), conn)
-                    else:
-                        df = pd.read_sql_query(sa.text(what), conn)
-                except sa.exc.NoSuchTableError:
-                    schema, _, name = what.rpartition(".")
-                    have = sorted(sa.inspect(conn).get_table_names(schema=schema or None))
-                    problems.append(Problem(table, "missing_table",
-                                            f"no table '{what}' in {where}; it has: "
-                                            f"{', '.join(have[:15]) or 'no tables'}"))
-                    continue
-                except (sa.exc.DBAPIError, pd.errors.DatabaseError) as e:
-                    conn.rollback()
-                    cause = e.__cause__ if isinstance(e, pd.errors.DatabaseError) else e
-                    source = "query" if kind == "queries" else f"table '{what}'"
-                    reason = _first_line(getattr(cause, "orig", None) or cause or e)
-                    problems.append(Problem(table, "query_failed",
-                                            f"reading the {source} of '{table}' failed: {reason}"))
-                    continue
-                frames[table] = _apply_mapping(df, table, mapping, problems)
+                df = _read_source(sa, conn, table, kind, what, where, problems)
+                if df is not None:
+                    frames[table] = _apply_mapping(df, table, mapping, problems)
     except sa.exc.OperationalError as e:
         raise DataError(f"Cannot connect to the database {where}: {_first_line(e.orig or e)}",
                         code="connection_failed",
@@ -230,6 +209,31 @@ def read_sql(url: str, tables: dict | None = None, queries: dict | None = None,
                         f"{'s' if len(problems) > 1 else ''}:", code=problems[0].code,
                         problems=problems)
     return frames
+
+
+def _read_source(sa, conn, table: str, kind: str, what: str, where: str,
+                 problems: list) -> pd.DataFrame | None:
+    """One calib table from a database table or a query; None (and a problem) when it
+    is missing or the query fails."""
+    try:
+        if kind == "tables":
+            schema, _, name = what.rpartition(".")
+            t = sa.Table(name, sa.MetaData(), schema=schema or None, autoload_with=conn)
+            return pd.read_sql(sa.select(t), conn)
+        return pd.read_sql_query(sa.text(what), conn)
+    except sa.exc.NoSuchTableError:
+        schema, _, name = what.rpartition(".")
+        have = sorted(sa.inspect(conn).get_table_names(schema=schema or None))
+        problems.append(Problem(table, "missing_table", f"no table '{what}' in {where}; it "
+                                f"has: {', '.join(have[:15]) or 'no tables'}"))
+    except (sa.exc.DBAPIError, pd.errors.DatabaseError) as e:
+        conn.rollback()
+        cause = e.__cause__ if isinstance(e, pd.errors.DatabaseError) else e
+        source = "query" if kind == "queries" else f"table '{what}'"
+        reason = _first_line(getattr(cause, "orig", None) or cause or e)
+        problems.append(Problem(table, "query_failed",
+                                f"reading the {source} of '{table}' failed: {reason}"))
+    return None
 
 
 def _apply_mapping(df: pd.DataFrame, table: str, mapping: ColumnMapping, problems) -> pd.DataFrame:
