@@ -51,10 +51,10 @@ def global_period(info: PartitionInfo, start=None, end=None) -> Period:
     Examples
     --------
     >>> from calib.distributed import partition_dataset
-    >>> info = partition_dataset("calib-demo/data", "demo-parts", 4, force=True)
-    >>> period = global_period(info, start="2026-01-01")
-    >>> str(period.start.date()), period.end == info.end_of_data
-    ('2026-01-01', True)
+    >>> period = global_period(partition_dataset("calib-demo/data", "demo-parts", 4,
+    ...                                          force=True), start="2026-01-01")
+    >>> str(period.start.date()), str(period.end.date())
+    ('2026-01-01', '2026-06-30')
     """
     start, end = _timestamp(start, "--start"), _timestamp(end, "--end")
     if start is not None and end is not None and end < start:
@@ -182,6 +182,7 @@ def replay(data_dir, rules, *, scheduler=None, window_days: float = 90, start=No
     Returns
     -------
     ReplayResult
+        As the one-machine replay's, with the whole data set's period and warnings.
 
     Examples
     --------
@@ -216,12 +217,12 @@ def replay_partitioned(data_dir, rules, **kwargs) -> ReplayResult:
     Returns
     -------
     ReplayResult
+        The same result :func:`replay` gives.
 
     Examples
     --------
-    >>> from calib import load_rules
-    >>> from calib.distributed import partition_dataset
-    >>> info = partition_dataset("calib-demo/data", "demo-parts", 3, force=True)
+    >>> from calib import distributed, load_rules
+    >>> _ = distributed.partition_dataset("calib-demo/data", "demo-parts", 3, force=True)
     >>> replay_partitioned("demo-parts", load_rules("calib-demo/current.toml")).stats.leads
     2000
     """
@@ -254,6 +255,7 @@ def sweep(data_dir, rules, grid: dict, *, scheduler=None, window_days: float = 9
     Returns
     -------
     SweepResult
+        One row per configuration, as :func:`calib.engine.sweep.sweep` gives.
 
     Examples
     --------
@@ -326,15 +328,16 @@ def compare(data_dir, rules_a, rules_b, *, scheduler=None, outcomes=None,
     Returns
     -------
     CompareResult
+        Both replays, the paired differences with intervals and who moves.
 
     Examples
     --------
-    >>> from calib import load_rules
-    >>> from calib.distributed import partition_dataset
-    >>> info = partition_dataset("calib-demo/data", "demo-parts", 2, force=True)
-    >>> res = compare("demo-parts", load_rules("calib-demo/current.toml"),
-    ...               load_rules("calib-demo/truth.toml"), outcomes=["meeting"],
-    ...               n_bootstrap=200, scheduler="sync")
+    >>> import calib
+    >>> import calib.distributed as cd
+    >>> _ = cd.partition_dataset("calib-demo/data", "demo-parts", 2, force=True)
+    >>> current, truth = (calib.load_rules(f"calib-demo/{n}.toml") for n in ("current", "truth"))
+    >>> res = compare("demo-parts", current, truth, outcomes=["meeting"], n_bootstrap=200,
+    ...               scheduler="sync")
     >>> res.to_dict()["a"]["mql"]["count"]
     402
     """
@@ -370,6 +373,7 @@ def compare_from_replays(ra: ReplayResult, rb: ReplayResult, occurred: dict, out
     Returns
     -------
     CompareResult
+        As :func:`compare` gives it.
 
     Examples
     --------
@@ -605,6 +609,7 @@ def fit(data_dir, rules, *, scheduler=None, **kwargs):
     Returns
     -------
     FitResult
+        The proposed rules and the evidence for them.
 
     Examples
     --------

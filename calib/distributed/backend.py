@@ -200,19 +200,14 @@ class DaskBackend:
 
         Parameters
         ----------
-        func : callable
-            A partition task (importable on the workers).
-        part_ids : iterable of int
-            The partitions.
-        progress : bool, optional
-            Show a progress bar on stderr (default: when it is a terminal).
-        **kwargs
-            Passed to every task.
+        func, part_ids, progress, **kwargs
+            As for :meth:`LocalBackend.map`; ``func`` must be importable on the workers
+            and the arguments picklable.
 
         Returns
         -------
         list
-            The tasks' results in the order of ``part_ids``.
+            The tasks' results, gathered here, in the order of ``part_ids``.
 
         Examples
         --------

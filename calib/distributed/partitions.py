@@ -149,6 +149,7 @@ class PartitionInfo:
         Returns
         -------
         str
+            ``path`` joined with the partition's relative folder.
 
         Examples
         --------
@@ -248,11 +249,13 @@ class PartitionInfo:
         Returns
         -------
         str
+            The partitions, the rows, the spread of leads and events over the
+            partitions, and the end of the data.
 
         Examples
         --------
-        >>> info = partition_dataset("calib-demo/data", "demo-parts", 2, force=True)
-        >>> print(info.summary().splitlines()[0])
+        >>> summary = partition_dataset("calib-demo/data", "demo-parts", 2, force=True).summary()
+        >>> print(summary.splitlines()[0])
         Partitioned data set demo-parts: 2 partitions by md5-uint64-mod of lead_id
         """
         sizes = np.array([p["leads"] for p in self.parts])
@@ -280,10 +283,12 @@ def is_partitioned(path) -> bool:
     Returns
     -------
     bool
+        True when it holds ``_calib_partitions.json`` (written last, so the folder is
+        complete).
 
     Examples
     --------
-    >>> info = partition_dataset("calib-demo/data", "demo-parts", 2, force=True)
+    >>> _ = partition_dataset("calib-demo/data", "demo-parts", 2, force=True)
     >>> is_partitioned("demo-parts"), is_partitioned("calib-demo/data")
     (True, False)
     """
@@ -301,6 +306,7 @@ def read_partition_info(path) -> PartitionInfo:
     Returns
     -------
     PartitionInfo
+        The layout and the whole data set's facts.
 
     Raises
     ------
@@ -569,6 +575,7 @@ def read_partition(path, part_id: int, info: PartitionInfo | None = None) -> Dat
     Returns
     -------
     Dataset
+        Lead codes from 0 in the partition's own lead order.
 
     Examples
     --------
@@ -616,12 +623,8 @@ def lead_rows(path, part_id: int, info: PartitionInfo | None = None) -> np.ndarr
 
     Parameters
     ----------
-    path : str or Path
-        The partitioned folder.
-    part_id : int
-        The partition.
-    info : PartitionInfo, optional
-        Its layout, when already read.
+    path, part_id, info
+        As for :func:`read_partition`.
 
     Returns
     -------
@@ -711,11 +714,12 @@ def read_whole(path) -> Dataset:
     Parameters
     ----------
     path : str or Path
-        The partitioned folder.
+        A folder written by :func:`partition_dataset`.
 
     Returns
     -------
     Dataset
+        Lead codes are rows of the original leads table.
 
     Raises
     ------

@@ -100,6 +100,7 @@ def replay_part(part_id: int, *, data_dir: str, info: PartitionInfo, rule_sets: 
     Returns
     -------
     PartReplay
+        Additive statistics per rule set, to be summed over the partitions.
 
     Examples
     --------
@@ -144,22 +145,12 @@ def sweep_part(part_id: int, *, data_dir: str, info: PartitionInfo, plan: SweepP
 
     Parameters
     ----------
-    part_id : int
-        The partition.
-    data_dir : str
-        The partitioned folder (as the worker sees it).
-    info : PartitionInfo
-        Its layout and the whole data set's facts.
+    part_id, data_dir, info
+        As for :func:`replay_part`.
     plan : SweepPlan
         From :func:`calib.engine.sweep.plan_sweep`.
-    start, end : str or Timestamp, optional
-        The replay period.
-    window_ns : int
-        The attribution window in nanoseconds.
-    tol : float
-        Scores within this of a cutoff reach it.
-    partition_leads : int
-        Leads replayed at a time.
+    start, end, window_ns, tol, partition_leads
+        As for :func:`replay_part`.
 
     Returns
     -------
@@ -310,12 +301,8 @@ def examples_part(part_id: int, *, data_dir: str, info: PartitionInfo, rules, ou
 
     Parameters
     ----------
-    part_id : int
-        The partition.
-    data_dir : str
-        The partitioned folder (as the worker sees it).
-    info : PartitionInfo
-        Its layout and the whole data set's facts.
+    part_id, data_dir, info
+        As for :func:`replay_part`.
     rules : RuleSet
         The current rules (only their ``max_per_day`` settings are used).
     outcome : str
@@ -343,14 +330,14 @@ def examples_part(part_id: int, *, data_dir: str, info: PartitionInfo, rules, ou
     Returns
     -------
     PartExamples
+        Only the counts when ``counts_only``.
 
     Examples
     --------
-    >>> from calib import load_rules
-    >>> from calib.distributed import partition_dataset
-    >>> info = partition_dataset("calib-demo/data", "demo-parts", 4, force=True)
-    >>> part = examples_part(0, data_dir="demo-parts", info=info,
-    ...                      rules=load_rules("calib-demo/current.toml"), outcome="meeting",
+    >>> from calib import distributed, load_rules
+    >>> info = distributed.partition_dataset("calib-demo/data", "demo-parts", 4, force=True)
+    >>> rules = load_rules("calib-demo/current.toml")
+    >>> part = examples_part(0, data_dir="demo-parts", info=info, rules=rules, outcome="meeting",
     ...                      until=None, lead_ok=None, horizon_days=30, lag_days=1, rate=None,
     ...                      seed=0, counts_only=True)
     >>> part.n_candidates > part.n_positive > 0
