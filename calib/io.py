@@ -286,7 +286,17 @@ def temp_prefix(path: Path) -> str:
     return f".{path.name}.{_TMP_TAG}{os.getpid()}-"
 
 
-def write_table(df: pd.DataFrame, path: str | os.PathLike) -> None:
+def temporary_folder(path: str | os.PathLike) -> Path:
+    """A new, uniquely named folder next to ``path`` to write an output folder into
+    before it is moved into place (temporaries of ``path`` left by a killed calib
+    process are removed first; the parent folder is created if needed)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale_temporaries(path.parent, path.name)
+    return Path(tempfile.mkdtemp(prefix=temp_prefix(path), dir=path.parent))
+
+
+def write_table(df, path: str | os.PathLike) -> None:
     """Write ``df`` as ``.csv`` or ``.parquet`` (by extension), atomically.
 
     The table goes to a uniquely named temporary file moved into place, so a failure never
@@ -294,9 +304,13 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike) -> None:
     one's). A CSV has its formulas neutralised (:func:`neutralise_formulas`) and times as
     ``YYYY-MM-DDTHH:MM:SSZ``.
 
+    A pyarrow Table is written by Arrow, not through pandas (fast for millions of rows):
+    Parquet with zstd, CSV with booleans as ``true``/``false``, whole-number floats
+    without ``.0`` and text quoted only when some value needs it.
+
     Parameters
     ----------
-    df : pandas.DataFrame
+    df : pandas.DataFrame or pyarrow.Table
         The table.
     path : str or os.PathLike
         A ``.csv`` or ``.parquet`` file in a folder that exists.
@@ -328,12 +342,89 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike) -> None:
                          code="invalid_path")
 
     def write(tmp: Path) -> None:
-        if suffix == ".csv":
+        if not isinstance(df, pd.DataFrame):
+            _write_arrow(df, tmp, suffix)
+        elif suffix == ".csv":
             neutralise_formulas(df).to_csv(tmp, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
         else:
             df.to_parquet(tmp, index=False)
 
     _write_atomically(path, write)
+
+
+_ROWS_PER_WRITE = 1 << 20
+
+
+def _write_arrow(table, path: Path, suffix: str) -> None:
+    """A pyarrow Table as Parquet (zstd, row groups of 2**20 rows) or as CSV with one
+    header row, timestamps as ``2025-03-04T13:22:05Z`` (UTC, whole seconds), booleans as
+    ``true``/``false``, text quoted only when some value of the table needs it, and
+    text and column names guarded against spreadsheet formulas as in
+    :func:`neutralise_formulas`."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
+    if suffix == ".parquet":
+        pq.write_table(table, path, compression="zstd", row_group_size=_ROWS_PER_WRITE)
+        return
+    names = [neutralise_text(str(c)) for c in table.column_names]
+    ready = [_csv_column(table.slice(0, 0).column(i)) for i in range(table.num_columns)]
+    schema = pa.schema([pa.field(n, c.type) for n, c in zip(names, ready)])
+    quote = _needs_quotes(table) or any(_needs_quotes_text(n) for n in names)
+    header = ",".join('"' + n.replace('"', '""') + '"' if _needs_quotes_text(n) else n
+                      for n in names)
+    options = pa_csv.WriteOptions(include_header=False,
+                                  quoting_style="needed" if quote else "none")
+    with open(path, "wb") as sink:
+        sink.write((header + "\n").encode("utf-8"))
+        with pa_csv.CSVWriter(sink, schema, write_options=options) as writer:
+            for start in range(0, table.num_rows, _ROWS_PER_WRITE):
+                part = table.slice(start, _ROWS_PER_WRITE)
+                writer.write_table(pa.table([_csv_column(c) for c in part.columns],
+                                            schema=schema))
+
+
+def _is_text(type_) -> bool:
+    import pyarrow as pa
+
+    return pa.types.is_string(type_) or pa.types.is_large_string(type_)
+
+
+def _csv_column(col):
+    """One column as the CSV shows it: timestamps as ISO 8601 UTC text, dictionary
+    columns as their values, formula-like text behind an apostrophe."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_dictionary(col.type):
+        col = col.cast(col.type.value_type)
+    if pa.types.is_timestamp(col.type):
+        seconds = col.cast(pa.timestamp("s", tz="UTC"), safe=False)
+        return pc.strftime(seconds, format="%Y-%m-%dT%H:%M:%SZ")
+    if _is_text(col.type) and len(col):
+        risky = pc.and_not(pc.match_substring_regex(col, "^[=+\\-@\t\r]"),
+                           pc.match_substring_regex(col, f"^{_PLAIN_NUMBER}$"))
+        if pc.any(risky).as_py():
+            col = pc.if_else(risky, pc.binary_join_element_wise("'", col, ""), col)
+    return col
+
+
+def _needs_quotes(table) -> bool:
+    """Whether a text value of ``table`` holds a comma, a quote or a line break."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for col in table.columns:
+        if pa.types.is_dictionary(col.type):
+            col = col.cast(col.type.value_type)
+        if _is_text(col.type) and pc.any(pc.match_substring_regex(col, '[,"\r\n]')).as_py():
+            return True
+    return False
+
+
+def _needs_quotes_text(text: str) -> bool:
+    return any(ch in text for ch in ',"\r\n')
 
 
 def write_text(text: str, path: str | os.PathLike) -> None:

@@ -21,6 +21,7 @@ import pytest
 from calib.demo import DemoWorld, generate_demo
 from calib.demo import world as W
 from calib.errors import ConfigError
+from calib.rules.config import RuleSet
 
 N = 2_000
 SEED = 7
@@ -352,11 +353,12 @@ def test_first_crossing_handles_caps_ties_and_max_per_day():
     t = np.array([e[0] for e in events], dtype=np.int64)
     code = np.array([["a", "b"].index(e[1]) for e in events], dtype=np.int8)
     lead = np.zeros(len(events), dtype=np.int32)
-    times = W.first_crossing_times(rules, {"size": np.array([12])}, np.array([1000]), lead, t,
-                                   code, ["a", "b"], [15, 16, 26, 27])
+    rules = RuleSet.from_dict(rules)
+    times = W._crossing_times(rules, {"size": np.array([12])}, np.array([1000]), lead, t,
+                              code, ["a", "b"], [15, 16, 26, 27])
     assert [x.item() for x in times] == [1000, 1000, -1, -1]
-    times = W.first_crossing_times(rules, {"size": np.array([12])}, np.array([1000]), lead, t,
-                                   code, ["a", "b"], [18, 20, 21, 22])
+    times = W._crossing_times(rules, {"size": np.array([12])}, np.array([1000]), lead, t,
+                              code, ["a", "b"], [18, 20, 21, 22])
     assert [x.item() for x in times] == [3 * d, 3 * d, 4 * d, -1]
 
 

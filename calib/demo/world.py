@@ -105,11 +105,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pa_csv
-import pyarrow.parquet as pq
 import tomli_w
 
 from calib.errors import ConfigError
+from calib.io import write_table
 from calib.rules.config import RuleSet
 from calib.rules.io import dumps_rules
 
@@ -248,7 +247,11 @@ FIRST_TOUCH = {"outcome": "contacted", "median_hours": 3.0, "sigma": 1.3,
 
 @dataclass(frozen=True)
 class DemoWorld:
-    """What :func:`generate_demo` wrote.
+    """The files :func:`generate_demo` wrote, and the truth behind them.
+
+    Every path is absolute or relative as ``out_dir`` was given; the data set in
+    ``data_dir`` is what any other data set would be, and everything else (the truth,
+    the latent outcomes) is kept beside it, so that calib never reads it by mistake.
 
     Attributes
     ----------
@@ -258,13 +261,23 @@ class DemoWorld:
         The data set folder (``root / "data"``).
     leads, events, outcomes, assignments : Path
         The four tables.
-    current_rules, truth_rules, experiment : Path
-        ``current.toml``, ``truth.toml`` and ``experiment.toml``.
+    current_rules, truth_rules, experiment, grid : Path
+        ``current.toml``, ``truth.toml``, ``experiment.toml`` and ``grid.toml``.
     truth_json, truth_outcomes : Path
         ``truth.json`` (every true parameter and summary counts) and the per-lead latent
         outcomes (beside ``data/``, not inside it).
     truth : dict
         The content of ``truth.json``.
+    legacy_rules, previous_review : Path or None
+        ``legacy.toml`` (the rule set before ``current.toml``) and
+        ``previous_review/summary.json`` (the review made just before the switch).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> world = generate_demo(tempfile.mkdtemp(), n_leads=300, seed=2)
+    >>> world.data_dir.name, world.current_rules.name
+    ('data', 'current.toml')
     """
 
     root: Path
@@ -284,7 +297,22 @@ class DemoWorld:
     previous_review: Path | None = None
 
     def to_dict(self) -> dict:
-        """Paths written and headline counts (what ``calib demo --json`` prints)."""
+        """The paths written and headline counts (what ``calib demo --json`` prints).
+
+        Returns
+        -------
+        dict
+            JSON-safe: the paths as strings, the seed, the numbers of leads and events
+            and the true half-life.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> world = generate_demo(tempfile.mkdtemp(), n_leads=300, seed=2)
+        >>> d = world.to_dict()
+        >>> d["leads"], d["seed"], d["true_half_life_days"]
+        (300, 2, 14.0)
+        """
         counts = self.truth.get("counts", {})
         return {
             "root": str(self.root), "data": str(self.data_dir),
@@ -298,11 +326,26 @@ class DemoWorld:
         }
 
     def latent_dataset(self):
-        """The world's leads and events with every lead's *latent* meeting as its outcome
-        (from ``truth_outcomes``; those before the end of the history), whether or not
-        sales worked the lead: what a replay
-        would show if nothing were missing. No real team has this; it is the ground truth
-        that calib's corrections for selective labels are checked against."""
+        """The world's leads and events with every lead's *latent* meeting as its outcome.
+
+        The meetings come from ``truth_outcomes`` (those before the end of the history),
+        whether or not sales worked the lead: what a replay would show if nothing were
+        missing. No real team has this; it is the ground truth that calib's corrections
+        for selective labels are checked against.
+
+        Returns
+        -------
+        Dataset
+            The leads and events of the world, and ``meeting`` outcomes only.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> world = generate_demo(tempfile.mkdtemp(), n_leads=300, seed=2)
+        >>> latent = world.latent_dataset()
+        >>> latent.outcome_types, latent.n_leads
+        (('meeting',), 300)
+        """
         from calib.data import from_frames
 
         def read(path):
@@ -317,6 +360,20 @@ class DemoWorld:
         return from_frames(read(self.leads), read(self.events), lat)
 
     def summary(self) -> str:
+        """What was written and the commands to try next, as ``calib demo`` prints it.
+
+        Returns
+        -------
+        str
+            A few lines of text.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> world = generate_demo(tempfile.mkdtemp(), n_leads=300, seed=2)
+        >>> print(world.summary().splitlines()[-4])
+        Next:
+        """
         d = self.to_dict()
         data = d["data"]
         return "\n".join([
@@ -370,6 +427,26 @@ def generate_demo(out_dir: str | os.PathLike, *, n_leads: int = 50_000, seed: in
     >>> sorted(p.name for p in world.data_dir.iterdir())
     ['assignments.csv', 'events.csv', 'leads.csv', 'outcomes.csv']
     """
+    n, seed = _check_arguments(n_leads, seed, fmt)
+    sim = _simulate_world(n, seed)
+    root = Path(out_dir)
+    paths = _table_paths(root, fmt)
+    _write_tables(paths, _lead_ids(n), sim["leads"], sim["ev"], sim["world"])
+    truth = _truth_dict(seed=seed, n=n, **sim)
+    experiment = _experiment(sim["world"], sim["mql_t"], sim["leads"], paths["leads"].suffix[1:])
+    truth["truth_rules_omitted"] = [e for e, b in EVENT_EFFECTS.items()
+                                    if round(POINTS_PER_LOGIT * b) == 0]
+    truth["capacity_mql_per_week"] = experiment["capacity_mql_per_week"]
+    truth["refinement"] = _refinement(sim["world"])
+    files = _write_files(root, truth, experiment)
+    files["previous_review"] = _previous_review(root, paths["leads"].parent, experiment)
+    return DemoWorld(root=root, data_dir=paths["leads"].parent, leads=paths["leads"],
+                     events=paths["events"], outcomes=paths["outcomes"],
+                     assignments=paths["assignments"], truth_outcomes=paths["truth_outcomes"],
+                     truth=truth, **files)
+
+
+def _check_arguments(n_leads, seed, fmt) -> tuple[int, int]:
     if fmt not in ("csv", "parquet"):
         raise ConfigError(f"The format 'fmt' of the demo must be 'csv' or 'parquet'. Got {fmt!r}.",
                           code="invalid_value")
@@ -379,51 +456,41 @@ def generate_demo(out_dir: str | os.PathLike, *, n_leads: int = 50_000, seed: in
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ConfigError(f"The 'seed' of the demo must be a whole number >= 0. Got {seed!r}.",
                           code="invalid_value")
-    n = int(n_leads)
-    rng = np.random.default_rng(int(seed))
+    return int(n_leads), int(seed)
 
+
+def _simulate_world(n: int, seed: int) -> dict:
+    """Every simulated array, in the order the draws are made from the seed's stream."""
+    rng = np.random.default_rng(seed)
     leads = _simulate_leads(rng, n)
     ev = _simulate_events(rng, leads)
     latent = _simulate_meetings(rng, leads, ev)
     attrs = {k: leads[k] for k in ("seniority", "employees", "industry", "country", "source")}
-    crossing = first_crossing_times(CURRENT_RULES, attrs, leads["created_at"], ev["lead"],
-                                    ev["t"], ev["code"], EVENT_TYPES,
-                                    [CURRENT_RULES["thresholds"]["mql"], STRICT_MQL])
+    crossing = _crossing_times(RuleSet.from_dict(CURRENT_RULES), attrs, leads["created_at"],
+                               ev["lead"], ev["t"], ev["code"], EVENT_TYPES,
+                               [CURRENT_RULES["thresholds"]["mql"], STRICT_MQL])
     mql_t, strict_t = crossing[0], crossing[1]
     world = _simulate_sales(rng, leads, ev, latent, mql_t, strict_t)
-    world["first_touch"] = _first_touches(np.random.default_rng([int(seed), 19]), world)
+    world["first_touch"] = _first_touches(np.random.default_rng([seed, 19]), world)
+    return {"leads": leads, "ev": ev, "latent": latent, "world": world, "mql_t": mql_t}
 
-    root = Path(out_dir)
+
+def _table_paths(root: Path, fmt: str) -> dict[str, Path]:
+    """Where the tables go, with a previous demo's tables in the other format removed."""
     data_dir = root / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
-    ext = "csv" if fmt == "csv" else "parquet"
     other = "parquet" if fmt == "csv" else "csv"
-    paths = {name: data_dir / f"{name}.{ext}"
+    paths = {name: data_dir / f"{name}.{fmt}"
              for name in ("leads", "events", "outcomes", "assignments")}
-    paths["truth_outcomes"] = root / f"truth_outcomes.{ext}"
+    paths["truth_outcomes"] = root / f"truth_outcomes.{fmt}"
     for path in paths.values():  # a previous demo in the other format would be ambiguous
         path.with_suffix(f".{other}").unlink(missing_ok=True)
-    lead_ids = _lead_ids(n)
-    _write_tables(paths, fmt, lead_ids, leads, ev, world)
+    return paths
 
-    truth = _truth_dict(seed=int(seed), n=n, ev=ev, leads=leads, latent=latent, world=world,
-                        mql_t=mql_t)
-    truth_rules = _truth_rules()
-    experiment = _experiment(world, mql_t, leads, ext)
-    truth["truth_rules_omitted"] = [e for e, b in EVENT_EFFECTS.items()
-                                    if round(POINTS_PER_LOGIT * b) == 0]
-    truth["capacity_mql_per_week"] = experiment["capacity_mql_per_week"]
 
-    files = {
-        "current_rules": root / "current.toml",
-        "truth_rules": root / "truth.toml",
-        "experiment": root / "experiment.toml",
-        "truth_json": root / "truth.json",
-    }
-    files["grid"] = root / "grid.toml"
-    files["legacy_rules"] = root / "legacy.toml"
-    files["legacy_rules"].write_bytes(dumps_rules(RuleSet.from_dict(LEGACY_RULES)).encode("utf-8"))
-    truth["refinement"] = {
+def _refinement(world: dict) -> dict:
+    """The part of ``truth.json`` about the rule-set history and sales' first touches."""
+    return {
         "history": [{"since": LEGACY_SINCE, "file": "legacy.toml"},
                     {"since": ADOPTED_AT, "file": "current.toml"}],
         "first_touch": dict(FIRST_TOUCH, note="lognormal(log(median_hours), sigma) hours after "
@@ -433,22 +500,24 @@ def generate_demo(out_dir: str | os.PathLike, *, n_leads: int = 50_000, seed: in
                            "(proposed) replayed on the data as it was at the adoption date",
         "first_touches": int(world["first_touch"][0].size),
     }
-    # rule sets go through RuleSet, so what the demo writes is valid by construction
-    files["current_rules"].write_bytes(
-        dumps_rules(RuleSet.from_dict(CURRENT_RULES)).encode("utf-8"))
-    files["truth_rules"].write_bytes(dumps_rules(RuleSet.from_dict(truth_rules)).encode("utf-8"))
-    files["experiment"].write_bytes(tomli_w.dumps(experiment).encode("utf-8"))
-    files["grid"].write_bytes(tomli_w.dumps(SWEEP_GRID).encode("utf-8"))
-    files["truth_json"].write_bytes((json.dumps(truth, indent=2) + "\n").encode("utf-8"))
-    files["previous_review"] = _previous_review(root, data_dir, experiment)
 
-    return DemoWorld(root=root, data_dir=data_dir, leads=paths["leads"], events=paths["events"],
-                     outcomes=paths["outcomes"], assignments=paths["assignments"],
-                     current_rules=files["current_rules"], truth_rules=files["truth_rules"],
-                     truth_json=files["truth_json"], truth_outcomes=paths["truth_outcomes"],
-                     experiment=files["experiment"], grid=files["grid"], truth=truth,
-                     legacy_rules=files["legacy_rules"],
-                     previous_review=files["previous_review"])
+
+def _write_files(root: Path, truth: dict, experiment: dict) -> dict[str, Path]:
+    """The rule sets (through :class:`RuleSet`, so they are valid by construction), the
+    experiment, the sweep grid and ``truth.json``."""
+    texts = {
+        "legacy_rules": ("legacy.toml", dumps_rules(RuleSet.from_dict(LEGACY_RULES))),
+        "current_rules": ("current.toml", dumps_rules(RuleSet.from_dict(CURRENT_RULES))),
+        "truth_rules": ("truth.toml", dumps_rules(RuleSet.from_dict(_truth_rules()))),
+        "experiment": ("experiment.toml", tomli_w.dumps(experiment)),
+        "grid": ("grid.toml", tomli_w.dumps(SWEEP_GRID)),
+        "truth_json": ("truth.json", json.dumps(truth, indent=2) + "\n"),
+    }
+    files = {}
+    for key, (name, text) in texts.items():
+        files[key] = root / name
+        files[key].write_bytes(text.encode("utf-8"))
+    return files
 
 
 def _first_touches(rng: np.random.Generator, world: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -780,127 +849,32 @@ def _simulate_meetings(rng: np.random.Generator, leads: dict, ev: dict) -> dict:
 # --------------------------------------------------------------- replaying rules
 
 
-def _fit_mask(rule: dict, values) -> np.ndarray:
-    """Whether each lead satisfies one fit rule (all its conditions).
+def _crossing_times(rules: RuleSet, attributes: dict, created_at: np.ndarray,
+                    lead: np.ndarray, t: np.ndarray, code: np.ndarray, event_types,
+                    cutoffs) -> list[np.ndarray]:
+    """First time each lead's score under ``rules`` reaches each cutoff, by calib's replay.
 
-    Missing (None, NaN or "") never satisfies ``in``/``equals``/``min``/``max``;
-    ``min``/``max`` are inclusive and need a numeric column.
+    The arrays are handed to the engine as a data set (lead codes, UTC times, the event
+    types as categories), so the demo's ``mql`` rows are what ``calib replay`` computes
+    (SPEC section 3). ``t`` and ``created_at`` are int64 seconds; events are sorted by
+    lead then time. Returns, per cutoff, each lead's crossing time in seconds, ``-1``
+    for never.
     """
-    series = pd.Series(values)
-    missing = series.isna().to_numpy()
-    if series.dtype == object or pd.api.types.is_string_dtype(series.dtype):
-        missing = missing | (series == "").fillna(False).to_numpy(dtype=bool)
-    ok = np.ones(len(series), dtype=bool)
-    if "missing" in rule:
-        ok &= missing == bool(rule["missing"])
-    if "in" in rule:
-        ok &= ~missing & series.isin(list(rule["in"])).to_numpy()
-    if "equals" in rule:
-        ok &= ~missing & (series == rule["equals"]).fillna(False).to_numpy(dtype=bool)
-    numeric = pd.api.types.is_numeric_dtype(series.dtype) and series.dtype != bool
-    for key in ("min", "max"):
-        if key in rule:
-            if not numeric:
-                ok &= False
-                continue
-            bound = series >= rule[key] if key == "min" else series <= rule[key]
-            ok &= ~missing & bound.fillna(False).to_numpy(dtype=bool)
-    return ok
+    from calib.data import Dataset
+    from calib.engine.prepare import prepare
+    from calib.engine.replay import combine_scores, stage_crossings
 
+    def utc(seconds):
+        return pd.to_datetime(np.asarray(seconds, dtype=np.int64) * 10**9, utc=True)
 
-def first_crossing_times(rules: dict, attributes: dict, created_at: np.ndarray,
-                         lead: np.ndarray, t: np.ndarray, code: np.ndarray,
-                         event_types, cutoffs) -> list[np.ndarray]:
-    """First time each lead's score reaches each cutoff, for a rule set without decay.
-
-    Follows SPEC section 3 (vectorised): ``max_per_day`` drops extra events per lead per
-    UTC day first; events before ``created_at`` count from ``created_at`` on; events
-    sharing a timestamp apply together; each rule's running sum is clamped to its cap,
-    the total to ``[limits]``; ``mql_min_fit`` applies to every cutoff.
-
-    Parameters
-    ----------
-    rules : dict
-        A rule set as parsed from TOML, with ``[decay] kind = "none"``.
-    attributes : dict of str to array
-        Lead attributes by field name, one value per lead.
-    created_at : array of int64
-        Lead creation times in seconds.
-    lead, t, code : arrays
-        Events sorted by lead then time: lead index, time in seconds, event-type code.
-    event_types : sequence of str
-        Names of the event-type codes.
-    cutoffs : sequence of float
-        Score cutoffs.
-
-    Returns
-    -------
-    list of array of int64
-        Per cutoff, the crossing time of each lead in seconds, ``-1`` for never.
-    """
-    if rules.get("decay", {}).get("kind", "none") != "none":
-        raise ConfigError("first_crossing_times only replays rule sets without decay.",
-                          code="invalid_value")
-    n = created_at.size
-    fit = np.zeros(n)
-    for rule in rules.get("fit", []):
-        values = attributes.get(rule["field"], np.full(n, None, dtype=object))
-        fit += np.where(_fit_mask(rule, values), float(rule["points"]), 0.0)
-
-    counts = np.bincount(lead, minlength=n)
-    starts = np.cumsum(counts) - counts
-    # merged rows: each lead's created_at row, then its events (eff. time never decreases)
-    created_row = starts + np.arange(n)
-    event_row = np.arange(t.size) + lead.astype(np.int64) + 1
-    size = n + t.size
-    row_lead = np.empty(size, dtype=np.int64)
-    row_lead[created_row] = np.arange(n)
-    row_lead[event_row] = lead
-    row_t = np.empty(size, dtype=np.int64)
-    row_t[created_row] = created_at
-    row_t[event_row] = np.maximum(t, created_at[lead])
-    last = np.ones(size, dtype=bool)  # last row of each (lead, time) group
-    last[:-1] = (row_lead[1:] != row_lead[:-1]) | (row_t[1:] != row_t[:-1])
-    g_rows = np.flatnonzero(last)
-    g_lead = row_lead[g_rows]
-    g_t = row_t[g_rows]
-    del row_t
-
-    lows, highs = rules.get("limits", {}).get("min"), rules.get("limits", {}).get("max")
-    score = fit[g_lead].copy()
-    name_code = {name: i for i, name in enumerate(event_types)}
-    day = t // DAY_S
-    for rule in rules.get("behavior", []):
-        names = [rule["event"]] if "event" in rule else list(rule["events"])
-        codes = [name_code[x] for x in names if x in name_code]
-        matched = np.flatnonzero(np.isin(code, codes))
-        if "max_per_day" in rule and matched.size:
-            ml, md = lead[matched], day[matched]
-            new = np.r_[True, (ml[1:] != ml[:-1]) | (md[1:] != md[:-1])]
-            group_start = np.maximum.accumulate(np.where(new, np.arange(matched.size), 0))
-            matched = matched[np.arange(matched.size) - group_start < rule["max_per_day"]]
-        x = np.zeros(size, dtype=np.int32)
-        x[event_row[matched]] = 1
-        running = np.cumsum(x, dtype=np.int64)
-        running -= running[created_row][row_lead]  # created rows carry 0: segmented cumsum
-        contribution = float(rule["points"]) * running[g_rows]
-        if "cap" in rule:
-            cap = float(rule["cap"])
-            contribution = np.clip(contribution, -cap, cap)
-        score += contribution
-        del x, running
-    if lows is not None or highs is not None:
-        score = np.clip(score, lows, highs)
-    min_fit = rules.get("thresholds", {}).get("mql_min_fit")
-    fit_ok = np.ones(n, bool) if min_fit is None else fit >= min_fit
-    out = []
-    for cutoff in cutoffs:
-        hit = np.flatnonzero((score >= cutoff) & fit_ok[g_lead])
-        first = hit[np.r_[True, g_lead[hit][1:] != g_lead[hit][:-1]]] if hit.size else hit
-        times = np.full(n, _NONE)
-        times[g_lead[first]] = g_t[first]
-        out.append(times)
-    return out
+    leads = pd.DataFrame({"created_at": utc(created_at), **attributes})
+    events = pd.DataFrame({"lead": np.asarray(lead, dtype=np.int32), "occurred_at": utc(t),
+                           "event_type": pd.Categorical.from_codes(code, list(event_types))})
+    ds = Dataset(leads=leads, events=events, outcomes=pd.DataFrame())
+    prep = prepare(ds, rules)
+    score, fit = combine_scores(prep.decayed(rules.decay), prep, rules)
+    cross = stage_crossings(prep, score, fit, cutoffs, rules.thresholds.mql_min_fit)
+    return [np.where(k >= 0, prep.eval_t[k] // 10**9, _NONE) for k in cross.T]
 
 
 # ---------------------------------------------------------- sales and outcomes
@@ -1061,38 +1035,9 @@ def _ts(seconds: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
     return arr.cast(pa.timestamp("us", tz="UTC"))
 
 
-def _write_table(table: pa.Table, path: Path, fmt: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    if fmt == "parquet":
-        pq.write_table(table, tmp, compression="zstd", row_group_size=1 << 20)
-    else:
-        with open(tmp, "wb") as sink:
-            sink.write((",".join(table.column_names) + "\n").encode("utf-8"))
-            options = pa_csv.WriteOptions(include_header=False, quoting_style="none")
-            with pa_csv.CSVWriter(sink, _csv_schema(table.schema), write_options=options) as w:
-                for start in range(0, table.num_rows, 1 << 20):
-                    w.write_table(_csv_ready(table.slice(start, 1 << 20)))
-    os.replace(tmp, path)
-
-
-def _csv_schema(schema: pa.Schema) -> pa.Schema:
-    return pa.schema([pa.field(f.name, pa.string()) if pa.types.is_timestamp(f.type) else f
-                      for f in schema])
-
-
-def _csv_ready(table: pa.Table) -> pa.Table:
-    """Timestamps as ``2025-03-04T13:22:05Z`` strings."""
-    columns = []
-    for col, f in zip(table.columns, table.schema):
-        if pa.types.is_timestamp(f.type):
-            col = pc.strftime(col.cast(pa.timestamp("s", tz="UTC")), format="%Y-%m-%dT%H:%M:%SZ")
-        columns.append(col)
-    return pa.table(columns, schema=_csv_schema(table.schema))
-
-
-def _write_tables(paths, fmt, lead_ids, leads, ev, world) -> None:
+def _write_tables(paths, lead_ids, leads, ev, world) -> None:
     n = leads["n"]
-    _write_table(pa.table({
+    write_table(pa.table({
         "lead_id": lead_ids,
         "created_at": _ts(leads["created_at"]),
         "seniority": pa.array(leads["seniority"], type=pa.string()),
@@ -1101,7 +1046,7 @@ def _write_tables(paths, fmt, lead_ids, leads, ev, world) -> None:
         "country": pa.array(leads["country"], type=pa.string()),
         "source": pa.array(leads["source"], type=pa.string()),
         "exploration_holdout": pa.array(world["holdout"], type=pa.bool_()),
-    }), paths["leads"], fmt)
+    }), paths["leads"])
 
     # events in time order, like an activity export
     t0 = START_S - (PRE_CREATION_DAYS + 10) * DAY_S
@@ -1111,11 +1056,11 @@ def _write_tables(paths, fmt, lead_ids, leads, ev, world) -> None:
     order = np.argsort(key, kind="stable")
     del key
     types = pa.array(list(EVENT_TYPES), type=pa.string())
-    _write_table(pa.table({
+    write_table(pa.table({
         "lead_id": lead_ids.take(pa.array(ev["lead"][order])),
         "occurred_at": _ts(ev["t"][order]),
         "event_type": types.take(pa.array(ev["code"][order])),
-    }), paths["events"], fmt)
+    }), paths["events"])
     del order
 
     amount = world["out_amount"]
@@ -1133,16 +1078,16 @@ def _write_tables(paths, fmt, lead_ids, leads, ev, world) -> None:
         "occurred_at": _ts(touch_t),
         "amount": pa.nulls(touch_lead.size, type=pa.float64()),
     })
-    _write_table(pa.concat_tables([outcomes, touches]), paths["outcomes"], fmt)
+    write_table(pa.concat_tables([outcomes, touches]), paths["outcomes"])
 
     a = np.flatnonzero(world["assigned"])
-    _write_table(pa.table({
+    write_table(pa.table({
         "lead_id": lead_ids.take(pa.array(a)),
         "arm": pa.array(world["arm"][a].astype(object), type=pa.string()),
         "assigned_at": _ts(leads["created_at"][a]),
-    }), paths["assignments"], fmt)
+    }), paths["assignments"])
 
-    _write_table(pa.table({
+    write_table(pa.table({
         "lead_id": lead_ids,
         "buyer": pa.array(ev["buyer"]),
         "buying_window_start": _ts(ev["window_start"], ~ev["buyer"]),
@@ -1158,7 +1103,7 @@ def _write_tables(paths, fmt, lead_ids, leads, ev, world) -> None:
         "meeting_recorded": pa.array(world["recorded"]),
         "meeting_recorded_if_control": pa.array(world["rec_control"]),
         "meeting_recorded_if_strict": pa.array(world["rec_strict"]),
-    }), paths["truth_outcomes"], fmt)
+    }), paths["truth_outcomes"])
 
 
 # ------------------------------------------------------------------ truth & toml

@@ -38,11 +38,45 @@ DEFAULT_RETRIES = 2
 
 
 class LocalBackend:
-    """Run partition tasks one after another in this process."""
+    """Run partition tasks one after another in this process.
+
+    Attributes
+    ----------
+    name : str
+        ``"local"``.
+
+    Examples
+    --------
+    >>> LocalBackend().map(pow, [1, 2, 3], exp=2)
+    [1, 4, 9]
+    """
 
     name = "local"
 
     def map(self, func, part_ids, *, progress: bool | None = None, **kwargs) -> list:
+        """``[func(p, **kwargs) for p in part_ids]``, here, in order.
+
+        Parameters
+        ----------
+        func : callable
+            A partition task, called as ``func(part_id, **kwargs)``.
+        part_ids : iterable of int
+            The partitions.
+        progress : bool, optional
+            Show a progress bar on stderr (default: when it is a terminal).
+        **kwargs
+            Passed to every task.
+
+        Returns
+        -------
+        list
+            The tasks' results in the order of ``part_ids``.
+
+        Examples
+        --------
+        >>> LocalBackend().map(round, [2.675, 1.25], progress=False, ndigits=1)
+        [2.7, 1.2]
+        """
         from tqdm.auto import tqdm
 
         disable = (progress is False) or (progress is None and not sys.stderr.isatty())
@@ -53,6 +87,14 @@ class LocalBackend:
         return out
 
     def close(self) -> None:
+        """Nothing to release (there for the backend interface).
+
+        Examples
+        --------
+        >>> with LocalBackend() as backend:
+        ...     backend.map(abs, [-1])
+        [1]
+        """
         pass
 
     def __enter__(self):
@@ -138,10 +180,45 @@ class DaskBackend:
 
     @property
     def n_workers(self) -> int:
+        """The number of workers the scheduler has now.
+
+        Examples
+        --------
+        >>> import distributed
+        >>> client = distributed.Client(processes=False, n_workers=1, dashboard_address=None)
+        >>> DaskBackend(client).n_workers
+        1
+        >>> client.close()
+        """
         return len(self.client.scheduler_info(n_workers=-1)["workers"])
 
     def map(self, func, part_ids, *, progress: bool | None = None, **kwargs) -> list:
-        """``[func(p, **kwargs) for p in part_ids]``, one task per partition."""
+        """``[func(p, **kwargs) for p in part_ids]``, one task per partition.
+
+        Arguments larger than a few kilobytes are sent to every worker once (broadcast),
+        not once per task.
+
+        Parameters
+        ----------
+        func, part_ids, progress, **kwargs
+            As for :meth:`LocalBackend.map`; ``func`` must be importable on the workers
+            and the arguments picklable.
+
+        Returns
+        -------
+        list
+            The tasks' results, gathered here, in the order of ``part_ids``.
+
+        Examples
+        --------
+        An in-process cluster (a real one is the same call):
+
+        >>> import distributed
+        >>> client = distributed.Client(processes=False, n_workers=2, dashboard_address=None)
+        >>> DaskBackend(client).map(pow, [1, 2, 3], exp=2)
+        [1, 4, 9]
+        >>> client.close()
+        """
         distributed = _import_distributed()
         run = uuid.uuid4().hex[:12]
         name = getattr(func, "__name__", "task")
@@ -173,6 +250,18 @@ class DaskBackend:
                 f.release()
 
     def close(self) -> None:
+        """Close the client and the local cluster this backend started (not a client it was given).
+
+        Examples
+        --------
+        >>> import distributed
+        >>> client = distributed.Client(processes=False, n_workers=1, dashboard_address=None)
+        >>> backend = DaskBackend(client)
+        >>> backend.close()
+        >>> client.status
+        'running'
+        >>> client.close()
+        """
         if self._own_client:
             self.client.close()
         if self.cluster is not None:
@@ -195,8 +284,26 @@ def _large(value, limit: int = 2048) -> bool:
 
 
 def get_backend(scheduler=None):
-    """``(backend, owned)`` for a scheduler argument (see the module docstring); close
-    the backend afterwards when ``owned``."""
+    """The backend of a scheduler argument, and whether the caller owns it.
+
+    Parameters
+    ----------
+    scheduler : None, str, distributed.Client, LocalBackend or DaskBackend
+        See the module docstring; a backend is used as it is.
+
+    Returns
+    -------
+    (backend, bool)
+        Close the backend afterwards when the flag (owned) is true.
+
+    Examples
+    --------
+    >>> backend, owned = get_backend("sync")
+    >>> backend.name, owned
+    ('local', True)
+    >>> get_backend(backend)[1]
+    False
+    """
     if isinstance(scheduler, (LocalBackend, DaskBackend)):
         return scheduler, False
     if scheduler is None:

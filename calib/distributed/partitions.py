@@ -64,6 +64,17 @@ def lead_partitions(lead_ids, partitions: int) -> np.ndarray:
     The first 8 bytes of the MD5 digest of the UTF-8 ``lead_id``, as a big-endian
     unsigned integer, modulo ``partitions``.
 
+    Parameters
+    ----------
+    lead_ids : iterable of str
+        Lead ids as in the leads table.
+    partitions : int
+        The number of partitions.
+
+    Returns
+    -------
+    ndarray of int64
+
     Examples
     --------
     >>> lead_partitions(["L1", "L2", "L3"], 4).tolist()
@@ -128,13 +139,53 @@ class PartitionInfo:
     hash_scheme: str = HASH_SCHEME
 
     def part_path(self, part_id: int) -> str:
+        """The folder of one partition.
+
+        Parameters
+        ----------
+        part_id : int
+            From 0 to ``partitions - 1``.
+
+        Returns
+        -------
+        str
+            ``path`` joined with the partition's relative folder.
+
+        Examples
+        --------
+        >>> info = partition_dataset("calib-demo/data", "demo-parts", 4, force=True)
+        >>> info.part_path(3)
+        'demo-parts/part-00003'
+        """
         return os.path.join(self.path, self.parts[part_id]["path"])
 
     @property
     def n_leads(self) -> int:
+        """The number of leads of the whole data set.
+
+        Examples
+        --------
+        >>> read_partition_info(partition_dataset("calib-demo/data", "demo-parts", 2,
+        ...                                       force=True).path).n_leads
+        2000
+        """
         return int(self.rows.get("leads", 0))
 
     def to_dict(self) -> dict:
+        """The content of ``_calib_partitions.json``.
+
+        Returns
+        -------
+        dict
+            JSON-safe; timestamps as ISO 8601 text with nanoseconds, so they round-trip.
+
+        Examples
+        --------
+        >>> info = partition_dataset("calib-demo/data", "demo-parts", 2, force=True)
+        >>> d = info.to_dict()
+        >>> d["format"], d["partitions"], d["hash"]["scheme"]
+        ('calib-partitions', 2, 'md5-uint64-mod')
+        """
         return {
             "format": FORMAT, "version": FORMAT_VERSION, "partitions": self.partitions,
             "hash": {"scheme": self.hash_scheme, "column": "lead_id",
@@ -152,6 +203,30 @@ class PartitionInfo:
 
     @classmethod
     def from_dict(cls, d: dict, path: str) -> "PartitionInfo":
+        """The layout read back from the content of ``_calib_partitions.json``.
+
+        Parameters
+        ----------
+        d : dict
+            As :meth:`to_dict` wrote it.
+        path : str
+            The partitioned folder.
+
+        Returns
+        -------
+        PartitionInfo
+
+        Raises
+        ------
+        CalibError
+            For another format, version or hash scheme.
+
+        Examples
+        --------
+        >>> info = partition_dataset("calib-demo/data", "demo-parts", 2, force=True)
+        >>> PartitionInfo.from_dict(info.to_dict(), "demo-parts") == info
+        True
+        """
         if d.get("format") != FORMAT or d.get("version") != FORMAT_VERSION:
             raise CalibError(f"'{path}' is not a calib partitioned data set of version "
                              f"{FORMAT_VERSION} (format {d.get('format')!r}, version "
@@ -169,6 +244,20 @@ class PartitionInfo:
                    hash_scheme=scheme)
 
     def summary(self) -> str:
+        """The layout in a few lines, as ``calib partition`` prints it.
+
+        Returns
+        -------
+        str
+            The partitions, the rows, the spread of leads and events over the
+            partitions, and the end of the data.
+
+        Examples
+        --------
+        >>> summary = partition_dataset("calib-demo/data", "demo-parts", 2, force=True).summary()
+        >>> print(summary.splitlines()[0])
+        Partitioned data set demo-parts: 2 partitions by md5-uint64-mod of lead_id
+        """
         sizes = np.array([p["leads"] for p in self.parts])
         ev = np.array([p["events"] for p in self.parts])
         lines = [f"Partitioned data set {self.path}: {self.partitions} partitions by "
@@ -184,12 +273,52 @@ class PartitionInfo:
 
 
 def is_partitioned(path) -> bool:
-    """True when ``path`` is a folder written by :func:`partition_dataset`."""
+    """Whether ``path`` is a folder written by :func:`partition_dataset`.
+
+    Parameters
+    ----------
+    path : str or Path
+        Any path.
+
+    Returns
+    -------
+    bool
+        True when it holds ``_calib_partitions.json`` (written last, so the folder is
+        complete).
+
+    Examples
+    --------
+    >>> _ = partition_dataset("calib-demo/data", "demo-parts", 2, force=True)
+    >>> is_partitioned("demo-parts"), is_partitioned("calib-demo/data")
+    (True, False)
+    """
     return Path(path, META_FILE).is_file()
 
 
 def read_partition_info(path) -> PartitionInfo:
-    """Read ``_calib_partitions.json`` of a partitioned data set."""
+    """Read ``_calib_partitions.json`` of a partitioned data set.
+
+    Parameters
+    ----------
+    path : str or Path
+        The partitioned folder.
+
+    Returns
+    -------
+    PartitionInfo
+        The layout and the whole data set's facts.
+
+    Raises
+    ------
+    CalibError
+        When ``path`` is not a partitioned data set (code ``not_partitioned``).
+
+    Examples
+    --------
+    >>> _ = partition_dataset("calib-demo/data", "demo-parts", 2, force=True)
+    >>> read_partition_info("demo-parts").rows["leads"]
+    2000
+    """
     meta = Path(path, META_FILE)
     if not meta.is_file():
         raise CalibError(f"'{path}' is not a partitioned data set (no {META_FILE}).",
@@ -253,13 +382,38 @@ def partition_dataset(data, out, partitions: int, *, mapping=None, force: bool =
     >>> info.partitions, info.n_leads
     (8, 2000)
     """
-    from calib.engine.replay import outcome_names
+    from calib.io import temporary_folder
 
+    partitions, out = _check_output(data, out, partitions, force)
+    ds = data if isinstance(data, Dataset) else load_dataset(data, mapping)
+    if partitions > max(ds.n_leads, 1) * max_partitions_per_lead:
+        raise CalibError(f"--partitions {partitions:,} is more than the {ds.n_leads:,} leads of "
+                         "the data set; most partitions would be empty.", code="out_of_range",
+                         suggestion="Aim for 0.5-5 million events per partition.")
+    tmp = temporary_folder(out)
+    try:
+        info = _partition_info(ds, out, partitions, _write_parts(ds, tmp, partitions,
+                                                                   compression))
+        # the metadata file is written last: its presence marks a complete folder
+        with open(tmp / META_FILE, "w", encoding="utf-8") as f:
+            json.dump(info.to_dict(), f, indent=1)
+        os.chmod(tmp, 0o755)
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return info
+
+
+def _check_output(data, out, partitions, force: bool) -> tuple[int, Path]:
+    """The number of partitions and the output folder, refused before anything is read
+    when they cannot be used."""
     if isinstance(partitions, bool) or not isinstance(partitions, (int, np.integer)) \
             or not 1 <= partitions <= MAX_PARTITIONS:
         raise CalibError(f"--partitions must be a whole number from 1 to {MAX_PARTITIONS:,}. "
                          f"Got {partitions!r}.", code="out_of_range")
-    partitions = int(partitions)
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise CalibError(f"'{out}' exists and is not a folder.", code="exists")
@@ -273,42 +427,22 @@ def partition_dataset(data, out, partitions: int, *, mapping=None, force: bool =
         if not force:
             raise CalibError(f"The folder '{out}' holds a partitioned data set.",
                              code="exists", suggestion="Add --force to replace it.")
-    ds = data if isinstance(data, Dataset) else load_dataset(data, mapping)
-    if partitions > max(ds.n_leads, 1) * max_partitions_per_lead:
-        raise CalibError(f"--partitions {partitions:,} is more than the {ds.n_leads:,} leads of "
-                         "the data set; most partitions would be empty.", code="out_of_range",
-                         suggestion="Aim for 0.5-5 million events per partition.")
+    return int(partitions), out
 
-    import tempfile
 
-    from calib.io import clean_stale_temporaries, temp_prefix
+def _partition_info(ds: Dataset, out: Path, partitions: int, parts: list) -> PartitionInfo:
+    """The layout and the whole data set's facts, for ``_calib_partitions.json``."""
+    from calib.engine.replay import outcome_names
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale_temporaries(out.parent, out.name)  # left by a killed run
-    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(out), dir=out.parent))
-    try:
-        parts = _write_parts(ds, tmp, partitions, compression)
-        info = PartitionInfo(
-            path=str(out), partitions=partitions, end_of_data=ds.end_of_data,
-            start_of_data=ds.start_of_data, snapshot=ds.snapshot,
-            outcome_names=tuple(outcome_names(ds)), event_types=tuple(ds.event_types),
-            warnings=tuple(ds.warnings),
-            rows={"leads": int(ds.n_leads), "events": int(len(ds.events)),
-                  "outcomes": int(len(ds.outcomes)),
-                  **({"assignments": int(len(ds.assignments))}
-                     if ds.assignments is not None else {})},
-            parts=tuple(parts), source=str(ds.path))
-        # the metadata file is written last: its presence marks a complete folder
-        with open(tmp / META_FILE, "w", encoding="utf-8") as f:
-            json.dump(info.to_dict(), f, indent=1)
-        os.chmod(tmp, 0o755)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return info
+    rows = {"leads": int(ds.n_leads), "events": int(len(ds.events)),
+            "outcomes": int(len(ds.outcomes))}
+    if ds.assignments is not None:
+        rows["assignments"] = int(len(ds.assignments))
+    return PartitionInfo(
+        path=str(out), partitions=partitions, end_of_data=ds.end_of_data,
+        start_of_data=ds.start_of_data, snapshot=ds.snapshot,
+        outcome_names=tuple(outcome_names(ds)), event_types=tuple(ds.event_types),
+        warnings=tuple(ds.warnings), rows=rows, parts=tuple(parts), source=str(ds.path))
 
 
 def _write_parts(ds: Dataset, folder: Path, partitions: int, compression: str) -> list[dict]:
@@ -423,11 +557,32 @@ def _times(col: pa.ChunkedArray) -> pd.Series:
 
 
 def read_partition(path, part_id: int, info: PartitionInfo | None = None) -> Dataset:
-    """One partition as a :class:`~calib.data.Dataset`, with the *global* end of the
-    data, snapshot flag and warnings of the whole data set.
+    """One partition as a :class:`~calib.data.Dataset`.
 
-    Lead codes are positions in the partition's leads table; ``lead_rows(path, part_id)``
-    gives each lead's row in the original leads table.
+    It carries the *global* end of the data, snapshot flag and warnings of the whole
+    data set. Lead codes are positions in the partition's leads table;
+    ``lead_rows(path, part_id)`` gives each lead's row in the original leads table.
+
+    Parameters
+    ----------
+    path : str or Path
+        The partitioned folder.
+    part_id : int
+        The partition.
+    info : PartitionInfo, optional
+        Its layout, when already read.
+
+    Returns
+    -------
+    Dataset
+        Lead codes from 0 in the partition's own lead order.
+
+    Examples
+    --------
+    >>> info = partition_dataset("calib-demo/data", "demo-parts", 4, force=True)
+    >>> part = read_partition("demo-parts", 1, info)
+    >>> part.n_leads, part.end_of_data == info.end_of_data
+    (514, True)
     """
     info = info or read_partition_info(path)
     folder = Path(info.part_path(part_id))
@@ -464,7 +619,25 @@ def read_partition(path, part_id: int, info: PartitionInfo | None = None) -> Dat
 
 
 def lead_rows(path, part_id: int, info: PartitionInfo | None = None) -> np.ndarray:
-    """Each lead's row (int64) in the original leads table, in partition order."""
+    """Each lead's row (int64) in the original leads table, in partition order.
+
+    Parameters
+    ----------
+    path, part_id, info
+        As for :func:`read_partition`.
+
+    Returns
+    -------
+    ndarray of int64
+        Ascending.
+
+    Examples
+    --------
+    >>> info = partition_dataset("calib-demo/data", "demo-parts", 4, force=True)
+    >>> rows = lead_rows("demo-parts", 1, info)
+    >>> len(rows), bool((rows[1:] > rows[:-1]).all())
+    (514, True)
+    """
     info = info or read_partition_info(path)
     t = pq.read_table(Path(info.part_path(part_id)) / ROWS_FILE)
     return t.column("row").to_numpy().astype(np.int64)
@@ -475,6 +648,15 @@ def read_partitioned(path) -> Iterator[tuple[int, Dataset]]:
 
     Each Dataset carries the global facts (end of the data, snapshot flag, warnings);
     see :func:`read_partition`.
+
+    Parameters
+    ----------
+    path : str or Path
+        The partitioned folder.
+
+    Yields
+    ------
+    (int, Dataset)
 
     Examples
     --------
@@ -492,22 +674,65 @@ def read_partitioned(path) -> Iterator[tuple[int, Dataset]]:
 
 
 def with_global_facts(ds: Dataset, info: PartitionInfo) -> Dataset:
-    """A partition read some other way (e.g. ``load_dataset`` of a part folder) with the
-    whole data set's end of data, snapshot flag and warnings restored."""
+    """A partition read some other way with the whole data set's facts restored.
+
+    Parameters
+    ----------
+    ds : Dataset
+        A partition, e.g. ``load_dataset`` of a part folder.
+    info : PartitionInfo
+        The layout of the whole partitioned data set.
+
+    Returns
+    -------
+    Dataset
+        ``ds`` with the whole data set's end of data, snapshot flag and warnings.
+
+    Examples
+    --------
+    >>> from calib import load_dataset
+    >>> info = partition_dataset("calib-demo/data", "demo-parts", 4, force=True)
+    >>> part = with_global_facts(load_dataset(info.part_path(0)), info)
+    >>> part.end_of_data == info.end_of_data
+    True
+    """
     return replace(ds, end_of_data=info.end_of_data, snapshot=info.snapshot,
                    warnings=info.warnings)
 
 
 def read_whole(path) -> Dataset:
-    """All partitions of a partitioned data set as one :class:`~calib.data.Dataset`, in
-    the original lead order: the same leads and events as ``load_dataset`` of the
-    original folder (lead codes are rows of the original leads table).
+    """All partitions of a partitioned data set as one :class:`~calib.data.Dataset`.
 
-    Outcome and assignment rows come grouped by lead (in file order within a lead),
-    not in the original file order; every calculation of calib takes a lead's first
-    outcome, so that changes no result. The whole data set is in memory here, as with
-    ``load_dataset``: this is for the steps that still run on one machine (``calib fit``
-    beyond its training examples).
+    The leads are in the original lead order: the same leads and events as
+    ``load_dataset`` of the original folder (lead codes are rows of the original leads
+    table). Outcome and assignment rows come grouped by lead (in file order within a
+    lead), not in the original file order; every calculation of calib takes a lead's
+    first outcome, so that changes no result. The whole data set is in memory here, as
+    with ``load_dataset``: this is for the steps that still run on one machine
+    (``calib fit`` beyond its training examples).
+
+    Parameters
+    ----------
+    path : str or Path
+        A folder written by :func:`partition_dataset`.
+
+    Returns
+    -------
+    Dataset
+        Lead codes are rows of the original leads table.
+
+    Raises
+    ------
+    CalibError
+        When the partitions do not hold every lead exactly once.
+
+    Examples
+    --------
+    >>> from calib import load_dataset
+    >>> _ = partition_dataset("calib-demo/data", "demo-parts", 4, force=True)
+    >>> whole = read_whole("demo-parts")
+    >>> whole.leads["lead_id"].equals(load_dataset("calib-demo/data").leads["lead_id"])
+    True
     """
     info = read_partition_info(path)
     parts, rows = [], []

@@ -49,7 +49,30 @@ __all__ = ["FORMATS", "ImportMapping", "ImportOptions", "ImportResult", "ExportT
 
 
 def format_module(name: str):
-    """The importer module of a format name (``"hubspot"``, ``"x-education"``...)."""
+    """The importer module of a format name.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`FORMATS` (``"hubspot"``, ``"x-education"``...) or an alias
+        (``"sfdc"``, ``"x_education"``), in any case.
+
+    Returns
+    -------
+    (str, module)
+        The format's key and its module (with a ``read`` function).
+
+    Raises
+    ------
+    ConfigError
+        For an unknown name, with the closest one as a suggestion.
+
+    Examples
+    --------
+    >>> key, module = format_module("SFDC")
+    >>> key, module.__name__
+    ('salesforce', 'calib.importers.salesforce')
+    """
     key = str(name).strip().lower()
     key = _ALIASES.get(key, key)
     if key not in FORMATS:
@@ -100,6 +123,21 @@ def read_tables(fmt: str, src, mapping=None, options: ImportOptions | dict | Non
     options : ImportOptions or dict, optional
         ``timezone``, ``day_first``, ``encoding``, ``keep_leaking`` and extra files
         (``tasks``, ``campaign_members``, ``leads``, ``deals``).
+
+    Returns
+    -------
+    ExportTables
+        The leads, events and outcomes as calib names them, with what was renamed,
+        left out and noted on the way.
+
+    Examples
+    --------
+    A data set folder is already in calib's layout, so the ``generic`` format reads it
+    as it is:
+
+    >>> tables = read_tables("generic", "calib-demo/data")
+    >>> tables.format, len(tables.leads), sorted(tables.outcomes["outcome"].unique())[:3]
+    ('generic', 2000, ['contacted', 'disqualified', 'lost'])
     """
     key, module = format_module(fmt)
     mapping = ImportMapping.coerce(mapping)
@@ -118,6 +156,29 @@ def to_dataset(tables: ExportTables, *, name: str | None = None) -> Dataset:
 
     Timestamps are kept to whole seconds, as the CSV files of a data set hold them, so a
     preset loaded in memory replays exactly like the same export imported to files.
+
+    Parameters
+    ----------
+    tables : ExportTables
+        From :func:`read_tables`.
+    name : str, optional
+        How error messages name the data; by default the format and its files.
+
+    Returns
+    -------
+    Dataset
+        The validated data set.
+
+    Raises
+    ------
+    DataError
+        Listing every problem of the tables at once.
+
+    Examples
+    --------
+    >>> ds = to_dataset(read_tables("generic", "calib-demo/data"))
+    >>> ds.n_leads, ds.snapshot
+    (2000, False)
     """
     def secs(df, col):
         if df is not None and col in df and isinstance(df[col].dtype, pd.DatetimeTZDtype):
@@ -144,6 +205,22 @@ def load_preset(path, preset: str, mapping=None, **options) -> Dataset:
     the export (file or folder) and ``mapping`` its optional ``files`` / ``columns`` /
     ``exclude`` (plus ``outcome_dates`` for ``generic``).
 
+    Parameters
+    ----------
+    path : str or Path
+        The export file or folder.
+    preset : str
+        One of :data:`FORMATS`.
+    mapping : ImportMapping, ColumnMapping or dict, optional
+        As for :func:`read_tables`.
+    **options
+        As ``options`` of :func:`read_tables` (``timezone="Europe/Berlin"``...).
+
+    Returns
+    -------
+    Dataset
+        The validated data set (nothing is written).
+
     Examples
     --------
     >>> from pathlib import Path
@@ -161,8 +238,28 @@ def load_preset(path, preset: str, mapping=None, **options) -> Dataset:
 
 
 def load_experiment_data(exp) -> Dataset:
-    """The data set of an experiment: a SQL source (``[data] url``), an export read
-    through a preset (``[data] preset``), or a data set folder (``[data] path``)."""
+    """The data set of an experiment.
+
+    Parameters
+    ----------
+    exp : Experiment
+        An experiment (or anything with its ``data``): ``data.url`` (a SQL source,
+        with ``data.tables`` / ``data.queries``), ``data.preset`` (an export read
+        through a preset) or else ``data.path`` (a data set folder), and
+        ``data.mapping``.
+
+    Returns
+    -------
+    Dataset
+        The validated data set.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> data = SimpleNamespace(url=None, preset=None, path="calib-demo/data", mapping=None)
+    >>> load_experiment_data(SimpleNamespace(data=data)).n_leads
+    2000
+    """
     data = exp.data
     if data.url:
         from calib.importers.sql import load_sql
@@ -177,7 +274,45 @@ def load_experiment_data(exp) -> Dataset:
 # ------------------------------------------------------------------ result
 @dataclass(frozen=True)
 class ImportResult:
-    """What ``calib import`` did: files read and written, counts, dropped columns."""
+    """What ``calib import`` did: files read and written, counts, dropped columns.
+
+    Attributes
+    ----------
+    format : str
+        The format's key (:data:`FORMATS`).
+    sources : tuple of str
+        The export files read.
+    out : str
+        The data set folder written.
+    table_format : str
+        ``"csv"`` or ``"parquet"``.
+    files : dict
+        Table name to the file written.
+    leads, events : int
+        Rows of the leads and events tables.
+    outcomes : dict
+        Rows per outcome, sales outcomes first in funnel order.
+    event_types : dict
+        Rows per event type.
+    snapshot : bool
+        Whether the data set is a snapshot (no ``created_at`` or no outcome dates).
+    start, end : Timestamp or None
+        The first and last ``created_at``.
+    attributes : tuple of str
+        The lead attribute columns.
+    excluded : dict
+        Export column to why it was left out (personal data, leaking...).
+    renamed : dict
+        Per export file, export column to calib column.
+    notes, warnings : tuple of str
+        What the importer noted, and the data set's warnings.
+
+    Examples
+    --------
+    >>> res = import_export("generic", "calib-demo/data", "demo-copy", force=True)
+    >>> res.leads, res.table_format
+    (2000, 'csv')
+    """
 
     format: str
     sources: tuple[str, ...]
@@ -198,6 +333,20 @@ class ImportResult:
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict:
+        """The result as plain JSON types (what ``calib import --json`` prints).
+
+        Returns
+        -------
+        dict
+            Every field, timestamps as ISO 8601 UTC text.
+
+        Examples
+        --------
+        >>> res = import_export("generic", "calib-demo/data", "demo-copy", force=True)
+        >>> d = res.to_dict()
+        >>> d["start"], d["outcomes"]["mql"]
+        ('2025-01-01T16:29:35Z', 402)
+        """
         def iso(t):
             return None if t is None or pd.isna(t) else t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -211,7 +360,19 @@ class ImportResult:
                 "notes": list(self.notes), "warnings": list(self.warnings)}
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per table written, with its row count and file."""
+        """One row per table written, with its row count and file.
+
+        Returns
+        -------
+        DataFrame
+            Columns ``table``, ``rows`` and ``file``.
+
+        Examples
+        --------
+        >>> res = import_export("generic", "calib-demo/data", "demo-copy", force=True)
+        >>> res.to_frame()["rows"].tolist()
+        [2000, 37833, 1599]
+        """
         rows = [{"table": "leads", "rows": self.leads, "file": self.files.get("leads")},
                 {"table": "events", "rows": self.events, "file": self.files.get("events")},
                 {"table": "outcomes", "rows": sum(self.outcomes.values()),
@@ -219,6 +380,19 @@ class ImportResult:
         return pd.DataFrame(rows)
 
     def summary(self) -> str:
+        """What was imported, as ``calib import`` prints it.
+
+        Returns
+        -------
+        str
+            The files, counts, attributes, outcomes, what was left out, notes and warnings.
+
+        Examples
+        --------
+        >>> res = import_export("generic", "calib-demo/data", "demo-copy", force=True)
+        >>> print(res.summary().splitlines()[1])
+          leads:    2,000, created 2025-01-01 .. 2026-06-30
+        """
         src = ", ".join(self.sources)
         lines = [f"Imported the {self.format} export {src} into {self.out} ({self.table_format})"]
         when = ""
@@ -254,18 +428,35 @@ def import_export(fmt: str, src, out, *, mapping=None, options: ImportOptions | 
     The tables are validated before anything is written (an invalid export writes
     nothing), written atomically, then read back with :func:`calib.data.load_dataset`.
 
+    Parameters
+    ----------
+    fmt : str
+        One of :data:`FORMATS`.
+    src : str or Path
+        The export file, or a folder holding its files.
+    out : str or Path
+        The data set folder to write.
+    mapping, options
+        As for :func:`read_tables`.
+    table_format : {"csv", "parquet"}, default "csv"
+        The format of the tables written.
+    force : bool, default False
+        Replace the table files of a non-empty ``out``.
+
+    Returns
+    -------
+    ImportResult
+        What was read, written and left out.
+
     Examples
     --------
     >>> from pathlib import Path
-    >>> _ = Path("contacts.csv").write_text(
-    ...     "Record ID,Create Date,Became a Marketing Qualified Lead Date,"
-    ...     "Became a Sales Qualified Lead Date\\n"
-    ...     "1,2025-01-06 09:14,2025-01-08 10:02,2025-01-15 16:40\\n"
-    ...     "2,2025-01-07 13:30,2025-01-09 08:45,\\n"
-    ...     "3,2025-01-08 11:00,,\\n")
-    >>> res = import_export("hubspot", "contacts.csv", "hubspot-data")
+    >>> rows = ["Record ID,Create Date,Became a Marketing Qualified Lead Date",
+    ...         "1,2025-01-06 09:14,2025-01-08 10:02", "2,2025-01-07 13:30,"]
+    >>> _ = Path("hubspot-contacts.csv").write_text("\\n".join(rows) + "\\n")
+    >>> res = import_export("hubspot", "hubspot-contacts.csv", "hubspot-data")
     >>> res.leads, res.outcomes
-    (3, {'mql': 2, 'sql': 1})
+    (2, {'mql': 1})
     """
     from calib.importers.base import write_dataset_folder
 
@@ -278,6 +469,33 @@ def import_export(fmt: str, src, out, *, mapping=None, options: ImportOptions | 
 
 def result_of(tables: ExportTables, ds: Dataset, *, out: str, table_format: str,
               files: dict) -> ImportResult:
+    """The :class:`ImportResult` of tables written and read back.
+
+    Parameters
+    ----------
+    tables : ExportTables
+        What the importer read.
+    ds : Dataset
+        The data set read back from ``out``.
+    out : str
+        The data set folder.
+    table_format : str
+        ``"csv"`` or ``"parquet"``.
+    files : dict
+        Table name to the file written.
+
+    Returns
+    -------
+    ImportResult
+
+    Examples
+    --------
+    >>> tables = read_tables("generic", "calib-demo/data")
+    >>> res = result_of(tables, to_dataset(tables), out="calib-demo/data", table_format="csv",
+    ...                 files={})
+    >>> res.events
+    37833
+    """
     counts = ds.outcomes["outcome"].value_counts()
     order = [o for o in ("mql", "sql", "meeting", "opportunity", "won", "lost", "disqualified")
              if counts.get(o, 0)] + sorted(o for o in counts.index if o not in

@@ -14,7 +14,6 @@ import difflib
 import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -48,8 +47,23 @@ _DAY_FIRST = ("%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %I:%M %p", "%d/%m
 
 
 def slug(name: str) -> str:
-    """A column or activity name as a calib identifier: ``"Number of Pageviews"`` ->
-    ``"number_of_pageviews"``, ``"Country/Region"`` -> ``"country_region"``."""
+    """A column or activity name as a calib identifier.
+
+    Parameters
+    ----------
+    name : str
+        Any name; runs of characters other than letters and digits become ``_``.
+
+    Returns
+    -------
+    str
+        Lower case; ``"unnamed"`` when nothing is left.
+
+    Examples
+    --------
+    >>> slug("Number of Pageviews"), slug("Country/Region"), slug("--")
+    ('number_of_pageviews', 'country_region', 'unnamed')
+    """
     s = re.sub(r"[^0-9a-zA-Z]+", "_", str(name).strip()).strip("_").lower()
     return s or "unnamed"
 
@@ -75,6 +89,26 @@ class ImportMapping:
         won = "Amount"
         timezone = "Europe/Berlin"     # zone of timestamps written without an offset
         day_first = true               # 05/01/2025 is the 5th of January
+
+    Attributes
+    ----------
+    columns : ColumnMapping
+        ``[files]``, ``[columns.<table>]`` and ``[exclude]``.
+    outcome_dates, outcome_amounts : mapping of str to str
+        Outcome name to the export column holding its date (its amount).
+    timezone : str or None
+        IANA zone of timestamps without an offset (None: UTC, or ``--timezone``).
+    day_first : bool
+        Whether ``05/01/2025`` is the 5th of January.
+    source : str or None
+        The file the mapping came from, for messages.
+
+    Examples
+    --------
+    >>> m = ImportMapping.from_dict({"columns": {"leads": {"lead_id": "Contact ID"}},
+    ...                              "outcome_dates": {"MQL": "MQL Date"}})
+    >>> m.column_for("leads", "lead_id"), dict(m.outcome_dates)
+    ('Contact ID', {'mql': 'MQL Date'})
     """
 
     columns: ColumnMapping = field(default_factory=ColumnMapping)
@@ -86,14 +120,36 @@ class ImportMapping:
 
     @classmethod
     def from_dict(cls, d: dict | None, *, source: str | None = None) -> "ImportMapping":
+        """An import mapping from its TOML table, checked.
+
+        Parameters
+        ----------
+        d : dict or None
+            The keys of :data:`IMPORT_MAPPING_KEYS`; outcome names are lower-cased.
+        source : str, optional
+            The file it came from, named in error messages.
+
+        Returns
+        -------
+        ImportMapping
+
+        Raises
+        ------
+        ConfigError
+            For an unknown key (with the closest one), a wrong type or an unknown time zone.
+
+        Examples
+        --------
+        >>> ImportMapping.from_dict({"timezone": "Europe/Berlin", "day_first": True}).day_first
+        True
+        """
         d = dict(d or {})
         where = f" in {source}" if source else ""
-        for k in d:
-            if k not in IMPORT_MAPPING_KEYS:
-                raise ConfigError(f"Unknown key '{k}' of the import mapping{where}.",
-                                  code="unknown_key",
-                                  suggestion=_suggest(k, IMPORT_MAPPING_KEYS)
-                                  or f"Allowed keys: {', '.join(IMPORT_MAPPING_KEYS)}.")
+        unknown = next((k for k in d if k not in IMPORT_MAPPING_KEYS), None)
+        if unknown is not None:
+            raise ConfigError(f"Unknown key '{unknown}' of the import mapping{where}.",
+                              code="unknown_key", suggestion=_suggest(unknown, IMPORT_MAPPING_KEYS)
+                              or f"Allowed keys: {', '.join(IMPORT_MAPPING_KEYS)}.")
         cm = ColumnMapping.from_dict({k: d[k] for k in ("files", "columns", "exclude") if k in d},
                                      source=source)
         dates, amounts = {}, {}
@@ -120,7 +176,22 @@ class ImportMapping:
 
     @classmethod
     def coerce(cls, mapping) -> "ImportMapping":
-        """An ImportMapping from None, a dict, a ColumnMapping or an ImportMapping."""
+        """An ImportMapping from None, a dict, a ColumnMapping or an ImportMapping.
+
+        Parameters
+        ----------
+        mapping : None, dict, ColumnMapping or ImportMapping
+            What a caller passed.
+
+        Returns
+        -------
+        ImportMapping
+
+        Examples
+        --------
+        >>> ImportMapping.coerce(None) == ImportMapping()
+        True
+        """
         if mapping is None:
             return cls()
         if isinstance(mapping, ImportMapping):
@@ -133,6 +204,18 @@ class ImportMapping:
                           code="wrong_type")
 
     def to_dict(self) -> dict:
+        """The mapping as its TOML table (what :meth:`from_dict` reads back).
+
+        Returns
+        -------
+        dict
+            Only the keys that are set.
+
+        Examples
+        --------
+        >>> ImportMapping.from_dict({"outcome_dates": {"won": "Won Date"}}).to_dict()
+        {'outcome_dates': {'won': 'Won Date'}}
+        """
         d = self.columns.to_dict()
         if self.outcome_dates:
             d["outcome_dates"] = dict(self.outcome_dates)
@@ -145,13 +228,66 @@ class ImportMapping:
         return d
 
     def column_for(self, table: str, calib_column: str) -> str | None:
-        """The export column the mapping names for ``calib_column``, if any."""
+        """The export column the mapping names for ``calib_column``, if any.
+
+        Parameters
+        ----------
+        table : str
+            ``"leads"``, ``"events"`` or ``"outcomes"``.
+        calib_column : str
+            calib's name of the column (``"lead_id"``...).
+
+        Returns
+        -------
+        str or None
+
+        Examples
+        --------
+        >>> m = ImportMapping.from_dict({"columns": {"leads": {"lead_id": "Contact ID"}}})
+        >>> m.column_for("leads", "lead_id"), m.column_for("leads", "created_at")
+        ('Contact ID', None)
+        """
         return self.columns.columns.get(table, {}).get(calib_column)
 
     def excluded(self, table: str) -> tuple[str, ...]:
+        """The export columns of ``table`` the mapping excludes.
+
+        Parameters
+        ----------
+        table : str
+            ``"leads"``, ``"events"`` or ``"outcomes"``.
+
+        Returns
+        -------
+        tuple of str
+            Empty when the mapping excludes none.
+
+        Examples
+        --------
+        >>> m = ImportMapping.from_dict({"exclude": {"leads": ["Lead Status"]}})
+        >>> m.excluded("leads"), m.excluded("events")
+        (('Lead Status',), ())
+        """
         return tuple(self.columns.exclude.get(table, ()))
 
     def file_for(self, table: str) -> str | None:
+        """The file name the mapping gives ``table`` inside a source folder, if any.
+
+        Parameters
+        ----------
+        table : {"leads", "events", "outcomes"}
+            A table of the data set.
+
+        Returns
+        -------
+        str or None
+            The name in the mapping's ``[files]``, relative to the source folder.
+
+        Examples
+        --------
+        >>> ImportMapping.from_dict({"files": {"leads": "contacts.csv"}}).file_for("leads")
+        'contacts.csv'
+        """
         return self.columns.files.get(table)
 
 
@@ -161,6 +297,30 @@ def _suggest(key: str, allowed: Iterable[str]) -> str | None:
 
 
 def check_timezone(tz, what: str = "the time zone") -> str:
+    """``tz`` if it is a time zone pandas knows, else a clear error.
+
+    Parameters
+    ----------
+    tz : str
+        An IANA time zone name.
+    what : str, default "the time zone"
+        How the message names the setting.
+
+    Returns
+    -------
+    str
+        ``tz`` unchanged.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown zone.
+
+    Examples
+    --------
+    >>> check_timezone("Europe/Berlin")
+    'Europe/Berlin'
+    """
     try:
         pd.Timestamp("2020-01-01").tz_localize(tz)
     except Exception:  # noqa: BLE001 - any failure means an unknown zone name
@@ -172,8 +332,27 @@ def check_timezone(tz, what: str = "the time zone") -> str:
 # ------------------------------------------------------------------ options and result
 @dataclass(frozen=True)
 class ImportOptions:
-    """How to read an export: time zone of naive timestamps, date order, encoding,
-    whether to keep columns the importer would exclude as leaking, extra files."""
+    """How to read an export.
+
+    Attributes
+    ----------
+    timezone : str or None
+        Zone of timestamps written without an offset (None: the mapping's, else UTC).
+    day_first : bool
+        Whether ``05/01/2025`` is the 5th of January.
+    encoding : str
+        The text encoding of CSV exports.
+    keep_leaking : bool
+        Keep columns the importer would exclude as leaking the outcome.
+    extra : mapping of str to str
+        Extra files besides the source (``tasks``, ``campaign_members``, ``leads``,
+        ``deals``).
+
+    Examples
+    --------
+    >>> ImportOptions(day_first=True).file("tasks") is None
+    True
+    """
 
     timezone: str | None = None  # None: the mapping's, else UTC
     day_first: bool = False
@@ -182,13 +361,56 @@ class ImportOptions:
     extra: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
 
     def file(self, key: str) -> Path | None:
+        """The extra file given for ``key``, if any.
+
+        Parameters
+        ----------
+        key : str
+            ``"tasks"``, ``"campaign_members"``, ``"leads"`` or ``"deals"``.
+
+        Returns
+        -------
+        Path or None
+
+        Examples
+        --------
+        >>> from types import MappingProxyType
+        >>> ImportOptions(extra=MappingProxyType({"tasks": "Task.csv"})).file("tasks").name
+        'Task.csv'
+        """
         v = self.extra.get(key)
         return Path(v) if v else None
 
 
 @dataclass
 class ExportTables:
-    """An export translated into calib's tables (not yet validated)."""
+    """An export translated into calib's tables (not yet validated).
+
+    Attributes
+    ----------
+    format : str
+        The format's key.
+    leads, outcomes : DataFrame
+        calib's leads and outcomes tables.
+    events : DataFrame or None
+        The events table, when the export has activity.
+    sources : list of str
+        The files read.
+    renamed : dict
+        Per file, export column to calib column.
+    excluded : dict
+        Export column to why it was left out.
+    notes : list of str
+        What the importer wants the user to know.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = ExportTables("generic", leads=pd.DataFrame({"lead_id": ["a"]}),
+    ...                  outcomes=concat_outcomes([]))
+    >>> t.events is None, len(t.outcomes)
+    (True, 0)
+    """
 
     format: str
     leads: pd.DataFrame
@@ -202,8 +424,36 @@ class ExportTables:
 
 # ------------------------------------------------------------------ reading
 def read_export(path: Path, options: ImportOptions, *, label: str | None = None) -> pd.DataFrame:
-    """Read a CSV export as text (every cell a string, blanks as missing), headers
-    stripped of a byte-order mark and surrounding blanks. Parquet is read as it is."""
+    """Read a CSV export as text, or a Parquet export as it is.
+
+    Every CSV cell is a string and blanks are missing; headers lose a byte-order mark
+    and surrounding blanks.
+
+    Parameters
+    ----------
+    path : Path
+        The export file.
+    options : ImportOptions
+        ``encoding`` is used.
+    label : str, optional
+        How messages name the file (default its name).
+
+    Returns
+    -------
+    DataFrame
+
+    Raises
+    ------
+    DataError
+        For a missing file, text that is not in the encoding or a file that is no CSV.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> df = read_export(Path("calib-demo/data/leads.csv"), ImportOptions())
+    >>> type(df["employees"].iloc[0]).__name__, bool(df["industry"].isna().any())
+    ('str', True)
+    """
     path = Path(path)
     name = label or path.name
     if not path.exists():
@@ -230,8 +480,25 @@ def read_export(path: Path, options: ImportOptions, *, label: str | None = None)
 
 
 def find_files(folder: Path, patterns: Iterable[str]) -> Path | None:
-    """The first file in ``folder`` whose lower-cased name matches one of ``patterns``
-    (fnmatch style), preferring earlier patterns."""
+    """The first file in ``folder`` whose lower-cased name matches one of ``patterns``.
+
+    Parameters
+    ----------
+    folder : Path
+        Where to look (not below it).
+    patterns : iterable of str
+        fnmatch patterns in lower case; earlier patterns win.
+
+    Returns
+    -------
+    Path or None
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> find_files(Path("calib-demo/data"), ("*.parquet", "lead*.csv")).name
+    'leads.csv'
+    """
     import fnmatch
 
     files = sorted(p for p in folder.iterdir() if p.is_file())
@@ -242,13 +509,73 @@ def find_files(folder: Path, patterns: Iterable[str]) -> Path | None:
     return None
 
 
+def export_file(folder: Path, mapping: ImportMapping, table: str,
+                patterns: Iterable[str]) -> Path | None:
+    """The file of ``table`` in an export folder.
+
+    The one the mapping's ``files`` names, else the first matching ``patterns`` (as
+    :func:`find_files`).
+
+    Parameters
+    ----------
+    folder : Path
+        The export folder.
+    mapping : ImportMapping
+        Its ``files`` are used.
+    table : str
+        ``"leads"``, ``"events"`` or ``"outcomes"``.
+    patterns : iterable of str
+        As for :func:`find_files`.
+
+    Returns
+    -------
+    Path or None
+        None when the mapping names none and no file matches.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> folder = Path("calib-demo/data")
+    >>> export_file(folder, ImportMapping(), "events", ("event*.csv",)).name
+    'events.csv'
+    >>> export_file(folder, ImportMapping.from_dict({"files": {"events": "web.csv"}}),
+    ...             "events", ("event*.csv",)).name
+    'web.csv'
+    """
+    name = mapping.file_for(table)
+    return folder / name if name else find_files(folder, patterns)
+
+
 class ColumnFinder:
     """Finds the export's column for each role, collecting every missing one.
 
-    ``find(role, aliases, required=True)`` returns the first alias the file has (the
-    mapping's column for ``role`` replaces the aliases); a missing required role is a
-    ``missing_column`` problem naming the file, what was looked for, and what the file
-    has, with the closest name as a suggestion.
+    Parameters
+    ----------
+    df : DataFrame
+        The export.
+    file : str
+        Its name, for problems.
+    table : str
+        The calib table it feeds (the mapping's ``[columns.<table>]`` apply).
+    mapping : ImportMapping
+        Columns the user named.
+
+    Attributes
+    ----------
+    problems : list of Problem
+        A ``missing_column`` problem per required role not found.
+    used : dict
+        Export column to the role it was found for.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> cols = ColumnFinder(pd.DataFrame(columns=["Record ID"]), "x.csv", "leads",
+    ...                     ImportMapping())
+    >>> cols.find("lead_id", ("record id",)), cols.find("created_at", ("Create Date",))
+    ('Record ID', None)
+    >>> [p.code for p in cols.problems]
+    ['missing_column']
     """
 
     def __init__(self, df: pd.DataFrame, file: str, table: str, mapping: ImportMapping):
@@ -258,6 +585,30 @@ class ColumnFinder:
         self.used: dict[str, str] = {}
 
     def find(self, role: str, aliases: Iterable[str], *, required: bool = True) -> str | None:
+        """The export column for ``role``: the mapping's, else the first alias the file has.
+
+        Names are matched exactly, then ignoring case (a mapped name only exactly).
+
+        Parameters
+        ----------
+        role : str
+            calib's name for the column (``"lead_id"``...).
+        aliases : iterable of str
+            The vendor's names for it, preferred first.
+        required : bool, default True
+            Add a ``missing_column`` problem (with the closest name) when none is found.
+
+        Returns
+        -------
+        str or None
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> cols = ColumnFinder(pd.DataFrame(columns=["Id"]), "Lead.csv", "leads", ImportMapping())
+        >>> cols.find("lead_id", ("Lead ID", "Id"))
+        'Id'
+        """
         mapped = self.mapping.column_for(self.table, role)
         candidates = [mapped] if mapped else list(aliases)
         for a in candidates:
@@ -284,6 +635,30 @@ class ColumnFinder:
 
 
 def raise_problems(problems: list[Problem], what: str) -> None:
+    """Raise one :class:`~calib.errors.DataError` listing ``problems``, if there are any.
+
+    Parameters
+    ----------
+    problems : list of Problem
+        Everything found wrong.
+    what : str
+        What they are about (``"The Salesforce Lead export 'Lead.csv'"``).
+
+    Raises
+    ------
+    DataError
+        With the code of the first problem.
+
+    Examples
+    --------
+    >>> from calib.errors import DataError, Problem
+    >>> raise_problems([], "The export")
+    >>> try:
+    ...     raise_problems([Problem("x.csv", "missing_column", "no id")], "The export 'x.csv'")
+    ... except DataError as e:
+    ...     print(e.code)
+    missing_column
+    """
     if problems:
         n = len(problems)
         raise DataError(f"{what} has {n} problem{'s' if n > 1 else ''}:",
@@ -311,6 +686,34 @@ def parse_times(df: pd.DataFrame, column: str, file: str, options: ImportOptions
     locale formats CRM report exports use (``1/15/2025 9:30 AM``; with
     ``day_first``, ``15/01/2025 09:30`` and ``15.01.2025``). Values without an offset
     are in ``options.timezone``. Values that parse under neither are reported.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The export.
+    column : str
+        The column to parse.
+    file : str
+        The file's name, for problems.
+    options : ImportOptions
+        ``timezone`` and ``day_first``.
+    problems : list
+        An ``unparseable_timestamp`` problem is appended here (with a hint when the
+        values look like the other date order).
+    id_column : str, optional
+        Shown with the offending rows.
+
+    Returns
+    -------
+    Series
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"at": ["1/15/2025 9:30 AM", "2025-01-16T10:00:00+01:00", None]})
+    >>> problems = []
+    >>> parse_times(df, "at", "x.csv", ImportOptions(timezone="UTC"), problems).tolist()
+    [Timestamp('2025-01-15 09:30:00+0000', tz='UTC'), Timestamp('2025-01-16 09:00:00+0000', tz='UTC'), NaT]
     """
     raw = df[column]
     if isinstance(raw.dtype, pd.DatetimeTZDtype):
@@ -364,7 +767,31 @@ def _localize(s: pd.Series, tz: str) -> pd.Series:
 
 
 def parse_flags(df: pd.DataFrame, column: str, file: str, problems: list) -> pd.Series:
-    """A yes/no column (``1``/``0``, ``true``/``false``, ``Yes``/``No``) as booleans."""
+    """A yes/no column (``1``/``0``, ``true``/``false``, ``Yes``/``No``) as booleans.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The export.
+    column : str
+        The column to read; blanks are no.
+    file : str
+        The file's name, for problems.
+    problems : list
+        An ``invalid_value`` problem is appended for other values.
+
+    Returns
+    -------
+    Series of bool
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> problems = []
+    >>> parse_flags(pd.DataFrame({"c": ["Yes", "0", None, "maybe"]}), "c", "x.csv",
+    ...             problems).tolist(), problems[0].count
+    ([True, False, False, False], 1)
+    """
     text = df[column].astype("string").str.strip().str.lower().fillna("")
     ok = text.isin(TRUE_TEXT | FALSE_TEXT)
     if not ok.all():
@@ -375,9 +802,30 @@ def parse_flags(df: pd.DataFrame, column: str, file: str, problems: list) -> pd.
 
 
 def numeric_attributes(df: pd.DataFrame, skip: Iterable[str] = ()) -> pd.DataFrame:
-    """Text columns whose every value is a number become numbers (``1,200`` too),
-    the way calib's loader reads a CSV, so fit rules with ``min``/``max`` work and a
-    preset loaded in memory equals the same data written and read back."""
+    """Text columns whose every value is a number become numbers (``1,200`` too).
+
+    This is how calib's loader reads a CSV, so fit rules with ``min``/``max`` work and
+    a preset loaded in memory equals the same data written and read back.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Changed in place.
+    skip : iterable of str
+        Columns left as they are.
+
+    Returns
+    -------
+    DataFrame
+        ``df``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = numeric_attributes(pd.DataFrame({"a": ["1,200", "3"], "b": ["x", "2"]}))
+    >>> df["a"].tolist(), df["b"].tolist()
+    ([1200, 3], ['x', '2'])
+    """
     skip = set(skip)
     for c in df.columns:
         if c in skip:
@@ -403,20 +851,87 @@ def _tidy_number(num: pd.Series) -> pd.Series:
     return num.astype(float)
 
 
+def missing_exclusions(df: pd.DataFrame, mapping: ImportMapping, table: str,
+                       file: str) -> list[Problem]:
+    """A ``mapping_missing_column`` problem per column ``[exclude]`` names for ``table``
+    that the export does not have.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The export.
+    mapping : ImportMapping
+        Its ``[exclude]`` is checked.
+    table, file : str
+        The calib table and the export file.
+
+    Returns
+    -------
+    list of Problem
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> m = ImportMapping.from_dict({"exclude": {"leads": ["Owner", "Stage"]}})
+    >>> [p.column for p in missing_exclusions(pd.DataFrame(columns=["Owner"]), m, "leads",
+    ...                                       "x.csv")]
+    ['Stage']
+    """
+    return [Problem(file, "mapping_missing_column", f"[exclude] names column '{c}' but {file} "
+                    "has no such column", column=c)
+            for c in mapping.excluded(table) if c not in df.columns]
+
+
 def attribute_frame(df: pd.DataFrame, *, consumed: Iterable[str], renames: dict[str, str],
                     leaking: dict[str, str], options: ImportOptions, mapping: ImportMapping,
                     table: str, file: str, result: ExportTables,
                     placeholders: Iterable[str] = ()) -> pd.DataFrame:
-    """The lead attributes of an export: every column not consumed (ids, dates turned
-    into outcomes), minus personal data, leaking columns (unless kept) and the mapping's
-    exclusions, renamed to calib names (``renames``) or to their slug."""
+    """The lead attributes of an export.
+
+    Every column not consumed (ids, dates turned into outcomes), minus personal data,
+    leaking columns (unless kept) and the mapping's exclusions, renamed to calib names
+    (``renames``) or to their slug, with numbers as numbers.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The export.
+    consumed : iterable of str
+        Columns already used for something else.
+    renames : dict
+        Export column to calib attribute name.
+    leaking : dict
+        Export column to why it leaks the outcome.
+    options : ImportOptions
+        ``keep_leaking`` keeps those.
+    mapping : ImportMapping
+        Exclusions and named columns.
+    table, file : str
+        The calib table and the export file, for messages.
+    result : ExportTables
+        ``excluded`` and ``renamed`` are recorded here.
+    placeholders : iterable of str
+        Values that mean missing (``"Select"``).
+
+    Returns
+    -------
+    DataFrame
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"Id": ["1"], "Email": ["a@b.c"], "Lead Status": ["Won"],
+    ...                    "Page Views": ["12"]})
+    >>> tables = ExportTables("generic", leads=None, outcomes=None)
+    >>> attrs = attribute_frame(df, consumed={"Id"}, renames={},
+    ...                         leaking={"Lead Status": "set after the outcome"},
+    ...                         options=ImportOptions(), mapping=ImportMapping(), table="leads",
+    ...                         file="x.csv", result=tables)
+    >>> attrs.to_dict("records"), sorted(tables.excluded)
+    ([{'page_views': 12}], ['Email', 'Lead Status'])
+    """
     consumed = set(consumed)
-    problems: list[Problem] = []
-    for c in mapping.excluded(table):
-        if c not in df.columns:
-            problems.append(Problem(file, "mapping_missing_column", f"[exclude] names column "
-                                    f"'{c}' but {file} has no such column", column=c))
-    raise_problems(problems, f"The export '{file}'")
+    raise_problems(missing_exclusions(df, mapping, table, file), f"The export '{file}'")
     keep: dict[str, str] = {}
     taken: set[str] = {"lead_id", "created_at"}
     mapped = {v: k for k, v in mapping.columns.columns.get(table, {}).items()}
@@ -450,8 +965,41 @@ def attribute_frame(df: pd.DataFrame, *, consumed: Iterable[str], renames: dict[
 def wide_outcomes(lead_ids: pd.Series, df: pd.DataFrame, dates: dict[str, str], file: str,
                   options: ImportOptions, problems: list,
                   amounts: dict[str, str] | None = None) -> pd.DataFrame:
-    """One outcome row per lead and non-blank date column (``{outcome: column}``):
-    the wide lifecycle dates of a contacts export as calib's long outcomes table."""
+    """The wide lifecycle dates of a contacts export as calib's long outcomes table.
+
+    One outcome row per lead and non-blank date column.
+
+    Parameters
+    ----------
+    lead_ids : Series
+        The lead of each row of ``df``.
+    df : DataFrame
+        The export.
+    dates : dict
+        Outcome name to its date column.
+    file : str
+        The file's name, for problems.
+    options : ImportOptions
+        As for :func:`parse_times`.
+    problems : list
+        Unparseable dates are appended here.
+    amounts : dict, optional
+        Outcome name to the column holding its amount.
+
+    Returns
+    -------
+    DataFrame
+        ``lead_id``, ``outcome``, ``occurred_at`` (and ``amount``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"MQL Date": ["2025-01-02", None], "Won Date": [None, "2025-03-01"]})
+    >>> out = wide_outcomes(pd.Series(["a", "b"]), df, {"mql": "MQL Date", "won": "Won Date"},
+    ...                     "x.csv", ImportOptions(timezone="UTC"), [])
+    >>> out[["lead_id", "outcome"]].values.tolist()
+    [['a', 'mql'], ['b', 'won']]
+    """
     frames = []
     for outcome, col in dates.items():
         t = parse_times(df, col, file, options, problems, id_column=None)
@@ -467,6 +1015,23 @@ def wide_outcomes(lead_ids: pd.Series, df: pd.DataFrame, dates: dict[str, str], 
 
 
 def concat_outcomes(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Outcome frames as one table, sorted by lead then time.
+
+    Parameters
+    ----------
+    frames : list of DataFrame or None
+        Empty ones and None are skipped.
+
+    Returns
+    -------
+    DataFrame
+        ``occurred_at`` in UTC; an empty outcomes table when nothing is left.
+
+    Examples
+    --------
+    >>> list(concat_outcomes([None]).columns)
+    ['lead_id', 'outcome', 'occurred_at']
+    """
     frames = [f for f in frames if f is not None and len(f)]
     if not frames:
         return pd.DataFrame({"lead_id": pd.Series([], dtype="string"),
@@ -480,16 +1045,52 @@ def concat_outcomes(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 def sanitize_ids(s: pd.Series) -> pd.Series:
-    """Ids as stripped text (``12.0`` read from a numeric column becomes ``12``)."""
+    """Ids as stripped text (``12.0`` read from a numeric column becomes ``12``).
+
+    Parameters
+    ----------
+    s : Series
+        An id column.
+
+    Returns
+    -------
+    Series of string
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> sanitize_ids(pd.Series([12.0, 7.0])).tolist(), sanitize_ids(pd.Series([" a "])).tolist()
+    (['12', '7'], ['a'])
+    """
     if pd.api.types.is_float_dtype(s.dtype) and (s.dropna() == s.dropna().round()).all():
         s = s.astype("Int64")
     return s.astype("string").str.strip()
 
 
 def salesforce_ids(*series: pd.Series) -> list[pd.Series]:
-    """Salesforce ids as 15 characters when the exports mix 15- and 18-character ids
-    (reports give 15, the Data Export and the API 18; the last 3 are a checksum), so
-    that a Task's ``Who ID`` finds its lead either way."""
+    """Salesforce ids as 15 characters when the exports mix 15- and 18-character ids.
+
+    Reports give 15, the Data Export and the API 18 (the last 3 are a checksum), so that
+    a Task's ``Who ID`` finds its lead either way.
+
+    Parameters
+    ----------
+    *series : Series of string
+        Id columns of the exports.
+
+    Returns
+    -------
+    list of Series
+        The same columns, shortened only when both lengths occur.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> leads, tasks = salesforce_ids(pd.Series(["00Q000000000001"]),
+    ...                               pd.Series(["00Q000000000001AAA"]))
+    >>> tasks.tolist()
+    ['00Q000000000001']
+    """
     lengths = set()
     for s in series:
         lengths |= set(s.dropna().str.len().unique().tolist())
@@ -507,6 +1108,31 @@ def write_dataset_folder(tables: ExportTables, out: Path, *, fmt: str = "csv",
     failure leaves nothing half-written. A non-empty ``out`` is refused unless
     ``force``; then only calib's table files in it are replaced. A source file is
     never overwritten.
+
+    Parameters
+    ----------
+    tables : ExportTables
+        What an importer read.
+    out : Path
+        The data set folder.
+    fmt : {"csv", "parquet"}, default "csv"
+        The table format.
+    force : bool, default False
+        Replace the table files of a non-empty ``out``.
+
+    Returns
+    -------
+    dict
+        Table name to the file written.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from calib.importers import read_tables
+    >>> files = write_dataset_folder(read_tables("generic", "calib-demo/data"),
+    ...                              Path("demo-parquet"), fmt="parquet", force=True)
+    >>> sorted(Path(f).name for f in files.values())
+    ['events.parquet', 'leads.parquet', 'outcomes.parquet']
     """
     if fmt not in ("csv", "parquet"):
         raise ConfigError(f"The output format must be 'csv' or 'parquet'. Got {fmt!r}.",
@@ -525,11 +1151,9 @@ def write_dataset_folder(tables: ExportTables, out: Path, *, fmt: str = "csv",
         raise CalibError(f"Writing to '{out}' would replace the source file '{clash[0]}'; "
                          "exports are never modified.", code="exists",
                          suggestion="Choose another --out folder.")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    from calib.io import clean_stale_temporaries, temp_prefix
+    from calib.io import temporary_folder
 
-    clean_stale_temporaries(out.parent, out.name)  # left by a killed import
-    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(out), dir=out.parent))
+    tmp = temporary_folder(out)
     written: dict[str, str] = {}
     try:
         from calib.io import write_table

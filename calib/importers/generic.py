@@ -37,8 +37,9 @@ import pandas as pd
 
 from calib.errors import Problem
 from calib.importers.base import (ColumnFinder, ExportTables, ImportMapping, ImportOptions,
-                                  concat_outcomes, numeric_attributes, parse_times,
-                                  raise_problems, read_export, sanitize_ids, wide_outcomes)
+                                  concat_outcomes, missing_exclusions, numeric_attributes,
+                                  parse_times, raise_problems, read_export, sanitize_ids,
+                                  wide_outcomes)
 
 
 def _table_file(src: Path, mapping: ImportMapping, table: str) -> Path | None:
@@ -55,6 +56,33 @@ def _table_file(src: Path, mapping: ImportMapping, table: str) -> Path | None:
 
 
 def read(src: Path, mapping: ImportMapping, options: ImportOptions) -> ExportTables:
+    """Read any export described by a mapping (or a folder in calib's own layout).
+
+    Parameters
+    ----------
+    src : Path
+        The leads file, or a folder with the files the mapping's ``[files]`` names (by
+        default ``leads``, ``events`` and ``outcomes`` as CSV or Parquet).
+    mapping : ImportMapping
+        ``[columns.<table>]`` for names that are not calib's, ``[exclude]``,
+        ``[outcome_dates]`` / ``[outcome_amounts]`` for wide lifecycle dates.
+    options : ImportOptions
+        Time zone, date order and encoding of the export.
+
+    Returns
+    -------
+    ExportTables
+        The leads with every other column as an attribute, the outcome rows (wide dates
+        and an outcomes file together) and the events, if any.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from calib.importers.base import ImportMapping, ImportOptions
+    >>> tables = read(Path("calib-demo/data"), ImportMapping(), ImportOptions())
+    >>> [Path(s).name for s in tables.sources]
+    ['leads.csv', 'events.csv', 'outcomes.csv']
+    """
     lead_path = _table_file(src, mapping, "leads")
     if lead_path is None:
         raise_problems([Problem(str(src), "missing_table", "no leads file: name it in [files] "
@@ -62,20 +90,7 @@ def read(src: Path, mapping: ImportMapping, options: ImportOptions) -> ExportTab
     result = ExportTables(format="generic", leads=None, outcomes=None, sources=[str(lead_path)])
     df = read_export(lead_path, options)
     file = lead_path.name
-    cols = ColumnFinder(df, file, "leads", mapping)
-    id_col = cols.find("lead_id", ("lead_id",))
-    created_col = cols.find("created_at", ("created_at",), required=False)
-    for outcome, c in [*mapping.outcome_dates.items(), *mapping.outcome_amounts.items()]:
-        if c not in df.columns:
-            cols.problems.append(Problem(file, "mapping_missing_column",
-                                         f"the mapping names column '{c}' (for outcome "
-                                         f"'{outcome}') but {file} has no such column; it has: "
-                                         f"{', '.join(map(str, df.columns[:15]))}", column=c))
-    for c in mapping.excluded("leads"):
-        if c not in df.columns:
-            cols.problems.append(Problem(file, "mapping_missing_column", f"[exclude] names "
-                                         f"column '{c}' but {file} has no such column", column=c))
-    raise_problems(cols.problems, f"The export '{file}'")
+    id_col, created_col = _lead_columns(df, file, mapping)
     problems: list[Problem] = []
     lead_id = sanitize_ids(df[id_col])
     frames = [wide_outcomes(lead_id, df, dict(mapping.outcome_dates), file, options, problems,
@@ -116,6 +131,23 @@ def read(src: Path, mapping: ImportMapping, options: ImportOptions) -> ExportTab
                                 "columns in [outcome_dates] or give an outcomes file",
                                 column=None)], f"The export '{file}'")
     return result
+
+
+def _lead_columns(df: pd.DataFrame, file: str, mapping: ImportMapping):
+    """The id and (optional) creation columns of the leads file; every column the
+    mapping names must be there."""
+    cols = ColumnFinder(df, file, "leads", mapping)
+    id_col = cols.find("lead_id", ("lead_id",))
+    created_col = cols.find("created_at", ("created_at",), required=False)
+    for outcome, c in [*mapping.outcome_dates.items(), *mapping.outcome_amounts.items()]:
+        if c not in df.columns:
+            cols.problems.append(Problem(file, "mapping_missing_column",
+                                         f"the mapping names column '{c}' (for outcome "
+                                         f"'{outcome}') but {file} has no such column; it has: "
+                                         f"{', '.join(map(str, df.columns[:15]))}", column=c))
+    cols.problems += missing_exclusions(df, mapping, "leads", file)
+    raise_problems(cols.problems, f"The export '{file}'")
+    return id_col, created_col
 
 
 def _long(path: Path, table: str, required: tuple, mapping: ImportMapping,

@@ -35,7 +35,7 @@ from pathlib import Path
 
 from calib.errors import Problem
 from calib.importers.base import (ColumnFinder, ExportTables, ImportMapping, ImportOptions,
-                                  attribute_frame, concat_outcomes, find_files, parse_times,
+                                  attribute_frame, concat_outcomes, export_file, parse_times,
                                   raise_problems, read_export, sanitize_ids, wide_outcomes)
 
 
@@ -94,30 +94,43 @@ _LIFECYCLE = re.compile(r"^(Became an? .+ Date|Date (entered|exited) .+|(Cumulat
 
 
 def read(src: Path, mapping: ImportMapping, options: ImportOptions) -> ExportTables:
+    """Read a HubSpot contacts export.
+
+    Parameters
+    ----------
+    src : Path
+        The contacts export (CSV), or a folder holding it.
+    mapping : ImportMapping
+        Column names that differ from HubSpot's, exclusions, more lifecycle dates in
+        ``[outcome_dates]``.
+    options : ImportOptions
+        The time zone of the export's dates (HubSpot writes them in the portal's zone).
+
+    Returns
+    -------
+    ExportTables
+        One lead per contact, an outcome per lifecycle-stage date, and the activity
+        counts as attributes (no events: the export has none).
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from calib.importers.base import ImportMapping, ImportOptions
+    >>> rows = ["Record ID,Create Date,Became a Customer Date,Number of Pageviews",
+    ...         "51001,2025-01-06 09:14,2025-03-03 15:20,42", "51002,2025-01-07 13:30,,18"]
+    >>> _ = Path("hubspot-export.csv").write_text("\\n".join(rows) + "\\n")
+    >>> tables = read(Path("hubspot-export.csv"), ImportMapping(), ImportOptions())
+    >>> tables.outcomes[["lead_id", "outcome"]].values.tolist(), list(tables.leads.columns)
+    ([['51001', 'won']], ['lead_id', 'created_at', 'page_views'])
+    """
     path = src
     if src.is_dir():
-        name = mapping.file_for("leads")
-        path = (src / name) if name else find_files(src, ("*contacts*.csv", "*contact*.csv",
-                                                          "*.csv"))
+        path = export_file(src, mapping, "leads", ("*contacts*.csv", "*contact*.csv", "*.csv"))
         if path is None:
             raise_problems([_missing(src)], f"The folder '{src}'")
     df = read_export(path, options)
     file = path.name
-    cols = ColumnFinder(df, file, "leads", mapping)
-    id_col = cols.find("lead_id", LEAD_ID)
-    created_col = cols.find("created_at", CREATED_AT)
-    dates: dict[str, str] = {}
-    for outcome, aliases in STAGES.items():
-        c = cols.find(outcome, aliases, required=False)
-        if c is not None:
-            dates[outcome] = c
-    for outcome, c in mapping.outcome_dates.items():
-        dates[outcome] = c
-        if c not in df.columns:
-            cols.find(outcome, (c,))
-    raise_problems(cols.problems, f"The HubSpot export '{file}'")
-    if not dates:
-        raise_problems([_no_stage_dates(file, df)], f"The HubSpot export '{file}'")
+    id_col, created_col, dates = _columns(df, file, mapping)
 
     problems: list = []
     result = ExportTables(format="hubspot", leads=None, outcomes=None, sources=[str(path)])
@@ -149,6 +162,26 @@ def read(src: Path, mapping: ImportMapping, options: ImportOptions) -> ExportTab
         result.notes.append("HubSpot writes times in the portal's time zone without an offset; "
                             "they were read as UTC (pass --timezone if your portal is elsewhere).")
     return result
+
+
+def _columns(df, file: str, mapping: ImportMapping) -> tuple[str, str, dict[str, str]]:
+    """The id and creation columns, and outcome name to its lifecycle-date column."""
+    cols = ColumnFinder(df, file, "leads", mapping)
+    id_col = cols.find("lead_id", LEAD_ID)
+    created_col = cols.find("created_at", CREATED_AT)
+    dates: dict[str, str] = {}
+    for outcome, aliases in STAGES.items():
+        c = cols.find(outcome, aliases, required=False)
+        if c is not None:
+            dates[outcome] = c
+    for outcome, c in mapping.outcome_dates.items():
+        dates[outcome] = c
+        if c not in df.columns:
+            cols.find(outcome, (c,))
+    raise_problems(cols.problems, f"The HubSpot export '{file}'")
+    if not dates:
+        raise_problems([_no_stage_dates(file, df)], f"The HubSpot export '{file}'")
+    return id_col, created_col, dates
 
 
 def _missing(src):

@@ -34,8 +34,9 @@ import pandas as pd
 
 from calib.errors import Problem
 from calib.importers.base import (ColumnFinder, ExportTables, ImportMapping, ImportOptions,
-                                  attribute_frame, concat_outcomes, find_files, parse_times,
-                                  raise_problems, read_export, sanitize_ids, slug, wide_outcomes)
+                                  attribute_frame, concat_outcomes, export_file, find_files,
+                                  parse_times, raise_problems, read_export, sanitize_ids,
+                                  slug, wide_outcomes)
 
 
 # Marketo's standard activity types (GET /rest/v1/activities/types.json).
@@ -105,12 +106,45 @@ LEAKING = {
 
 
 def read(src: Path, mapping: ImportMapping, options: ImportOptions) -> ExportTables:
+    """Read a Marketo activity-log export and its leads export.
+
+    Parameters
+    ----------
+    src : Path
+        The activity export, or a folder holding it (``*activities*.csv``) and the
+        leads export (``leads.csv``).
+    mapping : ImportMapping
+        Other file or column names, exclusions, ``[outcome_dates]`` on the leads file.
+    options : ImportOptions
+        ``leads`` names the leads export when ``src`` is a file; time zone and date
+        order of the dates.
+
+    Returns
+    -------
+    ExportTables
+        The leads with their attributes, one event per activity (by activity type) and
+        the revenue-stage changes as outcomes.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from calib.importers.base import ImportMapping, ImportOptions
+    >>> folder = Path("marketo-export")
+    >>> folder.mkdir(exist_ok=True)
+    >>> _ = (folder / "activities.csv").write_text(
+    ...     "leadId,activityDate,activityTypeId,primaryAttributeValue\\n"
+    ...     "3101,2025-01-06T09:20:00Z,1,www.example.com/pricing\\n"
+    ...     "3101,2025-01-06T09:25:00Z,2,Demo Request Form\\n")
+    >>> _ = (folder / "leads.csv").write_text("id,createdAt,title\\n"
+    ...                                       "3101,2025-01-06T09:14:00Z,VP Marketing\\n")
+    >>> tables = read(folder, ImportMapping(), ImportOptions())
+    >>> tables.events["event_type"].tolist()
+    ['visit_webpage', 'fill_out_form']
+    """
     act_path, lead_path = src, options.file("leads")
     if src.is_dir():
-        act_path = (src / mapping.file_for("events")) if mapping.file_for("events") else \
-            find_files(src, ("*activit*.csv",))
-        lead_path = lead_path or ((src / mapping.file_for("leads")) if mapping.file_for("leads")
-                                  else find_files(src, ("leads.csv", "*lead*.csv")))
+        act_path = export_file(src, mapping, "events", ("*activit*.csv",))
+        lead_path = lead_path or export_file(src, mapping, "leads", ("leads.csv", "*lead*.csv"))
         if act_path is None:
             raise_problems([Problem(str(src), "missing_table", "no activity export "
                                     "(*activities*.csv) in the folder")], f"The folder '{src}'")

@@ -28,8 +28,8 @@ import pandas as pd
 
 from calib.errors import Problem
 from calib.importers.base import (ColumnFinder, ExportTables, ImportMapping, ImportOptions,
-                                  concat_outcomes, find_files, parse_times, raise_problems,
-                                  read_export, sanitize_ids)
+                                  concat_outcomes, export_file, find_files, parse_times,
+                                  raise_problems, read_export, sanitize_ids)
 
 
 MQL_FILE = ("olist_marketing_qualified_leads_dataset.csv", "*marketing_qualified_leads*.csv",
@@ -50,33 +50,47 @@ LEFT_OUT = {
 
 
 def read(src: Path, mapping: ImportMapping, options: ImportOptions) -> ExportTables:
-    mql_path, deals_path = src, options.file("deals")
-    if src.is_dir():
-        mql_path = (src / mapping.file_for("leads")) if mapping.file_for("leads") else \
-            find_files(src, MQL_FILE)
-        deals_path = deals_path or ((src / mapping.file_for("outcomes"))
-                                    if mapping.file_for("outcomes") else find_files(src,
-                                                                                   DEALS_FILE))
-    elif deals_path is None:
-        deals_path = find_files(src.parent, DEALS_FILE)
-    missing = [Problem(str(src), "missing_table", f"no {what} file ({pat[0]})")
-               for what, pat, p in (("MQL", MQL_FILE, mql_path), ("closed deals", DEALS_FILE,
-                                                                  deals_path)) if p is None]
-    raise_problems(missing, f"The Olist import from '{src}'")
+    """Read the Olist marketing funnel (its MQL and closed-deals files).
 
+    The public data set has no activity: a lead is an MQL from its first contact, and
+    the closed deals say which were won (the others are not known to be lost).
+
+    Parameters
+    ----------
+    src : Path
+        The MQL file, or the folder holding both files.
+    mapping : ImportMapping
+        Other file or column names, and exclusions.
+    options : ImportOptions
+        ``deals`` names the closed-deals file when ``src`` is a file.
+
+    Returns
+    -------
+    ExportTables
+        One lead per MQL (``mql`` at its first contact), ``won`` for its closed deal;
+        the deal's columns collected during the sales contact are left out.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from calib.importers.base import ImportMapping, ImportOptions
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "olist_marketing_qualified_leads_dataset.csv").write_text(
+    ...     "mql_id,first_contact_date,landing_page_id,origin\\n"
+    ...     "m1,2018-01-08,p1,paid_search\\nm2,2018-01-10,p1,organic_search\\n")
+    >>> _ = (folder / "olist_closed_deals_dataset.csv").write_text(
+    ...     "mql_id,won_date\\nm1,2018-01-19 14:05:10\\n")
+    >>> tables = read(folder, ImportMapping(), ImportOptions())
+    >>> tables.outcomes[["lead_id", "outcome"]].values.tolist()
+    [['m1', 'mql'], ['m1', 'won'], ['m2', 'mql']]
+    """
+    mql_path, deals_path = _export_paths(src, mapping, options)
     result = ExportTables(format="olist", leads=None, outcomes=None,
                           sources=[str(mql_path), str(deals_path)])
     mql = read_export(mql_path, options)
     deals = read_export(deals_path, options)
-    c1 = ColumnFinder(mql, mql_path.name, "leads", mapping)
-    id_col = c1.find("lead_id", ("mql_id",))
-    created_col = c1.find("created_at", ("first_contact_date",))
-    c1.find("origin", ("origin",))
-    c1.find("landing_page_id", ("landing_page_id",))
-    c2 = ColumnFinder(deals, deals_path.name, "outcomes", mapping)
-    deal_id = c2.find("lead_id", ("mql_id",))
-    won_col = c2.find("occurred_at", ("won_date",))
-    raise_problems(c1.problems + c2.problems, "The Olist export")
+    id_col, created_col, deal_id, won_col = _columns(mql, deals, mql_path, deals_path, mapping)
 
     problems: list[Problem] = []
     lead_id = sanitize_ids(mql[id_col])
@@ -102,6 +116,44 @@ def read(src: Path, mapping: ImportMapping, options: ImportOptions) -> ExportTab
     result.excluded.update({c: why for c, why in LEFT_OUT.items() if c in deals.columns})
     result.renamed[mql_path.name] = {id_col: "lead_id", created_col: "created_at"}
     result.renamed[deals_path.name] = {deal_id: "lead_id", won_col: "outcome 'won' at"}
+    _note_days_to_won(result, won, leads)
+    result.notes.append(f"{', '.join(DEAL_COLUMNS)} are kept on the 'won' rows only (collected "
+                        "during the sales contact: as lead attributes they would leak the "
+                        "outcome).")
+    return result
+
+
+def _export_paths(src: Path, mapping: ImportMapping, options: ImportOptions):
+    """The MQL file and the closed-deals file (both must be there)."""
+    mql_path, deals_path = src, options.file("deals")
+    if src.is_dir():
+        mql_path = export_file(src, mapping, "leads", MQL_FILE)
+        deals_path = deals_path or export_file(src, mapping, "outcomes", DEALS_FILE)
+    elif deals_path is None:
+        deals_path = find_files(src.parent, DEALS_FILE)
+    missing = [Problem(str(src), "missing_table", f"no {what} file ({pat[0]})")
+               for what, pat, p in (("MQL", MQL_FILE, mql_path), ("closed deals", DEALS_FILE,
+                                                                  deals_path)) if p is None]
+    raise_problems(missing, f"The Olist import from '{src}'")
+    return mql_path, deals_path
+
+
+def _columns(mql, deals, mql_path: Path, deals_path: Path, mapping: ImportMapping):
+    """The id and date columns of the two files (every missing one reported at once)."""
+    c1 = ColumnFinder(mql, mql_path.name, "leads", mapping)
+    id_col = c1.find("lead_id", ("mql_id",))
+    created_col = c1.find("created_at", ("first_contact_date",))
+    c1.find("origin", ("origin",))
+    c1.find("landing_page_id", ("landing_page_id",))
+    c2 = ColumnFinder(deals, deals_path.name, "outcomes", mapping)
+    deal_id = c2.find("lead_id", ("mql_id",))
+    won_col = c2.find("occurred_at", ("won_date",))
+    raise_problems(c1.problems + c2.problems, "The Olist export")
+    return id_col, created_col, deal_id, won_col
+
+
+def _note_days_to_won(result: ExportTables, won: pd.DataFrame, leads: pd.DataFrame) -> None:
+    """How long deals took to close, against calib's default window."""
     gap = (won.merge(leads[["lead_id", "created_at"]], on="lead_id")
            .eval("occurred_at - created_at").dt.total_seconds() / 86400)
     if len(gap):
@@ -110,7 +162,3 @@ def read(src: Path, mapping: ImportMapping, options: ImportOptions) -> ExportTab
             f"{gap.quantile(0.9):.1f}, max {gap.max():.1f}; {(gap <= 90).mean():.0%} of the "
             f"deals closed within 90 days (calib's default window) and {(gap <= 180).mean():.0%}"
             " within 180. Leads near the end of the data are right-censored.")
-    result.notes.append(f"{', '.join(DEAL_COLUMNS)} are kept on the 'won' rows only (collected "
-                        "during the sales contact: as lead attributes they would leak the "
-                        "outcome).")
-    return result

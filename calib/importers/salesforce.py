@@ -38,9 +38,9 @@ import pandas as pd
 
 from calib.errors import Problem
 from calib.importers.base import (ColumnFinder, ExportTables, ImportMapping, ImportOptions,
-                                  attribute_frame, concat_outcomes, find_files, parse_flags,
-                                  parse_times, raise_problems, read_export, salesforce_ids,
-                                  sanitize_ids, slug, wide_outcomes)
+                                  attribute_frame, concat_outcomes, export_file, find_files,
+                                  parse_flags, parse_times, raise_problems, read_export,
+                                  salesforce_ids, sanitize_ids, slug, wide_outcomes)
 
 
 LEAD_ID = ("Lead ID", "Id", "ID", "Lead Id", "LeadId")
@@ -91,82 +91,158 @@ CM_TIME = ("First Responded Date", "FirstRespondedDate", "Created Date", "Create
 
 
 def read(src: Path, mapping: ImportMapping, options: ImportOptions) -> ExportTables:
-    lead_path, task_path, cm_path = src, options.file("tasks"), options.file("campaign_members")
-    if src.is_dir():
-        lead_path = _in(src, mapping.file_for("leads"), ("lead.csv", "lead*.csv", "*leads*.csv"))
-        task_path = task_path or _in(src, mapping.file_for("events"), ("task.csv", "task*.csv",
-                                                                       "*tasks*.csv"), False)
-        cm_path = cm_path or _in(src, None, ("campaignmember*.csv", "*campaign*member*.csv"),
-                                 False)
+    """Read a Salesforce Lead export (a file, or a folder with Lead, Task and
+    CampaignMember exports) into the tables of a data set.
+
+    Parameters
+    ----------
+    src : Path
+        The Lead export, or a folder holding it (``Lead.csv``) and optionally
+        ``Task.csv`` and ``CampaignMember.csv``.
+    mapping : ImportMapping
+        File and column names that differ from Salesforce's, ``[outcome_dates]``.
+    options : ImportOptions
+        The ``tasks`` / ``campaign_members`` files, date parsing, kept columns.
+
+    Returns
+    -------
+    ExportTables
+        Leads, outcomes (``sql`` / ``opportunity`` at conversion, ``disqualified``)
+        and events from tasks and campaign responses, with notes on what was read.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from calib.importers.base import ImportMapping, ImportOptions
+    >>> _ = Path("Lead.csv").write_text(
+    ...     "Id,CreatedDate,IsConverted,ConvertedDate\\n"
+    ...     "00Q1,2025-01-06T09:14:00Z,true,2025-01-20T10:00:00Z\\n"
+    ...     "00Q2,2025-01-07T13:30:00Z,false,\\n")
+    >>> tables = read(Path("Lead.csv"), ImportMapping(), ImportOptions())
+    >>> tables.outcomes["outcome"].tolist()
+    ['sql']
+    """
+    lead_path, task_path, cm_path = _export_paths(src, mapping, options)
     df = read_export(lead_path, options)
     file = lead_path.name
-    cols = ColumnFinder(df, file, "leads", mapping)
-    id_col = cols.find("lead_id", LEAD_ID)
-    created_col = cols.find("created_at", CREATED_AT)
-    conv_col = cols.find("converted", CONVERTED, required=False)
-    conv_date_col = cols.find("converted_at", CONVERTED_DATE, required=conv_col is not None)
-    opp_col = cols.find("converted_opportunity", CONVERTED_OPP, required=False)
-    status_col = cols.find("status", STATUS, required=False)
-    modified_col = cols.find("last_modified", LAST_MODIFIED, required=False)
-    for outcome, c in mapping.outcome_dates.items():
-        if c not in df.columns:
-            cols.find(outcome, (c,))
-    raise_problems(cols.problems, f"The Salesforce Lead export '{file}'")
-
+    col = _lead_columns(df, file, mapping)
     result = ExportTables(format="salesforce", leads=None, outcomes=None,
                           sources=[str(lead_path)])
     problems: list[Problem] = []
-    lead_id = sanitize_ids(df[id_col])
-    created = parse_times(df, created_col, file, options, problems, id_column=id_col)
-    frames = []
-    if conv_date_col is not None:
-        conv_at = parse_times(df, conv_date_col, file, options, problems, id_column=id_col)
-        converted = (parse_flags(df, conv_col, file, problems) if conv_col
-                     else conv_at.notna())
-        no_date = converted & conv_at.isna()
-        if no_date.any():
-            problems.append(Problem(file, "missing_timestamp", f"{int(no_date.sum())} converted "
-                                    f"lead(s) have no {conv_date_col}", column=conv_date_col,
-                                    count=int(no_date.sum()),
-                                    rows=tuple({"row": int(i) + 2, id_col: lead_id.iloc[i]}
-                                               for i in no_date[no_date].index[:3])))
-        has = (converted & conv_at.notna()).to_numpy()
-        frames.append(pd.DataFrame({"lead_id": lead_id[has].to_numpy(), "outcome": "sql",
-                                    "occurred_at": conv_at[has].to_numpy()}))
-        if opp_col is not None:
-            opp = has & df[opp_col].notna().to_numpy()
-            frames.append(pd.DataFrame({"lead_id": lead_id[opp].to_numpy(),
-                                        "outcome": "opportunity",
-                                        "occurred_at": conv_at[opp].to_numpy()}))
-    if status_col is not None:
-        disq = df[status_col].astype("string").str.strip().str.lower().isin(DISQUALIFIED)
-        disq = disq.fillna(False).to_numpy()
-        if disq.any() and modified_col is not None:
-            mod = parse_times(df, modified_col, file, options, problems, id_column=id_col)
-            disq = disq & mod.notna().to_numpy()
-            frames.append(pd.DataFrame({"lead_id": lead_id[disq].to_numpy(),
-                                        "outcome": "disqualified",
-                                        "occurred_at": mod[disq].to_numpy()}))
-            result.notes.append(f"{int(disq.sum())} lead(s) with a disqualifying {status_col} "
-                                f"are 'disqualified' as of their {modified_col} (the export has "
-                                "no status history, so that date is approximate).")
-        elif disq.any():
-            result.notes.append(f"{int(disq.sum())} lead(s) have a disqualifying {status_col} "
-                                "but the export has no 'Last Modified Date' to date it; they "
-                                "are not outcomes.")
+    lead_id = sanitize_ids(df[col["id"]])
+    created = parse_times(df, col["created"], file, options, problems, id_column=col["id"])
+    frames = _conversions(df, col, lead_id, file, options, problems)
+    frames += _disqualifications(df, col, lead_id, file, options, problems, result)
     if mapping.outcome_dates:
         frames.append(wide_outcomes(lead_id, df, dict(mapping.outcome_dates), file, options,
                                     problems, dict(mapping.outcome_amounts)))
-    if conv_date_col is None and not mapping.outcome_dates:
+    if col["converted_at"] is None and not mapping.outcome_dates:
         problems.append(Problem(file, "missing_column",
                                 f"no '{CONVERTED_DATE[0]}' column (nor [outcome_dates] in the "
                                 f"mapping) to take outcomes from; the file has: "
                                 f"{', '.join(map(str, df.columns[:15]))}",
                                 column=CONVERTED_DATE[0]))
     raise_problems(problems, f"The Salesforce Lead export '{file}'")
+    leads = _leads(df, col, lead_id, created, file, mapping, options, result)
+    events = [] if task_path is None else [_tasks(task_path, mapping, options, result)]
+    if cm_path is not None:
+        events.append(_campaign_members(cm_path, options, result))
+    _link_events(result, leads, [e for e in events if e is not None], concat_outcomes(frames))
+    result.renamed.setdefault(file, {}).update({col["id"]: "lead_id",
+                                                col["created"]: "created_at"})
+    if col["converted_at"] is not None:
+        result.notes.append("Converted leads are 'sql' at their Converted Date (and "
+                            "'opportunity' when an opportunity was created); the Lead export "
+                            "has no MQL date: name one in [outcome_dates] if you track it.")
+    return result
 
-    consumed = {id_col, created_col, conv_col, conv_date_col, opp_col,
-                *mapping.outcome_dates.values(), *(c for c in df.columns if c in CONSUMED)}
+
+def _export_paths(src: Path, mapping: ImportMapping, options: ImportOptions):
+    """The Lead, Task and CampaignMember exports (the last two may be None)."""
+    lead_path, task_path, cm_path = src, options.file("tasks"), options.file("campaign_members")
+    if src.is_dir():
+        lead_path = export_file(src, mapping, "leads", ("lead.csv", "lead*.csv", "*leads*.csv"))
+        if lead_path is None:
+            raise_problems([Problem(str(src), "missing_table", "no Lead export (Lead.csv) in "
+                                    "the folder")], f"The folder '{src}'")
+        task_path = task_path or export_file(src, mapping, "events",
+                                             ("task.csv", "task*.csv", "*tasks*.csv"))
+        cm_path = cm_path or find_files(src, ("campaignmember*.csv", "*campaign*member*.csv"))
+    return lead_path, task_path, cm_path
+
+
+def _lead_columns(df: pd.DataFrame, file: str, mapping: ImportMapping) -> dict:
+    """The columns of the Lead export the import uses, by role (None when absent)."""
+    cols = ColumnFinder(df, file, "leads", mapping)
+    col = {"id": cols.find("lead_id", LEAD_ID), "created": cols.find("created_at", CREATED_AT),
+           "converted": cols.find("converted", CONVERTED, required=False)}
+    col["converted_at"] = cols.find("converted_at", CONVERTED_DATE,
+                                    required=col["converted"] is not None)
+    col["opportunity"] = cols.find("converted_opportunity", CONVERTED_OPP, required=False)
+    col["status"] = cols.find("status", STATUS, required=False)
+    col["modified"] = cols.find("last_modified", LAST_MODIFIED, required=False)
+    for outcome, c in mapping.outcome_dates.items():
+        if c not in df.columns:
+            cols.find(outcome, (c,))
+    raise_problems(cols.problems, f"The Salesforce Lead export '{file}'")
+    return col
+
+
+def _conversions(df, col, lead_id, file, options, problems) -> list[pd.DataFrame]:
+    """``sql`` at each lead's conversion, ``opportunity`` too when one was created."""
+    if col["converted_at"] is None:
+        return []
+    conv_at = parse_times(df, col["converted_at"], file, options, problems, id_column=col["id"])
+    converted = (parse_flags(df, col["converted"], file, problems) if col["converted"]
+                 else conv_at.notna())
+    no_date = converted & conv_at.isna()
+    if no_date.any():
+        problems.append(Problem(file, "missing_timestamp", f"{int(no_date.sum())} converted "
+                                f"lead(s) have no {col['converted_at']}",
+                                column=col["converted_at"], count=int(no_date.sum()),
+                                rows=tuple({"row": int(i) + 2, col["id"]: lead_id.iloc[i]}
+                                           for i in no_date[no_date].index[:3])))
+    has = (converted & conv_at.notna()).to_numpy()
+    frames = [pd.DataFrame({"lead_id": lead_id[has].to_numpy(), "outcome": "sql",
+                            "occurred_at": conv_at[has].to_numpy()})]
+    if col["opportunity"] is not None:
+        opp = has & df[col["opportunity"]].notna().to_numpy()
+        frames.append(pd.DataFrame({"lead_id": lead_id[opp].to_numpy(), "outcome": "opportunity",
+                                    "occurred_at": conv_at[opp].to_numpy()}))
+    return frames
+
+
+def _disqualifications(df, col, lead_id, file, options, problems,
+                       result: ExportTables) -> list[pd.DataFrame]:
+    """``disqualified`` for a disqualifying status, dated by the last modification."""
+    status_col, modified_col = col["status"], col["modified"]
+    if status_col is None:
+        return []
+    disq = df[status_col].astype("string").str.strip().str.lower().isin(DISQUALIFIED)
+    disq = disq.fillna(False).to_numpy()
+    if not disq.any():
+        return []
+    if modified_col is None:
+        result.notes.append(f"{int(disq.sum())} lead(s) have a disqualifying {status_col} "
+                            "but the export has no 'Last Modified Date' to date it; they "
+                            "are not outcomes.")
+        return []
+    mod = parse_times(df, modified_col, file, options, problems, id_column=col["id"])
+    disq = disq & mod.notna().to_numpy()
+    result.notes.append(f"{int(disq.sum())} lead(s) with a disqualifying {status_col} "
+                        f"are 'disqualified' as of their {modified_col} (the export has "
+                        "no status history, so that date is approximate).")
+    return [pd.DataFrame({"lead_id": lead_id[disq].to_numpy(), "outcome": "disqualified",
+                          "occurred_at": mod[disq].to_numpy()})]
+
+
+def _leads(df, col, lead_id, created, file, mapping, options,
+           result: ExportTables) -> pd.DataFrame:
+    """``lead_id``, ``created_at`` and the attributes (identifying and leaking columns
+    left out and listed)."""
+    consumed = {col["id"], col["created"], col["converted"], col["converted_at"],
+                col["opportunity"], *mapping.outcome_dates.values(),
+                *(c for c in df.columns if c in CONSUMED)}
     for c in df.columns:
         if c in IDENTIFYING and c not in mapping.excluded("leads"):
             result.excluded[c] = "identifies the person or company (not needed for scoring)"
@@ -177,18 +253,17 @@ def read(src: Path, mapping: ImportMapping, options: ImportOptions) -> ExportTab
     leads = attrs.copy()
     leads.insert(0, "created_at", created.to_numpy())
     leads.insert(0, "lead_id", lead_id.to_numpy())
+    return leads
 
-    events = []
-    if task_path is not None:
-        events.append(_tasks(task_path, mapping, options, result))
-    if cm_path is not None:
-        events.append(_campaign_members(cm_path, options, result))
-    events = [e for e in events if e is not None]
+
+def _link_events(result: ExportTables, leads: pd.DataFrame, events: list,
+                 outcomes: pd.DataFrame) -> None:
+    """Set the tables of ``result``, matching 15- and 18-character ids across them and
+    skipping activity of records that are not in the Lead export."""
     if events:
         ev = pd.concat(events, ignore_index=True)
         ids = salesforce_ids(leads["lead_id"].astype("string"), ev["lead_id"].astype("string"))
         leads["lead_id"], ev["lead_id"] = ids[0].to_numpy(), ids[1].to_numpy()
-        outcomes = concat_outcomes(frames)
         outcomes["lead_id"] = salesforce_ids(leads["lead_id"].astype("string"),
                                              outcomes["lead_id"].astype("string"))[1].to_numpy()
         known = ev["lead_id"].isin(set(leads["lead_id"]))
@@ -198,27 +273,8 @@ def read(src: Path, mapping: ImportMapping, options: ImportOptions) -> ExportTab
                                 "were skipped.")
         result.events = ev[known].sort_values(["lead_id", "occurred_at"], kind="stable") \
             .reset_index(drop=True)
-    else:
-        outcomes = concat_outcomes(frames)
     result.leads = leads
     result.outcomes = outcomes
-    result.renamed.setdefault(file, {}).update(
-        {k: v for k, v in {id_col: "lead_id", created_col: "created_at"}.items()})
-    if conv_date_col is not None:
-        result.notes.append("Converted leads are 'sql' at their Converted Date (and "
-                            "'opportunity' when an opportunity was created); the Lead export "
-                            "has no MQL date: name one in [outcome_dates] if you track it.")
-    return result
-
-
-def _in(folder: Path, name: str | None, patterns, required: bool = True) -> Path | None:
-    if name:
-        return folder / name
-    p = find_files(folder, patterns)
-    if p is None and required:
-        raise_problems([Problem(str(folder), "missing_table", "no Lead export (Lead.csv) in the "
-                                "folder")], f"The folder '{folder}'")
-    return p
 
 
 def _tasks(path: Path, mapping: ImportMapping, options: ImportOptions,

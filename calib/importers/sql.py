@@ -41,8 +41,32 @@ def _sqlalchemy():
 
 
 def resolve_url(url: str):
-    """A SQLAlchemy URL from ``url`` (``env:NAME`` reads the environment variable), with
-    psycopg 3 as the PostgreSQL driver when psycopg2 is absent."""
+    """A SQLAlchemy URL from ``url``.
+
+    Parameters
+    ----------
+    url : str
+        A SQLAlchemy URL, or ``env:NAME`` to read it from the environment variable
+        ``NAME``.
+
+    Returns
+    -------
+    sqlalchemy.engine.URL
+        With psycopg 3 as the PostgreSQL driver when psycopg2 is absent.
+
+    Raises
+    ------
+    ConfigError
+        For an empty or invalid URL (never echoed: it may hold a password) or an unset
+        variable.
+
+    Examples
+    --------
+    >>> import os
+    >>> os.environ["CRM_URL"] = "sqlite:///crm.db"
+    >>> resolve_url("env:CRM_URL").drivername
+    'sqlite'
+    """
     sa = _sqlalchemy()
     if not isinstance(url, str) or not url.strip():
         raise ConfigError(f"The database 'url' must be a URL such as "
@@ -69,6 +93,22 @@ def resolve_url(url: str):
 
 
 def masked(u) -> str:
+    """A URL as text with its password hidden, for messages.
+
+    Parameters
+    ----------
+    u : sqlalchemy.engine.URL
+        From :func:`resolve_url`.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> masked(resolve_url("mysql://analyst:secret@db.internal/crm"))
+    'mysql://analyst:***@db.internal/crm'
+    """
     return u.render_as_string(hide_password=True)
 
 
@@ -101,6 +141,38 @@ def read_sql(url: str, tables: dict | None = None, queries: dict | None = None,
 
     Every problem (a missing table, a failing query, a mapped column that is not there)
     is collected and raised together as one :class:`~calib.errors.DataError`.
+
+    Parameters
+    ----------
+    url : str
+        A SQLAlchemy URL, or ``env:NAME`` (see :func:`resolve_url`).
+    tables : dict, optional
+        calib table to a database table (``{"leads": "crm.leads", ...}``).
+    queries : dict, optional
+        calib table to a SQL query, for tables not given in ``tables``.
+    mapping : ColumnMapping or dict, optional
+        ``columns`` and ``exclude`` as for files.
+
+    Returns
+    -------
+    dict of str to DataFrame
+        ``leads`` and ``outcomes``, and ``events`` / ``assignments`` when given.
+
+    Examples
+    --------
+    >>> import sqlite3
+    >>> con = sqlite3.connect("crm.db")
+    >>> _ = con.execute("drop table if exists contacts")
+    >>> _ = con.execute("create table contacts (id text, created text, mql text)")
+    >>> _ = con.execute("insert into contacts values ('c1', '2025-01-02', '2025-01-05')")
+    >>> con.commit(); con.close()
+    >>> frames = read_sql("sqlite:///crm.db", tables={"leads": "contacts"},
+    ...                   queries={"outcomes": "select id, 'mql' as outcome, mql as occurred_at "
+    ...                                        "from contacts where mql is not null"},
+    ...                   mapping={"columns": {"leads": {"lead_id": "id", "created_at": "created"},
+    ...                                        "outcomes": {"lead_id": "id"}}})
+    >>> frames["leads"].columns.tolist(), len(frames["outcomes"])
+    (['lead_id', 'created_at', 'mql'], 1)
     """
     sa = _sqlalchemy()
     sources = _check_sources(tables, queries)
@@ -122,30 +194,9 @@ def read_sql(url: str, tables: dict | None = None, queries: dict | None = None,
     try:
         with engine.connect() as conn:
             for table, (kind, what) in sources.items():
-                try:
-                    if kind == "tables":
-                        schema, _, name = what.rpartition(".")
-                        t = sa.Table(name, sa.MetaData(), schema=schema or None,
-                                     autoload_with=conn)
-                        df = pd.read_sql(sa.select(t), conn)
-                    else:
-                        df = pd.read_sql_query(sa.text(what), conn)
-                except sa.exc.NoSuchTableError:
-                    schema, _, name = what.rpartition(".")
-                    have = sorted(sa.inspect(conn).get_table_names(schema=schema or None))
-                    problems.append(Problem(table, "missing_table",
-                                            f"no table '{what}' in {where}; it has: "
-                                            f"{', '.join(have[:15]) or 'no tables'}"))
-                    continue
-                except (sa.exc.DBAPIError, pd.errors.DatabaseError) as e:
-                    conn.rollback()
-                    cause = e.__cause__ if isinstance(e, pd.errors.DatabaseError) else e
-                    source = "query" if kind == "queries" else f"table '{what}'"
-                    reason = _first_line(getattr(cause, "orig", None) or cause or e)
-                    problems.append(Problem(table, "query_failed",
-                                            f"reading the {source} of '{table}' failed: {reason}"))
-                    continue
-                frames[table] = _apply_mapping(df, table, mapping, problems)
+                df = _read_source(sa, conn, table, kind, what, where, problems)
+                if df is not None:
+                    frames[table] = _apply_mapping(df, table, mapping, problems)
     except sa.exc.OperationalError as e:
         raise DataError(f"Cannot connect to the database {where}: {_first_line(e.orig or e)}",
                         code="connection_failed",
@@ -158,6 +209,31 @@ def read_sql(url: str, tables: dict | None = None, queries: dict | None = None,
                         f"{'s' if len(problems) > 1 else ''}:", code=problems[0].code,
                         problems=problems)
     return frames
+
+
+def _read_source(sa, conn, table: str, kind: str, what: str, where: str,
+                 problems: list) -> pd.DataFrame | None:
+    """One calib table from a database table or a query; None (and a problem) when it
+    is missing or the query fails."""
+    try:
+        if kind == "tables":
+            schema, _, name = what.rpartition(".")
+            t = sa.Table(name, sa.MetaData(), schema=schema or None, autoload_with=conn)
+            return pd.read_sql(sa.select(t), conn)
+        return pd.read_sql_query(sa.text(what), conn)
+    except sa.exc.NoSuchTableError:
+        schema, _, name = what.rpartition(".")
+        have = sorted(sa.inspect(conn).get_table_names(schema=schema or None))
+        problems.append(Problem(table, "missing_table", f"no table '{what}' in {where}; it "
+                                f"has: {', '.join(have[:15]) or 'no tables'}"))
+    except (sa.exc.DBAPIError, pd.errors.DatabaseError) as e:
+        conn.rollback()
+        cause = e.__cause__ if isinstance(e, pd.errors.DatabaseError) else e
+        source = "query" if kind == "queries" else f"table '{what}'"
+        reason = _first_line(getattr(cause, "orig", None) or cause or e)
+        problems.append(Problem(table, "query_failed",
+                                f"reading the {source} of '{table}' failed: {reason}"))
+    return None
 
 
 def _apply_mapping(df: pd.DataFrame, table: str, mapping: ColumnMapping, problems) -> pd.DataFrame:
@@ -195,15 +271,26 @@ def load_sql(url: str, tables: dict | None = None, queries: dict | None = None,
     mapping : ColumnMapping or dict, optional
         ``columns`` and ``exclude`` as for files.
 
+    Returns
+    -------
+    Dataset
+        Validated as :func:`calib.data.from_frames` does, named after the URL (password
+        hidden).
+
     Examples
     --------
-    This needs a database server, so the doctests skip it:
+    The demo world's tables copied into SQLite, then read back as a data set:
 
-    >>> ds = load_sql("postgresql://analyst@localhost/crm",
-    ...               tables={"leads": "crm.leads", "events": "crm.events",
-    ...                       "outcomes": "crm.outcomes"})  # doctest: +SKIP
-    >>> ds.n_leads  # doctest: +SKIP
-    1500
+    >>> import sqlite3
+    >>> import pandas as pd
+    >>> with sqlite3.connect("demo.db") as con:
+    ...     for name in ("leads", "events", "outcomes"):
+    ...         frame = pd.read_csv(f"calib-demo/data/{name}.csv")
+    ...         _ = frame.to_sql(name, con, index=False, if_exists="replace")
+    >>> ds = load_sql("sqlite:///demo.db",
+    ...               tables={"leads": "leads", "events": "events", "outcomes": "outcomes"})
+    >>> ds.n_leads, len(ds.events)
+    (2000, 37833)
     """
     frames = read_sql(url, tables, queries, mapping)
     name = f"database {masked(resolve_url(url))}"

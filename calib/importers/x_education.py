@@ -29,7 +29,7 @@ import pandas as pd
 
 from calib.errors import Problem
 from calib.importers.base import (ColumnFinder, ExportTables, ImportMapping, ImportOptions,
-                                  attribute_frame, find_files, parse_flags, raise_problems,
+                                  attribute_frame, export_file, parse_flags, raise_problems,
                                   read_export, sanitize_ids)
 
 
@@ -63,10 +63,36 @@ CONVERTED = ("Converted",)
 
 
 def read(src: Path, mapping: ImportMapping, options: ImportOptions) -> ExportTables:
+    """Read the X Education ``Leads.csv`` (a snapshot: no dates).
+
+    Parameters
+    ----------
+    src : Path
+        ``Leads.csv``, or the folder holding it.
+    mapping : ImportMapping
+        Other column names, and exclusions.
+    options : ImportOptions
+        ``keep_leaking`` keeps the columns sales filled in after contacting a lead.
+
+    Returns
+    -------
+    ExportTables
+        One lead per row with its attributes (``Select`` is missing), and ``won`` or
+        ``lost`` from ``Converted``.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from calib.importers.base import ImportMapping, ImportOptions
+    >>> header = "Prospect ID,Lead Number,Lead Source,Converted,TotalVisits"
+    >>> _ = Path("x-education.csv").write_text(f"{header}\\np1,1,Google,1,5\\np2,2,Olark Chat,0,0\\n")
+    >>> tables = read(Path("x-education.csv"), ImportMapping(), ImportOptions())
+    >>> tables.outcomes["outcome"].tolist(), "created_at" in tables.leads
+    (['won', 'lost'], False)
+    """
     path = src
     if src.is_dir():
-        path = (src / mapping.file_for("leads")) if mapping.file_for("leads") else \
-            find_files(src, ("leads.csv", "lead scoring.csv", "*.csv"))
+        path = export_file(src, mapping, "leads", ("leads.csv", "lead scoring.csv", "*.csv"))
         if path is None:
             raise_problems([Problem(str(src), "missing_table", "no Leads.csv in the folder")],
                            f"The folder '{src}'")
