@@ -268,7 +268,8 @@ def test_result_objects_are_complete_and_json_safe(result):
 @pytest.mark.slow
 def test_capacity_sets_the_mql_cutoff(ds, world, result):
     cap = world.truth["capacity_mql_per_week"] / 2
-    res = fit(ds, load_rules(world.current_rules), capacity_per_week=cap, kinds=("exponential",))
+    res = fit(ds, load_rules(world.current_rules), capacity_mql_per_week=cap,
+              kinds=("exponential",))
     row = res.curve[res.curve["cutoff"] == res.cutoffs["mql"]].iloc[0]
     assert row["mql_per_week"] <= cap
     below = res.curve[res.curve["cutoff"] == res.cutoffs["mql"] - 1]
@@ -351,7 +352,7 @@ def test_errors_have_codes(ds, world):
         fit(ds, rules, holdout_column="no_such_column")
     assert e.value.code == "unknown_field"
     with pytest.raises(CalibError) as e:
-        fit(ds, rules, capacity_per_week=0)
+        fit(ds, rules, capacity_mql_per_week=0)
     assert e.value.code == "out_of_range"
 
 

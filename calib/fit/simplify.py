@@ -15,7 +15,7 @@ round rule set:
    days), cutoffs to whole points: the MQL cutoff is re-set so the simplified rules
    route as many training leads as the full fit, and the SQL cutoff likewise.
 3. **Cost out of time**: the simplified set against the full fit at equal volume on the
-   test leads (:func:`calib.fit.fit.evaluate`, corrected for selective labels where a
+   test leads (:func:`calib.fit.evaluation.evaluate`, corrected for selective labels where a
    holdout allows), with 95% intervals. The simplified set is kept when it loses at most
    ``tolerance`` (1 point) of the primary outcome's rate; otherwise the same is tried
    with whole-number points (levels still merged), and failing that the full fit is
@@ -424,7 +424,7 @@ def simplify(ds: Dataset, fit_result, *, points_step: float = 5, train_until=Non
     >>> simple.rules.name, simple.n_rules
     ('current-fitted', 43)
     """
-    from calib.fit.fit import _split
+    from calib.fit.split import split_leads
 
     if not points_step > 0:
         from calib.errors import CalibError
@@ -432,8 +432,8 @@ def simplify(ds: Dataset, fit_result, *, points_step: float = 5, train_until=Non
                          code="out_of_range")
     full = fit_result.rules
     split = fit_result.split
-    tu = split.get("train_until") if train_until is None else train_until
-    train_ds, _, _ = _split(ds, tu, seed, window_days)
+    tu = split.train_until if train_until is None else train_until
+    train_ds, _, _ = split_leads(ds, tu, seed, window_days)
     # the simplest first; a coarser set is kept when it loses at most the tolerance
     ladder = [(points_step, True), (1, True)] if points_step > 1 else [(points_step, True)]
     tried = []
@@ -462,7 +462,7 @@ def simplify(ds: Dataset, fit_result, *, points_step: float = 5, train_until=Non
 
 def _cost(ds, full, simple, outcome, train_until, window_days, tolerance) -> dict:
     """Simplified against full at the full fit's volume on the test leads."""
-    from calib.fit.fit import evaluate
+    from calib.fit.evaluation import evaluate
 
     try:
         c = evaluate(ds, full, simple, outcome=outcome, train_until=train_until,

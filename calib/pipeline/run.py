@@ -444,7 +444,7 @@ def _run(exp: Experiment, engine: Engine, partition_backend, *, command: str,
             fit_res = fit_rules(ds if engine.partitioned is None else engine.partitioned,
                                 baseline, outcome=opts.pop("outcome", primary),
                                 train_until=exp.train_until, window_days=W,
-                                capacity_per_week=exp.capacity_mql_per_week, seed=exp.seed,
+                                capacity_mql_per_week=exp.capacity_mql_per_week, seed=exp.seed,
                                 progress=bar, **opts)
         finally:
             bar.close()
