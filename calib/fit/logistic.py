@@ -62,11 +62,9 @@ def _matvec_kernel(X, b, out):
 def _rmatvec_kernel(X, v, out):
     n, k = X.shape
     for i in range(n):
-        vi = v[i]
-        if vi == 0.0:
-            continue
-        for a in range(k):
-            out[a] += X[i, a] * vi
+        if v[i] != 0.0:  # rows of zero weight add nothing
+            for a in range(k):
+                out[a] += X[i, a] * v[i]
 
 
 def _matvec(X: np.ndarray, b: np.ndarray) -> np.ndarray:
