@@ -58,12 +58,39 @@ class CalibrationMap:
     y: np.ndarray          # isotonic: fitted probabilities; platt: (intercept, slope)
 
     def predict(self, score) -> np.ndarray:
+        """The probability at each score.
+
+        Parameters
+        ----------
+        score : array_like of float
+
+        Returns
+        -------
+        ndarray
+
+        Examples
+        --------
+        >>> fit_map([0, 1, 2, 3], [0, 0, 1, 1]).predict([0.5, 2.5]).tolist()
+        [0.0, 1.0]
+        """
         s = np.asarray(score, float)
         if self.method == "isotonic":
             return np.interp(s, self.x, self.y)
         return 1 / (1 + np.exp(-(self.y[0] + self.y[1] * s)))
 
     def table(self, scores=None) -> pd.DataFrame:
+        """The map as a table of ``score`` and ``probability``.
+
+        Parameters
+        ----------
+        scores : array_like, optional
+            Where to read the map (default: its own distinct scores for isotonic, 0 to
+            100 in steps of 5 for Platt).
+
+        Returns
+        -------
+        DataFrame
+        """
         if scores is None:
             scores = np.unique(np.round(self.x, 6)) if self.method == "isotonic" else \
                 np.linspace(0, 100, 21)
@@ -127,6 +154,13 @@ class CalibrationResult:
         return self.reliability.copy()
 
     def to_dict(self) -> dict:
+        """Every metric and table as a JSON-safe dict (what ``calib calibrate --json``
+        prints).
+
+        Returns
+        -------
+        dict
+        """
         def rec(df):
             if df is None:
                 return None
@@ -144,6 +178,12 @@ class CalibrationResult:
                 "mapping": rec(self.mapping.table()), "window": self.window}
 
     def summary(self) -> str:
+        """The calibration in a few lines of text.
+
+        Returns
+        -------
+        str
+        """
         t = self.metrics["test"]
         within = ("" if self.window.get("source") == "snapshot"
                   else f" within {self.window_days:g} days")

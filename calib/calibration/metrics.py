@@ -52,6 +52,12 @@ def reliability_table(y, p, n_bins: int = 10, strategy: str = "quantile") -> pd.
     DataFrame
         ``bin``, ``p_low``, ``p_high``, ``count``, ``mean_predicted``, ``observed``,
         ``ci_low``, ``ci_high`` (Wilson).
+
+    Examples
+    --------
+    >>> t = reliability_table([0, 0, 1, 1], [0.1, 0.1, 0.9, 0.9], n_bins=2)
+    >>> t[["count", "mean_predicted", "observed"]].values.tolist()
+    [[2.0, 0.1, 0.0], [2.0, 0.9, 1.0]]
     """
     y, p = np.asarray(y, float), np.asarray(p, float)
     if strategy == "quantile":
@@ -159,6 +165,12 @@ def lift_table(y, score, n_groups: int = 10) -> pd.DataFrame:
 
     Leads are ordered by score (descending, ties in input order) and cut into groups of
     equal size.
+
+    Examples
+    --------
+    >>> t = lift_table([1, 0, 1, 0], [4, 3, 2, 1], n_groups=2)
+    >>> t[["decile", "rate", "lift", "cumulative_gain"]].values.tolist()
+    [[1.0, 0.5, 1.0, 0.5], [2.0, 0.5, 1.0, 1.0]]
     """
     y = np.asarray(y, float)
     s = np.asarray(score, float)
@@ -205,6 +217,14 @@ def psi(expected, actual, n_bins: int = 10, eps: float = 1e-4) -> float:
 
 
 def psi_level(value: float) -> str:
+    """The population stability index in words: ``stable`` (< 0.1), ``moderate`` (up to
+    0.25), ``major`` or ``unknown`` (NaN).
+
+    Examples
+    --------
+    >>> psi_level(0.05), psi_level(0.2), psi_level(0.4), psi_level(float("nan"))
+    ('stable', 'moderate', 'major', 'unknown')
+    """
     if value != value:
         return "unknown"
     if value < 0.1:

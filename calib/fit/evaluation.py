@@ -104,6 +104,17 @@ def evaluate_out_of_time(ds: Dataset, current: RuleSet, proposed: RuleSet, test_
     Returns
     -------
     (Comparison, SelectionReport)
+
+    Examples
+    --------
+    >>> from calib import load_dataset, load_rules
+    >>> ds = load_dataset("calib-demo/data")
+    >>> current = load_rules("calib-demo/current.toml")
+    >>> _, test, split = split_leads(ds, None, 0)
+    >>> cmp_, sel = evaluate_out_of_time(ds, current, current, test, "meeting", 90.0,
+    ...                                  None, split)
+    >>> cmp_.status, cmp_.current.mql_count == cmp_.mql_count
+    ('ok', True)
     """
     selection = SelectionReport(holdout_column=hcol)
     if len(test_codes) == 0:

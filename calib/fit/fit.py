@@ -83,9 +83,8 @@ def fit(ds: Dataset, rules: RuleSet, config: FitConfig | None = None, *,
         Called once after each refit of the decay profile, the longest part of the fit
         (a progress bar's tick).
     **options
-        Fields of :class:`FitConfig` that override ``config`` (e.g. ``outcome="won"``,
-        ``capacity_mql_per_week=75``). ``capacity_per_week`` is the former name of
-        ``capacity_mql_per_week`` (deprecated).
+        Fields of :class:`FitConfig` that override ``config`` (``capacity_per_week``: the
+        deprecated name of ``capacity_mql_per_week``).
 
     Returns
     -------

@@ -36,6 +36,7 @@ class Screened:
 
     @property
     def notes(self) -> list[str]:
+        """One sentence per dropped term."""
         return [d["note"] for d in self.dropped]
 
 
@@ -67,7 +68,16 @@ def _screen(columns: np.ndarray, names, constant_note, aliased_note, *,
 
 def screen_events(events: pd.DataFrame, n_leads: int, event_types) -> Screened:
     """Constant and aliased event types among ``event_types`` of the training ``events``
-    (columns ``lead``, ``event_type``) of ``n_leads`` leads."""
+    (columns ``lead``, ``event_type``) of ``n_leads`` leads.
+
+    Examples
+    --------
+    >>> events = pd.DataFrame({"lead": [0, 0, 1, 1, 2], "event_type":
+    ...                        ["visit", "click", "visit", "click", "demo"]})
+    >>> s = screen_events(events, 3, ["visit", "click", "demo"])
+    >>> s.kept, [(d["term"], d["kind"], d["with"]) for d in s.dropped]
+    (('visit', 'demo'), [('click', 'aliased', 'visit')])
+    """
     types = list(event_types)
     if not types or n_leads == 0:
         return Screened(kept=tuple(types))
@@ -93,7 +103,15 @@ def _aliased_event(e: str, first: str) -> str:
 
 def lead_separation(has: dict, outcome: np.ndarray) -> dict:
     """Terms (``name -> per-lead bool mask``) whose leads all had the outcome or none
-    did (and some leads without the term differ): ``name -> (leads, had_outcome)``."""
+    did (and some leads without the term differ): ``name -> (leads, had_outcome)``.
+
+    Examples
+    --------
+    >>> outcome = np.array([True, True, False, False])
+    >>> lead_separation({"vip": np.array([1, 1, 0, 0]), "web": np.array([1, 0, 1, 0])},
+    ...                 outcome)
+    {'vip': (2, True)}
+    """
     out = {}
     for name, m in has.items():
         m = np.asarray(m, bool)
@@ -106,7 +124,15 @@ def lead_separation(has: dict, outcome: np.ndarray) -> dict:
 
 def screen_columns(M: np.ndarray, names) -> Screened:
     """Constant and duplicate columns of a (leads x terms) attribute matrix ``M``; ``kept``
-    holds the positions of the columns kept."""
+    holds the positions of the columns kept.
+
+    Examples
+    --------
+    >>> M = np.array([[1., 1., 1.], [0., 1., 0.], [1., 1., 1.]])
+    >>> s = screen_columns(M, ["a", "b", "c"])
+    >>> s.kept, [d["kind"] for d in s.dropped]
+    ((0,), ['constant', 'aliased'])
+    """
     kept, dropped = _screen(
         M, names,
         lambda name, _: f"'{name}' has the same value on every training lead: left out of "
