@@ -435,11 +435,14 @@ def sample_negatives(ds: Dataset, prep: Prepared, y: np.ndarray, idx: np.ndarray
 
     Examples
     --------
-    >>> from calib import load_dataset, load_rules
-    >>> ds = load_dataset("calib-demo/data")
-    >>> prep, y, idx = example_candidates(ds, load_rules("calib-demo/current.toml"),
-    ...                                   outcome_time(ds, "meeting"), horizon_days=30)
-    >>> kept = sample_negatives(ds, prep, y, idx, 0.1, seed=0)
+    Keep a tenth of the negative candidates of the demo's meetings:
+
+    >>> import calib
+    >>> demo = calib.load_dataset("calib-demo/data")
+    >>> rules = calib.load_rules("calib-demo/truth.toml")
+    >>> prep, y, idx = example_candidates(demo, rules, outcome_time(demo, "meeting"),
+    ...                                   horizon_days=14)
+    >>> kept = sample_negatives(demo, prep, y, idx, 0.1, seed=0)
     >>> bool(y[kept].sum() == y[idx].sum()), len(kept) < len(idx)
     (True, True)
     """
@@ -457,11 +460,9 @@ def prep_rules(prep: Prepared, ds: Dataset):
 
     Examples
     --------
-    >>> from calib import load_dataset, load_rules
+    >>> from calib import load_dataset
     >>> ds = load_dataset("calib-demo/data")
-    >>> prep, _, _ = example_candidates(ds, load_rules("calib-demo/current.toml"),
-    ...                                 outcome_time(ds, "meeting"), horizon_days=30)
-    >>> len(prep_rules(prep, ds)) == len(prep.rule_events)
+    >>> [r.name for r in prep_rules(None, ds)] == list(ds.event_types)
     True
     """
     return [BehaviorRule(name=e, events=(e,), points=1.0) for e in ds.event_types]

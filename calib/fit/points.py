@@ -240,11 +240,9 @@ def choose_l2(X: np.ndarray, y: np.ndarray, weight: np.ndarray, t: np.ndarray, *
 
     Examples
     --------
-    >>> rng = np.random.default_rng(0)
-    >>> x = rng.poisson(1.0, 2000).astype(float)
-    >>> X = np.column_stack([np.ones(2000), x])
-    >>> y = (rng.random(2000) < special.expit(-1 + 0.5 * x)).astype(float)
-    >>> l2, cv = choose_l2(X, y, np.ones(2000), np.arange(2000))
+    >>> t = np.arange(3000)
+    >>> X, y = np.column_stack([np.ones(3000), t % 4]), (t % 7 < 1 + t % 4).astype(float)
+    >>> l2, cv = choose_l2(X, y, np.ones(3000), t)
     >>> l2 in L2_GRID, list(cv.columns)
     (True, ['l2', 'deviance'])
     """
@@ -314,12 +312,11 @@ def fit_model(X: np.ndarray, y: np.ndarray, weight: np.ndarray, groups: np.ndarr
 
     Examples
     --------
-    >>> rng = np.random.default_rng(0)
-    >>> x = rng.poisson(1.0, 2000).astype(float)
-    >>> X = np.column_stack([np.ones(2000), x])
-    >>> y = (rng.random(2000) < special.expit(-1 + 0.5 * x)).astype(float)
-    >>> m = fit_model(X, y, np.ones(2000), np.arange(2000), ["intercept", "visits"],
-    ...               ["intercept", "behavior"], l2=1.0)
+    >>> rng = np.random.default_rng(1)
+    >>> vip = (rng.random(1000) < 0.5).astype(float)
+    >>> y = (rng.random(1000) < 0.2 + 0.3 * vip).astype(float)
+    >>> m = fit_model(np.column_stack([np.ones(1000), vip]), y, np.ones(1000),
+    ...               np.arange(1000) // 2, ["intercept", "visits"], ["intercept", "fit"], l2=1.0)
     >>> m.frame()["term"].tolist(), bool(m.frame()["ci_low"].iloc[1] > 0)
     (['intercept', 'visits'], True)
     """
@@ -337,13 +334,12 @@ def equality_pvalue(model: ModelFit, members) -> float:
 
     Examples
     --------
-    >>> rng = np.random.default_rng(0)
-    >>> x = rng.poisson(1.0, 2000).astype(float)
-    >>> X = np.column_stack([np.ones(2000), x])
-    >>> y = (rng.random(2000) < special.expit(-1 + 0.5 * x)).astype(float)
-    >>> X3 = np.column_stack([X, X[:, 1]])
-    >>> m = fit_model(X3, y, np.ones(2000), np.arange(2000), ["intercept", "a", "b"],
-    ...               ["intercept", "behavior", "behavior"], l2=1.0)
+    Two columns with the same effect (the same counts twice):
+
+    >>> k = np.arange(900) % 3
+    >>> y = (np.arange(900) % 5 < 1 + k).astype(float)
+    >>> m = fit_model(np.column_stack([np.ones(900), k, k]), y, np.ones(900), np.arange(900),
+    ...               ["intercept", "a", "b"], ["intercept", "behavior", "behavior"], l2=1.0)
     >>> equality_pvalue(m, ["a", "b"]) > 0.5, equality_pvalue(m, ["a"])
     (True, 1.0)
     """
@@ -385,11 +381,14 @@ def review_rules(current: RuleSet, model: ModelFit, *, scale: float | None = Non
 
     Examples
     --------
+    :func:`calib.fit.fit` reviews the current rules with it:
+
     >>> from calib import load_dataset, load_rules
-    >>> from calib.fit import fit
-    >>> res = fit(load_dataset("calib-demo/data"), load_rules("calib-demo/current.toml"),
-    ...           max_examples=5000, kinds=("exponential",))
-    >>> {"rule", "points", "supported_points", "status"} <= set(res.review.columns)
+    >>> from calib.fit import FitConfig, fit
+    >>> cfg = FitConfig(max_examples=5000, kinds=("exponential",), l2=10.0)
+    >>> review = fit(load_dataset("calib-demo/data"), load_rules("calib-demo/current.toml"),
+    ...              cfg).review
+    >>> {"rule", "points", "supported_points", "status"} <= set(review.columns)
     True
     """
     z = stats.norm.isf(0.025)
