@@ -32,7 +32,7 @@ from calib.data.dataset import Dataset, ns, ns_or_never
 from calib.engine.delays import resolve_window
 from calib.engine.prepare import fit_matrix, prepare
 from calib.engine.replay import NEVER, combine_scores, replay
-from calib.engine.results import _num
+from calib.engine.results import ReplayResult, _num
 from calib.errors import CalibError, ConfigError
 from calib.fit.booking import initial_delays, spread_labels, update_delays
 from calib.fit.config import FitConfig
@@ -40,11 +40,13 @@ from calib.fit.cutoffs import choose_mql_cutoff, choose_sql_cutoff, cutoff_curve
 from calib.fit.decay import DecayProfile, make_decay, profile_decay
 from calib.fit.design import attribute_matrix, attribute_terms
 from calib.fit.evaluation import evaluate, evaluate_out_of_time
-from calib.fit.examples import build_examples, outcome_time
+from calib.fit.examples import Examples, build_examples, outcome_time
 from calib.fit.logistic import fit_logit
-from calib.fit.points import (BehaviorTerm, behavior_terms, choose_l2, equality_pvalue,
-                              fit_model, review_rules, split_terms, term_matrix)
-from calib.fit.result import CutoffChoice, ExampleSummary, FitResult, Penalty, SelectionReport
+from calib.fit.points import (BehaviorTerm, ModelFit, behavior_terms, choose_l2,
+                              equality_pvalue, fit_model, review_rules, split_terms,
+                              term_matrix)
+from calib.fit.result import (CutoffChoice, ExampleSummary, FitResult, FitSplit, Penalty,
+                              SelectionReport)
 from calib.fit.screen import lead_separation, screen_columns, screen_events
 from calib.fit.selection import holdout_mask, routed_times
 from calib.fit.split import holdout_column, split_leads
@@ -110,7 +112,7 @@ def fit(ds: Dataset, rules: RuleSet, config: FitConfig | None = None, *,
     setup = _prepare_split(ds, rules, cfg)
     history = _historical_routing(setup, rules, cfg)
     train = _training_examples(ds, rules, setup, history, cfg, examples_builder)
-    design = _screened_design(setup, rules, train.examples, cfg)
+    design = _screened_design(setup, rules, train.examples)
     em = _BookingDelays.start(setup, train.examples)
     ex = em.spread(train.examples, design, _start_decay(rules), EM_ROUNDS, cfg.l2)
     penalty = _choose_penalty(setup, ex, design, _start_decay(rules), cfg.l2)
@@ -132,8 +134,8 @@ def fit(ds: Dataset, rules: RuleSet, config: FitConfig | None = None, *,
         rules=proposed, current=rules.name, outcome=setup.outcome,
         split=replace(setup.split, train_leads=int(setup.train_ds.n_leads),
                       test_leads=int(len(setup.test_codes))),
-        examples=_example_summary(ex, setup, em, cfg, train.use_ipw), points_per_logit=float(scale), decay=prof,
-        effects=effects, review=review, event_effects=event_effects, new_rules=new_rules,
+        examples=_example_summary(ex, setup, em, cfg, train.use_ipw),
+        points_per_logit=float(scale), decay=prof, effects=effects, review=review, event_effects=event_effects, new_rules=new_rules,
         cutoffs=cutoffs, curve=curve, comparison=comparison, selection=selection,
         warnings=tuple(train.notes + decay_notes + scale_notes + point_notes
                        + [_sentence(d["note"]) for d in design.screened] + cutoff_notes),
@@ -165,7 +167,7 @@ class _Setup:
     excluded: frozenset
     train_ds: Dataset
     test_codes: np.ndarray
-    split: object  # FitSplit
+    split: FitSplit
     o_train: np.ndarray  # outcome time per training lead (NEVER: none)
     booking: bool  # labels spread by the booking-delay model
 
@@ -208,7 +210,7 @@ def _prepare_split(ds: Dataset, rules: RuleSet, cfg: FitConfig) -> _Setup:
 class _History:
     """What the historical rules did to the training leads (see :func:`_example_weights`)."""
 
-    current: object  # the current rules' replay of the training data (per lead)
+    current: ReplayResult  # the current rules on the training data (per lead)
     routed_at: np.ndarray
     holdout: np.ndarray | None
     pi: float | None  # holdout share of the training leads
@@ -234,7 +236,7 @@ def _historical_routing(setup: _Setup, rules: RuleSet, cfg: FitConfig) -> _Histo
 class _Training:
     """The training examples, weighted for selective labels where the holdout allows."""
 
-    examples: object  # Examples
+    examples: Examples
     sample_weight: np.ndarray  # the examples' own weights, before inverse probabilities
     use_ipw: bool
     probe_positives: int  # holdout examples with the outcome from before the routing
@@ -306,7 +308,7 @@ class _Design:
         return np.hstack([np.ones((ex.n, 1)), term_matrix(counts, self.types, terms), self.A])
 
 
-def _screened_design(setup: _Setup, rules: RuleSet, ex, cfg: FitConfig) -> _Design:
+def _screened_design(setup: _Setup, rules: RuleSet, ex) -> _Design:
     """The terms of the model; those that cannot be estimated (constant, aliased) are
     dropped and named."""
     train_ds = setup.train_ds
@@ -458,8 +460,8 @@ class _Model:
     """The fitted model: one term per event type (``split``) and the final terms (a
     group of events kept as one rule unless the data say its events differ)."""
 
-    split: object  # ModelFit with one behaviour term per event type
-    final: object  # ModelFit with the final terms
+    split: ModelFit  # one behaviour term per event type
+    final: ModelFit  # the final terms
     final_terms: list
     group_p: dict  # group -> p-value of equal effects of its events
 
