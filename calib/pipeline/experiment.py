@@ -111,7 +111,7 @@ class Experiment:
     description: str = ""
     sweep: dict = field(default_factory=dict)
     fit: bool = True
-    fit_options: dict = field(default_factory=dict)
+    fit_options: dict = field(default_factory=dict)  # [fit]: FitConfig fields, checked
     abtest: AbTestConfig | None = None
     report_out: Path = Path("reports")
     report_title: str | None = None
