@@ -64,8 +64,10 @@ def test_every_allowed_choice_is_accepted():
 
 
 def test_values_are_normalised_and_the_config_is_frozen():
-    cfg = FitConfig(outcome=" Won ", kinds=["exponential"], exclude_columns="owner, stage")
+    cfg = FitConfig(outcome=" Won ", kinds=["exponential"], exclude_columns="owner, stage",
+                    max_examples=2e5)
     assert cfg.outcome == "won"
+    assert cfg.max_examples == 200_000 and isinstance(cfg.max_examples, int)
     assert cfg.kinds == ("exponential",)
     assert cfg.exclude_columns == ("owner", "stage")
     with pytest.raises(dataclasses.FrozenInstanceError):

@@ -175,8 +175,9 @@ class FitConfig:
         put(self, "points_step", _number("points_step", self.points_step, allow_none=False))
         for key in ("max_examples", "seed"):
             v = getattr(self, key)
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or (
-                    key == "max_examples" and v < 1):
+            whole = isinstance(v, numbers.Integral) or (
+                isinstance(v, numbers.Real) and math.isfinite(v) and float(v).is_integer())
+            if isinstance(v, bool) or not whole or (key == "max_examples" and v < 1):
                 raise ConfigError(f"The '{key}' of the fit must be a whole number"
                                   + (" >= 1" if key == "max_examples" else "")
                                   + f". Got {v!r}.", code="out_of_range")
