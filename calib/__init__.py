@@ -20,6 +20,7 @@ _EXPORTS = {
     "SweepResult": "calib.engine.sweep",
     "score_as_of": "calib.engine.score",
     "compare_rules": "calib.compare",
+    "FitConfig": "calib.fit",
     "load_experiment": "calib.pipeline",
     "run_experiment": "calib.pipeline",
     "generate_demo": "calib.demo",

@@ -265,10 +265,28 @@ def test_result_objects_are_complete_and_json_safe(result):
     assert all(float(r.points).is_integer() for r in result.rules.behavior + result.rules.fit)
 
 
+def test_result_pieces_are_typed_and_read_like_their_dicts(result):
+    from calib.fit.result import ArmRates, Comparison, CutoffChoice, FitSplit, SelectionReport
+
+    cmp_ = result.comparison
+    assert isinstance(result.split, FitSplit) and isinstance(cmp_, Comparison)
+    assert isinstance(result.cutoffs, CutoffChoice)
+    assert isinstance(result.selection, SelectionReport)
+    assert isinstance(cmp_.current, ArmRates) and isinstance(cmp_.proposed, ArmRates)
+    assert cmp_["current"]["mature"]["hits"] == cmp_.current.mature.hits
+    assert result.split["kind"] == result.split.kind == "time"
+    d = result.to_dict()
+    assert d["comparison"] == cmp_.to_dict() and d["selection"] == result.selection.to_dict()
+    # the JSON keeps its key for the capacity
+    assert d["cutoffs"]["capacity_per_week"] == result.cutoffs.capacity_mql_per_week
+    assert "corrected" in cmp_ and cmp_.get("no_such_key", 7) == 7
+
+
 @pytest.mark.slow
 def test_capacity_sets_the_mql_cutoff(ds, world, result):
     cap = world.truth["capacity_mql_per_week"] / 2
-    res = fit(ds, load_rules(world.current_rules), capacity_per_week=cap, kinds=("exponential",))
+    res = fit(ds, load_rules(world.current_rules), capacity_mql_per_week=cap,
+              kinds=("exponential",))
     row = res.curve[res.curve["cutoff"] == res.cutoffs["mql"]].iloc[0]
     assert row["mql_per_week"] <= cap
     below = res.curve[res.curve["cutoff"] == res.cutoffs["mql"] - 1]
@@ -351,7 +369,7 @@ def test_errors_have_codes(ds, world):
         fit(ds, rules, holdout_column="no_such_column")
     assert e.value.code == "unknown_field"
     with pytest.raises(CalibError) as e:
-        fit(ds, rules, capacity_per_week=0)
+        fit(ds, rules, capacity_mql_per_week=0)
     assert e.value.code == "out_of_range"
 
 

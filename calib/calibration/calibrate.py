@@ -58,12 +58,39 @@ class CalibrationMap:
     y: np.ndarray          # isotonic: fitted probabilities; platt: (intercept, slope)
 
     def predict(self, score) -> np.ndarray:
+        """The probability at each score.
+
+        Parameters
+        ----------
+        score : array_like of float
+
+        Returns
+        -------
+        ndarray
+
+        Examples
+        --------
+        >>> fit_map([0, 1, 2, 3], [0, 0, 1, 1]).predict([0.5, 2.5]).tolist()
+        [0.0, 1.0]
+        """
         s = np.asarray(score, float)
         if self.method == "isotonic":
             return np.interp(s, self.x, self.y)
         return 1 / (1 + np.exp(-(self.y[0] + self.y[1] * s)))
 
     def table(self, scores=None) -> pd.DataFrame:
+        """The map as a table of ``score`` and ``probability``.
+
+        Parameters
+        ----------
+        scores : array_like, optional
+            Where to read the map (default: its own distinct scores for isotonic, 0 to
+            100 in steps of 5 for Platt).
+
+        Returns
+        -------
+        DataFrame
+        """
         if scores is None:
             scores = np.unique(np.round(self.x, 6)) if self.method == "isotonic" else \
                 np.linspace(0, 100, 21)
@@ -127,6 +154,13 @@ class CalibrationResult:
         return self.reliability.copy()
 
     def to_dict(self) -> dict:
+        """Every metric and table as a JSON-safe dict (what ``calib calibrate --json``
+        prints).
+
+        Returns
+        -------
+        dict
+        """
         def rec(df):
             if df is None:
                 return None
@@ -144,6 +178,12 @@ class CalibrationResult:
                 "mapping": rec(self.mapping.table()), "window": self.window}
 
     def summary(self) -> str:
+        """The calibration in a few lines of text.
+
+        Returns
+        -------
+        str
+        """
         t = self.metrics["test"]
         within = ("" if self.window.get("source") == "snapshot"
                   else f" within {self.window_days:g} days")
@@ -241,12 +281,8 @@ def calibrate(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting",
     if method not in ("isotonic", "platt"):
         raise CalibError(f"The calibration method must be 'isotonic' or 'platt'. Got {method!r}.",
                          code="invalid_value")
-    if window_days is None and outcome.lower() in ds.outcome_types:
-        window = resolve_window(ds, None, [outcome.lower()], rules=rules)
-        window_days = window.days
-    else:
-        window = resolve_window(ds, 90.0 if window_days is None else window_days, [outcome])
-        window_days = window.days
+    window = _window(ds, rules, outcome, window_days)
+    window_days = window.days
     if not window_days > 0 or not every_days > 0:
         raise CalibError("window_days and every_days must be > 0.", code="out_of_range")
     if segment is not None and segment not in ds.leads.columns:
@@ -254,64 +290,101 @@ def calibrate(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting",
                          code="unknown_field")
     o = outcome_time(ds, outcome)
     prep = prepare(ds, rules)
-    if ds.snapshot:
-        lead = np.arange(ds.n_leads, dtype=np.int32)
-        t = prep.eval_t
-        y = (o != NEVER).astype(float)
-        test = np.random.default_rng(seed).random(ds.n_leads) < 1 / 3
-        split = {"kind": "random", "train_until": None, "seed": seed}
-    else:
-        lead, t, y = _snapshots(ds, o, every_days, window_days, max_examples, seed)
-        if train_until is None:
-            start = ds.leads["created_at"].min()
-            T = (start + (ds.end_of_data - start) * 2 / 3).floor("D")
-        else:
-            T = pd.Timestamp(train_until)
-            T = T.tz_localize("UTC") if T.tzinfo is None else T.tz_convert("UTC")
-        w = int(round(window_days * NS_PER_DAY))
-        train = t + w <= T.value
-        test = t >= T.value
-        keep = train | test
-        lead, t, y, test = lead[keep], t[keep], y[keep], test[keep]
-        split = {"kind": "time", "train_until": _iso(T), "every_days": every_days}
+    lead, t, y, test, split = _split_snapshots(ds, o, prep, every_days, window_days,
+                                               train_until, max_examples, seed)
     p2 = replace(prep, eval_lead=np.ascontiguousarray(lead), eval_t=np.ascontiguousarray(t))
     score, fit = combine_scores(p2.decayed(rules.decay), p2, rules)
     train = ~test
     if train.sum() == 0 or test.sum() == 0:
-        why = ""
-        if not ds.snapshot:
-            first = ds.leads["created_at"].min()
-            why = (f" A training snapshot needs its whole {window_days:g}-day window before "
-                   f"--train-until ({T.date()}), and the data start on {first.date()}; a test "
-                   f"snapshot needs its window before the end of the data "
-                   f"({ds.end_of_data.date()}).")
-            w = resolve_window(ds, None, [outcome.lower()], rules=rules, default=window_days)
-            if w.source == "data" and w.days < window_days:
-                why += f" {w.sentence[0].upper()}{w.sentence[1:].split(': window')[0]}."
-            hint = (f"Use a shorter --window-days (e.g. {w.days:g}) or another --train-until."
-                    if w.source == "data" and w.days < window_days
-                    else "Use a shorter --window-days or another --train-until.")
-        else:
-            hint = "Choose another --train-until."
-        raise CalibError("The split leaves no training or no test snapshots." + why,
-                         code="no_examples", suggestion=hint)
+        raise _no_split_error(ds, rules, outcome, window_days, split)
     mp = fit_map(score[train], y[train], method)
     prob = mp.predict(score)
-
-    def metrics(mask):
-        yy, pp, ss = y[mask], prob[mask], score[mask]
-        return {"n": int(mask.sum()), "positives": int(yy.sum()), "base_rate": float(yy.mean()),
-                "mean_predicted": float(pp.mean()), "brier": M.brier_score(yy, pp),
-                "log_loss": M.log_loss(yy, pp),
-                "ece": M.expected_calibration_error(yy, pp, n_bins),
-                "auc": M.auc(yy, ss), "ks": M.ks_statistic(yy, ss)}
-
-    met = {"train": metrics(train), "test": metrics(test)}
+    met = {"train": _metrics(y, prob, score, train, n_bins),
+           "test": _metrics(y, prob, score, test, n_bins)}
     yt, pt, st = y[test], prob[test], score[test]
-    rel = M.reliability_table(yt, pt, n_bins)
-    lift = M.lift_table(yt, st)
-    covered = covered_leads(ds)[lead[test]]
-    band = bands(st, fit[lead[test]], rules)
+    by_band, by_cohort, by_segment = _breakdowns(ds, rules, lead[test], yt, pt, st,
+                                                 fit[lead[test]], segment)
+    value = M.psi(score[train], score[test])
+    psi = {"value": _num(value), "level": M.psi_level(value),
+           "between": "training snapshots -> test snapshots",
+           "levels": "< 0.1 stable, 0.1-0.25 moderate, > 0.25 major"}
+    return CalibrationResult(rules=rules.name, outcome=outcome.lower(),
+                             window_days=float(window_days), method=method, split=split,
+                             metrics=met, reliability=M.reliability_table(yt, pt, n_bins),
+                             lift=M.lift_table(yt, st), by_band=by_band,
+                             by_cohort=by_cohort, by_segment=by_segment, psi=psi, mapping=mp,
+                             window=window.to_dict())
+
+
+def _window(ds: Dataset, rules: RuleSet, outcome: str, window_days):
+    """The window: given, else from the data when the outcome is in it, else 90 days."""
+    if window_days is None and outcome.lower() in ds.outcome_types:
+        return resolve_window(ds, None, [outcome.lower()], rules=rules)
+    return resolve_window(ds, 90.0 if window_days is None else window_days, [outcome])
+
+
+def _split_snapshots(ds: Dataset, o, prep, every_days, window_days, train_until,
+                     max_examples, seed):
+    """The examples (lead, moment, label) and which are test examples: snapshots whose
+    window ends by ``train_until`` train, those taken after it test (a random third of
+    the leads for snapshot data). Returns (lead, t, y, test, split)."""
+    if ds.snapshot:
+        lead = np.arange(ds.n_leads, dtype=np.int32)
+        test = np.random.default_rng(seed).random(ds.n_leads) < 1 / 3
+        return (lead, prep.eval_t, (o != NEVER).astype(float), test,
+                {"kind": "random", "train_until": None, "seed": seed})
+    lead, t, y = _snapshots(ds, o, every_days, window_days, max_examples, seed)
+    if train_until is None:
+        start = ds.leads["created_at"].min()
+        T = (start + (ds.end_of_data - start) * 2 / 3).floor("D")
+    else:
+        T = pd.Timestamp(train_until)
+        T = T.tz_localize("UTC") if T.tzinfo is None else T.tz_convert("UTC")
+    w = int(round(window_days * NS_PER_DAY))
+    train = t + w <= T.value
+    test = t >= T.value
+    keep = train | test
+    return (lead[keep], t[keep], y[keep], test[keep],
+            {"kind": "time", "train_until": _iso(T), "every_days": every_days})
+
+
+def _no_split_error(ds: Dataset, rules: RuleSet, outcome: str, window_days: float,
+                    split: dict) -> CalibError:
+    """Why the split leaves no training or no test snapshot, and what would work."""
+    why = ""
+    if not ds.snapshot:
+        T = pd.Timestamp(split["train_until"])
+        first = ds.leads["created_at"].min()
+        why = (f" A training snapshot needs its whole {window_days:g}-day window before "
+               f"--train-until ({T.date()}), and the data start on {first.date()}; a test "
+               f"snapshot needs its window before the end of the data "
+               f"({ds.end_of_data.date()}).")
+        w = resolve_window(ds, None, [outcome.lower()], rules=rules, default=window_days)
+        if w.source == "data" and w.days < window_days:
+            why += f" {w.sentence[0].upper()}{w.sentence[1:].split(': window')[0]}."
+        hint = (f"Use a shorter --window-days (e.g. {w.days:g}) or another --train-until."
+                if w.source == "data" and w.days < window_days
+                else "Use a shorter --window-days or another --train-until.")
+    else:
+        hint = "Choose another --train-until."
+    return CalibError("The split leaves no training or no test snapshots." + why,
+                      code="no_examples", suggestion=hint)
+
+
+def _metrics(y, prob, score, mask, n_bins: int) -> dict:
+    """Calibration and discrimination of the examples in ``mask``."""
+    yy, pp, ss = y[mask], prob[mask], score[mask]
+    return {"n": int(mask.sum()), "positives": int(yy.sum()), "base_rate": float(yy.mean()),
+            "mean_predicted": float(pp.mean()), "brier": M.brier_score(yy, pp),
+            "log_loss": M.log_loss(yy, pp),
+            "ece": M.expected_calibration_error(yy, pp, n_bins),
+            "auc": M.auc(yy, ss), "ks": M.ks_statistic(yy, ss)}
+
+
+def _breakdowns(ds: Dataset, rules: RuleSet, lead, yt, pt, st, fit, segment):
+    """Observed and predicted rates of the test examples (of leads ``lead``) by band,
+    by cohort month and by ``segment``, with the coverage of sales outcomes."""
+    covered = covered_leads(ds)[lead]
 
     def breakdown(keys, name):
         df = pd.DataFrame({name: keys, "y": yt, "p": pt, "covered": covered})
@@ -321,24 +394,16 @@ def calibrate(ds: Dataset, rules: RuleSet, *, outcome: str = "meeting",
         out["rate"] = out["observed"]
         return out
 
-    by_band = breakdown(band, "band")
+    by_band = breakdown(bands(st, fit, rules), "band")
     by_band["order"] = by_band["band"].map({"cold": 0, "warm": 1, "mql": 2, "sql": 3})
     by_band = by_band.sort_values("order").drop(columns="order").reset_index(drop=True)
     if "created_at" in ds.leads:
-        month = ds.leads["created_at"].dt.strftime("%Y-%m").to_numpy()[lead[test]]
-        by_cohort = breakdown(month, "cohort_month")
+        by_cohort = breakdown(ds.leads["created_at"].dt.strftime("%Y-%m").to_numpy()[lead],
+                              "cohort_month")
     else:
         by_cohort = pd.DataFrame()
     by_segment = None
     if segment is not None:
-        seg = ds.leads[segment].astype("string").fillna("(missing)").to_numpy()[lead[test]]
+        seg = ds.leads[segment].astype("string").fillna("(missing)").to_numpy()[lead]
         by_segment = breakdown(seg, segment)
-    value = M.psi(score[train], score[test])
-    psi = {"value": _num(value), "level": M.psi_level(value),
-           "between": "training snapshots -> test snapshots",
-           "levels": "< 0.1 stable, 0.1-0.25 moderate, > 0.25 major"}
-    return CalibrationResult(rules=rules.name, outcome=outcome.lower(),
-                             window_days=float(window_days), method=method, split=split,
-                             metrics=met, reliability=rel, lift=lift, by_band=by_band,
-                             by_cohort=by_cohort, by_segment=by_segment, psi=psi, mapping=mp,
-                             window=window.to_dict())
+    return by_band, by_cohort, by_segment

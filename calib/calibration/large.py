@@ -64,6 +64,12 @@ class LargeCalibration:
         return "agrees"
 
     def to_dict(self) -> dict:
+        """The check as a JSON-safe dict (with its verdict).
+
+        Returns
+        -------
+        dict
+        """
         return {"n": self.n, "observed": float(self.observed), "expected": float(self.expected),
                 "ratio": _f(self.ratio), "ci_low": _f(self.ci_low), "ci_high": _f(self.ci_high),
                 "level": self.level, "verdict": self.verdict}
@@ -132,7 +138,15 @@ def intercept_shift(y, p) -> float:
 
 
 def shift_probabilities(p, d: float) -> np.ndarray:
-    """Probabilities with their log-odds moved by ``d``."""
+    """Probabilities with their log-odds moved by ``d``.
+
+    Examples
+    --------
+    >>> shift_probabilities([0.5, 0.2], 0.0).round(6).tolist()
+    [0.5, 0.2]
+    >>> float(shift_probabilities([0.5], np.log(3))[0].round(6))
+    0.75
+    """
     return expit(logit(np.clip(np.asarray(p, float), EPS, 1 - EPS)) + d)
 
 
@@ -152,9 +166,21 @@ class RecentRecalibration:
     by_month: pd.DataFrame  # cohort month: snapshots, observed, expected before/after
 
     def to_frame(self) -> pd.DataFrame:
+        """The reliability table before and after the shift.
+
+        Returns
+        -------
+        DataFrame
+        """
         return self.reliability.copy()
 
     def to_dict(self) -> dict:
+        """The shift and both checks as a JSON-safe dict.
+
+        Returns
+        -------
+        dict
+        """
         return {"outcome": self.outcome, "train_until": self.train_until,
                 "recent_weeks": self.recent_weeks, "recent_snapshots": self.recent_snapshots,
                 "shift_log_odds": self.shift, "before": self.before.to_dict(),
@@ -172,6 +198,15 @@ def recalibrate_recent(ds: Dataset, rules: RuleSet, *, outcome: str, window_days
     The snapshots and the map are those of :func:`calib.calibration.calibrate` with the
     same arguments; the shift uses only snapshots whose outcome window closed before
     ``train_until``, so the check after it is still out of time.
+
+    Examples
+    --------
+    >>> from calib import load_dataset, load_rules
+    >>> ds = load_dataset("calib-demo/data")
+    >>> chk = recalibrate_recent(ds, load_rules("calib-demo/truth.toml"), outcome="meeting",
+    ...                          window_days=30, train_until="2026-01-01")
+    >>> chk.recent_weeks, chk.before.verdict in ("agrees", "over-predicts", "under-predicts")
+    (8, True)
     """
     if ds.snapshot:
         raise CalibError("Recalibration on recent data needs dated leads, and this data set is "

@@ -52,6 +52,12 @@ def reliability_table(y, p, n_bins: int = 10, strategy: str = "quantile") -> pd.
     DataFrame
         ``bin``, ``p_low``, ``p_high``, ``count``, ``mean_predicted``, ``observed``,
         ``ci_low``, ``ci_high`` (Wilson).
+
+    Examples
+    --------
+    >>> t = reliability_table([0, 0, 1, 1], [0.1, 0.1, 0.9, 0.9], n_bins=2)
+    >>> t[["count", "mean_predicted", "observed"]].values.tolist()
+    [[2.0, 0.1, 0.0], [2.0, 0.9, 1.0]]
     """
     y, p = np.asarray(y, float), np.asarray(p, float)
     if strategy == "quantile":
@@ -87,34 +93,67 @@ def expected_calibration_error(y, p, n_bins: int = 10, strategy: str = "quantile
     return float((t["count"] * (t["observed"] - t["mean_predicted"]).abs()).sum() / t["count"].sum())
 
 
+def _classes(y, score):
+    """``y`` as booleans and ``score`` as floats, or None when ``y`` holds one class only
+    (no ranking measure is defined then)."""
+    y = np.asarray(y, bool)
+    if y.all() or (~y).all():
+        return None
+    return y, np.asarray(score, float)
+
+
 def auc(y, score) -> float:
     """Area under the ROC curve by the Mann–Whitney statistic (ties count one half).
+
+    Parameters
+    ----------
+    y : array_like of bool
+        Whether each example had the outcome.
+    score : array_like of float
+        Its score (higher: more likely).
+
+    Returns
+    -------
+    float
+        The probability that a random positive outranks a random negative; NaN when
+        ``y`` holds one class only.
 
     Examples
     --------
     >>> auc([0, 0, 1, 1], [1, 2, 2, 3])
     0.875
     """
-    y = np.asarray(y, bool)
-    n1, n0 = int(y.sum()), int((~y).sum())
-    if n1 == 0 or n0 == 0:
+    both = _classes(y, score)
+    if both is None:
         return float("nan")
-    r = stats.rankdata(np.asarray(score, float))
+    y, s = both
+    n1, n0 = int(y.sum()), int((~y).sum())
+    r = stats.rankdata(s)
     return float((r[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
 def ks_statistic(y, score) -> float:
     """Largest distance between the score distributions of positives and negatives.
 
+    Parameters
+    ----------
+    y, score : array_like
+        Labels (bool) and scores (float) of the examples.
+
+    Returns
+    -------
+    float
+        The two-sample Kolmogorov-Smirnov statistic (0 to 1); NaN with one class only.
+
     Examples
     --------
     >>> ks_statistic([0, 0, 1, 1], [1, 2, 3, 4])
     1.0
     """
-    y = np.asarray(y, bool)
-    s = np.asarray(score, float)
-    if y.all() or (~y).all():
+    both = _classes(y, score)
+    if both is None:
         return float("nan")
+    y, s = both
     grid = np.unique(s)
     f1 = np.searchsorted(np.sort(s[y]), grid, side="right") / y.sum()
     f0 = np.searchsorted(np.sort(s[~y]), grid, side="right") / (~y).sum()
@@ -126,6 +165,12 @@ def lift_table(y, score, n_groups: int = 10) -> pd.DataFrame:
 
     Leads are ordered by score (descending, ties in input order) and cut into groups of
     equal size.
+
+    Examples
+    --------
+    >>> t = lift_table([1, 0, 1, 0], [4, 3, 2, 1], n_groups=2)
+    >>> t[["decile", "rate", "lift", "cumulative_gain"]].values.tolist()
+    [[1.0, 0.5, 1.0, 0.5], [2.0, 0.5, 1.0, 1.0]]
     """
     y = np.asarray(y, float)
     s = np.asarray(score, float)
@@ -172,6 +217,14 @@ def psi(expected, actual, n_bins: int = 10, eps: float = 1e-4) -> float:
 
 
 def psi_level(value: float) -> str:
+    """The population stability index in words: ``stable`` (< 0.1), ``moderate`` (up to
+    0.25), ``major`` or ``unknown`` (NaN).
+
+    Examples
+    --------
+    >>> psi_level(0.05), psi_level(0.2), psi_level(0.4), psi_level(float("nan"))
+    ('stable', 'moderate', 'major', 'unknown')
+    """
     if value != value:
         return "unknown"
     if value < 0.1:

@@ -93,6 +93,22 @@ class _FitOutput:
                    "simplified points)" if th.mql != self.res.cutoffs["mql"] else ""))
 
 
+def _fit_config(args):
+    """The options of ``calib fit`` as a :class:`calib.fit.FitConfig`."""
+    from calib.fit import FitConfig
+
+    holdout = None if args.holdout_column.lower() == "none" else args.holdout_column
+    return FitConfig(
+        outcome=args.outcome, train_until=args.train_until, horizon_days=args.horizon_days,
+        lag_days=args.lag_days, window_days=args.window_days,
+        capacity_mql_per_week=args.capacity, sql_precision=args.sql_precision,
+        holdout_column=holdout, weighting=args.weighting,
+        exclude_columns=tuple(c for c in args.exclude_columns.split(",") if c),
+        kinds=tuple(k.strip() for k in args.decay_kinds.split(",") if k.strip()),
+        name=args.name, seed=args.seed, label_delay=args.label_delay,
+        points_step=args.points_step)
+
+
 def _fit(args):
     from calib.cli.common import load_data
     from calib.fit import fit
@@ -108,15 +124,8 @@ def _fit(args):
         fit = functools.partial(fit_partitioned, scheduler=args.scheduler)
     else:
         ds = load_data(args)
-    holdout = None if args.holdout_column.lower() == "none" else args.holdout_column
-    res = fit(ds, rules, outcome=args.outcome, train_until=args.train_until,
-              horizon_days=args.horizon_days, lag_days=args.lag_days,
-              window_days=args.window_days, capacity_per_week=args.capacity,
-              sql_precision=args.sql_precision, holdout_column=holdout,
-              weighting=args.weighting,
-              exclude_columns=[c for c in args.exclude_columns.split(",") if c],
-              kinds=tuple(k.strip() for k in args.decay_kinds.split(",") if k.strip()),
-              name=args.name, seed=args.seed, label_delay=args.label_delay)
+    config = _fit_config(args)
+    res = fit(ds, rules, config=config)
     from calib.fit.simplify import simplify
 
     whole = ds
@@ -128,8 +137,8 @@ def _fit(args):
     if window is None:
         from calib.engine.delays import resolve_window
         window = resolve_window(whole, None, [res.outcome], rules=rules).days
-    simp = simplify(whole, res, points_step=args.points_step, window_days=window,
-                    seed=args.seed)
+    simp = simplify(whole, res, points_step=config.points_step, window_days=window,
+                    seed=config.seed)
     write_rules(simp.rules, args.out)
     info(f"wrote the proposed rule set '{simp.rules.name}' to {args.out}")
     if args.curve_out:

@@ -39,9 +39,17 @@ class DelayModel:
 
     @property
     def max_delay(self) -> float:
+        """The longest delay the histogram allows, in days."""
         return len(self.p) * BIN_DAYS
 
     def logpdf(self, d: np.ndarray) -> np.ndarray:
+        """Log density of delays ``d`` (days); ``-inf`` outside ``[0, max_delay)``.
+
+        Examples
+        --------
+        >>> initial_delays(1.0).logpdf(np.array([0.2, 5.0]))
+        array([  0., -inf])
+        """
         b = np.floor(d / BIN_DAYS).astype(np.int64)
         out = np.full(len(d), -np.inf)
         ok = (b >= 0) & (b < len(self.p))
@@ -49,15 +57,44 @@ class DelayModel:
         return out
 
     def quantile(self, q: float) -> float:
+        """The ``q`` quantile of the delay in days (the upper edge of its bin).
+
+        Examples
+        --------
+        >>> initial_delays(2.0).quantile(0.95)
+        2.0
+        """
         c = np.cumsum(self.p)
         return float((np.searchsorted(c, q) + 1) * BIN_DAYS)
 
     def mean(self) -> float:
+        """The mean delay in days (bins at their centres).
+
+        Examples
+        --------
+        >>> initial_delays(2.0).mean()
+        1.0
+        """
         return float(((np.arange(len(self.p)) + 0.5) * BIN_DAYS * self.p).sum())
 
 
 def initial_delays(max_delay: float) -> DelayModel:
-    """A flat start over ``[0, max_delay)`` days."""
+    """A flat start over ``[0, max_delay)`` days.
+
+    Parameters
+    ----------
+    max_delay : float
+        The longest delay in days (rounded up to a whole bin).
+
+    Returns
+    -------
+    DelayModel
+
+    Examples
+    --------
+    >>> initial_delays(2.0).p
+    array([0.25, 0.25, 0.25, 0.25])
+    """
     n = max(int(np.ceil(max_delay / BIN_DAYS)), 1)
     return DelayModel(np.full(n, 1.0 / n))
 
@@ -77,7 +114,24 @@ def spread_labels(lead: np.ndarray, t: np.ndarray, o: np.ndarray, eta: np.ndarra
     such leads keep label 0 and weight 1) and ``eta`` the model's log-odds at each
     example. Examples before the delay window of their lead's outcome are certain
     non-bookings (label 0, weight 1); those after the last possible booking get weight 0.
-    A positive lead with no moment inside the window books at its last moment."""
+    A positive lead with no moment inside the window books at its last moment.
+
+    Returns
+    -------
+    y, R, r : ndarray
+        Label, weight factor and posterior booking probability of each example.
+
+    Examples
+    --------
+    One lead seen at days 0, 1 and 2 with its outcome at day 2.2, an even hazard and
+    delays of at most one day: only the moment of day 2 can have booked it.
+
+    >>> day = NS_PER_DAY
+    >>> y, R, r = spread_labels(np.zeros(3, np.int64), np.array([0, day, 2 * day]),
+    ...                         np.full(3, int(2.2 * day)), np.zeros(3), initial_delays(1.0))
+    >>> y, R
+    (array([0., 0., 1.]), array([1., 1., 1.]))
+    """
     n = len(t)
     pos = o != NEVER
     d = np.where(pos, (o - t) / NS_PER_DAY, np.inf)
@@ -114,7 +168,29 @@ def spread_labels(lead: np.ndarray, t: np.ndarray, o: np.ndarray, eta: np.ndarra
 def update_delays(lead: np.ndarray, t: np.ndarray, o: np.ndarray, r: np.ndarray,
                   delays: DelayModel, prior: float = 0.5) -> DelayModel:
     """The M-step of the delay histogram: the posterior mass of every delay bin, with
-    ``prior`` pseudo-leads spread over the bins (keeps empty bins possible)."""
+    ``prior`` pseudo-leads spread over the bins (keeps empty bins possible).
+
+    Parameters
+    ----------
+    lead, t, o, r : ndarray
+        As for :func:`spread_labels` (``r`` its posterior booking probabilities).
+    delays : DelayModel
+        The current histogram (its bins are kept).
+    prior : float, default 0.5
+        Pseudo-leads spread evenly over the bins.
+
+    Returns
+    -------
+    DelayModel
+
+    Examples
+    --------
+    >>> day = NS_PER_DAY
+    >>> new = update_delays(np.zeros(1, np.int64), np.array([0]), np.array([day // 4]),
+    ...                     np.ones(1), initial_delays(1.0))
+    >>> new.p
+    array([0.83333333, 0.16666667])
+    """
     pos = (o != NEVER) & (r > 0)
     d = (o[pos] - t[pos]) / NS_PER_DAY
     b = np.clip(np.floor(d / BIN_DAYS).astype(np.int64), 0, len(delays.p) - 1)

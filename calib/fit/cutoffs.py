@@ -55,7 +55,27 @@ def _records(eval_lead, score, out_idx, out_lo, out_hi):
 
 def crossing_records(eval_lead: np.ndarray, score: np.ndarray):
     """Every rise of each lead's running maximum: (evaluation index, previous max, new
-    max). Evaluation points are sorted by lead then time."""
+    max). Evaluation points are sorted by lead then time.
+
+    Parameters
+    ----------
+    eval_lead : ndarray of int
+        The lead of each evaluation point.
+    score : ndarray of float
+        The score at each evaluation point.
+
+    Returns
+    -------
+    idx, previous, new : ndarray
+        Where each lead's running maximum rises, from what to what (the first point of a
+        lead rises from ``-inf``).
+
+    Examples
+    --------
+    >>> idx, lo, hi = crossing_records(np.array([0, 0, 0, 1]), np.array([3., 2., 5., 1.]))
+    >>> idx.tolist(), lo.tolist(), hi.tolist()
+    ([0, 2, 3], [-inf, 3.0, -inf], [3.0, 5.0, 1.0])
+    """
     n = len(eval_lead)
     idx = np.empty(n, np.int64)
     lo = np.empty(n)
@@ -125,15 +145,39 @@ def cutoff_curve(eval_lead: np.ndarray, eval_t: np.ndarray, score: np.ndarray,
     return df
 
 
-def choose_mql_cutoff(curve: pd.DataFrame, *, capacity_per_week: float | None = None,
+def choose_mql_cutoff(curve: pd.DataFrame, *, capacity_mql_per_week: float | None = None,
                       min_volume: float | None = None) -> tuple[float, str]:
-    """The MQL cutoff and the rule that chose it (see the module docstring)."""
+    """The MQL cutoff and the rule that chose it (see the module docstring).
+
+    Parameters
+    ----------
+    curve : DataFrame
+        :func:`cutoff_curve`'s table (``cutoff``, ``mql_count``, ``mql_per_week``).
+    capacity_mql_per_week : float, optional
+        The lowest cutoff whose MQLs per week fit this capacity.
+    min_volume : float, optional
+        Else the highest cutoff keeping at least this many MQLs.
+
+    Returns
+    -------
+    (float, str)
+        The cutoff and how it was chosen.
+
+    Examples
+    --------
+    >>> curve = pd.DataFrame({"cutoff": [10., 20., 30.], "mql_count": [90, 60, 20],
+    ...                       "mql_per_week": [9., 6., 2.]})
+    >>> choose_mql_cutoff(curve, capacity_mql_per_week=7)
+    (20.0, 'lowest cutoff with at most 7 MQLs per week')
+    >>> choose_mql_cutoff(curve, min_volume=60)[0]
+    20.0
+    """
     c = curve.sort_values("cutoff")
-    if capacity_per_week is not None:
-        ok = c[c["mql_per_week"] <= capacity_per_week + 1e-9]
+    if capacity_mql_per_week is not None:
+        ok = c[c["mql_per_week"] <= capacity_mql_per_week + 1e-9]
         if len(ok):
             return float(ok["cutoff"].iloc[0]), (f"lowest cutoff with at most "
-                                                 f"{capacity_per_week:g} MQLs per week")
+                                                 f"{capacity_mql_per_week:g} MQLs per week")
         return float(c["cutoff"].iloc[-1]), "no cutoff meets the capacity; the highest tried"
     if min_volume is not None:
         ok = c[c["mql_count"] >= min_volume - 1e-9]
@@ -145,6 +189,31 @@ def choose_mql_cutoff(curve: pd.DataFrame, *, capacity_per_week: float | None = 
 
 def choose_sql_cutoff(curve: pd.DataFrame, mql: float, target: float,
                       min_decided: int = 20) -> float | None:
+    """The lowest cutoff above ``mql`` whose hit rate reaches ``target``.
+
+    Parameters
+    ----------
+    curve : DataFrame
+        :func:`cutoff_curve`'s table (``cutoff``, ``decided``, ``rate``).
+    mql : float
+        The MQL cutoff (an SQL cutoff lies above it).
+    target : float
+        The hit rate to reach.
+    min_decided : int, default 20
+        Cutoffs with fewer decided MQLs are not trusted.
+
+    Returns
+    -------
+    float or None
+        None when no cutoff reaches the target.
+
+    Examples
+    --------
+    >>> curve = pd.DataFrame({"cutoff": [10., 20., 30.], "decided": [90, 60, 25],
+    ...                       "rate": [0.2, 0.3, 0.5]})
+    >>> choose_sql_cutoff(curve, 10, 0.25), choose_sql_cutoff(curve, 10, 0.9)
+    (20.0, None)
+    """
     c = curve[(curve["cutoff"] > mql) & (curve["decided"] >= min_decided)]
     ok = c[c["rate"] >= target]
     return float(ok["cutoff"].iloc[0]) if len(ok) else None
@@ -155,6 +224,19 @@ def equal_volume_cutoff(peaks: np.ndarray, n: int) -> float:
     highest peak, or the next higher peak when ties at the n-th would route more leads
     beyond ``n`` than the higher one leaves out.
 
+    Parameters
+    ----------
+    peaks : ndarray
+        Each lead's highest score.
+    n : int
+        The number of MQLs to match.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
     >>> equal_volume_cutoff(np.array([5, 4, 4, 4, 4, 1]), 2)
     5.0
     >>> equal_volume_cutoff(np.array([5, 4, 4, 4, 4, 1]), 4)

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from calib.fit.config import KINDS  # the decay kinds the profile compares
 from calib.fit.logistic import cluster_covariance, fit_logit
 from calib.rules.config import Decay
 
@@ -30,13 +31,30 @@ __all__ = ["DecayProfile", "profile_decay", "PARAM_GRID_DAYS"]
 
 PARAM_GRID_DAYS = (1.0, 2.0, 4.0, 7.0, 10.0, 14.0, 21.0, 30.0, 45.0, 60.0, 90.0, 120.0,
                    180.0, 270.0, 365.0)
-KINDS = ("none", "exponential", "window", "linear")
 EXTEND_STEPS = 4  # grid extensions past an end, each doubling (or halving) the last value
 MIN_DAYS, MAX_DAYS = 0.1, 3650.0
 _PARAM = {"exponential": "half_life_days", "window": "days", "linear": "days"}
 
 
 def make_decay(kind: str, value: float | None) -> Decay:
+    """The decay of ``kind`` with its parameter ``value`` in days.
+
+    Parameters
+    ----------
+    kind : {"none", "exponential", "window", "linear"}
+    value : float or None
+        The half-life (``exponential``) or the length (``window``, ``linear``) in days;
+        ignored for ``none``.
+
+    Returns
+    -------
+    Decay
+
+    Examples
+    --------
+    >>> make_decay("exponential", 14).half_life_days
+    14.0
+    """
     if kind == "none":
         return Decay()
     return Decay(kind=kind, **{_PARAM[kind]: float(value)})
@@ -71,14 +89,28 @@ class DecayProfile:
 
     @property
     def parameter(self) -> float | None:
+        """The chosen decay's parameter in days (None for no decay)."""
         if self.decay.kind == "none":
             return None
         return float(getattr(self.decay, _PARAM[self.decay.kind]))
 
     def to_frame(self) -> pd.DataFrame:
+        """The profile: one row per (kind, parameter) tried.
+
+        Returns
+        -------
+        DataFrame
+            A copy of :attr:`curve`.
+        """
         return self.curve.copy()
 
     def to_dict(self) -> dict:
+        """The chosen decay, its interval and the profile as a JSON-safe dict.
+
+        Returns
+        -------
+        dict
+        """
         return {
             "decay": self.decay.to_dict(),
             "parameter_days": self.parameter,
@@ -91,6 +123,12 @@ class DecayProfile:
         }
 
     def summary(self) -> str:
+        """The chosen decay and its interval in one line.
+
+        Returns
+        -------
+        str
+        """
         d = self.decay.to_dict()
         text = f"decay: {d['kind']}"
         if self.parameter is not None:
@@ -152,136 +190,33 @@ def profile_decay(space, fixed: np.ndarray, y: np.ndarray, weight: np.ndarray,
     >>> prof.decay.kind, round(prof.decay.half_life_days, 1)
     ('exponential', 12.7)
     """
-    n = len(y)
-    ones = np.ones((n, 1))
-    rows = []
-    starts: dict = {}
-
-    def ll(kind, value):
-        D = space.counts(make_decay(kind, value))
-        if transform is not None:
-            D = transform(D)
-        X = np.hstack([ones, D, fixed])
-        f = fit_logit(X, y, weight=weight, l2=l2, start=starts.get(kind))
-        starts[kind] = f.coef
-        rows.append({"kind": kind, "parameter_days": np.nan if value is None else float(value),
-                     "loglik": f.loglik, "n_coef": X.shape[1]})
-        if progress is not None:
-            progress()
-        return f.loglik
-
+    prof = _Profiler(space, fixed, y, weight, l2, transform, progress)
     for kind in kinds:
         if kind == "none":
-            ll("none", None)
+            prof.ll("none", None)
         else:
             for v in grid:
-                ll(kind, v)
-    df = pd.DataFrame(rows)
-    df["aic"] = -2 * df["loglik"] + 2 * (df["n_coef"] + (df["kind"] != "none"))
+                prof.ll(kind, v)
+    df = prof.frame()
     best_rows = df.loc[df.groupby("kind")["aic"].idxmin()]
     best = best_rows.loc[best_rows["aic"].idxmin()]
     kind = str(best["kind"])
     value = None if kind == "none" else float(best["parameter_days"])
-
     if kind != "none":
-        # an optimum at an end of the grid: extend the grid on that side
-        tried = sorted(set(df.loc[df.kind == kind, "parameter_days"]))
-        for _ in range(EXTEND_STEPS):
-            if value >= tried[-1]:
-                nxt = tried[-1] * 1.5
-            elif value <= tried[0]:
-                nxt = tried[0] / 2
-            else:
-                break
-            if ll(kind, nxt) > float(df.loc[(df.kind == kind) & (df.parameter_days == value),
-                                             "loglik"].max()):
-                value = nxt
-            df = pd.DataFrame(rows)
-            tried = sorted(set(df.loc[df.kind == kind, "parameter_days"]))
-            if value not in (tried[0], tried[-1]):
-                break
-        df["aic"] = -2 * df["loglik"] + 2 * (df["n_coef"] + (df["kind"] != "none"))
-        best = df.loc[(df.kind == kind) & (df.parameter_days == value)].iloc[0]
-        grid = tuple(tried)
-
+        value, grid, best = _extend_grid(prof, kind, value)
     if kind != "none" and refine:
-        g = np.log(np.asarray(grid, float))
-        i = int(np.argmin(np.abs(g - np.log(value))))
-        lo_g, hi_g = g[max(i - 1, 0)], g[min(i + 1, len(g) - 1)]
-        if hi_g > lo_g:
-            res = optimize.minimize_scalar(lambda x: -ll(kind, float(np.exp(x))),
-                                           bounds=(lo_g, hi_g), method="bounded",
-                                           options={"xatol": 0.02})
-            cand = float(np.exp(res.x))
-            if -res.fun > best["loglik"]:
-                value = cand
-    df = pd.DataFrame(rows)
-    df["aic"] = -2 * df["loglik"] + 2 * (df["n_coef"] + (df["kind"] != "none"))
+        value = _refine(prof, kind, value, grid, best)
     decay = make_decay(kind, value)
-
-    # design effect at the best decay, from an unpenalised fit
-    D = space.counts(decay)
-    if transform is not None:
-        D = transform(D)
-    X = np.hstack([ones, D, fixed])
-    f = fit_logit(X, y, weight=weight, l2=l2, start=starts.get(kind))
-    B, V = cluster_covariance(X, y, f.coef, groups, weight)
-    cols = [j for j in range(1, 1 + D.shape[1]) if X[:, j].std() > 0 and B[j, j] > 0]
-    deff = float(np.mean(np.diag(V)[cols] / np.diag(B)[cols])) if cols else 1.0
-    if weight is not None and not np.allclose(weight, 1.0):
-        deff = max(deff, 1.0)
-    deff = max(deff, 1.0)
+    deff = _design_effect(prof, decay, kind, groups)
     # the maximum of the same (penalised) fits the profile is made of: an unpenalised
     # maximum would sit above every point of the profile when the data separate
+    df = prof.frame()
     max_ll = float(df.loc[df.kind == kind, "loglik"].max())
-    drop = deff * stats.chi2.ppf(0.95, 1) / 2
-
     ci_low = ci_high = None
     if kind != "none":
-        sub = df[df.kind == kind].drop_duplicates("parameter_days").sort_values("parameter_days")
-        p = sub["parameter_days"].to_numpy()
-        lls = sub["loglik"].to_numpy()
-        target = max_ll - drop
-
-        def side(mask, reverse):
-            pts = p[mask]
-            vals = lls[mask]
-            if reverse:
-                pts, vals = pts[::-1], vals[::-1]
-            # walk away from the optimum to the first grid value below the target; past
-            # the end of the grid, extend it (None: the profile stays above the target)
-            pts, vals = list(pts), list(vals)
-            j = ext = 0
-            while True:
-                if j == len(pts):
-                    if ext >= EXTEND_STEPS or (
-                            pts[-1] >= MAX_DAYS if not reverse else pts[-1] <= MIN_DAYS):
-                        return None
-                    ext += 1
-                    v = pts[-1] / 2 if reverse else pts[-1] * 2
-                    pts.append(v)
-                    vals.append(ll(kind, v))
-                if j >= len(pts):
-                    return None
-                if vals[j] < target:
-                    a = np.log(pts[j - 1]) if j > 0 else np.log(value)
-                    b = np.log(pts[j])
-                    fa = (vals[j - 1] if j > 0 else max_ll) - target
-                    try:
-                        r = optimize.brentq(lambda x: ll(kind, float(np.exp(x))) - target,
-                                            min(a, b), max(a, b), xtol=0.01) \
-                            if fa > 0 else b
-                    except ValueError:
-                        r = b
-                    return float(np.exp(r))
-                j += 1
-
-        ci_low = side(p <= value, reverse=True)
-        ci_high = side(p >= value, reverse=False)
-        df = pd.DataFrame(rows)
-        df["aic"] = -2 * df["loglik"] + 2 * (df["n_coef"] + (df["kind"] != "none"))
-
-    curve = (df.drop(columns="n_coef").drop_duplicates(["kind", "parameter_days"])
+        ci_low, ci_high = _interval(prof, kind, value, max_ll,
+                                    deff * stats.chi2.ppf(0.95, 1) / 2)
+    curve = (prof.frame().drop(columns="n_coef").drop_duplicates(["kind", "parameter_days"])
              .sort_values(["kind", "parameter_days"]).reset_index(drop=True))
     kinds_df = (curve.loc[curve.groupby("kind")["aic"].idxmin()]
                 .sort_values("aic").reset_index(drop=True))
@@ -291,3 +226,136 @@ def profile_decay(space, fixed: np.ndarray, y: np.ndarray, weight: np.ndarray,
                         ci_high=ci_high, deff=deff, kinds=kinds_df,
                         searched_low=float(tried.min()) if len(tried) else None,
                         searched_high=float(tried.max()) if len(tried) else None)
+
+
+class _Profiler:
+    """The model refitted at one decay after another, warm-started per kind; every
+    (kind, parameter, log-likelihood) is kept."""
+
+    def __init__(self, space, fixed, y, weight, l2, transform, progress):
+        self.space, self.fixed, self.y, self.weight = space, fixed, y, weight
+        self.l2, self.transform, self.progress = l2, transform, progress
+        self.ones = np.ones((len(y), 1))
+        self.rows: list[dict] = []
+        self.starts: dict = {}
+
+    def design(self, decay: Decay) -> tuple[np.ndarray, int]:
+        """The design matrix at ``decay`` and its number of decayed columns."""
+        D = self.space.counts(decay)
+        if self.transform is not None:
+            D = self.transform(D)
+        return np.hstack([self.ones, D, self.fixed]), D.shape[1]
+
+    def ll(self, kind: str, value) -> float:
+        """The log-likelihood at (``kind``, ``value``), recorded."""
+        X, _ = self.design(make_decay(kind, value))
+        f = fit_logit(X, self.y, weight=self.weight, l2=self.l2, start=self.starts.get(kind))
+        self.starts[kind] = f.coef
+        self.rows.append({"kind": kind,
+                          "parameter_days": np.nan if value is None else float(value),
+                          "loglik": f.loglik, "n_coef": X.shape[1]})
+        if self.progress is not None:
+            self.progress()
+        return f.loglik
+
+    def frame(self) -> pd.DataFrame:
+        """Every fit so far with its AIC (the decay's parameter counts as one)."""
+        df = pd.DataFrame(self.rows)
+        df["aic"] = -2 * df["loglik"] + 2 * (df["n_coef"] + (df["kind"] != "none"))
+        return df
+
+
+def _extend_grid(prof: _Profiler, kind: str, value: float):
+    """An optimum at an end of the grid: extend the grid on that side. Returns the
+    optimum, the values tried and the optimum's row."""
+    df = prof.frame()
+    tried = sorted(set(df.loc[df.kind == kind, "parameter_days"]))
+    for _ in range(EXTEND_STEPS):
+        if value >= tried[-1]:
+            nxt = tried[-1] * 1.5
+        elif value <= tried[0]:
+            nxt = tried[0] / 2
+        else:
+            break
+        if prof.ll(kind, nxt) > float(df.loc[(df.kind == kind) & (df.parameter_days == value),
+                                              "loglik"].max()):
+            value = nxt
+        df = prof.frame()
+        tried = sorted(set(df.loc[df.kind == kind, "parameter_days"]))
+        if value not in (tried[0], tried[-1]):
+            break
+    df = prof.frame()
+    return value, tuple(tried), df.loc[(df.kind == kind) & (df.parameter_days == value)].iloc[0]
+
+
+def _refine(prof: _Profiler, kind: str, value: float, grid, best) -> float:
+    """The optimum refined by a bounded search between its neighbours on the grid."""
+    g = np.log(np.asarray(grid, float))
+    i = int(np.argmin(np.abs(g - np.log(value))))
+    lo_g, hi_g = g[max(i - 1, 0)], g[min(i + 1, len(g) - 1)]
+    if hi_g > lo_g:
+        res = optimize.minimize_scalar(lambda x: -prof.ll(kind, float(np.exp(x))),
+                                       bounds=(lo_g, hi_g), method="bounded",
+                                       options={"xatol": 0.02})
+        cand = float(np.exp(res.x))
+        if -res.fun > best["loglik"]:
+            value = cand
+    return value
+
+
+def _design_effect(prof: _Profiler, decay: Decay, kind: str, groups) -> float:
+    """The mean ratio of cluster-robust to model-based variance of the decayed
+    coefficients at ``decay`` (at least 1)."""
+    X, n_decayed = prof.design(decay)
+    f = fit_logit(X, prof.y, weight=prof.weight, l2=prof.l2, start=prof.starts.get(kind))
+    B, V = cluster_covariance(X, prof.y, f.coef, groups, prof.weight)
+    cols = [j for j in range(1, 1 + n_decayed) if X[:, j].std() > 0 and B[j, j] > 0]
+    deff = float(np.mean(np.diag(V)[cols] / np.diag(B)[cols])) if cols else 1.0
+    if prof.weight is not None and not np.allclose(prof.weight, 1.0):
+        deff = max(deff, 1.0)
+    return max(deff, 1.0)
+
+
+def _interval(prof: _Profiler, kind: str, value: float, max_ll: float, drop: float):
+    """The 95% profile-likelihood interval (None on a side where the profile stays
+    above ``max_ll - drop`` up to the end of the grid and its extensions)."""
+    df = prof.frame()
+    sub = df[df.kind == kind].drop_duplicates("parameter_days").sort_values("parameter_days")
+    p = sub["parameter_days"].to_numpy()
+    lls = sub["loglik"].to_numpy()
+    target = max_ll - drop
+    lo = _side(prof, kind, value, p[p <= value][::-1], lls[p <= value][::-1], max_ll, target,
+               reverse=True)
+    hi = _side(prof, kind, value, p[p >= value], lls[p >= value], max_ll, target,
+               reverse=False)
+    return lo, hi
+
+
+def _side(prof: _Profiler, kind: str, value: float, pts, vals, max_ll: float,
+          target: float, reverse: bool):
+    """Walk away from the optimum to the first grid value below the target; past the end
+    of the grid, extend it (None: the profile stays above the target)."""
+    pts, vals = list(pts), list(vals)
+    j = ext = 0
+    while True:
+        if j == len(pts):
+            if ext >= EXTEND_STEPS or (
+                    pts[-1] >= MAX_DAYS if not reverse else pts[-1] <= MIN_DAYS):
+                return None
+            ext += 1
+            v = pts[-1] / 2 if reverse else pts[-1] * 2
+            pts.append(v)
+            vals.append(prof.ll(kind, v))
+        if j >= len(pts):
+            return None
+        if vals[j] < target:
+            a = np.log(pts[j - 1]) if j > 0 else np.log(value)
+            b = np.log(pts[j])
+            fa = (vals[j - 1] if j > 0 else max_ll) - target
+            try:
+                r = optimize.brentq(lambda x: prof.ll(kind, float(np.exp(x))) - target,
+                                    min(a, b), max(a, b), xtol=0.01) if fa > 0 else b
+            except ValueError:
+                r = b
+            return float(np.exp(r))
+        j += 1

@@ -141,7 +141,27 @@ def attribute_terms(leads: pd.DataFrame, current: RuleSet, exclude=()) -> list[F
 
 
 def attribute_matrix(leads: pd.DataFrame, terms) -> np.ndarray:
-    """(n_leads x n_terms) 0/1 matrix: which leads each term matches."""
+    """(n_leads x n_terms) 0/1 matrix: which leads each term matches.
+
+    Parameters
+    ----------
+    leads : DataFrame
+        The leads table.
+    terms : sequence of FitTerm
+        The attribute terms (:func:`attribute_terms`).
+
+    Returns
+    -------
+    ndarray
+
+    Examples
+    --------
+    >>> from calib import load_dataset, load_rules
+    >>> ds = load_dataset("calib-demo/data")
+    >>> terms = attribute_terms(ds.leads, load_rules("calib-demo/current.toml"))
+    >>> attribute_matrix(ds.leads, terms).shape == (ds.n_leads, len(terms))
+    True
+    """
     m = np.zeros((len(leads), len(terms)))
     for i, t in enumerate(terms):
         m[:, i] = fit_matches(leads, t)

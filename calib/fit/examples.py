@@ -57,6 +57,25 @@ def truncate(ds: Dataset, until: pd.Timestamp) -> Dataset:
 
     Fitting on the truncated data set makes an out-of-time split honest: nothing after
     ``until`` (no later event, no later outcome) can leak into the fit.
+
+    Parameters
+    ----------
+    ds : Dataset
+    until : Timestamp
+        The moment (tz-aware, UTC).
+
+    Returns
+    -------
+    Dataset
+
+    Examples
+    --------
+    >>> from calib import load_dataset
+    >>> ds = load_dataset("calib-demo/data")
+    >>> T = ds.leads["created_at"].median()
+    >>> past = truncate(ds, T)
+    >>> past.end_of_data == T, bool((past.events["occurred_at"] <= T).all())
+    (True, True)
     """
     t = until.value
     created = ns(ds.leads["created_at"])
@@ -74,7 +93,32 @@ def truncate(ds: Dataset, until: pd.Timestamp) -> Dataset:
 
 def outcome_time(ds: Dataset, outcome: str) -> np.ndarray:
     """Each lead's first time of ``outcome`` in int64 ns (``NEVER`` if it did not occur;
-    0 for a snapshot's undated outcome)."""
+    0 for a snapshot's undated outcome).
+
+    Parameters
+    ----------
+    ds : Dataset
+    outcome : str
+
+    Returns
+    -------
+    ndarray of int64
+        One time per lead.
+
+    Raises
+    ------
+    CalibError
+        ``unknown_outcome`` when the outcome does not occur in the data.
+
+    Examples
+    --------
+    >>> from calib import load_dataset
+    >>> from calib.engine.replay import NEVER
+    >>> ds = load_dataset("calib-demo/data")
+    >>> o = outcome_time(ds, "meeting")
+    >>> len(o) == ds.n_leads, bool((o != NEVER).any())
+    (True, True)
+    """
     outcome = outcome.lower()
     if outcome not in ds.outcome_types:
         raise CalibError(f"The outcome '{outcome}' does not occur in the data set "
@@ -86,7 +130,25 @@ def outcome_time(ds: Dataset, outcome: str) -> np.ndarray:
 def feature_rules(ds: Dataset, current: RuleSet) -> RuleSet:
     """One behaviour rule per event type of the data (1 point, no cap), inheriting
     ``max_per_day`` from the current rule that counts the type (so the fitted features
-    and the proposed rules count the same events)."""
+    and the proposed rules count the same events).
+
+    Parameters
+    ----------
+    ds : Dataset
+    current : RuleSet
+
+    Returns
+    -------
+    RuleSet
+
+    Examples
+    --------
+    >>> from calib import load_dataset, load_rules
+    >>> ds = load_dataset("calib-demo/data")
+    >>> f = feature_rules(ds, load_rules("calib-demo/current.toml"))
+    >>> [r.name for r in f.behavior] == list(ds.event_types)
+    True
+    """
     mpd = {}
     for r in current.behavior:
         if r.max_per_day is not None:
@@ -109,6 +171,7 @@ class FeatureSpace:
     event_types: tuple[str, ...]
 
     def counts(self, decay: Decay) -> np.ndarray:
+        """The (n_moments x n_types) decayed counts at ``decay``."""
         return np.ascontiguousarray(self.prepared.decayed(decay))
 
     def at(self, lead: np.ndarray, t: np.ndarray) -> "FeatureSpace":
@@ -157,14 +220,17 @@ class Examples:
 
     @property
     def n(self) -> int:
+        """The number of examples."""
         return len(self.y)
 
     @property
     def n_positive(self) -> int:
+        """The number of examples with the outcome in their label window."""
         return int(self.y.sum())
 
     @property
     def n_leads(self) -> int:
+        """The number of leads with an example."""
         return int(len(np.unique(self.lead)))
 
 
@@ -243,6 +309,13 @@ def build_examples(ds: Dataset, current: RuleSet, o_time: np.ndarray, *,
 
 
 def no_examples_error() -> CalibError:
+    """The error raised when the training data hold no example.
+
+    Examples
+    --------
+    >>> no_examples_error().code
+    'no_examples'
+    """
     return CalibError("No training examples: no lead has a moment at least the horizon "
                       "before the end of the training data.", code="no_examples",
                       suggestion="Use a later --train-until or a shorter --horizon-days.")
@@ -259,6 +332,15 @@ def example_candidates(ds: Dataset, current: RuleSet, o_time: np.ndarray, *,
     the positions of the moments that are examples (label observable, outcome not yet
     happened, lead allowed by ``lead_ok``), ascending. Each lead's candidates depend on
     that lead's rows only, so this can run on any partition of the leads.
+
+    Examples
+    --------
+    >>> from calib import load_dataset, load_rules
+    >>> ds = load_dataset("calib-demo/data")
+    >>> prep, y, idx = example_candidates(ds, load_rules("calib-demo/current.toml"),
+    ...                                   outcome_time(ds, "meeting"), horizon_days=30)
+    >>> len(y) == len(prep.eval_t), bool(y[idx].sum() > 0)
+    (True, True)
     """
     prep = prepare(ds, feature_rules(ds, current))
     lead, t = prep.eval_lead, prep.eval_t
@@ -284,7 +366,13 @@ def example_candidates(ds: Dataset, current: RuleSet, o_time: np.ndarray, *,
 
 def sampling_rate(n_positive: int, n_negative: int, max_examples: int) -> float | None:
     """The share ``r`` of negatives to keep (every positive is kept), or None when all
-    ``n_positive + n_negative`` candidates fit in ``max_examples``. At least 1%."""
+    ``n_positive + n_negative`` candidates fit in ``max_examples``. At least 1%.
+
+    Examples
+    --------
+    >>> sampling_rate(100, 900, 5000) is None, sampling_rate(100, 9900, 1090)
+    (True, 0.1)
+    """
     if n_positive + n_negative <= max_examples:
         return None
     return max(min((max_examples - n_positive) / max(n_negative, 1), 1.0), 0.01)
@@ -305,7 +393,14 @@ def _mix(x: np.ndarray) -> np.ndarray:
 
 def lead_keys(lead_ids) -> np.ndarray:
     """A stable 64-bit key per ``lead_id``: the first 8 bytes of BLAKE2b of its UTF-8
-    text (personalised, so unrelated to the partitioning hash)."""
+    text (personalised, so unrelated to the partitioning hash).
+
+    Examples
+    --------
+    >>> k = lead_keys(["L1", "L2", "L1"])
+    >>> k.dtype.name, bool(k[0] == k[2]), bool(k[0] != k[1])
+    ('uint64', True, True)
+    """
     digests = b"".join(hashlib.blake2b(str(s).encode("utf-8"), digest_size=8,
                                        person=b"calib-examples").digest() for s in lead_ids)
     return np.frombuffer(digests, dtype=">u8").astype(np.uint64)
@@ -336,7 +431,21 @@ def example_draws(keys: np.ndarray, t: np.ndarray, seed: int, *,
 def sample_negatives(ds: Dataset, prep: Prepared, y: np.ndarray, idx: np.ndarray,
                      r: float, seed: int) -> np.ndarray:
     """The candidates ``idx`` that are kept: every positive, and the negatives whose
-    :func:`example_draws` value is below ``r`` (ascending positions)."""
+    :func:`example_draws` value is below ``r`` (ascending positions).
+
+    Examples
+    --------
+    Keep a tenth of the negative candidates of the demo's meetings:
+
+    >>> import calib
+    >>> demo = calib.load_dataset("calib-demo/data")
+    >>> rules = calib.load_rules("calib-demo/truth.toml")
+    >>> prep, y, idx = example_candidates(demo, rules, outcome_time(demo, "meeting"),
+    ...                                   horizon_days=14)
+    >>> kept = sample_negatives(demo, prep, y, idx, 0.1, seed=0)
+    >>> bool(y[kept].sum() == y[idx].sum()), len(kept) < len(idx)
+    (True, True)
+    """
     neg = idx[y[idx] == 0]
     leads, inv = np.unique(prep.eval_lead[neg], return_inverse=True)
     keys = lead_keys(ds.leads["lead_id"].to_numpy()[leads])
@@ -347,5 +456,13 @@ def sample_negatives(ds: Dataset, prep: Prepared, y: np.ndarray, idx: np.ndarray
 
 
 def prep_rules(prep: Prepared, ds: Dataset):
-    """The feature rules in the order of ``prep.rule_events`` (one per event type)."""
+    """The feature rules in the order of ``prep.rule_events`` (one per event type).
+
+    Examples
+    --------
+    >>> from calib import load_dataset
+    >>> ds = load_dataset("calib-demo/data")
+    >>> [r.name for r in prep_rules(None, ds)] == list(ds.event_types)
+    True
+    """
     return [BehaviorRule(name=e, events=(e,), points=1.0) for e in ds.event_types]

@@ -62,11 +62,9 @@ def _matvec_kernel(X, b, out):
 def _rmatvec_kernel(X, v, out):
     n, k = X.shape
     for i in range(n):
-        vi = v[i]
-        if vi == 0.0:
-            continue
-        for a in range(k):
-            out[a] += X[i, a] * vi
+        if v[i] != 0.0:  # rows of zero weight add nothing
+            for a in range(k):
+                out[a] += X[i, a] * v[i]
 
 
 def _matvec(X: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -85,7 +83,15 @@ def _rmatvec(X: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 def gram(X: np.ndarray, w: np.ndarray) -> np.ndarray:
     """``X.T @ diag(w) @ X`` in one compiled pass (multi-threaded BLAS is pathologically
-    slow on tall, narrow matrices on a busy machine; this is not, and skips zeros)."""
+    slow on tall, narrow matrices on a busy machine; this is not, and skips zeros).
+
+    Examples
+    --------
+    >>> X = np.array([[1., 2.], [1., 0.], [1., 3.]])
+    >>> gram(X, np.array([1., 0., 2.]))
+    array([[ 3.,  8.],
+           [ 8., 22.]])
+    """
     out = np.zeros((X.shape[1], X.shape[1]))
     _gram_kernel(np.ascontiguousarray(X, dtype=np.float64),
                  np.ascontiguousarray(w, dtype=np.float64), out)
@@ -171,6 +177,15 @@ def cluster_covariance(X: np.ndarray, y: np.ndarray, coef: np.ndarray, groups: n
     sum over clusters of the outer products of their score contributions (the
     small-sample factor statsmodels applies with ``use_correction=True`` for GLMs is
     ``G / (G - 1) * (n - 1) / (n - k)``; for the large ``n`` here the two agree).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.column_stack([np.ones(1000), rng.normal(size=1000)])
+    >>> y = (rng.random(1000) < special.expit(X[:, 1])).astype(float)
+    >>> B, V = cluster_covariance(X, y, fit_logit(X, y).coef, np.arange(1000) // 2)
+    >>> B.shape, V.shape
+    ((2, 2), (2, 2))
     """
     w = np.ones(len(y)) if weight is None else weight
     p = special.expit(X @ coef)

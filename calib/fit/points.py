@@ -66,7 +66,26 @@ class BehaviorTerm:
 
 
 def behavior_terms(event_types, current: RuleSet) -> list[BehaviorTerm]:
-    """Terms following the current behaviour rules, plus one per uncovered event type."""
+    """Terms following the current behaviour rules, plus one per uncovered event type.
+
+    Parameters
+    ----------
+    event_types : sequence of str
+        The event types of the training data.
+    current : RuleSet
+
+    Returns
+    -------
+    list of BehaviorTerm
+
+    Examples
+    --------
+    >>> from calib.rules import RuleSet
+    >>> rules = RuleSet.from_dict({"behavior": [{"name": "web", "events": ["visit", "click"],
+    ...                                          "points": 5}], "thresholds": {"mql": 10}})
+    >>> [(t.name, t.events) for t in behavior_terms(["visit", "click", "demo"], rules)]
+    [('web', ('visit', 'click')), ('demo', ('demo',))]
+    """
     present = set(event_types)
     terms: list[BehaviorTerm] = []
     taken: set[str] = set()
@@ -89,7 +108,14 @@ def behavior_terms(event_types, current: RuleSet) -> list[BehaviorTerm]:
 
 def split_terms(terms: list[BehaviorTerm]) -> list[BehaviorTerm]:
     """Multi-event terms split into one term per event type (to test whether the types
-    of a group really are worth the same)."""
+    of a group really are worth the same).
+
+    Examples
+    --------
+    >>> terms = [BehaviorTerm(name="web", events=("visit", "click"))]
+    >>> [(t.name, t.group) for t in split_terms(terms)]
+    [('visit', 'web'), ('click', 'web')]
+    """
     names = {t.name for t in terms}
     out = []
     for t in terms:
@@ -104,7 +130,17 @@ def split_terms(terms: list[BehaviorTerm]) -> list[BehaviorTerm]:
 
 
 def term_matrix(counts: np.ndarray, event_types, terms: list[BehaviorTerm]) -> np.ndarray:
-    """(n x n_terms) behaviour columns from per event type counts."""
+    """(n x n_terms) behaviour columns from per event type counts (summed over a term's
+    events, capped at its ``cap_count``).
+
+    Examples
+    --------
+    >>> counts = np.array([[1., 2.], [3., 0.]])
+    >>> term_matrix(counts, ["visit", "click"],
+    ...             [BehaviorTerm(name="web", events=("visit", "click"), cap_count=2.5)])
+    array([[2.5],
+           [2.5]])
+    """
     index = {e: i for i, e in enumerate(event_types)}
     out = np.zeros((counts.shape[0], len(terms)))
     for j, t in enumerate(terms):
@@ -134,9 +170,17 @@ class ModelFit:
 
     @property
     def se(self) -> np.ndarray:
+        """Cluster-robust standard errors of the coefficients."""
         return np.sqrt(np.maximum(np.diag(self.cov), 0))
 
     def frame(self) -> pd.DataFrame:
+        """One row per column: coefficient, unpenalised coefficient, standard error and
+        95% interval (the intercept corrected for the subsampling of negatives).
+
+        Returns
+        -------
+        DataFrame
+        """
         z = stats.norm.isf(0.025)
         df = pd.DataFrame({"term": self.names, "kind": self.kinds, "coef": self.coef,
                            "coef_unpenalised": self.coef_mle, "se": self.se})
@@ -151,7 +195,19 @@ def penalised_covariance(X, y, coef, groups, weight, l2, sd=None) -> np.ndarray:
     """Cluster-robust sandwich covariance of a ridge fit: ``B M B * G / (G - 1)`` with
     ``B`` the inverse of the *penalised* Hessian and ``M`` the sum over clusters of the
     outer products of their score contributions (the penalised estimating equation
-    ``sum_i u_i - P beta = 0`` of an M-estimator)."""
+    ``sum_i u_i - P beta = 0`` of an M-estimator).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.poisson(1.0, 2000).astype(float)
+    >>> X = np.column_stack([np.ones(2000), x])
+    >>> y = (rng.random(2000) < special.expit(-1 + 0.5 * x)).astype(float)
+    >>> f = fit_logit(X, y, l2=1.0)
+    >>> V = penalised_covariance(X, y, f.coef, np.arange(2000), None, 1.0)
+    >>> V.shape, bool(np.all(np.diag(V) > 0))
+    ((2, 2), True)
+    """
     w = np.ones(len(y)) if weight is None else weight
     if sd is None:
         sd = X.std(axis=0)
@@ -180,7 +236,16 @@ def choose_l2(X: np.ndarray, y: np.ndarray, weight: np.ndarray, t: np.ndarray, *
     Time-series cross-validation: the examples, ordered by their moment ``t``, are cut
     into ``folds + 1`` blocks of equal size; fold ``k`` trains on blocks ``0..k-1`` and
     scores the (weighted) deviance of block ``k``. Returns the best strength and the
-    table of deviances (``l2``, ``deviance``)."""
+    table of deviances (``l2``, ``deviance``).
+
+    Examples
+    --------
+    >>> t = np.arange(3000)
+    >>> X, y = np.column_stack([np.ones(3000), t % 4]), (t % 7 < 1 + t % 4).astype(float)
+    >>> l2, cv = choose_l2(X, y, np.ones(3000), t)
+    >>> l2 in L2_GRID, list(cv.columns)
+    (True, ['l2', 'deviance'])
+    """
     order = np.argsort(t, kind="stable")
     edges = np.linspace(0, len(t), folds + 2).astype(int)
     dev = np.zeros(len(grid))
@@ -208,7 +273,14 @@ def choose_l2(X: np.ndarray, y: np.ndarray, weight: np.ndarray, t: np.ndarray, *
 
 def separating_terms(X: np.ndarray, y: np.ndarray, names) -> tuple[str, ...]:
     """Terms whose non-zero examples all have the same label (the data separate: an
-    unpenalised estimate would be infinite)."""
+    unpenalised estimate would be infinite).
+
+    Examples
+    --------
+    >>> X = np.column_stack([np.ones(4), [1, 0, 0, 0], [1, 1, 0, 0]])
+    >>> separating_terms(X, np.array([1., 0., 1., 0.]), ["intercept", "a", "b"])
+    ('a',)
+    """
     out = []
     for j in range(1, X.shape[1]):
         nz = X[:, j] != 0
@@ -219,7 +291,35 @@ def separating_terms(X: np.ndarray, y: np.ndarray, names) -> tuple[str, ...]:
 
 def fit_model(X: np.ndarray, y: np.ndarray, weight: np.ndarray, groups: np.ndarray, names,
               kinds, *, l2: float, log_sampling: float = 0.0) -> ModelFit:
-    """Ridge point estimates with cluster-robust sandwich intervals from the same fit."""
+    """Ridge point estimates with cluster-robust sandwich intervals from the same fit.
+
+    Parameters
+    ----------
+    X : ndarray
+        The design, intercept first.
+    y, weight, groups : ndarray
+        Labels, weights and the cluster (lead) of each example.
+    names, kinds : sequence of str
+        Name and kind (``intercept``, ``behavior``, ``fit``) of each column.
+    l2 : float
+        Ridge strength on standardised columns.
+    log_sampling : float, default 0
+        Log of the share of negatives kept (corrects the intercept).
+
+    Returns
+    -------
+    ModelFit
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> vip = (rng.random(1000) < 0.5).astype(float)
+    >>> y = (rng.random(1000) < 0.2 + 0.3 * vip).astype(float)
+    >>> m = fit_model(np.column_stack([np.ones(1000), vip]), y, np.ones(1000),
+    ...               np.arange(1000) // 2, ["intercept", "visits"], ["intercept", "fit"], l2=1.0)
+    >>> m.frame()["term"].tolist(), bool(m.frame()["ci_low"].iloc[1] > 0)
+    (['intercept', 'visits'], True)
+    """
     sd = X.std(axis=0)  # the penalty's column scales, once for the three
     ridge = fit_logit(X, y, weight=weight, l2=l2, sd=sd)
     mle = fit_logit(X, y, weight=weight, l2=1e-4, start=ridge.coef, max_iter=25, sd=sd)
@@ -230,7 +330,19 @@ def fit_model(X: np.ndarray, y: np.ndarray, weight: np.ndarray, groups: np.ndarr
 
 
 def equality_pvalue(model: ModelFit, members) -> float:
-    """Wald test (cluster-robust) that the coefficients of ``members`` are equal."""
+    """Wald test (cluster-robust) that the coefficients of ``members`` are equal.
+
+    Examples
+    --------
+    Two columns with the same effect (the same counts twice):
+
+    >>> k = np.arange(900) % 3
+    >>> y = (np.arange(900) % 5 < 1 + k).astype(float)
+    >>> m = fit_model(np.column_stack([np.ones(900), k, k]), y, np.ones(900), np.arange(900),
+    ...               ["intercept", "a", "b"], ["intercept", "behavior", "behavior"], l2=1.0)
+    >>> equality_pvalue(m, ["a", "b"]) > 0.5, equality_pvalue(m, ["a"])
+    (True, 1.0)
+    """
     idx = [model.names.index(m) for m in members]
     if len(idx) < 2:
         return 1.0
@@ -266,6 +378,18 @@ def review_rules(current: RuleSet, model: ModelFit, *, scale: float | None = Non
     ``attr_matrix`` is the model's attribute terms and ``fit_matrix`` the current fit
     rules' matches, both per training lead; ``event_term`` maps each event type to the
     model term that counts it alone.
+
+    Examples
+    --------
+    :func:`calib.fit.fit` reviews the current rules with it:
+
+    >>> from calib import load_dataset, load_rules
+    >>> from calib.fit import FitConfig, fit
+    >>> cfg = FitConfig(max_examples=5000, kinds=("exponential",), l2=10.0)
+    >>> review = fit(load_dataset("calib-demo/data"), load_rules("calib-demo/current.toml"),
+    ...              cfg).review
+    >>> {"rule", "points", "supported_points", "status"} <= set(review.columns)
+    True
     """
     z = stats.norm.isf(0.025)
     rows = []
@@ -308,7 +432,15 @@ def review_rules(current: RuleSet, model: ModelFit, *, scale: float | None = Non
 def current_scale(df: pd.DataFrame, z: float) -> float | None:
     """The current rules' own points per unit of log-odds: the median of points / effect
     over the rules whose effect is clearly non-zero and of the same sign as their
-    points. A rule is then over- or under-weighted *relative to the other current rules*."""
+    points. A rule is then over- or under-weighted *relative to the other current rules*.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"effect": [1.0, 2.0, 0.01], "se": [0.1, 0.1, 0.1],
+    ...                    "points": [10.0, 30.0, 5.0]})
+    >>> current_scale(df, 1.96)
+    12.5
+    """
     eff, se, pts = df["effect"].to_numpy(), df["se"].to_numpy(), df["points"].to_numpy()
     ok = (np.abs(eff) > z * se) & (np.sign(eff) == np.sign(pts)) & (pts != 0)
     if not ok.any():

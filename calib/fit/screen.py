@@ -36,12 +36,48 @@ class Screened:
 
     @property
     def notes(self) -> list[str]:
+        """One sentence per dropped term."""
         return [d["note"] for d in self.dropped]
+
+
+def _screen(columns: np.ndarray, names, constant_note, aliased_note, *,
+            keep_absent: bool = False) -> tuple[list[int], list[dict]]:
+    """Positions of the columns kept, and a row per column dropped: constant
+    (``constant_note(name, value)``) or equal to an earlier column
+    (``aliased_note(name, earlier)``). ``keep_absent``: an all-zero column is kept."""
+    kept, dropped = [], []
+    seen: dict[bytes, str] = {}
+    for j, name in enumerate(names):
+        col = np.ascontiguousarray(columns[:, j])
+        if len(col) == 0 or col.max() == col.min():
+            if keep_absent and len(col) and col[0] == 0:
+                kept.append(j)  # absent from training: handled elsewhere
+            else:
+                dropped.append({"term": name, "kind": "constant", "with": None,
+                                "note": constant_note(name, col[0] if len(col) else None)})
+            continue
+        key = col.tobytes()
+        if key in seen:
+            dropped.append({"term": name, "kind": "aliased", "with": seen[key],
+                            "note": aliased_note(name, seen[key])})
+            continue
+        seen[key] = name
+        kept.append(j)
+    return kept, dropped
 
 
 def screen_events(events: pd.DataFrame, n_leads: int, event_types) -> Screened:
     """Constant and aliased event types among ``event_types`` of the training ``events``
-    (columns ``lead``, ``event_type``) of ``n_leads`` leads."""
+    (columns ``lead``, ``event_type``) of ``n_leads`` leads.
+
+    Examples
+    --------
+    >>> events = pd.DataFrame({"lead": [0, 0, 1, 1, 2], "event_type":
+    ...                        ["visit", "click", "visit", "click", "demo"]})
+    >>> s = screen_events(events, 3, ["visit", "click", "demo"])
+    >>> s.kept, [(d["term"], d["kind"], d["with"]) for d in s.dropped]
+    (('visit', 'demo'), [('click', 'aliased', 'visit')])
+    """
     types = list(event_types)
     if not types or n_leads == 0:
         return Screened(kept=tuple(types))
@@ -50,35 +86,32 @@ def screen_events(events: pd.DataFrame, n_leads: int, event_types) -> Screened:
     lead = events["lead"].to_numpy()[ok].astype(np.int64)
     counts = np.zeros((n_leads, len(types)))
     np.add.at(counts, (lead, codes[ok]), 1.0)
-    kept, dropped = [], []
-    seen: dict[bytes, str] = {}
-    for j, e in enumerate(types):
-        col = counts[:, j]
-        if col.max() == col.min():
-            times = "once" if col[0] == 1 else f"{col[0]:g} times"
-            if col[0] == 0:
-                kept.append(e)  # absent from training: handled elsewhere
-                continue
-            dropped.append({"term": e, "kind": "constant", "with": None,
-                            "note": f"'{e}' occurs {times} on every lead: it says nothing about "
-                                    "which lead converts (it is the intercept), so it is left "
-                                    "out of the fit"})
-            continue
-        key = col.tobytes()
-        if key in seen:
-            dropped.append({"term": e, "kind": "aliased", "with": seen[key],
-                            "note": f"'{e}' always occurs together with '{seen[key]}' (same "
-                                    "leads, same counts): their effects cannot be told apart, "
-                                    f"so '{seen[key]}' carries both and '{e}' is left out"})
-            continue
-        seen[key] = e
-        kept.append(e)
-    return Screened(kept=tuple(kept), dropped=tuple(dropped), counts=counts)
+    kept, dropped = _screen(counts, types, _constant_event, _aliased_event, keep_absent=True)
+    return Screened(kept=tuple(types[j] for j in kept), dropped=tuple(dropped), counts=counts)
+
+
+def _constant_event(e: str, value: float) -> str:
+    times = "once" if value == 1 else f"{value:g} times"
+    return (f"'{e}' occurs {times} on every lead: it says nothing about which lead converts "
+            "(it is the intercept), so it is left out of the fit")
+
+
+def _aliased_event(e: str, first: str) -> str:
+    return (f"'{e}' always occurs together with '{first}' (same leads, same counts): their "
+            f"effects cannot be told apart, so '{first}' carries both and '{e}' is left out")
 
 
 def lead_separation(has: dict, outcome: np.ndarray) -> dict:
     """Terms (``name -> per-lead bool mask``) whose leads all had the outcome or none
-    did (and some leads without the term differ): ``name -> (leads, had_outcome)``."""
+    did (and some leads without the term differ): ``name -> (leads, had_outcome)``.
+
+    Examples
+    --------
+    >>> outcome = np.array([True, True, False, False])
+    >>> lead_separation({"vip": np.array([1, 1, 0, 0]), "web": np.array([1, 0, 1, 0])},
+    ...                 outcome)
+    {'vip': (2, True)}
+    """
     out = {}
     for name, m in has.items():
         m = np.asarray(m, bool)
@@ -91,23 +124,19 @@ def lead_separation(has: dict, outcome: np.ndarray) -> dict:
 
 def screen_columns(M: np.ndarray, names) -> Screened:
     """Constant and duplicate columns of a (leads x terms) attribute matrix ``M``; ``kept``
-    holds the positions of the columns kept."""
-    kept, dropped = [], []
-    seen: dict[bytes, str] = {}
-    for j, name in enumerate(names):
-        col = np.ascontiguousarray(M[:, j])
-        if len(col) == 0 or col.max() == col.min():
-            dropped.append({"term": name, "kind": "constant", "with": None,
-                            "note": f"'{name}' has the same value on every training lead: "
-                                    "left out of the fit"})
-            continue
-        key = col.tobytes()
-        if key in seen:
-            dropped.append({"term": name, "kind": "aliased", "with": seen[key],
-                            "note": f"'{name}' matches exactly the leads of '{seen[key]}': "
-                                    f"their effects cannot be told apart, so '{name}' is left "
-                                    "out"})
-            continue
-        seen[key] = name
-        kept.append(j)
+    holds the positions of the columns kept.
+
+    Examples
+    --------
+    >>> M = np.array([[1., 1., 1.], [0., 1., 0.], [1., 1., 1.]])
+    >>> s = screen_columns(M, ["a", "b", "c"])
+    >>> s.kept, [d["kind"] for d in s.dropped]
+    ((0,), ['constant', 'aliased'])
+    """
+    kept, dropped = _screen(
+        M, names,
+        lambda name, _: f"'{name}' has the same value on every training lead: left out of "
+                        "the fit",
+        lambda name, first: f"'{name}' matches exactly the leads of '{first}': their effects "
+                            f"cannot be told apart, so '{name}' is left out")
     return Screened(kept=tuple(kept), dropped=tuple(dropped))

@@ -15,7 +15,7 @@ round rule set:
    days), cutoffs to whole points: the MQL cutoff is re-set so the simplified rules
    route as many training leads as the full fit, and the SQL cutoff likewise.
 3. **Cost out of time**: the simplified set against the full fit at equal volume on the
-   test leads (:func:`calib.fit.fit.evaluate`, corrected for selective labels where a
+   test leads (:func:`calib.fit.evaluation.evaluate`, corrected for selective labels where a
    holdout allows), with 95% intervals. The simplified set is kept when it loses at most
    ``tolerance`` (1 point) of the primary outcome's rate; otherwise the same is tried
    with whole-number points (levels still merged), and failing that the full fit is
@@ -61,9 +61,16 @@ class SimplifyResult:
 
     @property
     def n_rules(self) -> int:
+        """The number of rules of the simplified set."""
         return len(self.rules.fit) + len(self.rules.behavior)
 
     def to_dict(self) -> dict:
+        """The simplified and the full rule sets, merges, drops and cost (JSON-safe).
+
+        Returns
+        -------
+        dict
+        """
         return {"rules": self.rules.to_dict(), "full_rules": self.full.to_dict(),
                 "points_step": self.points_step, "kept": self.kept,
                 "rules_full": len(self.full.fit) + len(self.full.behavior),
@@ -74,6 +81,12 @@ class SimplifyResult:
                 "dropped": list(self.dropped), "cost": self.cost}
 
     def summary(self) -> str:
+        """What was simplified and what it cost, in a few lines.
+
+        Returns
+        -------
+        str
+        """
         L = [f"Simplified '{self.full.name}': {len(self.full.fit) + len(self.full.behavior)} "
              f"rules -> {self.n_rules} (points in steps of {self.points_step:g}); kept the "
              f"{self.kept} rule set"]
@@ -157,7 +170,13 @@ def merge_levels(effects: dict, se: dict, *, reference: float = 0.0, z: float = 
 
 
 def round_points(x: float, step: float) -> float:
-    """``x`` rounded to a multiple of ``step`` (half away from zero); whole numbers as int."""
+    """``x`` rounded to a multiple of ``step`` (half away from zero); whole numbers as int.
+
+    Examples
+    --------
+    >>> round_points(12.5, 5), round_points(-7.4, 5), round_points(3.3, 0.5)
+    (15, -5, 3.5)
+    """
     v = step * math.floor(abs(x) / step + 0.5) * (1 if x >= 0 else -1)
     return int(v) if float(v).is_integer() else v
 
@@ -295,7 +314,19 @@ def simplify_rules(rules: RuleSet, *, effects: pd.DataFrame | None = None,
                    leads: pd.DataFrame | None = None, z: float = Z_MERGE, merge: bool = True,
                    half_life_step: float = 0.1, name: str | None = None):
     """The simplified rule set (cutoffs as in ``rules``), the merges and the dropped
-    rules; no data needed beyond ``leads`` for level counts."""
+    rules; no data needed beyond ``leads`` for level counts.
+
+    Returns the simplified rules, the merges and the names of the rules dropped.
+
+    Examples
+    --------
+    >>> rules = RuleSet.from_dict({"behavior": [{"event": "demo", "points": 23},
+    ...                                         {"event": "visit", "points": 2}],
+    ...                            "thresholds": {"mql": 40}})
+    >>> simple, merges, dropped = simplify_rules(rules, points_step=5)
+    >>> [(r.name, r.points) for r in simple.behavior], dropped
+    ([('demo', 25)], ('visit',))
+    """
     scale = points_per_logit if points_per_logit and np.isfinite(points_per_logit) else 10.0
     stats = _term_stats(effects, scale)
     by_field: dict = {}
@@ -381,7 +412,17 @@ def _whole_cutoff(peaks: np.ndarray, n: int) -> int:
 
 def match_cutoffs(ds: Dataset, full: RuleSet, simple: RuleSet) -> RuleSet:
     """``simple`` with whole-number MQL (and SQL) cutoffs that route as many leads of
-    ``ds`` as ``full``'s cutoffs do."""
+    ``ds`` as ``full``'s cutoffs do.
+
+    Examples
+    --------
+    >>> from calib import load_dataset, load_rules
+    >>> ds = load_dataset("calib-demo/data")
+    >>> full = load_rules("calib-demo/current.toml")
+    >>> simple, _, _ = simplify_rules(full, points_step=5)
+    >>> float(match_cutoffs(ds, full, simple).thresholds.mql).is_integer()
+    True
+    """
     pf, ps = _peaks(ds, full), _peaks(ds, simple)
     th = full.thresholds
     params = {"thresholds.mql": _whole_cutoff(ps, int((pf >= th.mql - TOL).sum()))}
@@ -424,7 +465,7 @@ def simplify(ds: Dataset, fit_result, *, points_step: float = 5, train_until=Non
     >>> simple.rules.name, simple.n_rules
     ('current-fitted', 43)
     """
-    from calib.fit.fit import _split
+    from calib.fit.split import split_leads
 
     if not points_step > 0:
         from calib.errors import CalibError
@@ -432,8 +473,8 @@ def simplify(ds: Dataset, fit_result, *, points_step: float = 5, train_until=Non
                          code="out_of_range")
     full = fit_result.rules
     split = fit_result.split
-    tu = split.get("train_until") if train_until is None else train_until
-    train_ds, _, _ = _split(ds, tu, seed, window_days)
+    tu = split.train_until if train_until is None else train_until
+    train_ds, _, _ = split_leads(ds, tu, seed, window_days)
     # the simplest first; a coarser set is kept when it loses at most the tolerance
     ladder = [(points_step, True), (1, True)] if points_step > 1 else [(points_step, True)]
     tried = []
@@ -462,7 +503,7 @@ def simplify(ds: Dataset, fit_result, *, points_step: float = 5, train_until=Non
 
 def _cost(ds, full, simple, outcome, train_until, window_days, tolerance) -> dict:
     """Simplified against full at the full fit's volume on the test leads."""
-    from calib.fit.fit import evaluate
+    from calib.fit.evaluation import evaluate
 
     try:
         c = evaluate(ds, full, simple, outcome=outcome, train_until=train_until,

@@ -26,6 +26,8 @@ An experiment file is TOML; relative paths in it are relative to the file itself
 
     [fit]                                   # optional; learn a proposed rule set
     enabled = true
+    horizon_days = 30                       # any option of calib.fit.FitConfig but those
+                                            # at the top (train_until, window_days, ...)
 
     [abtest]                                # optional live test
     assignments = "data/assignments.csv"
@@ -74,7 +76,7 @@ TOP = ("name", "description", "outcomes", "primary_outcome", "window_days", "tra
        "engine", "refine")
 DATA_KEYS = ("path", "files", "columns", "exclude", "preset", "url", "tables", "queries")
 RULES_KEYS = ("baseline", "candidates", "history")
-FIT_KEYS = ("enabled", "outcome", "horizon_days", "holdout_column", "points_step")
+FIT_AT_TOP = ("train_until", "window_days", "capacity_mql_per_week", "seed")  # not in [fit]
 REPORT_KEYS = ("out", "title", "bootstrap", "previous")
 ENGINE_KEYS = ("scheduler",)
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -455,7 +457,7 @@ def _experiment(d: dict, path: Path) -> Experiment:
     sweep = SweepConfig.from_dict(d.get("sweep"), source=src)
 
     fit_d = d.get("fit", {})
-    _check(fit_d, FIT_KEYS, "[fit]", src)
+    fit_options = _fit_options(fit_d, src)
     ab = None
     if "abtest" in d:
         from calib.abtest.config import ABTestConfig
@@ -475,7 +477,7 @@ def _experiment(d: dict, path: Path) -> Experiment:
         seed=int(num("seed", d.get("seed", 0), positive=False)),
         description=str(d.get("description", "")), sweep=sweep,
         fit=bool(fit_d.get("enabled", True)),
-        fit_options={k: v for k, v in fit_d.items() if k != "enabled"}, abtest=ab,
+        fit_options=fit_options, abtest=ab,
         report=report, scheduler=scheduler, **_refinement(d, base, src, report.previous),
     )
 
@@ -543,6 +545,24 @@ def _train_until(value, src: str) -> str | None:
         raise ConfigError(f"'train_until' in {src}: {e.message}", code="invalid_date",
                           suggestion=e.suggestion) from None
     return value
+
+
+def _fit_options(fit_d: dict, src: str) -> dict:
+    """[fit]: ``enabled`` and options of :class:`calib.fit.FitConfig`, checked when the
+    file is read; the options set at the top of the file (``FIT_AT_TOP``) serve every
+    step and are not repeated here."""
+    from calib.fit.config import FitConfig
+
+    _check(fit_d, ("enabled",) + tuple(k for k in FitConfig.__dataclass_fields__
+                                       if k not in FIT_AT_TOP) + FIT_AT_TOP, "[fit]", src)
+    opts = {k: v for k, v in fit_d.items() if k != "enabled"}
+    for k in FIT_AT_TOP:
+        if k in opts:
+            raise ConfigError(f"'{k}' of [fit] in {src} is set at the top of the experiment "
+                              "file, for every step.", code="unknown_key",
+                              suggestion=f"Move '{k} = ...' above the first table.")
+    cfg = FitConfig.from_dict(opts, source=f"[fit] in {src}")
+    return {k: getattr(cfg, k) for k in opts}
 
 
 def _refinement(d: dict, base: Path, src: str, previous: Path | None) -> dict:

@@ -708,7 +708,7 @@ def _fit_proposal(job: _Job, engine: Engine, partition_backend) -> _Proposal:
         fit_res = fit_rules(job.ds if engine.partitioned is None else engine.partitioned,
                             job.baseline, outcome=opts.pop("outcome", job.primary),
                             train_until=exp.train_until, window_days=job.window_days,
-                            capacity_per_week=exp.capacity_mql_per_week, seed=exp.seed,
+                            capacity_mql_per_week=exp.capacity_mql_per_week, seed=exp.seed,
                             progress=bar, **opts)
     finally:
         bar.close()
