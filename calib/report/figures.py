@@ -36,9 +36,48 @@ class Display:
     number of panels (stacked Axes), the figure size the report draws it at and other
     arguments of ``subplots``. Single-panel displays set ``ax_`` to their Axes, the
     others (``panels = True``) to an array of Axes.
+
+    Examples
+    --------
+    >>> from calib.report import Display, TradeoffDisplay
+    >>> issubclass(TradeoffDisplay, Display), TradeoffDisplay.panels
+    (True, True)
     """
 
     panels = False  # True: several Axes, ``ax_`` is an array
+
+    @classmethod
+    def from_result(cls, res) -> Display:
+        """The display of a result's figure (each subclass says which result).
+
+        Parameters
+        ----------
+        res : ExperimentResult
+            The result of :func:`calib.run_experiment`, or the part of it a subclass
+            draws.
+
+        Returns
+        -------
+        Display
+        """
+        raise NotImplementedError
+
+    def plot(self, ax=None, **kwargs) -> Display:
+        """Draw the figure (each subclass draws its own).
+
+        Parameters
+        ----------
+        ax : matplotlib Axes or sequence of Axes, optional
+            Where to draw; a new figure of the report's size when None.
+        **kwargs
+            Passed to :func:`matplotlib.pyplot.subplots` for a new figure.
+
+        Returns
+        -------
+        Display
+            ``self``, with ``ax_`` and ``figure_`` set.
+        """
+        raise NotImplementedError
 
     def _layout(self) -> tuple[int, tuple[float, float], dict]:
         raise NotImplementedError
@@ -732,8 +771,8 @@ class WhoMovesDisplay(Display):
     >>> from calib.report import WhoMovesDisplay
     >>> table = pd.DataFrame({"cell": ["MQL under both", "MQL only before"], "leads": [40, 7]})
     >>> d = WhoMovesDisplay(table).plot()
-    >>> [p.get_width() for p in d.ax_.patches]
-    [40.0, 7.0]
+    >>> [int(p.get_width()) for p in d.ax_.patches]
+    [40, 7]
     >>> import matplotlib.pyplot as plt; plt.close(d.figure_)
     """
 

@@ -87,10 +87,13 @@ def build(res) -> tuple[dict, dict, dict]:
     --------
     >>> from calib import load_experiment, run_experiment
     >>> from calib.report.render import build
-    >>> res = run_experiment(load_experiment("calib-demo/quick.toml"))  # doctest: +SKIP
-    >>> context, figures, tables = build(res)  # doctest: +SKIP
-    >>> list(figures)[:2]  # doctest: +SKIP
+    >>> res = run_experiment(load_experiment("calib-demo/quick.toml"))
+    >>> context, figures, tables = build(res)
+    >>> list(figures)[:2]
     ['funnel', 'tradeoff']
+    >>> from calib.report import TradeoffDisplay  # the same figure, for a notebook
+    >>> TradeoffDisplay.from_result(res).table.equals(tables["tradeoff"])
+    True
     """
     figures, tables, captions = {}, {}, {}
 
