@@ -85,9 +85,13 @@ def build(res) -> tuple[dict, dict, dict]:
 
     Examples
     --------
+    >>> from pathlib import Path
     >>> from calib import load_experiment, run_experiment
     >>> from calib.report.render import build
-    >>> res = run_experiment(load_experiment("calib-demo/quick.toml"))
+    >>> _ = Path("calib-demo/review.toml").write_text(
+    ...     'name = "review"\\noutcomes = ["meeting"]\\n[data]\\npath = "data"\\n'
+    ...     '[rules]\\nbaseline = "current.toml"\\n[fit]\\nenabled = false\\n')
+    >>> res = run_experiment(load_experiment("calib-demo/review.toml"))
     >>> context, figures, tables = build(res)
     >>> list(figures)[:2]
     ['funnel', 'tradeoff']
