@@ -204,8 +204,34 @@ def test_every_display_is_public_and_imports_without_plotting():
             "for n in r.__all__:\n"
             "    c = getattr(r, n)\n"
             "    assert inspect.isclass(c) and issubclass(c, r.Display), n\n"
-            "    assert c is r.Display or 'from_result' in vars(c) and 'plot' in vars(c), n\n"
+            "    assert c is r.Display or 'from_result' in vars(c) and '_draw' in vars(c), n\n"
             "print(len(r.__all__))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert int(out.stdout) == len(DISPLAYS) + 1 == len(report.__all__)
+
+
+# ------------------------------------------------------------ the rules table's decay
+@pytest.mark.parametrize("decay, words", [
+    ({"kind": "none"}, "none"),
+    ({"kind": "exponential", "half_life_days": 12.5}, "exponential, half-life 12.5 days"),
+    ({"kind": "step", "percent": 50, "every_days": 7}, "step 50% every 7 days"),
+    ({"kind": "window", "days": 30}, "window of 30 days"),
+    ({"kind": "linear", "days": 45}, "linear over 45 days"),
+])
+def test_the_rules_table_says_each_decay_as_the_change_list_does(small_rules, decay, words):
+    """One wording of a decay in the report: the rules table's and the rule changes'."""
+    from types import SimpleNamespace
+
+    from calib.report.context import rules_rows
+    from calib.rules import RuleSet, load_rules
+    from calib.rules.changes import rule_changes
+
+    base = load_rules(small_rules)
+    new = RuleSet.from_dict({**base.to_dict(), "decay": decay})
+    res = SimpleNamespace(baseline=base, proposed=new)
+    row = next(r for r in rules_rows(res, pd.DataFrame()) if r["rule"] == "decay")
+    assert (row["current"], row["proposed"]) == ("exponential, half-life 30 days", words)
+    assert row["changed"] == (words != row["current"])
+    changes = [c.text for c in rule_changes(base, new) if c.kind == "decay"]
+    assert changes == [f"decay {row['current']} → {words}"]

@@ -43,8 +43,8 @@ __all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name):
-    if name in _EXPORTS:
-        obj = getattr(import_module(_EXPORTS[name]), name)
-        globals()[name] = obj
-        return obj
-    raise AttributeError(f"module 'calib.report' has no attribute {name!r}")
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'calib.report' has no attribute {name!r}")
+    value = globals()[name] = getattr(import_module(module), name)
+    return value

@@ -30,12 +30,19 @@ plt.rcParams.update({"font.size": 11, "axes.spines.top": False, "axes.spines.rig
 
 
 class Display:
-    """What every figure of the report shares: the Axes it draws on.
+    """What every figure of the report shares: built from a result, drawn on Axes.
 
-    A subclass holds its data as fields and says its layout in ``_layout()``: the
-    number of panels (stacked Axes), the figure size the report draws it at and other
-    arguments of ``subplots``. Single-panel displays set ``ax_`` to their Axes, the
-    others (``panels = True``) to an array of Axes.
+    A subclass holds the figure's data as fields, builds them in ``from_result`` and
+    draws them in ``_draw(axes)``; ``_layout()`` says the number of panels (stacked
+    Axes), the figure size the report draws it at and other arguments of ``subplots``.
+
+    Attributes
+    ----------
+    ax_ : matplotlib Axes, or array of Axes
+        Where :meth:`plot` drew: the Axes of a single-panel display, an array of Axes
+        for the displays of several panels (``panels = True``).
+    figure_ : matplotlib Figure
+        Their figure.
 
     Examples
     --------
@@ -48,35 +55,47 @@ class Display:
 
     @classmethod
     def from_result(cls, res) -> Display:
-        """The display of a result's figure (each subclass says which result).
+        """The display of a run's figure.
 
         Parameters
         ----------
         res : ExperimentResult
-            The result of :func:`calib.run_experiment`, or the part of it a subclass
-            draws.
+            The result of :func:`calib.run_experiment` (some displays also take the
+            part of it they draw, e.g. a ``DriftResult``).
 
         Returns
         -------
         Display
+            The display of that figure, with the data the report draws.
+
+        Raises
+        ------
+        ValueError
+            When the run computed nothing to draw in this figure (e.g. no live test).
         """
         raise NotImplementedError
 
     def plot(self, ax=None, **kwargs) -> Display:
-        """Draw the figure (each subclass draws its own).
+        """Draw the figure.
 
         Parameters
         ----------
         ax : matplotlib Axes or sequence of Axes, optional
-            Where to draw; a new figure of the report's size when None.
+            Where to draw (one Axes per panel); a new figure of the report's size when
+            None.
         **kwargs
-            Passed to :func:`matplotlib.pyplot.subplots` for a new figure.
+            Passed to :func:`matplotlib.pyplot.subplots` for a new figure (e.g.
+            ``figsize``).
 
         Returns
         -------
         Display
             ``self``, with ``ax_`` and ``figure_`` set.
         """
+        self._draw(self._axes(ax, kwargs))
+        return self
+
+    def _draw(self, axes) -> None:
         raise NotImplementedError
 
     def _layout(self) -> tuple[int, tuple[float, float], dict]:
@@ -98,6 +117,21 @@ class Display:
         return axes
 
 
+class _PanelPerRuleSet(Display):
+    """A display of one panel per rule set: the rule sets are the values of the column
+    ``_by`` of its data field ``_data``, in order of appearance."""
+
+    panels = True
+    _data, _by, _size = "table", "rules", (5.6, 2.8)  # width, height per panel
+
+    def _rule_sets(self) -> list:
+        return list(dict.fromkeys(getattr(self, self._data)[self._by]))
+
+    def _layout(self):
+        n = len(self._rule_sets())
+        return n, (self._size[0], self._size[1] * n), {}
+
+
 def png(display: Display) -> bytes:
     """PNG bytes of ``display`` drawn at the report's size and resolution.
 
@@ -107,12 +141,13 @@ def png(display: Display) -> bytes:
     Parameters
     ----------
     display : Display
-        Any display of :mod:`calib.report`.
+        Any display of :mod:`calib.report`; its ``ax_`` and ``figure_`` are set to
+        the report's figure.
 
     Returns
     -------
     bytes
-        The PNG file.
+        The PNG file, at ``DPI`` pixels per inch.
 
     Examples
     --------
@@ -149,13 +184,6 @@ class FunnelDisplay(Display):
     unit : str
         The x-axis label.
 
-    Attributes
-    ----------
-    ax_ : matplotlib Axes
-        The Axes drawn on (after :meth:`plot`).
-    figure_ : matplotlib Figure
-        Its figure.
-
     Examples
     --------
     >>> import pandas as pd
@@ -173,17 +201,8 @@ class FunnelDisplay(Display):
 
     @classmethod
     def from_result(cls, res) -> FunnelDisplay:
-        """The funnel of page 1: MQLs and outcomes per week within capacity.
-
-        Parameters
-        ----------
-        res : ExperimentResult
-            The result of :func:`calib.run_experiment`.
-
-        Returns
-        -------
-        FunnelDisplay
-        """
+        """The funnel of page 1 of a run: MQLs and outcomes per week within capacity
+        (parameters as :meth:`Display.from_result`)."""
         view = ctx.recommendations_view(res.recommendations)
         cap = res.experiment.capacity_mql_per_week
         unit = f"per {view['per']}" + (" (outcomes: within capacity)" if cap else "")
@@ -192,23 +211,8 @@ class FunnelDisplay(Display):
     def _layout(self):
         return 1, (5.6, 0.9 * len(self.table) + 1.1), {}
 
-    def plot(self, ax=None, **kwargs) -> FunnelDisplay:
-        """Draw the bars.
-
-        Parameters
-        ----------
-        ax : matplotlib Axes, optional
-            Where to draw; a new figure when None.
-        **kwargs
-            Passed to :func:`matplotlib.pyplot.subplots` for a new figure (e.g.
-            ``figsize``).
-
-        Returns
-        -------
-        FunnelDisplay
-            ``self``, with ``ax_`` and ``figure_`` set.
-        """
-        ax = self._axes(ax, kwargs)[0]
+    def _draw(self, axes) -> None:
+        ax = axes[0]
         table = self.table
         y = np.arange(len(table))
         h = 0.36
@@ -231,7 +235,6 @@ class FunnelDisplay(Display):
         ax.set_xlabel(self.unit)
         ax.legend(loc="lower right", frameon=False)
         ax.set_title("Current vs proposed")
-        return self
 
 
 @dataclass(eq=False, repr=False)
@@ -253,13 +256,6 @@ class TradeoffDisplay(Display):
         Sales capacity in MQLs per week.
     marks : dict
         Rule set label -> ``(mql_per_week, rate, recall, cutoff)`` of its chosen cutoff.
-
-    Attributes
-    ----------
-    ax_ : array of matplotlib Axes
-        The rate and the recall panels (after :meth:`plot`).
-    figure_ : matplotlib Figure
-        Their figure.
 
     Examples
     --------
@@ -283,39 +279,16 @@ class TradeoffDisplay(Display):
 
     @classmethod
     def from_result(cls, res) -> TradeoffDisplay:
-        """The trade-off of the report: the sweep of the MQL cutoff, as recorded.
-
-        Parameters
-        ----------
-        res : ExperimentResult
-            The result of :func:`calib.run_experiment`.
-
-        Returns
-        -------
-        TradeoffDisplay
-        """
+        """The trade-off of a run: its sweep of the MQL cutoff, as recorded (parameters
+        as :meth:`Display.from_result`)."""
         return cls(ctx.tradeoff_view(res.tradeoff, res.primary), res.primary,
                    res.experiment.capacity_mql_per_week, ctx.tradeoff_marks(res))
 
     def _layout(self):
         return 2, (5.6, 6.4), {"sharex": True}
 
-    def plot(self, ax=None, **kwargs) -> TradeoffDisplay:
-        """Draw the two panels.
-
-        Parameters
-        ----------
-        ax : pair of matplotlib Axes, optional
-            Where to draw the rate and the recall; a new figure when None.
-        **kwargs
-            Passed to :func:`matplotlib.pyplot.subplots` for a new figure.
-
-        Returns
-        -------
-        TradeoffDisplay
-            ``self``, with ``ax_`` and ``figure_`` set.
-        """
-        ax1, ax2 = self._axes(ax, kwargs)
+    def _draw(self, axes) -> None:
+        ax1, ax2 = axes
         table, primary, capacity = self.table, self.primary, self.capacity
         if "shown" in table:
             table = table[table["shown"]]
@@ -355,11 +328,10 @@ class TradeoffDisplay(Display):
         ax1.set_title(f"{primary} rate per MQL vs volume (as recorded)")
         ax2.set_title(f"share of all {primary}s caught")
         ax1.legend(frameon=False)
-        return self
 
 
 @dataclass(eq=False, repr=False)
-class ScoreDistributionDisplay(Display):
+class ScoreDistributionDisplay(_PanelPerRuleSet):
     """Histograms of peak scores of leads with and without the outcome, one panel per
     rule set, with the MQL cutoff.
 
@@ -369,14 +341,7 @@ class ScoreDistributionDisplay(Display):
         Columns ``rules``, ``bin_left``, ``bin_right``, ``with_outcome``,
         ``without_outcome`` and ``mql_cutoff``.
     primary : str
-        The outcome.
-
-    Attributes
-    ----------
-    ax_ : array of matplotlib Axes
-        One panel per rule set (after :meth:`plot`).
-    figure_ : matplotlib Figure
-        Their figure.
+        The outcome that splits the leads into the two histograms.
 
     Examples
     --------
@@ -393,47 +358,16 @@ class ScoreDistributionDisplay(Display):
 
     table: pd.DataFrame
     primary: str
-    panels = True
 
     @classmethod
     def from_result(cls, res) -> ScoreDistributionDisplay:
-        """Peak scores of the evaluation period under the current and proposed rules.
-
-        Parameters
-        ----------
-        res : ExperimentResult
-            The result of :func:`calib.run_experiment`.
-
-        Returns
-        -------
-        ScoreDistributionDisplay
-        """
+        """Peak scores of a run's evaluation period under the current and the proposed
+        rules (parameters as :meth:`Display.from_result`)."""
         return cls(ctx.score_hist_table(res), res.primary)
 
-    def _labels(self) -> list:
-        return list(dict.fromkeys(self.table["rules"]))
-
-    def _layout(self):
-        n = len(self._labels())
-        return n, (5.6, 2.8 * n), {}
-
-    def plot(self, ax=None, **kwargs) -> ScoreDistributionDisplay:
-        """Draw one histogram panel per rule set.
-
-        Parameters
-        ----------
-        ax : sequence of matplotlib Axes, optional
-            One per rule set; a new figure when None.
-        **kwargs
-            Passed to :func:`matplotlib.pyplot.subplots` for a new figure.
-
-        Returns
-        -------
-        ScoreDistributionDisplay
-            ``self``, with ``ax_`` and ``figure_`` set.
-        """
+    def _draw(self, axes) -> None:
         table, primary = self.table, self.primary
-        for ax, label in zip(self._axes(ax, kwargs), self._labels()):
+        for ax, label in zip(axes, self._rule_sets()):
             g = table[table["rules"] == label]
             width = (g["bin_right"] - g["bin_left"]).to_numpy()
             n_with = max(g["with_outcome"].sum(), 1)
@@ -449,7 +383,6 @@ class ScoreDistributionDisplay(Display):
             ax.set_xlabel("peak score")
             ax.set_ylabel("% of leads")
             ax.legend(frameon=False)
-        return self
 
 
 @dataclass(eq=False, repr=False)
@@ -461,14 +394,7 @@ class BandsDisplay(Display):
     table : DataFrame
         Columns ``rules``, ``band`` (cold, warm, mql, sql), ``leads`` and ``rate``.
     primary : str
-        The outcome.
-
-    Attributes
-    ----------
-    ax_ : matplotlib Axes
-        The Axes drawn on (after :meth:`plot`).
-    figure_ : matplotlib Figure
-        Its figure.
+        The outcome whose rate the bars show.
 
     Examples
     --------
@@ -487,38 +413,15 @@ class BandsDisplay(Display):
 
     @classmethod
     def from_result(cls, res) -> BandsDisplay:
-        """The outcome rate per band of the evaluation period, current and proposed.
-
-        Parameters
-        ----------
-        res : ExperimentResult
-            The result of :func:`calib.run_experiment`.
-
-        Returns
-        -------
-        BandsDisplay
-        """
+        """The outcome rate per band of a run's evaluation period, current and proposed
+        (parameters as :meth:`Display.from_result`)."""
         return cls(ctx.band_table(res), res.primary)
 
     def _layout(self):
         return 1, (5.6, 3.2), {}
 
-    def plot(self, ax=None, **kwargs) -> BandsDisplay:
-        """Draw the bars.
-
-        Parameters
-        ----------
-        ax : matplotlib Axes, optional
-            Where to draw; a new figure when None.
-        **kwargs
-            Passed to :func:`matplotlib.pyplot.subplots` for a new figure.
-
-        Returns
-        -------
-        BandsDisplay
-            ``self``, with ``ax_`` and ``figure_`` set.
-        """
-        ax = self._axes(ax, kwargs)[0]
+    def _draw(self, axes) -> None:
+        ax = axes[0]
         table = self.table
         labels = list(dict.fromkeys(table["rules"]))
         order = [b for b in ("cold", "warm", "mql", "sql") if b in set(table["band"])]
@@ -532,7 +435,6 @@ class BandsDisplay(Display):
         ax.set_ylabel(f"% with {self.primary}")
         ax.set_title(f"{self.primary} by highest score band reached")
         ax.legend(frameon=False)
-        return self
 
 
 @dataclass(eq=False, repr=False)
@@ -552,13 +454,6 @@ class DecayDisplay(Display):
         The chosen value, a vertical line.
     truth : float, optional
         A known true value (synthetic data), a dotted line.
-
-    Attributes
-    ----------
-    ax_ : matplotlib Axes
-        The Axes drawn on (after :meth:`plot`).
-    figure_ : matplotlib Figure
-        Its figure.
 
     Examples
     --------
@@ -583,22 +478,9 @@ class DecayDisplay(Display):
 
     @classmethod
     def from_result(cls, res) -> DecayDisplay:
-        """The fit's decay profile, or the sweep's best hits per half-life.
-
-        Parameters
-        ----------
-        res : ExperimentResult
-            The result of :func:`calib.run_experiment`.
-
-        Returns
-        -------
-        DecayDisplay
-
-        Raises
-        ------
-        ValueError
-            When the run profiled no decay (no fit and no sweep of the half-life).
-        """
+        """The fit's decay profile of a run, or its sweep's best hits per half-life
+        (parameters as :meth:`Display.from_result`; a ValueError when neither varied
+        the decay)."""
         d = ctx.decay_table(res)
         if d is None:
             raise ValueError("The run has no decay profile: neither the fit nor the sweep "
@@ -609,22 +491,8 @@ class DecayDisplay(Display):
     def _layout(self):
         return 1, (5.6, 3.2), {}
 
-    def plot(self, ax=None, **kwargs) -> DecayDisplay:
-        """Draw the line and the marks.
-
-        Parameters
-        ----------
-        ax : matplotlib Axes, optional
-            Where to draw; a new figure when None.
-        **kwargs
-            Passed to :func:`matplotlib.pyplot.subplots` for a new figure.
-
-        Returns
-        -------
-        DecayDisplay
-            ``self``, with ``ax_`` and ``figure_`` set.
-        """
-        ax = self._axes(ax, kwargs)[0]
+    def _draw(self, axes) -> None:
+        ax = axes[0]
         mark, truth = self.mark, self.truth
         ax.plot(self.table[self.x], self.table[self.y], "-o", ms=3, color=BLUE)
         if mark is not None:
@@ -636,7 +504,6 @@ class DecayDisplay(Display):
         ax.set_xlabel(self.xlabel)
         ax.set_ylabel(self.ylabel)
         ax.set_title(self.title)
-        return self
 
 
 @dataclass(eq=False, repr=False)
@@ -649,14 +516,7 @@ class ReliabilityDisplay(Display):
         Columns ``predicted``, ``observed``, ``count`` (or ``n``: the dot sizes) and
         optionally ``predicted_after``: the same bins after a recalibration.
     primary : str
-        The outcome.
-
-    Attributes
-    ----------
-    ax_ : matplotlib Axes
-        The Axes drawn on (after :meth:`plot`).
-    figure_ : matplotlib Figure
-        Its figure.
+        The outcome the score predicts.
 
     Examples
     --------
@@ -675,23 +535,9 @@ class ReliabilityDisplay(Display):
 
     @classmethod
     def from_result(cls, res) -> ReliabilityDisplay:
-        """The out-of-time reliability of the run's calibration check (before and after
-        the recalibration on recent weeks), else of its calibration.
-
-        Parameters
-        ----------
-        res : ExperimentResult
-            The result of :func:`calib.run_experiment`.
-
-        Returns
-        -------
-        ReliabilityDisplay
-
-        Raises
-        ------
-        ValueError
-            When the run checked no calibration.
-        """
+        """The out-of-time reliability of a run's calibration check (before and after
+        the recalibration on recent weeks), else of its calibration (parameters as
+        :meth:`Display.from_result`; a ValueError when it checked no calibration)."""
         table = _reliability_table(res)
         if table is None:
             raise ValueError("The run has no reliability table: no calibration was checked.")
@@ -700,22 +546,8 @@ class ReliabilityDisplay(Display):
     def _layout(self):
         return 1, (4.6, 4.3), {}
 
-    def plot(self, ax=None, **kwargs) -> ReliabilityDisplay:
-        """Draw the diagonal and the dots.
-
-        Parameters
-        ----------
-        ax : matplotlib Axes, optional
-            Where to draw; a new figure when None.
-        **kwargs
-            Passed to :func:`matplotlib.pyplot.subplots` for a new figure.
-
-        Returns
-        -------
-        ReliabilityDisplay
-            ``self``, with ``ax_`` and ``figure_`` set.
-        """
-        ax = self._axes(ax, kwargs)[0]
+    def _draw(self, axes) -> None:
+        ax = axes[0]
         table = self.table
         ax.plot([0, 1], [0, 1], color=GREY, lw=1, ls="--")
         n = table["count"] if "count" in table else table["n"]
@@ -734,7 +566,6 @@ class ReliabilityDisplay(Display):
         ax.set_xlabel("predicted probability")
         ax.set_ylabel("observed share")
         ax.set_title(f"Reliability: {self.primary}, out of time")
-        return self
 
 
 def _reliability_table(res) -> pd.DataFrame | None:
@@ -758,13 +589,6 @@ class WhoMovesDisplay(Display):
     table : DataFrame
         Columns ``cell`` and ``leads``.
 
-    Attributes
-    ----------
-    ax_ : matplotlib Axes
-        The Axes drawn on (after :meth:`plot`).
-    figure_ : matplotlib Figure
-        Its figure.
-
     Examples
     --------
     >>> import pandas as pd
@@ -780,22 +604,9 @@ class WhoMovesDisplay(Display):
 
     @classmethod
     def from_result(cls, res) -> WhoMovesDisplay:
-        """The MQL cells of the run's paired comparison.
-
-        Parameters
-        ----------
-        res : ExperimentResult
-            The result of :func:`calib.run_experiment`.
-
-        Returns
-        -------
-        WhoMovesDisplay
-
-        Raises
-        ------
-        ValueError
-            When the run compared no rule sets lead by lead.
-        """
+        """The MQL cells of a run's paired comparison (parameters as
+        :meth:`Display.from_result`; a ValueError when it compared no rule sets lead by
+        lead)."""
         table = _who_moves_table(res.comparison)
         if table is None:
             raise ValueError("The run has no who-moves table: no paired comparison ran.")
@@ -804,22 +615,8 @@ class WhoMovesDisplay(Display):
     def _layout(self):
         return 1, (5.6, 2.6), {}
 
-    def plot(self, ax=None, **kwargs) -> WhoMovesDisplay:
-        """Draw the bars.
-
-        Parameters
-        ----------
-        ax : matplotlib Axes, optional
-            Where to draw; a new figure when None.
-        **kwargs
-            Passed to :func:`matplotlib.pyplot.subplots` for a new figure.
-
-        Returns
-        -------
-        WhoMovesDisplay
-            ``self``, with ``ax_`` and ``figure_`` set.
-        """
-        ax = self._axes(ax, kwargs)[0]
+    def _draw(self, axes) -> None:
+        ax = axes[0]
         table = self.table
         ax.barh(table["cell"], table["leads"], color=[BLUE, ORANGE, GREEN, GREY][:len(table)])
         for i, v in enumerate(table["leads"]):
@@ -827,7 +624,6 @@ class WhoMovesDisplay(Display):
         ax.invert_yaxis()
         ax.set_xlabel("leads")
         ax.set_title("Who becomes an MQL: current vs proposed")
-        return self
 
 
 def _who_moves_table(comp) -> pd.DataFrame | None:
@@ -851,13 +647,6 @@ class ABTestDisplay(Display):
         Columns ``label``, ``diff``, ``ci_low``, ``ci_high`` (proportions) and
         ``significant`` (green when True).
 
-    Attributes
-    ----------
-    ax_ : matplotlib Axes
-        The Axes drawn on (after :meth:`plot`).
-    figure_ : matplotlib Figure
-        Its figure.
-
     Examples
     --------
     >>> import pandas as pd
@@ -874,23 +663,9 @@ class ABTestDisplay(Display):
 
     @classmethod
     def from_result(cls, res) -> ABTestDisplay:
-        """The live test's rows the report shows (the experiment's outcomes and
-        guardrails).
-
-        Parameters
-        ----------
-        res : ExperimentResult
-            The result of :func:`calib.run_experiment`.
-
-        Returns
-        -------
-        ABTestDisplay
-
-        Raises
-        ------
-        ValueError
-            When the run analysed no live test.
-        """
+        """The rows of a run's live test that the report shows: the experiment's
+        outcomes and guardrails (parameters as :meth:`Display.from_result`; a ValueError
+        when it analysed no live test)."""
         table = _forest_table(res)
         if table is None:
             raise ValueError("The run has no live test to draw.")
@@ -899,34 +674,17 @@ class ABTestDisplay(Display):
     def _layout(self):
         return 1, (5.6, 0.5 * len(self.table) + 1.2), {}
 
-    def plot(self, ax=None, **kwargs) -> ABTestDisplay:
-        """Draw one interval per row.
-
-        Parameters
-        ----------
-        ax : matplotlib Axes, optional
-            Where to draw; a new figure when None.
-        **kwargs
-            Passed to :func:`matplotlib.pyplot.subplots` for a new figure.
-
-        Returns
-        -------
-        ABTestDisplay
-            ``self``, with ``ax_`` and ``figure_`` set.
-        """
-        ax = self._axes(ax, kwargs)[0]
-        table = self.table
-        y = np.arange(len(table))
-        for i, row in enumerate(table.itertuples()):
+    def _draw(self, axes) -> None:
+        ax = axes[0]
+        for i, row in enumerate(self.table.itertuples()):
             c = GREEN if row.significant else GREY
             ax.plot([row.ci_low * 100, row.ci_high * 100], [i, i], color=c, lw=2)
             ax.plot([row.diff * 100], [i], "o", color=c, zorder=3)
         ax.axvline(0, color="black", lw=0.8)
-        ax.set_yticks(y, table["label"])
+        ax.set_yticks(np.arange(len(self.table)), self.table["label"])
         ax.invert_yaxis()
         ax.set_xlabel("vs control (pts, 95% interval)")
         ax.set_title("Live test")
-        return self
 
 
 def _forest_table(res) -> pd.DataFrame | None:

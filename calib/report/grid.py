@@ -9,11 +9,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from calib.report.figures import Display, plt, png
+from calib.report.figures import _PanelPerRuleSet, plt, png
 
 
 @dataclass(eq=False, repr=False)
-class FitEngagementDisplay(Display):
+class FitEngagementDisplay(_PanelPerRuleSet):
     """Leads per cell of fit band x engagement band, one panel per rule set.
 
     Cells are coloured by rate and labelled with leads per week and rate (95%
@@ -29,14 +29,7 @@ class FitEngagementDisplay(Display):
     settings : dict
         Rule set -> ``(MQL cutoff, minimum fit or None)``.
     primary : str
-        The outcome.
-
-    Attributes
-    ----------
-    ax_ : array of matplotlib Axes
-        One panel per rule set (after :meth:`plot`).
-    figure_ : matplotlib Figure
-        Their figure.
+        The outcome whose rate colours the cells.
 
     Examples
     --------
@@ -55,26 +48,13 @@ class FitEngagementDisplay(Display):
     cells: pd.DataFrame
     settings: dict
     primary: str
-    panels = True
+    _data, _by, _size = "cells", "points", (5.4, 3.9)
 
     @classmethod
     def from_result(cls, res) -> FitEngagementDisplay:
-        """The explorer's cells of a run, with its current and proposed cutoffs.
-
-        Parameters
-        ----------
-        res : ExperimentResult
-            The result of :func:`calib.run_experiment`.
-
-        Returns
-        -------
-        FitEngagementDisplay
-
-        Raises
-        ------
-        ValueError
-            When the run computed no explorer cells (e.g. a snapshot).
-        """
+        """The explorer's cells of a run, with its current and proposed cutoffs
+        (parameters as :meth:`Display.from_result`; a ValueError when the run computed
+        no cells, e.g. on a snapshot)."""
         data = getattr(res, "explorer", None)
         if data is None or data.cells.empty:
             raise ValueError("The run computed no fit x engagement cells.")
@@ -84,33 +64,11 @@ class FitEngagementDisplay(Display):
                                  res.proposed.thresholds.mql_min_fit)}
         return cls(data.cells, settings, data.primary)
 
-    def _names(self) -> list:
-        return list(dict.fromkeys(self.cells["points"]))
-
-    def _layout(self):
-        n = len(self._names())
-        return n, (5.4, 3.9 * n), {}
-
-    def plot(self, ax=None, **kwargs) -> FitEngagementDisplay:
-        """Draw one panel per rule set.
-
-        Parameters
-        ----------
-        ax : sequence of matplotlib Axes, optional
-            One per rule set; a new figure when None.
-        **kwargs
-            Passed to :func:`matplotlib.pyplot.subplots` for a new figure.
-
-        Returns
-        -------
-        FitEngagementDisplay
-            ``self``, with ``ax_`` and ``figure_`` set.
-        """
-        for ax, name in zip(self._axes(ax, kwargs), self._names()):
+    def _draw(self, axes) -> None:
+        for ax, name in zip(axes, self._rule_sets()):
             self._panel(ax, name)
         self.figure_.suptitle(f"Fit x engagement: leads per week and {self.primary} rate",
                               fontsize=9)
-        return self
 
     def _panel(self, ax, name) -> None:
         cmap = plt.get_cmap("Blues")

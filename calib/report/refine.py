@@ -40,14 +40,7 @@ class DriftDisplay(Display):
     periods, bands, mix : DataFrame
         The tables of a :class:`calib.refine.DriftResult`.
     outcome : str
-        The outcome.
-
-    Attributes
-    ----------
-    ax_ : array of matplotlib Axes
-        The four panels (after :meth:`plot`).
-    figure_ : matplotlib Figure
-        Their figure.
+        The outcome of the MQL band's rate panel.
 
     Examples
     --------
@@ -69,22 +62,9 @@ class DriftDisplay(Display):
 
     @classmethod
     def from_result(cls, result) -> DriftDisplay:
-        """The drift audit of a result.
-
-        Parameters
-        ----------
-        result : DriftResult, RefinementResult or ExperimentResult
-            A drift audit, or a result that holds one.
-
-        Returns
-        -------
-        DriftDisplay
-
-        Raises
-        ------
-        ValueError
-            When the result holds no drift audit.
-        """
+        """The drift audit of ``result``: a ``DriftResult``, or the one of a
+        ``RefinementResult`` or of a run (as :meth:`Display.from_result`; a ValueError
+        when there is none)."""
         d = _part(result, "drift")
         return cls(d.periods, d.bands, d.mix, d.outcome)
 
@@ -92,22 +72,7 @@ class DriftDisplay(Display):
         # one column: legible at a phone's width, each panel with its whole title
         return 4, (5.6, 10.0), {}
 
-    def plot(self, ax=None, **kwargs) -> DriftDisplay:
-        """Draw the four panels.
-
-        Parameters
-        ----------
-        ax : sequence of four matplotlib Axes, optional
-            Where to draw; a new figure when None.
-        **kwargs
-            Passed to :func:`matplotlib.pyplot.subplots` for a new figure.
-
-        Returns
-        -------
-        DriftDisplay
-            ``self``, with ``ax_`` and ``figure_`` set.
-        """
-        axes = self._axes(ax, kwargs)
+    def _draw(self, axes) -> None:
         periods = self.periods
         x = np.arange(len(periods))
         ticks = periods["period"].tolist()
@@ -121,7 +86,6 @@ class DriftDisplay(Display):
         self._mix(axes[3], x, ticks)
         for ax in axes:
             ax.set_xticks(x[::step], ticks[::step], rotation=45, ha="right", fontsize=7)
-        return self
 
     def _psi(self, ax, x) -> None:
         periods = self.periods
@@ -168,14 +132,7 @@ class SpeedToLeadDisplay(Display):
         ``decided``, ``rate``, ``ci_low`` and ``ci_high``; buckets with nothing decided
         are left out.
     outcome : str
-        The outcome.
-
-    Attributes
-    ----------
-    ax_ : matplotlib Axes
-        The Axes drawn on (after :meth:`plot`).
-    figure_ : matplotlib Figure
-        Its figure.
+        The outcome whose rate per MQL the bars show.
 
     Examples
     --------
@@ -196,44 +153,17 @@ class SpeedToLeadDisplay(Display):
 
     @classmethod
     def from_result(cls, result) -> SpeedToLeadDisplay:
-        """The speed-to-lead check of a result.
-
-        Parameters
-        ----------
-        result : SpeedResult, RefinementResult or ExperimentResult
-            A speed-to-lead check, or a result that holds one.
-
-        Returns
-        -------
-        SpeedToLeadDisplay
-
-        Raises
-        ------
-        ValueError
-            When the result holds no speed-to-lead check.
-        """
+        """The speed-to-lead check of ``result``: a ``SpeedResult``, or the one of a
+        ``RefinementResult`` or of a run (as :meth:`Display.from_result`; a ValueError
+        when there is none)."""
         s = _part(result, "speed")
         return cls(s.buckets, s.outcome)
 
     def _layout(self):
         return 1, (5.6, 2.8), {}
 
-    def plot(self, ax=None, **kwargs) -> SpeedToLeadDisplay:
-        """Draw the bars and their intervals.
-
-        Parameters
-        ----------
-        ax : matplotlib Axes, optional
-            Where to draw; a new figure when None.
-        **kwargs
-            Passed to :func:`matplotlib.pyplot.subplots` for a new figure.
-
-        Returns
-        -------
-        SpeedToLeadDisplay
-            ``self``, with ``ax_`` and ``figure_`` set.
-        """
-        ax = self._axes(ax, kwargs)[0]
+    def _draw(self, axes) -> None:
+        ax = axes[0]
         b = self.buckets[self.buckets["decided"] > 0]
         x = np.arange(len(b))
         ax.bar(x, 100 * b["rate"], color=BLUE, alpha=0.8)
@@ -244,7 +174,6 @@ class SpeedToLeadDisplay(Display):
                       fontsize=7)
         ax.set_ylabel(f"{self.outcome} rate per MQL (%)")
         ax.set_title("outcome by time to first touch (association, not cause)")
-        return self
 
 
 def section(res, add, tables: dict) -> dict | None:
