@@ -64,7 +64,7 @@ def page_frame(data) -> tuple[pd.DataFrame, dict]:
     f = data.frame.copy()
     rename = {path: f"r{i}" for i, (path, _) in enumerate(data.rules)}
     f = f.rename(columns=rename)
-    f["figures"] = [_figures_text(r, data.primary, data.capacity_per_week)
+    f["figures"] = [_figures_text(r, data.primary, data.capacity_mql_per_week)
                     for r in f.itertuples(index=False)]
     f["sentence"] = f["sentence"].str.replace("; ", ";\n", regex=False)
     keep = ["points", "decay", "cutoff", "min_fit", *rename.values(), "mql_per_week",
@@ -78,7 +78,7 @@ def explorer_chart(data):
     """The Altair chart of the explorer (controls, three curves, text, grid)."""
     alt = _alt()
     f, rename = page_frame(data)
-    primary, cap = data.primary, data.capacity_per_week
+    primary, cap = data.primary, data.capacity_mql_per_week
     cut_lo, cut_hi = min(data.controls["cutoff"]), max(data.controls["cutoff"])
     p_cut = alt.param(name="cutoff", value=data.proposed["cutoff"],
                       bind=alt.binding_range(min=cut_lo, max=cut_hi, step=1,
@@ -192,8 +192,8 @@ def grid_chart(data, alt):
 
 def _header(data) -> str:
     e = html.escape
-    cap = (f"Sales capacity: {data.capacity_per_week:g} MQLs a week. "
-           if data.capacity_per_week is not None else "")
+    cap = (f"Sales capacity: {data.capacity_mql_per_week:g} MQLs a week. "
+           if data.capacity_mql_per_week is not None else "")
     rules = "".join(f"<li>{e(label)}: current {data.current[p]:g}, proposed "
                     f"{data.proposed[p]:g}</li>" for p, label in data.rules)
     return (
