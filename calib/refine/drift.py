@@ -14,7 +14,6 @@ flagged only when its shift is both material and more than noise.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +21,7 @@ import pandas as pd
 from scipy import stats
 
 from calib.data.dataset import Dataset, ns
+from calib.refine._records import records
 from calib.rules import RuleSet
 from calib.stats import adjust_pvalues, diff_ci, proportion_ci
 
@@ -74,11 +74,10 @@ class DriftResult:
         return self.periods
 
     def to_dict(self) -> dict:
-        def rec(f): return json.loads(f.to_json(orient="records", date_format="iso"))
         return {"rules": self.rules, "outcome": self.outcome, "by": self.by,
                 "reference": self.reference, "score_age_days": self.score_age_days,
-                "window_days": self.window_days, "periods": rec(self.periods),
-                "bands": rec(self.bands), "mix": rec(self.mix),
+                "window_days": self.window_days, "periods": records(self.periods),
+                "bands": records(self.bands), "mix": records(self.mix),
                 "findings": list(self.findings), "sentence": self.sentence}
 
     def summary(self) -> str:

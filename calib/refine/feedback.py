@@ -10,13 +10,13 @@ more often is a candidate for the vanity-rule review.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from calib.data.dataset import Dataset, ns
+from calib.refine._records import records
 from calib.refine.speed import NEVER, first_times
 from calib.rules import RuleSet
 from calib.stats import proportion_ci, ratio_ci
@@ -42,9 +42,8 @@ class FeedbackResult:
         return self.rules_frame
 
     def to_dict(self) -> dict:
-        def rec(f): return json.loads(f.to_json(orient="records"))
         return {"rules": self.rules, "rejected": self.rejected, "window_days": self.window_days,
-                "mqls": self.mqls, "bands": rec(self.bands), "by_rule": rec(self.rules_frame),
+                "mqls": self.mqls, "bands": records(self.bands), "by_rule": records(self.rules_frame),
                 "flagged": list(self.flagged), "sentence": self.sentence}
 
     def summary(self) -> str:
