@@ -223,7 +223,7 @@ def test_the_rules_table_says_each_decay_as_the_change_list_does(small_rules, de
     """One wording of a decay in the report: the rules table's and the rule changes'."""
     from types import SimpleNamespace
 
-    from calib.report.context import rules_rows
+    from calib.report._context import rules_rows
     from calib.rules import RuleSet, load_rules
     from calib.rules.changes import rule_changes
 

@@ -2,10 +2,10 @@
 
 Each figure is a class holding the table it draws (as scikit-learn's
 ``CalibrationDisplay`` does): ``from_result(res)`` builds it from an
-:class:`~calib.pipeline.run.ExperimentResult` (the tables come from
-:mod:`calib.report.context`; a display never computes), and ``plot(ax=None)`` draws
-on the given matplotlib Axes, or on a new figure, and returns the display with
-``ax_`` and ``figure_`` set. The report draws every figure through :func:`png`, which
+:class:`~calib.pipeline.run.ExperimentResult` (the same table the report writes beside
+the figure; a display never computes), and ``plot(ax=None)`` draws on the given
+matplotlib Axes, or on a new figure, and returns the display with ``ax_`` and
+``figure_`` set. The report draws every figure through :func:`png`, which
 writes the display at the report's size; the same table is written beside it as CSV.
 """
 
@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from calib.report import context as ctx
+from calib.report import _context as ctx
 
 DPI = 130  # pixels per inch of the PNGs
 BLUE, ORANGE, GREY, GREEN, RED = "#1f5fa8", "#e07b1a", "#8a8a8a", "#2e8b57", "#c0392b"

@@ -23,7 +23,7 @@ import pandas as pd
 
 from calib.errors import CalibError
 from calib.io import json_safe, write_table
-from calib.report import context as ctx
+from calib.report import _context as ctx
 from calib.report import fmt
 from calib.report import figures as fig
 from calib.report.grid import add_fit_engagement
@@ -220,7 +220,30 @@ def _fit_text(res) -> str | None:
 
 
 def render(context: dict, figures: dict) -> tuple[str, str]:
-    """(markdown, html) from one context."""
+    """The Markdown and the HTML report from one context.
+
+    Parameters
+    ----------
+    context : dict
+        From :func:`build`.
+    figures : dict
+        Figure name -> PNG bytes, from :func:`build` (embedded in the HTML).
+
+    Returns
+    -------
+    markdown, html : str
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from calib import load_experiment, run_experiment
+    >>> _ = Path("calib-demo/review.toml").write_text('name = "review"\\n[data]\\npath = '
+    ...     '"data"\\n[rules]\\nbaseline = "current.toml"\\n[fit]\\nenabled = false\\n')
+    >>> res = run_experiment(load_experiment("calib-demo/review.toml"))
+    >>> md, html = render(*build(res)[:2])
+    >>> md.startswith("# Lead scoring review: review"), "data:image/png;base64," in html
+    (True, True)
+    """
     code = {k: markupsafe.Markup(context[k]) for k in ("diff", "fit", "calibration")
             if isinstance(context.get(k), str)}  # shown in code blocks, verbatim
     md = _env(False).get_template("report.md.j2").render(**{**context, **code})
@@ -232,8 +255,31 @@ def render(context: dict, figures: dict) -> tuple[str, str]:
 
 def report_sections(res) -> tuple[dict, dict]:
     """The Markdown report cut at its ``## `` headings, for a notebook to show next to
-    the figures: ``({"decision": text, "What changes": text, ...}, {name: png bytes})``.
-    Image links are left out of the text (the figures come as bytes)."""
+    the figures. Image links are left out of the text (the figures come as bytes).
+
+    Parameters
+    ----------
+    res : ExperimentResult
+        The result of :func:`calib.run_experiment`.
+
+    Returns
+    -------
+    sections : dict
+        ``{"decision": text, "What changes": text, ...}``.
+    figures : dict
+        Figure name -> PNG bytes.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from calib import load_experiment, run_experiment
+    >>> _ = Path("calib-demo/review.toml").write_text('name = "review"\\n[data]\\npath = '
+    ...     '"data"\\n[rules]\\nbaseline = "current.toml"\\n[fit]\\nenabled = false\\n')
+    >>> res = run_experiment(load_experiment("calib-demo/review.toml"))
+    >>> sections, figures = report_sections(res)
+    >>> "What changes" in sections, figures["funnel"][:4]
+    (True, b'\\x89PNG')
+    """
     context, figures, _ = build(res)
     md, _ = render(context, figures)
     parts = re.split(r"^## ", md, flags=re.M)
@@ -248,11 +294,46 @@ def report_sections(res) -> tuple[dict, dict]:
 
 def check_report_folder(out_dir, name: str, *, force: bool = False, inputs=()) -> Path:
     """Where the report of experiment ``name`` goes, checked before anything is
-    computed (and again at write time): a folder calib wrote for the same experiment,
-    an empty or new folder, or (with ``force``) another experiment's; never a file,
-    a dangling link, nor a folder that is or holds one of the ``inputs`` (experiment
-    file, data set, rule sets). A symbolic link is followed: the report replaces the
-    folder it points to and the link stays. Returns the real folder."""
+    computed (and again at write time).
+
+    A folder calib wrote for the same experiment, an empty or new folder, or (with
+    ``force``) another experiment's; never a file, a dangling link, nor a folder that
+    is or holds one of the ``inputs`` (experiment file, data set, rule sets). A
+    symbolic link is followed: the report replaces the folder it points to and the link
+    stays.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        The report folder.
+    name : str
+        The experiment's name (written in the folder's marker file).
+    force : bool
+        Replace another experiment's report, or files calib did not write.
+    inputs : sequence of paths
+        The run's inputs, which the report folder must not hold.
+
+    Returns
+    -------
+    Path
+        The real folder.
+
+    Raises
+    ------
+    CalibError
+        ``exists``, ``overwrites_input``, ``invalid_path``, ``unwritable`` or
+        ``unreadable``, with a suggestion where one helps.
+
+    Examples
+    --------
+    >>> check_report_folder("calib-demo/reports/new", "q3").name
+    'new'
+    >>> check_report_folder("calib-demo", "q3", inputs=["calib-demo/data"])
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    calib.errors.CalibError: The report folder 'calib-demo' holds the input ...
+    """
     out = Path(out_dir)
     if out.is_symlink():
         if not out.exists():
@@ -291,7 +372,35 @@ def check_report_folder(out_dir, name: str, *, force: bool = False, inputs=()) -
 
 
 def write_report(res, out_dir, *, force: bool = False, inputs=()) -> Path:
-    """Write the report folder atomically and return its path."""
+    """Write the report folder of a run, atomically.
+
+    Parameters
+    ----------
+    res : ExperimentResult
+        The result of :func:`calib.run_experiment`.
+    out_dir : str or Path
+        The report folder (see :func:`check_report_folder`).
+    force : bool
+        Replace another experiment's report.
+    inputs : sequence of paths
+        The run's inputs, which the report folder must not hold.
+
+    Returns
+    -------
+    Path
+        The folder written.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from calib import load_experiment, run_experiment
+    >>> _ = Path("calib-demo/review.toml").write_text('name = "review"\\n[data]\\npath = '
+    ...     '"data"\\n[rules]\\nbaseline = "current.toml"\\n[fit]\\nenabled = false\\n')
+    >>> res = run_experiment(load_experiment("calib-demo/review.toml"))
+    >>> folder = write_report(res, "calib-demo/reports/review")
+    >>> sorted(p.name for p in folder.iterdir() if p.suffix in (".md", ".json"))
+    ['report.md', 'summary.json']
+    """
     from calib.io import clean_stale_temporaries, temp_prefix
 
     out = check_report_folder(out_dir, res.experiment.name, force=force, inputs=inputs)
