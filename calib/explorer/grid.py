@@ -95,9 +95,11 @@ class ExplorerData:
     note: str = SUBSET_NOTE
 
     def to_frame(self) -> pd.DataFrame:
+        """Every grid point with its figures (a copy of ``frame``)."""
         return self.frame.copy()
 
     def to_dict(self) -> dict:
+        """Everything as JSON values (open band edges and missing values as None)."""
         def rows(f):
             f = f.replace([np.inf, -np.inf], np.nan)
             return f.astype(object).where(f.notna(), None).to_dict("records")
@@ -114,6 +116,8 @@ class ExplorerData:
                 "engagement_edges": {k: edges(v) for k, v in self.engagement_edges.items()}}
 
     def summary(self) -> str:
+        """One line: the settings, the primary outcome and how many are on the report's
+        basis."""
         return (f"What-if explorer: {len(self.frame):,} settings of {', '.join(self.controls)}; "
                 f"primary outcome {self.primary}; {int((self.frame['basis'] == 'report').sum())}"
                 f" on the report's basis ({self.basis})")
@@ -132,7 +136,25 @@ class ExplorerData:
 # ----------------------------------------------------------------------------- the grid
 def cutoff_values(current: float, proposed: float, extra=()) -> list[float]:
     """Whole-number cutoffs from half the lower to 1.5 times the higher of the two, in a
-    round step (at most ``MAX_CUTOFFS``), plus both cutoffs and ``extra`` values."""
+    round step (at most ``MAX_CUTOFFS``), plus both cutoffs and ``extra`` values.
+
+    Parameters
+    ----------
+    current, proposed : float
+        The two rule sets' MQL cutoffs.
+    extra : sequence of float
+        More cutoffs to include (e.g. the experiment's sweep grid).
+
+    Returns
+    -------
+    list of float
+        Sorted.
+
+    Examples
+    --------
+    >>> cutoff_values(40, 50)
+    [20.0, 22.0, 24.0, 26.0, 28.0, 30.0, 32.0, 34.0, 36.0, 38.0, 40.0, 42.0, 44.0, 46.0, 48.0, 50.0, 52.0, 54.0, 56.0, 58.0, 60.0, 62.0, 64.0, 66.0, 68.0, 70.0, 72.0, 74.0]
+    """
     lo = math.floor(0.5 * min(current, proposed, *extra))
     hi = math.ceil(1.5 * max(current, proposed, *extra))
     step = next(s for s in (1, 2, 5, 10, 20, 25, 50, 100, 200, 500, 1000, 10_000)
@@ -146,7 +168,24 @@ def band_edges(rules: RuleSet) -> tuple[tuple[float, ...], tuple[float, ...]]:
 
     Fit bands split the rule set's highest attainable fit score (its positive fit points,
     one rule per field counted at its largest) in thirds; engagement bands split the MQL
-    cutoff in thirds, so a lead at the top of both is well above it."""
+    cutoff in thirds, so a lead at the top of both is well above it.
+
+    Parameters
+    ----------
+    rules : RuleSet
+
+    Returns
+    -------
+    fit_edges, engagement_edges : tuple of float
+        Three lower edges each, the first ``-inf``.
+
+    Examples
+    --------
+    >>> from calib import load_rules
+    >>> fit, engagement = band_edges(load_rules("calib-demo/current.toml"))
+    >>> engagement
+    (-inf, 28.0, 57.0)
+    """
     best: dict = {}
     for r in rules.fit:
         key = getattr(r, "field", r.name)
@@ -568,7 +607,29 @@ def _combine(frame, exact, settings, capacity, primary, weeks) -> pd.DataFrame:
 
 
 def sentence(r, primary: str, capacity: float | None) -> str:
-    """"At cutoff 70: 82 MQLs a week, above capacity by 7; meeting rate 52% (48-56%)\"."""
+    """A grid point in words, for the page.
+
+    Parameters
+    ----------
+    r : namedtuple
+        A row of the explorer's frame (``cutoff``, ``mql_per_week``, ``rate``,
+        ``rate_low``, ``rate_high``, ``hits_per_week``).
+    primary : str
+        The outcome.
+    capacity : float or None
+        MQLs per week sales can work.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from collections import namedtuple
+    >>> Row = namedtuple("Row", "cutoff mql_per_week rate rate_low rate_high hits_per_week")
+    >>> sentence(Row(70, 82.0, 0.52, 0.48, 0.56, 39.0), "meeting", 75)
+    'At cutoff 70: 82 MQLs a week, above capacity by 7; meeting rate 52% (48-56%); 39.0 meetings a week within capacity'
+    """
     text = f"At cutoff {r.cutoff:g}: {r.mql_per_week:,.0f} MQLs a week"
     if capacity is not None:
         gap = r.mql_per_week - capacity

@@ -225,8 +225,8 @@ CSS = """<meta name="viewport" content="width=device-width, initial-scale=1">
 """
 
 
-def write_explorer(data, path) -> Path:
-    """Write ``explorer.html`` for ``data`` (:class:`calib.explorer.ExplorerData`)."""
+def _write_explorer(data, path) -> Path:
+    """Write ``explorer.html`` for ``data`` (see :func:`calib.explorer.write_explorer`)."""
     alt = _alt()
     with alt.data_transformers.disable_max_rows():
         chart = _explorer_chart(data)

@@ -38,6 +38,7 @@ class RefinementResult:
     skipped: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
+        """Every check as JSON values (None where it did not run)."""
         def part(x): return x.to_dict() if x is not None else None
         return {"rules": self.rules, "primary": self.primary, "config": self.config.to_dict(),
                 "history": part(self.history), "prediction": part(self.prediction),
@@ -46,6 +47,7 @@ class RefinementResult:
                 "sales_feedback": part(self.feedback), "skipped": list(self.skipped)}
 
     def summary(self) -> str:
+        """The summaries of the checks that ran, then the notes of ``skipped``."""
         parts = [p.summary() for p in (self.prediction, self.before_after if self.prediction
                                        is None else None, self.drift, self.speed, self.feedback)
                  if p is not None]

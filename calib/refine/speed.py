@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from calib.data.dataset import Dataset, ns
-from calib.refine._records import records
+from calib.refine._records import Tables
 from calib.errors import ConfigError
 from calib.rules import RuleSet
 from calib.stats import diff_ci, proportion_ci
@@ -29,7 +29,33 @@ BUCKETS_HOURS = (1, 4, 24, 72)
 
 def first_times(ds: Dataset, name: str, what: str = "first_touch",
                 key: str = "first_touch") -> np.ndarray:
-    """Each lead's first ``name`` (an outcome, else an event type) in ns; NEVER if none."""
+    """Each lead's first ``name`` (an outcome, else an event type), in nanoseconds.
+
+    Parameters
+    ----------
+    ds : Dataset
+    name : str
+        An outcome type, else an event type, of the data.
+    what, key : str
+        How an error message names the setting (``[refine] key``).
+
+    Returns
+    -------
+    ndarray of int64
+        One time per lead, in the data set's lead order; ``NEVER`` for a lead without one.
+
+    Raises
+    ------
+    ConfigError
+        ``unknown_outcome`` when ``name`` is neither an outcome nor an event type.
+
+    Examples
+    --------
+    >>> from calib import load_dataset
+    >>> t = first_times(load_dataset("calib-demo/data"), "contacted")
+    >>> int((t != NEVER).sum()), len(t)
+    (630, 2000)
+    """
     out = np.full(ds.n_leads, NEVER, dtype=np.int64)
     if name in ds.outcome_types:
         o = ds.outcomes[ds.outcomes["outcome"] == name]
@@ -48,13 +74,29 @@ def first_times(ds: Dataset, name: str, what: str = "first_touch",
 
 
 def bucket_labels(edges=BUCKETS_HOURS) -> list[str]:
+    """The names of the response-time buckets cut at ``edges`` (hours).
+
+    Parameters
+    ----------
+    edges : sequence of float
+        Upper edges of the buckets but the last, in hours.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> bucket_labels((1, 24))
+    ['< 1 h', '1–24 h', '24 h or more']
+    """
     e = list(edges)
     return ([f"< {e[0]:g} h"] + [f"{a:g}–{b:g} h" for a, b in itertools.pairwise(e)]
             + [f"{e[-1]:g} h or more"])
 
 
 @dataclass(frozen=True)
-class SpeedResult:
+class SpeedResult(Tables):
     """Speed to lead of one rule set's MQLs.
 
     ``buckets``: MQLs and the outcome's rate (Wilson interval) per response-time bucket
@@ -76,18 +118,10 @@ class SpeedResult:
     association: dict | None
     sentence: str
 
-    def to_frame(self) -> pd.DataFrame:
-        return self.buckets
-
-    def to_dict(self) -> dict:
-        return {"rules": self.rules, "first_touch": self.first_touch, "outcome": self.outcome,
-                "window_days": self.window_days, "mqls": self.mqls, "touched": self.touched,
-                "median_hours": self.median_hours, "buckets": records(self.buckets),
-                "bands": records(self.bands), "weeks": records(self.weeks),
-                "service_level": self.service_level, "association": self.association,
-                "sentence": self.sentence}
+    _main = "buckets"
 
     def summary(self) -> str:
+        """The sentence, then one line per bucket."""
         lines = [f"Speed to lead ('{self.first_touch}' after MQL, rules '{self.rules}'): "
                  + self.sentence]
         for r in self.buckets.itertuples():
@@ -126,6 +160,8 @@ def speed_to_lead(ds: Dataset, rules: RuleSet, *, outcome: str, first_touch: str
     Returns
     -------
     SpeedResult
+        With the service-level verdict (None without a target) and the association of
+        speed with the outcome.
 
     Examples
     --------

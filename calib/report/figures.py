@@ -398,8 +398,8 @@ class BandsDisplay(Display):
 
     Examples
     --------
-    >>> import pandas as pd
     >>> from calib.report import BandsDisplay
+    >>> import pandas as pd
     >>> table = pd.DataFrame({"rules": ["baseline"] * 3, "band": ["cold", "warm", "mql"],
     ...                       "leads": [500, 200, 80], "rate": [0.02, 0.10, 0.40]})
     >>> d = BandsDisplay(table, "meeting").plot()

@@ -4,6 +4,9 @@ Counts are whole numbers with thousands separators, rates percentages with one d
 differences of rates percentage points ("pts"), points whole numbers, volumes per week
 one decimal. A value that does not exist is written "–" (the text around it says why);
 ``nan``, ``None`` and ``inf`` never reach a reader.
+
+Each number format takes the value ``x`` (and, where it has one, ``digits``: the
+decimals) and returns the text, "–" for a missing value (see :func:`missing`).
 """
 
 from __future__ import annotations
@@ -16,15 +19,6 @@ DASH = "–"
 
 def missing(x) -> bool:
     """Whether ``x`` has no number to show (None, NaN, infinite or not a number).
-
-    Parameters
-    ----------
-    x : object
-        The value.
-
-    Returns
-    -------
-    bool
 
     Examples
     --------
@@ -42,18 +36,6 @@ def missing(x) -> bool:
 def pct(x, digits: int = 1) -> str:
     """A rate as a percentage: 0.4071 -> '40.7%'.
 
-    Parameters
-    ----------
-    x : float or None
-        The value; None, NaN and infinities are missing.
-    digits : int
-        Decimals.
-
-    Returns
-    -------
-    str
-        '–' when ``x`` is missing.
-
     Examples
     --------
     >>> pct(0.4071), pct(None)
@@ -64,18 +46,6 @@ def pct(x, digits: int = 1) -> str:
 
 def pp(x, digits: int = 1) -> str:
     """A difference of two rates in percentage points: 0.25 -> '+25.0 pts'.
-
-    Parameters
-    ----------
-    x : float or None
-        The value; None, NaN and infinities are missing.
-    digits : int
-        Decimals.
-
-    Returns
-    -------
-    str
-        '–' when ``x`` is missing.
 
     Examples
     --------
@@ -88,18 +58,6 @@ def pp(x, digits: int = 1) -> str:
 def num(x, digits: int = 1) -> str:
     """A measured quantity (per week, days): 70.24 -> '70.2'.
 
-    Parameters
-    ----------
-    x : float or None
-        The value; None, NaN and infinities are missing.
-    digits : int
-        Decimals.
-
-    Returns
-    -------
-    str
-        '–' when ``x`` is missing.
-
     Examples
     --------
     >>> num(70.24), num(1234.56, 0)
@@ -111,18 +69,6 @@ def num(x, digits: int = 1) -> str:
 def signed(x, digits: int = 1) -> str:
     """A difference, with its sign: 15.64 -> '+15.6'.
 
-    Parameters
-    ----------
-    x : float or None
-        The value; None, NaN and infinities are missing.
-    digits : int
-        Decimals.
-
-    Returns
-    -------
-    str
-        '–' when ``x`` is missing.
-
     Examples
     --------
     >>> signed(15.64), signed(-0.04)
@@ -133,16 +79,6 @@ def signed(x, digits: int = 1) -> str:
 
 def count(x) -> str:
     """A count, whole, with thousands separators: 3056.0 -> '3,056'.
-
-    Parameters
-    ----------
-    x : float or None
-        The value; None, NaN and infinities are missing.
-
-    Returns
-    -------
-    str
-        '–' when ``x`` is missing.
 
     Examples
     --------
@@ -181,16 +117,6 @@ def points(x, sign: bool = True) -> str:
 def days(x) -> str:
     """A duration in days, to 0.1 day: 11.4418 -> '11.4 days'.
 
-    Parameters
-    ----------
-    x : float or None
-        The value; None, NaN and infinities are missing.
-
-    Returns
-    -------
-    str
-        '–' when ``x`` is missing.
-
     Examples
     --------
     >>> days(11.4418)
@@ -201,16 +127,6 @@ def days(x) -> str:
 
 def pvalue(x) -> str:
     """A p-value: 0.00012 -> '< 0.001', 0.0412 -> '0.041', 1.0 -> '1.00'.
-
-    Parameters
-    ----------
-    x : float or None
-        The value; None, NaN and infinities are missing.
-
-    Returns
-    -------
-    str
-        '–' when ``x`` is missing.
 
     Examples
     --------
@@ -297,14 +213,6 @@ def tidy(text: str) -> str:
     """Text written by other parts of calib, with float noise rounded (11.441787978 ->
     11.44) and raw nan/None/inf written as '–'.
 
-    Parameters
-    ----------
-    text : str
-
-    Returns
-    -------
-    str
-
     Examples
     --------
     >>> tidy("half-life 11.441787978 days, rate nan")
@@ -317,14 +225,6 @@ def tidy(text: str) -> str:
 def words(text: str) -> str:
     """A sentence written elsewhere in calib, for people: whole numbers without '.0'
     ('cutoff 85 -> 98.0' -> 'cutoff 85 → 98') and noise rounded.
-
-    Parameters
-    ----------
-    text : str
-
-    Returns
-    -------
-    str
 
     Examples
     --------

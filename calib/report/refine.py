@@ -177,9 +177,29 @@ class SpeedToLeadDisplay(Display):
 
 
 def section(res, add, tables: dict) -> dict | None:
-    """Context of "Since the last review" (None when the run has no refinement); adds
-    the figures through ``add(name, table, png, caption)`` and other tables to
-    ``tables``."""
+    """Context of "Since the last review"; adds the section's figures and tables.
+
+    Parameters
+    ----------
+    res : ExperimentResult
+        A run; its ``refinement`` is drawn.
+    add : callable
+        ``add(name, table, png, caption)`` of :func:`calib.report.render.build`: takes
+        each figure.
+    tables : dict
+        Takes the section's other tables (name -> DataFrame).
+
+    Returns
+    -------
+    dict or None
+        The template context; None when the run has no refinement.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> section(SimpleNamespace(refinement=None), print, {}) is None
+    True
+    """
     r = getattr(res, "refinement", None)
     if r is None:
         return None

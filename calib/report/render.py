@@ -85,13 +85,13 @@ def build(res) -> tuple[dict, dict, dict]:
 
     Examples
     --------
-    >>> from pathlib import Path
+    A quick run of the demo's current rules (no fit), and its report's pieces:
+
     >>> from calib import load_experiment, run_experiment
-    >>> from calib.report.render import build
-    >>> _ = Path("calib-demo/review.toml").write_text(
-    ...     'name = "review"\\noutcomes = ["meeting"]\\n[data]\\npath = "data"\\n'
-    ...     '[rules]\\nbaseline = "current.toml"\\n[fit]\\nenabled = false\\n')
+    >>> _ = open("calib-demo/review.toml", "w").write('name = "review"\\n[data]\\npath = "data"
+    ...     '\\n[rules]\\nbaseline = "current.toml"\\n[fit]\\nenabled = false\\n')
     >>> res = run_experiment(load_experiment("calib-demo/review.toml"))
+    >>> from calib.report.render import build
     >>> context, figures, tables = build(res)
     >>> list(figures)[:2]
     ['funnel', 'tradeoff']
@@ -235,10 +235,11 @@ def render(context: dict, figures: dict) -> tuple[str, str]:
 
     Examples
     --------
-    >>> from pathlib import Path
+    The two documents of a quick run (the demo's current rules, no fit):
+
     >>> from calib import load_experiment, run_experiment
-    >>> _ = Path("calib-demo/review.toml").write_text('name = "review"\\n[data]\\npath = '
-    ...     '"data"\\n[rules]\\nbaseline = "current.toml"\\n[fit]\\nenabled = false\\n')
+    >>> _ = open("calib-demo/review.toml", "w").write('name = "review"\\n[data]\\npath = "data"
+    ...     '\\n[rules]\\nbaseline = "current.toml"\\n[fit]\\nenabled = false\\n')
     >>> res = run_experiment(load_experiment("calib-demo/review.toml"))
     >>> md, html = render(*build(res)[:2])
     >>> md.startswith("# Lead scoring review: review"), "data:image/png;base64," in html
@@ -260,7 +261,7 @@ def report_sections(res) -> tuple[dict, dict]:
     Parameters
     ----------
     res : ExperimentResult
-        The result of :func:`calib.run_experiment`.
+        A run, as :func:`build` takes it.
 
     Returns
     -------
@@ -271,10 +272,11 @@ def report_sections(res) -> tuple[dict, dict]:
 
     Examples
     --------
-    >>> from pathlib import Path
+    A notebook shows the sections beside the figures; here of a quick run:
+
     >>> from calib import load_experiment, run_experiment
-    >>> _ = Path("calib-demo/review.toml").write_text('name = "review"\\n[data]\\npath = '
-    ...     '"data"\\n[rules]\\nbaseline = "current.toml"\\n[fit]\\nenabled = false\\n')
+    >>> _ = open("calib-demo/review.toml", "w").write('name = "review"\\n[data]\\npath = "data"
+    ...     '\\n[rules]\\nbaseline = "current.toml"\\n[fit]\\nenabled = false\\n')
     >>> res = run_experiment(load_experiment("calib-demo/review.toml"))
     >>> sections, figures = report_sections(res)
     >>> "What changes" in sections, figures["funnel"][:4]
@@ -377,7 +379,7 @@ def write_report(res, out_dir, *, force: bool = False, inputs=()) -> Path:
     Parameters
     ----------
     res : ExperimentResult
-        The result of :func:`calib.run_experiment`.
+        What :func:`calib.run_experiment` returned.
     out_dir : str or Path
         The report folder (see :func:`check_report_folder`).
     force : bool
@@ -392,10 +394,11 @@ def write_report(res, out_dir, *, force: bool = False, inputs=()) -> Path:
 
     Examples
     --------
-    >>> from pathlib import Path
+    What ``calib run`` writes, for a quick run of the demo's current rules:
+
     >>> from calib import load_experiment, run_experiment
-    >>> _ = Path("calib-demo/review.toml").write_text('name = "review"\\n[data]\\npath = '
-    ...     '"data"\\n[rules]\\nbaseline = "current.toml"\\n[fit]\\nenabled = false\\n')
+    >>> _ = open("calib-demo/review.toml", "w").write('name = "review"\\n[data]\\npath = "data"
+    ...     '\\n[rules]\\nbaseline = "current.toml"\\n[fit]\\nenabled = false\\n')
     >>> res = run_experiment(load_experiment("calib-demo/review.toml"))
     >>> folder = write_report(res, "calib-demo/reports/review")
     >>> sorted(p.name for p in folder.iterdir() if p.suffix in (".md", ".json"))
