@@ -185,11 +185,25 @@ def drift_audit(ds: Dataset, rules: RuleSet, *, outcome: str, window_days: float
     ref_scores = score_all[ref_mask]
     edges = (np.unique(np.quantile(ref_scores, np.linspace(0, 1, bins + 1)[1:-1]))
              if ref_scores.size else np.array([]))
-    k = len(edges) + 1
     # MQL by the same lead age, so that recent leads (less time to qualify) compare fairly
     is_mql = (pl["mql_at"].to_numpy() <= (created + age).to_numpy()) & mature
-    last = created.max()
+    periods = _period_rows(period, labels, ref, by, mature, score_all, ref_mask, edges,
+                           is_mql, created.max())
+    bands = _bands(ds, pl, period, labels, ref, outcome, window_days, by)
+    mix = _event_mix(ds, period, mature, labels, ref, age, by)
+    scored = frozenset(e for r in rules.behavior for e in r.events)
+    findings = _findings(periods, bands, mix, outcome, score_age_days, scored)
+    sentence = _sentence(periods, bands, mix, outcome, scored)
+    ref_text = (f"{_label(ref[0], by)} .. {_label(ref[-1], by)}" if ref else "none")
+    return DriftResult(rules.name, outcome, by, ref_text, float(score_age_days),
+                       float(window_days), periods, bands, mix, tuple(findings), sentence)
 
+
+def _period_rows(period, labels, ref, by, mature, score_all, ref_mask, edges, is_mql,
+                 last) -> pd.DataFrame:
+    """One row per period: leads, mature leads, median score, MQLs (per week of the
+    mature part), PSI against the reference with its threshold, and whether it drifted."""
+    ref_scores, k = score_all[ref_mask], len(edges) + 1
     rows = []
     for p in labels:
         m = (period == p).to_numpy()
@@ -209,15 +223,7 @@ def drift_audit(ds: Dataset, rules: RuleSet, *, outcome: str, window_days: float
                      "mql_per_week": is_mql[m].sum() / (days * share) * 7 if share else np.nan,
                      "psi": value, "psi_threshold": thr,
                      "drifted": bool(p not in ref and not np.isnan(value) and value > thr)})
-    periods = pd.DataFrame(rows)
-    bands = _bands(ds, pl, period, labels, ref, outcome, window_days, by)
-    mix = _event_mix(ds, period, mature, labels, ref, age, by)
-    scored = frozenset(e for r in rules.behavior for e in r.events)
-    findings = _findings(periods, bands, mix, outcome, score_age_days, scored)
-    sentence = _sentence(periods, bands, mix, outcome, scored)
-    ref_text = (f"{_label(ref[0], by)} .. {_label(ref[-1], by)}" if ref else "none")
-    return DriftResult(rules.name, outcome, by, ref_text, float(score_age_days),
-                       float(window_days), periods, bands, mix, tuple(findings), sentence)
+    return pd.DataFrame(rows)
 
 
 def _bands(ds, pl, period, labels, ref, outcome, W, by) -> pd.DataFrame:

@@ -88,7 +88,7 @@ def build(res) -> tuple[dict, dict, dict]:
     A quick run of the demo's current rules (no fit), and its report's pieces:
 
     >>> from calib import load_experiment, run_experiment
-    >>> _ = open("calib-demo/review.toml", "w").write('name = "review"\\n[data]\\npath = "data"
+    >>> _ = open("calib-demo/review.toml", "w").write('name = "review"\\n[data]\\npath = "data"'
     ...     '\\n[rules]\\nbaseline = "current.toml"\\n[fit]\\nenabled = false\\n')
     >>> res = run_experiment(load_experiment("calib-demo/review.toml"))
     >>> from calib.report.render import build
@@ -238,7 +238,7 @@ def render(context: dict, figures: dict) -> tuple[str, str]:
     The two documents of a quick run (the demo's current rules, no fit):
 
     >>> from calib import load_experiment, run_experiment
-    >>> _ = open("calib-demo/review.toml", "w").write('name = "review"\\n[data]\\npath = "data"
+    >>> _ = open("calib-demo/review.toml", "w").write('name = "review"\\n[data]\\npath = "data"'
     ...     '\\n[rules]\\nbaseline = "current.toml"\\n[fit]\\nenabled = false\\n')
     >>> res = run_experiment(load_experiment("calib-demo/review.toml"))
     >>> md, html = render(*build(res)[:2])
@@ -275,7 +275,7 @@ def report_sections(res) -> tuple[dict, dict]:
     A notebook shows the sections beside the figures; here of a quick run:
 
     >>> from calib import load_experiment, run_experiment
-    >>> _ = open("calib-demo/review.toml", "w").write('name = "review"\\n[data]\\npath = "data"
+    >>> _ = open("calib-demo/review.toml", "w").write('name = "review"\\n[data]\\npath = "data"'
     ...     '\\n[rules]\\nbaseline = "current.toml"\\n[fit]\\nenabled = false\\n')
     >>> res = run_experiment(load_experiment("calib-demo/review.toml"))
     >>> sections, figures = report_sections(res)
@@ -397,7 +397,7 @@ def write_report(res, out_dir, *, force: bool = False, inputs=()) -> Path:
     What ``calib run`` writes, for a quick run of the demo's current rules:
 
     >>> from calib import load_experiment, run_experiment
-    >>> _ = open("calib-demo/review.toml", "w").write('name = "review"\\n[data]\\npath = "data"
+    >>> _ = open("calib-demo/review.toml", "w").write('name = "review"\\n[data]\\npath = "data"'
     ...     '\\n[rules]\\nbaseline = "current.toml"\\n[fit]\\nenabled = false\\n')
     >>> res = run_experiment(load_experiment("calib-demo/review.toml"))
     >>> folder = write_report(res, "calib-demo/reports/review")
@@ -421,22 +421,7 @@ def write_report(res, out_dir, *, force: bool = False, inputs=()) -> Path:
         raise CalibError(f"Cannot write the report folder '{out}': {e.strerror or e}.",
                          code="unwritable") from None
     try:
-        (tmp / "figures").mkdir()
-        (tmp / "tables").mkdir()
-        for name, png in figures.items():
-            (tmp / "figures" / f"{name}.png").write_bytes(png)
-        for name, table in tables.items():
-            write_table(table, tmp / "tables" / f"{name}.csv")
-        (tmp / "report.md").write_text(md, encoding="utf-8")
-        (tmp / "report.html").write_text(html, encoding="utf-8")
-        (tmp / "proposed_rules.toml").write_text(dumps_rules(res.proposed), encoding="utf-8")
-        (tmp / "summary.json").write_text(json.dumps(json_safe(res.to_dict()), indent=1),
-                                          encoding="utf-8")
-        if getattr(res, "explorer", None) is not None:
-            from calib.explorer import write_explorer
-
-            write_explorer(res.explorer, tmp / "explorer.html")
-        (tmp / MARKER).write_text(res.experiment.name + "\n", encoding="utf-8")
+        _write_files(tmp, res, md, html, figures, tables)
         os.chmod(tmp, 0o755)
         old = None
         if out.exists():
@@ -453,3 +438,23 @@ def write_report(res, out_dir, *, force: bool = False, inputs=()) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _write_files(tmp: Path, res, md: str, html: str, figures: dict, tables: dict) -> None:
+    """Every file of the report folder, into the temporary folder ``tmp``."""
+    (tmp / "figures").mkdir()
+    (tmp / "tables").mkdir()
+    for name, png in figures.items():
+        (tmp / "figures" / f"{name}.png").write_bytes(png)
+    for name, table in tables.items():
+        write_table(table, tmp / "tables" / f"{name}.csv")
+    (tmp / "report.md").write_text(md, encoding="utf-8")
+    (tmp / "report.html").write_text(html, encoding="utf-8")
+    (tmp / "proposed_rules.toml").write_text(dumps_rules(res.proposed), encoding="utf-8")
+    (tmp / "summary.json").write_text(json.dumps(json_safe(res.to_dict()), indent=1),
+                                      encoding="utf-8")
+    if getattr(res, "explorer", None) is not None:
+        from calib.explorer import write_explorer
+
+        write_explorer(res.explorer, tmp / "explorer.html")
+    (tmp / MARKER).write_text(res.experiment.name + "\n", encoding="utf-8")
