@@ -173,7 +173,7 @@ def test_explorer_grid_alone_and_in_partitions_matches(demo_run):
     data = res.explorer
     again = explorer_grid(ds, res.baseline, res.proposed, primary=data.primary,
                           window_days=data.window_days, start=data.start, end=data.end,
-                          capacity_per_week=data.capacity_per_week,
+                          capacity_mql_per_week=data.capacity_mql_per_week,
                           changes=[c.what for c in res.recommendations.changes],
                           sweep_grid=exp.sweep, partition_leads=700)
     assert res.test_replays["baseline"].stats.leads > 1400  # three partitions or more

@@ -75,7 +75,7 @@ class ExplorerData:
     """
 
     primary: str
-    capacity_per_week: float | None
+    capacity_mql_per_week: float | None
     window_days: float
     evaluation: str
     basis: str  # how the report-basis rates are computed
@@ -95,15 +95,17 @@ class ExplorerData:
     note: str = SUBSET_NOTE
 
     def to_frame(self) -> pd.DataFrame:
+        """Every grid point with its figures (a copy of ``frame``)."""
         return self.frame.copy()
 
     def to_dict(self) -> dict:
+        """Everything as JSON values (open band edges and missing values as None)."""
         def rows(f):
             f = f.replace([np.inf, -np.inf], np.nan)
             return f.astype(object).where(f.notna(), None).to_dict("records")
         def edges(v):
             return [None if not np.isfinite(x) else x for x in v]
-        return {"primary": self.primary, "capacity_per_week": self.capacity_per_week,
+        return {"primary": self.primary, "capacity_mql_per_week": self.capacity_mql_per_week,
                 "window_days": self.window_days, "evaluation": self.evaluation,
                 "basis": self.basis, "note": self.note, "controls": self.controls,
                 "current": self.current, "proposed": self.proposed,
@@ -114,6 +116,8 @@ class ExplorerData:
                 "engagement_edges": {k: edges(v) for k, v in self.engagement_edges.items()}}
 
     def summary(self) -> str:
+        """One line: the settings, the primary outcome and how many are on the report's
+        basis."""
         return (f"What-if explorer: {len(self.frame):,} settings of {', '.join(self.controls)}; "
                 f"primary outcome {self.primary}; {int((self.frame['basis'] == 'report').sum())}"
                 f" on the report's basis ({self.basis})")
@@ -132,7 +136,25 @@ class ExplorerData:
 # ----------------------------------------------------------------------------- the grid
 def cutoff_values(current: float, proposed: float, extra=()) -> list[float]:
     """Whole-number cutoffs from half the lower to 1.5 times the higher of the two, in a
-    round step (at most ``MAX_CUTOFFS``), plus both cutoffs and ``extra`` values."""
+    round step (at most ``MAX_CUTOFFS``), plus both cutoffs and ``extra`` values.
+
+    Parameters
+    ----------
+    current, proposed : float
+        The two rule sets' MQL cutoffs.
+    extra : sequence of float
+        More cutoffs to include (e.g. the experiment's sweep grid).
+
+    Returns
+    -------
+    list of float
+        Sorted.
+
+    Examples
+    --------
+    >>> cutoff_values(40, 50)
+    [20.0, 22.0, 24.0, 26.0, 28.0, 30.0, 32.0, 34.0, 36.0, 38.0, 40.0, 42.0, 44.0, 46.0, 48.0, 50.0, 52.0, 54.0, 56.0, 58.0, 60.0, 62.0, 64.0, 66.0, 68.0, 70.0, 72.0, 74.0]
+    """
     lo = math.floor(0.5 * min(current, proposed, *extra))
     hi = math.ceil(1.5 * max(current, proposed, *extra))
     step = next(s for s in (1, 2, 5, 10, 20, 25, 50, 100, 200, 500, 1000, 10_000)
@@ -146,7 +168,24 @@ def band_edges(rules: RuleSet) -> tuple[tuple[float, ...], tuple[float, ...]]:
 
     Fit bands split the rule set's highest attainable fit score (its positive fit points,
     one rule per field counted at its largest) in thirds; engagement bands split the MQL
-    cutoff in thirds, so a lead at the top of both is well above it."""
+    cutoff in thirds, so a lead at the top of both is well above it.
+
+    Parameters
+    ----------
+    rules : RuleSet
+
+    Returns
+    -------
+    fit_edges, engagement_edges : tuple of float
+        Three lower edges each, the first ``-inf``.
+
+    Examples
+    --------
+    >>> from calib import load_rules
+    >>> fit, engagement = band_edges(load_rules("calib-demo/current.toml"))
+    >>> engagement
+    (-inf, 28.0, 57.0)
+    """
     best: dict = {}
     for r in rules.fit:
         key = getattr(r, "field", r.name)
@@ -207,7 +246,7 @@ def _min_fit_label(v) -> str:
 
 def explorer_grid(ds: Dataset, baseline: RuleSet, proposed: RuleSet, *, primary: str,
                   window_days: float = 90, start=None, end=None,
-                  capacity_per_week: float | None = None, replays: dict | None = None,
+                  capacity_mql_per_week: float | None = None, replays: dict | None = None,
                   changes=(), sweep_grid: dict | None = None, n_rules: int = N_RULES,
                   n_boot: int = 400, seed: int = 0, evaluation: str = "",
                   partition_leads: int = PARTITION_LEADS) -> ExplorerData:
@@ -221,7 +260,7 @@ def explorer_grid(ds: Dataset, baseline: RuleSet, proposed: RuleSet, *, primary:
         The outcome whose rate and count per week the explorer shows.
     window_days, start, end
         As for :func:`calib.replay`: the evaluation period of the report.
-    capacity_per_week : float, optional
+    capacity_mql_per_week : float, optional
         MQLs per week sales can work; outcomes per week count only that many MQLs.
     replays : dict, optional
         ``{"current": ..., "proposed": ...}``: the two rule sets' replays of the period
@@ -241,65 +280,78 @@ def explorer_grid(ds: Dataset, baseline: RuleSet, proposed: RuleSet, *, primary:
     >>> data = explorer_grid(load_dataset("calib-demo/data"),
     ...                      load_rules("calib-demo/current.toml"),
     ...                      load_rules("calib-demo/truth.toml"), primary="meeting",
-    ...                      capacity_per_week=70)
+    ...                      capacity_mql_per_week=70)
     >>> round(float(data.row(data.proposed)["mql_per_week"]), 2)
     3.76
     """
-    from calib.engine import replay
-
     sweep_grid = sweep_grid or {}
-    cutoffs = cutoff_values(baseline.thresholds.mql, proposed.thresholds.mql,
-                            [v for v in sweep_grid.get("thresholds.mql", [])
-                             if isinstance(v, (int, float))])
-    half_lives = sorted({float(v) for v in sweep_grid.get("decay.half_life_days", HALF_LIVES)
-                         if isinstance(v, (int, float)) and v > 0})
-    if len(half_lives) > MAX_HALF_LIVES:  # spread over the grid's range: the cost is linear
-        idx = np.linspace(0, len(half_lives) - 1, MAX_HALF_LIVES).round().astype(int)
-        half_lives = [half_lives[i] for i in sorted(set(idx))]
+    cutoffs, half_lives = _ranges(baseline, proposed, sweep_grid)
     decays, own_decay = _decays(baseline, proposed, half_lives)
-    fit_edges = band_edges(baseline)[0]
-    min_fits = [baseline.thresholds.mql_min_fit, proposed.thresholds.mql_min_fit, None,
-                *fit_edges[1:]]
-    min_fits = list(dict.fromkeys(min_fits))
+    min_fits = list(dict.fromkeys([baseline.thresholds.mql_min_fit,
+                                   proposed.thresholds.mql_min_fit, None,
+                                   *band_edges(baseline)[0][1:]]))
     varied = _varied_rules(baseline, proposed, changes, n_rules)
     labels_of = {"current": baseline, "proposed": proposed}
 
     subs = _sub_grids(baseline, proposed, decays, own_decay, cutoffs, min_fits, varied)
     frame = _sweep_frame(ds, subs, varied, primary, window_days, start, end, partition_leads)
-
-    def setting(rs: RuleSet, points: str) -> dict:
-        s = {"points": points, "decay": own_decay[points], "cutoff": float(rs.thresholds.mql),
-             "min_fit": _min_fit_label(rs.thresholds.mql_min_fit)}
-        for path, _, a, b in varied:
-            s[path] = a if points == "current" else b
-        return s
-    current, prop = setting(baseline, "current"), setting(proposed, "proposed")
-
-    replays = dict(replays or {})
-    for points, rs in labels_of.items():
-        if replays.get(points) is None or replays[points].per_lead is None:
-            replays[points] = replay(ds, rs, window_days=window_days, start=start, end=end,
-                                     per_lead=True)
+    fixed = {points: _setting(rs, points, own_decay, varied) for points, rs in labels_of.items()}
+    replays = _replays(ds, labels_of, replays, window_days, start, end)
     base_replay = replays["current"]
-    basis, exact = _report_basis(ds, base_replay, {"current": (baseline, current),
-                                                   "proposed": (proposed, prop)},
-                                 cutoffs, primary, window_days, start, end, capacity_per_week,
+    basis, exact = _report_basis(ds, base_replay,
+                                 {p: (labels_of[p], fixed[p]) for p in labels_of}, cutoffs,
+                                 primary, window_days, start, end, capacity_mql_per_week,
                                  n_boot, seed, partition_leads)
     weeks = 1.0 if base_replay.snapshot else (base_replay.period.weeks or np.nan)
-    frame = _combine(frame, exact, {"current": current, "proposed": prop}, capacity_per_week,
-                     primary, weeks)
+    frame = _combine(frame, exact, fixed, capacity_mql_per_week, primary, weeks)
     cells, eng_edges = _cells(ds, replays, labels_of, primary, window_days, start, end)
     controls = {"points": ["current", "proposed"], "decay": [d for d, _ in decays],
                 "cutoff": cutoffs, "min_fit": [_min_fit_label(v) for v in min_fits]}
     for path, _, a, b in varied:
         controls[path] = sorted({a, b})
     return ExplorerData(
-        primary=primary, capacity_per_week=capacity_per_week, window_days=float(window_days),
-        evaluation=evaluation, basis=basis, frame=frame, controls=controls, current=current,
-        proposed=prop, rules=tuple((p, label) for p, label, _, _ in varied), cells=cells,
+        primary=primary, capacity_mql_per_week=capacity_mql_per_week,
+        window_days=float(window_days), evaluation=evaluation, basis=basis, frame=frame,
+        controls=controls, current=fixed["current"], proposed=fixed["proposed"],
+        rules=tuple((p, label) for p, label, _, _ in varied), cells=cells,
         fit_edges={k: band_edges(v)[0] for k, v in labels_of.items()},
         engagement_edges=eng_edges, sweeps=tuple(subs), start=start, end=end, n_boot=n_boot,
         seed=seed)
+
+
+def _ranges(baseline: RuleSet, proposed: RuleSet, sweep_grid: dict) -> tuple[list, list]:
+    """The cutoffs and the half-lives of the grid, widened by the experiment's sweep grid
+    (at most ``MAX_HALF_LIVES`` half-lives, spread over its range: the cost is linear)."""
+    cutoffs = cutoff_values(baseline.thresholds.mql, proposed.thresholds.mql,
+                            [v for v in sweep_grid.get("thresholds.mql", [])
+                             if isinstance(v, (int, float))])
+    half_lives = sorted({float(v) for v in sweep_grid.get("decay.half_life_days", HALF_LIVES)
+                         if isinstance(v, (int, float)) and v > 0})
+    if len(half_lives) > MAX_HALF_LIVES:
+        idx = np.linspace(0, len(half_lives) - 1, MAX_HALF_LIVES).round().astype(int)
+        half_lives = [half_lives[i] for i in sorted(set(idx))]
+    return cutoffs, half_lives
+
+
+def _setting(rs: RuleSet, points: str, own_decay: dict, varied) -> dict:
+    """The grid point (control -> value) of a rule set as it is."""
+    s = {"points": points, "decay": own_decay[points], "cutoff": float(rs.thresholds.mql),
+         "min_fit": _min_fit_label(rs.thresholds.mql_min_fit)}
+    for path, _, a, b in varied:
+        s[path] = a if points == "current" else b
+    return s
+
+
+def _replays(ds, rulesets: dict, replays: dict | None, window_days, start, end) -> dict:
+    """The two rule sets' replays with ``per_lead``: the ones given, else replayed here."""
+    from calib.engine import replay
+
+    replays = dict(replays or {})
+    for points, rs in rulesets.items():
+        if replays.get(points) is None or replays[points].per_lead is None:
+            replays[points] = replay(ds, rs, window_days=window_days, start=start, end=end,
+                                     per_lead=True)
+    return replays
 
 
 def _sub_grids(baseline, proposed, decays, own_decay, cutoffs, min_fits, varied) -> list:
@@ -408,8 +460,6 @@ def _report_basis(ds, base_replay, settings, cutoffs, primary, window_days, star
     """Figures with intervals on the report's basis for every cutoff of the two fixed
     settings: {(points, cutoff): (mql_pw, lo, hi, rate, lo, hi, hits_pw, lo, hi)}."""
     labels = SelectionLabels.from_dataset(ds, base_replay.per_lead, (primary,), window_days)
-    snapshot = base_replay.snapshot
-    weeks = 1.0 if snapshot else (base_replay.period.weeks or np.nan)
     passes = {}
     for points, (rules, _) in settings.items():
         rs = _base(rules, rules.to_dict()["decay"])
@@ -418,8 +468,37 @@ def _report_basis(ds, base_replay, settings, cutoffs, primary, window_days, star
         if not (ids == base_replay.per_lead["lead_id"].to_numpy()).all():
             raise ValueError("explorer_grid needs the baseline replay of the same period")
         passes[points] = (rs, per_cut)
-    # every column below is zero for a lead that is no MQL even at the lowest cutoff, so
-    # only those leads are kept (the bootstrap weights are still drawn over all leads)
+    keep, columns, keys = _basis_columns(ids, passes, cutoffs, labels, base_replay, primary,
+                                         window_days)
+    corrected = labels is not None and all(
+        np.isfinite(corrected_rate({k: c["c" + k].sum() for k in CORRECTION_KEYS}))
+        for c, (p, cut) in zip(columns, keys)
+        if cut == settings[p][1]["cutoff"])
+    names = ["mql", "h", "d"] + (["c" + k for k in CORRECTION_KEYS] if corrected else [])
+    m = np.column_stack([c[k] for c in columns for k in names])
+    boot = _bootstrap(m, keep, n_boot, seed)
+    weeks = 1.0 if base_replay.snapshot else (base_replay.period.weeks or np.nan)
+    width = len(names)
+    out = {}
+    for i, key in enumerate(keys):
+        sl = slice(i * width, (i + 1) * width)
+        p = _basis_figures(m.sum(axis=0)[sl], names, weeks, capacity, corrected)
+        b = _basis_figures(boot[:, sl], names, weeks, capacity, corrected)
+        vals = []
+        for pv, bv in zip(p, b):
+            ok = np.isfinite(bv)
+            lo, hi = np.percentile(bv[ok], [2.5, 97.5]) if ok.any() else (np.nan, np.nan)
+            vals += [float(pv), float(lo), float(hi)]
+        out[key] = tuple(vals)
+    return _basis_words(labels, corrected), out
+
+
+def _basis_columns(ids, passes: dict, cutoffs, labels, base_replay, primary, window_days):
+    """(leads kept, one dict of per-lead columns per (points, cutoff), their keys).
+
+    Every column is zero for a lead that is no MQL even at the lowest cutoff, so only the
+    other leads are kept (the bootstrap weights are still drawn over all leads)."""
+    snapshot = base_replay.snapshot
     low = int(np.argmin(cutoffs))
     keep = np.zeros(len(ids), bool)
     for _, per_cut in passes.values():
@@ -437,23 +516,25 @@ def _report_basis(ds, base_replay, settings, cutoffs, primary, window_days, star
                     cols["c" + k] = v[keep].astype(float)
             columns.append(cols)
             keys.append((points, float(c)))
-    corrected = labels is not None and all(
-        np.isfinite(corrected_rate({k: c["c" + k].sum() for k in CORRECTION_KEYS}))
-        for c, (p, cut) in zip(columns, keys)
-        if cut == settings[p][1]["cutoff"])
+    return keep, columns, keys
+
+
+def _basis_words(labels, corrected: bool) -> str:
+    """What the report-basis figures are computed on, in the words of paired_effect."""
     if labels is None:
-        basis = "recorded outcomes"  # the words of paired_effect
-    elif corrected:
-        basis = (f"outcomes corrected for selective labels with the holdout "
-                 f"({int(labels.holdout.sum()):,} leads), over the MQLs whose window is observed")
-    else:
-        basis = ("recorded outcomes (not corrected for selective labels: no holdout lead among "
-                 "the MQLs the correction needs)")
-    names = ["mql", "h", "d"] + (["c" + k for k in CORRECTION_KEYS] if corrected else [])
-    m = np.column_stack([c[k] for c in columns for k in names])
-    point = m.sum(axis=0)
+        return "recorded outcomes"
+    if corrected:
+        return (f"outcomes corrected for selective labels with the holdout "
+                f"({int(labels.holdout.sum()):,} leads), over the MQLs whose window is observed")
+    return ("recorded outcomes (not corrected for selective labels: no holdout lead among "
+            "the MQLs the correction needs)")
+
+
+def _bootstrap(m: np.ndarray, keep: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+    """Column sums of ``m`` (rows: the kept leads) under ``n_boot`` bootstrap weightings
+    of all leads: the weights of calib.pipeline.recommend.paired_effect, multinomial over
+    leads, seeded, drawn in batches that bound the memory."""
     n = len(keep)
-    # the weights of calib.pipeline.recommend.paired_effect: multinomial over leads, seeded
     rng = np.random.default_rng(seed)
     boot = np.empty((n_boot, m.shape[1]))
     batch = max(1, min(n_boot, int(2e7 // max(n, 1))))
@@ -463,30 +544,21 @@ def _report_basis(ds, base_replay, settings, cutoffs, primary, window_days, star
         w = rng.multinomial(n, np.full(n, 1.0 / n), size=k) if n else np.zeros((k, 0))
         boot[done:done + k] = w[:, keep] @ m
         done += k
-    width = len(names)
-    out = {}
-    for i, key in enumerate(keys):
-        sl = slice(i * width, (i + 1) * width)
+    return boot
 
-        def figures(s, sl=sl):
-            s = {k: s[..., sl][..., j] for j, k in enumerate(names)}
-            vol = s["mql"] / weeks
-            with np.errstate(invalid="ignore", divide="ignore"):
-                rate = corrected_rate({k: s["c" + k] for k in CORRECTION_KEYS}) if corrected \
-                    else s["h"] / s["d"]
-            if capacity is None and not corrected:  # as paired_effect: hits per week
-                return vol, rate, s["h"] / weeks
-            worked = vol if capacity is None else np.minimum(vol, capacity)
-            return vol, rate, np.nan_to_num(rate) * worked
-        p = figures(point)
-        b = figures(boot)
-        vals = []
-        for pv, bv in zip(p, b):
-            ok = np.isfinite(bv)
-            lo, hi = np.percentile(bv[ok], [2.5, 97.5]) if ok.any() else (np.nan, np.nan)
-            vals += [float(pv), float(lo), float(hi)]
-        out[key] = tuple(vals)
-    return basis, out
+
+def _basis_figures(sums, names, weeks, capacity, corrected):
+    """(MQLs per week, rate, hits per week) from the column sums of one setting (the
+    last axis of ``sums`` holds ``names``)."""
+    s = {k: sums[..., j] for j, k in enumerate(names)}
+    vol = s["mql"] / weeks
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = corrected_rate({k: s["c" + k] for k in CORRECTION_KEYS}) if corrected \
+            else s["h"] / s["d"]
+    if capacity is None and not corrected:  # as paired_effect: hits per week
+        return vol, rate, s["h"] / weeks
+    worked = vol if capacity is None else np.minimum(vol, capacity)
+    return vol, rate, np.nan_to_num(rate) * worked
 
 
 def _status_frame(ids, m_time, status, outcome, snapshot) -> pd.DataFrame:
@@ -535,7 +607,29 @@ def _combine(frame, exact, settings, capacity, primary, weeks) -> pd.DataFrame:
 
 
 def sentence(r, primary: str, capacity: float | None) -> str:
-    """"At cutoff 70: 82 MQLs a week, above capacity by 7; meeting rate 52% (48-56%)\"."""
+    """A grid point in words, for the page.
+
+    Parameters
+    ----------
+    r : namedtuple
+        A row of the explorer's frame (``cutoff``, ``mql_per_week``, ``rate``,
+        ``rate_low``, ``rate_high``, ``hits_per_week``).
+    primary : str
+        The outcome.
+    capacity : float or None
+        MQLs per week sales can work.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from collections import namedtuple
+    >>> Row = namedtuple("Row", "cutoff mql_per_week rate rate_low rate_high hits_per_week")
+    >>> sentence(Row(70, 82.0, 0.52, 0.48, 0.56, 39.0), "meeting", 75)
+    'At cutoff 70: 82 MQLs a week, above capacity by 7; meeting rate 52% (48-56%); 39.0 meetings a week within capacity'
+    """
     text = f"At cutoff {r.cutoff:g}: {r.mql_per_week:,.0f} MQLs a week"
     if capacity is not None:
         gap = r.mql_per_week - capacity

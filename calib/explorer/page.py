@@ -58,13 +58,13 @@ def _figures_text(r, primary: str, capacity) -> str:
     return "\n".join(lines)
 
 
-def page_frame(data) -> tuple[pd.DataFrame, dict]:
+def _page_frame(data) -> tuple[pd.DataFrame, dict]:
     """The grid as the page uses it: rule columns renamed ``r0``, ``r1``... (Vega reads
     dots in field names as nesting) and the text of each point."""
     f = data.frame.copy()
     rename = {path: f"r{i}" for i, (path, _) in enumerate(data.rules)}
     f = f.rename(columns=rename)
-    f["figures"] = [_figures_text(r, data.primary, data.capacity_per_week)
+    f["figures"] = [_figures_text(r, data.primary, data.capacity_mql_per_week)
                     for r in f.itertuples(index=False)]
     f["sentence"] = f["sentence"].str.replace("; ", ";\n", regex=False)
     keep = ["points", "decay", "cutoff", "min_fit", *rename.values(), "mql_per_week",
@@ -74,11 +74,11 @@ def page_frame(data) -> tuple[pd.DataFrame, dict]:
     return f[keep], rename
 
 
-def explorer_chart(data):
+def _explorer_chart(data):
     """The Altair chart of the explorer (controls, three curves, text, grid)."""
     alt = _alt()
-    f, rename = page_frame(data)
-    primary, cap = data.primary, data.capacity_per_week
+    f, rename = _page_frame(data)
+    primary, cap = data.primary, data.capacity_mql_per_week
     cut_lo, cut_hi = min(data.controls["cutoff"]), max(data.controls["cutoff"])
     p_cut = alt.param(name="cutoff", value=data.proposed["cutoff"],
                       bind=alt.binding_range(min=cut_lo, max=cut_hi, step=1,
@@ -143,13 +143,13 @@ def explorer_chart(data):
         panel("hits_per_week", "hits_per_week_low", "hits_per_week_high",
               f"{primary}s per week", ",.1f").properties(
             title=f"{primary}s per week {per}".strip()),
-        grid_chart(data, alt),
+        _grid_chart(data, alt),
     ]
     return alt.vconcat(*charts, spacing=18).add_params(*params).configure_view(
         stroke=None).configure_axis(labelFontSize=10, titleFontSize=10)
 
 
-def grid_chart(data, alt):
+def _grid_chart(data, alt):
     """Fit band x engagement band: leads per week and rate per cell, with the two-way
     cutoff (score >= MQL cutoff and fit >= minimum fit) drawn on it."""
     c = data.cells.copy()
@@ -192,8 +192,8 @@ def grid_chart(data, alt):
 
 def _header(data) -> str:
     e = html.escape
-    cap = (f"Sales capacity: {data.capacity_per_week:g} MQLs a week. "
-           if data.capacity_per_week is not None else "")
+    cap = (f"Sales capacity: {data.capacity_mql_per_week:g} MQLs a week. "
+           if data.capacity_mql_per_week is not None else "")
     rules = "".join(f"<li>{e(label)}: current {data.current[p]:g}, proposed "
                     f"{data.proposed[p]:g}</li>" for p, label in data.rules)
     return (
@@ -225,11 +225,11 @@ CSS = """<meta name="viewport" content="width=device-width, initial-scale=1">
 """
 
 
-def write_explorer(data, path) -> Path:
-    """Write ``explorer.html`` for ``data`` (:class:`calib.explorer.ExplorerData`)."""
+def _write_explorer(data, path) -> Path:
+    """Write ``explorer.html`` for ``data`` (see :func:`calib.explorer.write_explorer`)."""
     alt = _alt()
     with alt.data_transformers.disable_max_rows():
-        chart = explorer_chart(data)
+        chart = _explorer_chart(data)
         page = chart.to_html(inline=True, embed_options={"renderer": "svg", "actions": False})
     page = page.replace("<head>", "<head>\n" + CSS, 1)
     div = '<div class="vega-visualization"'

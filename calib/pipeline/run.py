@@ -857,7 +857,7 @@ def _explorer(job: _Job, proposed: RuleSet, recs: Recommendations, test_replays:
     period = job.period
     return explorer_grid(
         job.ds, job.baseline, proposed, primary=job.primary, window_days=job.window_days,
-        start=period.start, end=period.intake_end, capacity_per_week=recs.capacity_mql_per_week,
+        start=period.start, end=period.intake_end, capacity_mql_per_week=recs.capacity_mql_per_week,
         evaluation=period.evaluation,
         replays={"current": test_replays["baseline"], "proposed": test_replays["proposed"]},
         changes=[c.what for c in recs.changes], sweep_grid=job.exp.sweep, n_boot=N_BOOT,

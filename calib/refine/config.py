@@ -76,6 +76,7 @@ class RefineConfig:
 
     @classmethod
     def from_dict(cls, d: dict, source: str = "the experiment file") -> RefineConfig:
+        """The config of a ``[refine]`` table; ``source`` names the file in errors."""
         if not isinstance(d, dict):
             raise ConfigError(f"[refine] in {source} must be a table.", code="wrong_type")
         unknown = [k for k in d if k not in KEYS]
@@ -87,4 +88,5 @@ class RefineConfig:
         return cls(**d)
 
     def to_dict(self) -> dict:
+        """The ``[refine]`` table (unset options left out): ``from_dict`` reads it back."""
         return {k: v for k, v in asdict(self).items() if v is not None}

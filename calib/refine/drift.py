@@ -14,7 +14,6 @@ flagged only when its shift is both material and more than noise.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +21,7 @@ import pandas as pd
 from scipy import stats
 
 from calib.data.dataset import Dataset, ns
+from calib.refine._records import Tables
 from calib.rules import RuleSet
 from calib.stats import adjust_pvalues, diff_ci, proportion_ci
 
@@ -35,7 +35,25 @@ ALPHA = 0.01          # ... with a Holm-adjusted p-value below this
 def psi(expected: np.ndarray, actual: np.ndarray, edges: np.ndarray) -> float:
     """Population stability index of ``actual`` against ``expected`` over bins cut at
     ``edges`` (interior cut points): ``sum (a - e) * ln(a / e)`` of bin shares, with
-    empty bins floored at 1e-4."""
+    empty bins floored at 1e-4.
+
+    Parameters
+    ----------
+    expected, actual : ndarray
+        Scores of the reference and of the period audited.
+    edges : ndarray
+        The interior cut points of the bins.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> round(psi(np.array([1, 1, 1, 4]), np.array([4, 4, 4, 1]), np.array([2.5])), 4)  # ln 3
+    1.0986
+    """
     e = np.bincount(np.searchsorted(edges, expected, side="right"), minlength=len(edges) + 1)
     a = np.bincount(np.searchsorted(edges, actual, side="right"), minlength=len(edges) + 1)
     e = np.maximum(e / max(e.sum(), 1), 1e-4)
@@ -44,12 +62,30 @@ def psi(expected: np.ndarray, actual: np.ndarray, edges: np.ndarray) -> float:
 
 
 def psi_threshold(n_ref: int, n: int, bins: int) -> float:
-    """max(0.1, 99th percentile of PSI under no drift at these sample sizes)."""
+    """The PSI beyond which a period has drifted: max(0.1, the 99th percentile of PSI
+    under no drift at these sample sizes, from its chi-square approximation).
+
+    Parameters
+    ----------
+    n_ref, n : int
+        Leads of the reference and of the period.
+    bins : int
+        Bins of the PSI.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> psi_threshold(1000, 1000, 10), round(float(psi_threshold(100, 100, 10)), 3)
+    (0.1, 0.433)
+    """
     return max(PSI_FLOOR, (1 / max(n_ref, 1) + 1 / max(n, 1)) * stats.chi2.ppf(0.99, bins - 1))
 
 
 @dataclass(frozen=True)
-class DriftResult:
+class DriftResult(Tables):
     """The drift audit of one rule set.
 
     ``periods``: one row per period (leads, mature leads, MQLs within ``score_age_days``
@@ -70,18 +106,10 @@ class DriftResult:
     findings: tuple[str, ...]
     sentence: str
 
-    def to_frame(self) -> pd.DataFrame:
-        return self.periods
-
-    def to_dict(self) -> dict:
-        def rec(f): return json.loads(f.to_json(orient="records", date_format="iso"))
-        return {"rules": self.rules, "outcome": self.outcome, "by": self.by,
-                "reference": self.reference, "score_age_days": self.score_age_days,
-                "window_days": self.window_days, "periods": rec(self.periods),
-                "bands": rec(self.bands), "mix": rec(self.mix),
-                "findings": list(self.findings), "sentence": self.sentence}
+    _main = "periods"
 
     def summary(self) -> str:
+        """The headline, then one line per finding."""
         lines = [(f"Drift of '{self.rules}' by {self.by} of creation (reference: "
                   f"{self.reference}): {self.sentence}")]
         lines += [f"  - {f}" for f in self.findings]
@@ -101,6 +129,32 @@ def drift_audit(ds: Dataset, rules: RuleSet, *, outcome: str, window_days: float
                 by: str = "month", reference_periods: int = 3, score_age_days: float = 30,
                 bins: int = 10, per_lead: pd.DataFrame | None = None) -> DriftResult:
     """Audit score, volume, conversion and event mix by period of lead creation.
+
+    Parameters
+    ----------
+    ds : Dataset
+    rules : RuleSet
+        The rule set whose scores and MQLs are audited.
+    outcome : str
+        The outcome whose rate per band is compared.
+    window_days : float
+        Attribution window.
+    by : {"month", "week"}
+        The periods of lead creation.
+    reference_periods : int
+        The first periods, the reference the others are compared with.
+    score_age_days : float
+        Scores and event mix are taken this many days after creation.
+    bins : int
+        Bins of the PSI.
+    per_lead : DataFrame, optional
+        The per-lead replay of ``rules`` over every lead (:func:`calib.refine.refine`
+        shares one between its checks); replayed here when not given.
+
+    Returns
+    -------
+    DriftResult
+        Its ``sentence`` is the headline; ``findings`` say what moved.
 
     Examples
     --------
@@ -131,11 +185,25 @@ def drift_audit(ds: Dataset, rules: RuleSet, *, outcome: str, window_days: float
     ref_scores = score_all[ref_mask]
     edges = (np.unique(np.quantile(ref_scores, np.linspace(0, 1, bins + 1)[1:-1]))
              if ref_scores.size else np.array([]))
-    k = len(edges) + 1
     # MQL by the same lead age, so that recent leads (less time to qualify) compare fairly
     is_mql = (pl["mql_at"].to_numpy() <= (created + age).to_numpy()) & mature
-    last = created.max()
+    periods = _period_rows(period, labels, ref, by, mature, score_all, ref_mask, edges,
+                           is_mql, created.max())
+    bands = _bands(ds, pl, period, labels, ref, outcome, window_days, by)
+    mix = _event_mix(ds, period, mature, labels, ref, age, by)
+    scored = frozenset(e for r in rules.behavior for e in r.events)
+    findings = _findings(periods, bands, mix, outcome, score_age_days, scored)
+    sentence = _sentence(periods, bands, mix, outcome, scored)
+    ref_text = (f"{_label(ref[0], by)} .. {_label(ref[-1], by)}" if ref else "none")
+    return DriftResult(rules.name, outcome, by, ref_text, float(score_age_days),
+                       float(window_days), periods, bands, mix, tuple(findings), sentence)
 
+
+def _period_rows(period, labels, ref, by, mature, score_all, ref_mask, edges, is_mql,
+                 last) -> pd.DataFrame:
+    """One row per period: leads, mature leads, median score, MQLs (per week of the
+    mature part), PSI against the reference with its threshold, and whether it drifted."""
+    ref_scores, k = score_all[ref_mask], len(edges) + 1
     rows = []
     for p in labels:
         m = (period == p).to_numpy()
@@ -155,15 +223,7 @@ def drift_audit(ds: Dataset, rules: RuleSet, *, outcome: str, window_days: float
                      "mql_per_week": is_mql[m].sum() / (days * share) * 7 if share else np.nan,
                      "psi": value, "psi_threshold": thr,
                      "drifted": bool(p not in ref and not np.isnan(value) and value > thr)})
-    periods = pd.DataFrame(rows)
-    bands = _bands(ds, pl, period, labels, ref, outcome, window_days, by)
-    mix = _event_mix(ds, period, mature, labels, ref, age, by)
-    scored = frozenset(e for r in rules.behavior for e in r.events)
-    findings = _findings(periods, bands, mix, outcome, score_age_days, scored)
-    sentence = _sentence(periods, bands, mix, outcome, scored)
-    ref_text = (f"{_label(ref[0], by)} .. {_label(ref[-1], by)}" if ref else "none")
-    return DriftResult(rules.name, outcome, by, ref_text, float(score_age_days),
-                       float(window_days), periods, bands, mix, tuple(findings), sentence)
+    return pd.DataFrame(rows)
 
 
 def _bands(ds, pl, period, labels, ref, outcome, W, by) -> pd.DataFrame:

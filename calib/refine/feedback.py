@@ -10,13 +10,13 @@ more often is a candidate for the vanity-rule review.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from calib.data.dataset import Dataset, ns
+from calib.refine._records import Tables
 from calib.refine.speed import NEVER, first_times
 from calib.rules import RuleSet
 from calib.stats import proportion_ci, ratio_ci
@@ -25,7 +25,7 @@ MIN_MQLS = 30
 
 
 @dataclass(frozen=True)
-class FeedbackResult:
+class FeedbackResult(Tables):
     """Rejection rates per band (``bands``) and per main rule (``rules_frame``), with the
     rules flagged (rejected clearly more often than other MQLs)."""
 
@@ -38,16 +38,11 @@ class FeedbackResult:
     flagged: tuple[str, ...]
     sentence: str
 
-    def to_frame(self) -> pd.DataFrame:
-        return self.rules_frame
-
-    def to_dict(self) -> dict:
-        def rec(f): return json.loads(f.to_json(orient="records"))
-        return {"rules": self.rules, "rejected": self.rejected, "window_days": self.window_days,
-                "mqls": self.mqls, "bands": rec(self.bands), "by_rule": rec(self.rules_frame),
-                "flagged": list(self.flagged), "sentence": self.sentence}
+    _main = "rules_frame"
+    _keys = {"rules_frame": "by_rule"}
 
     def summary(self) -> str:
+        """The sentence, then one line per band."""
         lines = [f"Sales feedback ('{self.rejected}', rules '{self.rules}'): {self.sentence}"]
         for r in self.bands.itertuples():
             lines.append(f"  band {r.band:<6}{r.mqls:>8,} MQLs  rejected {100 * r.rate:.1f}% "
@@ -59,6 +54,24 @@ def sales_feedback(ds: Dataset, rules: RuleSet, *, rejected: str = "disqualified
                    window_days: float = 90, per_lead: pd.DataFrame | None = None
                    ) -> FeedbackResult:
     """Rejection rate of MQLs per band and per the rule that mainly made them MQLs.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The lead history, with the rejections among its outcomes or events.
+    rules : RuleSet
+        The rule set whose MQLs sales judged.
+    rejected : str
+        The outcome (or event type) that records sales rejecting a lead.
+    window_days : float
+        How long after its MQL a rejection counts.
+    per_lead : DataFrame, optional
+        As for :func:`calib.refine.speed_to_lead`.
+
+    Returns
+    -------
+    FeedbackResult
+        With the rules rejected clearly more often than other MQLs in ``flagged``.
 
     Examples
     --------

@@ -43,7 +43,8 @@ class HistoryEntry:
     until: pd.Timestamp | None = None
 
     def to_dict(self) -> dict:
-        # the file's name: a report names rule sets, not the folders of the machine it ran on
+        """The entry as JSON values, the file by its name only."""
+        # a report names rule sets, not the folders of the machine it ran on
         return {"since": self.since.isoformat(), "file": self.file.name,
                 "until": self.until.isoformat() if self.until is not None else None}
 
@@ -88,6 +89,8 @@ class RuleHistory:
     @classmethod
     def from_records(cls, records, *, base=".", source: str = "the rule-set history"
                      ) -> RuleHistory:
+        """The history of ``[[rules.history]]`` tables (``since``, ``file``), files relative
+        to ``base``; ``source`` names the file in errors."""
         if not isinstance(records, list) or not records:
             raise ConfigError(f"The rule-set history in {source} must be a non-empty list of "
                               f"tables with 'since' and 'file'.", code="wrong_type")
@@ -157,6 +160,7 @@ class RuleHistory:
         return self.entries[-2], self.entries[-1]
 
     def to_dict(self) -> dict:
+        """The entries as JSON values."""
         return {"entries": [e.to_dict() for e in self.entries]}
 
 
@@ -177,7 +181,27 @@ def replay_metrics(d: dict, primary: str) -> dict:
 
     MQLs per week carry an exact Poisson interval on the MQL count; outcomes per week are
     MQLs per week times the rate, with the interval from the product of the bounds (which
-    covers at least the nominal 95%)."""
+    covers at least the nominal 95%).
+
+    Parameters
+    ----------
+    d : dict
+        A replay's ``to_dict()``.
+    primary : str
+        The outcome.
+
+    Returns
+    -------
+    dict
+        ``{"mql_per_week": (value, low, high), "rate": ..., "per_week": ...}``.
+
+    Examples
+    --------
+    >>> from calib.refine import load_previous
+    >>> d = load_previous("calib-demo/previous_review")["replays"]["baseline"]
+    >>> {k: round(v[0], 2) for k, v in replay_metrics(d, "meeting").items()}
+    {'mql_per_week': 8.52, 'rate': 0.23, 'per_week': 1.97}
+    """
     m = d.get("mql") or {}
     count, per_week = m.get("count") or 0, m.get("per_week")
     nan3 = (np.nan, np.nan, np.nan)
@@ -220,6 +244,7 @@ class MetricCheck:
     verdict: str  # "inside", "above", "below" or "unknown"
 
     def to_dict(self) -> dict:
+        """The fields as JSON values (NaN as None)."""
         return {k: (None if isinstance(v, float) and np.isnan(v) else v)
                 for k, v in dataclasses.asdict(self).items()}
 
@@ -242,9 +267,11 @@ class BeforeAfter:
     caveat: str
 
     def to_frame(self) -> pd.DataFrame:
+        """One row per rule set and period (``frame``)."""
         return self.frame
 
     def to_dict(self) -> dict:
+        """The fields as JSON values (missing effects as None)."""
         def clean(d): return {k: (None if np.isnan(v) else float(v)) for k, v in d.items()}
         return {"old": self.old, "new": self.new, "since": self.since, "primary": self.primary,
                 "rows": json.loads(self.frame.to_json(orient="records")),
@@ -253,6 +280,7 @@ class BeforeAfter:
                 "observed_change": clean(self.observed_change), "caveat": self.caveat}
 
     def summary(self) -> str:
+        """The observed change split into the rule change and the calendar, in words."""
         r, c, o = self.rule_effect, self.calendar_effect, self.observed_change
         return (f"From before to after {self.since[:10]}, MQLs per week changed by "
                 f"{o['mql_per_week']:+.1f}: {r['mql_per_week']:+.1f} from the rule change "
@@ -284,6 +312,23 @@ def _check_sides(ds: Dataset, since: pd.Timestamp, name: str, before: bool) -> N
 def before_after(ds: Dataset, old: RuleSet, new: RuleSet, since, *, primary: str,
                  window_days: float = 90) -> BeforeAfter:
     """Replay leads created before and after ``since`` under both rule sets.
+
+    Parameters
+    ----------
+    ds : Dataset
+    old, new : RuleSet
+        The rule sets before and after the change.
+    since : str or Timestamp
+        When ``new`` went live.
+    primary : str
+        The outcome whose rate and count per week are compared.
+    window_days : float
+        Attribution window.
+
+    Returns
+    -------
+    BeforeAfter
+        The observed change split into the rule change and the calendar.
 
     Examples
     --------
@@ -351,9 +396,11 @@ class PredictionCheck:
     caveat: str = ""
 
     def to_frame(self) -> pd.DataFrame:
+        """One row per metric: predicted and realised with their intervals, verdict."""
         return pd.DataFrame([m.to_dict() for m in self.metrics])
 
     def to_dict(self) -> dict:
+        """Every field as JSON values."""
         return {"adopted": self.adopted, "since": self.since, "previous": self.previous,
                 "primary": self.primary, "status": self.status, "reason": self.reason,
                 "realised_leads": self.realised_leads, "realised_period": self.realised_period,
@@ -362,6 +409,7 @@ class PredictionCheck:
                 "before_after": self.before_after.to_dict() if self.before_after else None}
 
     def sentences(self) -> list[str]:
+        """One sentence per metric (or the reason it could not be checked)."""
         if self.status != "checked":
             return [self.reason]
         out = []
@@ -376,6 +424,7 @@ class PredictionCheck:
         return out
 
     def headline(self) -> str:
+        """How many predictions held, and which came in above or below."""
         if self.status != "checked":
             return self.reason
         held = [m for m in self.metrics if m.verdict == "inside"]
@@ -390,6 +439,7 @@ class PredictionCheck:
         return text + "."
 
     def summary(self) -> str:
+        """The headline, the sentences, the caveat and the before/after."""
         lines = [self.headline()] + ["  " + s for s in self.sentences()]
         if self.caveat:
             lines.append("  " + self.caveat)
@@ -399,7 +449,28 @@ class PredictionCheck:
 
 
 def load_previous(path) -> dict:
-    """The ``summary.json`` of an earlier report (its folder or the file itself)."""
+    """The ``summary.json`` of an earlier report.
+
+    Parameters
+    ----------
+    path : str or Path
+        The earlier report's folder, or its ``summary.json``.
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    ConfigError
+        ``missing_file``, ``invalid_json`` or when it holds no replays.
+
+    Examples
+    --------
+    >>> previous = load_previous("calib-demo/previous_review")
+    >>> previous["baseline"], previous["proposed"]
+    ('legacy', 'current')
+    """
     path = Path(path)
     file = path / "summary.json" if path.is_dir() else path
     try:
@@ -527,7 +598,24 @@ def _immature_caveat(entry: dict, realised: dict, primary: str) -> str:
 # ------------------------------------------------------- a review as of an earlier date
 def as_of(ds: Dataset, when) -> Dataset:
     """The data set as it looked at ``when``: leads created before it, and only the events
-    and outcomes that had happened by then (the end of the data is ``when``)."""
+    and outcomes that had happened by then (the end of the data is ``when``).
+
+    Parameters
+    ----------
+    ds : Dataset
+    when : str or Timestamp
+
+    Returns
+    -------
+    Dataset
+
+    Examples
+    --------
+    >>> from calib import load_dataset
+    >>> earlier = as_of(load_dataset("calib-demo/data"), "2026-01-01")
+    >>> earlier.n_leads, str(earlier.end_of_data.date())
+    (1193, '2026-01-01')
+    """
     when = _when(when, "as_of", []) if not isinstance(when, pd.Timestamp) else when
     codes = np.flatnonzero((ds.leads["created_at"] < when).to_numpy())
     sub = ds.subset(codes)
@@ -541,8 +629,35 @@ def review_summary(ds: Dataset, rule_sets: dict, *, primary: str, window_days: f
                    name: str = "previous-review") -> dict:
     """The prediction fields of a report's ``summary.json`` (``replays`` and
     ``test_replays`` of each rule set, keyed by role) computed on ``ds``: what
-    :func:`check_prediction` reads. ``rule_sets`` maps roles (``baseline``,
-    ``proposed``) to rule sets."""
+    :func:`check_prediction` reads.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data as it was at the review (see :func:`as_of`).
+    rule_sets : dict
+        Role (``baseline``, ``proposed``) -> RuleSet.
+    primary : str
+        The outcome.
+    window_days : float
+        Attribution window.
+    name : str
+        The experiment's name in the summary.
+
+    Returns
+    -------
+    dict
+        The fields of ``summary.json`` that :func:`load_previous` checks.
+
+    Examples
+    --------
+    >>> from calib import load_dataset, load_rules
+    >>> ds = as_of(load_dataset("calib-demo/data"), "2026-01-01")
+    >>> s = review_summary(ds, {"baseline": load_rules("calib-demo/legacy.toml")},
+    ...                    primary="meeting")
+    >>> s["baseline"], s["proposed"], sorted(s["replays"])
+    ('legacy', 'legacy', ['baseline'])
+    """
     end = _last_created(ds)
     replays = {k: replay(ds, r, window_days=window_days, end=end).to_dict()
                for k, r in rule_sets.items()}

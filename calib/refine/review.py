@@ -38,6 +38,7 @@ class RefinementResult:
     skipped: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
+        """Every check as JSON values (None where it did not run)."""
         def part(x): return x.to_dict() if x is not None else None
         return {"rules": self.rules, "primary": self.primary, "config": self.config.to_dict(),
                 "history": part(self.history), "prediction": part(self.prediction),
@@ -46,6 +47,7 @@ class RefinementResult:
                 "sales_feedback": part(self.feedback), "skipped": list(self.skipped)}
 
     def summary(self) -> str:
+        """The summaries of the checks that ran, then the notes of ``skipped``."""
         parts = [p.summary() for p in (self.prediction, self.before_after if self.prediction
                                        is None else None, self.drift, self.speed, self.feedback)
                  if p is not None]
@@ -61,6 +63,7 @@ def refine(ds: Dataset, rules: RuleSet, *, primary: str, window_days: float = 90
     Parameters
     ----------
     ds : Dataset
+        The lead history (a snapshot without dates gets no checks, only the reason).
     rules : RuleSet
         The rule set live now.
     primary : str
@@ -72,6 +75,11 @@ def refine(ds: Dataset, rules: RuleSet, *, primary: str, window_days: float = 90
         The rule sets that were live and since when; the latest change is checked.
     previous : dict, optional
         The earlier report's ``summary.json`` (:func:`calib.refine.load_previous`).
+
+    Returns
+    -------
+    RefinementResult
+        The checks that could run; ``skipped`` says why the others did not.
 
     Examples
     --------
@@ -87,54 +95,59 @@ def refine(ds: Dataset, rules: RuleSet, *, primary: str, window_days: float = 90
     if ds.snapshot:
         return RefinementResult(rules.name, primary, config, history, skipped=(
             "the data set is a snapshot (no dates): nothing can be compared over time",))
-    prediction = ba = None
-    change = history.latest_change() if history is not None else None
-    if change is not None:
-        old, new = (load_rules(e.file) for e in change)
-        if new.name != rules.name:
-            skipped.append(f"the latest rule set of the history is '{new.name}', not "
-                           f"'{rules.name}', the rule set reviewed; the change checked is "
-                           f"'{old.name}' -> '{new.name}'")
-        try:
-            if previous is not None:
-                prediction = check_prediction(ds, new, change[1].since, previous,
-                                              primary=primary, window_days=window_days,
-                                              old=old)
-            else:
-                ba = before_after(ds, old, new, change[1].since, primary=primary,
-                                  window_days=window_days)
-        except ConfigError as e:  # a history outside the data: say so, check the rest
-            if e.code != "out_of_range":
-                raise
-            skipped.append(str(e))
-    elif previous is not None:
-        skipped.append("a previous report was given but no rule-set history says when its "
-                       "proposal was adopted")
-    else:
-        skipped.append("no rule-set history: no change to check")
+    prediction, ba = _last_change(ds, rules, primary, window_days, history, previous, skipped)
     pl = lead_replay(ds, rules, window_days)  # one replay for the three checks below
     drift = drift_audit(ds, rules, outcome=primary, window_days=window_days,
                         by=config.drift_by, reference_periods=config.reference_periods,
                         score_age_days=config.score_age_days, per_lead=pl)
-
-    def optional(name, fn):
-        try:
-            return fn()
-        except ConfigError as e:  # the data does not record it: say so, do not fail
-            if e.code != "unknown_outcome":
-                raise
-            skipped.append(f"{name}: {e}")
-            return None
-
-    speed = None
+    speed = fb = None
     if config.first_touch:
-        speed = optional("speed to lead", lambda: speed_to_lead(
+        speed = _optional("speed to lead", skipped, lambda: speed_to_lead(
             ds, rules, outcome=primary, first_touch=config.first_touch,
             window_days=window_days, service_level_hours=config.service_level_hours,
             service_level_share=config.service_level_share, per_lead=pl))
-    fb = None
     if config.rejected:
-        fb = optional("sales feedback", lambda: sales_feedback(
+        fb = _optional("sales feedback", skipped, lambda: sales_feedback(
             ds, rules, rejected=config.rejected, window_days=window_days, per_lead=pl))
     return RefinementResult(rules.name, primary, config, history, prediction, ba, drift, speed,
                             fb, tuple(skipped))
+
+
+def _last_change(ds, rules, primary, window_days, history, previous, skipped: list):
+    """(prediction check, before/after) of the latest change of ``history``: the
+    prediction when the earlier report is given, else the before/after; a note in
+    ``skipped`` for what cannot be checked."""
+    change = history.latest_change() if history is not None else None
+    if change is None:
+        skipped.append("a previous report was given but no rule-set history says when its "
+                       "proposal was adopted" if previous is not None else
+                       "no rule-set history: no change to check")
+        return None, None
+    old, new = (load_rules(e.file) for e in change)
+    if new.name != rules.name:
+        skipped.append(f"the latest rule set of the history is '{new.name}', not "
+                       f"'{rules.name}', the rule set reviewed; the change checked is "
+                       f"'{old.name}' -> '{new.name}'")
+    try:
+        if previous is not None:
+            return check_prediction(ds, new, change[1].since, previous, primary=primary,
+                                    window_days=window_days, old=old), None
+        return None, before_after(ds, old, new, change[1].since, primary=primary,
+                                  window_days=window_days)
+    except ConfigError as e:  # a history outside the data: say so, check the rest
+        if e.code != "out_of_range":
+            raise
+        skipped.append(str(e))
+        return None, None
+
+
+def _optional(name: str, skipped: list, fn):
+    """``fn()``, or None with a note in ``skipped`` when the data does not record what
+    the check needs (do not fail the review for it)."""
+    try:
+        return fn()
+    except ConfigError as e:
+        if e.code != "unknown_outcome":
+            raise
+        skipped.append(f"{name}: {e}")
+        return None

@@ -10,13 +10,13 @@ leads first, so a gap between buckets is not proof that speed causes it.
 from __future__ import annotations
 
 import itertools
-import json
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from calib.data.dataset import Dataset, ns
+from calib.refine._records import Tables
 from calib.errors import ConfigError
 from calib.rules import RuleSet
 from calib.stats import diff_ci, proportion_ci
@@ -29,7 +29,33 @@ BUCKETS_HOURS = (1, 4, 24, 72)
 
 def first_times(ds: Dataset, name: str, what: str = "first_touch",
                 key: str = "first_touch") -> np.ndarray:
-    """Each lead's first ``name`` (an outcome, else an event type) in ns; NEVER if none."""
+    """Each lead's first ``name`` (an outcome, else an event type), in nanoseconds.
+
+    Parameters
+    ----------
+    ds : Dataset
+    name : str
+        An outcome type, else an event type, of the data.
+    what, key : str
+        How an error message names the setting (``[refine] key``).
+
+    Returns
+    -------
+    ndarray of int64
+        One time per lead, in the data set's lead order; ``NEVER`` for a lead without one.
+
+    Raises
+    ------
+    ConfigError
+        ``unknown_outcome`` when ``name`` is neither an outcome nor an event type.
+
+    Examples
+    --------
+    >>> from calib import load_dataset
+    >>> t = first_times(load_dataset("calib-demo/data"), "contacted")
+    >>> int((t != NEVER).sum()), len(t)
+    (630, 2000)
+    """
     out = np.full(ds.n_leads, NEVER, dtype=np.int64)
     if name in ds.outcome_types:
         o = ds.outcomes[ds.outcomes["outcome"] == name]
@@ -48,13 +74,29 @@ def first_times(ds: Dataset, name: str, what: str = "first_touch",
 
 
 def bucket_labels(edges=BUCKETS_HOURS) -> list[str]:
+    """The names of the response-time buckets cut at ``edges`` (hours).
+
+    Parameters
+    ----------
+    edges : sequence of float
+        Upper edges of the buckets but the last, in hours.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> bucket_labels((1, 24))
+    ['< 1 h', '1–24 h', '24 h or more']
+    """
     e = list(edges)
     return ([f"< {e[0]:g} h"] + [f"{a:g}–{b:g} h" for a, b in itertools.pairwise(e)]
             + [f"{e[-1]:g} h or more"])
 
 
 @dataclass(frozen=True)
-class SpeedResult:
+class SpeedResult(Tables):
     """Speed to lead of one rule set's MQLs.
 
     ``buckets``: MQLs and the outcome's rate (Wilson interval) per response-time bucket
@@ -76,19 +118,10 @@ class SpeedResult:
     association: dict | None
     sentence: str
 
-    def to_frame(self) -> pd.DataFrame:
-        return self.buckets
-
-    def to_dict(self) -> dict:
-        def rec(f): return json.loads(f.to_json(orient="records", date_format="iso"))
-        return {"rules": self.rules, "first_touch": self.first_touch, "outcome": self.outcome,
-                "window_days": self.window_days, "mqls": self.mqls, "touched": self.touched,
-                "median_hours": self.median_hours, "buckets": rec(self.buckets),
-                "bands": rec(self.bands), "weeks": rec(self.weeks),
-                "service_level": self.service_level, "association": self.association,
-                "sentence": self.sentence}
+    _main = "buckets"
 
     def summary(self) -> str:
+        """The sentence, then one line per bucket."""
         lines = [f"Speed to lead ('{self.first_touch}' after MQL, rules '{self.rules}'): "
                  + self.sentence]
         for r in self.buckets.itertuples():
@@ -104,6 +137,32 @@ def speed_to_lead(ds: Dataset, rules: RuleSet, *, outcome: str, first_touch: str
                   per_lead: pd.DataFrame | None = None) -> SpeedResult:
     """Response times of MQLs and the outcome's rate by response time.
 
+    Parameters
+    ----------
+    ds : Dataset
+    rules : RuleSet
+        The rule set that made the MQLs.
+    outcome : str
+        The outcome whose rate is compared across response times.
+    first_touch : str
+        The outcome type that records sales' first touch of a lead.
+    window_days : float
+        Attribution window.
+    service_level_hours : float, optional
+        The target response time; without it there is no service-level verdict.
+    service_level_share : float
+        The share of MQLs the target asks to be touched within ``service_level_hours``.
+    buckets_hours : sequence of float
+        Upper edges of the response-time buckets, in hours.
+    per_lead : DataFrame, optional
+        The rule set's per-lead replay, when the caller has it (it is replayed otherwise).
+
+    Returns
+    -------
+    SpeedResult
+        With the service-level verdict (None without a target) and the association of
+        speed with the outcome.
+
     Examples
     --------
     >>> from calib import load_dataset, load_rules, speed_to_lead
@@ -117,17 +176,31 @@ def speed_to_lead(ds: Dataset, rules: RuleSet, *, outcome: str, first_touch: str
     from calib.refine._scores import lead_replay
 
     pl = per_lead if per_lead is not None else lead_replay(ds, rules, window_days)
-    is_mql = pl["mql_at"].notna().to_numpy()
-    codes = np.flatnonzero(is_mql)
+    codes = np.flatnonzero(pl["mql_at"].notna().to_numpy())
     m = ns(pl["mql_at"].iloc[codes])
     t = touch[codes]
     touched = t != NEVER
     hours = np.where(touched, np.maximum(t - m, 0) / HOUR_NS, np.nan)
     before = touched & (t < m)
     status = pl[f"status_{outcome}"].iloc[codes].astype(str).to_numpy()
-    hit, decided = status == "hit", np.isin(status, ("hit", "miss", "late"))
-
     labels = bucket_labels(buckets_hours)
+    buckets = _bucket_table(hours, touched, before, status, buckets_hours, labels)
+    band = np.where(pl["sql_at"].notna().to_numpy()[codes] if "sql_at" in pl else False,
+                    "sql", "mql")
+    weeks, sla = _service_level(m, hours, ds.end_of_data.value, service_level_hours,
+                                service_level_share)
+    after = touched & ~before
+    median = float(np.nanmedian(hours[after])) if after.any() else None
+    assoc = _association(buckets, labels)
+    return SpeedResult(rules.name, first_touch, outcome, float(window_days), int(codes.size),
+                       int(touched.sum()), median, buckets, _band_hours(band, hours, touched),
+                       weeks, sla, assoc, _sentence(buckets, sla, assoc, outcome, median))
+
+
+def _bucket_table(hours, touched, before, status, buckets_hours, labels) -> pd.DataFrame:
+    """MQLs, decided MQLs and the outcome's rate (Wilson interval) per response-time
+    bucket, with "touched before MQL" first and "not touched" last."""
+    hit, decided = status == "hit", np.isin(status, ("hit", "miss", "late"))
     idx = np.searchsorted(np.asarray(buckets_hours, float), hours, side="right")
     bucket = np.where(~touched, "not touched",
                       np.where(before, "touched before MQL",
@@ -139,20 +212,25 @@ def speed_to_lead(ds: Dataset, rules: RuleSet, *, outcome: str, first_touch: str
         lo, hi = proportion_ci(x, n) if n else (np.nan, np.nan)
         rows.append({"bucket": b, "mqls": int(sel.sum()), "decided": n, "hits": x,
                      "rate": x / n if n else np.nan, "ci_low": float(lo), "ci_high": float(hi)})
-    buckets = pd.DataFrame(rows)
+    return pd.DataFrame(rows)
 
-    after = touched & ~before
-    band = np.where(pl["sql_at"].notna().to_numpy()[codes] if "sql_at" in pl else False,
-                    "sql", "mql")
-    band_rows = []
+
+def _band_hours(band, hours, touched) -> pd.DataFrame:
+    """Response-time quantiles of the touched MQLs per band (mql, sql)."""
+    rows = []
     for b in ("mql", "sql"):
         h = hours[(band == b) & touched]
         if (band == b).any():
-            band_rows.append({"band": b, "mqls": int((band == b).sum()), "touched": int(h.size),
-                              **{f"p{q}_hours": float(np.percentile(h, q)) if h.size else np.nan
-                                 for q in (25, 50, 75, 90)}})
-    end_ns = ds.end_of_data.value
-    target = service_level_hours
+            rows.append({"band": b, "mqls": int((band == b).sum()), "touched": int(h.size),
+                         **{f"p{q}_hours": float(np.percentile(h, q)) if h.size else np.nan
+                            for q in (25, 50, 75, 90)}})
+    return pd.DataFrame(rows)
+
+
+def _service_level(m, hours, end_ns: int, target, target_share) -> tuple[pd.DataFrame,
+                                                                         dict | None]:
+    """(per week of MQL: MQLs, median hours and the share within the target; the verdict
+    on the target over the MQLs whose target time has passed, or None without one)."""
     week = pd.to_datetime(m, utc=True).tz_localize(None).to_period("W-SUN").start_time
     w = pd.DataFrame({"week": week, "hours": hours,
                       "within": (hours <= target) if target else np.nan,
@@ -161,25 +239,15 @@ def speed_to_lead(ds: Dataset, rules: RuleSet, *, outcome: str, first_touch: str
                                    within=("within", "mean")).reset_index())
     weeks["week"] = weeks["week"].dt.strftime("%Y-%m-%d")
     if not target:
-        weeks = weeks.drop(columns="within")
-
-    sla = None
-    if target:
-        elig = w["eligible"].to_numpy()
-        n, x = int(elig.sum()), int((hours[elig] <= target).sum())  # NaN (not touched) fails
-        lo, hi = proportion_ci(x, n) if n else (np.nan, np.nan)
-        share = x / n if n else np.nan
-        sla = {"hours": target, "target_share": service_level_share, "mqls": n, "within": x,
-               "share": share, "ci_low": float(lo), "ci_high": float(hi),
-               "verdict": ("met" if share >= service_level_share else "missed")
-               if n else "unknown"}
-    assoc = _association(buckets, labels)
-    sentence = _sentence(buckets, sla, assoc, outcome, float(np.nanmedian(hours[after]))
-                         if after.any() else None)
-    return SpeedResult(rules.name, first_touch, outcome, float(window_days), int(codes.size),
-                       int(touched.sum()),
-                       float(np.nanmedian(hours[after])) if after.any() else None,
-                       buckets, pd.DataFrame(band_rows), weeks, sla, assoc, sentence)
+        return weeks.drop(columns="within"), None
+    elig = w["eligible"].to_numpy()
+    n, x = int(elig.sum()), int((hours[elig] <= target).sum())  # NaN (not touched) fails
+    lo, hi = proportion_ci(x, n) if n else (np.nan, np.nan)
+    share = x / n if n else np.nan
+    return weeks, {"hours": target, "target_share": target_share, "mqls": n, "within": x,
+                   "share": share, "ci_low": float(lo), "ci_high": float(hi),
+                   "verdict": ("met" if share >= target_share else "missed")
+                   if n else "unknown"}
 
 
 def _association(buckets: pd.DataFrame, labels) -> dict | None:

@@ -25,7 +25,20 @@ CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google
 
 
 def find_chromium() -> str | None:
-    """The Chromium executable: ``$CALIB_CHROMIUM``, else a system one, else None."""
+    """The Chromium executable: ``$CALIB_CHROMIUM``, else a system one, else None.
+
+    Returns
+    -------
+    str or None
+        The path of the executable.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> path = find_chromium()
+    >>> path is None or Path(path).exists()
+    True
+    """
     env = os.environ.get("CALIB_CHROMIUM")
     if env:
         return env if Path(env).exists() else None
@@ -37,7 +50,19 @@ def find_chromium() -> str | None:
 
 
 def unavailable() -> str | None:
-    """Why a report cannot be looked at in a browser here, or None when it can."""
+    """Why a report cannot be looked at in a browser here, or None when it can.
+
+    Returns
+    -------
+    str or None
+        The reason, with what to install.
+
+    Examples
+    --------
+    >>> reason = unavailable()
+    >>> reason is None or "install" in reason
+    True
+    """
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
@@ -49,7 +74,26 @@ def unavailable() -> str | None:
 
 @contextmanager
 def chromium():
-    """A headless system Chromium driven by playwright."""
+    """A headless system Chromium driven by playwright.
+
+    Yields
+    ------
+    playwright Browser
+        Closed when the ``with`` block ends.
+
+    Raises
+    ------
+    CalibError
+        ``no_browser`` when playwright or Chromium is missing (:func:`unavailable`).
+
+    Examples
+    --------
+    This needs Chromium, so the doctests skip it:
+
+    >>> with chromium() as browser:  # doctest: +SKIP
+    ...     browser.is_connected()
+    True
+    """
     reason = unavailable()
     if reason:
         raise CalibError(f"Cannot open a browser: {reason}.", code="no_browser")
@@ -65,7 +109,31 @@ def chromium():
 
 def open_report(browser, html: Path, viewport: dict):
     """A page showing ``html`` at ``viewport``, with the page errors it raised collected
-    in ``page.calib_errors``."""
+    in ``page.calib_errors``.
+
+    Parameters
+    ----------
+    browser : playwright Browser
+        From :func:`chromium`.
+    html : Path
+        The report's ``report.html``.
+    viewport : dict
+        ``{"width": ..., "height": ...}`` in CSS pixels (e.g. ``DESKTOP``, ``PHONE``).
+
+    Returns
+    -------
+    playwright Page
+        Loaded; close it when done.
+
+    Examples
+    --------
+    This needs Chromium and a written report, so the doctests skip it:
+
+    >>> with chromium() as browser:  # doctest: +SKIP
+    ...     page = open_report(browser, Path("reports/demo/report.html"), PHONE)
+    ...     page.calib_errors
+    []
+    """
     page = browser.new_page(viewport=viewport)
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -78,8 +146,21 @@ def open_report(browser, html: Path, viewport: dict):
 
 def screenshots(folder, out=None, browser=None) -> list[Path]:
     """Write ``page1-desktop.png`` (1280 px wide) and ``page1-phone.png`` (400 px) of
-    the report in ``folder`` into ``out`` (default: the folder itself). Returns the paths.
-    ``browser``: an open one (from :func:`chromium`); default: start one.
+    the report in ``folder``.
+
+    Parameters
+    ----------
+    folder : str or Path
+        A report folder (holding ``report.html``).
+    out : str or Path, optional
+        Where to write the PNGs; default: the report folder.
+    browser : playwright Browser, optional
+        An open one (from :func:`chromium`); default: start one.
+
+    Returns
+    -------
+    list of Path
+        The two screenshots.
 
     Examples
     --------
@@ -108,7 +189,27 @@ def screenshots(folder, out=None, browser=None) -> list[Path]:
 
 
 def print_pdf(folder, path) -> Path:
-    """Print the report in ``folder`` to an A4 PDF at ``path``, as a browser would."""
+    """Print the report in ``folder`` to an A4 PDF at ``path``, as a browser would.
+
+    Parameters
+    ----------
+    folder : str or Path
+        A report folder (holding ``report.html``).
+    path : str or Path
+        The PDF to write.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Examples
+    --------
+    This needs Chromium and a written report, so the doctests skip it:
+
+    >>> print_pdf("reports/demo", "review.pdf")  # doctest: +SKIP
+    PosixPath('review.pdf')
+    """
     with chromium() as browser:
         page = open_report(browser, Path(folder) / "report.html", DESKTOP)
         page.pdf(path=str(path), format="A4", print_background=True)
@@ -117,6 +218,21 @@ def print_pdf(folder, path) -> Path:
 
 
 def main(argv=None) -> None:
+    """``python -m calib.report.browser FOLDER [--out DIR] [--pdf FILE]``: the
+    screenshots of page 1 (and the A4 print) of a report folder.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The command-line arguments; default: ``sys.argv[1:]``.
+
+    Examples
+    --------
+    >>> main(["no-such-folder"])
+    Traceback (most recent call last):
+    ...
+    calib.errors.CalibError: 'no-such-folder' holds no report.html.
+    """
     ap = argparse.ArgumentParser(prog="python -m calib.report.browser",
                                  description="Write page-1 screenshots (desktop and phone) "
                                              "of a report folder, and optionally its A4 PDF.")

@@ -23,7 +23,7 @@ import pandas as pd
 
 from calib.errors import CalibError
 from calib.io import json_safe, write_table
-from calib.report import context as ctx
+from calib.report import _context as ctx
 from calib.report import fmt
 from calib.report import figures as fig
 from calib.report.grid import add_fit_engagement
@@ -67,7 +67,38 @@ def _md_cell(x) -> str:
 
 
 def build(res) -> tuple[dict, dict, dict]:
-    """(context, figures {name: png bytes}, tables {name: DataFrame})."""
+    """Everything a report shows, before any file is written.
+
+    Parameters
+    ----------
+    res : ExperimentResult
+        The result of :func:`calib.run_experiment`.
+
+    Returns
+    -------
+    context : dict
+        What the templates render.
+    figures : dict
+        Figure name -> PNG bytes, each drawn by a display of :mod:`calib.report`.
+    tables : dict
+        Table name -> DataFrame: the data behind each figure and the other tables.
+
+    Examples
+    --------
+    A quick run of the demo's current rules (no fit), and its report's pieces:
+
+    >>> from calib import load_experiment, run_experiment
+    >>> _ = open("calib-demo/review.toml", "w").write('name = "review"\\n[data]\\npath = "data"'
+    ...     '\\n[rules]\\nbaseline = "current.toml"\\n[fit]\\nenabled = false\\n')
+    >>> res = run_experiment(load_experiment("calib-demo/review.toml"))
+    >>> from calib.report.render import build
+    >>> context, figures, tables = build(res)
+    >>> list(figures)[:2]
+    ['funnel', 'tradeoff']
+    >>> from calib.report import TradeoffDisplay  # the same figure, for a notebook
+    >>> TradeoffDisplay.from_result(res).table.equals(tables["tradeoff"])
+    True
+    """
     figures, tables, captions = {}, {}, {}
 
     def add(name, table, png, caption):
@@ -75,101 +106,101 @@ def build(res) -> tuple[dict, dict, dict]:
         figures[name] = png
         captions[name] = caption
 
-    primary = res.primary
     view = ctx.recommendations_view(res.recommendations)
-    per = view["per"]
+    _add_volume_figures(res, view, add)
+    _add_evidence_figures(res, add)
+    since_last_review = refine_section(res, add, tables)
+    tables["points"] = ctx.points_table(res)
+    tables["recommendations"] = res.recommendations.to_frame()
+    context = _context(res, view, tables["points"])
+    context.update(captions=captions, figures=list(figures), refine=since_last_review)
+    return context, figures, tables
+
+
+def _add_volume_figures(res, view: dict, add) -> None:
+    """The funnel, the trade-off, the score distribution, the bands and the decay."""
+    primary, per = res.primary, view["per"]
     cap = res.experiment.capacity_mql_per_week
-    mark = " †" if view["corrected"] else ""
-    f = ctx.funnel_rows(view, res.outcomes)
-    add("funnel", f, fig.funnel(f, f"per {per}" + (" (outcomes: within capacity)" if cap else "")),
+    funnel = fig.FunnelDisplay.from_result(res)
+    add("funnel", funnel.table, fig.png(funnel),
         f"MQLs per {per}, and outcomes per {per}" + (" within capacity" if cap else "")
         + (", corrected for selective labels †" if view["corrected"] else ", as recorded")
         + ": the same figures as the table above; the bars under each pair span the 95% "
           "interval of the change.")
-    t = ctx.tradeoff_view(res.tradeoff, primary)
-    add("tradeoff", t, fig.tradeoff(t, primary, cap, ctx.tradeoff_marks(res)),
+    tradeoff = fig.TradeoffDisplay.from_result(res)
+    add("tradeoff", tradeoff.table, fig.png(tradeoff),
         f"Moving the MQL cutoff trades volume for {primary} rate and recall, as recorded (not "
         "corrected for selective labels), with 95% intervals; cutoffs with fewer than 30 "
         f"decided MQLs are left out. Stars mark the current and proposed cutoffs; the dashed "
         f"line is sales capacity.")
-    h = ctx.score_hist_table(res)
-    if not h.empty:
-        add("score_distribution", h, fig.score_distribution(h, primary),
+    hist = fig.ScoreDistributionDisplay.from_result(res)
+    if not hist.table.empty:
+        add("score_distribution", hist.table, fig.png(hist),
             f"Peak score of leads with and without a {primary}, as recorded (each group sums "
             "to 100%).")
-    b = ctx.band_table(res)
-    if not b.empty:
-        add("bands", b, fig.bands(b, primary), f"Share of leads with a {primary} by the highest "
-            "band their score reached, as recorded.")
-    d = ctx.decay_table(res)
-    if d is not None:
-        table, x, y, xl, yl, chosen, title = d
-        add("decay", table, fig.curve(table, x, y, title, xl, yl, mark=chosen),
+    bands = fig.BandsDisplay.from_result(res)
+    if not bands.table.empty:
+        add("bands", bands.table, fig.png(bands), f"Share of leads with a {primary} by the "
+            "highest band their score reached, as recorded.")
+    if ctx.decay_table(res) is not None:
+        decay = fig.DecayDisplay.from_result(res)
+        add("decay", decay.table, fig.png(decay),
             "How fast interest fades: the half-life the evidence supports"
-            + (f" (chosen: {fmt.days(chosen)})." if not fmt.missing(chosen) else "."))
-    chk = getattr(res, "calibration_check", None)
-    cal = res.calibration
-    rel = getattr(cal, "reliability", None) if cal is not None else None
-    if chk is not None:
-        add("reliability", chk.reliability, fig.reliability(chk.reliability, primary),
-            "Predicted probability against the observed share, out of time (dot size = "
-            f"snapshots); blue as calibrated on the training period, orange after the "
-            f"recalibration on its last {chk.recent_weeks} weeks. On the diagonal, predictions "
-            "come true; below it, the score over-predicts.")
-    elif isinstance(rel, pd.DataFrame) and {"mean_predicted", "observed", "count"} <= set(rel):
-        rel = rel.rename(columns={"mean_predicted": "predicted"})
-        add("reliability", rel, fig.reliability(rel, primary),
-            "Calibrated probability against the observed share, out of time (dot size = "
-            "snapshots); below the diagonal, the score over-predicts.")
-    comp = res.comparison
-    wm = getattr(comp, "who_moves", None) if comp is not None else None
-    if isinstance(wm, pd.DataFrame) and "leads" in wm.columns:
-        cells = wm[wm["label"].astype(str).str.startswith("MQL")]
-        if not cells.empty:
-            wt = pd.DataFrame({"cell": cells["label"].astype(str), "leads": cells["leads"]})
-            add("who_moves", wm, fig.who_moves(wt), "Leads that are MQLs under both rule sets, "
-                "only one, or neither.")
-    add_fit_engagement(res, add)
-    ab = ctx.abtest_view(res)
-    ft = ctx.forest_table(res.abtest)
-    if ft is not None and not ft.empty and ab is not None:
-        keep = {r["metric"] for r in ab["rows"]}
-        ft = ft[ft["label"].str.split(" · ").str[0].isin(keep)].reset_index(drop=True)
-        if not ft.empty:
-            add("abtest", ft, fig.forest(ft), "Live test: difference of each arm from "
-                "control, as recorded, with 95% intervals (green: significant after the "
-                "correction for several metrics).")
+            + (f" (chosen: {fmt.days(decay.mark)})." if not fmt.missing(decay.mark) else "."))
 
-    since_last_review = refine_section(res, add, tables)
+
+def _add_evidence_figures(res, add) -> None:
+    """The reliability, who moves, fit x engagement and the live test."""
+    if fig._reliability_table(res) is not None:
+        rel = fig.ReliabilityDisplay.from_result(res)
+        chk = getattr(res, "calibration_check", None)
+        if chk is not None:
+            caption = ("Predicted probability against the observed share, out of time (dot "
+                       "size = snapshots); blue as calibrated on the training period, orange "
+                       f"after the recalibration on its last {chk.recent_weeks} weeks. On the "
+                       "diagonal, predictions come true; below it, the score over-predicts.")
+        else:
+            caption = ("Calibrated probability against the observed share, out of time (dot "
+                       "size = snapshots); below the diagonal, the score over-predicts.")
+        add("reliability", rel.table, fig.png(rel), caption)
+    if fig._who_moves_table(res.comparison) is not None:
+        add("who_moves", res.comparison.who_moves,
+            fig.png(fig.WhoMovesDisplay.from_result(res)), "Leads that are MQLs under both "
+            "rule sets, only one, or neither.")
+    add_fit_engagement(res, add)
+    if fig._forest_table(res) is not None:
+        ab = fig.ABTestDisplay.from_result(res)
+        add("abtest", ab.table, fig.png(ab), "Live test: difference of each arm from "
+            "control, as recorded, with 95% intervals (green: significant after the "
+            "correction for several metrics).")
+
+
+def _context(res, view: dict, points: pd.DataFrame) -> dict:
+    """The templates' context, but for the figures and their captions."""
+    primary, comp, cal = res.primary, res.comparison, res.calibration
     comp_diffs, who_rows = ctx.who_moves_rows(comp, primary)
-    points = ctx.points_table(res)
-    tables["points"] = points
-    tables["recommendations"] = res.recommendations.to_frame()
-    data = res.data.to_dict()
     fit_text = _fit_text(res)
     cal_text = cal.summary() if cal is not None and hasattr(cal, "summary") else None
-    context = {
+    return {
         "title": res.experiment.report.title or f"Lead scoring review: {res.experiment.name}",
         "name": res.experiment.name, "description": res.experiment.description,
         "primary": primary, "primary_plural": ctx._plural(primary), "outcomes": list(res.outcomes),
-        "evaluation": res.evaluation, "capacity": cap, "per": per,
-        "baseline": res.baseline.name, "proposed": res.proposed.name,
-        "proposed_source": res.proposed_source, "mark": mark,
+        "evaluation": res.evaluation, "capacity": res.experiment.capacity_mql_per_week,
+        "per": view["per"], "baseline": res.baseline.name, "proposed": res.proposed.name,
+        "proposed_source": res.proposed_source, "mark": " †" if view["corrected"] else "",
         "decision": ctx.decision(res, view), "basis_note": ctx.basis_note(view),
         "corrected": view["corrected"], "changes": ctx.change_rows(view),
         "caveats": view["caveats"], "rules": ctx.rules_rows(res, points),
-        "side_by_side": ctx.side_by_side(res, view), "data": data,
-        "captions": captions, "figures": list(figures), "provenance": res.provenance,
+        "side_by_side": ctx.side_by_side(res, view), "data": res.data.to_dict(),
+        "provenance": res.provenance,
         "comparison": comp is not None, "comp_diffs": comp_diffs, "who_rows": who_rows,
-        "mcnemar": getattr(comp, "mcnemar", None), "ab": ab,
+        "mcnemar": getattr(comp, "mcnemar", None), "ab": ctx.abtest_view(res),
         "calibration": ctx.calibration_view(res),
         "fit_text": fmt.tidy(fit_text) if fit_text else None,
         "calibration_text": fmt.tidy(cal_text) if cal_text else None,
         "warnings": list(res.warnings), "glossary": ctx.GLOSSARY,
         "explorer": getattr(res, "explorer", None) is not None,
-        "refine": since_last_review,
     }
-    return context, figures, tables
 
 
 def _fit_text(res) -> str | None:
@@ -189,7 +220,31 @@ def _fit_text(res) -> str | None:
 
 
 def render(context: dict, figures: dict) -> tuple[str, str]:
-    """(markdown, html) from one context."""
+    """The Markdown and the HTML report from one context.
+
+    Parameters
+    ----------
+    context : dict
+        From :func:`build`.
+    figures : dict
+        Figure name -> PNG bytes, from :func:`build` (embedded in the HTML).
+
+    Returns
+    -------
+    markdown, html : str
+
+    Examples
+    --------
+    The two documents of a quick run (the demo's current rules, no fit):
+
+    >>> from calib import load_experiment, run_experiment
+    >>> _ = open("calib-demo/review.toml", "w").write('name = "review"\\n[data]\\npath = "data"'
+    ...     '\\n[rules]\\nbaseline = "current.toml"\\n[fit]\\nenabled = false\\n')
+    >>> res = run_experiment(load_experiment("calib-demo/review.toml"))
+    >>> md, html = render(*build(res)[:2])
+    >>> md.startswith("# Lead scoring review: review"), "data:image/png;base64," in html
+    (True, True)
+    """
     code = {k: markupsafe.Markup(context[k]) for k in ("diff", "fit", "calibration")
             if isinstance(context.get(k), str)}  # shown in code blocks, verbatim
     md = _env(False).get_template("report.md.j2").render(**{**context, **code})
@@ -201,8 +256,32 @@ def render(context: dict, figures: dict) -> tuple[str, str]:
 
 def report_sections(res) -> tuple[dict, dict]:
     """The Markdown report cut at its ``## `` headings, for a notebook to show next to
-    the figures: ``({"decision": text, "What changes": text, ...}, {name: png bytes})``.
-    Image links are left out of the text (the figures come as bytes)."""
+    the figures. Image links are left out of the text (the figures come as bytes).
+
+    Parameters
+    ----------
+    res : ExperimentResult
+        A run, as :func:`build` takes it.
+
+    Returns
+    -------
+    sections : dict
+        ``{"decision": text, "What changes": text, ...}``.
+    figures : dict
+        Figure name -> PNG bytes.
+
+    Examples
+    --------
+    A notebook shows the sections beside the figures; here of a quick run:
+
+    >>> from calib import load_experiment, run_experiment
+    >>> _ = open("calib-demo/review.toml", "w").write('name = "review"\\n[data]\\npath = "data"'
+    ...     '\\n[rules]\\nbaseline = "current.toml"\\n[fit]\\nenabled = false\\n')
+    >>> res = run_experiment(load_experiment("calib-demo/review.toml"))
+    >>> sections, figures = report_sections(res)
+    >>> "What changes" in sections, figures["funnel"][:4]
+    (True, b'\\x89PNG')
+    """
     context, figures, _ = build(res)
     md, _ = render(context, figures)
     parts = re.split(r"^## ", md, flags=re.M)
@@ -217,11 +296,46 @@ def report_sections(res) -> tuple[dict, dict]:
 
 def check_report_folder(out_dir, name: str, *, force: bool = False, inputs=()) -> Path:
     """Where the report of experiment ``name`` goes, checked before anything is
-    computed (and again at write time): a folder calib wrote for the same experiment,
-    an empty or new folder, or (with ``force``) another experiment's; never a file,
-    a dangling link, nor a folder that is or holds one of the ``inputs`` (experiment
-    file, data set, rule sets). A symbolic link is followed: the report replaces the
-    folder it points to and the link stays. Returns the real folder."""
+    computed (and again at write time).
+
+    A folder calib wrote for the same experiment, an empty or new folder, or (with
+    ``force``) another experiment's; never a file, a dangling link, nor a folder that
+    is or holds one of the ``inputs`` (experiment file, data set, rule sets). A
+    symbolic link is followed: the report replaces the folder it points to and the link
+    stays.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        The report folder.
+    name : str
+        The experiment's name (written in the folder's marker file).
+    force : bool
+        Replace another experiment's report, or files calib did not write.
+    inputs : sequence of paths
+        The run's inputs, which the report folder must not hold.
+
+    Returns
+    -------
+    Path
+        The real folder.
+
+    Raises
+    ------
+    CalibError
+        ``exists``, ``overwrites_input``, ``invalid_path``, ``unwritable`` or
+        ``unreadable``, with a suggestion where one helps.
+
+    Examples
+    --------
+    >>> check_report_folder("calib-demo/reports/new", "q3").name
+    'new'
+    >>> check_report_folder("calib-demo", "q3", inputs=["calib-demo/data"])
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    calib.errors.CalibError: The report folder 'calib-demo' holds the input ...
+    """
     out = Path(out_dir)
     if out.is_symlink():
         if not out.exists():
@@ -260,7 +374,36 @@ def check_report_folder(out_dir, name: str, *, force: bool = False, inputs=()) -
 
 
 def write_report(res, out_dir, *, force: bool = False, inputs=()) -> Path:
-    """Write the report folder atomically and return its path."""
+    """Write the report folder of a run, atomically.
+
+    Parameters
+    ----------
+    res : ExperimentResult
+        What :func:`calib.run_experiment` returned.
+    out_dir : str or Path
+        The report folder (see :func:`check_report_folder`).
+    force : bool
+        Replace another experiment's report.
+    inputs : sequence of paths
+        The run's inputs, which the report folder must not hold.
+
+    Returns
+    -------
+    Path
+        The folder written.
+
+    Examples
+    --------
+    What ``calib run`` writes, for a quick run of the demo's current rules:
+
+    >>> from calib import load_experiment, run_experiment
+    >>> _ = open("calib-demo/review.toml", "w").write('name = "review"\\n[data]\\npath = "data"'
+    ...     '\\n[rules]\\nbaseline = "current.toml"\\n[fit]\\nenabled = false\\n')
+    >>> res = run_experiment(load_experiment("calib-demo/review.toml"))
+    >>> folder = write_report(res, "calib-demo/reports/review")
+    >>> sorted(p.name for p in folder.iterdir() if p.suffix in (".md", ".json"))
+    ['report.md', 'summary.json']
+    """
     from calib.io import clean_stale_temporaries, temp_prefix
 
     out = check_report_folder(out_dir, res.experiment.name, force=force, inputs=inputs)
@@ -278,22 +421,7 @@ def write_report(res, out_dir, *, force: bool = False, inputs=()) -> Path:
         raise CalibError(f"Cannot write the report folder '{out}': {e.strerror or e}.",
                          code="unwritable") from None
     try:
-        (tmp / "figures").mkdir()
-        (tmp / "tables").mkdir()
-        for name, png in figures.items():
-            (tmp / "figures" / f"{name}.png").write_bytes(png)
-        for name, table in tables.items():
-            write_table(table, tmp / "tables" / f"{name}.csv")
-        (tmp / "report.md").write_text(md, encoding="utf-8")
-        (tmp / "report.html").write_text(html, encoding="utf-8")
-        (tmp / "proposed_rules.toml").write_text(dumps_rules(res.proposed), encoding="utf-8")
-        (tmp / "summary.json").write_text(json.dumps(json_safe(res.to_dict()), indent=1),
-                                          encoding="utf-8")
-        if getattr(res, "explorer", None) is not None:
-            from calib.explorer import write_explorer
-
-            write_explorer(res.explorer, tmp / "explorer.html")
-        (tmp / MARKER).write_text(res.experiment.name + "\n", encoding="utf-8")
+        _write_files(tmp, res, md, html, figures, tables)
         os.chmod(tmp, 0o755)
         old = None
         if out.exists():
@@ -310,3 +438,23 @@ def write_report(res, out_dir, *, force: bool = False, inputs=()) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _write_files(tmp: Path, res, md: str, html: str, figures: dict, tables: dict) -> None:
+    """Every file of the report folder, into the temporary folder ``tmp``."""
+    (tmp / "figures").mkdir()
+    (tmp / "tables").mkdir()
+    for name, png in figures.items():
+        (tmp / "figures" / f"{name}.png").write_bytes(png)
+    for name, table in tables.items():
+        write_table(table, tmp / "tables" / f"{name}.csv")
+    (tmp / "report.md").write_text(md, encoding="utf-8")
+    (tmp / "report.html").write_text(html, encoding="utf-8")
+    (tmp / "proposed_rules.toml").write_text(dumps_rules(res.proposed), encoding="utf-8")
+    (tmp / "summary.json").write_text(json.dumps(json_safe(res.to_dict()), indent=1),
+                                      encoding="utf-8")
+    if getattr(res, "explorer", None) is not None:
+        from calib.explorer import write_explorer
+
+        write_explorer(res.explorer, tmp / "explorer.html")
+    (tmp / MARKER).write_text(res.experiment.name + "\n", encoding="utf-8")

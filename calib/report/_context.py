@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from calib.engine.score import bands as score_bands
+from calib.rules.changes import decay_text
 
 
 def funnel_table(res) -> pd.DataFrame:
@@ -374,20 +375,6 @@ def basis_note(view: dict) -> str:
 
 
 # ------------------------------------------------------------------ rules before/after
-def _decay_words(d) -> str:
-    from calib.report import fmt
-
-    if d.kind == "none":
-        return "none (points never fade)"
-    if d.kind == "exponential":
-        return f"exponential, half-life {fmt.days(d.half_life_days)}"
-    if d.kind == "linear":
-        return f"linear to zero over {fmt.days(d.days)}"
-    if d.kind == "window":
-        return f"counted for {fmt.days(d.days)}"
-    return d.kind
-
-
 def rules_rows(res, points: pd.DataFrame) -> list[dict]:
     """The proposed rule set against the current one, rule by rule, for people: cutoffs,
     decay, then every rule's points with the evidence (changed rules first)."""
@@ -406,7 +393,7 @@ def rules_rows(res, points: pd.DataFrame) -> list[dict]:
         rows.append({"rule": name, "condition": "score reaches", "current": cut(x),
                      "proposed": cut(y), "evidence": "", "flag": "",
                      "changed": cut(x) != cut(y)})
-    da, db = _decay_words(a.decay), _decay_words(b.decay)
+    da, db = decay_text(a), decay_text(b)
     rows.append({"rule": "decay", "condition": "behaviour points fade", "current": da,
                  "proposed": db, "evidence": "", "flag": "", "changed": da != db})
     rule_rows = []
