@@ -217,11 +217,11 @@ def test_every_display_is_public_and_imports_without_plotting():
 
 # ------------------------------------------------------------ the rules table's decay
 @pytest.mark.parametrize("decay, words", [
-    ({"kind": "none"}, "none"),
+    ({"kind": "none"}, "none (points never fade)"),
     ({"kind": "exponential", "half_life_days": 12.5}, "exponential, half-life 12.5 days"),
-    ({"kind": "step", "percent": 50, "every_days": 7}, "step 50% every 7 days"),
-    ({"kind": "window", "days": 30}, "window of 30 days"),
-    ({"kind": "linear", "days": 45}, "linear over 45 days"),
+    ({"kind": "step", "percent": 50, "every_days": 7}, "step, 50% off every 7 days"),
+    ({"kind": "window", "days": 30}, "window, points count for 30 days"),
+    ({"kind": "linear", "days": 45}, "linear to zero over 45 days"),
 ])
 def test_the_rules_table_says_each_decay_as_the_change_list_does(small_rules, decay, words):
     """One wording of a decay in the report: the rules table's and the rule changes'."""

@@ -171,18 +171,18 @@ def decay_text(r: RuleSet) -> str:
     --------
     >>> from calib import load_rules
     >>> decay_text(load_rules("calib-demo/truth.toml")), decay_text(load_rules("calib-demo/current.toml"))
-    ('exponential, half-life 14 days', 'none')
+    ('exponential, half-life 14 days', 'none (points never fade)')
     """
     d = r.decay
     if d.kind == "exponential":
         return f"exponential, half-life {d.half_life_days:g} days"
     if d.kind == "step":
-        return f"step {d.percent:g}% every {d.every_days:g} days"
+        return f"step, {d.percent:g}% off every {d.every_days:g} days"
     if d.kind == "window":
-        return f"window of {d.days:g} days"
+        return f"window, points count for {d.days:g} days"
     if d.kind == "linear":
-        return f"linear over {d.days:g} days"
-    return "none"
+        return f"linear to zero over {d.days:g} days"
+    return "none (points never fade)"
 
 
 def _limits_text(d: dict | None) -> str:
@@ -223,7 +223,7 @@ def rule_changes(a: RuleSet, b: RuleSet, *, group: bool = True) -> list[RuleChan
     >>> prop = base.with_params({"thresholds.mql": 90, "decay.kind": "exponential",
     ...                          "decay.half_life_days": 14})
     >>> [c.text for c in rule_changes(base, prop)]
-    ['MQL cutoff 85 → 90', 'decay none → exponential, half-life 14 days']
+    ['MQL cutoff 85 → 90', 'decay none (points never fade) → exponential, half-life 14 days']
     """
     out = _single_changes(a, b)
     return _grouped(a, b, out) if group else out
