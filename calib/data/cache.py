@@ -177,7 +177,7 @@ def code_version(version: str) -> str:
     an older one wrote under the same version number."""
     h = hashlib.blake2b(digest_size=8)
     here = Path(__file__).resolve().parent
-    for name in ("dataset.py", "mapping.py", "_sort.py", "cache.py"):
+    for name in ("dataset.py", "mapping.py", "_arrow.py", "_read.py", "_sort.py", "cache.py"):
         try:
             h.update((here / name).read_bytes())
         except OSError:
