@@ -23,7 +23,6 @@ import pyarrow.parquet as pq
 from calib.data._sort import sort_events
 
 EVENT_COLUMNS = ("lead_id", "occurred_at", "event_type")
-_NS_PER = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
 
 
 # ---------------------------------------------------------------------- text and codes
@@ -212,13 +211,16 @@ def encode_events(t: pa.Table, lead_keys: pa.Array, n_leads: int) -> pd.DataFram
 def _int64_ns(when: pa.ChunkedArray) -> np.ndarray | None:
     """A timestamp column as int64 nanoseconds, or None when some value is outside
     what pandas can hold (the pandas checks report those rows)."""
-    factor = _NS_PER[when.type.unit]
-    raw = (np.concatenate([c.cast(pa.int64()).to_numpy() for c in when.chunks])
-           if when.num_chunks else np.zeros(0, np.int64))
-    lo, hi = pd.Timestamp.min.value, pd.Timestamp.max.value
-    if len(raw) and (raw.min() < -(-lo // factor) or raw.max() > hi // factor):
+    try:  # a checked cast: values beyond 64-bit nanoseconds raise
+        t_ns = pc.cast(when, pa.timestamp("ns", when.type.tz)).cast(pa.int64())
+    except pa.ArrowInvalid:
         return None
-    return raw * factor if factor != 1 else raw
+    raw = t_ns.to_numpy() if t_ns.num_chunks else np.zeros(0, np.int64)
+    if not raw.flags.writeable:  # one chunk is viewed, not copied; the table is the user's
+        raw = raw.copy()
+    if len(raw) and raw.min() < pd.Timestamp.min.value:  # the one value pandas reads as NaT
+        return None
+    return raw
 
 
 def _event_types(etype: pa.ChunkedArray) -> pd.Categorical | None:

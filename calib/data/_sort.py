@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from numba import njit
 
 from calib import _numba
+
+_warming: threading.Thread | None = None
 
 
 @njit(cache=True)
@@ -64,13 +68,40 @@ def _scatter_by_code(codes, n_codes, index, identity, t, kind):
     return out_codes, out_t, out_kind
 
 
+def warm_up() -> None:
+    """Start numba and load the sorting kernels in a background thread, while the
+    caller reads files (Arrow's readers release the GIL): the first load of a command
+    then does not wait for them after reading."""
+    global _warming
+    if _warming is None:
+        _warming = threading.Thread(target=_load_kernels, name="calib-warm-up", daemon=True)
+        _warming.start()
+
+
+def _load_kernels() -> None:
+    try:
+        _numba.start()
+        lead, t = np.zeros(2, np.int32), np.zeros(2, np.int64)
+        _sortedness(lead, t)
+        _scatter_by_code(lead, 1, np.zeros(0, np.int64), True, t, np.zeros(2, np.int8))
+    except Exception:  # noqa: BLE001, S110 - only a head start: the caller loads them itself
+        pass
+
+
+def warmed_up() -> None:
+    """Return once numba is started and, if a warm-up runs, the warm-up is done."""
+    if _warming is not None:
+        _warming.join()
+    _numba.start()
+
+
 def order_by_lead_time(lead: np.ndarray, t: np.ndarray, n_leads: int) -> np.ndarray:
     """The permutation sorting rows by lead code, then time (ties keep input order).
 
     Exports usually come in time order; then only a counting sort by lead is needed,
     linear in the number of events instead of a two-key comparison sort.
     """
-    _numba.start()
+    warmed_up()
     if len(t) > 1 and not (t[1:] >= t[:-1]).all():
         by_time = np.argsort(t, kind="stable")
     else:
@@ -86,7 +117,7 @@ def sort_events(lead: np.ndarray, t: np.ndarray, kind: np.ndarray,
     ``lead`` holds codes in ``[0, n_leads)``, ``t`` int64 times, ``kind`` the rows'
     event-type codes.
     """
-    _numba.start()
+    warmed_up()
     if len(t) < 2:
         return lead, t, kind
     state = _sortedness(lead, t)

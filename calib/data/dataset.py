@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from calib.data._arrow import (ArrowEvents, arrow_text, categorical, encode_events, match_ids,
                                read_events, text_codes)
 from calib.data._read import EXTENSIONS, check_utf8, find_file, read_file
-from calib.data._sort import order_by_lead_time
+from calib.data._sort import order_by_lead_time, warm_up, warmed_up
 from calib.data.mapping import SPEC_COLUMNS, TABLES, ColumnMapping
 from calib.errors import DataError, Problem
 
@@ -228,11 +228,15 @@ def load_dataset(path: str | os.PathLike,
         ds = cached.read(str(folder), _source_files(folder, mapping))
         if ds is not None:
             return ds
-    raw, files, problems = _read_tables(folder, mapping)
-    if problems:
-        _raise(folder, problems)
-    _unguard_ids(raw, files)
-    ds = _build(raw, str(folder), files)
+    warm_up()  # numba starts while Arrow reads the files
+    try:
+        raw, files, problems = _read_tables(folder, mapping)
+        if problems:
+            _raise(folder, problems)
+        _unguard_ids(raw, files)
+        ds = _build(raw, str(folder), files)
+    finally:
+        warmed_up()  # never leave numba half started behind a DataError
     if cached is not None:
         cached.write(ds)
     return ds
@@ -520,7 +524,11 @@ def _encode_leads(leads: pd.DataFrame, problems: list) -> pd.DataFrame:
         problems.append(Problem("leads", "missing_value", f"{int(null_id.sum())} row(s) have no "
                                 "lead_id", column="lead_id", count=int(null_id.sum()),
                                 rows=_rows(leads, null_id, ["lead_id"])))
-    dup = leads["lead_id"].duplicated(keep=False) & ~null_id
+    ids = arrow_text(leads["lead_id"], trim=False)
+    if pc.count_distinct(ids, mode="all").as_py() == len(ids):
+        dup = np.zeros(len(ids), bool)  # one hashing pass; pandas only to name duplicates
+    else:
+        dup = leads["lead_id"].duplicated(keep=False) & ~null_id
     if dup.any():
         problems.append(Problem("leads", "duplicate_lead_id",
                                 f"{int(leads['lead_id'][dup].nunique())} lead_id value(s) occur "
