@@ -56,6 +56,18 @@ class Dataset:
         True when leads have no ``created_at`` or outcomes no ``occurred_at``.
     end_of_data : Timestamp or None
         The latest timestamp in any table.
+    path : str
+        The folder the data set was read from.
+    files : dict
+        The file each table was read from.
+    warnings : tuple of str
+        What the user should know about a valid data set (leads without events, ...).
+
+    Examples
+    --------
+    >>> ds = load_dataset("calib-demo/data")
+    >>> ds.events.dtypes["lead"], ds.snapshot
+    (dtype('int32'), False)
     """
 
     leads: pd.DataFrame
@@ -70,36 +82,88 @@ class Dataset:
 
     @property
     def n_leads(self) -> int:
+        """The number of leads (lead codes run from 0 to ``n_leads - 1``)."""
         return len(self.leads)
 
     @property
     def event_types(self) -> tuple[str, ...]:
+        """The event types of the events table, sorted."""
         return tuple(self.events["event_type"].cat.categories)
 
     @property
     def outcome_types(self) -> tuple[str, ...]:
+        """The outcome types that occur at least once, sorted."""
         present = self.outcomes["outcome"].value_counts()
         return tuple(str(c) for c in self.outcomes["outcome"].cat.categories if present[c] > 0)
 
     @property
     def start_of_data(self) -> pd.Timestamp | None:
+        """The first lead's creation time (None for a snapshot)."""
         if "created_at" not in self.leads:
             return None
         return self.leads["created_at"].min()
 
     def lead_ids(self, codes) -> np.ndarray:
-        """The original ``lead_id`` strings of integer lead codes."""
+        """The original ``lead_id`` strings of integer lead codes.
+
+        Parameters
+        ----------
+        codes : array-like of int
+            Lead codes (row positions in :attr:`leads`).
+
+        Returns
+        -------
+        ndarray
+            The ids, in the order of ``codes``.
+
+        Examples
+        --------
+        >>> ds = load_dataset("calib-demo/data")
+        >>> list(ds.lead_ids([0, 1])) == list(ds.leads["lead_id"][:2])
+        True
+        """
         return self.leads["lead_id"].to_numpy()[np.asarray(codes)]
 
     def first_outcomes(self) -> pd.DataFrame:
-        """The first occurrence of each outcome per lead (the one that counts)."""
+        """The first occurrence of each outcome per lead (the one that counts).
+
+        Returns
+        -------
+        DataFrame
+            :attr:`outcomes` without later repeats of an outcome of a lead.
+
+        Examples
+        --------
+        >>> ds = load_dataset("calib-demo/data")
+        >>> first = ds.first_outcomes()
+        >>> bool(first.duplicated(["lead", "outcome"]).any())
+        False
+        """
         o = self.outcomes
         if "occurred_at" in o:
             o = o.sort_values(["lead", "occurred_at"], kind="stable")
         return o.drop_duplicates(["lead", "outcome"], keep="first").reset_index(drop=True)
 
     def subset(self, lead_codes) -> "Dataset":
-        """The data set restricted to some leads, re-coded from 0 (used for partitions)."""
+        """The data set restricted to some leads, re-coded from 0 (used for partitions).
+
+        Parameters
+        ----------
+        lead_codes : array-like of int
+            The leads to keep; their new codes are their positions here.
+
+        Returns
+        -------
+        Dataset
+            Every table restricted to those leads, events sorted by lead then time.
+
+        Examples
+        --------
+        >>> ds = load_dataset("calib-demo/data")
+        >>> part = ds.subset([5, 3])
+        >>> part.n_leads, list(part.lead_ids([0, 1])) == list(ds.lead_ids([5, 3]))
+        (2, True)
+        """
         codes = np.asarray(lead_codes)
         remap = np.full(len(self.leads), -1, dtype=np.int64)
         remap[codes] = np.arange(len(codes))
@@ -154,9 +218,35 @@ def _drop_out_of_range(parsed: pd.Series, df: pd.DataFrame, table: str, column: 
 
 def parse_timestamps(df: pd.DataFrame, table: str, column: str, problems: list,
                      allow_missing: bool = False) -> pd.Series | None:
-    """A column as UTC timestamps (offsets converted, naive values UTC); values that
-    are not ISO 8601 and (unless ``allow_missing``) partly missing values are added to
-    ``problems`` with a few offending rows."""
+    """A column as UTC timestamps (offsets converted, naive values UTC).
+
+    Parameters
+    ----------
+    df : DataFrame
+        The table.
+    table, column : str
+        The table's name (for problems) and the column to parse.
+    problems : list of Problem
+        Values that are not ISO 8601, outside the dates calib can hold and (unless
+        ``allow_missing``) missing in a partly filled column are added here with a
+        few offending rows.
+    allow_missing : bool, optional
+        Accept missing values without a problem.
+
+    Returns
+    -------
+    Series
+        ``datetime64[ns, UTC]``, NaT where the value is missing or bad.
+
+    Examples
+    --------
+    >>> problems = []
+    >>> df = pd.DataFrame({"at": ["2025-01-01T10:00:00+02:00", "soon"]})
+    >>> parse_timestamps(df, "leads", "at", problems).iloc[0]
+    Timestamp('2025-01-01 08:00:00+0000', tz='UTC')
+    >>> [p.code for p in problems]
+    ['unparseable_timestamp']
+    """
     raw = df[column]
     if isinstance(raw.dtype, pd.DatetimeTZDtype):
         parsed = raw.dt.tz_convert("UTC")
@@ -710,6 +800,25 @@ def lead_slices(ds: Dataset, partition_leads: int):
 
     Events are sorted by lead, so a partition is a slice of every table: no copy of
     the whole data set, and a lead's events never straddle two partitions.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data set.
+    partition_leads : int
+        Leads per partition (the last one may have fewer).
+
+    Yields
+    ------
+    (int, Dataset)
+        The first lead code of the partition and the partition, its leads re-coded
+        from 0.
+
+    Examples
+    --------
+    >>> ds = load_dataset("calib-demo/data")
+    >>> [(lo, part.n_leads) for lo, part in lead_slices(ds, 800)]
+    [(0, 800), (800, 800), (1600, 400)]
     """
     n = ds.n_leads
     ev_lead = ds.events["lead"].to_numpy()
@@ -741,8 +850,23 @@ def _rebase(df: pd.DataFrame, lo: int) -> pd.DataFrame:
 
 
 def ns_or_never(values) -> np.ndarray:
-    """Timestamps (anything pandas reads as datetimes; naive ones are UTC) as int64
-    nanoseconds, missing ones as the largest int64 (``calib.engine.replay.NEVER``)."""
+    """Timestamps as int64 nanoseconds, missing ones as the largest int64.
+
+    Parameters
+    ----------
+    values : array-like
+        Anything pandas reads as datetimes; naive ones are UTC.
+
+    Returns
+    -------
+    ndarray of int64
+        Nanoseconds since 1970, ``calib.engine.replay.NEVER`` where missing.
+
+    Examples
+    --------
+    >>> ns_or_never(["1970-01-01T00:00:01Z", None])
+    array([         1000000000, 9223372036854775807])
+    """
     t = pd.DatetimeIndex(pd.to_datetime(pd.Series(values).reset_index(drop=True), utc=True))
     out = t.as_unit("ns").asi8.copy()
     out[t.isna()] = np.iinfo(np.int64).max
@@ -750,7 +874,23 @@ def ns_or_never(values) -> np.ndarray:
 
 
 def ns(values) -> np.ndarray:
-    """UTC timestamps (a Series or array of datetime64[ns, UTC]) as int64 nanoseconds."""
+    """UTC timestamps as int64 nanoseconds.
+
+    Parameters
+    ----------
+    values : Series, DatetimeIndex or array
+        ``datetime64[ns, UTC]`` values (or naive ``datetime64`` read as UTC).
+
+    Returns
+    -------
+    ndarray of int64
+        Nanoseconds since 1970.
+
+    Examples
+    --------
+    >>> ns(pd.Series(pd.to_datetime(["1970-01-01T00:00:02Z"])))
+    array([2000000000])
+    """
     if isinstance(values, pd.Series):
         values = values.array
     if isinstance(values, pd.arrays.DatetimeArray) or isinstance(values, pd.DatetimeIndex):
