@@ -66,11 +66,16 @@ def text_codes(s: pd.Series) -> tuple[np.ndarray, pa.Array]:
 
 def categorical(row_codes: np.ndarray, values: pa.Array) -> pd.Categorical:
     """Row codes into (possibly repeated, after stripping) values -> a pandas
-    Categorical with sorted distinct categories (code -1: missing).
+    Categorical with sorted distinct categories (code -1: missing)."""
+    codes, dtype = category_codes(row_codes, values)
+    return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
 
-    The recoding is worked out on the few distinct values; the rows are gathered
-    once, straight into the code type pandas keeps.
-    """
+
+def category_codes(row_codes: np.ndarray,
+                   values: pa.Array) -> tuple[np.ndarray, pd.CategoricalDtype]:
+    """The codes and dtype of :func:`categorical`'s result, the codes a new writable
+    array. The recoding is worked out on the few distinct values; the rows are
+    gathered once, straight into the code type pandas keeps."""
     enc = pc.dictionary_encode(values)
     uniq = enc.dictionary.to_pylist()
     to_uniq = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False)
@@ -80,8 +85,7 @@ def categorical(row_codes: np.ndarray, values: pa.Array) -> pd.Categorical:
     remap[order] = np.arange(len(uniq))
     lut = np.where(to_uniq >= 0, remap[np.maximum(to_uniq, 0)] if len(uniq) else -1, -1)
     lut = np.append(lut, -1).astype(_code_type(len(uniq)))  # row code -1 -> lut[-1]
-    dtype = pd.CategoricalDtype([uniq[i] for i in order])
-    return pd.Categorical.from_codes(lut[row_codes], dtype=dtype, validate=False)
+    return lut[row_codes], pd.CategoricalDtype([uniq[i] for i in order])
 
 
 def _code_type(n: int) -> type:
@@ -197,13 +201,13 @@ def encode_events(t: pa.Table, lead_keys: pa.Array, n_leads: int) -> pd.DataFram
     if len(codes) and codes.min() < 0:
         return None
     t_ns = _int64_ns(when)
-    cat = _event_types(etype)
-    if t_ns is None or cat is None:
+    types = _event_types(etype)
+    if t_ns is None or types is None:
         return None
-    lead, t_ns, kind = sort_events(codes.astype(np.int32), t_ns, cat.codes, n_leads)
+    lead, t_ns, kind = sort_events(codes.astype(np.int32), t_ns, types[0], n_leads)
     stamps = pd.Series(pd.DatetimeIndex(t_ns.view("M8[ns]"), tz="UTC"))  # no copy
     return pd.DataFrame({"lead": lead, "occurred_at": stamps,
-                         "event_type": pd.Categorical.from_codes(kind, dtype=cat.dtype,
+                         "event_type": pd.Categorical.from_codes(kind, dtype=types[1],
                                                                  validate=False)},
                         copy=False)
 
@@ -223,8 +227,8 @@ def _int64_ns(when: pa.ChunkedArray) -> np.ndarray | None:
     return raw
 
 
-def _event_types(etype: pa.ChunkedArray) -> pd.Categorical | None:
-    """Dictionary-encoded event types as a Categorical of stripped, sorted types, or
+def _event_types(etype: pa.ChunkedArray) -> tuple[np.ndarray, pd.CategoricalDtype] | None:
+    """Dictionary-encoded event types as (codes, dtype) of stripped, sorted types, or
     None when one is missing or blank."""
     if etype.null_count:
         return None
@@ -236,4 +240,4 @@ def _event_types(etype: pa.ChunkedArray) -> pd.Categorical | None:
             if etype.num_chunks else np.zeros(0, np.int32))
     if blank.any() and blank[rows].any():  # a blank type used by no row is no problem
         return None
-    return categorical(rows, values)
+    return category_codes(rows, values)
