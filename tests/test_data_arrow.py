@@ -182,3 +182,16 @@ def test_the_utf8_check_agrees_with_python(tmp_path, data):
         assert problem.code == "not_utf8"
         if bad_at + 3 < len(data):  # a file cut inside a character is named at its end
             assert f"invalid byte at offset {bad_at})" in problem.message
+
+
+def test_ids_looked_up_in_two_halves_match_one_pass(monkeypatch):
+    import calib.data._arrow as arrow_module
+
+    keys = pa.array([f"L{i}" for i in range(100)])
+    ids = pa.chunked_array([[f"L{i}" for i in range(0, 300, 3)], [" L5", "nope", None, "L7 "]])
+    whole = arrow_module.match_ids(ids, keys)
+    monkeypatch.setattr(arrow_module, "SPLIT_ROWS", 10)
+    halves = arrow_module.match_ids(ids, keys)
+    expected = [i if i < 100 else -1 for i in range(0, 300, 3)] + [5, -1, -1, 7]
+    assert whole.tolist() == expected and halves.tolist() == expected
+    assert halves.dtype == whole.dtype == np.int32

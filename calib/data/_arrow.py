@@ -11,6 +11,7 @@ its rows, as for any other table.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ import pyarrow.parquet as pq
 from calib.data._sort import sort_events
 
 EVENT_COLUMNS = ("lead_id", "occurred_at", "event_type")
+SPLIT_ROWS = 1 << 21  # ids looked up in two threads from this many on
 
 
 # ---------------------------------------------------------------------- text and codes
@@ -39,10 +41,10 @@ def arrow_text(s, trim: bool = True) -> pa.Array:
 
 def match_ids(ids, lead_keys: pa.Array) -> np.ndarray:
     """Positions of ``ids`` (Arrow text, plain or chunked) in ``lead_keys``, -1 when
-    absent. One hashing pass over the raw ids; only the ids not found are retried
-    without surrounding blanks (trimming every one of millions of ids costs a pass)."""
-    codes = np.array(pc.index_in(ids, value_set=lead_keys).fill_null(-1)
-                     .to_numpy(zero_copy_only=False), dtype=np.int64)
+    absent, as a new int32 array. One hashing pass over the raw ids; only the ids not
+    found are retried without surrounding blanks (trimming every one of millions of
+    ids costs a pass)."""
+    codes = _index_in(ids, lead_keys)
     miss = codes < 0
     if miss.any():
         if isinstance(ids, pa.ChunkedArray):
@@ -51,6 +53,27 @@ def match_ids(ids, lead_keys: pa.Array) -> np.ndarray:
                             value_set=lead_keys)
         codes[miss] = retry.fill_null(-1).to_numpy(zero_copy_only=False)
     return codes
+
+
+def _index_in(ids, lead_keys: pa.Array) -> np.ndarray:
+    """``index_in`` as a new int32 array (-1: not found); millions of ids are looked
+    up in two halves at once (Arrow's kernels release the GIL)."""
+    n = len(ids)
+    parts = [ids] if n < SPLIT_ROWS else [ids.slice(0, n // 2), ids.slice(n // 2)]
+
+    def look_up(part) -> np.ndarray:
+        found = pc.index_in(part, value_set=lead_keys)
+        if found.null_count:
+            found = found.fill_null(-1)
+        if isinstance(found, pa.ChunkedArray):
+            return (np.concatenate([c.to_numpy(zero_copy_only=False) for c in found.chunks])
+                    if found.num_chunks else np.zeros(0, np.int32))
+        return found.to_numpy(zero_copy_only=False)
+
+    if len(parts) == 1:
+        return np.array(look_up(ids), dtype=np.int32)  # a copy: the caller's to write
+    with ThreadPoolExecutor(len(parts)) as pool:
+        return np.concatenate(list(pool.map(look_up, parts))).astype(np.int32, copy=False)
 
 
 def text_codes(s: pd.Series) -> tuple[np.ndarray, pa.Array]:
@@ -204,7 +227,7 @@ def encode_events(t: pa.Table, lead_keys: pa.Array, n_leads: int) -> pd.DataFram
     types = _event_types(etype)
     if t_ns is None or types is None:
         return None
-    lead, t_ns, kind = sort_events(codes.astype(np.int32), t_ns, types[0], n_leads)
+    lead, t_ns, kind = sort_events(codes, t_ns, types[0], n_leads)
     stamps = pd.Series(pd.DatetimeIndex(t_ns.view("M8[ns]"), tz="UTC"))  # no copy
     return pd.DataFrame({"lead": lead, "occurred_at": stamps,
                          "event_type": pd.Categorical.from_codes(kind, dtype=types[1],
