@@ -195,3 +195,27 @@ def test_ids_looked_up_in_two_halves_match_one_pass(monkeypatch):
     expected = [i if i < 100 else -1 for i in range(0, 300, 3)] + [5, -1, -1, 7]
     assert whole.tolist() == expected and halves.tolist() == expected
     assert halves.dtype == whole.dtype == np.int32
+
+
+@pytest.mark.parametrize("spoil", [
+    lambda text: text.replace(b"email_open", b"email_\xe9pen", 1),
+    lambda text: text.replace(b"2025-01-06T08:00:00Z", b"2025-01-06T08:00:00\xff", 1),
+    lambda text: b"".join(line.rstrip(b"\n") + (b",note\n" if i == 0 else b",caf\xe9\n")
+                          for i, line in enumerate(text.splitlines(keepends=True))),
+    lambda text: text.replace(b"event_type", b"event_\xe9type"),
+], ids=["event-type", "time", "extra-column", "header"])
+def test_an_events_csv_that_is_not_utf8_is_named_with_its_offset(tmp_path, spoil):
+    from conftest import EVENTS, LEADS, OUTCOMES, write_dataset
+
+    folder = write_dataset(tmp_path / "d", leads=LEADS, events=EVENTS, outcomes=OUTCOMES)
+    data = spoil(EVENTS.encode())
+    (folder / "events.csv").write_bytes(data)
+    with pytest.raises(DataError) as err:
+        load_dataset(folder, cache=False)
+    (problem,) = err.value.problems
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        offset = e.start
+    assert problem.code == "not_utf8" and problem.table == "events"
+    assert f"invalid byte at offset {offset})" in problem.message

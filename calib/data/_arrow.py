@@ -191,7 +191,23 @@ def read_events(path: Path, id_cols: list[str], exclude=(), renames=None) -> Arr
                                  and pa.types.is_string(schema.field(etype).type)) else []
         table = pq.read_table(path, columns=columns, read_dictionary=dictionary)
         return ArrowEvents(table, names, path, id_cols)
-    if path.suffix != ".csv":
+    return _read_events_csv(path, id_cols) if path.suffix == ".csv" else None
+
+
+def _read_events_csv(path: Path, id_cols: list[str]) -> ArrowEvents | None:
+    """An events CSV file read as the pandas path's Arrow reader reads it, or None when
+    Arrow cannot read it or it is not all UTF-8 (the loader then checks its text and
+    reads it with pandas, which say more).
+
+    Arrow validates the UTF-8 of every text column (the ids and types raise; a column
+    it infers falls back to binary), so with a valid header line a file read here
+    needs no separate UTF-8 pass.
+    """
+    with open(path, "rb") as f:
+        header = f.readline(1 << 16)
+    try:
+        header.decode("utf-8")
+    except UnicodeDecodeError:
         return None
     types = {c: pa.string() for c in id_cols}
     types.update({c: pa.dictionary(pa.int32(), pa.string()) for c in id_cols[1:]})
@@ -199,7 +215,9 @@ def read_events(path: Path, id_cols: list[str], exclude=(), renames=None) -> Arr
         table = pa_csv.read_csv(path, convert_options=pa_csv.ConvertOptions(
             column_types=types, strings_can_be_null=True))
     except (pa.ArrowException, OSError):
-        return None  # ragged rows and the like: the pandas reader says more
+        return None  # ragged rows, text that is not UTF-8 and the like
+    if any(pa.types.is_binary(t) or pa.types.is_large_binary(t) for t in table.schema.types):
+        return None
     names = [str(c).lstrip("\ufeff").strip() for c in table.column_names]
     return ArrowEvents(table.rename_columns(names), names, path, id_cols)
 

@@ -418,23 +418,25 @@ def _read_table(folder: Path, f: Path, table: str, mapping: ColumnMapping, probl
     """One table file read (a DataFrame, or ArrowEvents for the events), or None with
     its problem added."""
     p = _file_problem(folder, table, mapping, f)
-    if p is None and f.suffix != ".parquet":
-        p = check_utf8(f)
-        if p is not None:
-            p = Problem(table, p.code, f"{f.name}: {p.message}")
     if p is not None:
         problems.append(p)
         return None
     id_cols = [mapping.source_column(table, c) for c in ID_COLUMNS[table]]
+    try:  # Arrow checks the text it reads: an events file it reads needs no UTF-8 pass
+        df = (read_events(f, id_cols, mapping.exclude.get(table, ()), mapping.renames(table))
+              if table == "events" else None)
+    except Exception as e:  # noqa: BLE001 - any reader failure is the user's file
+        problems.append(Problem(table, "unreadable_file", f"{f.name} cannot be read: {e}"))
+        return None
+    if df is not None:
+        return df
+    if f.suffix != ".parquet":
+        p = check_utf8(f)
+        if p is not None:
+            problems.append(Problem(table, p.code, f"{f.name}: {p.message}"))
+            return None
     try:
-        # lead ids stay plain text: with ~a million distinct ids, Parquet's and the CSV
-        # reader's dictionaries fall back per page and unifying them costs more than
-        # one hashing pass over the ids (measured: 4x slower at 19M events)
-        df = None
-        if table == "events":
-            df = read_events(f, id_cols, mapping.exclude.get(table, ()),
-                             mapping.renames(table))
-        return df if df is not None else read_file(f, id_cols, dictionary=id_cols[1:])
+        return read_file(f, id_cols, dictionary=id_cols[1:])
     except Exception as e:  # noqa: BLE001 - any reader failure is the user's file
         problems.append(Problem(table, "unreadable_file", f"{f.name} cannot be read: {e}"))
         return None
