@@ -227,13 +227,12 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=3, help="runs per timing; the best counts")
     ap.add_argument("--format", nargs="+", choices=("parquet", "csv"),
                     default=["parquet", "csv"], help="formats of the demo tables")
-    ap.add_argument("--reuse", action="store_true",
-                    help="keep a data set already generated in --data-dir")
-    ap.add_argument("--time-generation", action="store_true",
-                    help="generate --repeat times (default once)")
-    ap.add_argument("--clean", action="store_true", help="delete the data sets afterwards")
-    ap.add_argument("--full-demo", action="store_true",
-                    help="also time plain `calib demo` (data + the experiment end to end)")
+    for flag, text in (
+            ("--reuse", "keep a data set already generated in --data-dir"),
+            ("--time-generation", "generate --repeat times (default once)"),
+            ("--clean", "delete the data sets afterwards"),
+            ("--full-demo", "also time plain `calib demo` (data + the experiment end to end)")):
+        ap.add_argument(flag, action="store_true", help=text)
     ap.add_argument("--child", nargs=2, metavar=("MODE", "DATA"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:

@@ -71,8 +71,10 @@ class DatasetSummary:
 
         Examples
         --------
+        >>> import json
         >>> from calib.data import load_dataset
-        >>> summarize(load_dataset("calib-demo/data")).to_dict()["valid"]
+        >>> d = summarize(load_dataset("calib-demo/data")).to_dict()
+        >>> json.loads(json.dumps(d)) == d and d["valid"]
         True
         """
         return {
@@ -94,10 +96,9 @@ class DatasetSummary:
 
         Examples
         --------
-        >>> from calib.data import load_dataset
-        >>> frame = summarize(load_dataset("calib-demo/data")).to_frame()
-        >>> sorted(frame["kind"].unique())
-        ['event_type', 'outcome']
+        >>> from calib.data import load_dataset, summarize
+        >>> summarize(load_dataset("calib-demo/data")).to_frame().columns.tolist()
+        ['kind', 'value', 'count']
         """
         rows = [("event_type", k, v) for k, v in self.event_types.items()]
         rows += [("outcome", k, v) for k, v in self.outcome_types.items()]
@@ -112,9 +113,10 @@ class DatasetSummary:
 
         Examples
         --------
-        >>> from calib.data import load_dataset
-        >>> print(summarize(load_dataset("calib-demo/data")).summary().splitlines()[1])
-          leads            2,000
+        >>> from calib import data
+        >>> text = data.summarize(data.load_dataset("calib-demo/data")).summary()
+        >>> text.splitlines()[1].split()
+        ['leads', '2,000']
         """
         lines = [f"Data set {self.path}: valid" + (" (snapshot)" if self.snapshot else ""),
                  f"  leads     {self.leads:>12,}",
