@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from calib.data._read import read_file
 from calib.data._sort import sort_events
 
 EVENT_COLUMNS = ("lead_id", "occurred_at", "event_type")
@@ -155,8 +156,8 @@ class ArrowEvents:
         return ArrowEvents(t, self.names, self.path, self.id_cols, exclude, renames,
                            n_rows=self.n_rows)
 
-    def to_pandas(self, read_file) -> pd.DataFrame:
-        """The table exactly as the pandas path reads it (``read_file``), mapped."""
+    def to_pandas(self) -> pd.DataFrame:
+        """The table exactly as the pandas path reads it (:func:`read_file`), mapped."""
         df = read_file(self.path, self.id_cols, dictionary=self.id_cols[1:])
         df = df.drop(columns=[c for c in self.exclude if c in df.columns])
         return df.rename(columns=self.renames)

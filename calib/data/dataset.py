@@ -496,7 +496,7 @@ def _unguard_ids(raw: dict, files: dict) -> None:
             continue
         cols = (["lead_id"] if ids else []) + (["arm"] if table == "assignments" else [])
         if cols and isinstance(raw[table], ArrowEvents):
-            raw[table] = raw[table].to_pandas(read_file)
+            raw[table] = raw[table].to_pandas()
         df = raw[table]
         for c in cols:
             if c in df and (c == "lead_id" or guarded(df[c])):
@@ -593,7 +593,7 @@ def _check_shape(raw: dict, undated: bool, folder: str) -> None:
     events = raw.get("events")
     if isinstance(events, ArrowEvents) and not (
             events.encodable and all(c in events.columns for c in required["events"])):
-        raw["events"] = events.to_pandas(read_file)
+        raw["events"] = events.to_pandas()
     problems = []
     for table, df in raw.items():
         for c in [c for c in required[table] if c not in df.columns]:
@@ -668,7 +668,7 @@ def _encode_events(events, lead_keys: pa.Array, n_leads: int, undated: bool,
         fast = encode_events(events.table, lead_keys, n_leads)
         if fast is not None:
             return fast, True
-        events = events.to_pandas(read_file)
+        events = events.to_pandas()
     ev_codes = _lead_codes(events, "events", lead_keys, problems)
     if "occurred_at" in events and not (undated and events["occurred_at"].isna().all()):
         ev_time = parse_timestamps(events, "events", "occurred_at", problems)
