@@ -187,6 +187,9 @@ def read_events(path: Path, id_cols: list[str], exclude=(), renames=None) -> Arr
         names = list(schema.names)
         source = _event_sources(names, exclude, renames)
         columns = list(source.values()) if source is not None else []
+        # lead ids stay plain text: with many distinct ids Parquet's dictionary pages
+        # fall back to plain ones, and Arrow then builds dictionaries per page, several
+        # times slower than one hashing pass over the ids
         etype = id_cols[1]
         dictionary = [etype] if (etype in columns
                                  and pa.types.is_string(schema.field(etype).type)) else []
