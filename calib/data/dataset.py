@@ -710,7 +710,9 @@ def _amounts(outcomes: pd.DataFrame, problems: list) -> np.ndarray:
     """The ``amount`` column as floats; text, infinite and negative amounts reported."""
     amt_raw = outcomes["amount"]
     amt = pd.to_numeric(amt_raw, errors="coerce")
-    bad_num = amt.isna() & amt_raw.notna() & (amt_raw.astype("string").str.strip() != "")
+    bad_num = amt.isna() & amt_raw.notna()
+    if bad_num.any():  # only text can fail to convert: blank text is a missing amount
+        bad_num &= amt_raw.astype("string").str.strip() != ""
     bad_num |= np.isinf(amt.astype(float)).fillna(False)  # "inf", "1e309": not an amount
     if bad_num.any():
         problems.append(Problem("outcomes", "invalid_number", f"{int(bad_num.sum())} amount(s) "
