@@ -39,7 +39,20 @@ TABLE_NAMES = ("leads", "events", "outcomes", "assignments")
 
 
 def cache_dir() -> Path:
-    """The folder holding cached data sets."""
+    """The folder holding cached data sets.
+
+    Returns
+    -------
+    Path
+        ``$CALIB_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/calib``, else
+        ``~/.cache/calib``.
+
+    Examples
+    --------
+    >>> import os
+    >>> cache_dir() == Path(os.environ["CALIB_CACHE_DIR"])
+    True
+    """
     if os.environ.get("CALIB_CACHE_DIR"):
         return Path(os.environ["CALIB_CACHE_DIR"])
     if os.environ.get("XDG_CACHE_HOME"):
@@ -48,7 +61,23 @@ def cache_dir() -> Path:
 
 
 def enabled(cache: bool | None) -> bool:
-    """``cache`` when given, else on unless ``CALIB_NO_CACHE`` is set to a true value."""
+    """Whether a load uses the cache.
+
+    Parameters
+    ----------
+    cache : bool or None
+        The caller's choice; None for the default.
+
+    Returns
+    -------
+    bool
+        ``cache`` when given, else on unless ``CALIB_NO_CACHE`` is set to a true value.
+
+    Examples
+    --------
+    >>> enabled(False)
+    False
+    """
     if cache is not None:
         return bool(cache)
     return os.environ.get("CALIB_NO_CACHE", "").strip().lower() not in ("1", "true", "yes", "on")
@@ -88,7 +117,23 @@ def _writable(df):
 
 
 class Entry:
-    """The cache entry of one data set folder read with one mapping."""
+    """The cache entry of one data set folder read with one mapping.
+
+    Parameters
+    ----------
+    root : Path
+        The folder holding the entries.
+    source_id : str
+        A hash of the data set folder and the mapping.
+    key : str
+        A hash of everything the loaded form depends on (see :func:`entry`).
+
+    Examples
+    --------
+    >>> e = Entry(Path("cache"), "0123", "abcd")
+    >>> e.path.name
+    '0123-abcd'
+    """
 
     def __init__(self, root: Path, source_id: str, key: str):
         self.root = root
@@ -97,7 +142,27 @@ class Entry:
 
     # ------------------------------------------------------------------ reading
     def read(self, folder: str, files: dict):
-        """The cached :class:`~calib.data.Dataset`, or None (no entry, or a damaged one)."""
+        """The cached data set, or None (no entry, or a damaged one).
+
+        The tables are read from memory-mapped Arrow IPC files and converted to
+        pandas, which copies them into writable memory.
+
+        Parameters
+        ----------
+        folder : str
+            The data set folder (``Dataset.path``).
+        files : dict
+            The file of each table (``Dataset.files``).
+
+        Returns
+        -------
+        Dataset or None
+
+        Examples
+        --------
+        >>> Entry(Path("no-such-cache"), "0123", "abcd").read("data", {}) is None
+        True
+        """
         if not (self.path / "meta.json").is_file():
             return None
         try:
@@ -128,7 +193,27 @@ class Entry:
 
     # ------------------------------------------------------------------ writing
     def write(self, ds) -> bool:
-        """Store a loaded data set; False (and nothing left behind) when it cannot be."""
+        """Store a loaded data set.
+
+        Parameters
+        ----------
+        ds : Dataset
+            The loaded data set.
+
+        Returns
+        -------
+        bool
+            True when the entry exists afterwards; False (and nothing left behind)
+            when it cannot be written.
+
+        Examples
+        --------
+        >>> from calib.data import load_dataset
+        >>> ds = load_dataset("calib-demo/data", cache=False)
+        >>> e = Entry(cache_dir() / "doctest", "0123", "abcd")
+        >>> e.write(ds), e.read(ds.path, ds.files).n_leads
+        (True, 2000)
+        """
         if self.path.exists():
             return True
         tmp = self.root / f".tmp-{self.path.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -172,12 +257,29 @@ class Entry:
 
 
 def code_version(version: str) -> str:
-    """calib's version plus a hash of the code that produces the loaded form, so that
-    a changed loader (a development checkout, a patched install) never reads entries
-    an older one wrote under the same version number."""
+    """calib's version plus a hash of the code that produces the loaded form.
+
+    A changed loader (a development checkout, a patched install) then never reads
+    entries an older one wrote under the same version number.
+
+    Parameters
+    ----------
+    version : str
+        calib's version.
+
+    Returns
+    -------
+    str
+        ``version+hash``.
+
+    Examples
+    --------
+    >>> code_version("1.0").startswith("1.0+")
+    True
+    """
     h = hashlib.blake2b(digest_size=8)
     here = Path(__file__).resolve().parent
-    for name in ("dataset.py", "mapping.py", "_sort.py", "cache.py"):
+    for name in ("dataset.py", "mapping.py", "_arrow.py", "_read.py", "_sort.py", "cache.py"):
         try:
             h.update((here / name).read_bytes())
         except OSError:
@@ -186,8 +288,33 @@ def code_version(version: str) -> str:
 
 
 def entry(folder: Path, mapping_dict: dict, sources: dict, version: str) -> Entry | None:
-    """The cache entry for a data set folder whose tables resolve to ``sources``
-    (table -> file path or None), or None when a source cannot be fingerprinted."""
+    """The cache entry of a data set folder.
+
+    Parameters
+    ----------
+    folder : Path
+        The data set folder.
+    mapping_dict : dict
+        The column mapping (``ColumnMapping.to_dict()``).
+    sources : dict
+        table -> the file it is read from (or None).
+    version : str
+        calib's version.
+
+    Returns
+    -------
+    Entry or None
+        None when a source cannot be fingerprinted (missing, a folder of Parquet
+        parts, unreadable).
+
+    Examples
+    --------
+    >>> from calib import __version__
+    >>> e = entry(Path("calib-demo/data"), {}, {"leads": "calib-demo/data/leads.csv"},
+    ...           __version__)
+    >>> e.path.parent == cache_dir() / "datasets"
+    True
+    """
     facts = {}
     for table in TABLE_NAMES:
         p = sources.get(table)

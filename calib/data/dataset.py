@@ -9,7 +9,6 @@ types are integer codes, so tens of millions of events fit in memory (14 bytes a
 
 from __future__ import annotations
 
-import codecs
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,16 +17,21 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from calib.data._sort import order_by_lead_time
+from calib.data._arrow import (ArrowEvents, arrow_text, categorical, encode_events, match_ids,
+                               read_events, text_codes)
+from calib.data._read import EXTENSIONS, check_utf8, find_file, read_file
+from calib.data._sort import order_by_lead_time, warm_up, warmed_up
 from calib.data.mapping import SPEC_COLUMNS, TABLES, ColumnMapping
 from calib.errors import DataError, Problem
 
 SALES_OUTCOMES = ("mql", "sql", "meeting", "opportunity", "won", "lost", "disqualified")
 MAX_ROWS_SHOWN = 3
 UTC_NS = "datetime64[ns, UTC]"
+# the columns read as text (and, after the first, dictionary-encoded) in each table
+ID_COLUMNS = {"leads": ("lead_id",), "events": ("lead_id", "event_type"),
+              "outcomes": ("lead_id", "outcome"), "assignments": ("lead_id", "arm")}
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,6 +56,18 @@ class Dataset:
         True when leads have no ``created_at`` or outcomes no ``occurred_at``.
     end_of_data : Timestamp or None
         The latest timestamp in any table.
+    path : str
+        The folder the data set was read from.
+    files : dict
+        The file each table was read from.
+    warnings : tuple of str
+        What the user should know about a valid data set (leads without events, ...).
+
+    Examples
+    --------
+    >>> ds = load_dataset("calib-demo/data")
+    >>> ds.events.dtypes["lead"], ds.snapshot
+    (dtype('int32'), False)
     """
 
     leads: pd.DataFrame
@@ -66,36 +82,88 @@ class Dataset:
 
     @property
     def n_leads(self) -> int:
+        """The number of leads (lead codes run from 0 to ``n_leads - 1``)."""
         return len(self.leads)
 
     @property
     def event_types(self) -> tuple[str, ...]:
+        """The event types of the events table, sorted."""
         return tuple(self.events["event_type"].cat.categories)
 
     @property
     def outcome_types(self) -> tuple[str, ...]:
+        """The outcome types that occur at least once, sorted."""
         present = self.outcomes["outcome"].value_counts()
         return tuple(str(c) for c in self.outcomes["outcome"].cat.categories if present[c] > 0)
 
     @property
     def start_of_data(self) -> pd.Timestamp | None:
+        """The first lead's creation time (None for a snapshot)."""
         if "created_at" not in self.leads:
             return None
         return self.leads["created_at"].min()
 
     def lead_ids(self, codes) -> np.ndarray:
-        """The original ``lead_id`` strings of integer lead codes."""
+        """The original ``lead_id`` strings of integer lead codes.
+
+        Parameters
+        ----------
+        codes : array-like of int
+            Lead codes (row positions in :attr:`leads`).
+
+        Returns
+        -------
+        ndarray
+            The ids, in the order of ``codes``.
+
+        Examples
+        --------
+        >>> ds = load_dataset("calib-demo/data")
+        >>> list(ds.lead_ids([0, 1])) == list(ds.leads["lead_id"][:2])
+        True
+        """
         return self.leads["lead_id"].to_numpy()[np.asarray(codes)]
 
     def first_outcomes(self) -> pd.DataFrame:
-        """The first occurrence of each outcome per lead (the one that counts)."""
+        """The first occurrence of each outcome per lead (the one that counts).
+
+        Returns
+        -------
+        DataFrame
+            :attr:`outcomes` without later repeats of an outcome of a lead.
+
+        Examples
+        --------
+        >>> ds = load_dataset("calib-demo/data")
+        >>> first = ds.first_outcomes()
+        >>> bool(first.duplicated(["lead", "outcome"]).any())
+        False
+        """
         o = self.outcomes
         if "occurred_at" in o:
             o = o.sort_values(["lead", "occurred_at"], kind="stable")
         return o.drop_duplicates(["lead", "outcome"], keep="first").reset_index(drop=True)
 
     def subset(self, lead_codes) -> "Dataset":
-        """The data set restricted to some leads, re-coded from 0 (used for partitions)."""
+        """The data set restricted to some leads, re-coded from 0 (used for partitions).
+
+        Parameters
+        ----------
+        lead_codes : array-like of int
+            The leads to keep; their new codes are their positions here.
+
+        Returns
+        -------
+        Dataset
+            Every table restricted to those leads, events sorted by lead then time.
+
+        Examples
+        --------
+        >>> ds = load_dataset("calib-demo/data")
+        >>> part = ds.subset([5, 3])
+        >>> part.n_leads, list(part.lead_ids([0, 1])) == list(ds.lead_ids([5, 3]))
+        (2, True)
+        """
         codes = np.asarray(lead_codes)
         remap = np.full(len(self.leads), -1, dtype=np.int64)
         remap[codes] = np.arange(len(codes))
@@ -119,74 +187,7 @@ class Dataset:
         )
 
 
-# ---------------------------------------------------------------------------- reading
-def _find_file(folder: Path, table: str, mapping: ColumnMapping) -> Path | None:
-    if table in mapping.files:
-        p = folder / mapping.files[table]
-        return p if p.exists() else p  # a missing mapped file is reported by the caller
-    for ext in (".parquet", ".csv", ".csv.gz"):
-        p = folder / f"{table}{ext}"
-        if p.exists():
-            return p
-    return None
-
-
-def _check_utf8(path: Path) -> Problem | None:
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    offset = 0
-    opener = open
-    if path.suffix == ".gz":
-        import gzip
-
-        opener = gzip.open
-    with opener(path, "rb") as f:
-        while True:
-            chunk = f.read(1 << 22)
-            try:
-                decoder.decode(chunk, final=not chunk)
-            except UnicodeDecodeError as e:
-                return Problem(path.name, "not_utf8",
-                               f"the file is not UTF-8 text (invalid byte at offset "
-                               f"{offset + e.start}); save it as UTF-8 and retry")
-            if not chunk:
-                return None
-            offset += len(chunk)
-
-
-def _read_file(path: Path, string_columns: list[str], dictionary: list[str] = ()) -> pd.DataFrame:
-    """Read a table; ``string_columns`` stay text. Columns in ``dictionary`` (event
-    types, outcome names: few distinct values repeated millions of times) are read
-    dictionary-encoded, as pandas categoricals."""
-    if path.suffix == ".parquet" or path.is_dir():
-        if not dictionary:
-            return pd.read_parquet(path)
-        schema = pq.read_schema(path) if path.is_file() else None
-        cols = [c for c in dictionary if schema is not None and c in schema.names
-                and pa.types.is_string(schema.field(c).type)]
-        table = pq.read_table(path, read_dictionary=cols)
-        if cols:  # one dictionary per column: pandas then builds each categorical once
-            table = table.unify_dictionaries().combine_chunks()
-        return table.to_pandas()
-    if dictionary:
-        try:
-            types = {c: pa.string() for c in string_columns}
-            types.update({c: pa.dictionary(pa.int32(), pa.string()) for c in dictionary})
-            table = pa_csv.read_csv(path, convert_options=pa_csv.ConvertOptions(
-                column_types=types, strings_can_be_null=True))
-            df = table.to_pandas()
-            df.columns = [str(c).lstrip("\ufeff").strip() for c in df.columns]
-            return df
-        except Exception:  # noqa: BLE001 - fall back to the plain readers below
-            pass
-    dtype = {c: "string" for c in string_columns}
-    try:
-        df = pd.read_csv(path, dtype=dtype, engine="pyarrow")
-    except Exception:  # pyarrow is strict about ragged rows; pandas' parser says more
-        df = pd.read_csv(path, dtype=dtype, encoding="utf-8", keep_default_na=True)
-    df.columns = [str(c).lstrip("\ufeff").strip() for c in df.columns]
-    return df
-
-
+# ---------------------------------------------------------------------------- checks
 def _rows(df: pd.DataFrame, mask, columns) -> tuple:
     idx = np.flatnonzero(np.asarray(mask))[:MAX_ROWS_SHOWN]
     out = []
@@ -215,59 +216,37 @@ def _drop_out_of_range(parsed: pd.Series, df: pd.DataFrame, table: str, column: 
     return parsed.mask(bad)
 
 
-def _file_problem(folder: Path, table: str, mapping: ColumnMapping, f: Path) -> Problem | None:
-    """A table file calib must not guess about: two files for one table (a stale copy),
-    a folder where a CSV file should be, a file that cannot be opened, or a header
-    naming one column twice."""
-    if table not in mapping.files:
-        found = [folder / f"{table}{ext}" for ext in (".parquet", ".csv", ".csv.gz")]
-        found = [p.name for p in found if p.exists()]
-        if len(found) > 1:
-            return Problem(table, "ambiguous_table",
-                           f"both {' and '.join(found)} are in {folder}; calib will not guess "
-                           f"which one is current: remove or rename the stale one")
-    if f.is_dir() and f.suffix != ".parquet":
-        return Problem(table, "unreadable_file", f"{f.name} is a folder, not a file")
-    try:
-        if f.is_dir():
-            return None
-        with open(f, "rb") as fh:
-            head = fh.read(1 << 16)
-    except OSError as e:
-        return Problem(table, "unreadable_file", f"{f.name} cannot be read: {e.strerror or e}")
-    if f.suffix == ".parquet":
-        try:
-            names = list(pq.read_schema(f).names)
-        except Exception as e:  # noqa: BLE001 - a damaged file is the user's file
-            return Problem(table, "unreadable_file", f"{f.name} is not a readable Parquet file "
-                           f"({type(e).__name__})")
-    else:
-        import csv
-        import gzip
-
-        if f.suffix == ".gz":
-            try:
-                with gzip.open(f, "rb") as fh:
-                    head = fh.read(1 << 16)
-            except (OSError, EOFError):
-                head = b""  # the reader reports a damaged file
-        line = head.decode("utf-8", "replace").lstrip("\ufeff").splitlines()[:1]
-        names = [c.strip() for c in next(csv.reader(line), [])] if line else []
-    seen = {}
-    for i, c in enumerate(names):
-        if c in seen and c:  # blank names (trailing commas) are the reader's to number
-            return Problem(table, "duplicate_column",
-                           f"{f.name}: the header names column '{c}' twice (columns "
-                           f"{seen[c] + 1} and {i + 1}); rename or remove one", column=c)
-        seen[c] = i
-    return None
-
-
 def parse_timestamps(df: pd.DataFrame, table: str, column: str, problems: list,
                      allow_missing: bool = False) -> pd.Series | None:
-    """A column as UTC timestamps (offsets converted, naive values UTC); values that
-    are not ISO 8601 and (unless ``allow_missing``) partly missing values are added to
-    ``problems`` with a few offending rows."""
+    """A column as UTC timestamps (offsets converted, naive values UTC).
+
+    Parameters
+    ----------
+    df : DataFrame
+        The table.
+    table, column : str
+        The table's name (for problems) and the column to parse.
+    problems : list of Problem
+        Values that are not ISO 8601, outside the dates calib can hold and (unless
+        ``allow_missing``) missing in a partly filled column are added here with a
+        few offending rows.
+    allow_missing : bool, optional
+        Accept missing values without a problem.
+
+    Returns
+    -------
+    Series
+        ``datetime64[ns, UTC]``, NaT where the value is missing or bad.
+
+    Examples
+    --------
+    >>> problems = []
+    >>> df = pd.DataFrame({"at": ["2025-01-01T10:00:00+02:00", "soon"]})
+    >>> parse_timestamps(df, "leads", "at", problems).iloc[0]
+    Timestamp('2025-01-01 08:00:00+0000', tz='UTC')
+    >>> [p.code for p in problems]
+    ['unparseable_timestamp']
+    """
     raw = df[column]
     if isinstance(raw.dtype, pd.DatetimeTZDtype):
         parsed = raw.dt.tz_convert("UTC")
@@ -310,6 +289,11 @@ def load_dataset(path: str | os.PathLike,
         first load of unchanged files reads and validates them (see
         :mod:`calib.data.cache`). Default: on, unless ``CALIB_NO_CACHE=1``.
 
+    Returns
+    -------
+    Dataset
+        The validated data set, lead ids and event types as integer codes.
+
     Raises
     ------
     DataError
@@ -334,80 +318,150 @@ def load_dataset(path: str | os.PathLike,
         ds = cached.read(str(folder), _source_files(folder, mapping))
         if ds is not None:
             return ds
+    warm_up()  # numba starts while Arrow reads the files
+    try:
+        raw, files, problems = _read_tables(folder, mapping)
+        if problems:
+            _raise(folder, problems)
+        _unguard_ids(raw, files)
+        ds = _build(raw, str(folder), files)
+    finally:
+        warmed_up()  # never leave numba half started behind a DataError
+    if cached is not None:
+        cached.write(ds)
+    return ds
 
+
+# ---------------------------------------------------------------------------- reading
+def _file_problem(folder: Path, table: str, mapping: ColumnMapping, f: Path) -> Problem | None:
+    """A table file calib must not guess about: two files for one table (a stale copy),
+    a folder where a CSV file should be, a file that cannot be opened, or a header
+    naming one column twice."""
+    if table not in mapping.files:
+        found = [p.name for p in (folder / f"{table}{ext}" for ext in EXTENSIONS)
+                 if p.exists()]
+        if len(found) > 1:
+            return Problem(table, "ambiguous_table",
+                           f"both {' and '.join(found)} are in {folder}; calib will not guess "
+                           f"which one is current: remove or rename the stale one")
+    if f.is_dir() and f.suffix != ".parquet":
+        return Problem(table, "unreadable_file", f"{f.name} is a folder, not a file")
+    if f.is_dir():
+        return None
+    try:
+        with open(f, "rb") as fh:
+            head = fh.read(1 << 16)
+    except OSError as e:
+        return Problem(table, "unreadable_file", f"{f.name} cannot be read: {e.strerror or e}")
+    if f.suffix == ".parquet":
+        try:
+            names = list(pq.read_schema(f).names)
+        except Exception as e:  # noqa: BLE001 - a damaged file is the user's file
+            return Problem(table, "unreadable_file", f"{f.name} is not a readable Parquet file "
+                           f"({type(e).__name__})")
+    else:
+        names = _csv_header(f, head)
+    seen = {}
+    for i, c in enumerate(names):
+        if c in seen and c:  # blank names (trailing commas) are the reader's to number
+            return Problem(table, "duplicate_column",
+                           f"{f.name}: the header names column '{c}' twice (columns "
+                           f"{seen[c] + 1} and {i + 1}); rename or remove one", column=c)
+        seen[c] = i
+    return None
+
+
+def _csv_header(f: Path, head: bytes) -> list[str]:
+    """The column names on the first line of a (possibly gzipped) CSV file."""
+    import csv
+    import gzip
+
+    if f.suffix == ".gz":
+        try:
+            with gzip.open(f, "rb") as fh:
+                head = fh.read(1 << 16)
+        except (OSError, EOFError):
+            head = b""  # the reader reports a damaged file
+    line = head.decode("utf-8", "replace").lstrip("\ufeff").splitlines()[:1]
+    return [c.strip() for c in next(csv.reader(line), [])] if line else []
+
+
+def _read_tables(folder: Path, mapping: ColumnMapping) -> tuple[dict, dict, list[Problem]]:
+    """(tables, files, problems) of a data set folder: each table read and mapped (the
+    events as :class:`~calib.data._arrow.ArrowEvents` when Arrow reads them), the file
+    of each table, and every problem found in any file."""
     problems: list[Problem] = []
-    raw: dict[str, pd.DataFrame] = {}
-    files: dict[str, str] = {}
+    raw, files = {}, {}
     for table in TABLES:
-        f = _find_file(folder, table, mapping)
+        f = find_file(folder, table, mapping)
         if f is None or not f.exists():
             if table in ("leads", "outcomes") or table in mapping.files:
                 name = mapping.files.get(table, f"{table}.csv or {table}.parquet")
-                problems.append(Problem(table, "missing_table",
-                                        f"no file {name} in {folder}"))
+                problems.append(Problem(table, "missing_table", f"no file {name} in {folder}"))
             continue
         files[table] = str(f)
-        p = _file_problem(folder, table, mapping, f)
-        if p is not None:
-            problems.append(p)
+        df = _read_table(folder, f, table, mapping, problems)
+        if df is None:
             continue
-        if f.suffix != ".parquet":
-            p = _check_utf8(f)
-            if p is not None:
-                problems.append(Problem(table, p.code, f"{f.name}: {p.message}"))
-                continue
-        id_cols = [mapping.source_column(table, "lead_id")]
-        if table == "events":
-            id_cols.append(mapping.source_column(table, "event_type"))
-        if table == "outcomes":
-            id_cols.append(mapping.source_column(table, "outcome"))
-        if table == "assignments":
-            id_cols.append(mapping.source_column(table, "arm"))
-        try:
-            # lead ids stay plain text: with ~a million distinct ids, Parquet's and the CSV
-            # reader's dictionaries fall back per page and unifying them costs more than
-            # one hashing pass over the ids (measured: 4x slower at 19M events)
-            if table == "events" and f.suffix == ".parquet" and f.is_file():
-                # the events stay Arrow columns: encoded and checked without pandas
-                # (see _events_arrow); any problem falls back to the pandas checks
-                df = _ArrowEvents(_read_events_arrow(f, id_cols[1]), f, id_cols)
-            else:
-                df = _read_file(f, id_cols, dictionary=id_cols[1:])
-        except Exception as e:  # noqa: BLE001 - any reader failure is the user's file
-            problems.append(Problem(table, "unreadable_file", f"{f.name} cannot be read: {e}"))
-            continue
-        # the mapping must name columns that exist
-        for calib_col, src in mapping.columns.get(table, {}).items():
-            if src not in df.columns:
-                problems.append(Problem(table, "mapping_missing_column",
-                                        f"the mapping names column '{src}' (for '{calib_col}') "
-                                        f"but {f.name} has no such column; it has: "
-                                        f"{', '.join(map(str, df.columns[:12]))}",
-                                        column=src))
-        for c in mapping.exclude.get(table, ()):
-            if c not in df.columns:
-                problems.append(Problem(table, "mapping_missing_column",
-                                        f"[exclude] names column '{c}' but {f.name} has no "
-                                        f"such column", column=c))
-        if isinstance(df, _ArrowEvents):
+        problems += _mapping_problems(df.columns, table, mapping, f)
+        if isinstance(df, ArrowEvents):
             df = df.select(mapping.exclude.get(table, ()), mapping.renames(table))
         else:
             df = df.drop(columns=[c for c in mapping.exclude.get(table, ())
                                   if c in df.columns])
             df = df.rename(columns=mapping.renames(table))
         raw[table] = df
-    if problems:
-        _raise(folder, problems)
-    _unguard_ids(raw, files)
-    ds = _build(raw, str(folder), files)
-    if cached is not None:
-        cached.write(ds)
-    return ds
+    return raw, files, problems
+
+
+def _read_table(folder: Path, f: Path, table: str, mapping: ColumnMapping, problems: list):
+    """One table file read (a DataFrame, or ArrowEvents for the events), or None with
+    its problem added."""
+    p = _file_problem(folder, table, mapping, f)
+    if p is not None:
+        problems.append(p)
+        return None
+    id_cols = [mapping.source_column(table, c) for c in ID_COLUMNS[table]]
+    try:  # Arrow checks the text it reads: an events file it reads needs no UTF-8 pass
+        df = (read_events(f, id_cols, mapping.exclude.get(table, ()), mapping.renames(table))
+              if table == "events" else None)
+    except Exception as e:  # noqa: BLE001 - any reader failure is the user's file
+        problems.append(Problem(table, "unreadable_file", f"{f.name} cannot be read: {e}"))
+        return None
+    if df is not None:
+        return df
+    if f.suffix != ".parquet":
+        p = check_utf8(f)
+        if p is not None:
+            problems.append(Problem(table, p.code, f"{f.name}: {p.message}"))
+            return None
+    try:
+        return read_file(f, id_cols, dictionary=id_cols[1:])
+    except Exception as e:  # noqa: BLE001 - any reader failure is the user's file
+        problems.append(Problem(table, "unreadable_file", f"{f.name} cannot be read: {e}"))
+        return None
+
+
+def _mapping_problems(columns, table: str, mapping: ColumnMapping, f: Path) -> list[Problem]:
+    """The mapping must name columns that exist."""
+    out = []
+    for calib_col, src in mapping.columns.get(table, {}).items():
+        if src not in columns:
+            out.append(Problem(table, "mapping_missing_column",
+                               f"the mapping names column '{src}' (for '{calib_col}') "
+                               f"but {f.name} has no such column; it has: "
+                               f"{', '.join(map(str, columns[:12]))}", column=src))
+    for c in mapping.exclude.get(table, ()):
+        if c not in columns:
+            out.append(Problem(table, "mapping_missing_column",
+                               f"[exclude] names column '{c}' but {f.name} has no "
+                               f"such column", column=c))
+    return out
 
 
 def _source_files(folder: Path, mapping: ColumnMapping) -> dict[str, str]:
     """The file each table is read from (as ``Dataset.files``), existing ones only."""
-    found = {t: _find_file(folder, t, mapping) for t in TABLES}
+    found = {t: find_file(folder, t, mapping) for t in TABLES}
     return {t: str(f) for t, f in found.items() if f is not None and f.exists()}
 
 
@@ -437,10 +491,13 @@ def _unguard_ids(raw: dict, files: dict) -> None:
     leads = raw.get("leads")
     ids = leads is not None and "leads" in csv and "lead_id" in leads and guarded(
         leads["lead_id"])
-    for table, df in raw.items():
+    for table in list(raw):
         if table not in csv:
             continue
         cols = (["lead_id"] if ids else []) + (["arm"] if table == "assignments" else [])
+        if cols and isinstance(raw[table], ArrowEvents):
+            raw[table] = raw[table].to_pandas()
+        df = raw[table]
         for c in cols:
             if c in df and (c == "lead_id" or guarded(df[c])):
                 fixed = unneutralise_text(df[c])
@@ -451,8 +508,25 @@ def _unguard_ids(raw: dict, files: dict) -> None:
 def from_frames(leads: pd.DataFrame, events: pd.DataFrame | None = None,
                 outcomes: pd.DataFrame | None = None, assignments: pd.DataFrame | None = None,
                 *, name: str = "<frames>") -> Dataset:
-    """Validate and encode a data set held in pandas DataFrames (columns as in SPEC
-    section 1), with the same checks as :func:`load_dataset`.
+    """Validate and encode a data set held in pandas DataFrames.
+
+    Parameters
+    ----------
+    leads, events, outcomes, assignments : DataFrame
+        The tables, with the columns of SPEC section 1; ``events`` and
+        ``assignments`` are optional, ``outcomes`` is required.
+    name : str, optional
+        How error messages name the data set.
+
+    Returns
+    -------
+    Dataset
+        Checked and encoded as :func:`load_dataset` does.
+
+    Raises
+    ------
+    DataError
+        With every problem found in every table.
 
     Examples
     --------
@@ -472,23 +546,57 @@ def from_frames(leads: pd.DataFrame, events: pd.DataFrame | None = None,
     return _build({k: v.reset_index(drop=True) for k, v in raw.items()}, name, {})
 
 
+# ---------------------------------------------------------------------------- encoding
 def _build(raw: dict, folder: str, files: dict) -> Dataset:
+    """Check and encode the tables read from a data set: every problem of every table
+    is collected before raising; a valid data set gets its warnings."""
+    undated = _undated(raw["leads"], raw["outcomes"])
+    _check_shape(raw, undated, folder)
     problems: list[Problem] = []
-    leads, events, outcomes = raw["leads"], raw.get("events"), raw["outcomes"]
+    leads = _encode_leads(raw["leads"], problems)
+    lead_keys = arrow_text(leads["lead_id"])  # duplicates are reported; the first counts
+    events, events_sorted = _encode_events(raw.get("events"), lead_keys, len(leads),
+                                           undated, problems)
+    outcomes = _encode_outcomes(raw["outcomes"], lead_keys, problems)
     assignments = raw.get("assignments")
-    undated = ("created_at" not in leads or leads["created_at"].isna().all()
-               or "occurred_at" not in outcomes or outcomes["occurred_at"].isna().all())
+    if assignments is not None:
+        assignments = _encode_assignments(assignments, lead_keys, problems)
+    if problems:
+        _raise(folder, problems)
+    if not events_sorted:
+        order = order_by_lead_time(events["lead"].to_numpy(), ns(events["occurred_at"]),
+                                   len(leads))
+        if not (order == np.arange(len(order))).all():
+            events = events.take(order).reset_index(drop=True)
+    snapshot = "created_at" not in leads or "occurred_at" not in outcomes
+    return Dataset(leads=leads.reset_index(drop=True), events=events, outcomes=outcomes,
+                   assignments=assignments, path=folder, snapshot=snapshot,
+                   end_of_data=_end_of_data(leads, events, outcomes, assignments),
+                   files=files, warnings=_warnings(leads, events, outcomes, snapshot))
+
+
+def _undated(leads: pd.DataFrame, outcomes: pd.DataFrame) -> bool:
+    """True for a snapshot: leads without creation times or outcomes without dates."""
+    return bool("created_at" not in leads or leads["created_at"].isna().all()
+                or "occurred_at" not in outcomes or outcomes["occurred_at"].isna().all())
+
+
+def _check_shape(raw: dict, undated: bool, folder: str) -> None:
+    """Raise for missing required columns and empty tables (nothing else can be
+    checked without them). Events read by Arrow become a DataFrame when a column is
+    missing, so that the message lists the file's columns as for any table."""
     # a snapshot's events may be undated (a list of what each lead did)
-    ev_required = ("lead_id", "event_type") if undated else ("lead_id", "occurred_at",
-                                                             "event_type")
-    required = {"leads": ("lead_id",), "events": ev_required,
-                "outcomes": ("lead_id", "outcome"), "assignments": ("lead_id", "arm")}
-    if isinstance(events, _ArrowEvents) and any(c not in events.columns
-                                                for c in ev_required):
-        events = raw["events"] = events.to_pandas()  # the pandas path names the problem
+    required = {"leads": ("lead_id",), "outcomes": ("lead_id", "outcome"),
+                "events": (("lead_id", "event_type") if undated
+                           else ("lead_id", "occurred_at", "event_type")),
+                "assignments": ("lead_id", "arm")}
+    events = raw.get("events")
+    if isinstance(events, ArrowEvents) and not (
+            events.encodable and all(c in events.columns for c in required["events"])):
+        raw["events"] = events.to_pandas()
+    problems = []
     for table, df in raw.items():
-        missing_cols = [c for c in required[table] if c not in df.columns]
-        for c in missing_cols:
+        for c in [c for c in required[table] if c not in df.columns]:
             problems.append(Problem(table, "missing_column",
                                     f"required column '{c}' is missing; the file has: "
                                     f"{', '.join(map(str, df.columns[:12]))}", column=c))
@@ -497,8 +605,10 @@ def _build(raw: dict, folder: str, files: dict) -> Dataset:
     if problems:
         _raise(folder, problems)
 
-    snapshot = False
-    # ---- leads
+
+def _encode_leads(leads: pd.DataFrame, problems: list) -> pd.DataFrame:
+    """The leads with stripped text ids and UTC creation times (the column dropped for
+    a snapshot); missing and duplicate ids reported."""
     leads = leads.copy()
     leads["lead_id"] = leads["lead_id"].astype("string").str.strip()
     null_id = leads["lead_id"].isna() | (leads["lead_id"] == "")
@@ -506,7 +616,11 @@ def _build(raw: dict, folder: str, files: dict) -> Dataset:
         problems.append(Problem("leads", "missing_value", f"{int(null_id.sum())} row(s) have no "
                                 "lead_id", column="lead_id", count=int(null_id.sum()),
                                 rows=_rows(leads, null_id, ["lead_id"])))
-    dup = leads["lead_id"].duplicated(keep=False) & ~null_id
+    ids = arrow_text(leads["lead_id"], trim=False)
+    if pc.count_distinct(ids, mode="all").as_py() == len(ids):
+        dup = np.zeros(len(ids), bool)  # one hashing pass; pandas only to name duplicates
+    else:
+        dup = leads["lead_id"].duplicated(keep=False) & ~null_id
     if dup.any():
         problems.append(Problem("leads", "duplicate_lead_id",
                                 f"{int(leads['lead_id'][dup].nunique())} lead_id value(s) occur "
@@ -515,71 +629,67 @@ def _build(raw: dict, folder: str, files: dict) -> Dataset:
     if "created_at" in leads and not leads["created_at"].isna().all():
         leads["created_at"] = parse_timestamps(leads, "leads", "created_at", problems)
     else:
-        snapshot = True
         leads = leads.drop(columns=["created_at"], errors="ignore")
+    return leads
 
-    # duplicates are reported above; index_in encodes against the first occurrence
-    lead_keys = _arrow_text(leads["lead_id"])
 
-    def encode_leads(df, table):
-        s = df["lead_id"]
-        if isinstance(s.dtype, pd.CategoricalDtype):
-            row_codes, values = _text_codes(s)
-            known = pc.index_in(values, value_set=lead_keys).fill_null(-1).to_numpy(
-                zero_copy_only=False)
-            codes = np.where(row_codes >= 0, known[np.maximum(row_codes, 0)] if len(known)
-                             else -1, -1)
-        else:
-            # one hashing pass over the raw ids; only ids not found are retried without
-            # surrounding blanks (trimming every one of millions of ids costs a pass)
-            raw = _arrow_text(s, trim=False)
-            codes = np.array(pc.index_in(raw, value_set=lead_keys).fill_null(-1)
-                             .to_numpy(zero_copy_only=False), dtype=np.int64)
-            miss = codes < 0
-            if miss.any():
-                retry = pc.index_in(pc.utf8_trim_whitespace(raw.filter(pa.array(miss))),
-                                    value_set=lead_keys)
-                codes[miss] = retry.fill_null(-1).to_numpy(zero_copy_only=False)
-        unknown = codes < 0
-        if unknown.any():
-            problems.append(Problem(table, "unknown_lead",
-                                    f"{int(unknown.sum())} row(s) refer to a lead_id that is not "
-                                    "in the leads table", column="lead_id", count=int(unknown.sum()),
-                                    rows=_rows(df, unknown, ["lead_id"])))
-        return codes.astype(np.int32)
-
-    # ---- events
-    events_sorted = False
-    if isinstance(events, _ArrowEvents):
-        fast = _events_arrow(events.table, lead_keys, len(leads))
-        if fast is not None:
-            events, events_sorted = fast, True
-        else:  # some row is wrong: the pandas checks below say which, as always
-            events = events.to_pandas()
-    if events_sorted:
-        pass
-    elif events is not None:
-        ev_codes = encode_leads(events, "events")
-        if "occurred_at" in events and not (undated and events["occurred_at"].isna().all()):
-            ev_time = parse_timestamps(events, "events", "occurred_at", problems)
-        else:
-            ev_time = pd.Series(pd.NaT, index=events.index, dtype=UTC_NS)
-        et_codes, et_values = _text_codes(events["event_type"])
-        empty = pc.fill_null(pc.equal(et_values, ""), True).to_numpy(zero_copy_only=False)
-        bad_type = (et_codes < 0) | (empty[np.maximum(et_codes, 0)] if len(empty) else True)
-        if bad_type.any():
-            problems.append(Problem("events", "missing_value", f"{int(bad_type.sum())} row(s) have "
-                                    "no event_type", column="event_type", count=int(bad_type.sum()),
-                                    rows=_rows(events, bad_type, ["lead_id", "event_type"])))
-        events = pd.DataFrame({"lead": ev_codes, "occurred_at": ev_time,
-                               "event_type": _categorical(et_codes, et_values)})
+def _lead_codes(df: pd.DataFrame, table: str, lead_keys: pa.Array,
+                problems: list) -> np.ndarray:
+    """The int32 lead codes of a table's ``lead_id`` column (-1 and a problem for ids
+    that are not in the leads table)."""
+    s = df["lead_id"]
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        row_codes, values = text_codes(s)
+        known = pc.index_in(values, value_set=lead_keys).fill_null(-1).to_numpy(
+            zero_copy_only=False)
+        codes = np.where(row_codes >= 0, known[np.maximum(row_codes, 0)] if len(known)
+                         else -1, -1)
     else:
-        events = pd.DataFrame({"lead": np.zeros(0, np.int32),
-                               "occurred_at": pd.Series([], dtype=UTC_NS),
-                               "event_type": pd.Categorical([])})
+        codes = match_ids(arrow_text(s, trim=False), lead_keys)
+    unknown = codes < 0
+    if unknown.any():
+        problems.append(Problem(table, "unknown_lead",
+                                f"{int(unknown.sum())} row(s) refer to a lead_id that is not "
+                                "in the leads table", column="lead_id", count=int(unknown.sum()),
+                                rows=_rows(df, unknown, ["lead_id"])))
+    return codes.astype(np.int32)
 
-    # ---- outcomes
-    out_codes = encode_leads(outcomes, "outcomes")
+
+def _encode_events(events, lead_keys: pa.Array, n_leads: int, undated: bool,
+                   problems: list) -> tuple[pd.DataFrame, bool]:
+    """(encoded events, whether they are sorted yet). Events read by Arrow are encoded
+    without pandas when every row is valid; otherwise (and for frames) the pandas
+    checks below report each problem with its rows."""
+    if events is None:
+        return pd.DataFrame({"lead": np.zeros(0, np.int32),
+                             "occurred_at": pd.Series([], dtype=UTC_NS),
+                             "event_type": pd.Categorical([])}), False
+    if isinstance(events, ArrowEvents):
+        fast = encode_events(events.table, lead_keys, n_leads)
+        if fast is not None:
+            return fast, True
+        events = events.to_pandas()
+    ev_codes = _lead_codes(events, "events", lead_keys, problems)
+    if "occurred_at" in events and not (undated and events["occurred_at"].isna().all()):
+        ev_time = parse_timestamps(events, "events", "occurred_at", problems)
+    else:
+        ev_time = pd.Series(pd.NaT, index=events.index, dtype=UTC_NS)
+    et_codes, et_values = text_codes(events["event_type"])
+    empty = pc.fill_null(pc.equal(et_values, ""), True).to_numpy(zero_copy_only=False)
+    bad_type = (et_codes < 0) | (empty[np.maximum(et_codes, 0)] if len(empty) else True)
+    if bad_type.any():
+        problems.append(Problem("events", "missing_value", f"{int(bad_type.sum())} row(s) have "
+                                "no event_type", column="event_type", count=int(bad_type.sum()),
+                                rows=_rows(events, bad_type, ["lead_id", "event_type"])))
+    return pd.DataFrame({"lead": ev_codes, "occurred_at": ev_time,
+                         "event_type": categorical(et_codes, et_values)}), False
+
+
+def _encode_outcomes(outcomes: pd.DataFrame, lead_keys: pa.Array,
+                     problems: list) -> pd.DataFrame:
+    """Outcomes as lead codes, lower-case outcome names, UTC times (absent for a
+    snapshot) and amounts (NaN when not given), extra columns kept."""
+    out_codes = _lead_codes(outcomes, "outcomes", lead_keys, problems)
     oc = outcomes["outcome"].astype("string").str.strip().str.lower()
     bad_oc = oc.isna() | (oc == "")
     if bad_oc.any():
@@ -589,56 +699,54 @@ def _build(raw: dict, folder: str, files: dict) -> Dataset:
     new_out = pd.DataFrame({"lead": out_codes, "outcome": pd.Categorical(oc.astype(str))})
     if "occurred_at" in outcomes and not outcomes["occurred_at"].isna().all():
         new_out["occurred_at"] = parse_timestamps(outcomes, "outcomes", "occurred_at",
-                                             problems).reset_index(drop=True)
-    else:
-        snapshot = True
-    if "amount" in outcomes:
-        amt_raw = outcomes["amount"]
-        amt = pd.to_numeric(amt_raw, errors="coerce")
-        bad_num = amt.isna() & amt_raw.notna() & (amt_raw.astype("string").str.strip() != "")
-        bad_num |= np.isinf(amt.astype(float)).fillna(False)  # "inf", "1e309": not an amount
-        if bad_num.any():
-            problems.append(Problem("outcomes", "invalid_number", f"{int(bad_num.sum())} amount(s) "
-                                    "are not finite numbers", column="amount", count=int(bad_num.sum()),
-                                    rows=_rows(outcomes, bad_num, ["lead_id", "amount"])))
-        neg = amt < 0
-        if neg.any():
-            problems.append(Problem("outcomes", "negative_amount", f"{int(neg.sum())} amount(s) are "
-                                    "negative; amounts must be >= 0", column="amount",
-                                    count=int(neg.sum()), rows=_rows(outcomes, neg,
-                                                                     ["lead_id", "amount"])))
-        new_out["amount"] = amt.astype(float).to_numpy()
-    else:
-        new_out["amount"] = np.nan
-    extra = [c for c in outcomes.columns if c not in SPEC_COLUMNS["outcomes"]]
-    for c in extra:
+                                                  problems).reset_index(drop=True)
+    new_out["amount"] = (_amounts(outcomes, problems) if "amount" in outcomes else np.nan)
+    for c in [c for c in outcomes.columns if c not in SPEC_COLUMNS["outcomes"]]:
         new_out[c] = outcomes[c].to_numpy()
-    outcomes = new_out
+    return new_out
 
-    # ---- assignments
-    if assignments is not None:
-        a_codes = encode_leads(assignments, "assignments")
-        arm = assignments["arm"].astype("string").str.strip()
-        new_a = pd.DataFrame({"lead": a_codes, "arm": pd.Categorical(arm.astype(str))})
-        dup_a = pd.Series(a_codes).duplicated(keep=False) & (a_codes >= 0)
-        if dup_a.any():
-            problems.append(Problem("assignments", "duplicate_lead_id",
-                                    f"{int(dup_a.sum())} row(s) assign a lead more than once",
-                                    column="lead_id", count=int(dup_a.sum()),
-                                    rows=_rows(assignments, dup_a.to_numpy(), ["lead_id", "arm"])))
-        if "assigned_at" in assignments and not assignments["assigned_at"].isna().all():
-            new_a["assigned_at"] = parse_timestamps(assignments, "assignments", "assigned_at",
-                                               problems).reset_index(drop=True)
-        assignments = new_a
 
-    if problems:
-        _raise(folder, problems)
+def _amounts(outcomes: pd.DataFrame, problems: list) -> np.ndarray:
+    """The ``amount`` column as floats; text, infinite and negative amounts reported."""
+    amt_raw = outcomes["amount"]
+    amt = pd.to_numeric(amt_raw, errors="coerce")
+    bad_num = amt.isna() & amt_raw.notna()
+    if bad_num.any():  # only text can fail to convert: blank text is a missing amount
+        bad_num &= amt_raw.astype("string").str.strip() != ""
+    bad_num |= np.isinf(amt.astype(float)).fillna(False)  # "inf", "1e309": not an amount
+    if bad_num.any():
+        problems.append(Problem("outcomes", "invalid_number", f"{int(bad_num.sum())} amount(s) "
+                                "are not finite numbers", column="amount", count=int(bad_num.sum()),
+                                rows=_rows(outcomes, bad_num, ["lead_id", "amount"])))
+    neg = amt < 0
+    if neg.any():
+        problems.append(Problem("outcomes", "negative_amount", f"{int(neg.sum())} amount(s) are "
+                                "negative; amounts must be >= 0", column="amount",
+                                count=int(neg.sum()), rows=_rows(outcomes, neg,
+                                                                 ["lead_id", "amount"])))
+    return amt.astype(float).to_numpy()
 
-    if not events_sorted:
-        order = order_by_lead_time(events["lead"].to_numpy(), ns(events["occurred_at"]),
-                                   len(leads))
-        if not (order == np.arange(len(order))).all():
-            events = events.take(order).reset_index(drop=True)
+
+def _encode_assignments(assignments: pd.DataFrame, lead_keys: pa.Array,
+                        problems: list) -> pd.DataFrame:
+    """Assignments as lead codes, arms and UTC times; a lead assigned twice reported."""
+    a_codes = _lead_codes(assignments, "assignments", lead_keys, problems)
+    arm = assignments["arm"].astype("string").str.strip()
+    new_a = pd.DataFrame({"lead": a_codes, "arm": pd.Categorical(arm.astype(str))})
+    dup_a = pd.Series(a_codes).duplicated(keep=False) & (a_codes >= 0)
+    if dup_a.any():
+        problems.append(Problem("assignments", "duplicate_lead_id",
+                                f"{int(dup_a.sum())} row(s) assign a lead more than once",
+                                column="lead_id", count=int(dup_a.sum()),
+                                rows=_rows(assignments, dup_a.to_numpy(), ["lead_id", "arm"])))
+    if "assigned_at" in assignments and not assignments["assigned_at"].isna().all():
+        new_a["assigned_at"] = parse_timestamps(assignments, "assignments", "assigned_at",
+                                                problems).reset_index(drop=True)
+    return new_a
+
+
+def _end_of_data(leads, events, outcomes, assignments) -> pd.Timestamp | None:
+    """The latest timestamp in any table, or None when nothing is dated."""
     stamps = [events["occurred_at"].max()]
     if "created_at" in leads:
         stamps.append(leads["created_at"].max())
@@ -647,8 +755,12 @@ def _build(raw: dict, folder: str, files: dict) -> Dataset:
     if assignments is not None and "assigned_at" in assignments:
         stamps.append(assignments["assigned_at"].max())
     stamps = [s for s in stamps if not pd.isna(s)]
-    end = max(stamps) if stamps else None
+    return max(stamps) if stamps else None
 
+
+def _warnings(leads, events, outcomes, snapshot: bool) -> tuple[str, ...]:
+    """What a valid data set's user should know: leads without events, activity and
+    outcomes before a lead's creation, unknown outcome types, a snapshot."""
     warnings = []
     if len(events):
         with_events = np.zeros(len(leads), bool)
@@ -675,140 +787,7 @@ def _build(raw: dict, folder: str, files: dict) -> Dataset:
         if early.any():
             warnings.append(f"{int(early.sum())} outcome row(s) happened before their lead was "
                             "created.")
-    return Dataset(leads=leads.reset_index(drop=True), events=events, outcomes=outcomes,
-                   assignments=assignments, path=str(folder), snapshot=snapshot, end_of_data=end,
-                   files=files, warnings=tuple(warnings))
-
-
-class _ArrowEvents:
-    """An events table read from Parquet, kept as Arrow columns until encoded."""
-
-    def __init__(self, table: pa.Table, path: Path, id_cols: list[str]):
-        self.table, self.path, self.id_cols = table, path, id_cols
-
-    @property
-    def columns(self) -> pd.Index:
-        return pd.Index(self.table.column_names)
-
-    def __len__(self) -> int:
-        return self.table.num_rows
-
-    def select(self, exclude, renames: dict) -> "_ArrowEvents":
-        t = self.table.drop_columns([c for c in exclude if c in self.table.column_names])
-        t = t.rename_columns([renames.get(c, c) for c in t.column_names])
-        return _ArrowEvents(t, self.path, self.id_cols)
-
-    def to_pandas(self) -> pd.DataFrame:
-        """The table exactly as :func:`_read_file` reads it (for the pandas checks)."""
-        t = self.table
-        if any(pa.types.is_dictionary(f.type) for f in t.schema):
-            t = t.unify_dictionaries().combine_chunks()
-        return t.to_pandas()
-
-
-def _read_events_arrow(path: Path, event_type: str) -> pa.Table:
-    """An events Parquet file as Arrow, event types read dictionary-encoded."""
-    schema = pq.read_schema(path)
-    cols = [event_type] if (event_type in schema.names
-                            and pa.types.is_string(schema.field(event_type).type)) else []
-    return pq.read_table(path, read_dictionary=cols)
-
-
-def _events_arrow(t: pa.Table, lead_keys: pa.Array, n_leads: int) -> pd.DataFrame | None:
-    """The events of an Arrow table encoded and sorted by lead then time, or None when
-    any row would be a problem (then the pandas checks report it with its rows).
-
-    Lead ids are hashed once against the leads' ids (``index_in``), event types are
-    Parquet's dictionary codes and times the int64 values of the timestamp column: no
-    Python object per row and no pandas text column.
-    """
-    names = t.column_names
-    if not {"lead_id", "occurred_at", "event_type"} <= set(names):
-        return None
-    when, etype, lid = t.column("occurred_at"), t.column("event_type"), t.column("lead_id")
-    if not pa.types.is_timestamp(when.type) or when.null_count or lid.null_count:
-        return None
-    if not (pa.types.is_string(lid.type) and pa.types.is_dictionary(etype.type)
-            and pa.types.is_string(etype.type.value_type)):
-        return None
-    # ---- lead codes: the raw ids, then (only when some are not found) trimmed
-    # one call: the hash set of the leads' ids is built once, not once per chunk
-    codes = pc.index_in(lid, value_set=lead_keys).fill_null(-1).to_numpy()
-    miss = codes < 0
-    if miss.any():
-        lid = lid.combine_chunks()
-        retry = pc.index_in(pc.utf8_trim_whitespace(lid.filter(pa.array(miss))),
-                            value_set=lead_keys)
-        codes = codes.astype(np.int64)
-        codes[miss] = retry.fill_null(-1).to_numpy(zero_copy_only=False)
-        if (codes < 0).any():
-            return None
-    codes = codes.astype(np.int32)
-    # ---- times: int64 in the column's unit, as nanoseconds if pandas can hold them
-    unit = when.type.unit
-    factor = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}[unit]
-    raw_t = np.concatenate([c.cast(pa.int64()).to_numpy() for c in when.chunks])         if when.num_chunks else np.zeros(0, np.int64)
-    lo, hi = pd.Timestamp.min.value, pd.Timestamp.max.value
-    if len(raw_t) and (raw_t.min() < -(-lo // factor) or raw_t.max() > hi // factor):
-        return None
-    t_ns = raw_t * factor if factor != 1 else raw_t
-    # ---- event types: one dictionary, trimmed; none missing or blank
-    etype = pa.table({"e": etype}).unify_dictionaries().column("e")
-    if etype.null_count:
-        return None
-    values = (etype.chunk(0).dictionary if etype.num_chunks
-              else pa.array([], pa.string()))
-    values = pc.utf8_trim_whitespace(values)
-    blank = pc.fill_null(pc.equal(values, ""), True).to_numpy(zero_copy_only=False)
-    et_codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False)
-                               for c in etype.chunks]).astype(np.int32)         if etype.num_chunks else np.zeros(0, np.int32)
-    if len(et_codes) and blank[et_codes].any():
-        return None
-    cat = _categorical(et_codes, values)
-    order = order_by_lead_time(codes, t_ns, n_leads)
-    if not (order == np.arange(len(order))).all():
-        codes, t_ns = codes[order], t_ns[order]
-        cat = pd.Categorical.from_codes(cat.codes[order], dtype=cat.dtype)
-    stamps = pd.Series(pd.DatetimeIndex(t_ns.view("M8[ns]"), tz="UTC"))  # no copy, no pass
-    return pd.DataFrame({"lead": codes, "occurred_at": stamps, "event_type": cat})
-
-
-def _arrow_text(s: pd.Series, trim: bool = True) -> pa.Array:
-    """A column as an Arrow string array with surrounding blanks removed (fast hashing
-    and encoding of tens of millions of ids without Python objects)."""
-    arr = pa.array(s, from_pandas=True)
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    if not pa.types.is_string(arr.type):
-        arr = pc.cast(arr, pa.string())
-    return pc.utf8_trim_whitespace(arr) if trim else arr
-
-
-def _text_codes(s: pd.Series) -> tuple[np.ndarray, pa.Array]:
-    """(row codes, distinct stripped values) of a text column; code -1 for missing."""
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        codes = s.cat.codes.to_numpy().astype(np.int32)
-        values = _arrow_text(pd.Series(s.cat.categories, dtype=object))
-        return codes, values
-    enc = pc.dictionary_encode(_arrow_text(s))
-    return enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32), \
-        enc.dictionary
-
-
-def _categorical(row_codes: np.ndarray, values: pa.Array) -> pd.Categorical:
-    """Row codes into (possibly repeated, after stripping) values -> a pandas
-    Categorical with sorted distinct categories."""
-    enc = pc.dictionary_encode(values)
-    uniq = enc.dictionary.to_pylist()
-    to_uniq = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False)
-    idx = np.where(row_codes >= 0, to_uniq[np.maximum(row_codes, 0)] if len(to_uniq) else -1, -1)
-    values = uniq
-    order = np.argsort(np.array(values, dtype=object), kind="stable") if values else np.zeros(0, int)
-    remap = np.empty(len(values), dtype=np.int32)
-    remap[order] = np.arange(len(values), dtype=np.int32)
-    codes = np.where(idx >= 0, remap[np.maximum(idx, 0)], -1) if len(values) else idx
-    return pd.Categorical.from_codes(codes.astype(np.int16 if len(values) < 32_000 else np.int32),
-                                     categories=[values[i] for i in order])
+    return tuple(warnings)
 
 
 def _raise(folder, problems: list[Problem]) -> None:
@@ -825,6 +804,25 @@ def lead_slices(ds: Dataset, partition_leads: int):
 
     Events are sorted by lead, so a partition is a slice of every table: no copy of
     the whole data set, and a lead's events never straddle two partitions.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data set.
+    partition_leads : int
+        Leads per partition (the last one may have fewer).
+
+    Yields
+    ------
+    (int, Dataset)
+        The first lead code of the partition and the partition, its leads re-coded
+        from 0.
+
+    Examples
+    --------
+    >>> ds = load_dataset("calib-demo/data")
+    >>> [(lo, part.n_leads) for lo, part in lead_slices(ds, 800)]
+    [(0, 800), (800, 800), (1600, 400)]
     """
     n = ds.n_leads
     ev_lead = ds.events["lead"].to_numpy()
@@ -856,8 +854,23 @@ def _rebase(df: pd.DataFrame, lo: int) -> pd.DataFrame:
 
 
 def ns_or_never(values) -> np.ndarray:
-    """Timestamps (anything pandas reads as datetimes; naive ones are UTC) as int64
-    nanoseconds, missing ones as the largest int64 (``calib.engine.replay.NEVER``)."""
+    """Timestamps as int64 nanoseconds, missing ones as the largest int64.
+
+    Parameters
+    ----------
+    values : array-like
+        Anything pandas reads as datetimes; naive ones are UTC.
+
+    Returns
+    -------
+    ndarray of int64
+        Nanoseconds since 1970, ``calib.engine.replay.NEVER`` where missing.
+
+    Examples
+    --------
+    >>> ns_or_never(["1970-01-01T00:00:01Z", None])
+    array([         1000000000, 9223372036854775807])
+    """
     t = pd.DatetimeIndex(pd.to_datetime(pd.Series(values).reset_index(drop=True), utc=True))
     out = t.as_unit("ns").asi8.copy()
     out[t.isna()] = np.iinfo(np.int64).max
@@ -865,7 +878,23 @@ def ns_or_never(values) -> np.ndarray:
 
 
 def ns(values) -> np.ndarray:
-    """UTC timestamps (a Series or array of datetime64[ns, UTC]) as int64 nanoseconds."""
+    """UTC timestamps as int64 nanoseconds.
+
+    Parameters
+    ----------
+    values : Series, DatetimeIndex or array
+        ``datetime64[ns, UTC]`` values (or naive ``datetime64`` read as UTC).
+
+    Returns
+    -------
+    ndarray of int64
+        Nanoseconds since 1970.
+
+    Examples
+    --------
+    >>> ns(pd.Series(pd.to_datetime(["1970-01-01T00:00:02Z"])))
+    array([2000000000])
+    """
     if isinstance(values, pd.Series):
         values = values.array
     if isinstance(values, pd.arrays.DatetimeArray) or isinstance(values, pd.DatetimeIndex):

@@ -43,6 +43,17 @@ class ColumnMapping:
     """Which file holds each table, which export column is each calib column, and
     which columns to drop on load.
 
+    Attributes
+    ----------
+    files : mapping
+        table -> file name inside the data set folder.
+    columns : mapping
+        table -> {calib column: export column}.
+    exclude : mapping
+        table -> columns dropped on load.
+    source : str or None
+        Where the mapping was read from (for messages).
+
     Examples
     --------
     >>> m = ColumnMapping.from_dict({"columns": {"leads": {"lead_id": "Record ID"}}})
@@ -57,6 +68,30 @@ class ColumnMapping:
 
     @classmethod
     def from_dict(cls, d: dict | None, *, source: str | None = None) -> "ColumnMapping":
+        """A mapping from its TOML table, checked.
+
+        Parameters
+        ----------
+        d : dict or None
+            ``{"files": ..., "columns": ..., "exclude": ...}`` (all optional).
+        source : str, optional
+            Where it was read from, for messages.
+
+        Returns
+        -------
+        ColumnMapping
+
+        Raises
+        ------
+        ConfigError
+            On an unknown key or table, a value of the wrong type, a file outside the
+            data set folder, or one export column mapped twice.
+
+        Examples
+        --------
+        >>> ColumnMapping.from_dict({"exclude": {"leads": ["Tags"]}}).exclude["leads"]
+        ('Tags',)
+        """
         d = dict(d or {})
         where = f" in {source}" if source else ""
         for key in d:
@@ -111,6 +146,17 @@ class ColumnMapping:
                    source=source)
 
     def to_dict(self) -> dict:
+        """The mapping as its TOML table (empty parts left out).
+
+        Returns
+        -------
+        dict
+
+        Examples
+        --------
+        >>> ColumnMapping.from_dict({"files": {"leads": "contacts.csv"}}).to_dict()
+        {'files': {'leads': 'contacts.csv'}}
+        """
         d = {}
         if self.files:
             d["files"] = dict(self.files)
@@ -121,9 +167,40 @@ class ColumnMapping:
         return d
 
     def source_column(self, table: str, column: str) -> str:
-        """The export's name of calib's ``column`` in ``table``."""
+        """The export's name of calib's ``column`` in ``table``.
+
+        Parameters
+        ----------
+        table, column : str
+            A table and one of calib's columns.
+
+        Returns
+        -------
+        str
+            The mapped name, or ``column`` itself.
+
+        Examples
+        --------
+        >>> ColumnMapping().source_column("leads", "lead_id")
+        'lead_id'
+        """
         return self.columns.get(table, {}).get(column, column)
 
     def renames(self, table: str) -> dict[str, str]:
-        """``{export column: calib column}`` for ``table``."""
+        """``{export column: calib column}`` for ``table``.
+
+        Parameters
+        ----------
+        table : str
+
+        Returns
+        -------
+        dict
+
+        Examples
+        --------
+        >>> m = ColumnMapping.from_dict({"columns": {"leads": {"lead_id": "Record ID"}}})
+        >>> m.renames("leads")
+        {'Record ID': 'lead_id'}
+        """
         return {v: k for k, v in self.columns.get(table, {}).items()}

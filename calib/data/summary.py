@@ -12,7 +12,36 @@ from calib.io import iso_utc as _iso
 
 @dataclass(frozen=True)
 class DatasetSummary:
-    """Counts, date range and frequencies of a data set."""
+    """Counts, date range and frequencies of a data set.
+
+    Attributes
+    ----------
+    path : str
+        The data set folder.
+    leads, events, outcomes : int
+        Row counts.
+    assignments : int or None
+        Rows of the assignments table (None without one).
+    snapshot : bool
+        True for a snapshot data set.
+    start, end : str or None
+        First lead creation and last timestamp (ISO 8601, UTC).
+    attributes : tuple of str
+        The leads' attribute columns.
+    event_types, outcome_types : dict
+        Events per type; leads with at least one outcome, per type.
+    arms : dict or None
+        Leads per arm.
+    warnings : tuple of str
+        The data set's warnings.
+
+    Examples
+    --------
+    >>> from calib.data import load_dataset
+    >>> s = summarize(load_dataset("calib-demo/data"))
+    >>> s.leads, s.snapshot
+    (2000, False)
+    """
 
     path: str
     leads: int
@@ -29,6 +58,20 @@ class DatasetSummary:
     warnings: tuple[str, ...]
 
     def to_dict(self) -> dict:
+        """The summary as JSON-safe values (what ``calib validate --json`` prints).
+
+        Returns
+        -------
+        dict
+
+        Examples
+        --------
+        >>> import json
+        >>> from calib.data import load_dataset
+        >>> d = summarize(load_dataset("calib-demo/data")).to_dict()
+        >>> json.loads(json.dumps(d)) == d and d["valid"]
+        True
+        """
         return {
             "path": self.path, "valid": True, "snapshot": self.snapshot,
             "leads": self.leads, "events": self.events, "outcomes": self.outcomes,
@@ -39,11 +82,37 @@ class DatasetSummary:
         }
 
     def to_frame(self) -> pd.DataFrame:
+        """Event-type and outcome frequencies as one table.
+
+        Returns
+        -------
+        DataFrame
+            Columns ``kind`` (``event_type`` or ``outcome``), ``value``, ``count``.
+
+        Examples
+        --------
+        >>> from calib.data import load_dataset, summarize
+        >>> summarize(load_dataset("calib-demo/data")).to_frame().columns.tolist()
+        ['kind', 'value', 'count']
+        """
         rows = [("event_type", k, v) for k, v in self.event_types.items()]
         rows += [("outcome", k, v) for k, v in self.outcome_types.items()]
         return pd.DataFrame(rows, columns=["kind", "value", "count"])
 
     def summary(self) -> str:
+        """The summary as text (what ``calib validate`` prints).
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> from calib import data
+        >>> text = data.summarize(data.load_dataset("calib-demo/data")).summary()
+        >>> text.splitlines()[1].split()
+        ['leads', '2,000']
+        """
         lines = [f"Data set {self.path}: valid" + (" (snapshot)" if self.snapshot else ""),
                  f"  leads     {self.leads:>12,}",
                  f"  events    {self.events:>12,}",
@@ -66,7 +135,23 @@ class DatasetSummary:
 
 
 def summarize(ds: Dataset) -> DatasetSummary:
-    """Summarise a loaded data set."""
+    """Summarise a loaded data set.
+
+    Parameters
+    ----------
+    ds : Dataset
+        A loaded data set.
+
+    Returns
+    -------
+    DatasetSummary
+
+    Examples
+    --------
+    >>> from calib.data import load_dataset
+    >>> summarize(load_dataset("calib-demo/data")).events > 0
+    True
+    """
     attrs = tuple(c for c in ds.leads.columns if c not in ("lead_id", "created_at"))
     ev = ds.events["event_type"].value_counts().sort_values(ascending=False)
     first = ds.first_outcomes()
