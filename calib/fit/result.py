@@ -543,12 +543,12 @@ class SelectionReport(_Piece):
                       "coverage_by_routing": self.coverage_by_routing},
                      keep=("holdout_column",))
         if self.holdout_leads_test is not None:
-            d["holdout_leads_test"] = self.holdout_leads_test
-            d["holdout_share_test"] = self.holdout_share_test
+            d.update(holdout_leads_test=self.holdout_leads_test,
+                     holdout_share_test=self.holdout_share_test)
         if self.training_weighting is not None:
-            d["training_weighting"] = self.training_weighting
-            d["holdout_share_train"] = self.holdout_share_train
-            d["holdout_positive_examples"] = self.holdout_positive_examples
+            d.update(training_weighting=self.training_weighting,
+                     holdout_share_train=self.holdout_share_train,
+                     holdout_positive_examples=self.holdout_positive_examples)
         return d
 
 
