@@ -233,15 +233,10 @@ class FitRule:
 
     def to_dict(self) -> dict:
         """The rule's ``[[fit]]`` table, as the file wrote it."""
-        d: dict[str, Any] = {}
-        if self.named:
-            d["name"] = self.name
-        d["field"] = self.field
-        if self.in_ is not None:
-            d["in"] = list(self.in_)
-        d.update(_given(self, "equals", "min", "max", "missing"))
-        d["points"] = self.points
-        return d
+        name = {"name": self.name} if self.named else {}
+        in_ = {} if self.in_ is None else {"in": list(self.in_)}
+        return {**name, "field": self.field, **in_,
+                **_given(self, "equals", "min", "max", "missing"), "points": self.points}
 
 
 @dataclass(frozen=True)
@@ -285,16 +280,11 @@ class BehaviorRule:
 
     def to_dict(self) -> dict:
         """The rule's ``[[behavior]]`` table, as the file wrote it."""
-        d: dict[str, Any] = {}
-        if self.named:
-            d["name"] = self.name
-        if self.single_event and len(self.events) == 1:
-            d["event"] = self.events[0]
-        else:
-            d["events"] = list(self.events)
-        d["points"] = self.points
-        d.update(_given(self, "cap", "max_per_day"))
-        return d
+        name = {"name": self.name} if self.named else {}
+        events = ({"event": self.events[0]} if self.single_event and len(self.events) == 1
+                  else {"events": list(self.events)})
+        return {**name, **events, "points": self.points,
+                **_given(self, "cap", "max_per_day")}
 
 
 @dataclass(frozen=True)
