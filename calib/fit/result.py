@@ -629,7 +629,8 @@ class FitResult:
         Returns
         -------
         DataFrame
-            A copy of :attr:`effects`.
+            A copy of :attr:`effects`: each term's coefficients, interval, points and
+            the current rule it comes from.
         """
         return self.effects.copy()
 
@@ -644,6 +645,8 @@ class FitResult:
         Returns
         -------
         dict
+            One key per attribute (and ``proposed``, ``flagged``), each part as its own
+            ``to_dict()``, tables as lists of records with None for NaN.
         """
         return {
             "rules": self.rules.to_dict(),
