@@ -6,6 +6,8 @@ of the same length and returns plain numbers or a DataFrame.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -93,15 +95,22 @@ def expected_calibration_error(y, p, n_bins: int = 10, strategy: str = "quantile
     return float((t["count"] * (t["observed"] - t["mean_predicted"]).abs()).sum() / t["count"].sum())
 
 
-def _classes(y, score):
-    """``y`` as booleans and ``score`` as floats, or None when ``y`` holds one class only
-    (no ranking measure is defined then)."""
-    y = np.asarray(y, bool)
-    if y.all() or (~y).all():
-        return None
-    return y, np.asarray(score, float)
+def _ranking_measure(measure):
+    """``measure(y, score)`` with ``y`` as booleans and ``score`` as floats, and NaN
+    without calling it when ``y`` holds one class only (no ranking measure is defined
+    then)."""
+
+    @functools.wraps(measure)
+    def checked(y, score) -> float:
+        y = np.asarray(y, bool)
+        if y.all() or (~y).all():
+            return float("nan")
+        return measure(y, np.asarray(score, float))
+
+    return checked
 
 
+@_ranking_measure
 def auc(y, score) -> float:
     """Area under the ROC curve by the Mann–Whitney statistic (ties count one half).
 
@@ -123,15 +132,12 @@ def auc(y, score) -> float:
     >>> auc([0, 0, 1, 1], [1, 2, 2, 3])
     0.875
     """
-    both = _classes(y, score)
-    if both is None:
-        return float("nan")
-    y, s = both
     n1, n0 = int(y.sum()), int((~y).sum())
-    r = stats.rankdata(s)
+    r = stats.rankdata(score)
     return float((r[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
+@_ranking_measure
 def ks_statistic(y, score) -> float:
     """Largest distance between the score distributions of positives and negatives.
 
@@ -150,13 +156,9 @@ def ks_statistic(y, score) -> float:
     >>> ks_statistic([0, 0, 1, 1], [1, 2, 3, 4])
     1.0
     """
-    both = _classes(y, score)
-    if both is None:
-        return float("nan")
-    y, s = both
-    grid = np.unique(s)
-    f1 = np.searchsorted(np.sort(s[y]), grid, side="right") / y.sum()
-    f0 = np.searchsorted(np.sort(s[~y]), grid, side="right") / (~y).sum()
+    grid = np.unique(score)
+    f1 = np.searchsorted(np.sort(score[y]), grid, side="right") / y.sum()
+    f0 = np.searchsorted(np.sort(score[~y]), grid, side="right") / (~y).sum()
     return float(np.max(np.abs(f1 - f0)))
 
 

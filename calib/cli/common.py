@@ -395,7 +395,7 @@ def warn(msgs) -> None:
     Parameters
     ----------
     msgs : iterable of str
-        The warnings.
+        The warnings, without the prefix; none prints nothing.
 
     Examples
     --------

@@ -278,7 +278,7 @@ def is_partitioned(path) -> bool:
     Parameters
     ----------
     path : str or Path
-        Any path.
+        The folder to check; a file or a path that does not exist gives False.
 
     Returns
     -------

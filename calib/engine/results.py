@@ -119,7 +119,7 @@ class StageCounts:
     Attributes
     ----------
     count : int
-        Leads reaching the stage.
+        How many leads reached the stage (the counts of two parts add up).
     days : numpy.ndarray
         Days from creation to the stage, one per lead (NaN where unknown).
 
@@ -150,7 +150,7 @@ class ReplayStats:
     Attributes
     ----------
     leads : int
-        Leads of the period.
+        Leads of the period, whether they reached a stage or not.
     mql, sql : StageCounts
         MQLs and SQLs (``sql`` is None without an SQL cutoff).
     covered : int

@@ -100,7 +100,8 @@ class DecayProfile:
         Returns
         -------
         DataFrame
-            A copy of :attr:`curve`.
+            A copy of :attr:`curve`: ``kind``, ``parameter_days`` (NaN for ``none``),
+            ``loglik`` and ``aic``.
         """
         return self.curve.copy()
 
@@ -110,6 +111,10 @@ class DecayProfile:
         Returns
         -------
         dict
+            ``decay`` and ``parameter_days``, the interval (``ci_low``, ``ci_high``, in
+            words as ``interval``), the log-likelihood drop it used (``lr_drop``, with
+            ``deff``), and the best fit per kind and the whole profile as records
+            (``by_kind``, ``curve``).
         """
         return {
             "decay": self.decay.to_dict(),

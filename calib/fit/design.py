@@ -152,7 +152,9 @@ def attribute_matrix(leads: pd.DataFrame, terms) -> np.ndarray:
 
     Returns
     -------
-    ndarray
+    ndarray of float, shape (n_leads, n_terms)
+        1.0 where the lead matches the term, else 0.0 (a lead that matches several
+        terms of a field has a 1 in each column).
 
     Examples
     --------

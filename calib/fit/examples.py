@@ -61,15 +61,22 @@ def truncate(ds: Dataset, until: pd.Timestamp) -> Dataset:
     Parameters
     ----------
     ds : Dataset
+        The whole data set, later leads and outcomes included.
     until : Timestamp
-        The moment (tz-aware, UTC).
+        The end of the training period (tz-aware, UTC). It is inclusive: a lead created,
+        an event or an outcome at exactly ``until`` is kept.
 
     Returns
     -------
     Dataset
+        The training data: the same files and warnings, the assignments of the leads
+        kept, and ``end_of_data`` set to ``until`` so that windows still open then
+        count as open.
 
     Examples
     --------
+    No event after the cut is left:
+
     >>> from calib import load_dataset
     >>> ds = load_dataset("calib-demo/data")
     >>> T = ds.leads["created_at"].median()
@@ -135,11 +142,16 @@ def feature_rules(ds: Dataset, current: RuleSet) -> RuleSet:
     Parameters
     ----------
     ds : Dataset
+        The data; each of its event types becomes a feature.
     current : RuleSet
+        The rules in use; where several of its rules count a type with a daily limit,
+        the smallest limit is taken.
 
     Returns
     -------
     RuleSet
+        Named ``features``, with one behaviour rule per event type in the data's order
+        and an MQL cutoff of 1 (a placeholder: the rules are only counted).
 
     Examples
     --------

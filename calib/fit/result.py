@@ -543,12 +543,12 @@ class SelectionReport(_Piece):
                       "coverage_by_routing": self.coverage_by_routing},
                      keep=("holdout_column",))
         if self.holdout_leads_test is not None:
-            d["holdout_leads_test"] = self.holdout_leads_test
-            d["holdout_share_test"] = self.holdout_share_test
+            d.update(holdout_leads_test=self.holdout_leads_test,
+                     holdout_share_test=self.holdout_share_test)
         if self.training_weighting is not None:
-            d["training_weighting"] = self.training_weighting
-            d["holdout_share_train"] = self.holdout_share_train
-            d["holdout_positive_examples"] = self.holdout_positive_examples
+            d.update(training_weighting=self.training_weighting,
+                     holdout_share_train=self.holdout_share_train,
+                     holdout_positive_examples=self.holdout_positive_examples)
         return d
 
 
@@ -629,7 +629,8 @@ class FitResult:
         Returns
         -------
         DataFrame
-            A copy of :attr:`effects`.
+            A copy of :attr:`effects`: each term's coefficients, interval, points and
+            the current rule it comes from.
         """
         return self.effects.copy()
 
@@ -644,6 +645,8 @@ class FitResult:
         Returns
         -------
         dict
+            One key per attribute (and ``proposed``, ``flagged``), each part as its own
+            ``to_dict()``, tables as lists of records with None for NaN.
         """
         return {
             "rules": self.rules.to_dict(),

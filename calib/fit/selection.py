@@ -98,6 +98,7 @@ def routed_mask(ds: Dataset, replayed_mql: np.ndarray | None = None) -> np.ndarr
     Parameters
     ----------
     ds : Dataset
+        The data; its ``mql`` outcome rows, when it has any, decide.
     replayed_mql : ndarray of bool, optional
         Whether a replay of the current rules made each lead an MQL (used when the data
         have no ``mql`` rows); without it, every lead counts as routed.
@@ -105,6 +106,7 @@ def routed_mask(ds: Dataset, replayed_mql: np.ndarray | None = None) -> np.ndarr
     Returns
     -------
     ndarray of bool
+        One per lead, in the order of ``ds.leads``: True where sales had the lead.
 
     Examples
     --------

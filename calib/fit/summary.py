@@ -19,10 +19,13 @@ def fit_summary(res) -> str:
     Parameters
     ----------
     res : FitResult
+        What :func:`calib.fit.fit` returned.
 
     Returns
     -------
     str
+        Plain text, a title line then indented lines, as ``calib fit`` prints it
+        (``res.summary()`` gives the same).
 
     Examples
     --------

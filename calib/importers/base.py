@@ -1076,12 +1076,14 @@ def salesforce_ids(*series: pd.Series) -> list[pd.Series]:
     Parameters
     ----------
     *series : Series of string
-        Id columns of the exports.
+        Id columns of the exports (the leads' ids, a Task's ``Who ID``, ...), missing
+        ids allowed.
 
     Returns
     -------
     list of Series
-        The same columns, shortened only when both lengths occur.
+        The same columns in the same order: every 18-character id cut to its first 15
+        when both lengths occur among all of them, unchanged otherwise.
 
     Examples
     --------

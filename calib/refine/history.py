@@ -600,14 +600,22 @@ def as_of(ds: Dataset, when) -> Dataset:
     """The data set as it looked at ``when``: leads created before it, and only the events
     and outcomes that had happened by then (the end of the data is ``when``).
 
+    Unlike the fit's out-of-time cut, the moment itself is left out: what happened at
+    exactly ``when`` was not yet known to a review made then.
+
     Parameters
     ----------
     ds : Dataset
+        The data as they are today.
     when : str or Timestamp
+        The day of the earlier review: an ISO date (``"2026-01-01"``, midnight UTC) or
+        a tz-aware Timestamp.
 
     Returns
     -------
     Dataset
+        What the earlier review could see (without the test assignments): the input of
+        :func:`review_summary`.
 
     Examples
     --------

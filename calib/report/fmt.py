@@ -188,11 +188,13 @@ def unreadable(text: str) -> list[str]:
     Parameters
     ----------
     text : str
+        Anything written for a reader: a summary, a report's Markdown or HTML.
 
     Returns
     -------
     list of str
-        The offending pieces, empty when the text reads well.
+        The offending pieces, the raw values first, then the long floats; empty when
+        the text reads well.
 
     Examples
     --------

@@ -215,6 +215,8 @@ def rule_changes(a: RuleSet, b: RuleSet, *, group: bool = True) -> list[RuleChan
     Returns
     -------
     list of RuleChange
+        Each with its text and the edits it makes; applied together to ``a``
+        (:func:`apply_changes`) they give ``b`` in :func:`canonical_order`.
 
     Examples
     --------

@@ -59,6 +59,12 @@ def _check_keys(d: dict, allowed, section: str, where: _Where) -> None:
             )
 
 
+def _given(rule, *keys: str) -> dict[str, Any]:
+    """The fields ``keys`` of ``rule`` that the file gave (not None), in that order: a
+    table is written back with only what was written."""
+    return {k: v for k in keys if (v := getattr(rule, k)) is not None}
+
+
 # points, caps, cutoffs and days beyond this are typing mistakes; scores of summed
 # points near the float limit would overflow to infinity
 MAX_NUMBER = 1e9
@@ -227,22 +233,10 @@ class FitRule:
 
     def to_dict(self) -> dict:
         """The rule's ``[[fit]]`` table, as the file wrote it."""
-        d: dict[str, Any] = {}
-        if self.named:
-            d["name"] = self.name
-        d["field"] = self.field
-        if self.in_ is not None:
-            d["in"] = list(self.in_)
-        if self.equals is not None:
-            d["equals"] = self.equals
-        if self.min is not None:
-            d["min"] = self.min
-        if self.max is not None:
-            d["max"] = self.max
-        if self.missing is not None:
-            d["missing"] = self.missing
-        d["points"] = self.points
-        return d
+        name = {"name": self.name} if self.named else {}
+        in_ = {} if self.in_ is None else {"in": list(self.in_)}
+        return {**name, "field": self.field, **in_,
+                **_given(self, "equals", "min", "max", "missing"), "points": self.points}
 
 
 @dataclass(frozen=True)
@@ -286,19 +280,11 @@ class BehaviorRule:
 
     def to_dict(self) -> dict:
         """The rule's ``[[behavior]]`` table, as the file wrote it."""
-        d: dict[str, Any] = {}
-        if self.named:
-            d["name"] = self.name
-        if self.single_event and len(self.events) == 1:
-            d["event"] = self.events[0]
-        else:
-            d["events"] = list(self.events)
-        d["points"] = self.points
-        if self.cap is not None:
-            d["cap"] = self.cap
-        if self.max_per_day is not None:
-            d["max_per_day"] = self.max_per_day
-        return d
+        name = {"name": self.name} if self.named else {}
+        events = ({"event": self.events[0]} if self.single_event and len(self.events) == 1
+                  else {"events": list(self.events)})
+        return {**name, **events, "points": self.points,
+                **_given(self, "cap", "max_per_day")}
 
 
 @dataclass(frozen=True)
@@ -321,7 +307,7 @@ class Limits:
 
     def to_dict(self) -> dict:
         """The ``[limits]`` table (empty without limits)."""
-        return {k: v for k, v in (("min", self.min), ("max", self.max)) if v is not None}
+        return _given(self, "min", "max")
 
 
 @dataclass(frozen=True)
