@@ -526,7 +526,8 @@ def from_frames(leads: pd.DataFrame, events: pd.DataFrame | None = None,
     Raises
     ------
     DataError
-        With every problem found in every table.
+        With every problem found in every table, as ``calib validate`` lists them for
+        files (the messages name ``name`` instead of a file).
 
     Examples
     --------

@@ -151,6 +151,8 @@ class ColumnMapping:
         Returns
         -------
         dict
+            ``files``, ``columns`` and ``exclude`` as the experiment file's ``[data]``
+            table writes them; ``ColumnMapping.from_dict`` reads it back.
 
         Examples
         --------

@@ -63,6 +63,7 @@ class DatasetSummary:
         Returns
         -------
         dict
+            One key per field; timestamps as ISO 8601 text, counts as whole numbers.
 
         Examples
         --------
@@ -105,6 +106,8 @@ class DatasetSummary:
         Returns
         -------
         str
+            Lines for a person: the tables' sizes, the time span, the event and outcome
+            types with their counts, then any warnings.
 
         Examples
         --------

@@ -463,6 +463,8 @@ class RuleSet:
         Returns
         -------
         dict
+            The rule-set file's tables (SPEC section 2): ``name``, ``[thresholds]``,
+            ``[decay]``, ``[limits]``, ``[[fit]]`` and ``[[behavior]]``.
 
         Examples
         --------
