@@ -278,7 +278,7 @@ def test_result_pieces_are_typed_and_read_like_their_dicts(result):
     d = result.to_dict()
     assert d["comparison"] == cmp_.to_dict() and d["selection"] == result.selection.to_dict()
     # the JSON keeps its key for the capacity
-    assert d["cutoffs"]["capacity_per_week"] == result.cutoffs.capacity_mql_per_week
+    assert d["cutoffs"]["capacity_mql_per_week"] == result.cutoffs.capacity_mql_per_week
     assert "corrected" in cmp_ and cmp_.get("no_such_key", 7) == 7
 
 

@@ -162,7 +162,7 @@ class CutoffChoice(_Piece):
     proposed_mql_count_train, proposed_rate_train : float
         The same for the proposed rules.
     capacity_mql_per_week : float or None
-        The capacity the cutoff fills (``capacity_per_week`` in ``to_dict()``).
+        The capacity the cutoff fills (the same name in ``to_dict()``).
     """
 
     mql: float
@@ -191,7 +191,7 @@ class CutoffChoice(_Piece):
                 "current_rate_train": self.current_rate_train,
                 "proposed_mql_count_train": self.proposed_mql_count_train,
                 "proposed_rate_train": self.proposed_rate_train,
-                "capacity_per_week": self.capacity_mql_per_week}
+                "capacity_mql_per_week": self.capacity_mql_per_week}
 
 
 @dataclass(frozen=True)

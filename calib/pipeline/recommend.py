@@ -206,7 +206,7 @@ class Recommendations:
 
     ``to_dict()`` (JSON-safe) holds::
 
-        primary, evaluation, per ("week" or "data set"), capacity_per_week,
+        primary, evaluation, per ("week" or "data set"), capacity_mql_per_week,
         basis                  # of every rate and per-week count in every row
         thresholds             # HARM_RATE, HARM_HITS, MIN_DECIDED, MIN_HITS, MIN_MOVED,
                                # VOLUME_TOLERANCE, MAX_UNDEFINED, level, n_boot
@@ -240,7 +240,7 @@ class Recommendations:
     def to_dict(self) -> dict:
         """JSON-safe, as described above; ``calib run --json`` prints it."""
         return {"primary": self.primary, "evaluation": self.evaluation, "per": self.per,
-                "capacity_per_week": self.capacity_mql_per_week, "basis": self.basis,
+                "capacity_mql_per_week": self.capacity_mql_per_week, "basis": self.basis,
                 "thresholds": {"harm_rate": HARM_RATE, "harm_hits": HARM_HITS,
                                "min_decided": MIN_DECIDED, "min_hits": MIN_HITS,
                                "min_moved": MIN_MOVED, "volume_tolerance": VOLUME_TOLERANCE,

@@ -224,7 +224,7 @@ def recommendations_view(recs) -> dict:
     package = change(d["package"])
     changes = [change(c) for c in d["changes"]] + [change(c) for c in d.get("excluded", [])]
     return {"primary": d["primary"], "per": d.get("per", "week"),
-            "capacity": d.get("capacity_per_week"), "package": package,
+            "capacity": d.get("capacity_mql_per_week"), "package": package,
             "changes": changes, "caveats": list(d["caveats"]),
             "basis": package["basis"], "corrected": package["corrected"],
             "evaluation": d.get("evaluation", "")}
