@@ -156,3 +156,92 @@ def score_at(lead_of_event, ev_t, as_of, kind, p1, p2, n_leads, out):
     for j in range(ev_t.shape[0]):
         if ev_t[j] <= as_of:
             out[lead_of_event[j]] += _kernel(kind, as_of - ev_t[j], p1, p2)
+
+
+@njit(cache=True)
+def _factor(kind, dt_ns, p1):
+    """The decay of a sum over ``dt_ns`` nanoseconds: 1 (no decay) or exponential."""
+    if kind == 0:
+        return 1.0
+    return 0.5 ** ((dt_ns / NS_PER_DAY) / p1)
+
+
+@njit(cache=True)
+def _open_lead(lead, t0, ev_lead, ev_t, w, j, end, kind, p1):
+    """Skip the events of earlier leads; the weighted sum of ``lead``'s events before
+    ``t0``, decayed to ``t0``, and the index of its first event at or after ``t0``."""
+    while j < end and ev_lead[j] < lead:
+        j += 1
+    acc = 0.0
+    last = 0
+    while j < end and ev_lead[j] == lead and ev_t[j] < t0:
+        if w[j] != 0.0:
+            if acc != 0.0:
+                acc *= _factor(kind, ev_t[j] - last, p1)
+            acc += w[j]
+            last = ev_t[j]
+        j += 1
+    if acc != 0.0:
+        acc *= _factor(kind, t0 - last, p1)
+    return acc, j
+
+
+@njit(cache=True)
+def score_pass(eval_lead, eval_t, ev_lead, ev_t, w, cap_lead, cap_t, cap_w, cap_off,
+               cap_points, cap_max, kind, p1, fit, lo, hi, cutoffs_sorted, tol, cross, peak):
+    """Scores at every evaluation point in one pass, without storing them: each lead's
+    first evaluation reaching each cutoff and its highest score.
+
+    For a decay that multiplies (``kind`` 0: none, 1: exponential) the uncapped rules
+    are one running sum of their events' points (``w``, 0 for an event no uncapped rule
+    counts); each capped rule ``a`` keeps its own decayed count of the events
+    ``cap_off[a]:cap_off[a + 1]`` of ``cap_lead``/``cap_t``. The score is ``fit[lead] +
+    sum + sum_a clip(cap_points[a] * count_a, -cap_max[a], cap_max[a])``, clipped to
+    [lo, hi]. ``cross`` (n_leads x n_cutoffs) gets the index of the first evaluation
+    with ``score >= cutoff - tol`` (-1 if none), ``peak`` the highest score.
+    """
+    n_cap = cap_points.shape[0]
+    n_cut = cutoffs_sorted.shape[0]
+    n_ev = ev_lead.shape[0]
+    cnt = np.zeros(n_cap)
+    jc = cap_off[:-1].copy()
+    cross[:, :] = -1
+    for i in range(peak.shape[0]):
+        peak[i] = -np.inf
+    j = 0
+    lead = -1
+    s = 0.0
+    prev = 0
+    ptr = 0
+    for k in range(eval_lead.shape[0]):
+        t = eval_t[k]
+        if eval_lead[k] != lead:
+            lead = eval_lead[k]
+            s, j = _open_lead(lead, t, ev_lead, ev_t, w, j, n_ev, kind, p1)
+            for a in range(n_cap):
+                cnt[a], jc[a] = _open_lead(lead, t, cap_lead, cap_t, cap_w, jc[a],
+                                           cap_off[a + 1], kind, p1)
+            ptr = 0
+        elif kind != 0 and t != prev and (s != 0.0 or n_cap > 0):
+            f = _factor(kind, t - prev, p1)
+            s *= f
+            for a in range(n_cap):
+                cnt[a] *= f
+        prev = t
+        while j < n_ev and ev_lead[j] == lead and ev_t[j] <= t:
+            s += w[j]
+            j += 1
+        score = fit[lead] + s
+        for a in range(n_cap):
+            end = cap_off[a + 1]
+            while jc[a] < end and cap_lead[jc[a]] == lead and cap_t[jc[a]] <= t:
+                cnt[a] += 1.0
+                jc[a] += 1
+            c = cnt[a] * cap_points[a]
+            score += min(max(c, -cap_max[a]), cap_max[a])
+        score = min(max(score, lo), hi)
+        if score > peak[lead]:
+            peak[lead] = score
+        while ptr < n_cut and score >= cutoffs_sorted[ptr] - tol:
+            cross[lead, ptr] = k
+            ptr += 1

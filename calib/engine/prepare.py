@@ -7,7 +7,7 @@ cutoffs, so a sweep prepares once and scores many configurations.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -76,7 +76,11 @@ class Prepared:
     """The arrays of one partition of leads under one rule structure.
 
     ``eval_lead``/``eval_t`` are the evaluation points (sorted by lead, time);
-    ``rule_events[r]`` are (lead, time) arrays of the events rule r counts.
+    ``rule_events[r]`` are (lead, time) arrays of the events rule r counts;
+    ``events`` the (lead, time) arrays of every event, ``rule_index[r]`` the
+    positions in them of the events rule r counts and ``event_rule`` the rule counting
+    each event (-1: none, -2: several) (``None`` and ``()`` when the arrays were built
+    elsewhere). ``memo`` keeps arrays derived from them for a rule set's points.
     """
 
     n_leads: int
@@ -86,17 +90,39 @@ class Prepared:
     fit_m: np.ndarray
     snapshot: bool
     snapshot_decay: bool = False
+    events: tuple | None = None
+    rule_index: tuple = ()
+    event_rule: np.ndarray | None = None
+    memo: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def decay_args(self, decay: Decay) -> tuple[int, float, float]:
+        """The kernels' arguments for a decay setting: (kind code, p1, p2).
+
+        On a snapshot without times every event counts once (no decay).
+
+        Parameters
+        ----------
+        decay : Decay
+            The rule set's decay setting.
+
+        Returns
+        -------
+        tuple of (int, float, float)
+            The code of :data:`~calib.engine.kernels.KIND_CODES`, the half-life,
+            percent or days, and ``every_days`` (0 when unused).
+        """
+        if self.snapshot and not self.snapshot_decay:
+            decay = Decay()  # no time: every event counts once
+        return (KIND_CODES[decay.kind], float(decay.half_life_days or decay.percent
+                                              or decay.days or 0.0),
+                float(decay.every_days or 0.0))
 
     def decayed(self, decay: Decay) -> np.ndarray:
         """(n_eval x n_rules) decayed event counts under a decay setting."""
         n_eval = len(self.eval_lead)
         # column-major: each rule's column is contiguous for the kernel and for scoring
         out = np.zeros((n_eval, len(self.rule_events)), order="F")
-        if self.snapshot and not self.snapshot_decay:
-            decay = Decay()  # no time: every event counts once
-        code = KIND_CODES[decay.kind]
-        p1 = float(decay.half_life_days or decay.percent or decay.days or 0.0)
-        p2 = float(decay.every_days or 0.0)
+        code, p1, p2 = self.decay_args(decay)
         for r, (lead, t) in enumerate(self.rule_events):
             if len(lead) == 0:
                 continue
@@ -154,7 +180,8 @@ def prepare(ds: Dataset, rules: RuleSet, *, as_of_end: bool = False) -> Prepared
 
     counted_any = np.zeros(len(ev), dtype=bool)
     matched_any = np.zeros(len(ev), dtype=bool)
-    rule_events = []
+    rule_events, rule_index = [], []
+    event_rule = np.full(len(ev), -1, dtype=np.int16)
     for r in rules.behavior:
         type_codes = [cats.index(e) for e in r.events if e in cats]
         mask = np.isin(codes, type_codes)
@@ -163,6 +190,8 @@ def prepare(ds: Dataset, rules: RuleSet, *, as_of_end: bool = False) -> Prepared
         if r.max_per_day is not None and len(idx) and dated:
             idx = idx[keep_max_per_day(lead[idx], day[idx], r.max_per_day)]
         counted_any[idx] = True
+        rule_index.append(idx)
+        event_rule[idx] = np.where(event_rule[idx] == -1, len(rule_index) - 1, -2)
         rule_events.append((np.ascontiguousarray(lead[idx]), np.ascontiguousarray(t[idx])))
 
     n = ds.n_leads
@@ -177,7 +206,8 @@ def prepare(ds: Dataset, rules: RuleSet, *, as_of_end: bool = False) -> Prepared
         return Prepared(n_leads=n, eval_lead=np.arange(n, dtype=np.int32),
                         eval_t=np.full(n, at, dtype=np.int64),
                         rule_events=tuple(rule_events), fit_m=fit_m, snapshot=True,
-                        snapshot_decay=timed)
+                        snapshot_decay=timed, events=(lead, t), rule_index=tuple(rule_index),
+                        event_rule=event_rule)
 
     # Evaluation points: created_at, then every event time at or after it. An event that
     # max_per_day dropped from every rule that counts it is gone ("dropped before
@@ -201,4 +231,5 @@ def prepare(ds: Dataset, rules: RuleSet, *, as_of_end: bool = False) -> Prepared
     keep = np.ones(len(e_t), dtype=bool)
     keep[1:] = (e_lead[1:] != e_lead[:-1]) | (e_t[1:] != e_t[:-1])
     return Prepared(n_leads=n, eval_lead=e_lead[keep], eval_t=e_t[keep],
-                    rule_events=tuple(rule_events), fit_m=fit_m, snapshot=False)
+                    rule_events=tuple(rule_events), fit_m=fit_m, snapshot=False,
+                    events=(lead, t), rule_index=tuple(rule_index), event_rule=event_rule)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from calib.data.dataset import SALES_OUTCOMES, Dataset, lead_slices, ns
-from calib.engine.kernels import NS_PER_DAY, first_crossings, peak_by_lead
+from calib.engine.kernels import NS_PER_DAY, first_crossings, peak_by_lead, score_pass
 from calib.engine.prepare import Prepared, check_event_types, prepare
 from calib.engine.results import OutcomeCounts, Period, ReplayResult, ReplayStats, StageCounts
 from calib.errors import CalibError
@@ -96,27 +96,162 @@ def first_outcome_times(ds: Dataset, names) -> dict[str, np.ndarray]:
     return out
 
 
-def combine_scores(d: np.ndarray, prepared: Prepared, rules: RuleSet) -> tuple[np.ndarray, np.ndarray]:
-    """Scores at every evaluation point from decayed counts ``d`` (n_eval x n_rules):
-    ``clamp_limits(fit + sum_r clamp_cap(points_r * d_r))``. Returns (score, fit)."""
+def fit_scores(prepared: Prepared, rules: RuleSet) -> np.ndarray:
+    """Each lead's fit score: the sum of the points of the fit rules it matches.
+
+    Parameters
+    ----------
+    prepared : Prepared
+        From :func:`calib.engine.prepare.prepare`.
+    rules : RuleSet
+        The rule set whose fit points count.
+
+    Returns
+    -------
+    ndarray
+        One float per lead of ``prepared``.
+
+    Examples
+    --------
+    >>> from calib import load_dataset, load_rules
+    >>> from calib.engine.prepare import prepare
+    >>> ds, rules = load_dataset("calib-demo/data"), load_rules("calib-demo/current.toml")
+    >>> fit_scores(prepare(ds, rules), rules).shape == (ds.n_leads,)
+    True
+    """
     fit_points = np.array([r.points for r in rules.fit], dtype=float)
-    fit = prepared.fit_m @ fit_points if len(fit_points) else np.zeros(prepared.n_leads)
-    score = fit[prepared.eval_lead]
+    return prepared.fit_m @ fit_points if len(fit_points) else np.zeros(prepared.n_leads)
+
+
+def add_behaviour(score: np.ndarray, d: np.ndarray, rules: RuleSet, start: int = 0,
+                  end: int | None = None) -> np.ndarray:
+    """Add ``clamp_cap(points_r * d_r)`` of the behaviour rules ``start`` to ``end``
+    (default: all from ``start`` on) to ``score`` in place, in rule order, so that
+    every caller gets the same float sums.
+
+    Parameters
+    ----------
+    score : ndarray
+        Scores at every evaluation point; changed in place and returned.
+    d : ndarray
+        Decayed counts (n_eval x n_rules), as :meth:`Prepared.decayed` gives them.
+    rules : RuleSet
+        Whose behaviour points and caps count.
+    start : int, default 0
+        The first behaviour rule to add.
+    end : int, optional
+        One past the last behaviour rule to add.
+
+    Returns
+    -------
+    ndarray
+        ``score``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from calib.rules import RuleSet
+    >>> rules = RuleSet.from_dict({"name": "x", "behavior": [
+    ...     {"event": "demo", "points": 10, "cap": 15}, {"event": "visit", "points": 2}],
+    ...     "thresholds": {"mql": 20}})
+    >>> add_behaviour(np.zeros(2), np.array([[1.0, 1.0], [2.0, 3.0]]), rules)
+    array([12., 21.])
+    """
     c = np.empty(len(score))
-    for r, rule in enumerate(rules.behavior):
+    for r in range(start, len(rules.behavior) if end is None else end):
+        rule = rules.behavior[r]
         np.multiply(d[:, r], rule.points, out=c)
         if rule.cap is not None:
             np.clip(c, -rule.cap, rule.cap, out=c)
         score += c
+    return score
+
+
+def clip_to_limits(score: np.ndarray, rules: RuleSet) -> np.ndarray:
+    """``score`` clipped to the rule set's ``[limits]`` (itself when there are none).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from calib.rules import RuleSet
+    >>> rules = RuleSet.from_dict({"name": "x", "limits": {"max": 100},
+    ...                            "thresholds": {"mql": 20}})
+    >>> clip_to_limits(np.array([50.0, 150.0]), rules)
+    array([ 50., 100.])
+    """
     lim = rules.limits
     if lim.min is not None or lim.max is not None:
-        score = np.clip(score, lim.min, lim.max)
-    return score, fit
+        return np.clip(score, lim.min, lim.max)
+    return score
+
+
+def combine_scores(d: np.ndarray, prepared: Prepared, rules: RuleSet) -> tuple[np.ndarray, np.ndarray]:
+    """Scores at every evaluation point from decayed counts.
+
+    ``clamp_limits(fit + sum_r clamp_cap(points_r * d_r))``.
+
+    Parameters
+    ----------
+    d : ndarray
+        Decayed counts (n_eval x n_rules) from :meth:`Prepared.decayed`.
+    prepared : Prepared
+        The evaluation points and fit matrix.
+    rules : RuleSet
+        Whose points, caps and limits count.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        The score at every evaluation point, and each lead's fit score.
+
+    Examples
+    --------
+    >>> from calib import load_dataset, load_rules
+    >>> from calib.engine.prepare import prepare
+    >>> ds, rules = load_dataset("calib-demo/data"), load_rules("calib-demo/current.toml")
+    >>> prep = prepare(ds, rules)
+    >>> score, fit = combine_scores(prep.decayed(rules.decay), prep, rules)
+    >>> len(score) == len(prep.eval_t), len(fit) == ds.n_leads
+    (True, True)
+    """
+    fit = fit_scores(prepared, rules)
+    score = add_behaviour(fit[prepared.eval_lead], d, rules)
+    return clip_to_limits(score, rules), fit
 
 
 def stage_crossings(prepared: Prepared, score: np.ndarray, fit: np.ndarray, cutoffs,
                     min_fit: float | None, tol: float = TOL) -> np.ndarray:
-    """(n_leads x n_cutoffs) index of the first evaluation reaching each cutoff, -1 if none."""
+    """Each lead's first evaluation reaching each cutoff.
+
+    Parameters
+    ----------
+    prepared : Prepared
+        The evaluation points.
+    score, fit : ndarray
+        Scores at every evaluation point and each lead's fit score.
+    cutoffs : sequence of float
+        In any order.
+    min_fit : float or None
+        Leads with a fit score below it reach no cutoff.
+    tol : float, default TOL
+        A score within ``tol`` below a cutoff reaches it.
+
+    Returns
+    -------
+    ndarray
+        (n_leads x n_cutoffs) index of the first evaluation reaching each cutoff, -1
+        if none.
+
+    Examples
+    --------
+    >>> from calib import load_dataset, load_rules
+    >>> from calib.engine.prepare import prepare
+    >>> ds, rules = load_dataset("calib-demo/data"), load_rules("calib-demo/current.toml")
+    >>> prep = prepare(ds, rules)
+    >>> score, fit = combine_scores(prep.decayed(rules.decay), prep, rules)
+    >>> stage_crossings(prep, score, fit, [40, 60], None).shape == (ds.n_leads, 2)
+    True
+    """
     cutoffs = np.asarray(cutoffs, dtype=float)
     order = np.argsort(cutoffs, kind="stable")
     eligible = np.ones(prepared.n_leads, dtype=bool)
@@ -127,6 +262,118 @@ def stage_crossings(prepared: Prepared, score: np.ndarray, fit: np.ndarray, cuto
     res = np.empty_like(out)
     res[:, order] = out
     return res
+
+
+def one_pass(prepared: Prepared, rules: RuleSet) -> bool:
+    """Whether :func:`score_crossings` scores ``rules`` in one compiled pass (a decay
+    that multiplies: none or exponential), not from stored decayed counts."""
+    code, _, _ = prepared.decay_args(rules.decay)
+    return prepared.events is not None and code in (0, 1)
+
+
+def score_crossings(prepared: Prepared, rules: RuleSet, cutoffs, min_fit: float | None,
+                    tol: float = TOL) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each lead's first evaluation reaching each cutoff, its fit and its highest score.
+
+    A replay and every configuration of a sweep are scored by this one function, so a
+    sweep's row equals the replay of its configuration. With no decay or an
+    exponential one (:func:`one_pass`), one compiled pass over the evaluation points
+    keeps the uncapped rules as one running sum of their events' points and stores no
+    score; otherwise the scores come from :meth:`Prepared.decayed`.
+
+    Parameters
+    ----------
+    prepared : Prepared
+        From :func:`calib.engine.prepare.prepare` for ``rules``' structure.
+    rules : RuleSet
+        The rule set (its thresholds are not used: see ``cutoffs``).
+    cutoffs : sequence of float
+        The cutoffs to answer, in any order.
+    min_fit : float or None
+        Leads with a fit score below it reach no cutoff.
+    tol : float, default TOL
+        A score within ``tol`` below a cutoff reaches it.
+
+    Returns
+    -------
+    (ndarray, ndarray, ndarray)
+        (n_leads x n_cutoffs) index of the first evaluation reaching each cutoff (-1
+        if none), each lead's fit score, each lead's highest score.
+
+    Examples
+    --------
+    >>> from calib import load_dataset, load_rules
+    >>> from calib.engine.prepare import prepare
+    >>> ds, rules = load_dataset("calib-demo/data"), load_rules("calib-demo/current.toml")
+    >>> cross, fit, peak = score_crossings(prepare(ds, rules), rules, [40, 60], None)
+    >>> bool(((cross[:, 1] >= 0) <= (cross[:, 0] >= 0)).all())  # 60 only after 40
+    True
+    """
+    if not one_pass(prepared, rules):
+        score, fit = combine_scores(prepared.decayed(rules.decay), prepared, rules)
+        peak = np.empty(prepared.n_leads)
+        peak_by_lead(prepared.eval_lead, score, prepared.n_leads, peak)
+        return stage_crossings(prepared, score, fit, cutoffs, min_fit, tol), fit, peak
+    fit = _memo(prepared, ("fit", tuple(r.points for r in rules.fit)),
+                lambda: fit_scores(prepared, rules))
+    cutoffs = np.asarray(cutoffs, dtype=float)
+    order = np.argsort(cutoffs, kind="stable")
+    cross = np.empty((prepared.n_leads, len(cutoffs)), dtype=np.int64)
+    peak = np.empty(prepared.n_leads)
+    score_pass(*_pass_args(prepared, rules), fit, *_limits(rules), cutoffs[order], tol,
+               cross, peak)
+    if min_fit is not None:
+        cross[fit < min_fit - tol] = -1
+    res = np.empty_like(cross)
+    res[:, order] = cross
+    return res, fit, peak
+
+
+def _limits(rules: RuleSet) -> tuple[float, float]:
+    lim = rules.limits
+    return (-np.inf if lim.min is None else float(lim.min),
+            np.inf if lim.max is None else float(lim.max))
+
+
+def _memo(prepared: Prepared, key, make):
+    """``make()``, kept in ``prepared.memo`` under ``key`` (a sweep scores many
+    configurations that share their fit points or their behaviour points)."""
+    if key not in prepared.memo:
+        prepared.memo[key] = make()
+    return prepared.memo[key]
+
+
+def _event_points(prepared: Prepared, rules: RuleSet) -> np.ndarray:
+    """Each event's summed points of the uncapped rules counting it (0 if none)."""
+    pts = np.array([0.0 if r.cap is not None else float(r.points) for r in rules.behavior]
+                   + [0.0])  # the last entry for -1: no rule
+    er = prepared.event_rule
+    if er is not None and not (er == -2).any():
+        return pts[er]
+    w = np.zeros(len(prepared.events[0]))
+    for r, idx in enumerate(prepared.rule_index):
+        w[idx] += pts[r]
+    return w
+
+
+def _pass_args(prepared: Prepared, rules: RuleSet) -> tuple:
+    """The arguments of :func:`~calib.engine.kernels.score_pass` before ``fit``: every
+    event with the summed points of the uncapped rules counting it, and the events of
+    each capped rule."""
+    lead, t = prepared.events
+    w = _memo(prepared, ("w", tuple(r.points if r.cap is None else None for r in rules.behavior)),
+              lambda: _event_points(prepared, rules))
+    capped = [r for r, rule in enumerate(rules.behavior) if rule.cap is not None]
+    ev = [prepared.rule_events[r] for r in capped]
+    cap_lead = np.concatenate([e[0] for e in ev]) if ev else np.zeros(0, np.int32)
+    cap_t = np.concatenate([e[1] for e in ev]) if ev else np.zeros(0, np.int64)
+    cap_off = np.zeros(len(ev) + 1, dtype=np.int64)
+    cap_off[1:] = np.cumsum([len(e[0]) for e in ev])
+    code, p1, _ = prepared.decay_args(rules.decay)
+    return (prepared.eval_lead, prepared.eval_t, lead, t, w, cap_lead.astype(lead.dtype),
+            cap_t, np.ones(len(cap_t)), cap_off,
+            np.array([rules.behavior[r].points for r in capped], dtype=float),
+            np.array([rules.behavior[r].cap for r in capped], dtype=float), code, p1)
 
 
 def classify(m_time: np.ndarray, o_time: np.ndarray, window_ns: int, end_ns: int,
@@ -269,9 +516,7 @@ def replay_stats(part: Dataset, rules: RuleSet, names, window_ns: int, end_ns: i
     """
     cutoffs = [rules.thresholds.mql] + ([rules.thresholds.sql] if rules.thresholds.sql else [])
     prep = prepare(part, rules)
-    d = prep.decayed(rules.decay)
-    score, fit = combine_scores(d, prep, rules)
-    cross = stage_crossings(prep, score, fit, cutoffs, rules.thresholds.mql_min_fit, tol)
+    cross, fit, peak = score_crossings(prep, rules, cutoffs, rules.thresholds.mql_min_fit, tol)
     m_time = np.where(cross[:, 0] >= 0, prep.eval_t[cross[:, 0]], NEVER)
     s_time = (np.where(cross[:, 1] >= 0, prep.eval_t[cross[:, 1]], NEVER)
               if cross.shape[1] > 1 else np.full(part.n_leads, NEVER))
@@ -285,15 +530,12 @@ def replay_stats(part: Dataset, rules: RuleSet, names, window_ns: int, end_ns: i
     stats, statuses = stats_for(m_time, s_time, created_ns, otimes, window_ns, end_ns,
                                 part.snapshot, len(cutoffs) > 1,
                                 covered_mask(otimes, part.n_leads))
-    frame = (_per_lead_frame(part, prep, score, fit, m_time, s_time, statuses,
-                             len(cutoffs) > 1) if per_lead else None)
+    frame = (_per_lead_frame(part, peak, fit, m_time, s_time, statuses, len(cutoffs) > 1)
+             if per_lead else None)
     return stats, frame
 
 
-def _per_lead_frame(part, prep, score, fit, m_time, s_time, statuses, with_sql) -> pd.DataFrame:
-    peak = np.empty(part.n_leads)
-    peak_by_lead(prep.eval_lead, score, part.n_leads, peak)
-
+def _per_lead_frame(part, peak, fit, m_time, s_time, statuses, with_sql) -> pd.DataFrame:
     def ts(a):
         out = pd.to_datetime(np.where(a == NEVER, np.iinfo(np.int64).min, a), utc=True)
         return out if not part.snapshot else pd.NaT

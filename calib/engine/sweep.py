@@ -25,9 +25,10 @@ import pandas as pd
 from calib.data.dataset import Dataset, lead_slices, ns
 from calib.engine.prepare import check_event_types, prepare
 from calib.engine.kernels import NS_PER_DAY
-from calib.engine.replay import (NEVER, PARTITION_LEADS, TOL, classify, combine_scores,
-                                 covered_mask, first_outcome_times, setup_period,
-                                 stage_crossings)
+from calib.engine.replay import (NEVER, PARTITION_LEADS, TOL, add_behaviour, classify,
+                                 clip_to_limits, combine_scores, covered_mask, fit_scores,
+                                 first_outcome_times, one_pass, score_crossings,
+                                 setup_period, stage_crossings)
 from calib.engine.results import OutcomeCounts, ReplayResult, ReplayStats, StageCounts
 from calib.errors import CalibError, ConfigError
 from calib.rules.config import RuleSet
@@ -242,13 +243,14 @@ def sweep_stats(part: Dataset, plan: SweepPlan, names, window_ns: int, end_ns: i
         first_idx = next(iter(next(iter(decays.values())).values()))[0]
         prep = prepare(part, rulesets[configs[first_idx][1]])
         for decay, scores in decays.items():
-            d = prep.decayed(decay)
-            shared = _SharedScores(d, prep, [rulesets[configs[idxs[0]][1]]
-                                             for idxs in scores.values()])
+            first_rs = rulesets[configs[next(iter(scores.values()))[0]][1]]
+            shared = None
+            if not one_pass(prep, first_rs):
+                shared = _SharedScores(prep.decayed(decay), prep,
+                                       [rulesets[configs[idxs[0]][1]] for idxs in scores.values()])
             for skey, idxs in scores.items():
                 rs = rulesets[configs[idxs[0]][1]]
-                score, fit = shared.combine(rs)
-                _answer_cutoffs(prep, score, fit, [configs[i][2] for i in idxs], idxs,
+                _answer_cutoffs(prep, rs, shared, [configs[i][2] for i in idxs], idxs,
                                 out, part, created_ns, otimes, covered, window_ns, end_ns, tol)
                 if step is not None:
                     step()
@@ -311,11 +313,12 @@ def _applies_to_other_kind(e: ConfigError) -> bool:
 
 
 class _SharedScores:
-    """:func:`calib.engine.replay.combine_scores` for the score settings of one decay,
-    with the part they share computed once: the fit points of every lead and the
-    behaviour rules before the first one whose points or cap differ (a sweep over one
-    rule's points). Each score then adds the remaining rules in the same order, so it
-    is bit for bit the score ``combine_scores`` gives."""
+    """:func:`calib.engine.replay.combine_scores` for the score settings of one decay
+    that is not scored in one pass (:func:`calib.engine.replay.one_pass`), with the
+    part they share computed once: the fit points of every lead and the behaviour rules
+    before the first one whose points or cap differ (a sweep over one rule's points).
+    Each score then adds the remaining rules in the same order, so it is bit for bit
+    the score ``combine_scores`` gives."""
 
     def __init__(self, d: np.ndarray, prep, rulesets: list):
         self.d, self.prep = d, prep
@@ -330,41 +333,36 @@ class _SharedScores:
     def combine(self, rules: RuleSet) -> tuple[np.ndarray, np.ndarray]:
         if not self.shared:
             return combine_scores(self.d, self.prep, rules)
-        d, prep = self.d, self.prep
-        c = None
         if self.base is None:
-            fit_points = np.array([r.points for r in rules.fit], dtype=float)
-            fit = prep.fit_m @ fit_points if len(fit_points) else np.zeros(prep.n_leads)
-            base = fit[prep.eval_lead]
-            c = np.empty(len(base))
-            for r, rule in enumerate(rules.behavior[:self.n]):
-                np.multiply(d[:, r], rule.points, out=c)
-                if rule.cap is not None:
-                    np.clip(c, -rule.cap, rule.cap, out=c)
-                base += c
-            self.base, self.fit = base, fit
-        score = self.base.copy()
-        c = np.empty(len(score)) if c is None else c
-        for r in range(self.n, len(rules.behavior)):
-            rule = rules.behavior[r]
-            np.multiply(d[:, r], rule.points, out=c)
-            if rule.cap is not None:
-                np.clip(c, -rule.cap, rule.cap, out=c)
-            score += c
-        lim = rules.limits
-        if lim.min is not None or lim.max is not None:
-            score = np.clip(score, lim.min, lim.max)
-        return score, self.fit
+            self.fit = fit_scores(self.prep, rules)
+            self.base = add_behaviour(self.fit[self.prep.eval_lead], self.d, rules, 0,
+                                      end=self.n)
+        score = add_behaviour(self.base.copy(), self.d, rules, self.n)
+        return clip_to_limits(score, rules), self.fit
+
+    def crossings(self, rules: RuleSet, cutoffs, min_fit, tol) -> np.ndarray:
+        score, fit = self.combine(rules)
+        return stage_crossings(self.prep, score, fit, cutoffs, min_fit, tol)
 
 
-def _answer_cutoffs(prep, score, fit, ths, idxs, totals, part, created_ns, otimes, covered,
+def _answer_cutoffs(prep, rules, shared, ths, idxs, totals, part, created_ns, otimes, covered,
                     window_ns, end_ns, tol):
+    """Add the statistics of every configuration of one score setting (``ths``: their
+    thresholds) to ``totals``: each distinct cutoff is answered once."""
     by_min_fit: dict = {}
     for th, i in zip(ths, idxs):
         by_min_fit.setdefault(th["mql_min_fit"], []).append((th, i))
+    every = sorted({v for th in ths for v in (th["mql"], th["sql"]) if v is not None})
+    if shared is None:  # one pass answers every cutoff; min_fit only hides leads
+        all_cross, fit, _ = score_crossings(prep, rules, every, None, tol)
     for min_fit, items in by_min_fit.items():
         cutoffs = sorted({v for th, _ in items for v in (th["mql"], th["sql"]) if v is not None})
-        cross = stage_crossings(prep, score, fit, cutoffs, min_fit, tol)
+        if shared is not None:
+            cross = shared.crossings(rules, cutoffs, min_fit, tol)
+        else:
+            cross = all_cross[:, [every.index(c) for c in cutoffs]]
+            if min_fit is not None:
+                cross[fit < min_fit - tol] = -1
         if part.snapshot:
             times = np.where(cross >= 0, 0, NEVER)
         else:
