@@ -133,6 +133,13 @@ def info(msg: str) -> None:
     print(msg, file=sys.stderr)
 
 
+def starting(msg: str) -> None:
+    """Say on a terminal what a command is doing, before its heavy imports and loading
+    (a person at a terminal sees it start at once; a pipe gets nothing)."""
+    if sys.stderr.isatty():
+        print(msg, file=sys.stderr, flush=True)
+
+
 def check_outputs(args, *options) -> None:
     """Refuse, before anything is computed, an output option that names one of the
     command's inputs (data set, rules, grid, mapping, assignments) or a table file of

@@ -19,6 +19,7 @@ from calib.cli.common import (
     number,
     period_args,
     print_json,
+    starting,
     warn,
     write_table,
 )
@@ -92,6 +93,7 @@ def _replay_args(p):
 
 
 def _replay(args):
+    starting(f"Replaying {args.rules} over {args.data}...")
     from calib.engine import replay
     from calib.rules import load_rules
 
@@ -135,6 +137,7 @@ def _sweep_args(p):
 
 
 def _sweep(args):
+    starting(f"Sweeping {args.grid} over {args.data}...")
     from calib.engine.sweep import load_grid, sweep
     from calib.rules import load_rules
 
