@@ -19,7 +19,35 @@ from calib.rules.config import Decay, FitRule, RuleSet
 
 
 def fit_matches(leads: pd.DataFrame, rule: FitRule, source: str | None = None) -> np.ndarray:
-    """Boolean array: which leads satisfy a fit rule's condition (all its conditions)."""
+    """Which leads satisfy a fit rule's condition (all its conditions).
+
+    Parameters
+    ----------
+    leads : DataFrame
+        The leads table (or any table with the rule's field).
+    rule : FitRule
+        The fit rule.
+    source : str, optional
+        The rule set's file, for the error message.
+
+    Returns
+    -------
+    ndarray
+        One bool per row of ``leads``.
+
+    Raises
+    ------
+    ConfigError
+        When ``leads`` has no column ``rule.field``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from calib.rules.config import FitRule
+    >>> leads = pd.DataFrame({"seniority": ["vp", "ic", None]})
+    >>> fit_matches(leads, FitRule(name="vp", field="seniority", points=10, equals="vp"))
+    array([ True, False, False])
+    """
     if rule.field not in leads.columns:
         cols = [c for c in leads.columns if c not in ("lead_id", "created_at")]
         raise ConfigError(
@@ -64,10 +92,42 @@ def fit_matches(leads: pd.DataFrame, rule: FitRule, source: str | None = None) -
 
 
 def fit_matrix(leads: pd.DataFrame, rules: RuleSet) -> np.ndarray:
-    """(n_leads x n_fit_rules) 0/1 matrix of fit conditions."""
+    """The 0/1 matrix of the fit conditions, one row per lead, one column per fit rule.
+
+    Each condition is tested once per distinct value of its column and spread to the
+    leads by the values' codes (the same answer as testing every lead).
+
+    Parameters
+    ----------
+    leads : DataFrame
+        The leads table of a :class:`~calib.data.Dataset`.
+    rules : RuleSet
+        Whose fit rules are tested.
+
+    Returns
+    -------
+    ndarray
+        (n_leads x n_fit_rules) floats, 1.0 where a lead matches a rule.
+
+    Examples
+    --------
+    >>> from calib import load_dataset, load_rules
+    >>> ds, rules = load_dataset("calib-demo/data"), load_rules("calib-demo/current.toml")
+    >>> m = fit_matrix(ds.leads, rules)
+    >>> m.shape == (ds.n_leads, len(rules.fit)), sorted(set(m.ravel().tolist()))
+    (True, [0.0, 1.0])
+    """
     m = np.zeros((len(leads), len(rules.fit)))
+    distinct: dict = {}
     for i, r in enumerate(rules.fit):
-        m[:, i] = fit_matches(leads, r, rules.source)
+        if r.field not in leads.columns:
+            fit_matches(leads, r, rules.source)  # raises: the field is unknown
+        if r.field not in distinct:
+            codes, uniques = pd.factorize(leads[r.field], use_na_sentinel=False)
+            values = pd.DataFrame({r.field: pd.Series(uniques, dtype=leads[r.field].dtype)})
+            distinct[r.field] = (codes, values)
+        codes, values = distinct[r.field]
+        m[:, i] = fit_matches(values, r, rules.source)[codes]
     return m
 
 
@@ -118,7 +178,19 @@ class Prepared:
                 float(decay.every_days or 0.0))
 
     def decayed(self, decay: Decay) -> np.ndarray:
-        """(n_eval x n_rules) decayed event counts under a decay setting."""
+        """Decayed event counts under a decay setting.
+
+        Parameters
+        ----------
+        decay : Decay
+            The decay setting.
+
+        Returns
+        -------
+        ndarray
+            (n_eval x n_rules), column-major: rule r's decayed count at every
+            evaluation point.
+        """
         n_eval = len(self.eval_lead)
         # column-major: each rule's column is contiguous for the kernel and for scoring
         out = np.zeros((n_eval, len(self.rule_events)), order="F")
@@ -131,7 +203,30 @@ class Prepared:
 
 
 def check_event_types(ds: Dataset, rules: RuleSet) -> list[str]:
-    """Warnings for event types a rule names that never occur in the data."""
+    """Warnings for what a rule set names that the data cannot match.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data set.
+    rules : RuleSet
+        The rule set.
+
+    Returns
+    -------
+    list of str
+        One sentence per behaviour rule counting event types that never occur, and per
+        fit rule comparing a text column with numbers.
+
+    Examples
+    --------
+    >>> from calib import load_dataset
+    >>> from calib.rules import RuleSet
+    >>> rules = RuleSet.from_dict({"name": "x", "behavior": [
+    ...     {"event": "fax_received", "points": 5}], "thresholds": {"mql": 10}})
+    >>> check_event_types(load_dataset("calib-demo/data"), rules)
+    ["The behaviour rule 'fax_received' counts event type(s) 'fax_received' that never occur in the data."]
+    """
     present = set(ds.event_types)
     msgs = []
     for r in rules.behavior:
@@ -169,7 +264,30 @@ def _text_in_number_fields(ds: Dataset, rules: RuleSet) -> list[str]:
 
 
 def prepare(ds: Dataset, rules: RuleSet, *, as_of_end: bool = False) -> Prepared:
-    """Match events to rules, apply ``max_per_day`` and build evaluation points."""
+    """Match events to rules, apply ``max_per_day`` and build evaluation points.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data set (or one partition of its leads).
+    rules : RuleSet
+        Only its structure counts: which events each behaviour rule counts,
+        ``max_per_day`` and the fit conditions.
+    as_of_end : bool, default False
+        Unused; kept for callers that pass it.
+
+    Returns
+    -------
+    Prepared
+
+    Examples
+    --------
+    >>> from calib import load_dataset, load_rules
+    >>> ds, rules = load_dataset("calib-demo/data"), load_rules("calib-demo/current.toml")
+    >>> prep = prepare(ds, rules)
+    >>> len(prep.rule_events) == len(rules.behavior), prep.fit_m.shape[1] == len(rules.fit)
+    (True, True)
+    """
     ev = ds.events
     lead = ev["lead"].to_numpy()
     t = ns(ev["occurred_at"])
@@ -183,8 +301,9 @@ def prepare(ds: Dataset, rules: RuleSet, *, as_of_end: bool = False) -> Prepared
     rule_events, rule_index = [], []
     event_rule = np.full(len(ev), -1, dtype=np.int16)
     for r in rules.behavior:
-        type_codes = [cats.index(e) for e in r.events if e in cats]
-        mask = np.isin(codes, type_codes)
+        counted = np.zeros(len(cats) + 1, dtype=bool)  # the last entry: code -1 (missing)
+        counted[[cats.index(e) for e in r.events if e in cats]] = True
+        mask = counted[codes]
         matched_any |= mask
         idx = np.flatnonzero(mask)
         if r.max_per_day is not None and len(idx) and dated:

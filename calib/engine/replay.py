@@ -47,8 +47,29 @@ def _timestamp(value, name: str) -> pd.Timestamp | None:
 
 
 def replay_period(ds: Dataset, start=None, end=None) -> tuple[Period, np.ndarray]:
-    """The replay period and the codes of the leads created in it (all leads of a
-    snapshot). ``end`` is inclusive; the end of the data stays the latest timestamp."""
+    """The replay period and the codes of the leads created in it.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data set.
+    start, end : str or Timestamp, optional
+        ISO 8601 dates; ``end`` is inclusive. The end of the data stays the latest
+        timestamp of any table.
+
+    Returns
+    -------
+    (Period, ndarray)
+        The period and the codes of its leads (all leads of a snapshot).
+
+    Examples
+    --------
+    >>> from calib import load_dataset
+    >>> ds = load_dataset("calib-demo/data")
+    >>> period, codes = replay_period(ds, "2026-03-01", "2026-03-31")
+    >>> str(period.start.date()), 0 < len(codes) < ds.n_leads
+    ('2026-03-01', True)
+    """
     start, end = _timestamp(start, "--start"), _timestamp(end, "--end")
     if start is not None and end is not None and end < start:
         raise CalibError(f"The --end date ({end.date()}) is before the --start date "
@@ -74,14 +95,51 @@ def _empty_period(created: pd.Series, start, end) -> str:
 
 
 def outcome_names(ds: Dataset) -> list[str]:
-    """Every outcome in the data, sales outcomes first in funnel order."""
+    """Every outcome in the data, sales outcomes first in funnel order.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data set.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> from calib import load_dataset
+    >>> outcome_names(load_dataset("calib-demo/data"))[:3]
+    ['mql', 'sql', 'meeting']
+    """
     present = set(ds.outcome_types)
     return [o for o in SALES_OUTCOMES if o in present] + sorted(present - set(SALES_OUTCOMES))
 
 
 def first_outcome_times(ds: Dataset, names) -> dict[str, np.ndarray]:
-    """Per outcome, each lead's first time (int64 ns; ``NEVER`` when it did not occur;
-    0 for a snapshot's undated outcome that occurred)."""
+    """Per outcome, each lead's first time.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data set.
+    names : iterable of str
+        The outcomes.
+
+    Returns
+    -------
+    dict of str to ndarray
+        int64 ns per lead; ``NEVER`` when the outcome did not occur, 0 for a
+        snapshot's undated outcome that occurred.
+
+    Examples
+    --------
+    >>> from calib import load_dataset
+    >>> ds = load_dataset("calib-demo/data")
+    >>> won = first_outcome_times(ds, ["won"])["won"]
+    >>> len(won) == ds.n_leads, bool((won != NEVER).any())
+    (True, True)
+    """
     first = ds.first_outcomes()
     lead = first["lead"].to_numpy()
     out = {}
@@ -168,7 +226,19 @@ def add_behaviour(score: np.ndarray, d: np.ndarray, rules: RuleSet, start: int =
 
 
 def clip_to_limits(score: np.ndarray, rules: RuleSet) -> np.ndarray:
-    """``score`` clipped to the rule set's ``[limits]`` (itself when there are none).
+    """``score`` clipped to the rule set's ``[limits]``.
+
+    Parameters
+    ----------
+    score : ndarray
+        Scores.
+    rules : RuleSet
+        Whose limits apply.
+
+    Returns
+    -------
+    ndarray
+        A clipped copy, or ``score`` itself when there are no limits.
 
     Examples
     --------
@@ -265,8 +335,32 @@ def stage_crossings(prepared: Prepared, score: np.ndarray, fit: np.ndarray, cuto
 
 
 def one_pass(prepared: Prepared, rules: RuleSet) -> bool:
-    """Whether :func:`score_crossings` scores ``rules`` in one compiled pass (a decay
-    that multiplies: none or exponential), not from stored decayed counts."""
+    """Whether :func:`score_crossings` scores ``rules`` in one compiled pass.
+
+    Parameters
+    ----------
+    prepared : Prepared
+        From :func:`calib.engine.prepare.prepare` (with its events).
+    rules : RuleSet
+        Whose decay decides: one that multiplies (none or exponential) is scored in
+        one pass, the others from stored decayed counts.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> from calib import load_dataset, load_rules
+    >>> from calib.engine.prepare import prepare
+    >>> ds, rules = load_dataset("calib-demo/data"), load_rules("calib-demo/current.toml")
+    >>> one_pass(prepare(ds, rules), rules)
+    True
+    >>> step = rules.with_params({"decay.kind": "step", "decay.percent": 50,
+    ...                           "decay.every_days": 7})
+    >>> one_pass(prepare(ds, step), step)
+    False
+    """
     code, _, _ = prepared.decay_args(rules.decay)
     return prepared.events is not None and code in (0, 1)
 
@@ -378,8 +472,30 @@ def _pass_args(prepared: Prepared, rules: RuleSet) -> tuple:
 
 def classify(m_time: np.ndarray, o_time: np.ndarray, window_ns: int, end_ns: int,
              snapshot: bool) -> np.ndarray:
-    """Status codes of MQLs against one outcome: 0 none (not an MQL), 1 hit, 2 late,
-    3 miss, 4 immature (SPEC section 3)."""
+    """Status codes of MQLs against one outcome (SPEC section 3).
+
+    Parameters
+    ----------
+    m_time, o_time : ndarray
+        Each lead's MQL time and first outcome time (int64 ns, ``NEVER`` for none).
+    window_ns, end_ns : int
+        The attribution window and the end of the data (ns).
+    snapshot : bool
+        Undated data: an outcome that occurred is a hit, else a miss.
+
+    Returns
+    -------
+    ndarray
+        int8 codes: 0 none (not an MQL), 1 hit, 2 late, 3 miss, 4 immature.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = np.array([10, 10, 10, NEVER])
+    >>> o = np.array([15, 5, NEVER, 15])
+    >>> classify(m, o, window_ns=10, end_ns=100, snapshot=False)
+    array([1, 2, 3, 0], dtype=int8)
+    """
     status = np.zeros(len(m_time), dtype=np.int8)
     is_mql = m_time != NEVER
     occurred = o_time != NEVER
@@ -403,7 +519,37 @@ STATUS_NAMES = np.array([None, "hit", "late", "miss", "immature"], dtype=object)
 
 def stats_for(m_time, s_time, created_ns, outcome_times: dict, window_ns: int, end_ns: int,
               snapshot: bool, with_sql: bool, covered_any: np.ndarray):
-    """Additive statistics of one configuration on one partition, and status codes."""
+    """Additive statistics of one configuration on one partition, and status codes.
+
+    Parameters
+    ----------
+    m_time, s_time : ndarray
+        Each lead's MQL and SQL time (int64 ns, ``NEVER`` for none).
+    created_ns : ndarray
+        Each lead's ``created_at`` (ns; zeros for a snapshot).
+    outcome_times : dict
+        From :func:`first_outcome_times`.
+    window_ns, end_ns : int
+        The attribution window and the end of the data (ns).
+    snapshot, with_sql : bool
+        Undated data; whether the rule set has an SQL cutoff.
+    covered_any : ndarray
+        From :func:`covered_mask`.
+
+    Returns
+    -------
+    (ReplayStats, dict)
+        The statistics and, per outcome, the status codes of :func:`classify`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m, o = np.array([10, NEVER]), {"won": np.array([15, NEVER])}
+    >>> stats, _ = stats_for(m, np.full(2, NEVER), np.zeros(2, dtype=np.int64), o, 10, 100,
+    ...                      False, False, covered_mask(o, 2))
+    >>> stats.mql.count, stats.outcomes["won"].hits
+    (1, 1)
+    """
     is_mql = m_time != NEVER
     days = ((m_time[is_mql] - created_ns[is_mql]) / NS_PER_DAY) if not snapshot else np.zeros(0)
     mql = StageCounts(int(is_mql.sum()), days.astype(float))
@@ -427,6 +573,26 @@ def stats_for(m_time, s_time, created_ns, outcome_times: dict, window_ns: int, e
 
 
 def covered_mask(outcome_times: dict, n: int) -> np.ndarray:
+    """Which leads have any sales outcome (``SALES_OUTCOMES``): the leads coverage counts.
+
+    Parameters
+    ----------
+    outcome_times : dict
+        From :func:`first_outcome_times`.
+    n : int
+        The number of leads.
+
+    Returns
+    -------
+    ndarray
+        One bool per lead.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> covered_mask({"won": np.array([5, NEVER]), "webinar": np.array([NEVER, 5])}, 2)
+    array([ True, False])
+    """
     cov = np.zeros(n, dtype=bool)
     for name in SALES_OUTCOMES:
         if name in outcome_times:
@@ -435,9 +601,32 @@ def covered_mask(outcome_times: dict, n: int) -> np.ndarray:
 
 
 def setup_period(ds: Dataset, start, end, window_days: float):
-    """What every replay of a period needs: the leads of the period, the period, every
-    outcome of the data (even one no lead of the period has), the window and the end
-    of the data in nanoseconds."""
+    """What every replay of a period needs.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data set.
+    start, end : str or Timestamp, optional
+        The period (see :func:`replay_period`).
+    window_days : float
+        The attribution window.
+
+    Returns
+    -------
+    tuple
+        The data set of the leads of the period, the period, every outcome of the data
+        (even one no lead of the period has), the window and the end of the data in
+        nanoseconds.
+
+    Examples
+    --------
+    >>> from calib import load_dataset
+    >>> part, period, names, window_ns, end_ns = setup_period(
+    ...     load_dataset("calib-demo/data"), "2026-03-01", None, 90)
+    >>> window_ns == 90 * 86_400 * 10**9, "meeting" in names
+    (True, True)
+    """
     period, codes = replay_period(ds, start, end)
     if len(codes) == 0 and ds.n_leads and (start is not None or end is not None):
         raise CalibError(_empty_period(ds.leads["created_at"], _timestamp(start, "--start"),
@@ -468,6 +657,14 @@ def replay(ds: Dataset, rules: RuleSet, *, window_days: float = 90, start=None, 
         stays the latest timestamp in any table.
     per_lead : bool, default False
         Also return one row per lead (``result.per_lead``).
+    partition_leads : int, default PARTITION_LEADS
+        Leads scored at once (memory against speed).
+    tol : float, default TOL
+        A score within ``tol`` below a cutoff reaches it.
+
+    Returns
+    -------
+    ReplayResult
 
     Examples
     --------
@@ -508,11 +705,35 @@ def replay_stats(part: Dataset, rules: RuleSet, names, window_ns: int, end_ns: i
     :func:`replay` sums this over partitions; so does a cluster
     (:mod:`calib.distributed`).
 
+    Parameters
+    ----------
+    part : Dataset
+        One partition of leads.
+    rules : RuleSet
+        The rule set.
+    names : list of str
+        Every outcome of the data.
+    window_ns, end_ns : int
+        The attribution window and the end of the data (ns).
+    tol : float, default TOL
+        A score within ``tol`` below a cutoff reaches it.
+    per_lead : bool, default False
+        Also return one row per lead.
+
     Returns
     -------
     (ReplayStats, DataFrame or None)
         The statistics, and one row per lead (as ``ReplayResult.per_lead``) when
         ``per_lead`` is true.
+
+    Examples
+    --------
+    >>> from calib import load_dataset, load_rules, replay
+    >>> ds, rules = load_dataset("calib-demo/data"), load_rules("calib-demo/current.toml")
+    >>> part, _, names, window_ns, end_ns = setup_period(ds, None, None, 90)
+    >>> stats, _ = replay_stats(part, rules, names, window_ns, end_ns)
+    >>> stats.mql.count == replay(ds, rules, window_days=90).stats.mql.count
+    True
     """
     cutoffs = [rules.thresholds.mql] + ([rules.thresholds.sql] if rules.thresholds.sql else [])
     prep = prepare(part, rules)

@@ -39,12 +39,54 @@ MAX_CONFIGS = 200_000
 
 
 def load_grid(path) -> dict[str, list]:
-    """Read a grid TOML file: parameter path -> list of values."""
+    """Read a grid TOML file.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The file, e.g. ``"thresholds.mql" = [40, 50, 60]``.
+
+    Returns
+    -------
+    dict
+        Parameter path -> list of values (checked by :func:`check_grid`).
+
+    Examples
+    --------
+    >>> load_grid("calib-demo/grid.toml")["thresholds.mql"][:3]
+    [65, 75, 85]
+    """
     d = read_toml(path, what="grid file")
     return check_grid(d, source=str(path))
 
 
 def check_grid(d: dict, source: str | None = None) -> dict[str, list]:
+    """Check a grid: non-empty lists of distinct finite values, at most ``MAX_CONFIGS``
+    combinations; nested tables are flattened to dotted paths.
+
+    Parameters
+    ----------
+    d : dict
+        The grid as read from TOML.
+    source : str, optional
+        Its file, for error messages.
+
+    Returns
+    -------
+    dict
+        Parameter path -> list of values.
+
+    Raises
+    ------
+    ConfigError
+        For an empty grid, an empty, repeated or non-finite entry, or too many
+        combinations.
+
+    Examples
+    --------
+    >>> check_grid({"thresholds": {"mql": [40, 50]}, "decay.half_life_days": [14]})
+    {'thresholds.mql': [40, 50], 'decay.half_life_days': [14]}
+    """
     where = f" in {source}" if source else ""
     if not d:
         raise ConfigError(f"The grid{where} is empty.", code="empty_grid",
@@ -95,6 +137,7 @@ class SweepResult:
     warnings: tuple[str, ...] = ()
 
     def to_frame(self) -> pd.DataFrame:
+        """A copy of the rows (SPEC section 4 columns)."""
         return self.frame.copy()
 
     @property
@@ -107,8 +150,21 @@ class SweepResult:
 
     def top(self, n: int = 10, *, objective: str | None = None,
             capacity_per_week: float | None = None) -> pd.DataFrame:
-        """The ``n`` best rows by ``objective`` (a column, default the first outcome's
-        hits), among those within ``capacity_per_week`` MQLs per week."""
+        """The ``n`` best rows by ``objective`` among those within a capacity.
+
+        Parameters
+        ----------
+        n : int, default 10
+            Rows returned.
+        objective : str, optional
+            A column to rank by (default :attr:`default_objective`).
+        capacity_per_week : float, optional
+            Keep only rows with at most this many MQLs per week.
+
+        Returns
+        -------
+        DataFrame
+        """
         f = self.frame
         if objective is None:
             objective = self.default_objective
@@ -123,12 +179,24 @@ class SweepResult:
         return f.sort_values(objective, ascending=False, kind="stable").head(n)
 
     def to_dict(self) -> dict:
+        """Every row and the sweep's facts as ``calib sweep --json`` prints them."""
         rows = self.frame.astype(object).where(self.frame.notna(), None).to_dict("records")
         return {"rules": self.rules, "params": list(self.params), "configurations": len(rows),
                 "skipped": self.skipped, "outcomes": list(self.outcomes), "rows": rows,
                 "warnings": list(self.warnings)}
 
     def summary(self, n: int = 10) -> str:
+        """The sweep's size and its ``n`` best rows, as text.
+
+        Parameters
+        ----------
+        n : int, default 10
+            Rows shown.
+
+        Returns
+        -------
+        str
+        """
         lines = [f"Sweep of '{self.rules}': {len(self.frame):,} configurations over "
                  f"{', '.join(self.params)}"]
         if self.skipped:
@@ -169,6 +237,7 @@ class SweepPlan:
 
     @property
     def with_sql(self) -> bool:
+        """Whether any configuration has an SQL cutoff."""
         return any(th["sql"] is not None for _, _, th in self.configs)
 
     @property
@@ -179,7 +248,33 @@ class SweepPlan:
 
 def plan_sweep(rules: RuleSet, grid: dict) -> SweepPlan:
     """Check a grid against a rule set and group its combinations (see the module
-    docstring); raises ``ConfigError`` for a bad grid."""
+    docstring).
+
+    Parameters
+    ----------
+    rules : RuleSet
+        The base rule set.
+    grid : dict
+        Parameter path -> list of values.
+
+    Returns
+    -------
+    SweepPlan
+
+    Raises
+    ------
+    ConfigError
+        For a bad grid, or when every combination is invalid.
+
+    Examples
+    --------
+    >>> from calib import load_rules
+    >>> plan = plan_sweep(load_rules("calib-demo/current.toml"),
+    ...                   {"thresholds.mql": [75, 85], "decay.kind": ["exponential"],
+    ...                    "decay.half_life_days": [14, 30]})
+    >>> len(plan.configs), plan.steps  # one score per decay answers both cutoffs
+    (4, 2)
+    """
     grid = check_grid(dict(grid))
     params = tuple(grid)
     combos = list(itertools.product(*grid.values()))
@@ -230,8 +325,37 @@ def sweep_stats(part: Dataset, plan: SweepPlan, names, window_ns: int, end_ns: i
     """Additive statistics of every configuration of ``plan`` on one partition of leads.
 
     As :func:`calib.engine.replay.replay_stats`: every lead of ``part`` is counted and
-    the whole data set's facts (``names``, ``end_ns``) are arguments. ``step`` is
-    called after each score computation (progress).
+    the whole data set's facts (``names``, ``end_ns``) are arguments.
+
+    Parameters
+    ----------
+    part : Dataset
+        One partition of leads.
+    plan : SweepPlan
+        From :func:`plan_sweep`.
+    names : list of str
+        Every outcome of the data.
+    window_ns, end_ns : int
+        The attribution window and the end of the data (ns).
+    tol : float, default TOL
+        A score within ``tol`` below a cutoff reaches it.
+    step : callable, optional
+        Called after each score computation (progress).
+
+    Returns
+    -------
+    list of ReplayStats
+        One per configuration of ``plan``.
+
+    Examples
+    --------
+    >>> from calib import load_dataset, load_rules
+    >>> from calib.engine.replay import setup_period
+    >>> ds, rules = load_dataset("calib-demo/data"), load_rules("calib-demo/current.toml")
+    >>> part, _, names, window_ns, end_ns = setup_period(ds, None, None, 90)
+    >>> plan = plan_sweep(rules, {"thresholds.mql": [60, 70]})
+    >>> [s.mql.count >= 0 for s in sweep_stats(part, plan, names, window_ns, end_ns)]
+    [True, True]
     """
     configs, rulesets = plan.configs, plan.rulesets
     out: list[ReplayStats | None] = [None] * len(configs)
@@ -263,6 +387,29 @@ def sweep(ds: Dataset, rules: RuleSet, grid: dict, *, window_days: float = 90, s
     """Replay every combination of ``grid`` (parameter path -> values) on ``ds``.
 
     Every row equals :func:`calib.replay` of that configuration.
+
+    Parameters
+    ----------
+    ds : Dataset
+        From :func:`calib.load_dataset`.
+    rules : RuleSet
+        The base rule set.
+    grid : dict
+        Parameter path -> list of values.
+    window_days : float, default 90
+        The attribution window.
+    start, end : str or Timestamp, optional
+        Count only leads created in [start, end].
+    partition_leads : int, default PARTITION_LEADS
+        Leads scored at once (memory against speed).
+    tol : float, default TOL
+        A score within ``tol`` below a cutoff reaches it.
+    progress : bool, optional
+        Show a progress bar (default: when stderr is a terminal).
+
+    Returns
+    -------
+    SweepResult
 
     Examples
     --------
@@ -296,13 +443,61 @@ def sweep(ds: Dataset, rules: RuleSet, grid: dict, *, window_days: float = 90, s
 
 
 def add_stats(totals: list, more: list) -> list:
-    """Element-wise sum of two lists of per-configuration statistics (``None`` = none)."""
+    """Element-wise sum of two lists of per-configuration statistics.
+
+    Parameters
+    ----------
+    totals, more : list
+        ``ReplayStats`` or ``None`` (nothing yet) per configuration.
+
+    Returns
+    -------
+    list
+
+    Examples
+    --------
+    >>> add_stats([None, 1], [2, 3])
+    [2, 4]
+    """
     return [b if a is None else a if b is None else a + b for a, b in zip(totals, more)]
 
 
 def sweep_result(rules: RuleSet, plan: SweepPlan, totals: list, period, snapshot: bool,
                  names, warnings=()) -> SweepResult:
-    """The result of a sweep from its summed statistics (one per configuration)."""
+    """The result of a sweep from its summed statistics.
+
+    Parameters
+    ----------
+    rules : RuleSet
+        The base rule set.
+    plan : SweepPlan
+        From :func:`plan_sweep`.
+    totals : list of ReplayStats
+        One per configuration of ``plan``.
+    period : Period
+        The replay period.
+    snapshot : bool
+        Undated data.
+    names : list of str
+        Every outcome of the data.
+    warnings : sequence of str, optional
+        Warnings to keep.
+
+    Returns
+    -------
+    SweepResult
+
+    Examples
+    --------
+    >>> from calib import load_dataset, load_rules
+    >>> from calib.engine.replay import setup_period
+    >>> ds, rules = load_dataset("calib-demo/data"), load_rules("calib-demo/current.toml")
+    >>> part, period, names, window_ns, end_ns = setup_period(ds, None, None, 90)
+    >>> plan = plan_sweep(rules, {"thresholds.mql": [60, 70]})
+    >>> totals = sweep_stats(part, plan, names, window_ns, end_ns)
+    >>> len(sweep_result(rules, plan, totals, period, ds.snapshot, names).frame)
+    2
+    """
     frame = _frame(plan.configs, plan.params, totals, period, snapshot, names, plan.with_sql)
     return SweepResult(rules=rules.name, params=plan.params, frame=frame, outcomes=tuple(names),
                        stats=tuple(totals), skipped=plan.skipped, warnings=tuple(warnings))
