@@ -293,8 +293,9 @@ def prepare(ds: Dataset, rules: RuleSet, *, as_of_end: bool = False) -> Prepared
     t = ns(ev["occurred_at"])
     codes = ev["event_type"].cat.codes.to_numpy()
     cats = list(ev["event_type"].cat.categories)
-    day = np.floor_divide(t, NS_PER_DAY)
     dated = not ev["occurred_at"].isna().any()
+    day = (np.floor_divide(t, NS_PER_DAY)
+           if dated and any(r.max_per_day is not None for r in rules.behavior) else None)
 
     counted_any = np.zeros(len(ev), dtype=bool)
     matched_any = np.zeros(len(ev), dtype=bool)
@@ -306,7 +307,7 @@ def prepare(ds: Dataset, rules: RuleSet, *, as_of_end: bool = False) -> Prepared
         mask = counted[codes]
         matched_any |= mask
         idx = np.flatnonzero(mask)
-        if r.max_per_day is not None and len(idx) and dated:
+        if r.max_per_day is not None and len(idx) and day is not None:
             idx = idx[keep_max_per_day(lead[idx], day[idx], r.max_per_day)]
         counted_any[idx] = True
         rule_index.append(idx)

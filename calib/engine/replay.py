@@ -145,10 +145,15 @@ def first_outcome_times(ds: Dataset, names) -> dict[str, np.ndarray]:
     out = {}
     times = (ns(first["occurred_at"]) if "occurred_at" in first
              else np.zeros(len(first), dtype=np.int64))
-    oc = first["outcome"].astype(str).to_numpy()
+    col = first["outcome"]
+    if isinstance(col.dtype, pd.CategoricalDtype):  # compare codes, not 200k strings
+        cats = {str(c): i for i, c in enumerate(col.cat.categories)}
+        oc, key = col.cat.codes.to_numpy(), lambda name: cats.get(name, -2)
+    else:
+        oc, key = col.astype(str).to_numpy(), lambda name: name
     for name in names:
         arr = np.full(ds.n_leads, NEVER, dtype=np.int64)
-        m = oc == name
+        m = oc == key(name)
         arr[lead[m]] = times[m]
         out[name] = arr
     return out
