@@ -168,10 +168,8 @@ def window_from_times(outcome_ns: dict, start_ns: np.ndarray, *, since: str = "a
         or after the start count.
     since, label : str
         How the sentence names the start, and the window's ``start``.
-    quantile : float, default QUANTILE
-        The share of outcomes the window holds.
-    default : float, default 90
-        The window when fewer than ``MIN_LEADS`` leads have an outcome.
+    quantile, default : float
+        As :func:`window_from_data`.
 
     Returns
     -------

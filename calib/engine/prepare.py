@@ -208,9 +208,9 @@ def check_event_types(ds: Dataset, rules: RuleSet) -> list[str]:
     Parameters
     ----------
     ds : Dataset
-        The data set.
+        The data set the rules will be replayed on.
     rules : RuleSet
-        The rule set.
+        The rule set to check.
 
     Returns
     -------

@@ -319,13 +319,16 @@ def stage_crossings(prepared: Prepared, score: np.ndarray, fit: np.ndarray, cuto
 
     Examples
     --------
-    >>> from calib import load_dataset, load_rules
-    >>> from calib.engine.prepare import prepare
-    >>> ds, rules = load_dataset("calib-demo/data"), load_rules("calib-demo/current.toml")
-    >>> prep = prepare(ds, rules)
-    >>> score, fit = combine_scores(prep.decayed(rules.decay), prep, rules)
-    >>> stage_crossings(prep, score, fit, [40, 60], None).shape == (ds.n_leads, 2)
-    True
+    >>> import numpy as np
+    >>> from calib.engine.prepare import Prepared
+    >>> prep = Prepared(n_leads=1, eval_lead=np.zeros(3, dtype=np.int32),
+    ...                 eval_t=np.arange(3), rule_events=(), fit_m=np.zeros((1, 0)),
+    ...                 snapshot=False)
+    >>> score, fit = np.array([10.0, 50.0, 80.0]), np.array([0.0])
+    >>> stage_crossings(prep, score, fit, [60, 40], None)  # evaluation 2 for 60, 1 for 40
+    array([[2, 1]])
+    >>> stage_crossings(prep, score, fit, [60, 40], min_fit=5)  # fit 0 < 5: never
+    array([[-1, -1]])
     """
     cutoffs = np.asarray(cutoffs, dtype=float)
     order = np.argsort(cutoffs, kind="stable")
@@ -358,7 +361,8 @@ def one_pass(prepared: Prepared, rules: RuleSet) -> bool:
     --------
     >>> from calib import load_dataset, load_rules
     >>> from calib.engine.prepare import prepare
-    >>> ds, rules = load_dataset("calib-demo/data"), load_rules("calib-demo/current.toml")
+    >>> rules = load_rules("calib-demo/current.toml")  # no decay
+    >>> ds = load_dataset("calib-demo/data")
     >>> one_pass(prepare(ds, rules), rules)
     True
     >>> step = rules.with_params({"decay.kind": "step", "decay.percent": 50,

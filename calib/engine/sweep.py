@@ -471,7 +471,7 @@ def sweep_result(rules: RuleSet, plan: SweepPlan, totals: list, period, snapshot
     rules : RuleSet
         The base rule set.
     plan : SweepPlan
-        From :func:`plan_sweep`.
+        The plan ``totals`` follow.
     totals : list of ReplayStats
         One per configuration of ``plan``.
     period : Period
