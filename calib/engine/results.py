@@ -48,45 +48,23 @@ class OutcomeCounts:
 
     @property
     def decided(self) -> int:
-        """MQLs whose outcome is decided: hits, misses and late ones (not immature)."""
         return self.hits + self.misses + self.late
 
     @property
     def rate(self) -> float | None:
-        """Hits per decided MQL (``None`` when none is decided)."""
         return self.hits / self.decided if self.decided else None
 
     @property
     def recall(self) -> float | None:
-        """Hits per lead whose outcome occurred (``None`` when none did)."""
         return self.hits / self.occurred if self.occurred else None
 
     def ci(self, alpha: float = 0.05) -> tuple[float | None, float | None]:
-        """The Wilson interval of :attr:`rate`.
-
-        Parameters
-        ----------
-        alpha : float, default 0.05
-            1 - the confidence level.
-
-        Returns
-        -------
-        (float, float) or (None, None)
-            The interval's bounds, ``None`` when no MQL is decided.
-
-        Examples
-        --------
-        >>> lo, hi = OutcomeCounts(hits=40, misses=60).ci()
-        >>> round(lo, 3), round(hi, 3)
-        (0.309, 0.498)
-        """
         if not self.decided:
             return None, None
         lo, hi = proportion_ci(self.hits, self.decided, alpha=alpha, method="wilson")
         return float(lo), float(hi)
 
     def to_dict(self) -> dict:
-        """The counts, rate, interval and recall as ``calib replay --json`` prints them."""
         lo, hi = self.ci()
         return {"hits": self.hits, "late": self.late, "misses": self.misses,
                 "immature": self.immature, "rate": _num(self.rate), "ci_low": _num(lo),
@@ -104,7 +82,6 @@ class StageCounts:
         return StageCounts(self.count + other.count, np.concatenate([self.days, other.days]))
 
     def median_days(self) -> float | None:
-        """The median days from creation to the stage (``None`` without dated leads)."""
         d = self.days[~np.isnan(self.days)]
         return float(np.median(d)) if len(d) else None
 
@@ -141,7 +118,6 @@ class Period:
 
     @property
     def weeks(self) -> float | None:
-        """The period's length in weeks (``None`` when open or empty)."""
         if self.start is None or self.end is None:
             return None
         days = (self.end - self.start) / pd.Timedelta(days=1)
@@ -175,30 +151,16 @@ class ReplayResult:
 
     @property
     def mql_count(self) -> int:
-        """The number of MQLs."""
         return self.stats.mql.count
 
     @property
     def coverage(self) -> float | None:
-        """The share of MQLs with a recorded sales outcome (``None`` without MQLs)."""
         return self.stats.covered / self.stats.mql.count if self.stats.mql.count else None
 
     def outcome(self, name: str) -> OutcomeCounts:
-        """The counts of one outcome (all zero for an outcome not in the data).
-
-        Parameters
-        ----------
-        name : str
-            The outcome.
-
-        Returns
-        -------
-        OutcomeCounts
-        """
         return self.stats.outcomes.get(name, OutcomeCounts())
 
     def to_dict(self) -> dict:
-        """Exactly what ``calib replay --json`` prints (SPEC section 4)."""
         return {
             "rules": self.rules,
             "leads": self.stats.leads,
@@ -215,20 +177,13 @@ class ReplayResult:
         }
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per outcome with counts, rate, interval and recall.
-
-        Returns
-        -------
-        DataFrame
-        """
+        """One row per outcome with counts, rate, interval and recall."""
         rows = []
         for k, v in self.stats.outcomes.items():
             rows.append({"outcome": k, **v.to_dict()})
         return pd.DataFrame(rows)
 
     def summary(self) -> str:
-        """The result as ``calib replay`` prints it: MQLs, SQLs, coverage and a table
-        of the outcomes."""
         d = self.to_dict()
         lines = [f"Rule set '{self.rules}' over {d['leads']:,} leads"
                  + (f" created {d['period_start'][:10]} .. {d['period_end'][:10]}"
