@@ -297,7 +297,7 @@ def _open_lead(lead, t0, ev_lead, ev_t, w, j, end, kind, p1):
     return acc, j
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def score_pass(eval_lead, eval_t, ev_lead, ev_t, w, cap_lead, cap_t, cap_w, cap_off,
                cap_points, cap_max, kind, p1, fit, lo, hi, cutoffs_sorted, tol, cross, peak):
     """Scores at every evaluation point in one pass, without storing them: each lead's

@@ -7,6 +7,7 @@ The work is done partition by partition of leads; each partition gives additive
 from __future__ import annotations
 
 import re
+import threading
 
 import numpy as np
 import pandas as pd
@@ -438,12 +439,17 @@ def _limits(rules: RuleSet) -> tuple[float, float]:
             np.inf if lim.max is None else float(lim.max))
 
 
+_MEMO_LOCK = threading.Lock()
+
+
 def _memo(prepared: Prepared, key, make):
     """``make()``, kept in ``prepared.memo`` under ``key`` (a sweep scores many
-    configurations that share their fit points or their behaviour points)."""
-    if key not in prepared.memo:
-        prepared.memo[key] = make()
-    return prepared.memo[key]
+    configurations that share their fit points or their behaviour points, some at once
+    in threads: each is made once)."""
+    with _MEMO_LOCK:
+        if key not in prepared.memo:
+            prepared.memo[key] = make()
+        return prepared.memo[key]
 
 
 def _event_points(prepared: Prepared, rules: RuleSet) -> np.ndarray:

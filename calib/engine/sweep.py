@@ -4,10 +4,15 @@ Configurations are grouped so that each piece of work is done once:
 
 1. rule *structure* (which events count, ``max_per_day``): events are matched once;
 2. *decay* setting: per-rule decayed counts are computed once (the compiled pass);
-3. *points, caps, limits*: scores at every evaluation point; when no cap or limit
-   applies, a batch of weight vectors is one matrix product;
+3. *points, caps, limits*: scores at every evaluation point, the fit points and the
+   behaviour rules before the first one whose points or cap differ computed once;
 4. *cutoffs* (``mql``, ``sql``, ``mql_min_fit``): all answered from one pass over
    each lead's running maximum.
+
+With no decay or an exponential one, steps 2 to 4 are one compiled pass per score
+setting (:func:`calib.engine.replay.score_crossings`, the replay's own), with each
+lead's fit and each event's points kept for the settings that share them; the pass
+releases the GIL, so up to four of them run at once on the machine's cores.
 
 Leads are processed in partitions; each gives additive statistics per configuration.
 """
@@ -16,7 +21,9 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -366,19 +373,51 @@ def sweep_stats(part: Dataset, plan: SweepPlan, names, window_ns: int, end_ns: i
     for struct, decays in plan.groups.items():
         first_idx = next(iter(next(iter(decays.values())).values()))[0]
         prep = prepare(part, rulesets[configs[first_idx][1]])
+        stored, passes = [], []  # (decay, scores) kept apart from the one-pass scores
         for decay, scores in decays.items():
-            first_rs = rulesets[configs[next(iter(scores.values()))[0]][1]]
-            shared = None
-            if not one_pass(prep, first_rs):
-                shared = _SharedScores(prep.decayed(decay), prep,
-                                       [rulesets[configs[idxs[0]][1]] for idxs in scores.values()])
-            for skey, idxs in scores.items():
-                rs = rulesets[configs[idxs[0]][1]]
-                _answer_cutoffs(prep, rs, shared, [configs[i][2] for i in idxs], idxs,
+            rs_of = [(rulesets[configs[idxs[0]][1]], idxs) for idxs in scores.values()]
+            (passes.extend(rs_of) if one_pass(prep, rs_of[0][0]) else
+             stored.append((decay, rs_of)))
+        for (rs, idxs), crossed in _in_threads(prep, passes, configs, tol):
+            _answer_cutoffs(prep, rs, None, crossed, [configs[i][2] for i in idxs], idxs,
+                            out, part, created_ns, otimes, covered, window_ns, end_ns, tol)
+            if step is not None:
+                step()
+        for decay, rs_of in stored:
+            shared = _SharedScores(prep.decayed(decay), prep, [rs for rs, _ in rs_of])
+            for rs, idxs in rs_of:
+                _answer_cutoffs(prep, rs, shared, None, [configs[i][2] for i in idxs], idxs,
                                 out, part, created_ns, otimes, covered, window_ns, end_ns, tol)
                 if step is not None:
                     step()
     return out
+
+
+def _every_cutoff(ths) -> list:
+    """The distinct cutoffs of some configurations' thresholds, ascending."""
+    return sorted({v for th in ths for v in (th["mql"], th["sql"]) if v is not None})
+
+
+def _in_threads(prep, passes: list, configs, tol, chunk: int = 4):
+    """Yield each (rule set, config indices) of ``passes`` with its
+    :func:`~calib.engine.replay.score_crossings` of every cutoff of its configurations,
+    in order; the compiled passes (which release the GIL) of up to ``chunk`` of them run
+    at once on the machine's cores."""
+    workers = min(chunk, os.cpu_count() or 1)
+
+    def crossings(item):
+        rs, idxs = item
+        return score_crossings(prep, rs, _every_cutoff([configs[i][2] for i in idxs]), None,
+                               tol)
+
+    if workers < 2 or len(passes) < 2:
+        for item in passes:
+            yield item, crossings(item)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for lo in range(0, len(passes), chunk):
+            part = passes[lo:lo + chunk]
+            yield from zip(part, pool.map(crossings, part))
 
 
 def sweep(ds: Dataset, rules: RuleSet, grid: dict, *, window_days: float = 90, start=None,
@@ -540,16 +579,18 @@ class _SharedScores:
         return stage_crossings(self.prep, score, fit, cutoffs, min_fit, tol)
 
 
-def _answer_cutoffs(prep, rules, shared, ths, idxs, totals, part, created_ns, otimes, covered,
-                    window_ns, end_ns, tol):
+def _answer_cutoffs(prep, rules, shared, crossed, ths, idxs, totals, part, created_ns, otimes,
+                    covered, window_ns, end_ns, tol):
     """Add the statistics of every configuration of one score setting (``ths``: their
-    thresholds) to ``totals``: each distinct cutoff is answered once."""
+    thresholds) to ``totals``: each distinct cutoff is answered once. ``crossed`` is
+    the one pass's answer for every cutoff (min_fit only hides leads), or ``None`` with
+    the stored counts' ``shared``."""
     by_min_fit: dict = {}
     for th, i in zip(ths, idxs):
         by_min_fit.setdefault(th["mql_min_fit"], []).append((th, i))
-    every = sorted({v for th in ths for v in (th["mql"], th["sql"]) if v is not None})
-    if shared is None:  # one pass answers every cutoff; min_fit only hides leads
-        all_cross, fit, _ = score_crossings(prep, rules, every, None, tol)
+    every = _every_cutoff(ths)
+    if shared is None:
+        all_cross, fit, _ = crossed
     for min_fit, items in by_min_fit.items():
         cutoffs = sorted({v for th, _ in items for v in (th["mql"], th["sql"]) if v is not None})
         if shared is not None:
