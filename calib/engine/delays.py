@@ -287,8 +287,8 @@ def resolve_window(ds: Dataset, window_days, outcomes, *, start: str = "created"
 
     Examples
     --------
-    >>> from calib import load_dataset
-    >>> resolve_window(load_dataset("calib-demo/data"), 30, ["meeting"]).sentence
+    >>> import calib
+    >>> resolve_window(calib.load_dataset("calib-demo/data"), 30, ["meeting"]).sentence
     'window 30 days (given)'
     """
     if window_days is not None:

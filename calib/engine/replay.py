@@ -391,12 +391,8 @@ def score_crossings(prepared: Prepared, rules: RuleSet, cutoffs, min_fit: float 
         From :func:`calib.engine.prepare.prepare` for ``rules``' structure.
     rules : RuleSet
         The rule set (its thresholds are not used: see ``cutoffs``).
-    cutoffs : sequence of float
-        The cutoffs to answer, in any order.
-    min_fit : float or None
-        Leads with a fit score below it reach no cutoff.
-    tol : float, default TOL
-        A score within ``tol`` below a cutoff reaches it.
+    cutoffs, min_fit, tol
+        As :func:`stage_crossings`.
 
     Returns
     -------

@@ -336,16 +336,10 @@ def sweep_stats(part: Dataset, plan: SweepPlan, names, window_ns: int, end_ns: i
 
     Parameters
     ----------
-    part : Dataset
-        One partition of leads.
+    part, names, window_ns, end_ns, tol
+        As :func:`calib.engine.replay.replay_stats`.
     plan : SweepPlan
         From :func:`plan_sweep`.
-    names : list of str
-        Every outcome of the data.
-    window_ns, end_ns : int
-        The attribution window and the end of the data (ns).
-    tol : float, default TOL
-        A score within ``tol`` below a cutoff reaches it.
     step : callable, optional
         Called after each score computation (progress).
 
@@ -528,9 +522,10 @@ def sweep_result(rules: RuleSet, plan: SweepPlan, totals: list, period, snapshot
 
     Examples
     --------
-    >>> from calib import load_dataset, load_rules
+    >>> import calib
     >>> from calib.engine.replay import setup_period
-    >>> ds, rules = load_dataset("calib-demo/data"), load_rules("calib-demo/current.toml")
+    >>> ds = calib.load_dataset("calib-demo/data")
+    >>> rules = calib.load_rules("calib-demo/current.toml")
     >>> part, period, names, window_ns, end_ns = setup_period(ds, None, None, 90)
     >>> plan = plan_sweep(rules, {"thresholds.mql": [60, 70]})
     >>> totals = sweep_stats(part, plan, names, window_ns, end_ns)
