@@ -9,18 +9,24 @@ What it measures
 ----------------
 1. Start-up: ``calib --help``, ``python -c "import calib"`` and ``python -c "pass"``
    (the interpreter alone), best of ``--repeat``; then ``python -X importtime`` of
-   ``import calib`` and of a ``calib replay`` command (the slowest top-level imports).
+   ``import calib``, of ``calib --help`` and of a ``calib replay`` command (the slowest
+   top-level imports).
 2. For each ``--leads`` N (a demo world generated once with ``bench_replay``'s cache):
 
    - DuckDB: one query in a fresh process (``threads = 2``);
-   - ``calib replay DATA --rules truth.toml --json``, three ways: the first command on
-     the data (an empty data-set cache, so the files are read, validated and the cache
-     written), warm (the cache written by an earlier command), and ``--no-cache``;
+   - ``calib replay DATA --rules truth.toml --json``, with ``truth.toml``'s cutoffs
+     moved up by 0.5 (no score of its integer points ties with them, so SQL's and
+     calib's sums cannot round to different sides of a cutoff), three ways: the first
+     command on the data (an empty data-set cache, so the files are read, validated and
+     the cache written), warm (the cache written by an earlier command), and
+     ``--no-cache``; then the seconds to the first line a warm replay prints on a
+     terminal (stderr on a pseudo-terminal), and the first command after installing
+     calib (numba's compiled kernels not cached yet: an empty ``NUMBA_CACHE_DIR``);
    - with ``--configs`` > 1: ``calib sweep`` of that many configurations (the grid of
      ``bench_replay.grid_for``; data cache warm) against one DuckDB process running one
      query per configuration. When the DuckDB queries would take more than
      ``--max-duckdb-minutes``, an evenly spaced ``--sample`` of them runs and the time is
-     scaled up (the report says so).
+     scaled up (the report says so). The grid's MQL cutoffs are moved up by 0.5 too.
 
    All runs are interleaved ``--repeat`` times (so background load on a shared machine
    hits all alike) and the best is reported, with CPU seconds and peak RSS of each
@@ -30,7 +36,8 @@ What it measures
 
 "First command" here means the first after the data were written: the files are in the
 operating system's page cache and numba's compiled kernels are on disk (as after any
-earlier run of calib); the data-set cache is empty.
+earlier run of calib); the data-set cache is empty. The run ends with a table of the
+ratios alone (DuckDB's seconds divided by calib's), the one the README shows.
 
 Usage (from the repository root, with ``pip install -e '.[bench]'``)::
 
@@ -44,6 +51,8 @@ import argparse
 import json
 import math
 import os
+import pty
+import select
 import shutil
 import subprocess
 import sys
@@ -121,6 +130,48 @@ def importtime(cmd: list[str], env: dict, top: int = 8) -> list[tuple[str, float
     return sorted(rows, key=lambda r: -r[1])[:top]
 
 
+def first_line(cmd: list[str], env: dict) -> float:
+    """Seconds from starting ``cmd`` to the first line it writes to stderr when stderr
+    is a terminal (a pseudo-terminal here); the command then runs to its end."""
+    master, slave = pty.openpty()
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    seen, first = b"", None
+    while True:
+        ready, _, _ = select.select([master], [], [], 0.5)
+        if ready:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+            if first is None and b"\n" in seen:
+                first = time.perf_counter() - t0
+        elif proc.poll() is not None:
+            break
+    proc.wait()
+    os.close(master)
+    if proc.returncode != 0 or first is None:
+        sys.exit(f"{' '.join(cmd)} printed no line on a terminal (exit {proc.returncode})")
+    return first
+
+
+def half_cutoffs(rules, path: Path):
+    """``rules`` with its cutoffs 0.5 higher, written to ``path`` (for calib)."""
+    from calib.rules import write_rules
+
+    th = rules.thresholds
+    params = {"thresholds.mql": th.mql + 0.5}
+    if th.sql is not None:
+        params["thresholds.sql"] = th.sql + 0.5
+    moved = rules.with_params(params)
+    write_rules(moved, path)
+    return moved
+
+
 def replay_counts(d: dict) -> dict:
     return {"mql_count": d["mql"]["count"],
             "sql_count": d["sql"]["count"] if d["sql"] else 0,
@@ -175,133 +226,192 @@ def startup(args, env: dict) -> None:
     rows = importtime([sys.executable, "-c", "import calib"], env)
     print("`python -X importtime -c \"import calib\"`, slowest top-level imports (cumulative s): "
           + ", ".join(f"{n} {s:.3f}" for n, s in rows) + "\n")
+    rows = importtime([*calib, "--help"], env)
+    print("`python -X importtime` of `calib --help`, slowest top-level imports (cumulative s): "
+          + ", ".join(f"{n} {s:.3f}" for n, s in rows) + "\n")
 
 
 # ------------------------------------------------------------------ one world
-def world(args, n_leads: int, env: dict) -> list[str]:
-    import pyarrow.parquet as pq
-    import tomli_w
+class World:
+    """One generated world and what every measurement on it shares."""
 
-    from calib.rules import load_rules
+    def __init__(self, args, n_leads: int, env: dict):
+        import pyarrow.parquet as pq
 
-    root, _ = br.ensure_data(args.data_dir, n_leads, args.seed)
-    data, truth = root / "data", root / "truth.toml"
-    paths = br.parquet_paths(root)
-    rows = br.count_rows(paths)
-    rules = load_rules(truth)
-    lead_types = {f.name: str(f.type) for f in pq.read_schema(paths["leads"])}
-    lead_types = {k: {"string": "VARCHAR", "large_string": "VARCHAR", "int64": "BIGINT",
-                      "int32": "INTEGER", "double": "DOUBLE", "float": "FLOAT",
-                      "bool": "BOOLEAN"}.get(v, v) for k, v in lead_types.items()}
-    duck_tmp = str(args.data_dir / "duckdb-tmp")
-    os.makedirs(duck_tmp, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="calib-bench-", dir=args.data_dir))
-    warm_cache = work / "cache-warm"
-    calib = calib_cmd()
-    replay = [*calib, "replay", str(data), "--rules", str(truth), "--json",
-              "--window-days", f"{args.window_days:g}"]
-    problems: list[str] = []
+        from calib.rules import load_rules
 
-    log(f"world: {n_leads:,} leads, {rows['events']:,} events ({root})")
-    run_measured(replay, dict(env, CALIB_CACHE_DIR=str(warm_cache)))  # writes the warm cache
-    q = br.replay_sql(rules, paths, lead_types, args.window_days)
-    jobs = [("DuckDB, one query (whole process)", duckdb_child([q], args.threads, duck_tmp, True),
-             None),
-            ("calib replay, first command (empty data cache)", replay, "cold"),
-            ("calib replay, warm (data cache)", replay, str(warm_cache)),
-            ("calib replay, warm, --no-cache", [*replay, "--no-cache"], str(warm_cache))]
-    results: dict[str, list[dict]] = {name: [] for name, _, _ in jobs}
-    for i in range(args.repeat):
-        for name, cmd, cache in jobs:
-            e = dict(env)
-            if cache == "cold":
-                cold = work / f"cache-cold-{i}"
-                shutil.rmtree(cold, ignore_errors=True)
-                e["CALIB_CACHE_DIR"] = str(cold)
-            elif cache:
-                e["CALIB_CACHE_DIR"] = cache
-            load = os.getloadavg()[0]
-            r = run_measured(cmd, e)
-            log(f"  {name} run {i + 1}: {r['seconds']:.2f} s (CPU {r['cpu_seconds']:.1f} s), "
-                f"peak RSS {r['peak_rss_gb']:.2f} GB, load average before {load:.1f}")
-            r["load"] = load
-            results[name].append(r)
-    duck = [json.loads(r["stdout"].strip().splitlines()[-1]) for r in results[jobs[0][0]]]
+        self.args, self.n_leads, self.env = args, n_leads, env
+        self.root, _ = br.ensure_data(args.data_dir, n_leads, args.seed)
+        self.data = self.root / "data"
+        self.paths = br.parquet_paths(self.root)
+        self.rows = br.count_rows(self.paths)
+        self.work = Path(tempfile.mkdtemp(prefix="calib-bench-", dir=args.data_dir))
+        self.truth = self.work / "truth-half.toml"
+        self.rules = half_cutoffs(load_rules(self.root / "truth.toml"), self.truth)
+        types = {f.name: str(f.type) for f in pq.read_schema(self.paths["leads"])}
+        self.lead_types = {k: {"string": "VARCHAR", "large_string": "VARCHAR",
+                               "int64": "BIGINT", "int32": "INTEGER", "double": "DOUBLE",
+                               "float": "FLOAT", "bool": "BOOLEAN"}.get(v, v)
+                           for k, v in types.items()}
+        self.duck_tmp = str(args.data_dir / "duckdb-tmp")
+        os.makedirs(self.duck_tmp, exist_ok=True)
+        self.warm_cache = self.work / "cache-warm"
+        self.calib = calib_cmd()
+        self.replay = [*self.calib, "replay", str(self.data), "--rules", str(self.truth),
+                       "--json", "--window-days", f"{args.window_days:g}"]
+
+    def env_for(self, cache: str | None, i: int) -> dict:
+        """The environment of one run: ``cold`` an empty data cache, ``install`` also
+        an empty numba cache, ``warm`` the data cache an earlier command wrote."""
+        e = dict(self.env)
+        if cache in ("cold", "install"):
+            cold = self.work / f"cache-{cache}-{i}"
+            shutil.rmtree(cold, ignore_errors=True)
+            e["CALIB_CACHE_DIR"] = str(cold)
+            if cache == "install":
+                e["NUMBA_CACHE_DIR"] = str(cold / "numba")
+        elif cache == "warm":
+            e["CALIB_CACHE_DIR"] = str(self.warm_cache)
+        return e
+
+    def interleave(self, jobs: list[tuple[str, list[str], str | None]]) -> dict:
+        """Run every job ``--repeat`` times, alternating; all runs per job name."""
+        results: dict[str, list[dict]] = {name: [] for name, _, _ in jobs}
+        for i in range(self.args.repeat):
+            for name, cmd, cache in jobs:
+                load = os.getloadavg()[0]
+                r = run_measured(cmd, self.env_for(cache, i))
+                log(f"  {name} run {i + 1}: {r['seconds']:.2f} s (CPU {r['cpu_seconds']:.1f} "
+                    f"s), peak RSS {r['peak_rss_gb']:.2f} GB, load average before {load:.1f}")
+                r["load"] = load
+                results[name].append(r)
+        return results
+
+
+def replay_runs(w: World, problems: list[str]) -> tuple[list, dict, list[float]]:
+    """One replay: DuckDB and calib's ways, interleaved; the seconds to the first line."""
+    run_measured(w.replay, w.env_for("warm", 0))  # writes the warm cache
+    q = br.replay_sql(w.rules, w.paths, w.lead_types, w.args.window_days)
+    jobs = [("DuckDB, one query (whole process)",
+             duckdb_child([q], w.args.threads, w.duck_tmp, True), None),
+            ("calib replay, first command (empty data cache)", w.replay, "cold"),
+            ("calib replay, warm (data cache)", w.replay, "warm"),
+            ("calib replay, warm, --no-cache", [*w.replay, "--no-cache"], "warm"),
+            ("calib replay, first command after installing (no compiled kernels, empty "
+             "data cache)", w.replay, "install")]
+    results = w.interleave(jobs)
+    firsts = [first_line(w.replay, w.env_for("warm", 0)) for _ in range(w.args.repeat)]
+    log(f"  calib replay, warm, to the first line on a terminal: "
+        f"{', '.join(f'{x:.2f}' for x in firsts)} s")
+    duck = json.loads(results[jobs[0][0]][0]["stdout"].strip().splitlines()[-1])
     for name, _, _ in jobs[1:]:
         for r in results[name]:
-            problems += br.compare_counts(f"{n_leads:,} leads, {name}",
+            problems += br.compare_counts(f"{w.n_leads:,} leads, {name}",
                                           replay_counts(json.loads(r["stdout"])),
-                                          duck[0]["results"][0])
+                                          duck["results"][0])
+    return jobs, results, firsts
 
-    sweep_rows = None
-    if args.configs > 1:
-        grid = br.grid_for(args.configs)
-        configs = br.configs_of(grid)
-        grid_file = work / "grid.toml"
-        grid_file.write_text(tomli_w.dumps(grid), encoding="utf-8")
-        out = work / "sweep-rows.parquet"
-        sweep = [*calib, "sweep", str(data), "--rules", str(truth), "--grid", str(grid_file),
-                 "--window-days", f"{args.window_days:g}", "--out", str(out)]
-        duck_one = min(r["seconds"] for r in results[jobs[0][0]])
-        run_idx = list(range(len(configs)))
-        if duck_one * len(configs) > args.max_duckdb_minutes * 60:
-            step = len(configs) / args.sample
-            run_idx = sorted({int(i * step) for i in range(args.sample)})
-        queries = [br.replay_sql(rules.with_params(configs[i]), paths, lead_types,
-                                 args.window_days) for i in run_idx]
-        s_jobs = [("DuckDB, one query per configuration (one process)",
-                   duckdb_child(queries, args.threads, duck_tmp, False)),
-                  (f"calib sweep, {len(configs)} configurations, warm (data cache)", sweep)]
-        s_res: dict[str, list[dict]] = {name: [] for name, _ in s_jobs}
-        for i in range(args.repeat):
-            for name, cmd in s_jobs:
-                load = os.getloadavg()[0]
-                r = run_measured(cmd, dict(env, CALIB_CACHE_DIR=str(warm_cache)))
-                log(f"  {name} run {i + 1}: {r['seconds']:.2f} s (CPU {r['cpu_seconds']:.1f} s), "
-                    f"load average before {load:.1f}")
-                r["load"] = load
-                s_res[name].append(r)
-        calib_rows = sweep_counts(out, grid)
-        dres = json.loads(s_res[s_jobs[0][0]][0]["stdout"].strip().splitlines()[-1])["results"]
-        for i, res in zip(run_idx, dres):
-            key = tuple(float(configs[i][p]) for p in grid)
-            problems += br.compare_counts(f"sweep {configs[i]}", calib_rows[key], res)
-        scale = len(configs) / len(run_idx)
-        sweep_rows = (s_jobs, s_res, scale, len(run_idx), len(configs))
 
-    # ------------------------------------------------------------ report
-    print(f"## {n_leads:,} leads ({rows['events']:,} events, Parquet)\n")
-    d_best = min(r["seconds"] for r in results[jobs[0][0]])
+def sweep_runs(w: World, duck_one: float, problems: list[str]) -> tuple:
+    """The sweep of ``--configs`` configurations against DuckDB's queries (sampled when
+    they would take longer than ``--max-duckdb-minutes``)."""
+    import tomli_w
+
+    grid = br.grid_for(w.args.configs)
+    grid["thresholds.mql"] = [v + 0.5 for v in grid["thresholds.mql"]]
+    configs = br.configs_of(grid)
+    grid_file = w.work / "grid.toml"
+    grid_file.write_text(tomli_w.dumps(grid), encoding="utf-8")
+    out = w.work / "sweep-rows.parquet"
+    sweep = [*w.calib, "sweep", str(w.data), "--rules", str(w.truth), "--grid", str(grid_file),
+             "--window-days", f"{w.args.window_days:g}", "--out", str(out)]
+    run_idx = list(range(len(configs)))
+    if duck_one * len(configs) > w.args.max_duckdb_minutes * 60:
+        step = len(configs) / w.args.sample
+        run_idx = sorted({int(i * step) for i in range(w.args.sample)})
+    queries = [br.replay_sql(w.rules.with_params(configs[i]), w.paths, w.lead_types,
+                             w.args.window_days) for i in run_idx]
+    s_jobs = [("DuckDB, one query per configuration (one process)",
+               duckdb_child(queries, w.args.threads, w.duck_tmp, False), "warm"),
+              (f"calib sweep, {len(configs)} configurations, warm (data cache)", sweep, "warm")]
+    s_res = w.interleave(s_jobs)
+    calib_rows = sweep_counts(out, grid)
+    dres = json.loads(s_res[s_jobs[0][0]][0]["stdout"].strip().splitlines()[-1])["results"]
+    for i, res in zip(run_idx, dres):
+        key = tuple(float(configs[i][p]) for p in grid)
+        problems += br.compare_counts(f"sweep {configs[i]}", calib_rows[key], res)
+    return s_jobs, s_res, len(configs) / len(run_idx), len(run_idx), len(configs)
+
+
+def report_replays(jobs, results, firsts, d_best: float) -> dict:
+    """The table of the replay runs; returns the ratios by job name."""
     print("| whole process | best s | CPU s | peak RSS GB | DuckDB s / calib s | all runs (s) |")
     print("|---|---:|---:|---:|---:|---|")
+    ratios = {}
     for name, _, _ in jobs:
         rs = results[name]
         b = min(rs, key=lambda r: r["seconds"])
         ratio = "-" if name.startswith("DuckDB") else f"{d_best / b['seconds']:.2f}"
+        if ratio != "-":
+            ratios[name] = d_best / b["seconds"]
         print(f"| {name} | {fmt(b['seconds'])} | {b['cpu_seconds']:.1f} | "
               f"{max(r['peak_rss_gb'] for r in rs):.2f} | {ratio} | "
               f"{', '.join(fmt(r['seconds']) for r in rs)} |")
+    print(f"| calib replay, warm, seconds to its first line on a terminal | {min(firsts):.2f} "
+          f"| | | | {', '.join(f'{x:.2f}' for x in firsts)} |")
+    return ratios
+
+
+def report_sweep(sweep_rows) -> float:
+    """The sweep's rows of the table; returns its ratio."""
+    s_jobs, s_res, scale, ran, total = sweep_rows
+    d_runs = [r["seconds"] * scale for r in s_res[s_jobs[0][0]]]
+    c_runs = [r["seconds"] for r in s_res[s_jobs[1][0]]]
+    note = f" (extrapolated from {ran} of {total} queries)" if ran < total else ""
+    d_cpu = min(r["cpu_seconds"] for r in s_res[s_jobs[0][0]]) * scale
+    c_b = min(s_res[s_jobs[1][0]], key=lambda r: r["seconds"])
+    print(f"| {s_jobs[0][0]}{note} | {fmt(min(d_runs))} | {d_cpu:.1f} | "
+          f"{max(r['peak_rss_gb'] for r in s_res[s_jobs[0][0]]):.2f} | - | "
+          f"{', '.join(fmt(x) for x in d_runs)} |")
+    print(f"| {s_jobs[1][0]} | {fmt(c_b['seconds'])} | {c_b['cpu_seconds']:.1f} | "
+          f"{max(r['peak_rss_gb'] for r in s_res[s_jobs[1][0]]):.2f} | "
+          f"{min(d_runs) / c_b['seconds']:.1f} | {', '.join(fmt(x) for x in c_runs)} |")
+    return min(d_runs) / c_b["seconds"]
+
+
+def world(args, n_leads: int, env: dict) -> tuple[list[str], dict]:
+    """Measure one world; returns the problems found and the ratios by row."""
+    w = World(args, n_leads, env)
+    problems: list[str] = []
+    log(f"world: {n_leads:,} leads, {w.rows['events']:,} events ({w.root})")
+    jobs, results, firsts = replay_runs(w, problems)
+    d_best = min(r["seconds"] for r in results[jobs[0][0]])
+    sweep_rows = sweep_runs(w, d_best, problems) if args.configs > 1 else None
+
+    print(f"## {n_leads:,} leads ({w.rows['events']:,} events, Parquet)\n")
+    ratios = report_replays(jobs, results, firsts, d_best)
     if sweep_rows:
-        s_jobs, s_res, scale, ran, total = sweep_rows
-        d_runs = [r["seconds"] * scale for r in s_res[s_jobs[0][0]]]
-        c_runs = [r["seconds"] for r in s_res[s_jobs[1][0]]]
-        note = f" (extrapolated from {ran} of {total} queries)" if ran < total else ""
-        d_cpu = min(r["cpu_seconds"] for r in s_res[s_jobs[0][0]]) * scale
-        c_b = min(s_res[s_jobs[1][0]], key=lambda r: r["seconds"])
-        print(f"| {s_jobs[0][0]}{note} | {fmt(min(d_runs))} | {d_cpu:.1f} | "
-              f"{max(r['peak_rss_gb'] for r in s_res[s_jobs[0][0]]):.2f} | - | "
-              f"{', '.join(fmt(x) for x in d_runs)} |")
-        print(f"| {s_jobs[1][0]} | {fmt(c_b['seconds'])} | {c_b['cpu_seconds']:.1f} | "
-              f"{max(r['peak_rss_gb'] for r in s_res[s_jobs[1][0]]):.2f} | "
-              f"{min(d_runs) / c_b['seconds']:.1f} | {', '.join(fmt(x) for x in c_runs)} |")
+        ratios[f"{sweep_rows[4]}-configuration sweep, warm"] = report_sweep(sweep_rows)
     loads = [r["load"] for rs in results.values() for r in rs]
     print(f"\n1-minute load average before the runs: {min(loads):.1f} to {max(loads):.1f} "
           f"(2 cores; above ~0.5 other work competed).\n")
-    rows_ = importtime(replay, dict(env, CALIB_CACHE_DIR=str(warm_cache)))
+    rows_ = importtime(w.replay, w.env_for("warm", 0))
     print("`calib replay` (warm), slowest top-level imports (cumulative s): "
           + ", ".join(f"{n} {s:.3f}" for n, s in rows_) + "\n")
-    shutil.rmtree(work, ignore_errors=True)
-    return problems
+    shutil.rmtree(w.work, ignore_errors=True)
+    return problems, ratios
+
+
+def report_ratios(by_world: dict) -> None:
+    """The ratios alone (DuckDB's seconds / calib's), one column per world."""
+    names = list(dict.fromkeys(n for r in by_world.values() for n in r))
+    print("## Ratios (DuckDB s / calib s, above 1: calib is faster)\n")
+    print("| Parquet world | " + " | ".join(f"{n:,} leads" for n in by_world) + " |")
+    print("|---|" + "---:|" * len(by_world))
+    for name in names:
+        cells = [f"{r[name]:.2f}" if name in r else "not run" for r in by_world.values()]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    print()
 
 
 def main(argv=None) -> int:
@@ -329,8 +439,11 @@ def main(argv=None) -> int:
     print()
     startup(args, env)
     problems: list[str] = []
+    by_world = {}
     for n in args.leads:
-        problems += world(args, n, env)
+        found, by_world[n] = world(args, n, env)
+        problems += found
+    report_ratios(by_world)
     for p in problems:
         print(p)
     if problems:

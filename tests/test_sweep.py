@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from calib.data import load_dataset
 from calib.engine import replay
@@ -73,7 +75,7 @@ def test_sql_grid_skips_invalid_pairs(small_data, small_rules):
 def test_top_respects_capacity(small_data, small_rules):
     ds, rules = load_dataset(small_data), load_rules(small_rules)
     res = sweep(ds, rules, {"thresholds.mql": [5, 20, 40]})
-    top = res.top(3, objective="mql_count", capacity_per_week=0.5)
+    top = res.top(3, objective="mql_count", capacity_mql_per_week=0.5)
     assert (top["mql_per_week"] <= 0.5).all()
     assert list(top["mql_count"]) == sorted(top["mql_count"], reverse=True)
 
@@ -91,3 +93,73 @@ def test_bad_grids(small_data, small_rules, grid, code):
         check_grid(grid)
         sweep(ds, rules, grid)
     assert err.value.code == code
+
+
+# ------------------------------------------------------------------ one pass, shared work
+def _random_world(data):
+    from hypothesis import assume
+
+    from calib.data import from_frames
+    from calib.rules import RuleSet
+    from strategies import rule_sets, small_datasets
+
+    leads, events, outcomes = data.draw(small_datasets())
+    assume(outcomes is not None and len(outcomes) > 0 and events is not None and len(events))
+    return from_frames(leads, events, outcomes), RuleSet.from_dict(data.draw(rule_sets()))
+
+
+@settings(max_examples=60, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_the_one_pass_scores_as_the_stored_decayed_counts_do(data):
+    """With no decay or an exponential one a replay is scored in one pass (uncapped
+    rules as one running sum); the stored per-rule counts give the same crossings and,
+    to rounding, the same peaks."""
+    import numpy as np
+
+    from calib.engine.kernels import peak_by_lead
+    from calib.engine.prepare import prepare
+    from calib.engine.replay import (combine_scores, one_pass, score_crossings,
+                                     stage_crossings)
+
+    ds, rules = _random_world(data)
+    if rules.decay.kind not in ("none", "exponential"):
+        rules = rules.with_params({"decay.kind": "exponential", "decay.half_life_days": 7})
+    prep = prepare(ds, rules)
+    assert one_pass(prep, rules)
+    th = rules.thresholds
+    cutoffs = [th.mql] + ([th.sql] if th.sql is not None else [])
+    cross, fit, peak = score_crossings(prep, rules, cutoffs, th.mql_min_fit)
+    score, fit2 = combine_scores(prep.decayed(rules.decay), prep, rules)
+    stored_peak = np.empty(ds.n_leads)
+    peak_by_lead(prep.eval_lead, score, ds.n_leads, stored_peak)
+    np.testing.assert_array_equal(fit, fit2)
+    np.testing.assert_allclose(peak, stored_peak, rtol=1e-12, atol=1e-9)
+    np.testing.assert_array_equal(cross, stage_crossings(prep, score, fit2, cutoffs,
+                                                         th.mql_min_fit))
+
+
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data(), kind=st.sampled_from(["none", "exponential", "linear"]))
+def test_every_row_of_a_random_sweep_equals_its_replay(data, kind):
+    """Configurations that share their points, fit or decay share work (one pass per
+    score, the events' points and the fit kept for the next one); each row still
+    equals the replay of its configuration."""
+    ds, rules = _random_world(data)
+    base = {"decay.kind": kind}
+    if kind != "none":
+        base["decay.half_life_days" if kind == "exponential" else "decay.days"] = 5
+    rules = rules.with_params(base)
+    first = rules.behavior[0]
+    grid = {"thresholds.mql": sorted({rules.thresholds.mql, rules.thresholds.mql + 7}),
+            f"behavior.{first.name}.points": sorted({first.points, first.points + 5})}
+    if kind == "exponential":
+        grid["decay.half_life_days"] = [2, 9]
+    res = sweep(ds, rules, grid, window_days=30)
+    outcomes = res.outcomes
+    for _, row in res.frame.iterrows():
+        params = {p: row[p] for p in grid}
+        params = {p: (int(v) if float(v).is_integer() else float(v)) for p, v in params.items()}
+        one = replay(ds, rules.with_params(params), window_days=30)
+        _row_matches(row, one, outcomes)

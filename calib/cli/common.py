@@ -428,6 +428,13 @@ def info(msg: str) -> None:
     print(msg, file=sys.stderr)
 
 
+def starting(msg: str) -> None:
+    """Say on a terminal what a command is doing, before its heavy imports and loading
+    (a person at a terminal sees it start at once; a pipe gets nothing)."""
+    if sys.stderr.isatty():
+        print(msg, file=sys.stderr, flush=True)
+
+
 def check_outputs(args, *options) -> None:
     """Refuse, before anything is computed, an output that would overwrite an input.
 

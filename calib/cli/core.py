@@ -7,7 +7,7 @@ from pathlib import Path
 
 from calib.cli.common import (POSITIVE, Command, WithWindow, check_outputs, data_args, emit,
                               json_arg, load_data, number, period_args, print_json, rules_arg,
-                              table_out_arg, warn, write_output)
+                              starting, table_out_arg, warn, write_output)
 from calib.cli.distributed import data_and_window, scheduler_arg
 from calib.errors import CalibError
 
@@ -78,6 +78,7 @@ def _replay_args(p):
 
 
 def _replay(args):
+    starting(f"Replaying {args.rules} over {args.data}...")
     from calib.engine import replay
     from calib.rules import load_rules
 
@@ -115,6 +116,7 @@ def _sweep_args(p):
 
 
 def _sweep(args):
+    starting(f"Sweeping {args.grid} over {args.data}...")
     from calib.engine.sweep import load_grid, sweep
     from calib.rules import load_rules
 
@@ -131,7 +133,7 @@ def _sweep(args):
     else:
         res = sweep(ds, rules, grid, window_days=args.window_days, start=args.start,
                     end=args.end, progress=sys.stderr.isatty())
-    top = res.top(args.top, objective=args.objective, capacity_per_week=args.capacity)
+    top = res.top(args.top, objective=args.objective, capacity_mql_per_week=args.capacity)
     if args.out:
         write_output(res.frame, args.out, "rows")
     warn(res.warnings)

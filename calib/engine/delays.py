@@ -50,9 +50,14 @@ class DelayWindow:
     sentence: str = ""
 
     def to_dict(self) -> dict:
+        """The window as a JSON-ready dict (``days``, ``source``, ``start``,
+        ``quantile``, ``per_outcome``, ``sentence``)."""
         return {"days": self.days, "source": self.source, "start": self.start,
                 "quantile": self.quantile, "per_outcome": self.per_outcome,
                 "sentence": self.sentence}
+
+
+NEVER = np.iinfo(np.int64).max
 
 
 def _plural(outcome: str) -> str:
@@ -60,28 +65,69 @@ def _plural(outcome: str) -> str:
 
 
 def mql_times(ds: Dataset, rules) -> np.ndarray:
-    """When ``rules`` make each lead an MQL (int64 ns, ``NEVER`` if never): the decisive
-    moment an attribution window runs from."""
+    """When ``rules`` make each lead an MQL: the decisive moment an attribution window
+    runs from.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data set.
+    rules : RuleSet
+        The rule set whose MQL cutoff counts.
+
+    Returns
+    -------
+    ndarray
+        int64 nanoseconds per lead, ``NEVER`` for a lead that never becomes an MQL.
+
+    Examples
+    --------
+    >>> from calib import load_dataset, load_rules, replay
+    >>> ds, rules = load_dataset("calib-demo/data"), load_rules("calib-demo/current.toml")
+    >>> int((mql_times(ds, rules) != NEVER).sum()) == replay(ds, rules).stats.mql.count
+    True
+    """
     from calib.data.dataset import lead_slices
     from calib.engine.prepare import prepare
-    from calib.engine.replay import NEVER, PARTITION_LEADS, TOL, combine_scores, stage_crossings
+    from calib.engine.replay import PARTITION_LEADS, TOL, score_crossings
 
     # the scoring pass of a replay, without its statistics or per-lead table
     out = []
     for _, part in lead_slices(ds, PARTITION_LEADS):
         prep = prepare(part, rules)
-        score, fit = combine_scores(prep.decayed(rules.decay), prep, rules)
-        cross = stage_crossings(prep, score, fit, [rules.thresholds.mql],
-                                rules.thresholds.mql_min_fit, TOL)
+        cross, _, _ = score_crossings(prep, rules, [rules.thresholds.mql],
+                                      rules.thresholds.mql_min_fit, TOL)
         out.append(np.where(cross[:, 0] >= 0, prep.eval_t[cross[:, 0]], NEVER))
     return np.concatenate(out).astype(np.int64) if out else np.zeros(0, dtype=np.int64)
 
 
 def outcome_delays(ds: Dataset, outcome: str, *, start="created") -> np.ndarray:
-    """Days from each lead's start (``created``: ``created_at``; ``assigned``: its
-    ``assigned_at`` in the assignments table; or an int64 ns array of per-lead start
-    times, such as :func:`mql_times`, ``NEVER`` for none) to its first ``outcome``, for
-    the leads that have it at or after the start (empty for snapshot data)."""
+    """Days from each lead's start to its first ``outcome``.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data set.
+    outcome : str
+        The outcome whose first occurrence counts.
+    start : str or ndarray, default "created"
+        ``created`` (``created_at``), ``assigned`` (its ``assigned_at`` in the
+        assignments table) or an int64 ns array of per-lead start times, such as
+        :func:`mql_times`, ``NEVER`` for none.
+
+    Returns
+    -------
+    ndarray
+        The delays in days of the leads that have the outcome at or after their start
+        (empty for snapshot data).
+
+    Examples
+    --------
+    >>> from calib import load_dataset
+    >>> d = outcome_delays(load_dataset("calib-demo/data"), "meeting")
+    >>> len(d) > 0 and bool((d >= 0).all())
+    True
+    """
     if ds.snapshot or "occurred_at" not in ds.outcomes:
         return np.zeros(0)
     o = ds.outcomes
@@ -111,10 +157,32 @@ def outcome_delays(ds: Dataset, outcome: str, *, start="created") -> np.ndarray:
 def window_from_times(outcome_ns: dict, start_ns: np.ndarray, *, since: str = "assignment",
                       label: str = "assigned", quantile: float = QUANTILE,
                       default: float = 90.0) -> DelayWindow:
-    """:func:`window_from_data` from times already at hand: ``outcome_ns`` maps each
-    outcome to its first time per lead (int64 ns, ``NEVER`` for none) and ``start_ns``
-    holds the same leads' start times (a live test's assignment times); only outcomes
-    at or after the start count."""
+    """:func:`window_from_data` from times already at hand.
+
+    Parameters
+    ----------
+    outcome_ns : dict
+        Each outcome's first time per lead (int64 ns, ``NEVER`` for none).
+    start_ns : ndarray
+        The same leads' start times (a live test's assignment times); only outcomes at
+        or after the start count.
+    since, label : str
+        How the sentence names the start, and the window's ``start``.
+    quantile, default : float
+        As :func:`window_from_data`.
+
+    Returns
+    -------
+    DelayWindow
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> day = 86_400 * 10**9
+    >>> w = window_from_times({"won": np.arange(1, 41) * day}, np.zeros(40, dtype=np.int64))
+    >>> w.days, w.source
+    (39.0, 'data')
+    """
     never = np.iinfo(np.int64).max
     start = np.asarray(start_ns, dtype=np.int64)
     delays = {}
@@ -158,7 +226,32 @@ def window_from_data(ds: Dataset, outcomes, *, start="created", since: str | Non
                      quantile: float = QUANTILE, default: float = 90.0) -> DelayWindow:
     """The attribution window: the largest, over ``outcomes``, of the ``quantile`` of
     the delays (:func:`outcome_delays`), rounded up to whole days (at least 1).
-    ``since`` names the start in the sentence."""
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data set.
+    outcomes : str or list of str
+        The outcomes whose delays count.
+    start : str or ndarray, default "created"
+        As :func:`outcome_delays`.
+    since : str, optional
+        How the sentence names the start.
+    quantile : float, default QUANTILE
+        The share of outcomes the window holds.
+    default : float, default 90
+        The window when fewer than ``MIN_LEADS`` leads have an outcome.
+
+    Returns
+    -------
+    DelayWindow
+
+    Examples
+    --------
+    >>> from calib import load_dataset
+    >>> window_from_data(load_dataset("calib-demo/data"), "meeting").source
+    'data'
+    """
     outcomes = [outcomes] if isinstance(outcomes, str) else list(outcomes)
     if since is None:
         since = "assignment" if start == "assigned" else "lead creation"
@@ -169,9 +262,35 @@ def window_from_data(ds: Dataset, outcomes, *, start="created", since: str | Non
 
 def resolve_window(ds: Dataset, window_days, outcomes, *, start: str = "created",
                    rules=None, default: float = 90.0) -> DelayWindow:
-    """``window_days`` when given (it always wins), else :func:`window_from_data`: from
-    the MQL under ``rules`` when given (the moment a replay's window runs from), falling
-    back to ``start`` when too few leads have an outcome after their MQL."""
+    """``window_days`` when given (it always wins), else :func:`window_from_data`.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data set.
+    window_days : float or None
+        A window given by the user.
+    outcomes : list of str
+        The outcomes whose delays count.
+    start : str, default "created"
+        As :func:`outcome_delays`.
+    rules : RuleSet, optional
+        Measure from the MQL under these rules (the moment a replay's window runs
+        from), falling back to ``start`` when too few leads have an outcome after
+        their MQL.
+    default : float, default 90
+        The window when too few leads have an outcome.
+
+    Returns
+    -------
+    DelayWindow
+
+    Examples
+    --------
+    >>> import calib
+    >>> resolve_window(calib.load_dataset("calib-demo/data"), 30, ["meeting"]).sentence
+    'window 30 days (given)'
+    """
     if window_days is not None:
         return DelayWindow(days=float(window_days), source="given", start=start,
                            quantile=QUANTILE, sentence=f"window {float(window_days):g} days "
@@ -189,9 +308,39 @@ def resolve_window(ds: Dataset, window_days, outcomes, *, start: str = "created"
 
 def mature_hint(ds: Dataset, starts_ns: np.ndarray, window_days: float, outcomes,
                 *, start: str = "created", what: str = "leads") -> str:
-    """Why no lead is mature, and what window would give some: a sentence naming the
-    end of the data, the latest start a ``window_days`` window allows, and the window
-    (from the data's delays) that would make some of ``starts_ns`` mature."""
+    """Why no lead is mature, and what window would give some.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data set.
+    starts_ns : ndarray
+        The leads' start times (int64 ns).
+    window_days : float
+        The window that leaves no lead mature.
+    outcomes : list of str
+        The outcomes whose delays suggest a window.
+    start : str, default "created"
+        As :func:`outcome_delays`.
+    what : str, default "leads"
+        How the sentence names the leads.
+
+    Returns
+    -------
+    str
+        A sentence naming the end of the data, the latest start a ``window_days``
+        window allows, and the window (from the data's delays) that would make some
+        of ``starts_ns`` mature.
+
+    Examples
+    --------
+    >>> from calib import load_dataset
+    >>> from calib.data.dataset import ns
+    >>> ds = load_dataset("calib-demo/data")
+    >>> mature_hint(ds, ns(ds.leads["created_at"]), 5000, ["meeting"]).startswith(
+    ...     "a 5000-day window needs leads started by")
+    True
+    """
     end = ds.end_of_data
     last = end - pd.Timedelta(days=window_days)
     text = (f"a {window_days:g}-day window needs {what} started by {last.date()} "
@@ -214,9 +363,31 @@ def mature_hint(ds: Dataset, starts_ns: np.ndarray, window_days: float, outcomes
 def window_hint(outcome_ns: dict, start_ns: np.ndarray, end_ns: int,
                 quantile: float = QUANTILE) -> str:
     """For a live test none of whose leads is mature: how long its outcomes took after
-    assignment and the window that would make leads mature, as a sentence ("" when too
-    few outcomes). ``outcome_ns`` maps each outcome to its first time per assigned lead
-    (int64 ns, ``NEVER`` for none) and ``start_ns`` holds the assignment times."""
+    assignment and the window that would make leads mature.
+
+    Parameters
+    ----------
+    outcome_ns : dict
+        Each outcome's first time per assigned lead (int64 ns, ``NEVER`` for none).
+    start_ns : ndarray
+        The assignment times (int64 ns).
+    end_ns : int
+        The end of the data (int64 ns).
+    quantile : float, default QUANTILE
+        The share of outcomes the suggested window holds.
+
+    Returns
+    -------
+    str
+        The sentence ("" when too few leads have an outcome).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> day = 86_400 * 10**9
+    >>> window_hint({"won": np.arange(1, 41) * day}, np.zeros(40, dtype=np.int64), 100 * day)
+    "95% of the recorded 'won' outcomes arrived within 39 days of assignment: --window-days 39 would leave 40 lead(s) mature."
+    """
     never = np.iinfo(np.int64).max
     start = np.asarray(start_ns, dtype=np.int64)
     best, parts = None, []

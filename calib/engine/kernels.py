@@ -43,7 +43,30 @@ def decayed_sums(eval_lead, eval_t, ev_lead, ev_t, kind, p1, p2, out):
     """For every evaluation point k, the decayed count of one rule's events.
 
     ``out[k] = sum over events j of lead eval_lead[k] with ev_t[j] <= eval_t[k]
-    of kernel(eval_t[k] - ev_t[j])``. Both inputs are sorted by (lead, time).
+    of kernel(eval_t[k] - ev_t[j])``.
+
+    Parameters
+    ----------
+    eval_lead, eval_t : ndarray
+        The evaluation points (lead code, int64 ns), sorted by (lead, time).
+    ev_lead, ev_t : ndarray
+        The rule's events, sorted the same way.
+    kind : int
+        A code of ``KIND_CODES``.
+    p1, p2 : float
+        The decay's half-life, percent or days, and ``every_days``.
+    out : ndarray
+        Filled with one float per evaluation point.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> day = NS_PER_DAY
+    >>> out = np.empty(2)
+    >>> decayed_sums(np.array([0, 0]), np.array([0, 14 * day]), np.array([0]),
+    ...              np.array([0]), KIND_CODES["exponential"], 14.0, 0.0, out)
+    >>> out  # one event, then one half-life later
+    array([1. , 0.5])
     """
     n_eval = eval_lead.shape[0]
     n_ev = ev_lead.shape[0]
@@ -100,9 +123,34 @@ def decayed_sums(eval_lead, eval_t, ev_lead, ev_t, kind, p1, p2, out):
 def first_crossings(eval_lead, score, eligible, cutoffs_sorted, n_leads, tol, out):
     """First evaluation index at which each lead's score reaches each cutoff.
 
-    ``cutoffs_sorted`` is ascending; ``out`` (n_leads x n_cutoffs) is filled with the
-    index, or -1 when the lead never reaches the cutoff (or is not ``eligible``).
     One pass over each lead's running maximum answers every cutoff at once.
+
+    Parameters
+    ----------
+    eval_lead : ndarray
+        The lead of each evaluation point, sorted.
+    score : ndarray
+        The score at each evaluation point.
+    eligible : ndarray
+        Per lead, whether it may reach a cutoff at all.
+    cutoffs_sorted : ndarray
+        Ascending cutoffs.
+    n_leads : int
+        The number of leads.
+    tol : float
+        A score within ``tol`` below a cutoff reaches it.
+    out : ndarray
+        (n_leads x n_cutoffs), filled with the index, or -1 when the lead never
+        reaches the cutoff (or is not ``eligible``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> out = np.empty((1, 2), dtype=np.int64)
+    >>> first_crossings(np.array([0, 0, 0]), np.array([10.0, 50.0, 80.0]),
+    ...                 np.array([True]), np.array([40.0, 60.0]), 1, 1e-9, out)
+    >>> out
+    array([[1, 2]])
     """
     n_cut = cutoffs_sorted.shape[0]
     out[:, :] = -1
@@ -123,7 +171,27 @@ def first_crossings(eval_lead, score, eligible, cutoffs_sorted, n_leads, tol, ou
 
 @njit(cache=True)
 def peak_by_lead(eval_lead, score, n_leads, out):
-    """The highest score of each lead over its evaluation points."""
+    """The highest score of each lead over its evaluation points.
+
+    Parameters
+    ----------
+    eval_lead : ndarray
+        The lead of each evaluation point.
+    score : ndarray
+        The score at each evaluation point.
+    n_leads : int
+        The number of leads.
+    out : ndarray
+        Filled with one float per lead (``-inf`` for a lead with no evaluation).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> out = np.empty(2)
+    >>> peak_by_lead(np.array([0, 0, 1]), np.array([3.0, 7.0, 5.0]), 2, out)
+    >>> out
+    array([7., 5.])
+    """
     for i in range(n_leads):
         out[i] = -np.inf
     for k in range(eval_lead.shape[0]):
@@ -133,8 +201,26 @@ def peak_by_lead(eval_lead, score, n_leads, out):
 
 @njit(cache=True)
 def keep_max_per_day(lead, day, n_max):
-    """Mask keeping the first ``n_max`` events per (lead, day) of arrays sorted by
-    (lead, time)."""
+    """Mask keeping the first ``n_max`` events per (lead, day).
+
+    Parameters
+    ----------
+    lead, day : ndarray
+        Each event's lead and UTC day, sorted by (lead, time).
+    n_max : int
+        The events kept per lead and day.
+
+    Returns
+    -------
+    ndarray
+        A boolean mask of the events kept.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> keep_max_per_day(np.array([0, 0, 0, 1]), np.array([5, 5, 6, 5]), 1)
+    array([ True, False,  True,  True])
+    """
     n = lead.shape[0]
     keep = np.ones(n, dtype=np.bool_)
     run = 0
@@ -150,9 +236,162 @@ def keep_max_per_day(lead, day, n_max):
 
 @njit(cache=True)
 def score_at(lead_of_event, ev_t, as_of, kind, p1, p2, n_leads, out):
-    """Decayed count per lead of events at or before ``as_of``."""
+    """Decayed count per lead of events at or before ``as_of``.
+
+    Parameters
+    ----------
+    lead_of_event, ev_t : ndarray
+        Each event's lead and time (int64 ns).
+    as_of : int
+        The moment (int64 ns).
+    kind : int
+        A code of ``KIND_CODES``.
+    p1, p2 : float
+        The decay's half-life, percent or days, and ``every_days``.
+    n_leads : int
+        The number of leads.
+    out : ndarray
+        Filled with one float per lead.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> out = np.empty(1)
+    >>> score_at(np.array([0, 0]), np.array([0, 7 * NS_PER_DAY]), 7 * NS_PER_DAY,
+    ...          KIND_CODES["window"], 7.0, 0.0, 1, out)
+    >>> out  # a 7-day window: the event of day 0 is 7 days old, out
+    array([1.])
+    """
     for i in range(n_leads):
         out[i] = 0.0
     for j in range(ev_t.shape[0]):
         if ev_t[j] <= as_of:
             out[lead_of_event[j]] += _kernel(kind, as_of - ev_t[j], p1, p2)
+
+
+@njit(cache=True)
+def _factor(kind, dt_ns, p1):
+    """The decay of a sum over ``dt_ns`` nanoseconds: 1 (no decay) or exponential."""
+    if kind == 0:
+        return 1.0
+    return 0.5 ** ((dt_ns / NS_PER_DAY) / p1)
+
+
+@njit(cache=True)
+def _open_lead(lead, t0, ev_lead, ev_t, w, j, end, kind, p1):
+    """Skip the events of earlier leads; the weighted sum of ``lead``'s events before
+    ``t0``, decayed to ``t0``, and the index of its first event at or after ``t0``."""
+    while j < end and ev_lead[j] < lead:
+        j += 1
+    acc = 0.0
+    last = 0
+    while j < end and ev_lead[j] == lead and ev_t[j] < t0:
+        if w[j] != 0.0:
+            if acc != 0.0:
+                acc *= _factor(kind, ev_t[j] - last, p1)
+            acc += w[j]
+            last = ev_t[j]
+        j += 1
+    if acc != 0.0:
+        acc *= _factor(kind, t0 - last, p1)
+    return acc, j
+
+
+@njit(cache=True, nogil=True)
+def score_pass(eval_lead, eval_t, ev_lead, ev_t, w, cap_lead, cap_t, cap_w, cap_off,
+               cap_points, cap_max, kind, p1, fit, lo, hi, cutoffs_sorted, tol, cross, peak):
+    """Scores at every evaluation point in one pass, without storing them: each lead's
+    first evaluation reaching each cutoff and its highest score.
+
+    For a decay that multiplies (``kind`` 0: none, 1: exponential) the uncapped rules
+    are one running sum of their events' points (``w``, 0 for an event no uncapped rule
+    counts); each capped rule ``a`` keeps its own decayed count of the events
+    ``cap_off[a]:cap_off[a + 1]`` of ``cap_lead``/``cap_t``. The score is ``fit[lead] +
+    sum + sum_a clip(cap_points[a] * count_a, -cap_max[a], cap_max[a])``, clipped to
+    [lo, hi]. ``cross`` (n_leads x n_cutoffs) gets the index of the first evaluation
+    with ``score >= cutoff - tol`` (-1 if none), ``peak`` the highest score.
+
+    Parameters
+    ----------
+    eval_lead, eval_t : ndarray
+        The evaluation points, sorted by (lead, time).
+    ev_lead, ev_t, w : ndarray
+        Every event (sorted the same way) and its points from the uncapped rules.
+    cap_lead, cap_t, cap_w, cap_off : ndarray
+        The capped rules' events one after the other (``cap_w`` all 1), rule ``a``'s
+        from ``cap_off[a]`` to ``cap_off[a + 1]``.
+    cap_points, cap_max : ndarray
+        Each capped rule's points and cap.
+    kind : int
+        0 (no decay) or 1 (exponential).
+    p1 : float
+        The half-life in days.
+    fit : ndarray
+        Each lead's fit score.
+    lo, hi : float
+        The limits (``-inf``/``inf`` when none).
+    cutoffs_sorted : ndarray
+        Ascending cutoffs.
+    tol : float
+        A score within ``tol`` below a cutoff reaches it.
+    cross, peak : ndarray
+        Filled as described above.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> day = NS_PER_DAY
+    >>> cross, peak = np.empty((1, 1), dtype=np.int64), np.empty(1)
+    >>> none_i, none_f = np.zeros(0, dtype=np.int64), np.zeros(0)
+    >>> score_pass(np.array([0, 0]), np.array([0, 2 * day]), np.array([0]),
+    ...            np.array([2 * day]), np.array([20.0]), none_i, none_i, none_f,
+    ...            np.zeros(1, dtype=np.int64), none_f, none_f, 1, 7.0, np.array([30.0]),
+    ...            -np.inf, np.inf, np.array([50.0]), 1e-9, cross, peak)
+    >>> cross, peak  # fit 30 + an event of 20 points at day 2 reaches 50 there
+    (array([[1]]), array([50.]))
+    """
+    n_cap = cap_points.shape[0]
+    n_cut = cutoffs_sorted.shape[0]
+    n_ev = ev_lead.shape[0]
+    cnt = np.zeros(n_cap)
+    jc = cap_off[:-1].copy()
+    cross[:, :] = -1
+    for i in range(peak.shape[0]):
+        peak[i] = -np.inf
+    j = 0
+    lead = -1
+    s = 0.0
+    prev = 0
+    ptr = 0
+    for k in range(eval_lead.shape[0]):
+        t = eval_t[k]
+        if eval_lead[k] != lead:
+            lead = eval_lead[k]
+            s, j = _open_lead(lead, t, ev_lead, ev_t, w, j, n_ev, kind, p1)
+            for a in range(n_cap):
+                cnt[a], jc[a] = _open_lead(lead, t, cap_lead, cap_t, cap_w, jc[a],
+                                           cap_off[a + 1], kind, p1)
+            ptr = 0
+        elif kind != 0 and t != prev and (s != 0.0 or n_cap > 0):
+            f = _factor(kind, t - prev, p1)
+            s *= f
+            for a in range(n_cap):
+                cnt[a] *= f
+        prev = t
+        while j < n_ev and ev_lead[j] == lead and ev_t[j] <= t:
+            s += w[j]
+            j += 1
+        score = fit[lead] + s
+        for a in range(n_cap):
+            end = cap_off[a + 1]
+            while jc[a] < end and cap_lead[jc[a]] == lead and cap_t[jc[a]] <= t:
+                cnt[a] += 1.0
+                jc[a] += 1
+            c = cnt[a] * cap_points[a]
+            score += min(max(c, -cap_max[a]), cap_max[a])
+        score = min(max(score, lo), hi)
+        if score > peak[lead]:
+            peak[lead] = score
+        while ptr < n_cut and score >= cutoffs_sorted[ptr] - tol:
+            cross[lead, ptr] = k
+            ptr += 1

@@ -7,7 +7,7 @@ cutoffs, so a sweep prepares once and scores many configurations.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -19,7 +19,35 @@ from calib.rules.config import Decay, FitRule, RuleSet
 
 
 def fit_matches(leads: pd.DataFrame, rule: FitRule, source: str | None = None) -> np.ndarray:
-    """Boolean array: which leads satisfy a fit rule's condition (all its conditions)."""
+    """Which leads satisfy a fit rule's condition (all its conditions).
+
+    Parameters
+    ----------
+    leads : DataFrame
+        The leads table (or any table with the rule's field).
+    rule : FitRule
+        The fit rule.
+    source : str, optional
+        The rule set's file, for the error message.
+
+    Returns
+    -------
+    ndarray
+        One bool per row of ``leads``.
+
+    Raises
+    ------
+    ConfigError
+        When ``leads`` has no column ``rule.field``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from calib.rules.config import FitRule
+    >>> leads = pd.DataFrame({"seniority": ["vp", "ic", None]})
+    >>> fit_matches(leads, FitRule(name="vp", field="seniority", points=10, equals="vp"))
+    array([ True, False, False])
+    """
     if rule.field not in leads.columns:
         cols = [c for c in leads.columns if c not in ("lead_id", "created_at")]
         raise ConfigError(
@@ -64,10 +92,42 @@ def fit_matches(leads: pd.DataFrame, rule: FitRule, source: str | None = None) -
 
 
 def fit_matrix(leads: pd.DataFrame, rules: RuleSet) -> np.ndarray:
-    """(n_leads x n_fit_rules) 0/1 matrix of fit conditions."""
+    """The 0/1 matrix of the fit conditions, one row per lead, one column per fit rule.
+
+    Each condition is tested once per distinct value of its column and spread to the
+    leads by the values' codes (the same answer as testing every lead).
+
+    Parameters
+    ----------
+    leads : DataFrame
+        The leads table of a :class:`~calib.data.Dataset`.
+    rules : RuleSet
+        Whose fit rules are tested.
+
+    Returns
+    -------
+    ndarray
+        (n_leads x n_fit_rules) floats, 1.0 where a lead matches a rule.
+
+    Examples
+    --------
+    >>> from calib import load_dataset, load_rules
+    >>> ds, rules = load_dataset("calib-demo/data"), load_rules("calib-demo/current.toml")
+    >>> m = fit_matrix(ds.leads, rules)
+    >>> m.shape == (ds.n_leads, len(rules.fit)), sorted(set(m.ravel().tolist()))
+    (True, [0.0, 1.0])
+    """
     m = np.zeros((len(leads), len(rules.fit)))
+    distinct: dict = {}
     for i, r in enumerate(rules.fit):
-        m[:, i] = fit_matches(leads, r, rules.source)
+        if r.field not in leads.columns:
+            fit_matches(leads, r, rules.source)  # raises: the field is unknown
+        if r.field not in distinct:
+            codes, uniques = pd.factorize(leads[r.field], use_na_sentinel=False)
+            values = pd.DataFrame({r.field: pd.Series(uniques, dtype=leads[r.field].dtype)})
+            distinct[r.field] = (codes, values)
+        codes, values = distinct[r.field]
+        m[:, i] = fit_matches(values, r, rules.source)[codes]
     return m
 
 
@@ -76,7 +136,11 @@ class Prepared:
     """The arrays of one partition of leads under one rule structure.
 
     ``eval_lead``/``eval_t`` are the evaluation points (sorted by lead, time);
-    ``rule_events[r]`` are (lead, time) arrays of the events rule r counts.
+    ``rule_events[r]`` are (lead, time) arrays of the events rule r counts;
+    ``events`` the (lead, time) arrays of every event, ``rule_index[r]`` the
+    positions in them of the events rule r counts and ``event_rule`` the rule counting
+    each event (-1: none, -2: several) (``None`` and ``()`` when the arrays were built
+    elsewhere). ``memo`` keeps arrays derived from them for a rule set's points.
     """
 
     n_leads: int
@@ -86,17 +150,51 @@ class Prepared:
     fit_m: np.ndarray
     snapshot: bool
     snapshot_decay: bool = False
+    events: tuple | None = None
+    rule_index: tuple = ()
+    event_rule: np.ndarray | None = None
+    memo: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def decay_args(self, decay: Decay) -> tuple[int, float, float]:
+        """The kernels' arguments for a decay setting: (kind code, p1, p2).
+
+        On a snapshot without times every event counts once (no decay).
+
+        Parameters
+        ----------
+        decay : Decay
+            The rule set's decay setting.
+
+        Returns
+        -------
+        tuple of (int, float, float)
+            The code of :data:`~calib.engine.kernels.KIND_CODES`, the half-life,
+            percent or days, and ``every_days`` (0 when unused).
+        """
+        if self.snapshot and not self.snapshot_decay:
+            decay = Decay()  # no time: every event counts once
+        return (KIND_CODES[decay.kind], float(decay.half_life_days or decay.percent
+                                              or decay.days or 0.0),
+                float(decay.every_days or 0.0))
 
     def decayed(self, decay: Decay) -> np.ndarray:
-        """(n_eval x n_rules) decayed event counts under a decay setting."""
+        """Decayed event counts under a decay setting.
+
+        Parameters
+        ----------
+        decay : Decay
+            The decay setting.
+
+        Returns
+        -------
+        ndarray
+            (n_eval x n_rules), column-major: rule r's decayed count at every
+            evaluation point.
+        """
         n_eval = len(self.eval_lead)
         # column-major: each rule's column is contiguous for the kernel and for scoring
         out = np.zeros((n_eval, len(self.rule_events)), order="F")
-        if self.snapshot and not self.snapshot_decay:
-            decay = Decay()  # no time: every event counts once
-        code = KIND_CODES[decay.kind]
-        p1 = float(decay.half_life_days or decay.percent or decay.days or 0.0)
-        p2 = float(decay.every_days or 0.0)
+        code, p1, p2 = self.decay_args(decay)
         for r, (lead, t) in enumerate(self.rule_events):
             if len(lead) == 0:
                 continue
@@ -105,7 +203,30 @@ class Prepared:
 
 
 def check_event_types(ds: Dataset, rules: RuleSet) -> list[str]:
-    """Warnings for event types a rule names that never occur in the data."""
+    """Warnings for what a rule set names that the data cannot match.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data set the rules will be replayed on.
+    rules : RuleSet
+        The rule set to check.
+
+    Returns
+    -------
+    list of str
+        One sentence per behaviour rule counting event types that never occur, and per
+        fit rule comparing a text column with numbers.
+
+    Examples
+    --------
+    >>> from calib import load_dataset
+    >>> from calib.rules import RuleSet
+    >>> rules = RuleSet.from_dict({"name": "x", "behavior": [
+    ...     {"event": "fax_received", "points": 5}], "thresholds": {"mql": 10}})
+    >>> check_event_types(load_dataset("calib-demo/data"), rules)
+    ["The behaviour rule 'fax_received' counts event type(s) 'fax_received' that never occur in the data."]
+    """
     present = set(ds.event_types)
     msgs = []
     for r in rules.behavior:
@@ -143,26 +264,54 @@ def _text_in_number_fields(ds: Dataset, rules: RuleSet) -> list[str]:
 
 
 def prepare(ds: Dataset, rules: RuleSet, *, as_of_end: bool = False) -> Prepared:
-    """Match events to rules, apply ``max_per_day`` and build evaluation points."""
+    """Match events to rules, apply ``max_per_day`` and build evaluation points.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data set (or one partition of its leads).
+    rules : RuleSet
+        Only its structure counts: which events each behaviour rule counts,
+        ``max_per_day`` and the fit conditions.
+    as_of_end : bool, default False
+        Unused; kept for callers that pass it.
+
+    Returns
+    -------
+    Prepared
+
+    Examples
+    --------
+    >>> from calib import load_dataset, load_rules
+    >>> ds, rules = load_dataset("calib-demo/data"), load_rules("calib-demo/current.toml")
+    >>> prep = prepare(ds, rules)
+    >>> len(prep.rule_events) == len(rules.behavior), prep.fit_m.shape[1] == len(rules.fit)
+    (True, True)
+    """
     ev = ds.events
     lead = ev["lead"].to_numpy()
     t = ns(ev["occurred_at"])
     codes = ev["event_type"].cat.codes.to_numpy()
     cats = list(ev["event_type"].cat.categories)
-    day = np.floor_divide(t, NS_PER_DAY)
     dated = not ev["occurred_at"].isna().any()
+    day = (np.floor_divide(t, NS_PER_DAY)
+           if dated and any(r.max_per_day is not None for r in rules.behavior) else None)
 
     counted_any = np.zeros(len(ev), dtype=bool)
     matched_any = np.zeros(len(ev), dtype=bool)
-    rule_events = []
+    rule_events, rule_index = [], []
+    event_rule = np.full(len(ev), -1, dtype=np.int16)
     for r in rules.behavior:
-        type_codes = [cats.index(e) for e in r.events if e in cats]
-        mask = np.isin(codes, type_codes)
+        counted = np.zeros(len(cats) + 1, dtype=bool)  # the last entry: code -1 (missing)
+        counted[[cats.index(e) for e in r.events if e in cats]] = True
+        mask = counted[codes]
         matched_any |= mask
         idx = np.flatnonzero(mask)
-        if r.max_per_day is not None and len(idx) and dated:
+        if r.max_per_day is not None and len(idx) and day is not None:
             idx = idx[keep_max_per_day(lead[idx], day[idx], r.max_per_day)]
         counted_any[idx] = True
+        rule_index.append(idx)
+        event_rule[idx] = np.where(event_rule[idx] == -1, len(rule_index) - 1, -2)
         rule_events.append((np.ascontiguousarray(lead[idx]), np.ascontiguousarray(t[idx])))
 
     n = ds.n_leads
@@ -177,7 +326,8 @@ def prepare(ds: Dataset, rules: RuleSet, *, as_of_end: bool = False) -> Prepared
         return Prepared(n_leads=n, eval_lead=np.arange(n, dtype=np.int32),
                         eval_t=np.full(n, at, dtype=np.int64),
                         rule_events=tuple(rule_events), fit_m=fit_m, snapshot=True,
-                        snapshot_decay=timed)
+                        snapshot_decay=timed, events=(lead, t), rule_index=tuple(rule_index),
+                        event_rule=event_rule)
 
     # Evaluation points: created_at, then every event time at or after it. An event that
     # max_per_day dropped from every rule that counts it is gone ("dropped before
@@ -201,4 +351,5 @@ def prepare(ds: Dataset, rules: RuleSet, *, as_of_end: bool = False) -> Prepared
     keep = np.ones(len(e_t), dtype=bool)
     keep[1:] = (e_lead[1:] != e_lead[:-1]) | (e_t[1:] != e_t[:-1])
     return Prepared(n_leads=n, eval_lead=e_lead[keep], eval_t=e_t[keep],
-                    rule_events=tuple(rule_events), fit_m=fit_m, snapshot=False)
+                    rule_events=tuple(rule_events), fit_m=fit_m, snapshot=False,
+                    events=(lead, t), rule_index=tuple(rule_index), event_rule=event_rule)

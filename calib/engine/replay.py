@@ -7,12 +7,13 @@ The work is done partition by partition of leads; each partition gives additive
 from __future__ import annotations
 
 import re
+import threading
 
 import numpy as np
 import pandas as pd
 
 from calib.data.dataset import SALES_OUTCOMES, Dataset, lead_slices, ns
-from calib.engine.kernels import NS_PER_DAY, first_crossings, peak_by_lead
+from calib.engine.kernels import NS_PER_DAY, first_crossings, peak_by_lead, score_pass
 from calib.engine.prepare import Prepared, check_event_types, prepare
 from calib.engine.results import OutcomeCounts, Period, ReplayResult, ReplayStats, StageCounts
 from calib.errors import CalibError
@@ -47,8 +48,29 @@ def _timestamp(value, name: str) -> pd.Timestamp | None:
 
 
 def replay_period(ds: Dataset, start=None, end=None) -> tuple[Period, np.ndarray]:
-    """The replay period and the codes of the leads created in it (all leads of a
-    snapshot). ``end`` is inclusive; the end of the data stays the latest timestamp."""
+    """The replay period and the codes of the leads created in it.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data set.
+    start, end : str or Timestamp, optional
+        ISO 8601 dates; ``end`` is inclusive. The end of the data stays the latest
+        timestamp of any table.
+
+    Returns
+    -------
+    (Period, ndarray)
+        The period and the codes of its leads (all leads of a snapshot).
+
+    Examples
+    --------
+    >>> from calib import load_dataset
+    >>> ds = load_dataset("calib-demo/data")
+    >>> period, codes = replay_period(ds, "2026-03-01", "2026-03-31")
+    >>> str(period.start.date()), 0 < len(codes) < ds.n_leads
+    ('2026-03-01', True)
+    """
     start, end = _timestamp(start, "--start"), _timestamp(end, "--end")
     if start is not None and end is not None and end < start:
         raise CalibError(f"The --end date ({end.date()}) is before the --start date "
@@ -74,49 +96,241 @@ def _empty_period(created: pd.Series, start, end) -> str:
 
 
 def outcome_names(ds: Dataset) -> list[str]:
-    """Every outcome in the data, sales outcomes first in funnel order."""
+    """Every outcome in the data, sales outcomes first in funnel order.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data set.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> from calib import load_dataset
+    >>> outcome_names(load_dataset("calib-demo/data"))[:3]
+    ['mql', 'sql', 'meeting']
+    """
     present = set(ds.outcome_types)
     return [o for o in SALES_OUTCOMES if o in present] + sorted(present - set(SALES_OUTCOMES))
 
 
 def first_outcome_times(ds: Dataset, names) -> dict[str, np.ndarray]:
-    """Per outcome, each lead's first time (int64 ns; ``NEVER`` when it did not occur;
-    0 for a snapshot's undated outcome that occurred)."""
+    """Per outcome, each lead's first time.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data set.
+    names : iterable of str
+        The outcomes.
+
+    Returns
+    -------
+    dict of str to ndarray
+        int64 ns per lead; ``NEVER`` when the outcome did not occur, 0 for a
+        snapshot's undated outcome that occurred.
+
+    Examples
+    --------
+    >>> from calib import load_dataset
+    >>> ds = load_dataset("calib-demo/data")
+    >>> won = first_outcome_times(ds, ["won"])["won"]
+    >>> len(won) == ds.n_leads, bool((won != NEVER).any())
+    (True, True)
+    """
     first = ds.first_outcomes()
     lead = first["lead"].to_numpy()
     out = {}
     times = (ns(first["occurred_at"]) if "occurred_at" in first
              else np.zeros(len(first), dtype=np.int64))
-    oc = first["outcome"].astype(str).to_numpy()
+    col = first["outcome"]
+    if isinstance(col.dtype, pd.CategoricalDtype):  # compare codes, not 200k strings
+        cats = {str(c): i for i, c in enumerate(col.cat.categories)}
+        oc, key = col.cat.codes.to_numpy(), lambda name: cats.get(name, -2)
+    else:
+        oc, key = col.astype(str).to_numpy(), lambda name: name
     for name in names:
         arr = np.full(ds.n_leads, NEVER, dtype=np.int64)
-        m = oc == name
+        m = oc == key(name)
         arr[lead[m]] = times[m]
         out[name] = arr
     return out
 
 
-def combine_scores(d: np.ndarray, prepared: Prepared, rules: RuleSet) -> tuple[np.ndarray, np.ndarray]:
-    """Scores at every evaluation point from decayed counts ``d`` (n_eval x n_rules):
-    ``clamp_limits(fit + sum_r clamp_cap(points_r * d_r))``. Returns (score, fit)."""
+def fit_scores(prepared: Prepared, rules: RuleSet) -> np.ndarray:
+    """Each lead's fit score: the sum of the points of the fit rules it matches.
+
+    Parameters
+    ----------
+    prepared : Prepared
+        From :func:`calib.engine.prepare.prepare`.
+    rules : RuleSet
+        The rule set whose fit points count.
+
+    Returns
+    -------
+    ndarray
+        One float per lead of ``prepared``.
+
+    Examples
+    --------
+    >>> from calib import load_dataset, load_rules
+    >>> from calib.engine.prepare import prepare
+    >>> ds, rules = load_dataset("calib-demo/data"), load_rules("calib-demo/current.toml")
+    >>> fit_scores(prepare(ds, rules), rules).shape == (ds.n_leads,)
+    True
+    """
     fit_points = np.array([r.points for r in rules.fit], dtype=float)
-    fit = prepared.fit_m @ fit_points if len(fit_points) else np.zeros(prepared.n_leads)
-    score = fit[prepared.eval_lead]
+    return prepared.fit_m @ fit_points if len(fit_points) else np.zeros(prepared.n_leads)
+
+
+def add_behaviour(score: np.ndarray, d: np.ndarray, rules: RuleSet, start: int = 0,
+                  end: int | None = None) -> np.ndarray:
+    """Add ``clamp_cap(points_r * d_r)`` of the behaviour rules ``start`` to ``end``
+    (default: all from ``start`` on) to ``score`` in place, in rule order, so that
+    every caller gets the same float sums.
+
+    Parameters
+    ----------
+    score : ndarray
+        Scores at every evaluation point; changed in place and returned.
+    d : ndarray
+        Decayed counts (n_eval x n_rules), as :meth:`Prepared.decayed` gives them.
+    rules : RuleSet
+        Whose behaviour points and caps count.
+    start : int, default 0
+        The first behaviour rule to add.
+    end : int, optional
+        One past the last behaviour rule to add.
+
+    Returns
+    -------
+    ndarray
+        ``score``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from calib.rules import RuleSet
+    >>> rules = RuleSet.from_dict({"name": "x", "behavior": [
+    ...     {"event": "demo", "points": 10, "cap": 15}, {"event": "visit", "points": 2}],
+    ...     "thresholds": {"mql": 20}})
+    >>> add_behaviour(np.zeros(2), np.array([[1.0, 1.0], [2.0, 3.0]]), rules)
+    array([12., 21.])
+    """
     c = np.empty(len(score))
-    for r, rule in enumerate(rules.behavior):
+    for r in range(start, len(rules.behavior) if end is None else end):
+        rule = rules.behavior[r]
         np.multiply(d[:, r], rule.points, out=c)
         if rule.cap is not None:
             np.clip(c, -rule.cap, rule.cap, out=c)
         score += c
+    return score
+
+
+def clip_to_limits(score: np.ndarray, rules: RuleSet) -> np.ndarray:
+    """``score`` clipped to the rule set's ``[limits]``.
+
+    Parameters
+    ----------
+    score : ndarray
+        Scores.
+    rules : RuleSet
+        Whose limits apply.
+
+    Returns
+    -------
+    ndarray
+        A clipped copy, or ``score`` itself when there are no limits.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from calib.rules import RuleSet
+    >>> rules = RuleSet.from_dict({"name": "x", "limits": {"max": 100},
+    ...                            "thresholds": {"mql": 20}})
+    >>> clip_to_limits(np.array([50.0, 150.0]), rules)
+    array([ 50., 100.])
+    """
     lim = rules.limits
     if lim.min is not None or lim.max is not None:
-        score = np.clip(score, lim.min, lim.max)
-    return score, fit
+        return np.clip(score, lim.min, lim.max)
+    return score
+
+
+def combine_scores(d: np.ndarray, prepared: Prepared, rules: RuleSet) -> tuple[np.ndarray, np.ndarray]:
+    """Scores at every evaluation point from decayed counts.
+
+    ``clamp_limits(fit + sum_r clamp_cap(points_r * d_r))``.
+
+    Parameters
+    ----------
+    d : ndarray
+        Decayed counts (n_eval x n_rules) from :meth:`Prepared.decayed`.
+    prepared : Prepared
+        The evaluation points and fit matrix.
+    rules : RuleSet
+        Whose points, caps and limits count.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        The score at every evaluation point, and each lead's fit score.
+
+    Examples
+    --------
+    >>> from calib import load_dataset, load_rules
+    >>> from calib.engine.prepare import prepare
+    >>> ds, rules = load_dataset("calib-demo/data"), load_rules("calib-demo/current.toml")
+    >>> prep = prepare(ds, rules)
+    >>> score, fit = combine_scores(prep.decayed(rules.decay), prep, rules)
+    >>> len(score) == len(prep.eval_t), len(fit) == ds.n_leads
+    (True, True)
+    """
+    fit = fit_scores(prepared, rules)
+    score = add_behaviour(fit[prepared.eval_lead], d, rules)
+    return clip_to_limits(score, rules), fit
 
 
 def stage_crossings(prepared: Prepared, score: np.ndarray, fit: np.ndarray, cutoffs,
                     min_fit: float | None, tol: float = TOL) -> np.ndarray:
-    """(n_leads x n_cutoffs) index of the first evaluation reaching each cutoff, -1 if none."""
+    """Each lead's first evaluation reaching each cutoff.
+
+    Parameters
+    ----------
+    prepared : Prepared
+        The evaluation points.
+    score, fit : ndarray
+        Scores at every evaluation point and each lead's fit score.
+    cutoffs : sequence of float
+        In any order.
+    min_fit : float or None
+        Leads with a fit score below it reach no cutoff.
+    tol : float, default TOL
+        A score within ``tol`` below a cutoff reaches it.
+
+    Returns
+    -------
+    ndarray
+        (n_leads x n_cutoffs) index of the first evaluation reaching each cutoff, -1
+        if none.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from calib.engine.prepare import Prepared
+    >>> prep = Prepared(n_leads=1, eval_lead=np.zeros(3, dtype=np.int32),
+    ...                 eval_t=np.arange(3), rule_events=(), fit_m=np.zeros((1, 0)),
+    ...                 snapshot=False)
+    >>> score, fit = np.array([10.0, 50.0, 80.0]), np.array([0.0])
+    >>> stage_crossings(prep, score, fit, [60, 40], None)  # evaluation 2 for 60, 1 for 40
+    array([[2, 1]])
+    >>> stage_crossings(prep, score, fit, [60, 40], min_fit=5)  # fit 0 < 5: never
+    array([[-1, -1]])
+    """
     cutoffs = np.asarray(cutoffs, dtype=float)
     order = np.argsort(cutoffs, kind="stable")
     eligible = np.ones(prepared.n_leads, dtype=bool)
@@ -129,10 +343,170 @@ def stage_crossings(prepared: Prepared, score: np.ndarray, fit: np.ndarray, cuto
     return res
 
 
+def one_pass(prepared: Prepared, rules: RuleSet) -> bool:
+    """Whether :func:`score_crossings` scores ``rules`` in one compiled pass.
+
+    Parameters
+    ----------
+    prepared : Prepared
+        From :func:`calib.engine.prepare.prepare` (with its events).
+    rules : RuleSet
+        Whose decay decides: one that multiplies (none or exponential) is scored in
+        one pass, the others from stored decayed counts.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> from calib import load_dataset, load_rules
+    >>> from calib.engine.prepare import prepare
+    >>> rules = load_rules("calib-demo/current.toml")  # no decay
+    >>> ds = load_dataset("calib-demo/data")
+    >>> one_pass(prepare(ds, rules), rules)
+    True
+    >>> step = rules.with_params({"decay.kind": "step", "decay.percent": 50,
+    ...                           "decay.every_days": 7})
+    >>> one_pass(prepare(ds, step), step)
+    False
+    """
+    code, _, _ = prepared.decay_args(rules.decay)
+    return prepared.events is not None and code in (0, 1)
+
+
+def score_crossings(prepared: Prepared, rules: RuleSet, cutoffs, min_fit: float | None,
+                    tol: float = TOL) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each lead's first evaluation reaching each cutoff, its fit and its highest score.
+
+    A replay and every configuration of a sweep are scored by this one function, so a
+    sweep's row equals the replay of its configuration. With no decay or an
+    exponential one (:func:`one_pass`), one compiled pass over the evaluation points
+    keeps the uncapped rules as one running sum of their events' points and stores no
+    score; otherwise the scores come from :meth:`Prepared.decayed`.
+
+    Parameters
+    ----------
+    prepared : Prepared
+        From :func:`calib.engine.prepare.prepare` for ``rules``' structure.
+    rules : RuleSet
+        The rule set (its thresholds are not used: see ``cutoffs``).
+    cutoffs, min_fit, tol
+        As :func:`stage_crossings`.
+
+    Returns
+    -------
+    (ndarray, ndarray, ndarray)
+        (n_leads x n_cutoffs) index of the first evaluation reaching each cutoff (-1
+        if none), each lead's fit score, each lead's highest score.
+
+    Examples
+    --------
+    >>> from calib import load_dataset, load_rules
+    >>> from calib.engine.prepare import prepare
+    >>> ds, rules = load_dataset("calib-demo/data"), load_rules("calib-demo/current.toml")
+    >>> cross, fit, peak = score_crossings(prepare(ds, rules), rules, [40, 60], None)
+    >>> bool(((cross[:, 1] >= 0) <= (cross[:, 0] >= 0)).all())  # 60 only after 40
+    True
+    """
+    if not one_pass(prepared, rules):
+        score, fit = combine_scores(prepared.decayed(rules.decay), prepared, rules)
+        peak = np.empty(prepared.n_leads)
+        peak_by_lead(prepared.eval_lead, score, prepared.n_leads, peak)
+        return stage_crossings(prepared, score, fit, cutoffs, min_fit, tol), fit, peak
+    fit = _memo(prepared, ("fit", tuple(r.points for r in rules.fit)),
+                lambda: fit_scores(prepared, rules))
+    cutoffs = np.asarray(cutoffs, dtype=float)
+    order = np.argsort(cutoffs, kind="stable")
+    cross = np.empty((prepared.n_leads, len(cutoffs)), dtype=np.int64)
+    peak = np.empty(prepared.n_leads)
+    score_pass(*_pass_args(prepared, rules), fit, *_limits(rules), cutoffs[order], tol,
+               cross, peak)
+    if min_fit is not None:
+        cross[fit < min_fit - tol] = -1
+    res = np.empty_like(cross)
+    res[:, order] = cross
+    return res, fit, peak
+
+
+def _limits(rules: RuleSet) -> tuple[float, float]:
+    lim = rules.limits
+    return (-np.inf if lim.min is None else float(lim.min),
+            np.inf if lim.max is None else float(lim.max))
+
+
+_MEMO_LOCK = threading.Lock()
+
+
+def _memo(prepared: Prepared, key, make):
+    """``make()``, kept in ``prepared.memo`` under ``key`` (a sweep scores many
+    configurations that share their fit points or their behaviour points, some at once
+    in threads: each is made once)."""
+    with _MEMO_LOCK:
+        if key not in prepared.memo:
+            prepared.memo[key] = make()
+        return prepared.memo[key]
+
+
+def _event_points(prepared: Prepared, rules: RuleSet) -> np.ndarray:
+    """Each event's summed points of the uncapped rules counting it (0 if none)."""
+    pts = np.array([0.0 if r.cap is not None else float(r.points) for r in rules.behavior]
+                   + [0.0])  # the last entry for -1: no rule
+    er = prepared.event_rule
+    if er is not None and not (er == -2).any():
+        return pts[er]
+    w = np.zeros(len(prepared.events[0]))
+    for r, idx in enumerate(prepared.rule_index):
+        w[idx] += pts[r]
+    return w
+
+
+def _pass_args(prepared: Prepared, rules: RuleSet) -> tuple:
+    """The arguments of :func:`~calib.engine.kernels.score_pass` before ``fit``: every
+    event with the summed points of the uncapped rules counting it, and the events of
+    each capped rule."""
+    lead, t = prepared.events
+    w = _memo(prepared, ("w", tuple(r.points if r.cap is None else None for r in rules.behavior)),
+              lambda: _event_points(prepared, rules))
+    capped = [r for r, rule in enumerate(rules.behavior) if rule.cap is not None]
+    ev = [prepared.rule_events[r] for r in capped]
+    cap_lead = np.concatenate([e[0] for e in ev]) if ev else np.zeros(0, np.int32)
+    cap_t = np.concatenate([e[1] for e in ev]) if ev else np.zeros(0, np.int64)
+    cap_off = np.zeros(len(ev) + 1, dtype=np.int64)
+    cap_off[1:] = np.cumsum([len(e[0]) for e in ev])
+    code, p1, _ = prepared.decay_args(rules.decay)
+    return (prepared.eval_lead, prepared.eval_t, lead, t, w, cap_lead.astype(lead.dtype),
+            cap_t, np.ones(len(cap_t)), cap_off,
+            np.array([rules.behavior[r].points for r in capped], dtype=float),
+            np.array([rules.behavior[r].cap for r in capped], dtype=float), code, p1)
+
+
 def classify(m_time: np.ndarray, o_time: np.ndarray, window_ns: int, end_ns: int,
              snapshot: bool) -> np.ndarray:
-    """Status codes of MQLs against one outcome: 0 none (not an MQL), 1 hit, 2 late,
-    3 miss, 4 immature (SPEC section 3)."""
+    """Status codes of MQLs against one outcome (SPEC section 3).
+
+    Parameters
+    ----------
+    m_time, o_time : ndarray
+        Each lead's MQL time and first outcome time (int64 ns, ``NEVER`` for none).
+    window_ns, end_ns : int
+        The attribution window and the end of the data (ns).
+    snapshot : bool
+        Undated data: an outcome that occurred is a hit, else a miss.
+
+    Returns
+    -------
+    ndarray
+        int8 codes: 0 none (not an MQL), 1 hit, 2 late, 3 miss, 4 immature.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = np.array([10, 10, 10, NEVER])
+    >>> o = np.array([15, 5, NEVER, 15])
+    >>> classify(m, o, window_ns=10, end_ns=100, snapshot=False)
+    array([1, 2, 3, 0], dtype=int8)
+    """
     status = np.zeros(len(m_time), dtype=np.int8)
     is_mql = m_time != NEVER
     occurred = o_time != NEVER
@@ -156,7 +530,37 @@ STATUS_NAMES = np.array([None, "hit", "late", "miss", "immature"], dtype=object)
 
 def stats_for(m_time, s_time, created_ns, outcome_times: dict, window_ns: int, end_ns: int,
               snapshot: bool, with_sql: bool, covered_any: np.ndarray):
-    """Additive statistics of one configuration on one partition, and status codes."""
+    """Additive statistics of one configuration on one partition, and status codes.
+
+    Parameters
+    ----------
+    m_time, s_time : ndarray
+        Each lead's MQL and SQL time (int64 ns, ``NEVER`` for none).
+    created_ns : ndarray
+        Each lead's ``created_at`` (ns; zeros for a snapshot).
+    outcome_times : dict
+        From :func:`first_outcome_times`.
+    window_ns, end_ns : int
+        The attribution window and the end of the data (ns).
+    snapshot, with_sql : bool
+        Undated data; whether the rule set has an SQL cutoff.
+    covered_any : ndarray
+        From :func:`covered_mask`.
+
+    Returns
+    -------
+    (ReplayStats, dict)
+        The statistics and, per outcome, the status codes of :func:`classify`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m, o = np.array([10, NEVER]), {"won": np.array([15, NEVER])}
+    >>> stats, _ = stats_for(m, np.full(2, NEVER), np.zeros(2, dtype=np.int64), o, 10, 100,
+    ...                      False, False, covered_mask(o, 2))
+    >>> stats.mql.count, stats.outcomes["won"].hits
+    (1, 1)
+    """
     is_mql = m_time != NEVER
     days = ((m_time[is_mql] - created_ns[is_mql]) / NS_PER_DAY) if not snapshot else np.zeros(0)
     mql = StageCounts(int(is_mql.sum()), days.astype(float))
@@ -180,6 +584,26 @@ def stats_for(m_time, s_time, created_ns, outcome_times: dict, window_ns: int, e
 
 
 def covered_mask(outcome_times: dict, n: int) -> np.ndarray:
+    """Which leads have any sales outcome (``SALES_OUTCOMES``): the leads coverage counts.
+
+    Parameters
+    ----------
+    outcome_times : dict
+        From :func:`first_outcome_times`.
+    n : int
+        The number of leads.
+
+    Returns
+    -------
+    ndarray
+        One bool per lead.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> covered_mask({"won": np.array([5, NEVER]), "webinar": np.array([NEVER, 5])}, 2)
+    array([ True, False])
+    """
     cov = np.zeros(n, dtype=bool)
     for name in SALES_OUTCOMES:
         if name in outcome_times:
@@ -188,9 +612,32 @@ def covered_mask(outcome_times: dict, n: int) -> np.ndarray:
 
 
 def setup_period(ds: Dataset, start, end, window_days: float):
-    """What every replay of a period needs: the leads of the period, the period, every
-    outcome of the data (even one no lead of the period has), the window and the end
-    of the data in nanoseconds."""
+    """What every replay of a period needs.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data set.
+    start, end : str or Timestamp, optional
+        The period (see :func:`replay_period`).
+    window_days : float
+        The attribution window.
+
+    Returns
+    -------
+    tuple
+        The data set of the leads of the period, the period, every outcome of the data
+        (even one no lead of the period has), the window and the end of the data in
+        nanoseconds.
+
+    Examples
+    --------
+    >>> from calib import load_dataset
+    >>> part, period, names, window_ns, end_ns = setup_period(
+    ...     load_dataset("calib-demo/data"), "2026-03-01", None, 90)
+    >>> window_ns == 90 * 86_400 * 10**9, "meeting" in names
+    (True, True)
+    """
     period, codes = replay_period(ds, start, end)
     if len(codes) == 0 and ds.n_leads and (start is not None or end is not None):
         raise CalibError(_empty_period(ds.leads["created_at"], _timestamp(start, "--start"),
@@ -221,6 +668,14 @@ def replay(ds: Dataset, rules: RuleSet, *, window_days: float = 90, start=None, 
         stays the latest timestamp in any table.
     per_lead : bool, default False
         Also return one row per lead (``result.per_lead``).
+    partition_leads : int, default PARTITION_LEADS
+        Leads scored at once (memory against speed).
+    tol : float, default TOL
+        A score within ``tol`` below a cutoff reaches it.
+
+    Returns
+    -------
+    ReplayResult
 
     Examples
     --------
@@ -261,17 +716,39 @@ def replay_stats(part: Dataset, rules: RuleSet, names, window_ns: int, end_ns: i
     :func:`replay` sums this over partitions; so does a cluster
     (:mod:`calib.distributed`).
 
+    Parameters
+    ----------
+    part : Dataset
+        One partition of leads.
+    rules : RuleSet
+        The rule set.
+    names : list of str
+        Every outcome of the data.
+    window_ns, end_ns : int
+        The attribution window and the end of the data (ns).
+    tol : float, default TOL
+        A score within ``tol`` below a cutoff reaches it.
+    per_lead : bool, default False
+        Also return one row per lead.
+
     Returns
     -------
     (ReplayStats, DataFrame or None)
         The statistics, and one row per lead (as ``ReplayResult.per_lead``) when
         ``per_lead`` is true.
+
+    Examples
+    --------
+    >>> from calib import load_dataset, load_rules, replay
+    >>> ds, rules = load_dataset("calib-demo/data"), load_rules("calib-demo/current.toml")
+    >>> part, _, names, window_ns, end_ns = setup_period(ds, None, None, 90)
+    >>> stats, _ = replay_stats(part, rules, names, window_ns, end_ns)
+    >>> stats.mql.count == replay(ds, rules, window_days=90).stats.mql.count
+    True
     """
     cutoffs = [rules.thresholds.mql] + ([rules.thresholds.sql] if rules.thresholds.sql else [])
     prep = prepare(part, rules)
-    d = prep.decayed(rules.decay)
-    score, fit = combine_scores(d, prep, rules)
-    cross = stage_crossings(prep, score, fit, cutoffs, rules.thresholds.mql_min_fit, tol)
+    cross, fit, peak = score_crossings(prep, rules, cutoffs, rules.thresholds.mql_min_fit, tol)
     m_time = np.where(cross[:, 0] >= 0, prep.eval_t[cross[:, 0]], NEVER)
     s_time = (np.where(cross[:, 1] >= 0, prep.eval_t[cross[:, 1]], NEVER)
               if cross.shape[1] > 1 else np.full(part.n_leads, NEVER))
@@ -285,15 +762,12 @@ def replay_stats(part: Dataset, rules: RuleSet, names, window_ns: int, end_ns: i
     stats, statuses = stats_for(m_time, s_time, created_ns, otimes, window_ns, end_ns,
                                 part.snapshot, len(cutoffs) > 1,
                                 covered_mask(otimes, part.n_leads))
-    frame = (_per_lead_frame(part, prep, score, fit, m_time, s_time, statuses,
-                             len(cutoffs) > 1) if per_lead else None)
+    frame = (_per_lead_frame(part, peak, fit, m_time, s_time, statuses, len(cutoffs) > 1)
+             if per_lead else None)
     return stats, frame
 
 
-def _per_lead_frame(part, prep, score, fit, m_time, s_time, statuses, with_sql) -> pd.DataFrame:
-    peak = np.empty(part.n_leads)
-    peak_by_lead(prep.eval_lead, score, part.n_leads, peak)
-
+def _per_lead_frame(part, peak, fit, m_time, s_time, statuses, with_sql) -> pd.DataFrame:
     def ts(a):
         out = pd.to_datetime(np.where(a == NEVER, np.iinfo(np.int64).min, a), utc=True)
         return out if not part.snapshot else pd.NaT

@@ -17,7 +17,30 @@ BANDS = ("cold", "warm", "mql", "sql")
 
 def bands(score: np.ndarray, fit: np.ndarray, rules: RuleSet, tol: float = TOL) -> np.ndarray:
     """The band of each score: ``sql`` and ``mql`` by the cutoffs (with ``mql_min_fit``),
-    ``warm`` from half the MQL cutoff, ``cold`` below."""
+    ``warm`` from half the MQL cutoff, ``cold`` below.
+
+    Parameters
+    ----------
+    score, fit : ndarray
+        Each lead's score and fit score.
+    rules : RuleSet
+        Whose thresholds set the bands.
+    tol : float, default TOL
+        A score within ``tol`` below a cutoff reaches it.
+
+    Returns
+    -------
+    ndarray
+        One of ``BANDS`` per lead.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from calib.rules import RuleSet
+    >>> rules = RuleSet.from_dict({"name": "x", "thresholds": {"mql": 50, "sql": 80}})
+    >>> bands(np.array([10.0, 30.0, 50.0, 90.0]), np.zeros(4), rules)
+    array(['cold', 'warm', 'mql', 'sql'], dtype=object)
+    """
     th = rules.thresholds
     ok_fit = np.ones(len(score), bool) if th.mql_min_fit is None else fit >= th.mql_min_fit - tol
     out = np.full(len(score), "cold", dtype=object)
@@ -34,6 +57,19 @@ def score_as_of(ds: Dataset, rules: RuleSet, as_of) -> pd.DataFrame:
     Events at or before ``as_of`` count, decayed to ``as_of``; leads created after it
     are left out (they did not exist yet). Columns: ``lead_id``, ``fit_score``,
     ``behavior_score``, ``score``, ``band``.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data set.
+    rules : RuleSet
+        The rule set.
+    as_of : str or Timestamp
+        The moment (an ISO 8601 date; UTC).
+
+    Returns
+    -------
+    DataFrame
 
     Examples
     --------

@@ -4,10 +4,15 @@ Configurations are grouped so that each piece of work is done once:
 
 1. rule *structure* (which events count, ``max_per_day``): events are matched once;
 2. *decay* setting: per-rule decayed counts are computed once (the compiled pass);
-3. *points, caps, limits*: scores at every evaluation point; when no cap or limit
-   applies, a batch of weight vectors is one matrix product;
+3. *points, caps, limits*: scores at every evaluation point, the fit points and the
+   behaviour rules before the first one whose points or cap differ computed once;
 4. *cutoffs* (``mql``, ``sql``, ``mql_min_fit``): all answered from one pass over
    each lead's running maximum.
+
+With no decay or an exponential one, steps 2 to 4 are one compiled pass per score
+setting (:func:`calib.engine.replay.score_crossings`, the replay's own), with each
+lead's fit and each event's points kept for the settings that share them; the pass
+releases the GIL, so up to four of them run at once on the machine's cores.
 
 Leads are processed in partitions; each gives additive statistics per configuration.
 """
@@ -16,7 +21,9 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,9 +32,10 @@ import pandas as pd
 from calib.data.dataset import Dataset, lead_slices, ns
 from calib.engine.prepare import check_event_types, prepare
 from calib.engine.kernels import NS_PER_DAY
-from calib.engine.replay import (NEVER, PARTITION_LEADS, TOL, classify, combine_scores,
-                                 covered_mask, first_outcome_times, setup_period,
-                                 stage_crossings)
+from calib.engine.replay import (NEVER, PARTITION_LEADS, TOL, add_behaviour, classify,
+                                 clip_to_limits, combine_scores, covered_mask, fit_scores,
+                                 first_outcome_times, one_pass, score_crossings,
+                                 setup_period, stage_crossings)
 from calib.engine.results import OutcomeCounts, ReplayResult, ReplayStats, StageCounts
 from calib.errors import CalibError, ConfigError
 from calib.rules.config import RuleSet
@@ -38,12 +46,54 @@ MAX_CONFIGS = 200_000
 
 
 def load_grid(path) -> dict[str, list]:
-    """Read a grid TOML file: parameter path -> list of values."""
+    """Read a grid TOML file.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The file, e.g. ``"thresholds.mql" = [40, 50, 60]``.
+
+    Returns
+    -------
+    dict
+        Parameter path -> list of values (checked by :func:`check_grid`).
+
+    Examples
+    --------
+    >>> load_grid("calib-demo/grid.toml")["thresholds.mql"][:3]
+    [65, 75, 85]
+    """
     d = read_toml(path, what="grid file")
     return check_grid(d, source=str(path))
 
 
 def check_grid(d: dict, source: str | None = None) -> dict[str, list]:
+    """Check a grid: non-empty lists of distinct finite values, at most ``MAX_CONFIGS``
+    combinations; nested tables are flattened to dotted paths.
+
+    Parameters
+    ----------
+    d : dict
+        The grid as read from TOML.
+    source : str, optional
+        Its file, for error messages.
+
+    Returns
+    -------
+    dict
+        Parameter path -> list of values.
+
+    Raises
+    ------
+    ConfigError
+        For an empty grid, an empty, repeated or non-finite entry, or too many
+        combinations.
+
+    Examples
+    --------
+    >>> check_grid({"thresholds": {"mql": [40, 50]}, "decay.half_life_days": [14]})
+    {'thresholds.mql': [40, 50], 'decay.half_life_days': [14]}
+    """
     where = f" in {source}" if source else ""
     if not d:
         raise ConfigError(f"The grid{where} is empty.", code="empty_grid",
@@ -94,6 +144,7 @@ class SweepResult:
     warnings: tuple[str, ...] = ()
 
     def to_frame(self) -> pd.DataFrame:
+        """A copy of the rows (SPEC section 4 columns)."""
         return self.frame.copy()
 
     @property
@@ -105,29 +156,54 @@ class SweepResult:
         return f"{self.outcomes[0]}_hits" if self.outcomes else "mql_count"
 
     def top(self, n: int = 10, *, objective: str | None = None,
-            capacity_per_week: float | None = None) -> pd.DataFrame:
-        """The ``n`` best rows by ``objective`` (a column, default the first outcome's
-        hits), among those within ``capacity_per_week`` MQLs per week."""
+            capacity_mql_per_week: float | None = None) -> pd.DataFrame:
+        """The ``n`` best rows by ``objective`` among those within a capacity.
+
+        Parameters
+        ----------
+        n : int, default 10
+            Rows returned.
+        objective : str, optional
+            A column to rank by (default :attr:`default_objective`).
+        capacity_mql_per_week : float, optional
+            Keep only rows with at most this many MQLs per week.
+
+        Returns
+        -------
+        DataFrame
+        """
         f = self.frame
         if objective is None:
             objective = self.default_objective
         if objective not in f.columns:
             raise CalibError(f"Unknown objective '{objective}'.", code="unknown_key",
                              suggestion=f"Columns: {', '.join(c for c in f.columns if c not in self.params)}.")
-        if capacity_per_week is not None:
+        if capacity_mql_per_week is not None:
             if f["mql_per_week"].isna().all():
                 raise CalibError("A capacity needs MQLs per week, which a snapshot data set "
                                  "does not have.", code="snapshot")
-            f = f[f["mql_per_week"] <= capacity_per_week]
+            f = f[f["mql_per_week"] <= capacity_mql_per_week]
         return f.sort_values(objective, ascending=False, kind="stable").head(n)
 
     def to_dict(self) -> dict:
+        """Every row and the sweep's facts as ``calib sweep --json`` prints them."""
         rows = self.frame.astype(object).where(self.frame.notna(), None).to_dict("records")
         return {"rules": self.rules, "params": list(self.params), "configurations": len(rows),
                 "skipped": self.skipped, "outcomes": list(self.outcomes), "rows": rows,
                 "warnings": list(self.warnings)}
 
     def summary(self, n: int = 10) -> str:
+        """The sweep's size and its ``n`` best rows, as text.
+
+        Parameters
+        ----------
+        n : int, default 10
+            Rows shown.
+
+        Returns
+        -------
+        str
+        """
         lines = [f"Sweep of '{self.rules}': {len(self.frame):,} configurations over "
                  f"{', '.join(self.params)}"]
         if self.skipped:
@@ -168,6 +244,7 @@ class SweepPlan:
 
     @property
     def with_sql(self) -> bool:
+        """Whether any configuration has an SQL cutoff."""
         return any(th["sql"] is not None for _, _, th in self.configs)
 
     @property
@@ -178,7 +255,33 @@ class SweepPlan:
 
 def plan_sweep(rules: RuleSet, grid: dict) -> SweepPlan:
     """Check a grid against a rule set and group its combinations (see the module
-    docstring); raises ``ConfigError`` for a bad grid."""
+    docstring).
+
+    Parameters
+    ----------
+    rules : RuleSet
+        The base rule set.
+    grid : dict
+        Parameter path -> list of values.
+
+    Returns
+    -------
+    SweepPlan
+
+    Raises
+    ------
+    ConfigError
+        For a bad grid, or when every combination is invalid.
+
+    Examples
+    --------
+    >>> from calib import load_rules
+    >>> plan = plan_sweep(load_rules("calib-demo/current.toml"),
+    ...                   {"thresholds.mql": [75, 85], "decay.kind": ["exponential"],
+    ...                    "decay.half_life_days": [14, 30]})
+    >>> len(plan.configs), plan.steps  # one score per decay answers both cutoffs
+    (4, 2)
+    """
     grid = check_grid(dict(grid))
     params = tuple(grid)
     combos = list(itertools.product(*grid.values()))
@@ -229,8 +332,31 @@ def sweep_stats(part: Dataset, plan: SweepPlan, names, window_ns: int, end_ns: i
     """Additive statistics of every configuration of ``plan`` on one partition of leads.
 
     As :func:`calib.engine.replay.replay_stats`: every lead of ``part`` is counted and
-    the whole data set's facts (``names``, ``end_ns``) are arguments. ``step`` is
-    called after each score computation (progress).
+    the whole data set's facts (``names``, ``end_ns``) are arguments.
+
+    Parameters
+    ----------
+    part, names, window_ns, end_ns, tol
+        As :func:`calib.engine.replay.replay_stats`.
+    plan : SweepPlan
+        From :func:`plan_sweep`.
+    step : callable, optional
+        Called after each score computation (progress).
+
+    Returns
+    -------
+    list of ReplayStats
+        One per configuration of ``plan``.
+
+    Examples
+    --------
+    >>> from calib import load_dataset, load_rules
+    >>> from calib.engine.replay import setup_period
+    >>> ds, rules = load_dataset("calib-demo/data"), load_rules("calib-demo/current.toml")
+    >>> part, _, names, window_ns, end_ns = setup_period(ds, None, None, 90)
+    >>> plan = plan_sweep(rules, {"thresholds.mql": [60, 70]})
+    >>> [s.mql.count >= 0 for s in sweep_stats(part, plan, names, window_ns, end_ns)]
+    [True, True]
     """
     configs, rulesets = plan.configs, plan.rulesets
     out: list[ReplayStats | None] = [None] * len(configs)
@@ -241,18 +367,51 @@ def sweep_stats(part: Dataset, plan: SweepPlan, names, window_ns: int, end_ns: i
     for struct, decays in plan.groups.items():
         first_idx = next(iter(next(iter(decays.values())).values()))[0]
         prep = prepare(part, rulesets[configs[first_idx][1]])
+        stored, passes = [], []  # (decay, scores) kept apart from the one-pass scores
         for decay, scores in decays.items():
-            d = prep.decayed(decay)
-            shared = _SharedScores(d, prep, [rulesets[configs[idxs[0]][1]]
-                                             for idxs in scores.values()])
-            for skey, idxs in scores.items():
-                rs = rulesets[configs[idxs[0]][1]]
-                score, fit = shared.combine(rs)
-                _answer_cutoffs(prep, score, fit, [configs[i][2] for i in idxs], idxs,
+            rs_of = [(rulesets[configs[idxs[0]][1]], idxs) for idxs in scores.values()]
+            (passes.extend(rs_of) if one_pass(prep, rs_of[0][0]) else
+             stored.append((decay, rs_of)))
+        for (rs, idxs), crossed in _in_threads(prep, passes, configs, tol):
+            _answer_cutoffs(prep, rs, None, crossed, [configs[i][2] for i in idxs], idxs,
+                            out, part, created_ns, otimes, covered, window_ns, end_ns, tol)
+            if step is not None:
+                step()
+        for decay, rs_of in stored:
+            shared = _SharedScores(prep.decayed(decay), prep, [rs for rs, _ in rs_of])
+            for rs, idxs in rs_of:
+                _answer_cutoffs(prep, rs, shared, None, [configs[i][2] for i in idxs], idxs,
                                 out, part, created_ns, otimes, covered, window_ns, end_ns, tol)
                 if step is not None:
                     step()
     return out
+
+
+def _every_cutoff(ths) -> list:
+    """The distinct cutoffs of some configurations' thresholds, ascending."""
+    return sorted({v for th in ths for v in (th["mql"], th["sql"]) if v is not None})
+
+
+def _in_threads(prep, passes: list, configs, tol, chunk: int = 4):
+    """Yield each (rule set, config indices) of ``passes`` with its
+    :func:`~calib.engine.replay.score_crossings` of every cutoff of its configurations,
+    in order; the compiled passes (which release the GIL) of up to ``chunk`` of them run
+    at once on the machine's cores."""
+    workers = min(chunk, os.cpu_count() or 1)
+
+    def crossings(item):
+        rs, idxs = item
+        return score_crossings(prep, rs, _every_cutoff([configs[i][2] for i in idxs]), None,
+                               tol)
+
+    if workers < 2 or len(passes) < 2:
+        for item in passes:
+            yield item, crossings(item)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for lo in range(0, len(passes), chunk):
+            part = passes[lo:lo + chunk]
+            yield from zip(part, pool.map(crossings, part))
 
 
 def sweep(ds: Dataset, rules: RuleSet, grid: dict, *, window_days: float = 90, start=None,
@@ -262,6 +421,29 @@ def sweep(ds: Dataset, rules: RuleSet, grid: dict, *, window_days: float = 90, s
 
     Every row equals :func:`calib.replay` of that configuration.
 
+    Parameters
+    ----------
+    ds : Dataset
+        From :func:`calib.load_dataset`.
+    rules : RuleSet
+        The base rule set.
+    grid : dict
+        Parameter path -> list of values.
+    window_days : float, default 90
+        The attribution window.
+    start, end : str or Timestamp, optional
+        Count only leads created in [start, end].
+    partition_leads : int, default PARTITION_LEADS
+        Leads scored at once (memory against speed).
+    tol : float, default TOL
+        A score within ``tol`` below a cutoff reaches it.
+    progress : bool, optional
+        Show a progress bar (default: when stderr is a terminal).
+
+    Returns
+    -------
+    SweepResult
+
     Examples
     --------
     >>> from calib import load_dataset, load_rules, sweep
@@ -270,7 +452,7 @@ def sweep(ds: Dataset, rules: RuleSet, grid: dict, *, window_days: float = 90, s
     ...              "decay.half_life_days": [14, 30]}, window_days=90)
     >>> len(res.frame)
     6
-    >>> best = res.top(3, objective="meeting_hits", capacity_per_week=60)
+    >>> best = res.top(3, objective="meeting_hits", capacity_mql_per_week=60)
     >>> best[["thresholds.mql", "decay.half_life_days", "mql_count", "meeting_hits"]]
        thresholds.mql  decay.half_life_days  mql_count  meeting_hits
     1              75                    30        243           106
@@ -294,13 +476,62 @@ def sweep(ds: Dataset, rules: RuleSet, grid: dict, *, window_days: float = 90, s
 
 
 def add_stats(totals: list, more: list) -> list:
-    """Element-wise sum of two lists of per-configuration statistics (``None`` = none)."""
+    """Element-wise sum of two lists of per-configuration statistics.
+
+    Parameters
+    ----------
+    totals, more : list
+        ``ReplayStats`` or ``None`` (nothing yet) per configuration.
+
+    Returns
+    -------
+    list
+
+    Examples
+    --------
+    >>> add_stats([None, 1], [2, 3])
+    [2, 4]
+    """
     return [b if a is None else a if b is None else a + b for a, b in zip(totals, more)]
 
 
 def sweep_result(rules: RuleSet, plan: SweepPlan, totals: list, period, snapshot: bool,
                  names, warnings=()) -> SweepResult:
-    """The result of a sweep from its summed statistics (one per configuration)."""
+    """The result of a sweep from its summed statistics.
+
+    Parameters
+    ----------
+    rules : RuleSet
+        The base rule set.
+    plan : SweepPlan
+        The plan ``totals`` follow.
+    totals : list of ReplayStats
+        One per configuration of ``plan``.
+    period : Period
+        The replay period.
+    snapshot : bool
+        Undated data.
+    names : list of str
+        Every outcome of the data.
+    warnings : sequence of str, optional
+        Warnings to keep.
+
+    Returns
+    -------
+    SweepResult
+
+    Examples
+    --------
+    >>> import calib
+    >>> from calib.engine.replay import setup_period
+    >>> ds = calib.load_dataset("calib-demo/data")
+    >>> rules = calib.load_rules("calib-demo/current.toml")
+    >>> part, period, names, window_ns, end_ns = setup_period(ds, None, None, 90)
+    >>> plan = plan_sweep(rules, {"thresholds.mql": [60, 70]})
+    >>> totals = sweep_stats(part, plan, names, window_ns, end_ns)
+    >>> len(sweep_result(rules, plan, totals, period, ds.snapshot, names).frame)
+    2
+    """
     frame = _frame(plan.configs, plan.params, totals, period, snapshot, names, plan.with_sql)
     return SweepResult(rules=rules.name, params=plan.params, frame=frame, outcomes=tuple(names),
                        stats=tuple(totals), skipped=plan.skipped, warnings=tuple(warnings))
@@ -311,11 +542,12 @@ def _applies_to_other_kind(e: ConfigError) -> bool:
 
 
 class _SharedScores:
-    """:func:`calib.engine.replay.combine_scores` for the score settings of one decay,
-    with the part they share computed once: the fit points of every lead and the
-    behaviour rules before the first one whose points or cap differ (a sweep over one
-    rule's points). Each score then adds the remaining rules in the same order, so it
-    is bit for bit the score ``combine_scores`` gives."""
+    """:func:`calib.engine.replay.combine_scores` for the score settings of one decay
+    that is not scored in one pass (:func:`calib.engine.replay.one_pass`), with the
+    part they share computed once: the fit points of every lead and the behaviour rules
+    before the first one whose points or cap differ (a sweep over one rule's points).
+    Each score then adds the remaining rules in the same order, so it is bit for bit
+    the score ``combine_scores`` gives."""
 
     def __init__(self, d: np.ndarray, prep, rulesets: list):
         self.d, self.prep = d, prep
@@ -330,41 +562,38 @@ class _SharedScores:
     def combine(self, rules: RuleSet) -> tuple[np.ndarray, np.ndarray]:
         if not self.shared:
             return combine_scores(self.d, self.prep, rules)
-        d, prep = self.d, self.prep
-        c = None
         if self.base is None:
-            fit_points = np.array([r.points for r in rules.fit], dtype=float)
-            fit = prep.fit_m @ fit_points if len(fit_points) else np.zeros(prep.n_leads)
-            base = fit[prep.eval_lead]
-            c = np.empty(len(base))
-            for r, rule in enumerate(rules.behavior[:self.n]):
-                np.multiply(d[:, r], rule.points, out=c)
-                if rule.cap is not None:
-                    np.clip(c, -rule.cap, rule.cap, out=c)
-                base += c
-            self.base, self.fit = base, fit
-        score = self.base.copy()
-        c = np.empty(len(score)) if c is None else c
-        for r in range(self.n, len(rules.behavior)):
-            rule = rules.behavior[r]
-            np.multiply(d[:, r], rule.points, out=c)
-            if rule.cap is not None:
-                np.clip(c, -rule.cap, rule.cap, out=c)
-            score += c
-        lim = rules.limits
-        if lim.min is not None or lim.max is not None:
-            score = np.clip(score, lim.min, lim.max)
-        return score, self.fit
+            self.fit = fit_scores(self.prep, rules)
+            self.base = add_behaviour(self.fit[self.prep.eval_lead], self.d, rules, 0,
+                                      end=self.n)
+        score = add_behaviour(self.base.copy(), self.d, rules, self.n)
+        return clip_to_limits(score, rules), self.fit
+
+    def crossings(self, rules: RuleSet, cutoffs, min_fit, tol) -> np.ndarray:
+        score, fit = self.combine(rules)
+        return stage_crossings(self.prep, score, fit, cutoffs, min_fit, tol)
 
 
-def _answer_cutoffs(prep, score, fit, ths, idxs, totals, part, created_ns, otimes, covered,
-                    window_ns, end_ns, tol):
+def _answer_cutoffs(prep, rules, shared, crossed, ths, idxs, totals, part, created_ns, otimes,
+                    covered, window_ns, end_ns, tol):
+    """Add the statistics of every configuration of one score setting (``ths``: their
+    thresholds) to ``totals``: each distinct cutoff is answered once. ``crossed`` is
+    the one pass's answer for every cutoff (min_fit only hides leads), or ``None`` with
+    the stored counts' ``shared``."""
     by_min_fit: dict = {}
     for th, i in zip(ths, idxs):
         by_min_fit.setdefault(th["mql_min_fit"], []).append((th, i))
+    every = _every_cutoff(ths)
+    if shared is None:
+        all_cross, fit, _ = crossed
     for min_fit, items in by_min_fit.items():
         cutoffs = sorted({v for th, _ in items for v in (th["mql"], th["sql"]) if v is not None})
-        cross = stage_crossings(prep, score, fit, cutoffs, min_fit, tol)
+        if shared is not None:
+            cross = shared.crossings(rules, cutoffs, min_fit, tol)
+        else:
+            cross = all_cross[:, [every.index(c) for c in cutoffs]]
+            if min_fit is not None:
+                cross[fit < min_fit - tol] = -1
         if part.snapshot:
             times = np.where(cross >= 0, 0, NEVER)
         else:

@@ -727,7 +727,7 @@ def _sweep_proposal(job: _Job, sw: SweepResult) -> _Proposal | None:
     """The sweep's configuration with the most primary outcomes within the capacity
     (None when none fits)."""
     best = sw.top(1, objective=f"{job.primary}_hits",
-                  capacity_per_week=job.exp.capacity_mql_per_week)
+                  capacity_mql_per_week=job.exp.capacity_mql_per_week)
     if best.empty:
         return None
     params = {p: best.iloc[0][p] for p in sw.params}
