@@ -298,18 +298,30 @@ def _open_lead(lead, t0, ev_lead, ev_t, w, j, end, kind, p1):
 
 
 @njit(cache=True, nogil=True)
+def _capped_points(lead, t, cap_lead, cap_t, cap_off, cap_points, cap_max, cnt, jc):
+    """The capped rules' points of ``lead`` at ``t``: each rule's decayed count
+    (``cnt``, advanced past its events up to ``t`` through ``jc``) times its points,
+    clipped to its cap."""
+    total = 0.0
+    for a in range(cap_points.shape[0]):
+        end = cap_off[a + 1]
+        while jc[a] < end and cap_lead[jc[a]] == lead and cap_t[jc[a]] <= t:
+            cnt[a] += 1.0
+            jc[a] += 1
+        total += min(max(cnt[a] * cap_points[a], -cap_max[a]), cap_max[a])
+    return total
+
+
+@njit(cache=True, nogil=True)
 def score_pass(eval_lead, eval_t, ev_lead, ev_t, w, cap_lead, cap_t, cap_w, cap_off,
                cap_points, cap_max, kind, p1, fit, lo, hi, cutoffs_sorted, tol, cross, peak):
     """Scores at every evaluation point in one pass, without storing them: each lead's
     first evaluation reaching each cutoff and its highest score.
 
     For a decay that multiplies (``kind`` 0: none, 1: exponential) the uncapped rules
-    are one running sum of their events' points (``w``, 0 for an event no uncapped rule
-    counts); each capped rule ``a`` keeps its own decayed count of the events
-    ``cap_off[a]:cap_off[a + 1]`` of ``cap_lead``/``cap_t``. The score is ``fit[lead] +
-    sum + sum_a clip(cap_points[a] * count_a, -cap_max[a], cap_max[a])``, clipped to
-    [lo, hi]. ``cross`` (n_leads x n_cutoffs) gets the index of the first evaluation
-    with ``score >= cutoff - tol`` (-1 if none), ``peak`` the highest score.
+    are one running sum of their events' points; each capped rule keeps its own decayed
+    count. The score is ``fit[lead] + sum + sum_a clip(cap_points[a] * count_a,
+    -cap_max[a], cap_max[a])``, clipped to [lo, hi].
 
     Parameters
     ----------
@@ -322,10 +334,8 @@ def score_pass(eval_lead, eval_t, ev_lead, ev_t, w, cap_lead, cap_t, cap_w, cap_
         from ``cap_off[a]`` to ``cap_off[a + 1]``.
     cap_points, cap_max : ndarray
         Each capped rule's points and cap.
-    kind : int
-        0 (no decay) or 1 (exponential).
-    p1 : float
-        The half-life in days.
+    kind, p1 : int, float
+        0 (no decay) or 1 (exponential); the half-life in days.
     fit : ndarray
         Each lead's fit score.
     lo, hi : float
@@ -335,7 +345,8 @@ def score_pass(eval_lead, eval_t, ev_lead, ev_t, w, cap_lead, cap_t, cap_w, cap_
     tol : float
         A score within ``tol`` below a cutoff reaches it.
     cross, peak : ndarray
-        Filled as described above.
+        Filled: ``cross`` (n_leads x n_cutoffs) with the index of the first evaluation
+        with ``score >= cutoff - tol`` (-1 if none), ``peak`` with the highest score.
 
     Examples
     --------
@@ -350,19 +361,12 @@ def score_pass(eval_lead, eval_t, ev_lead, ev_t, w, cap_lead, cap_t, cap_w, cap_
     >>> cross, peak  # fit 30 + an event of 20 points at day 2 reaches 50 there
     (array([[1]]), array([50.]))
     """
-    n_cap = cap_points.shape[0]
-    n_cut = cutoffs_sorted.shape[0]
-    n_ev = ev_lead.shape[0]
+    n_cap, n_cut, n_ev = cap_points.shape[0], cutoffs_sorted.shape[0], ev_lead.shape[0]
     cnt = np.zeros(n_cap)
     jc = cap_off[:-1].copy()
     cross[:, :] = -1
-    for i in range(peak.shape[0]):
-        peak[i] = -np.inf
-    j = 0
-    lead = -1
-    s = 0.0
-    prev = 0
-    ptr = 0
+    peak[:] = -np.inf
+    j, lead, s, prev, ptr = 0, -1, 0.0, 0, 0
     for k in range(eval_lead.shape[0]):
         t = eval_t[k]
         if eval_lead[k] != lead:
@@ -381,14 +385,8 @@ def score_pass(eval_lead, eval_t, ev_lead, ev_t, w, cap_lead, cap_t, cap_w, cap_
         while j < n_ev and ev_lead[j] == lead and ev_t[j] <= t:
             s += w[j]
             j += 1
-        score = fit[lead] + s
-        for a in range(n_cap):
-            end = cap_off[a + 1]
-            while jc[a] < end and cap_lead[jc[a]] == lead and cap_t[jc[a]] <= t:
-                cnt[a] += 1.0
-                jc[a] += 1
-            c = cnt[a] * cap_points[a]
-            score += min(max(c, -cap_max[a]), cap_max[a])
+        score = fit[lead] + s + _capped_points(lead, t, cap_lead, cap_t, cap_off, cap_points,
+                                               cap_max, cnt, jc)
         score = min(max(score, lo), hi)
         if score > peak[lead]:
             peak[lead] = score

@@ -263,6 +263,63 @@ def _text_in_number_fields(ds: Dataset, rules: RuleSet) -> list[str]:
     return msgs
 
 
+def _match_rules(ev, lead: np.ndarray, t: np.ndarray, rules: RuleSet):
+    """Which events each behaviour rule counts, after ``max_per_day``: per rule its
+    (lead, time) arrays and event rows, each event's rule (-1 none, -2 several), and
+    which events are alive (counted by a rule, or counted by none: an event that
+    ``max_per_day`` dropped from every rule that counts it is gone)."""
+    codes = ev["event_type"].cat.codes.to_numpy()
+    cats = list(ev["event_type"].cat.categories)
+    dated = not ev["occurred_at"].isna().any()
+    day = (np.floor_divide(t, NS_PER_DAY)
+           if dated and any(r.max_per_day is not None for r in rules.behavior) else None)
+
+    counted_any = np.zeros(len(ev), dtype=bool)
+    matched_any = np.zeros(len(ev), dtype=bool)
+    rule_events, rule_index = [], []
+    event_rule = np.full(len(ev), -1, dtype=np.int16)
+    for r in rules.behavior:
+        counted = np.zeros(len(cats) + 1, dtype=bool)  # the last entry: code -1 (missing)
+        counted[[cats.index(e) for e in r.events if e in cats]] = True
+        mask = counted[codes]
+        matched_any |= mask
+        idx = np.flatnonzero(mask)
+        if r.max_per_day is not None and len(idx) and day is not None:
+            idx = idx[keep_max_per_day(lead[idx], day[idx], r.max_per_day)]
+        counted_any[idx] = True
+        rule_index.append(idx)
+        event_rule[idx] = np.where(event_rule[idx] == -1, len(rule_index) - 1, -2)
+        rule_events.append((np.ascontiguousarray(lead[idx]), np.ascontiguousarray(t[idx])))
+    return rule_events, rule_index, event_rule, counted_any | ~matched_any
+
+
+def _evaluation_points(ds: Dataset, lead: np.ndarray, t: np.ndarray, alive: np.ndarray):
+    """Each lead's evaluation points (lead, time), sorted: its created_at, then every
+    alive event time at or after it, events sharing a timestamp as one."""
+    n = ds.n_leads
+    # Evaluation points: created_at, then every event time at or after it. An event that
+    # max_per_day dropped from every rule that counts it is gone ("dropped before
+    # anything else"); an event no rule counts is still an event of the lead.
+    created = ns(ds.leads["created_at"])
+    after = alive & (t >= created[lead])
+    ev_lead, ev_t = lead[after], t[after]
+    # Events are sorted by (lead, time) and all of these are at or after created_at, so
+    # each lead's evaluation points are its created_at followed by its events: place
+    # them without a sort.
+    counts = np.bincount(ev_lead, minlength=n)
+    first_slot = np.arange(n) + np.concatenate([[0], np.cumsum(counts)[:-1]])
+    e_lead = np.repeat(np.arange(n, dtype=np.int32), counts + 1)
+    e_t = np.empty(n + len(ev_t), dtype=np.int64)
+    e_t[first_slot] = created
+    is_event = np.ones(len(e_t), dtype=bool)
+    is_event[first_slot] = False
+    e_t[is_event] = ev_t
+    # events sharing a timestamp (or at exactly created_at) are one evaluation
+    keep = np.ones(len(e_t), dtype=bool)
+    keep[1:] = (e_lead[1:] != e_lead[:-1]) | (e_t[1:] != e_t[:-1])
+    return e_lead[keep], e_t[keep]
+
+
 def prepare(ds: Dataset, rules: RuleSet, *, as_of_end: bool = False) -> Prepared:
     """Match events to rules, apply ``max_per_day`` and build evaluation points.
 
@@ -291,28 +348,7 @@ def prepare(ds: Dataset, rules: RuleSet, *, as_of_end: bool = False) -> Prepared
     ev = ds.events
     lead = ev["lead"].to_numpy()
     t = ns(ev["occurred_at"])
-    codes = ev["event_type"].cat.codes.to_numpy()
-    cats = list(ev["event_type"].cat.categories)
-    dated = not ev["occurred_at"].isna().any()
-    day = (np.floor_divide(t, NS_PER_DAY)
-           if dated and any(r.max_per_day is not None for r in rules.behavior) else None)
-
-    counted_any = np.zeros(len(ev), dtype=bool)
-    matched_any = np.zeros(len(ev), dtype=bool)
-    rule_events, rule_index = [], []
-    event_rule = np.full(len(ev), -1, dtype=np.int16)
-    for r in rules.behavior:
-        counted = np.zeros(len(cats) + 1, dtype=bool)  # the last entry: code -1 (missing)
-        counted[[cats.index(e) for e in r.events if e in cats]] = True
-        mask = counted[codes]
-        matched_any |= mask
-        idx = np.flatnonzero(mask)
-        if r.max_per_day is not None and len(idx) and day is not None:
-            idx = idx[keep_max_per_day(lead[idx], day[idx], r.max_per_day)]
-        counted_any[idx] = True
-        rule_index.append(idx)
-        event_rule[idx] = np.where(event_rule[idx] == -1, len(rule_index) - 1, -2)
-        rule_events.append((np.ascontiguousarray(lead[idx]), np.ascontiguousarray(t[idx])))
+    rule_events, rule_index, event_rule, alive = _match_rules(ev, lead, t, rules)
 
     n = ds.n_leads
     fit_m = fit_matrix(ds.leads, rules)
@@ -329,27 +365,7 @@ def prepare(ds: Dataset, rules: RuleSet, *, as_of_end: bool = False) -> Prepared
                         snapshot_decay=timed, events=(lead, t), rule_index=tuple(rule_index),
                         event_rule=event_rule)
 
-    # Evaluation points: created_at, then every event time at or after it. An event that
-    # max_per_day dropped from every rule that counts it is gone ("dropped before
-    # anything else"); an event no rule counts is still an event of the lead.
-    alive = counted_any | ~matched_any
-    created = ns(ds.leads["created_at"])
-    after = alive & (t >= created[lead])
-    ev_lead, ev_t = lead[after], t[after]
-    # Events are sorted by (lead, time) and all of these are at or after created_at, so
-    # each lead's evaluation points are its created_at followed by its events: place
-    # them without a sort.
-    counts = np.bincount(ev_lead, minlength=n)
-    first_slot = np.arange(n) + np.concatenate([[0], np.cumsum(counts)[:-1]])
-    e_lead = np.repeat(np.arange(n, dtype=np.int32), counts + 1)
-    e_t = np.empty(n + len(ev_t), dtype=np.int64)
-    e_t[first_slot] = created
-    is_event = np.ones(len(e_t), dtype=bool)
-    is_event[first_slot] = False
-    e_t[is_event] = ev_t
-    # events sharing a timestamp (or at exactly created_at) are one evaluation
-    keep = np.ones(len(e_t), dtype=bool)
-    keep[1:] = (e_lead[1:] != e_lead[:-1]) | (e_t[1:] != e_t[:-1])
-    return Prepared(n_leads=n, eval_lead=e_lead[keep], eval_t=e_t[keep],
+    e_lead, e_t = _evaluation_points(ds, lead, t, alive)
+    return Prepared(n_leads=n, eval_lead=e_lead, eval_t=e_t,
                     rule_events=tuple(rule_events), fit_m=fit_m, snapshot=False,
                     events=(lead, t), rule_index=tuple(rule_index), event_rule=event_rule)
