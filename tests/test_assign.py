@@ -16,7 +16,7 @@ from calib.data import from_frames
 from calib.errors import ConfigError, DataError
 from calib.abtest import (ArmAllocation, assign, assign_arms, hash_units,
                                read_assignment_table)
-from conftest import write_dataset
+from small_world import write_dataset
 
 
 def by_hand(experiment: str, lead_id: str, arms: dict) -> str:

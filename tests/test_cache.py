@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import EVENTS, write_dataset
+from small_world import EVENTS, write_dataset
 
 import calib.data.dataset as dataset_module
 from calib.data import load_dataset

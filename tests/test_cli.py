@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from calib.cli.main import COMMANDS, build_parser, main
-from conftest import LEADS, OUTCOMES, write_dataset
+from small_world import LEADS, OUTCOMES, write_dataset
 
 
 def run(capsys, *argv):

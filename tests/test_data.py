@@ -8,7 +8,7 @@ import pytest
 
 from calib.data import ColumnMapping, load_dataset, summarize
 from calib.errors import DataError
-from conftest import EVENTS, LEADS, OUTCOMES, write_dataset
+from small_world import EVENTS, LEADS, OUTCOMES, write_dataset
 
 
 def test_loads_and_encodes(small_data):

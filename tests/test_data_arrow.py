@@ -205,7 +205,7 @@ def test_ids_looked_up_in_two_halves_match_one_pass(monkeypatch):
     lambda text: text.replace(b"event_type", b"event_\xe9type"),
 ], ids=["event-type", "time", "extra-column", "header"])
 def test_an_events_csv_that_is_not_utf8_is_named_with_its_offset(tmp_path, spoil):
-    from conftest import EVENTS, LEADS, OUTCOMES, write_dataset
+    from small_world import EVENTS, LEADS, OUTCOMES, write_dataset
 
     folder = write_dataset(tmp_path / "d", leads=LEADS, events=EVENTS, outcomes=OUTCOMES)
     data = spoil(EVENTS.encode())

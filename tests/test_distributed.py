@@ -18,7 +18,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import LEADS, write_dataset
+from small_world import LEADS, write_dataset
 
 from calib.cli.main import main
 from calib.data import from_frames, load_dataset
