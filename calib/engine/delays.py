@@ -174,6 +174,8 @@ def window_from_times(outcome_ns: dict, start_ns: np.ndarray, *, since: str = "a
     Returns
     -------
     DelayWindow
+        The window in days, the delays per outcome it was measured on, and the
+        sentence that says so.
 
     Examples
     --------

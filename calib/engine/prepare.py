@@ -336,6 +336,8 @@ def prepare(ds: Dataset, rules: RuleSet, *, as_of_end: bool = False) -> Prepared
     Returns
     -------
     Prepared
+        Each behaviour rule's counted events, the evaluation points and the fit
+        conditions' matrix.
 
     Examples
     --------

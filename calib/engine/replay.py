@@ -357,6 +357,7 @@ def one_pass(prepared: Prepared, rules: RuleSet) -> bool:
     Returns
     -------
     bool
+        True when the one-pass scoring applies.
 
     Examples
     --------

@@ -103,6 +103,7 @@ def masked(u) -> str:
     Returns
     -------
     str
+        The URL with ``***`` in place of the password (unchanged without one).
 
     Examples
     --------
