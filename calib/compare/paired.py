@@ -585,6 +585,8 @@ def compare_rules(ds, rules_a, rules_b, *, outcomes=None, window_days: float = 9
     Returns
     -------
     ComparisonResult
+        Both replays, the paired differences of MQLs and rates with bootstrap intervals,
+        McNemar's test on the leads routed differently, and who moves between the two.
 
     Examples
     --------

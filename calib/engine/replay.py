@@ -677,6 +677,8 @@ def replay(ds: Dataset, rules: RuleSet, *, window_days: float = 90, start=None, 
     Returns
     -------
     ReplayResult
+        The funnel counts (MQLs, SQLs, each outcome within the window), the rates with
+        their Wilson intervals, and the per-lead rows when asked for.
 
     Examples
     --------

@@ -70,6 +70,8 @@ def score_as_of(ds: Dataset, rules: RuleSet, as_of) -> pd.DataFrame:
     Returns
     -------
     DataFrame
+        One row per lead created by ``as_of``: ``lead_id``, ``fit_score``,
+        ``behavior_score``, ``score`` and ``band`` at that moment.
 
     Examples
     --------

@@ -443,6 +443,8 @@ def sweep(ds: Dataset, rules: RuleSet, grid: dict, *, window_days: float = 90, s
     Returns
     -------
     SweepResult
+        One row per configuration of the grid, with the same counts and rates a replay
+        of that configuration gives.
 
     Examples
     --------
