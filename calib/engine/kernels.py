@@ -393,3 +393,84 @@ def score_pass(eval_lead, eval_t, ev_lead, ev_t, w, cap_lead, cap_t, cap_w, cap_
         while ptr < n_cut and score >= cutoffs_sorted[ptr] - tol:
             cross[lead, ptr] = k
             ptr += 1
+
+
+@njit(cache=True, nogil=True)
+def cutoff_counts(cross, eval_t, created, otimes, covered, window_ns, end_ns, snapshot,
+                  counts, days):
+    """The counts of every cutoff of one score, in one pass over its crossings.
+
+    Each column of ``cross`` is one cutoff; a lead that reaches it is an MQL of a
+    configuration with that MQL cutoff (or an SQL of one with that SQL cutoff), and
+    its status against each outcome is the one :func:`calib.engine.replay.classify`
+    gives.
+
+    Parameters
+    ----------
+    cross : ndarray
+        (n_leads x n_cutoffs) index of the first evaluation reaching each cutoff, -1 if
+        none.
+    eval_t : ndarray
+        The time of each evaluation point (int64 ns).
+    created : ndarray
+        Each lead's ``created_at`` (int64 ns).
+    otimes : ndarray
+        (n_outcomes x n_leads) each lead's first time of each outcome (``NEVER`` if
+        none).
+    covered : ndarray
+        Per lead, whether it has any sales outcome.
+    window_ns, end_ns : int
+        The attribution window and the end of the data (ns).
+    snapshot : bool
+        Undated data: an outcome that occurred is a hit, else a miss; no days.
+    counts : ndarray
+        (n_cutoffs x (2 + 4 n_outcomes)) int64, filled per cutoff with the leads
+        reaching it, the covered ones among them, then per outcome its hits, late ones,
+        misses and immature ones.
+    days : ndarray
+        (n_cutoffs x n_leads), filled per cutoff with the days from creation to it of
+        the leads reaching it, in lead order (not for a snapshot).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> never = np.iinfo(np.int64).max
+    >>> counts, days = np.empty((1, 6), dtype=np.int64), np.empty((1, 2))
+    >>> cutoff_counts(np.array([[1], [-1]]), np.array([0, 2 * NS_PER_DAY, 0]),
+    ...               np.array([0, 0]), np.array([[3 * NS_PER_DAY, never]]),
+    ...               np.array([True, False]), 10 * NS_PER_DAY, 100 * NS_PER_DAY, False,
+    ...               counts, days)
+    >>> counts[0].tolist(), days[0, :1].tolist()  # one MQL at day 2, a hit at day 3
+    ([1, 1, 1, 0, 0, 0], [2.0])
+    """
+    n_leads, n_cut = cross.shape
+    n_out = otimes.shape[0]
+    never = np.iinfo(np.int64).max
+    counts[:, :] = 0
+    for i in range(n_leads):
+        for c in range(n_cut):
+            k = cross[i, c]
+            if k < 0:
+                continue
+            m = eval_t[k]
+            if not snapshot:
+                days[c, counts[c, 0]] = (m - created[i]) / NS_PER_DAY
+            counts[c, 0] += 1
+            if covered[i]:
+                counts[c, 1] += 1
+            for x in range(n_out):
+                o = otimes[x, i]
+                if snapshot:
+                    st = 1 if o != never else 3
+                else:
+                    late = o != never and o < m
+                    hit = o != never and not late and o - m <= window_ns
+                    if hit:
+                        st = 1
+                    elif late:
+                        st = 2
+                    elif m > end_ns - window_ns:
+                        st = 4
+                    else:
+                        st = 3
+                counts[c, 1 + 4 * x + st] += 1

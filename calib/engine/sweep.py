@@ -31,9 +31,9 @@ import pandas as pd
 
 from calib.data.dataset import Dataset, lead_slices, ns
 from calib.engine.prepare import check_event_types, prepare
-from calib.engine.kernels import NS_PER_DAY
-from calib.engine.replay import (NEVER, PARTITION_LEADS, TOL, add_behaviour, classify,
-                                 clip_to_limits, combine_scores, covered_mask, fit_scores,
+from calib.engine.kernels import cutoff_counts
+from calib.engine.replay import (NEVER, PARTITION_LEADS, TOL, add_behaviour, clip_to_limits,
+                                 combine_scores, covered_mask, fit_scores,
                                  first_outcome_times, one_pass, score_crossings,
                                  setup_period, stage_crossings)
 from calib.engine.results import OutcomeCounts, ReplayResult, ReplayStats, StageCounts
@@ -360,10 +360,7 @@ def sweep_stats(part: Dataset, plan: SweepPlan, names, window_ns: int, end_ns: i
     """
     configs, rulesets = plan.configs, plan.rulesets
     out: list[ReplayStats | None] = [None] * len(configs)
-    otimes = first_outcome_times(part, names)
-    covered = covered_mask(otimes, part.n_leads)
-    created_ns = (ns(part.leads["created_at"]) if not part.snapshot
-                  else np.zeros(part.n_leads, np.int64))
+    ctx = _Counting(part, names, window_ns, end_ns)
     for struct, decays in plan.groups.items():
         first_idx = next(iter(next(iter(decays.values())).values()))[0]
         prep = prepare(part, rulesets[configs[first_idx][1]])
@@ -372,16 +369,17 @@ def sweep_stats(part: Dataset, plan: SweepPlan, names, window_ns: int, end_ns: i
             rs_of = [(rulesets[configs[idxs[0]][1]], idxs) for idxs in scores.values()]
             (passes.extend(rs_of) if one_pass(prep, rs_of[0][0]) else
              stored.append((decay, rs_of)))
-        for (rs, idxs), crossed in _in_threads(prep, passes, configs, tol):
-            _answer_cutoffs(prep, rs, None, crossed, [configs[i][2] for i in idxs], idxs,
-                            out, part, created_ns, otimes, covered, window_ns, end_ns, tol)
+        for (rs, idxs), counted in _in_threads(prep, passes, configs, ctx, tol):
+            ctx.add(counted, [configs[i][2] for i in idxs], idxs, out)
             if step is not None:
                 step()
         for decay, rs_of in stored:
             shared = _SharedScores(prep.decayed(decay), prep, [rs for rs, _ in rs_of])
             for rs, idxs in rs_of:
-                _answer_cutoffs(prep, rs, shared, None, [configs[i][2] for i in idxs], idxs,
-                                out, part, created_ns, otimes, covered, window_ns, end_ns, tol)
+                ths = [configs[i][2] for i in idxs]
+                counted = ctx.count(prep, ths, lambda cutoffs, min_fit, rs=rs:
+                                    shared.crossings(rs, cutoffs, min_fit, tol))
+                ctx.add(counted, ths, idxs, out)
                 if step is not None:
                     step()
     return out
@@ -392,26 +390,100 @@ def _every_cutoff(ths) -> list:
     return sorted({v for th in ths for v in (th["mql"], th["sql"]) if v is not None})
 
 
-def _in_threads(prep, passes: list, configs, tol, chunk: int = 4):
-    """Yield each (rule set, config indices) of ``passes`` with its
-    :func:`~calib.engine.replay.score_crossings` of every cutoff of its configurations,
-    in order; the compiled passes (which release the GIL) of up to ``chunk`` of them run
-    at once on the machine's cores."""
-    workers = min(chunk, os.cpu_count() or 1)
+def _in_threads(prep, passes: list, configs, ctx, tol):
+    """Yield each (rule set, config indices) of ``passes`` with the counts
+    (:meth:`_Counting.count`) of its configurations' cutoffs, in order; the compiled
+    passes and counts (which release the GIL) of several of them run at once on the
+    machine's cores."""
+    workers = min(4, os.cpu_count() or 1)
 
-    def crossings(item):
+    def counted(item):
         rs, idxs = item
-        return score_crossings(prep, rs, _every_cutoff([configs[i][2] for i in idxs]), None,
-                               tol)
+        ths = [configs[i][2] for i in idxs]
+        every = _every_cutoff(ths)
+        cross, fit, _ = score_crossings(prep, rs, every, None, tol)
+
+        def cross_of(cutoffs, min_fit):
+            if cutoffs == every and min_fit is None:
+                return cross
+            c = cross[:, [every.index(v) for v in cutoffs]]
+            if min_fit is not None:
+                c[fit < min_fit - tol] = -1
+            return c
+
+        return ctx.count(prep, ths, cross_of)
 
     if workers < 2 or len(passes) < 2:
         for item in passes:
-            yield item, crossings(item)
+            yield item, counted(item)
         return
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for lo in range(0, len(passes), chunk):
-            part = passes[lo:lo + chunk]
-            yield from zip(part, pool.map(crossings, part))
+        yield from zip(passes, pool.map(counted, passes))
+
+
+class _Counting:
+    """What counting the configurations of one partition needs, and the counting: every
+    cutoff of a score is counted once (:func:`~calib.engine.kernels.cutoff_counts`),
+    and each configuration's statistics are read from its cutoffs' counts. They equal
+    :func:`calib.engine.replay.stats_for`'s: statuses are classified for the MQLs only
+    (the other leads' status is "none", which no count includes)."""
+
+    def __init__(self, part: Dataset, names, window_ns: int, end_ns: int):
+        otimes = first_outcome_times(part, names)
+        self.names, self.n_leads, self.snapshot = list(names), part.n_leads, part.snapshot
+        self.otimes = (np.stack([otimes[x] for x in self.names]) if self.names
+                       else np.zeros((0, part.n_leads), np.int64))
+        self.occurred = [int((o != NEVER).sum()) for o in self.otimes]
+        self.covered = covered_mask(otimes, part.n_leads)
+        self.created = (ns(part.leads["created_at"]) if not part.snapshot
+                        else np.zeros(part.n_leads, np.int64))
+        self.window_ns, self.end_ns = int(window_ns), int(end_ns)
+
+    def count(self, prep, ths, cross_of) -> dict:
+        """Per ``mql_min_fit`` of the configurations ``ths`` (their thresholds): its
+        cutoffs, their counts and days; ``cross_of(cutoffs, min_fit)`` gives the
+        crossings of the leads allowed to reach them."""
+        by_min_fit: dict = {}
+        for th in ths:
+            by_min_fit.setdefault(th["mql_min_fit"], []).append(th)
+        res = {}
+        for min_fit, items in by_min_fit.items():
+            cutoffs = _every_cutoff(items)
+            cross = np.ascontiguousarray(cross_of(cutoffs, min_fit))
+            counts = np.empty((len(cutoffs), 2 + 4 * len(self.names)), dtype=np.int64)
+            days = np.empty((len(cutoffs), 0 if self.snapshot else self.n_leads))
+            cutoff_counts(cross, prep.eval_t, self.created, self.otimes, self.covered,
+                          self.window_ns, self.end_ns, self.snapshot, counts, days)
+            res[min_fit] = (cutoffs, counts, days)
+        return res
+
+    def add(self, counted: dict, ths, idxs, totals: list) -> None:
+        """Add the statistics of the configurations ``idxs`` (thresholds ``ths``) to
+        ``totals`` from :meth:`count`'s ``counted``."""
+        stages: dict = {}  # a cutoff's StageCounts, shared by every config using it
+        for th, i in zip(ths, idxs):
+            cutoffs, counts, days = counted[th["mql_min_fit"]]
+            mql, c = self._stage(stages, th["mql_min_fit"], cutoffs, counts, days, th["mql"])
+            sql = (None if th["sql"] is None else
+                   self._stage(stages, th["mql_min_fit"], cutoffs, counts, days, th["sql"])[0])
+            row = counts[c].tolist()
+            outcomes = {x: OutcomeCounts(hits=row[2 + 4 * j], late=row[3 + 4 * j],
+                                         misses=row[4 + 4 * j], immature=row[5 + 4 * j],
+                                         occurred=self.occurred[j])
+                        for j, x in enumerate(self.names)}
+            stats = ReplayStats(leads=self.n_leads, mql=mql, sql=sql, covered=row[1],
+                                outcomes=outcomes)
+            totals[i] = stats if totals[i] is None else totals[i] + stats
+
+    def _stage(self, stages, min_fit, cutoffs, counts, days, cutoff) -> tuple:
+        """(StageCounts, column) of a cutoff, made once."""
+        key = (min_fit, cutoff)
+        if key not in stages:
+            c = cutoffs.index(cutoff)
+            n = int(counts[c, 0])
+            stages[key] = (StageCounts(n, days[c, :n].copy() if not self.snapshot
+                                       else np.zeros(0)), c)
+        return stages[key]
 
 
 def sweep(ds: Dataset, rules: RuleSet, grid: dict, *, window_days: float = 90, start=None,
@@ -574,73 +646,6 @@ class _SharedScores:
     def crossings(self, rules: RuleSet, cutoffs, min_fit, tol) -> np.ndarray:
         score, fit = self.combine(rules)
         return stage_crossings(self.prep, score, fit, cutoffs, min_fit, tol)
-
-
-def _answer_cutoffs(prep, rules, shared, crossed, ths, idxs, totals, part, created_ns, otimes,
-                    covered, window_ns, end_ns, tol):
-    """Add the statistics of every configuration of one score setting (``ths``: their
-    thresholds) to ``totals``: each distinct cutoff is answered once. ``crossed`` is
-    the one pass's answer for every cutoff (min_fit only hides leads), or ``None`` with
-    the stored counts' ``shared``."""
-    by_min_fit: dict = {}
-    for th, i in zip(ths, idxs):
-        by_min_fit.setdefault(th["mql_min_fit"], []).append((th, i))
-    every = _every_cutoff(ths)
-    if shared is None:
-        all_cross, fit, _ = crossed
-    for min_fit, items in by_min_fit.items():
-        cutoffs = sorted({v for th, _ in items for v in (th["mql"], th["sql"]) if v is not None})
-        if shared is not None:
-            cross = shared.crossings(rules, cutoffs, min_fit, tol)
-        else:
-            cross = all_cross[:, [every.index(c) for c in cutoffs]]
-            if min_fit is not None:
-                cross[fit < min_fit - tol] = -1
-        if part.snapshot:
-            times = np.where(cross >= 0, 0, NEVER)
-        else:
-            times = np.where(cross >= 0, prep.eval_t[np.maximum(cross, 0)], NEVER)
-        col = {c: j for j, c in enumerate(cutoffs)}
-        stages: dict = {}  # a cutoff's StageCounts, shared by every config using it
-        for th, i in items:
-            stats = _config_stats(times, col, th, stages, created_ns, otimes, window_ns,
-                                  end_ns, part.snapshot, covered)
-            totals[i] = stats if totals[i] is None else totals[i] + stats
-
-
-def _stage(times, col, cutoff, stages, created_ns, snapshot) -> tuple:
-    """(StageCounts, reached mask, leads reaching) of a cutoff's column, computed once."""
-    if cutoff not in stages:
-        t = times[:, col[cutoff]]
-        reached = t != NEVER
-        idx = np.flatnonzero(reached)
-        days = ((t[idx] - created_ns[idx]) / NS_PER_DAY) if not snapshot else np.zeros(0)
-        stages[cutoff] = (StageCounts(len(idx), days.astype(float)), reached, idx)
-    return stages[cutoff]
-
-
-def _config_stats(times, col, th, stages, created_ns, otimes, window_ns, end_ns, snapshot,
-                  covered) -> ReplayStats:
-    """As :func:`calib.engine.replay.stats_for` of one configuration, with what the
-    configurations of one score share computed once: a cutoff's stage counts, and each
-    outcome's occurrences. Statuses are classified for the MQLs only (the other leads'
-    status is "none", which no count includes), so the counts are the same."""
-    mql, _, idx = _stage(times, col, th["mql"], stages, created_ns, snapshot)
-    sql = None
-    if th["sql"] is not None:
-        sql = _stage(times, col, th["sql"], stages, created_ns, snapshot)[0]
-    m = times[idx, col[th["mql"]]]
-    outcomes = {}
-    for name, o in otimes.items():
-        occurred = stages.get(("occurred", name))
-        if occurred is None:
-            occurred = stages[("occurred", name)] = int((o != NEVER).sum())
-        counts = np.bincount(classify(m, o[idx], window_ns, end_ns, snapshot), minlength=5)
-        outcomes[name] = OutcomeCounts(hits=int(counts[1]), late=int(counts[2]),
-                                       misses=int(counts[3]), immature=int(counts[4]),
-                                       occurred=occurred)
-    return ReplayStats(leads=len(times), mql=mql, sql=sql, covered=int(covered[idx].sum()),
-                       outcomes=outcomes)
 
 
 def _frame(configs, params, totals, period, snapshot, names, with_sql) -> pd.DataFrame:
