@@ -675,9 +675,19 @@ def _frame(configs, params, totals, period, snapshot, names, with_sql) -> pd.Dat
     return pd.DataFrame(rows)
 
 
+class _NoBar:
+    """A progress bar that shows nothing (without importing tqdm)."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def _progress(total: int, progress: bool | None):
+    if (progress is False) or (progress is None and not sys.stderr.isatty()):
+        return _NoBar()
     from tqdm.auto import tqdm
 
-    disable = (progress is False) or (progress is None and not sys.stderr.isatty())
-    return tqdm(total=total, desc="sweep", unit="step", file=sys.stderr, disable=disable,
-                delay=2, leave=False)
+    return tqdm(total=total, desc="sweep", unit="step", file=sys.stderr, delay=2, leave=False)
