@@ -235,6 +235,53 @@ def keep_max_per_day(lead, day, n_max):
 
 
 @njit(cache=True)
+def evaluation_points(lead, t, alive, created, out_lead, out_t):
+    """Each lead's evaluation points: its ``created_at``, then the times of its alive
+    events at or after it, events sharing a timestamp (or at exactly ``created_at``) as
+    one.
+
+    Parameters
+    ----------
+    lead, t : ndarray
+        Each event's lead code and time (int64 ns), sorted by (lead, time).
+    alive : ndarray
+        Per event, whether it still counts.
+    created : ndarray
+        Each lead's ``created_at`` (int64 ns).
+    out_lead, out_t : ndarray
+        At least ``len(created) + len(lead)`` long; filled from the start.
+
+    Returns
+    -------
+    int
+        The number of evaluation points written.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> out_lead, out_t = np.empty(5, dtype=np.int32), np.empty(5, dtype=np.int64)
+    >>> m = evaluation_points(np.array([0, 0, 0]), np.array([5, 7, 7]),
+    ...                       np.array([True, True, True]), np.array([6, 1]), out_lead, out_t)
+    >>> out_lead[:m].tolist(), out_t[:m].tolist()  # the event at 5 is before created_at
+    ([0, 0, 1], [6, 7, 1])
+    """
+    m, j, n_ev = 0, 0, lead.shape[0]
+    for i in range(created.shape[0]):
+        last = created[i]
+        out_lead[m], out_t[m] = i, last
+        m += 1
+        while j < n_ev and lead[j] < i:
+            j += 1
+        while j < n_ev and lead[j] == i:
+            if alive[j] and t[j] >= created[i] and t[j] != last:
+                last = t[j]
+                out_lead[m], out_t[m] = i, last
+                m += 1
+            j += 1
+    return m
+
+
+@njit(cache=True)
 def score_at(lead_of_event, ev_t, as_of, kind, p1, p2, n_leads, out):
     """Decayed count per lead of events at or before ``as_of``.
 

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from calib.data.dataset import Dataset, ns
-from calib.engine.kernels import KIND_CODES, NS_PER_DAY, decayed_sums, keep_max_per_day
+from calib.engine.kernels import (KIND_CODES, NS_PER_DAY, decayed_sums, evaluation_points,
+                                  keep_max_per_day)
 from calib.errors import ConfigError
 from calib.rules.config import Decay, FitRule, RuleSet
 
@@ -296,28 +297,15 @@ def _match_rules(ev, lead: np.ndarray, t: np.ndarray, rules: RuleSet):
 def _evaluation_points(ds: Dataset, lead: np.ndarray, t: np.ndarray, alive: np.ndarray):
     """Each lead's evaluation points (lead, time), sorted: its created_at, then every
     alive event time at or after it, events sharing a timestamp as one."""
-    n = ds.n_leads
     # Evaluation points: created_at, then every event time at or after it. An event that
     # max_per_day dropped from every rule that counts it is gone ("dropped before
-    # anything else"); an event no rule counts is still an event of the lead.
+    # anything else"); an event no rule counts is still an event of the lead. Events are
+    # sorted by (lead, time), so one pass places them without a sort.
     created = ns(ds.leads["created_at"])
-    after = alive & (t >= created[lead])
-    ev_lead, ev_t = lead[after], t[after]
-    # Events are sorted by (lead, time) and all of these are at or after created_at, so
-    # each lead's evaluation points are its created_at followed by its events: place
-    # them without a sort.
-    counts = np.bincount(ev_lead, minlength=n)
-    first_slot = np.arange(n) + np.concatenate([[0], np.cumsum(counts)[:-1]])
-    e_lead = np.repeat(np.arange(n, dtype=np.int32), counts + 1)
-    e_t = np.empty(n + len(ev_t), dtype=np.int64)
-    e_t[first_slot] = created
-    is_event = np.ones(len(e_t), dtype=bool)
-    is_event[first_slot] = False
-    e_t[is_event] = ev_t
-    # events sharing a timestamp (or at exactly created_at) are one evaluation
-    keep = np.ones(len(e_t), dtype=bool)
-    keep[1:] = (e_lead[1:] != e_lead[:-1]) | (e_t[1:] != e_t[:-1])
-    return e_lead[keep], e_t[keep]
+    e_lead = np.empty(ds.n_leads + len(t), dtype=np.int32)
+    e_t = np.empty(len(e_lead), dtype=np.int64)
+    m = evaluation_points(lead, t, alive, created, e_lead, e_t)
+    return e_lead[:m].copy(), e_t[:m].copy()
 
 
 def prepare(ds: Dataset, rules: RuleSet, *, as_of_end: bool = False) -> Prepared:
