@@ -305,7 +305,7 @@ def _evaluation_points(ds: Dataset, lead: np.ndarray, t: np.ndarray, alive: np.n
     e_lead = np.empty(ds.n_leads + len(t), dtype=np.int32)
     e_t = np.empty(len(e_lead), dtype=np.int64)
     m = evaluation_points(lead, t, alive, created, e_lead, e_t)
-    return e_lead[:m].copy(), e_t[:m].copy()
+    return e_lead[:m], e_t[:m]
 
 
 def prepare(ds: Dataset, rules: RuleSet, *, as_of_end: bool = False) -> Prepared:
