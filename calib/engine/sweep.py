@@ -11,8 +11,10 @@ Configurations are grouped so that each piece of work is done once:
 
 With no decay or an exponential one, steps 2 to 4 are one compiled pass per score
 setting (:func:`calib.engine.replay.score_crossings`, the replay's own), with each
-lead's fit and each event's points kept for the settings that share them; the pass
-releases the GIL, so up to four of them run at once on the machine's cores.
+lead's fit and each event's points kept for the settings that share them, followed by
+one compiled count of every cutoff (:func:`calib.engine.kernels.cutoff_counts`); both
+release the GIL, so up to four settings are scored and counted at once on the machine's
+cores.
 
 Leads are processed in partitions; each gives additive statistics per configuration.
 """
