@@ -163,3 +163,35 @@ def test_every_row_of_a_random_sweep_equals_its_replay(data, kind):
         params = {p: (int(v) if float(v).is_integer() else float(v)) for p, v in params.items()}
         one = replay(ds, rules.with_params(params), window_days=30)
         _row_matches(row, one, outcomes)
+
+
+@pytest.mark.parametrize("snapshot", [False, True])
+def test_cutoff_counts_equal_classify(snapshot):
+    """The compiled count of every cutoff gives the counts, days and statuses that a
+    replay's numpy classification gives for each cutoff taken as the MQL cutoff."""
+    import numpy as np
+
+    from calib.engine.kernels import NS_PER_DAY, cutoff_counts
+    from calib.engine.replay import NEVER, classify
+
+    rng = np.random.default_rng(7)
+    n, n_eval, day = 500, 2000, NS_PER_DAY
+    eval_t = rng.integers(0, 200 * day, n_eval)
+    cross = rng.integers(-1, n_eval, (n, 3))
+    created = rng.integers(0, 100 * day, n)
+    otimes = np.where(rng.random((2, n)) < 0.4, rng.integers(0, 300 * day, (2, n)), NEVER)
+    covered = rng.random(n) < 0.3
+    window, end = 30 * day, 180 * day
+    counts = np.empty((3, 2 + 4 * 2), dtype=np.int64)
+    days = np.empty((3, 0 if snapshot else n))
+    cutoff_counts(cross, eval_t, created, otimes, covered, window, end, snapshot, counts, days)
+    for c in range(3):
+        reached = cross[:, c] >= 0
+        m = np.where(reached, 0 if snapshot else eval_t[np.maximum(cross[:, c], 0)], NEVER)
+        assert counts[c, 0] == reached.sum() and counts[c, 1] == (reached & covered).sum()
+        if not snapshot:
+            expect = (m[reached] - created[reached]) / NS_PER_DAY
+            assert np.array_equal(days[c, :counts[c, 0]], expect)
+        for x in range(2):
+            st_ = np.bincount(classify(m, otimes[x], window, end, snapshot), minlength=5)
+            assert counts[c, 2 + 4 * x: 6 + 4 * x].tolist() == st_[1:].tolist()
