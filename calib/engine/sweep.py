@@ -27,6 +27,7 @@ import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -43,12 +44,15 @@ from calib.errors import CalibError, ConfigError
 from calib.rules.config import RuleSet
 from calib.rules.io import read_toml
 
+if TYPE_CHECKING:
+    from calib.engine.config import SweepConfig
+
 THRESHOLD_PATHS = ("thresholds.mql", "thresholds.sql", "thresholds.mql_min_fit")
 MAX_CONFIGS = 200_000
 
 
-def load_grid(path) -> dict[str, list]:
-    """Read a grid TOML file.
+def load_grid(path) -> SweepConfig:
+    """Read a grid TOML file (what ``calib sweep --grid`` reads).
 
     Parameters
     ----------
@@ -57,16 +61,18 @@ def load_grid(path) -> dict[str, list]:
 
     Returns
     -------
-    dict
-        Parameter path -> list of values (checked by :func:`check_grid`).
+    SweepConfig
+        Parameter path -> list of values, checked as an experiment file's ``[sweep]``
+        table is.
 
     Examples
     --------
     >>> load_grid("calib-demo/grid.toml")["thresholds.mql"][:3]
     [65, 75, 85]
     """
-    d = read_toml(path, what="grid file")
-    return check_grid(d, source=str(path))
+    from calib.engine.config import SweepConfig
+
+    return SweepConfig.from_dict(read_toml(path, what="grid file"), source=str(path))
 
 
 def check_grid(d: dict, source: str | None = None) -> dict[str, list]:
