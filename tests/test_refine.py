@@ -240,6 +240,9 @@ def test_refine_config_round_trips_and_checks():
     c = RefineConfig(first_touch="Contacted", service_level_hours=2, drift_by="week")
     assert c.first_touch == "contacted"
     assert RefineConfig.from_dict(c.to_dict()) == c
+    none = RefineConfig(first_touch=None, rejected=None)  # nothing recorded
+    assert none.to_dict()["first_touch"] is False
+    assert RefineConfig.from_dict(none.to_dict()) == none
     for bad in ({"service_level_hours": 0}, {"service_level_share": 1.5}, {"drift_by": "day"},
                 {"reference_periods": 0}):
         with pytest.raises(ConfigError):

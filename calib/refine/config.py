@@ -5,6 +5,7 @@ The same config serves the ``[refine]`` table of an experiment file, the flags o
 
     [refine]
     first_touch = "contacted"        # outcome (or event type) that records sales' first touch
+                                     # (false: none is recorded; likewise for rejected)
     service_level_hours = 4          # target: MQLs contacted within this many hours
     service_level_share = 0.9        # ... for at least this share of MQLs
     rejected = "disqualified"        # outcome by which sales reject a lead
@@ -22,6 +23,7 @@ from calib.errors import ConfigError
 
 KEYS = ("first_touch", "service_level_hours", "service_level_share", "rejected", "drift_by",
         "reference_periods", "score_age_days")
+NAMED = ("first_touch", "rejected")  # outcome names; false in the file: none recorded
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ class RefineConfig:
 
     def __post_init__(self):
         where = "[refine]"
-        for key in ("first_touch", "rejected"):
+        for key in NAMED:
             v = getattr(self, key)
             if v is not None and (not isinstance(v, str) or not v.strip()):
                 raise ConfigError(f"The '{key}' of {where} must be an outcome or event name. "
@@ -85,8 +87,11 @@ class RefineConfig:
 
             raise ConfigError(f"Unknown key '{unknown[0]}' of [refine] in {source}.",
                               code="unknown_key", suggestion=_suggest(unknown[0], KEYS))
-        return cls(**d)
+        # TOML has no null: false says "not recorded" for the two outcome names
+        return cls(**{k: (None if k in NAMED and v is False else v) for k, v in d.items()})
 
     def to_dict(self) -> dict:
         """The ``[refine]`` table (unset options left out): ``from_dict`` reads it back."""
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        d = asdict(self)
+        return {k: (False if v is None and k in NAMED else v) for k, v in d.items()
+                if v is not None or k in NAMED}
