@@ -14,6 +14,8 @@ from calib.errors import CalibError
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = r"[+-]?\d+(\.\d+)?([eE][+-]?\d+)?"
+# FORMULA_START as a regular expression for Arrow's compute functions (RE2)
+_FORMULA_START_RE = "^[" + "".join("\\" + c if c in "-\\]^" else c for c in FORMULA_START) + "]"
 # the table files of a data set folder: writing one of these into a data folder would
 # change (or shadow) what calib reads next time
 TABLE_FILES = re.compile(r"^(leads|events|outcomes|assignments)\.(csv|csv\.gz|parquet)$",
@@ -403,7 +405,7 @@ def _csv_column(col):
         seconds = col.cast(pa.timestamp("s", tz="UTC"), safe=False)
         return pc.strftime(seconds, format="%Y-%m-%dT%H:%M:%SZ")
     if _is_text(col.type) and len(col):
-        risky = pc.and_not(pc.match_substring_regex(col, "^[=+\\-@\t\r]"),
+        risky = pc.and_not(pc.match_substring_regex(col, _FORMULA_START_RE),
                            pc.match_substring_regex(col, f"^{_PLAIN_NUMBER}$"))
         if pc.any(risky).as_py():
             col = pc.if_else(risky, pc.binary_join_element_wise("'", col, ""), col)
