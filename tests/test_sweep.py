@@ -165,6 +165,47 @@ def test_every_row_of_a_random_sweep_equals_its_replay(data, kind):
         _row_matches(row, one, outcomes)
 
 
+@settings(max_examples=60, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data(), kind=st.sampled_from(["none", "exponential"]))
+def test_variants_of_one_pass_cross_as_their_own_passes(data, kind):
+    """Rule sets that differ only in the points of uncapped rules (a sweep over points)
+    are scored as variants of one pass; each variant crosses its cutoffs where its own
+    pass does, and peaks where it does to rounding."""
+    import numpy as np
+
+    from calib.engine.prepare import prepare
+    from calib.engine.replay import score_crossings, variant_crossings
+
+    ds, rules = _random_world(data)
+    rules = rules.with_params({"decay.kind": kind} | (
+        {"decay.half_life_days": data.draw(st.sampled_from([0.5, 3, 30]))}
+        if kind == "exponential" else {}))
+    uncapped = [r.name for r in rules.behavior if r.cap is None]
+    variants = [rules] + [
+        rules.with_params({f"behavior.{name}.points": data.draw(st.integers(-30, 40))
+                           for name in uncapped})
+        for _ in range(data.draw(st.integers(1, 4)))]
+    th = rules.thresholds
+    cutoffs = sorted({th.mql, th.mql + 9} | ({th.sql} if th.sql is not None else set()))
+    prep = prepare(ds, rules)
+    (crosses, peaks), fit = variant_crossings(prep, variants, cutoffs)
+    for v, cross, peak in zip(variants, crosses, peaks):
+        own_cross, own_fit, own_peak = score_crossings(prep, v, cutoffs, None)
+        np.testing.assert_array_equal(cross, own_cross)
+        np.testing.assert_array_equal(fit, own_fit)
+        np.testing.assert_allclose(peak, own_peak, rtol=1e-12, atol=1e-9)
+
+
+def test_variants_must_share_all_but_uncapped_points(small_rules):
+    from calib.engine.replay import variant_crossings
+
+    rules = load_rules(small_rules)
+    other = rules.with_params({"decay.kind": "exponential", "decay.half_life_days": 3})
+    with pytest.raises(ValueError, match="differ only in the points"):
+        variant_crossings(None, [rules, other], [10])
+
+
 @pytest.mark.parametrize("snapshot", [False, True])
 def test_cutoff_counts_equal_classify(snapshot):
     """The compiled count of every cutoff gives the counts, days and statuses that a

@@ -199,39 +199,81 @@ def peak_by_lead(eval_lead, score, n_leads, out):
             out[eval_lead[k]] = score[k]
 
 
-@njit(cache=True)
-def keep_max_per_day(lead, day, n_max):
-    """Mask keeping the first ``n_max`` events per (lead, day).
+@njit(cache=True, nogil=True)
+def match_events(codes, code_off, code_rules, lead, t, max_per_day, fill_pass, rule_off,
+                 rule_idx, event_rule, alive):
+    """Which events each behaviour rule counts, in two passes over the events.
+
+    The first pass (``fill_pass`` false) counts each rule's events into ``rule_off[r +
+    1]`` (``rule_off`` zeros of length n_rules + 1); the second, with ``rule_off`` their
+    cumulative sum, fills ``rule_idx`` (rule ``r``'s events from ``rule_off[r]`` to
+    ``rule_off[r + 1]``, in order), ``event_rule`` and ``alive``.
 
     Parameters
     ----------
-    lead, day : ndarray
-        Each event's lead and UTC day, sorted by (lead, time).
-    n_max : int
-        The events kept per lead and day.
-
-    Returns
-    -------
-    ndarray
-        A boolean mask of the events kept.
+    codes : ndarray
+        Each event's type code (-1: missing), events sorted by (lead, time).
+    code_off, code_rules : ndarray
+        The rules matching type code ``c`` are ``code_rules[code_off[c]:code_off[c +
+        1]]``; code -1 is the last entry.
+    lead, t : ndarray
+        Each event's lead and time (int64 ns).
+    max_per_day : ndarray
+        Per rule, its ``max_per_day`` (-1: none; -1 for all when a time is missing).
+    fill_pass : bool
+        Whether this is the second pass.
+    rule_off, rule_idx : ndarray
+        See above.
+    event_rule : ndarray
+        Filled by the second pass: the rule counting each event, -1 for none, -2 for
+        several.
+    alive : ndarray
+        Filled by the second pass: counted by a rule, or matched by none (an event that
+        ``max_per_day`` dropped from every rule matching it is gone).
 
     Examples
     --------
     >>> import numpy as np
-    >>> keep_max_per_day(np.array([0, 0, 0, 1]), np.array([5, 5, 6, 5]), 1)
-    array([ True, False,  True,  True])
+    >>> codes, lead, t = np.array([0, 0, 1]), np.zeros(3, np.int64), np.arange(3)
+    >>> code_off, code_rules = np.array([0, 1, 1, 1]), np.array([0])  # type 0: rule 0
+    >>> off, idx = np.zeros(2, np.int64), np.zeros(0, np.int64)
+    >>> er, alive = np.empty(3, np.int16), np.empty(3, np.bool_)
+    >>> one = np.array([1])  # rule 0 counts one event per day
+    >>> match_events(codes, code_off, code_rules, lead, t, one, False, off, idx, er, alive)
+    >>> off = np.cumsum(off); idx = np.empty(off[-1], np.int64)
+    >>> match_events(codes, code_off, code_rules, lead, t, one, True, off, idx, er, alive)
+    >>> idx, er, alive
+    (array([0]), array([ 0, -1, -1], dtype=int16), array([ True, False,  True]))
     """
-    n = lead.shape[0]
-    keep = np.ones(n, dtype=np.bool_)
-    run = 0
-    for i in range(n):
-        if i > 0 and lead[i] == lead[i - 1] and day[i] == day[i - 1]:
-            run += 1
-        else:
-            run = 0
-        if run >= n_max:
-            keep[i] = False
-    return keep
+    n_rules = max_per_day.shape[0]
+    fill = rule_off[:n_rules].copy()
+    # each rule's last (lead, day) and the events it matched in that run before this one
+    last_lead = np.full(n_rules, -1, dtype=np.int64)
+    last_day = np.zeros(n_rules, dtype=np.int64)
+    run = np.zeros(n_rules, dtype=np.int64)
+    missing = code_off.shape[0] - 2
+    for i in range(codes.shape[0]):
+        c = codes[i] if codes[i] >= 0 else missing
+        day = t[i] // NS_PER_DAY
+        rule = -1
+        for m in range(code_off[c], code_off[c + 1]):
+            r = code_rules[m]
+            if max_per_day[r] >= 0:  # its first max_per_day events per (lead, UTC day)
+                if lead[i] == last_lead[r] and day == last_day[r]:
+                    run[r] += 1
+                else:
+                    last_lead[r], last_day[r], run[r] = lead[i], day, 0
+                if run[r] >= max_per_day[r]:
+                    continue
+            rule = r if rule == -1 else -2
+            if fill_pass:
+                rule_idx[fill[r]] = i
+                fill[r] += 1
+            else:
+                rule_off[r + 1] += 1
+        if fill_pass:
+            event_rule[i] = rule
+            alive[i] = rule != -1 or code_off[c + 1] == code_off[c]
 
 
 @njit(cache=True)
@@ -360,22 +402,65 @@ def _capped_points(lead, t, cap_lead, cap_t, cap_off, cap_points, cap_max, cnt, 
 
 
 @njit(cache=True, nogil=True)
-def score_pass(eval_lead, eval_t, ev_lead, ev_t, w, cap_lead, cap_t, cap_w, cap_off,
+def _open_lead_columns(lead, t0, ev_lead, ev_t, W, j, end, kind, p1, acc):
+    """:func:`_open_lead` for every column of ``W`` at once (``acc`` filled): the
+    events of earlier leads skipped, ``lead``'s weighted sums before ``t0`` decayed to
+    ``t0``; returns the index of its first event at or after ``t0``."""
+    n_col = W.shape[1]
+    for c in range(n_col):
+        acc[c] = 0.0
+    while j < end and ev_lead[j] < lead:
+        j += 1
+    last = 0
+    started = False
+    while j < end and ev_lead[j] == lead and ev_t[j] < t0:
+        weighted = False
+        for c in range(n_col):
+            if W[j, c] != 0.0:
+                weighted = True
+        if weighted:
+            if started:
+                f = _factor(kind, ev_t[j] - last, p1)
+                for c in range(n_col):
+                    acc[c] *= f
+            for c in range(n_col):
+                acc[c] += W[j, c]
+            last = ev_t[j]
+            started = True
+        j += 1
+    if started:
+        f = _factor(kind, t0 - last, p1)
+        for c in range(n_col):
+            acc[c] *= f
+    return j
+
+
+@njit(cache=True, nogil=True)
+def score_pass(eval_lead, eval_t, ev_lead, ev_t, W, P, cap_lead, cap_t, cap_w, cap_off,
                cap_points, cap_max, kind, p1, fit, lo, hi, cutoffs_sorted, tol, cross, peak):
-    """Scores at every evaluation point in one pass, without storing them: each lead's
-    first evaluation reaching each cutoff and its highest score.
+    """Scores at every evaluation point in one pass, without storing them: for each of
+    several variants, each lead's first evaluation reaching each cutoff and its highest
+    score.
 
     For a decay that multiplies (``kind`` 0: none, 1: exponential) the uncapped rules
-    are one running sum of their events' points; each capped rule keeps its own decayed
-    count. The score is ``fit[lead] + sum + sum_a clip(cap_points[a] * count_a,
-    -cap_max[a], cap_max[a])``, clipped to [lo, hi].
+    are running sums of their events' weights, one per column of ``W``; each capped
+    rule keeps its own decayed count. Variant ``v``'s score is ``fit[lead] + sum_c
+    P[v, c] * sum_c + sum_a clip(cap_points[a] * count_a, -cap_max[a], cap_max[a])``,
+    clipped to [lo, hi]. A replay has one variant and one column (each event's summed
+    points, ``P = [[1]]``); a sweep scores the configurations that differ only in the
+    points of uncapped rules as variants of one pass (a column of 0/1 per such rule),
+    so the events are read and decayed once for all of them.
 
     Parameters
     ----------
     eval_lead, eval_t : ndarray
         The evaluation points, sorted by (lead, time).
-    ev_lead, ev_t, w : ndarray
-        Every event (sorted the same way) and its points from the uncapped rules.
+    ev_lead, ev_t : ndarray
+        Every event (sorted the same way).
+    W : ndarray
+        (n_events x n_columns) each event's weight in each running sum.
+    P : ndarray
+        (n_variants x n_columns) each variant's factor of each running sum.
     cap_lead, cap_t, cap_w, cap_off : ndarray
         The capped rules' events one after the other (``cap_w`` all 1), rule ``a``'s
         from ``cap_off[a]`` to ``cap_off[a + 1]``.
@@ -392,54 +477,72 @@ def score_pass(eval_lead, eval_t, ev_lead, ev_t, w, cap_lead, cap_t, cap_w, cap_
     tol : float
         A score within ``tol`` below a cutoff reaches it.
     cross, peak : ndarray
-        Filled: ``cross`` (n_leads x n_cutoffs) with the index of the first evaluation
-        with ``score >= cutoff - tol`` (-1 if none), ``peak`` with the highest score.
+        Filled: ``cross`` (n_leads x n_variants x n_cutoffs) with the index of the first
+        evaluation with ``score >= cutoff - tol`` (-1 if none), ``peak`` (n_leads x
+        n_variants) with the highest score.
 
     Examples
     --------
     >>> import numpy as np
     >>> day = NS_PER_DAY
-    >>> cross, peak = np.empty((1, 1), dtype=np.int64), np.empty(1)
+    >>> cross, peak = np.empty((1, 2, 1), dtype=np.int64), np.empty((1, 2))
     >>> none_i, none_f = np.zeros(0, dtype=np.int64), np.zeros(0)
     >>> score_pass(np.array([0, 0]), np.array([0, 2 * day]), np.array([0]),
-    ...            np.array([2 * day]), np.array([20.0]), none_i, none_i, none_f,
-    ...            np.zeros(1, dtype=np.int64), none_f, none_f, 1, 7.0, np.array([30.0]),
-    ...            -np.inf, np.inf, np.array([50.0]), 1e-9, cross, peak)
-    >>> cross, peak  # fit 30 + an event of 20 points at day 2 reaches 50 there
-    (array([[1]]), array([50.]))
+    ...            np.array([2 * day]), np.array([[1.0]]), np.array([[20.0], [10.0]]),
+    ...            none_i, none_i, none_f, np.zeros(1, dtype=np.int64), none_f, none_f, 1,
+    ...            7.0, np.array([30.0]), -np.inf, np.inf, np.array([50.0]), 1e-9, cross,
+    ...            peak)
+    >>> cross[0, :, 0], peak[0]  # fit 30 + an event of 20 points at day 2 reaches 50
+    (array([ 1, -1]), array([50., 40.]))
     """
     n_cap, n_cut, n_ev = cap_points.shape[0], cutoffs_sorted.shape[0], ev_lead.shape[0]
+    n_var, n_col = P.shape[0], P.shape[1]
     cnt = np.zeros(n_cap)
     jc = cap_off[:-1].copy()
-    cross[:, :] = -1
-    peak[:] = -np.inf
-    j, lead, s, prev, ptr = 0, -1, 0.0, 0, 0
+    s = np.zeros(n_col)
+    ptr = np.zeros(n_var, dtype=np.int64)
+    cross[:, :, :] = -1
+    peak[:, :] = -np.inf
+    j, lead, prev = 0, -1, 0
     for k in range(eval_lead.shape[0]):
         t = eval_t[k]
         if eval_lead[k] != lead:
             lead = eval_lead[k]
-            s, j = _open_lead(lead, t, ev_lead, ev_t, w, j, n_ev, kind, p1)
+            j = _open_lead_columns(lead, t, ev_lead, ev_t, W, j, n_ev, kind, p1, s)
             for a in range(n_cap):
                 cnt[a], jc[a] = _open_lead(lead, t, cap_lead, cap_t, cap_w, jc[a],
                                            cap_off[a + 1], kind, p1)
-            ptr = 0
-        elif kind != 0 and t != prev and (s != 0.0 or n_cap > 0):
-            f = _factor(kind, t - prev, p1)
-            s *= f
-            for a in range(n_cap):
-                cnt[a] *= f
+            ptr[:] = 0
+        elif kind != 0 and t != prev:
+            live = n_cap > 0
+            for c in range(n_col):
+                if s[c] != 0.0:
+                    live = True
+            if live:
+                f = _factor(kind, t - prev, p1)
+                for c in range(n_col):
+                    s[c] *= f
+                for a in range(n_cap):
+                    cnt[a] *= f
         prev = t
         while j < n_ev and ev_lead[j] == lead and ev_t[j] <= t:
-            s += w[j]
+            for c in range(n_col):
+                s[c] += W[j, c]
             j += 1
-        score = fit[lead] + s + _capped_points(lead, t, cap_lead, cap_t, cap_off, cap_points,
-                                               cap_max, cnt, jc)
-        score = min(max(score, lo), hi)
-        if score > peak[lead]:
-            peak[lead] = score
-        while ptr < n_cut and score >= cutoffs_sorted[ptr] - tol:
-            cross[lead, ptr] = k
-            ptr += 1
+        capped = 0.0
+        if n_cap > 0:
+            capped = _capped_points(lead, t, cap_lead, cap_t, cap_off, cap_points, cap_max,
+                                    cnt, jc)
+        for v in range(n_var):
+            acc = 0.0
+            for c in range(n_col):
+                acc += P[v, c] * s[c]
+            score = min(max(fit[lead] + acc + capped, lo), hi)
+            if score > peak[lead, v]:
+                peak[lead, v] = score
+            while ptr[v] < n_cut and score >= cutoffs_sorted[ptr[v]] - tol:
+                cross[lead, v, ptr[v]] = k
+                ptr[v] += 1
 
 
 @njit(cache=True, nogil=True)

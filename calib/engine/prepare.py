@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from calib.data.dataset import Dataset, ns
-from calib.engine.kernels import (KIND_CODES, NS_PER_DAY, decayed_sums, evaluation_points,
-                                  keep_max_per_day)
+from calib.engine.kernels import (KIND_CODES, decayed_sums, evaluation_points,
+                                  match_events)
 from calib.errors import ConfigError
 from calib.rules.config import Decay, FitRule, RuleSet
 
@@ -270,28 +270,30 @@ def _match_rules(ev, lead: np.ndarray, t: np.ndarray, rules: RuleSet):
     which events are alive (counted by a rule, or counted by none: an event that
     ``max_per_day`` dropped from every rule that counts it is gone)."""
     codes = ev["event_type"].cat.codes.to_numpy()
-    cats = list(ev["event_type"].cat.categories)
+    cats = {c: i for i, c in enumerate(ev["event_type"].cat.categories)}
     dated = not ev["occurred_at"].isna().any()
-    day = (np.floor_divide(t, NS_PER_DAY)
-           if dated and any(r.max_per_day is not None for r in rules.behavior) else None)
-
-    counted_any = np.zeros(len(ev), dtype=bool)
-    matched_any = np.zeros(len(ev), dtype=bool)
-    rule_events, rule_index = [], []
-    event_rule = np.full(len(ev), -1, dtype=np.int16)
-    for r in rules.behavior:
-        counted = np.zeros(len(cats) + 1, dtype=bool)  # the last entry: code -1 (missing)
-        counted[[cats.index(e) for e in r.events if e in cats]] = True
-        mask = counted[codes]
-        matched_any |= mask
-        idx = np.flatnonzero(mask)
-        if r.max_per_day is not None and len(idx) and day is not None:
-            idx = idx[keep_max_per_day(lead[idx], day[idx], r.max_per_day)]
-        counted_any[idx] = True
-        rule_index.append(idx)
-        event_rule[idx] = np.where(event_rule[idx] == -1, len(rule_index) - 1, -2)
-        rule_events.append((np.ascontiguousarray(lead[idx]), np.ascontiguousarray(t[idx])))
-    return rule_events, rule_index, event_rule, counted_any | ~matched_any
+    # the rules matching each type code, the last entry for code -1 (missing)
+    by_code: list[list[int]] = [[] for _ in range(len(cats) + 1)]
+    for r, rule in enumerate(rules.behavior):
+        for e in dict.fromkeys(rule.events):
+            if e in cats:
+                by_code[cats[e]].append(r)
+    code_off = np.zeros(len(by_code) + 1, dtype=np.int64)
+    code_off[1:] = np.cumsum([len(x) for x in by_code])
+    code_rules = np.array([r for x in by_code for r in x], dtype=np.int64)
+    max_per_day = np.array([r.max_per_day if r.max_per_day is not None and dated else -1
+                            for r in rules.behavior], dtype=np.int64)
+    rule_off = np.zeros(len(rules.behavior) + 1, dtype=np.int64)
+    event_rule = np.empty(len(ev), dtype=np.int16)
+    alive = np.empty(len(ev), dtype=bool)
+    args = (codes, code_off, code_rules, lead, t, max_per_day)
+    match_events(*args, False, rule_off, np.zeros(0, np.int64), event_rule, alive)
+    rule_off = np.cumsum(rule_off)
+    idx = np.empty(rule_off[-1], dtype=np.int64)
+    match_events(*args, True, rule_off, idx, event_rule, alive)
+    rule_index = [idx[rule_off[r]:rule_off[r + 1]] for r in range(len(rules.behavior))]
+    rule_events = [(lead[i], t[i]) for i in rule_index]
+    return rule_events, rule_index, event_rule, alive
 
 
 def _evaluation_points(ds: Dataset, lead: np.ndarray, t: np.ndarray, alive: np.ndarray):

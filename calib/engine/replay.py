@@ -415,19 +415,114 @@ def score_crossings(prepared: Prepared, rules: RuleSet, cutoffs, min_fit: float 
         peak = np.empty(prepared.n_leads)
         peak_by_lead(prepared.eval_lead, score, prepared.n_leads, peak)
         return stage_crossings(prepared, score, fit, cutoffs, min_fit, tol), fit, peak
-    fit = _memo(prepared, ("fit", tuple(r.points for r in rules.fit)),
-                lambda: fit_scores(prepared, rules))
-    cutoffs = np.asarray(cutoffs, dtype=float)
-    order = np.argsort(cutoffs, kind="stable")
-    cross = np.empty((prepared.n_leads, len(cutoffs)), dtype=np.int64)
-    peak = np.empty(prepared.n_leads)
-    score_pass(*_pass_args(prepared, rules), fit, *_limits(rules), cutoffs[order], tol,
-               cross, peak)
+    (cross, peak), fit = variant_crossings(prepared, [rules], cutoffs, tol)
+    cross, peak = cross[0], peak[0]
     if min_fit is not None:
         cross[fit < min_fit - tol] = -1
-    res = np.empty_like(cross)
-    res[:, order] = cross
-    return res, fit, peak
+    return cross, fit, peak
+
+
+def variant_crossings(prepared: Prepared, variants, cutoffs,
+                      tol: float = TOL) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """:func:`score_crossings` of several rule sets in one compiled pass, when they
+    differ only in the points of uncapped behaviour rules (a sweep over such points).
+
+    The events are read and decayed once: the rules whose points are the same in every
+    variant are one running sum of their points, each rule whose points vary is a
+    running count, and each variant's score combines them with its own points.
+
+    Parameters
+    ----------
+    prepared : Prepared
+        From :func:`calib.engine.prepare.prepare` for the rule sets' structure.
+    variants : list of RuleSet
+        Rule sets with the same decay (none or exponential: :func:`one_pass`), fit
+        points, limits and capped rules.
+    cutoffs : sequence of float
+        The cutoffs whose crossings are wanted.
+    tol : float, default TOL
+        A score within ``tol`` below a cutoff reaches it.
+
+    Returns
+    -------
+    ((list of ndarray, list of ndarray), ndarray)
+        Per variant ``cross`` (n_leads x n_cutoffs, as :func:`score_crossings`'s, no
+        ``mql_min_fit`` applied) and ``peak`` (n_leads); the leads' fit scores.
+
+    Raises
+    ------
+    ValueError
+        If the rule sets differ in anything but the points of uncapped rules.
+
+    Examples
+    --------
+    >>> from calib import load_dataset, load_rules
+    >>> from calib.engine.prepare import prepare
+    >>> ds, rules = load_dataset("calib-demo/data"), load_rules("calib-demo/current.toml")
+    >>> more = rules.with_params({"behavior.demo_request.points": 60})
+    >>> prep = prepare(ds, rules)
+    >>> (cross, peak), fit = variant_crossings(prep, [rules, more], [40])
+    >>> bool((cross[0] == score_crossings(prep, rules, [40], None)[0]).all())
+    True
+    >>> bool((peak[1] >= peak[0]).all())  # more points for demo requests
+    True
+    """
+    first = variants[0]
+    if any(variant_key(rs) != variant_key(first) for rs in variants):
+        raise ValueError("variant_crossings scores rule sets that differ only in the points "
+                         "of uncapped behaviour rules")
+    fit = _memo(prepared, ("fit", tuple(r.points for r in first.fit)),
+                lambda: fit_scores(prepared, first))
+    points = np.array([[float(r.points) for r in rs.behavior] for rs in variants])
+    varying = tuple(r for r, rule in enumerate(first.behavior)
+                    if rule.cap is None and len(variants) > 1
+                    and (points[:, r] != points[0, r]).any())
+    W = _memo(prepared, ("W", tuple(None if r in varying or rule.cap is not None
+                                    else rule.points for r, rule in enumerate(first.behavior)),
+                         varying),
+              lambda: _event_weights(prepared, first, varying))
+    P = np.ones((len(variants), 1 + len(varying)))
+    P[:, 1:] = points[:, list(varying)]
+    cutoffs = np.asarray(cutoffs, dtype=float)
+    order = np.argsort(cutoffs, kind="stable")
+    # lead-major, so one lead's variants are written side by side
+    cross = np.empty((prepared.n_leads, len(variants), len(cutoffs)), dtype=np.int64)
+    peak = np.empty((prepared.n_leads, len(variants)))
+    score_pass(*_pass_args(prepared, first, W, P), fit, *_limits(first), cutoffs[order], tol,
+               cross, peak)
+    res = [np.empty((prepared.n_leads, len(cutoffs)), dtype=np.int64) for _ in variants]
+    for v, r in enumerate(res):
+        r[:, order] = cross[:, v, :]
+    return (res, [peak[:, v].copy() for v in range(len(variants))]), fit
+
+
+def variant_key(rules: RuleSet) -> tuple:
+    """What the variants of one pass (:func:`variant_crossings`) share: everything that
+    shapes a score but the points of the uncapped behaviour rules.
+
+    Parameters
+    ----------
+    rules : RuleSet
+        The rule set.
+
+    Returns
+    -------
+    tuple
+        Equal for two rule sets that can be scored as variants of one pass.
+
+    Examples
+    --------
+    >>> from calib import load_rules
+    >>> rules = load_rules("calib-demo/current.toml")
+    >>> more = rules.with_params({"behavior.demo_request.points": 60})
+    >>> variant_key(rules) == variant_key(more)
+    True
+    >>> variant_key(rules) == variant_key(rules.with_params({"thresholds.mql": 1}))
+    True
+    """
+    return (rules.decay, rules.limits, tuple(r.points for r in rules.fit),
+            tuple((r.cap, None if r.cap is None else r.points, r.max_per_day)
+                  for r in rules.behavior))
 
 
 def _limits(rules: RuleSet) -> tuple[float, float]:
@@ -449,26 +544,29 @@ def _memo(prepared: Prepared, key, make):
         return prepared.memo[key]
 
 
-def _event_points(prepared: Prepared, rules: RuleSet) -> np.ndarray:
-    """Each event's summed points of the uncapped rules counting it (0 if none)."""
-    pts = np.array([0.0 if r.cap is not None else float(r.points) for r in rules.behavior]
-                   + [0.0])  # the last entry for -1: no rule
+def _event_weights(prepared: Prepared, rules: RuleSet, varying: tuple) -> np.ndarray:
+    """(n_events x (1 + len(varying))): each event's summed points of the uncapped rules
+    counting it that are not in ``varying``, then per rule of ``varying`` whether it
+    counts the event (1 or 0)."""
+    pts = np.array([0.0 if r.cap is not None or i in varying else float(r.points)
+                    for i, r in enumerate(rules.behavior)] + [0.0])  # -1: no rule
+    W = np.zeros((len(prepared.events[0]), 1 + len(varying)))
     er = prepared.event_rule
     if er is not None and not (er == -2).any():
-        return pts[er]
-    w = np.zeros(len(prepared.events[0]))
-    for r, idx in enumerate(prepared.rule_index):
-        w[idx] += pts[r]
-    return w
+        W[:, 0] = pts[er]
+    else:
+        for r, idx in enumerate(prepared.rule_index):
+            W[idx, 0] += pts[r]
+    for c, r in enumerate(varying, start=1):
+        W[prepared.rule_index[r], c] = 1.0
+    return W
 
 
-def _pass_args(prepared: Prepared, rules: RuleSet) -> tuple:
+def _pass_args(prepared: Prepared, rules: RuleSet, W: np.ndarray, P: np.ndarray) -> tuple:
     """The arguments of :func:`~calib.engine.kernels.score_pass` before ``fit``: every
-    event with the summed points of the uncapped rules counting it, and the events of
+    event with its weights ``W`` and the variants' factors ``P``, and the events of
     each capped rule."""
     lead, t = prepared.events
-    w = _memo(prepared, ("w", tuple(r.points if r.cap is None else None for r in rules.behavior)),
-              lambda: _event_points(prepared, rules))
     capped = [r for r, rule in enumerate(rules.behavior) if rule.cap is not None]
     ev = [prepared.rule_events[r] for r in capped]
     cap_lead = np.concatenate([e[0] for e in ev]) if ev else np.zeros(0, np.int32)
@@ -476,7 +574,7 @@ def _pass_args(prepared: Prepared, rules: RuleSet) -> tuple:
     cap_off = np.zeros(len(ev) + 1, dtype=np.int64)
     cap_off[1:] = np.cumsum([len(e[0]) for e in ev])
     code, p1, _ = prepared.decay_args(rules.decay)
-    return (prepared.eval_lead, prepared.eval_t, lead, t, w, cap_lead.astype(lead.dtype),
+    return (prepared.eval_lead, prepared.eval_t, lead, t, W, P, cap_lead.astype(lead.dtype),
             cap_t, np.ones(len(cap_t)), cap_off,
             np.array([rules.behavior[r].points for r in capped], dtype=float),
             np.array([rules.behavior[r].cap for r in capped], dtype=float), code, p1)

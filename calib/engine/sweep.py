@@ -9,12 +9,14 @@ Configurations are grouped so that each piece of work is done once:
 4. *cutoffs* (``mql``, ``sql``, ``mql_min_fit``): all answered from one pass over
    each lead's running maximum.
 
-With no decay or an exponential one, steps 2 to 4 are one compiled pass per score
-setting (:func:`calib.engine.replay.score_crossings`, the replay's own), with each
-lead's fit and each event's points kept for the settings that share them, followed by
-one compiled count of every cutoff (:func:`calib.engine.kernels.cutoff_counts`); both
-release the GIL, so up to four settings are scored and counted at once on the machine's
-cores.
+With no decay or an exponential one, steps 2 to 4 are compiled passes over the events
+(:func:`calib.engine.replay.variant_crossings`, the replay's own pass): the score
+settings that differ only in the points of uncapped rules are variants of one pass (up
+to ``FAMILY_SIZE`` at once: the events are read and decayed once for all of them), with
+each lead's fit and each event's points kept for the settings that share them, followed
+by one compiled count of every cutoff (:func:`calib.engine.kernels.cutoff_counts`);
+both release the GIL, so up to four passes are scored and counted at once on the
+machine's cores.
 
 Leads are processed in partitions; each gives additive statistics per configuration.
 """
@@ -37,8 +39,8 @@ from calib.engine.prepare import check_event_types, prepare
 from calib.engine.kernels import cutoff_counts
 from calib.engine.replay import (NEVER, PARTITION_LEADS, TOL, add_behaviour, clip_to_limits,
                                  combine_scores, covered_mask, fit_scores,
-                                 first_outcome_times, one_pass, score_crossings,
-                                 setup_period, stage_crossings)
+                                 first_outcome_times, one_pass, setup_period,
+                                 stage_crossings, variant_crossings, variant_key)
 from calib.engine.results import OutcomeCounts, ReplayResult, ReplayStats, StageCounts
 from calib.errors import CalibError, ConfigError
 from calib.rules.config import RuleSet
@@ -47,6 +49,8 @@ from calib.rules.io import read_toml
 if TYPE_CHECKING:
     from calib.engine.config import SweepConfig
 
+FAMILY_SIZE = 8   # configurations scored in one pass at most (memory: 8 bytes per lead,
+                  # cutoff and configuration)
 THRESHOLD_PATHS = ("thresholds.mql", "thresholds.sql", "thresholds.mql_min_fit")
 MAX_CONFIGS = 200_000
 
@@ -375,12 +379,13 @@ def sweep_stats(part: Dataset, plan: SweepPlan, names, window_ns: int, end_ns: i
         stored, passes = [], []  # (decay, scores) kept apart from the one-pass scores
         for decay, scores in decays.items():
             rs_of = [(rulesets[configs[idxs[0]][1]], idxs) for idxs in scores.values()]
-            (passes.extend(rs_of) if one_pass(prep, rs_of[0][0]) else
+            (passes.extend(_families(rs_of)) if one_pass(prep, rs_of[0][0]) else
              stored.append((decay, rs_of)))
-        for (rs, idxs), counted in _in_threads(prep, passes, configs, ctx, tol):
-            ctx.add(counted, [configs[i][2] for i in idxs], idxs, out)
-            if step is not None:
-                step()
+        for family, counted in _in_threads(prep, passes, configs, ctx, tol):
+            for (_, idxs), c in zip(family, counted):
+                ctx.add(c, [configs[i][2] for i in idxs], idxs, out)
+                if step is not None:
+                    step()
         for decay, rs_of in stored:
             shared = _SharedScores(prep.decayed(decay), prep, [rs for rs, _ in rs_of])
             for rs, idxs in rs_of:
@@ -398,35 +403,45 @@ def _every_cutoff(ths) -> list:
     return sorted({v for th in ths for v in (th["mql"], th["sql"]) if v is not None})
 
 
-def _in_threads(prep, passes: list, configs, ctx, tol):
-    """Yield each (rule set, config indices) of ``passes`` with the counts
-    (:meth:`_Counting.count`) of its configurations' cutoffs, in order; the compiled
-    passes and counts (which release the GIL) of several of them run at once on the
+def _families(rs_of: list, size: int = FAMILY_SIZE) -> list:
+    """The (rule set, config indices) of one decay in families scored in one pass
+    (:func:`~calib.engine.replay.variant_crossings`): rule sets that differ only in
+    the points of uncapped rules, at most ``size`` together."""
+    by_key: dict = {}
+    for item in rs_of:
+        by_key.setdefault(variant_key(item[0]), []).append(item)
+    return [items[i:i + size] for items in by_key.values() for i in range(0, len(items), size)]
+
+
+def _in_threads(prep, families: list, configs, ctx, tol):
+    """Yield each family of (rule set, config indices) of ``families`` with the counts
+    (:meth:`_Counting.count`) of each member's cutoffs, in order; the compiled passes
+    and counts (which release the GIL) of several families run at once on the
     machine's cores."""
     workers = min(4, os.cpu_count() or 1)
 
-    def counted(item):
-        rs, idxs = item
-        ths = [configs[i][2] for i in idxs]
-        every = _every_cutoff(ths)
-        cross, fit, _ = score_crossings(prep, rs, every, None, tol)
+    def counted(family):
+        every = _every_cutoff([configs[i][2] for _, idxs in family for i in idxs])
+        (crosses, _), fit = variant_crossings(prep, [rs for rs, _ in family], every, tol)
+        out = []
+        for (_, idxs), cross in zip(family, crosses):
+            def cross_of(cutoffs, min_fit, cross=cross):
+                if cutoffs == every and min_fit is None:
+                    return cross
+                c = cross[:, [every.index(v) for v in cutoffs]]
+                if min_fit is not None:
+                    c[fit < min_fit - tol] = -1
+                return c
 
-        def cross_of(cutoffs, min_fit):
-            if cutoffs == every and min_fit is None:
-                return cross
-            c = cross[:, [every.index(v) for v in cutoffs]]
-            if min_fit is not None:
-                c[fit < min_fit - tol] = -1
-            return c
+            out.append(ctx.count(prep, [configs[i][2] for i in idxs], cross_of))
+        return out
 
-        return ctx.count(prep, ths, cross_of)
-
-    if workers < 2 or len(passes) < 2:
-        for item in passes:
+    if workers < 2 or len(families) < 2:
+        for item in families:
             yield item, counted(item)
         return
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        yield from zip(passes, pool.map(counted, passes))
+        yield from zip(families, pool.map(counted, families))
 
 
 class _Counting:
