@@ -387,21 +387,6 @@ def _open_lead(lead, t0, ev_lead, ev_t, w, j, end, kind, p1):
 
 
 @njit(cache=True, nogil=True)
-def _capped_points(lead, t, cap_lead, cap_t, cap_off, cap_points, cap_max, cnt, jc):
-    """The capped rules' points of ``lead`` at ``t``: each rule's decayed count
-    (``cnt``, advanced past its events up to ``t`` through ``jc``) times its points,
-    clipped to its cap."""
-    total = 0.0
-    for a in range(cap_points.shape[0]):
-        end = cap_off[a + 1]
-        while jc[a] < end and cap_lead[jc[a]] == lead and cap_t[jc[a]] <= t:
-            cnt[a] += 1.0
-            jc[a] += 1
-        total += min(max(cnt[a] * cap_points[a], -cap_max[a]), cap_max[a])
-    return total
-
-
-@njit(cache=True, nogil=True)
 def _open_lead_columns(lead, t0, ev_lead, ev_t, W, j, end, kind, p1, acc):
     """:func:`_open_lead` for every column of ``W`` at once (``acc`` filled): the
     events of earlier leads skipped, ``lead``'s weighted sums before ``t0`` decayed to
@@ -529,10 +514,16 @@ def score_pass(eval_lead, eval_t, ev_lead, ev_t, W, P, cap_lead, cap_t, cap_w, c
             for c in range(n_col):
                 s[c] += W[j, c]
             j += 1
+        # the capped rules' points: each rule's decayed count, advanced past its events
+        # up to t, times its points, clipped to its cap (written out here: a compiled
+        # helper taking arrays costs more per call than this work)
         capped = 0.0
-        if n_cap > 0:
-            capped = _capped_points(lead, t, cap_lead, cap_t, cap_off, cap_points, cap_max,
-                                    cnt, jc)
+        for a in range(n_cap):
+            end = cap_off[a + 1]
+            while jc[a] < end and cap_lead[jc[a]] == lead and cap_t[jc[a]] <= t:
+                cnt[a] += 1.0
+                jc[a] += 1
+            capped += min(max(cnt[a] * cap_points[a], -cap_max[a]), cap_max[a])
         for v in range(n_var):
             acc = 0.0
             for c in range(n_col):
