@@ -199,3 +199,29 @@ def test_hand_computed_case(small_data, small_rules):
     assert pd.isna(pl.loc["L4", "mql_at"])  # c_level (10 points) with no events
     m = res.to_dict()["outcomes"]["meeting"]
     assert (m["hits"], m["late"]) == (1, 1)
+
+
+def test_the_window_measured_from_the_mql_and_the_replay_score_the_leads_once(
+        monkeypatch, small_data, small_rules):
+    """A command without --window-days measures its window from the MQL under its rules,
+    then replays them: the leads are scored once; other rules score again."""
+    import importlib
+
+    from calib.engine.delays import mql_times
+
+    engine = importlib.import_module("calib.engine.replay")  # the name is also the function
+
+    ds, rules = load_dataset(small_data), load_rules(small_rules)
+    calls = []
+    real = engine.score_crossings
+    monkeypatch.setattr(engine, "score_crossings",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    mql = mql_times(ds, rules)
+    res = replay(ds, rules, window_days=30)
+    assert len(calls) == 1
+    assert int((mql != engine.NEVER).sum()) == res.stats.mql.count
+    other = rules.with_params({"thresholds.mql": rules.thresholds.mql + 5})
+    res_other = replay(ds, other, window_days=30)
+    assert len(calls) == 2
+    fresh = replay(load_dataset(small_data), other, window_days=30)
+    assert res_other.to_dict() == fresh.to_dict()

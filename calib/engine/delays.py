@@ -78,7 +78,8 @@ def mql_times(ds: Dataset, rules) -> np.ndarray:
     Returns
     -------
     ndarray
-        int64 nanoseconds per lead, ``NEVER`` for a lead that never becomes an MQL.
+        int64 nanoseconds per lead, ``NEVER`` for a lead that never becomes an MQL (0
+        for one that does in snapshot data, which has no times).
 
     Examples
     --------
@@ -87,18 +88,10 @@ def mql_times(ds: Dataset, rules) -> np.ndarray:
     >>> int((mql_times(ds, rules) != NEVER).sum()) == replay(ds, rules).stats.mql.count
     True
     """
-    from calib.data.dataset import lead_slices
-    from calib.engine.prepare import prepare
-    from calib.engine.replay import PARTITION_LEADS, TOL, score_crossings
+    from calib.engine.replay import lead_times
 
-    # the scoring pass of a replay, without its statistics or per-lead table
-    out = []
-    for _, part in lead_slices(ds, PARTITION_LEADS):
-        prep = prepare(part, rules)
-        cross, _, _ = score_crossings(prep, rules, [rules.thresholds.mql],
-                                      rules.thresholds.mql_min_fit, TOL)
-        out.append(np.where(cross[:, 0] >= 0, prep.eval_t[cross[:, 0]], NEVER))
-    return np.concatenate(out).astype(np.int64) if out else np.zeros(0, dtype=np.int64)
+    # the scoring pass of a replay (kept for the replay that usually follows)
+    return lead_times(ds, rules).mql
 
 
 def outcome_delays(ds: Dataset, outcome: str, *, start="created") -> np.ndarray:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import threading
+import weakref
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -793,9 +795,10 @@ def replay(ds: Dataset, rules: RuleSet, *, window_days: float = 90, start=None, 
     ds, period, names, window_ns, end_ns = setup_period(ds, start, end, window_days)
     total = None
     frames = []
+    times = lead_times(ds, rules, tol=tol, partition_leads=partition_leads)
     for lo, part in lead_slices(ds, partition_leads):
-        stats, frame = replay_stats(part, rules, names, window_ns, end_ns, tol,
-                                    per_lead=per_lead)
+        stats, frame = _stats_of(part, times.slice(lo, lo + part.n_leads), names, window_ns,
+                                 end_ns, per_lead)
         total = stats if total is None else total + stats
         if per_lead:
             frames.append(frame)
@@ -847,24 +850,126 @@ def replay_stats(part: Dataset, rules: RuleSet, names, window_ns: int, end_ns: i
     >>> stats.mql.count == replay(ds, rules, window_days=90).stats.mql.count
     True
     """
-    cutoffs = [rules.thresholds.mql] + ([rules.thresholds.sql] if rules.thresholds.sql else [])
+    return _stats_of(part, _times_of(part, rules, tol), names, window_ns, end_ns, per_lead)
+
+
+@dataclass(frozen=True)
+class LeadTimes:
+    """Each lead's moments under a rule set: the scoring pass of a replay.
+
+    Attributes
+    ----------
+    mql, sql : ndarray
+        When each lead becomes an MQL and an SQL (int64 ns; ``NEVER`` for never, 0 for
+        yes in snapshot data); ``sql`` is all ``NEVER`` without an SQL cutoff.
+    fit, peak : ndarray
+        Each lead's fit score and highest score.
+    with_sql : bool
+        Whether the rule set has an SQL cutoff.
+    """
+
+    mql: np.ndarray
+    sql: np.ndarray
+    fit: np.ndarray
+    peak: np.ndarray
+    with_sql: bool
+
+    def slice(self, lo: int, hi: int) -> "LeadTimes":
+        """The leads ``lo`` to ``hi`` (codes).
+
+        Parameters
+        ----------
+        lo, hi : int
+            The first lead code and one past the last.
+
+        Returns
+        -------
+        LeadTimes
+        """
+        return LeadTimes(self.mql[lo:hi], self.sql[lo:hi], self.fit[lo:hi], self.peak[lo:hi],
+                         self.with_sql)
+
+
+# The last LeadTimes of each data set (a Dataset is not modified after loading): a
+# command that measures its window from the MQL under its rules, then replays them,
+# scores the leads once.
+_LAST_TIMES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_TIMES_LOCK = threading.Lock()
+
+
+def lead_times(ds: Dataset, rules: RuleSet, *, tol: float = TOL,
+               partition_leads: int = PARTITION_LEADS) -> LeadTimes:
+    """Each lead's MQL and SQL times, fit and highest score under ``rules``.
+
+    The last result for a data set is kept with it (one per data set), so the window
+    measured from the MQL (:func:`calib.engine.delays.mql_times`) and the replay that
+    follows score the leads once.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data set.
+    rules : RuleSet
+        The rule set.
+    tol : float, default TOL
+        A score within ``tol`` below a cutoff reaches it.
+    partition_leads : int, default PARTITION_LEADS
+        Leads scored at once (memory against speed).
+
+    Returns
+    -------
+    LeadTimes
+
+    Examples
+    --------
+    >>> from calib import load_dataset, load_rules, replay
+    >>> ds, rules = load_dataset("calib-demo/data"), load_rules("calib-demo/current.toml")
+    >>> times = lead_times(ds, rules)
+    >>> int((times.mql != NEVER).sum()) == replay(ds, rules).stats.mql.count
+    True
+    >>> lead_times(ds, rules) is times  # kept for the next command step
+    True
+    """
+    key = (rules, float(tol), int(partition_leads))
+    with _TIMES_LOCK:
+        kept = _LAST_TIMES.get(ds)
+    if kept is not None and kept[0] == key:
+        return kept[1]
+    parts = [_times_of(part, rules, tol) for _, part in lead_slices(ds, partition_leads)]
+    times = LeadTimes(*(np.concatenate([getattr(p, f) for p in parts]) if parts
+                        else np.zeros(0, dtype) for f, dtype in
+                        (("mql", np.int64), ("sql", np.int64), ("fit", float),
+                         ("peak", float))),
+                      with_sql=rules.thresholds.sql is not None)
+    with _TIMES_LOCK:
+        _LAST_TIMES[ds] = (key, times)
+    return times
+
+
+def _times_of(part: Dataset, rules: RuleSet, tol: float) -> LeadTimes:
+    """:class:`LeadTimes` of one partition."""
+    with_sql = rules.thresholds.sql is not None
+    cutoffs = [rules.thresholds.mql] + ([rules.thresholds.sql] if with_sql else [])
     prep = prepare(part, rules)
     cross, fit, peak = score_crossings(prep, rules, cutoffs, rules.thresholds.mql_min_fit, tol)
-    m_time = np.where(cross[:, 0] >= 0, prep.eval_t[cross[:, 0]], NEVER)
-    s_time = (np.where(cross[:, 1] >= 0, prep.eval_t[cross[:, 1]], NEVER)
-              if cross.shape[1] > 1 else np.full(part.n_leads, NEVER))
-    if part.snapshot:
-        m_time = np.where(cross[:, 0] >= 0, 0, NEVER)
-        s_time = np.where(cross[:, 1] >= 0, 0, NEVER) if cross.shape[1] > 1 else s_time
-        created_ns = np.zeros(part.n_leads, dtype=np.int64)
-    else:
-        created_ns = ns(part.leads["created_at"])
+    at = np.zeros(part.n_leads, dtype=np.int64) if part.snapshot else None
+    m_time = np.where(cross[:, 0] >= 0, prep.eval_t[cross[:, 0]] if at is None else at, NEVER)
+    s_time = (np.where(cross[:, 1] >= 0, prep.eval_t[cross[:, 1]] if at is None else at, NEVER)
+              if with_sql else np.full(part.n_leads, NEVER))
+    return LeadTimes(m_time.astype(np.int64), s_time.astype(np.int64), fit, peak, with_sql)
+
+
+def _stats_of(part: Dataset, times: LeadTimes, names, window_ns: int, end_ns: int,
+              per_lead: bool) -> tuple[ReplayStats, pd.DataFrame | None]:
+    """:func:`replay_stats` of one partition from its leads' times."""
+    created_ns = (np.zeros(part.n_leads, dtype=np.int64) if part.snapshot
+                  else ns(part.leads["created_at"]))
     otimes = first_outcome_times(part, names)
-    stats, statuses = stats_for(m_time, s_time, created_ns, otimes, window_ns, end_ns,
-                                part.snapshot, len(cutoffs) > 1,
+    stats, statuses = stats_for(times.mql, times.sql, created_ns, otimes, window_ns, end_ns,
+                                part.snapshot, times.with_sql,
                                 covered_mask(otimes, part.n_leads))
-    frame = (_per_lead_frame(part, peak, fit, m_time, s_time, statuses, len(cutoffs) > 1)
-             if per_lead else None)
+    frame = (_per_lead_frame(part, times.peak, times.fit, times.mql, times.sql, statuses,
+                             times.with_sql) if per_lead else None)
     return stats, frame
 
 
