@@ -552,13 +552,17 @@ def _event_weights(prepared: Prepared, rules: RuleSet, varying: tuple) -> np.nda
     counts the event (1 or 0)."""
     pts = np.array([0.0 if r.cap is not None or i in varying else float(r.points)
                     for i, r in enumerate(rules.behavior)] + [0.0])  # -1: no rule
-    W = np.zeros((len(prepared.events[0]), 1 + len(varying)))
     er = prepared.event_rule
     if er is not None and not (er == -2).any():
-        W[:, 0] = pts[er]
+        base = pts[er]
     else:
+        base = np.zeros(len(prepared.events[0]))
         for r, idx in enumerate(prepared.rule_index):
-            W[idx, 0] += pts[r]
+            base[idx] += pts[r]
+    if not varying:
+        return base[:, None]  # a view: one column, no copy
+    W = np.zeros((len(base), 1 + len(varying)))
+    W[:, 0] = base
     for c, r in enumerate(varying, start=1):
         W[prepared.rule_index[r], c] = 1.0
     return W
