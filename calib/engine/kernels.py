@@ -420,7 +420,6 @@ def _open_lead_columns(lead, t0, ev_lead, ev_t, W, j, end, kind, p1, acc):
     return j
 
 
-@njit(cache=True, nogil=True)
 def score_pass(eval_lead, eval_t, ev_lead, ev_t, W, P, cap_lead, cap_t, cap_w, cap_off,
                cap_points, cap_max, kind, p1, fit, lo, hi, cutoffs_sorted, tol, cross, peak):
     """Scores at every evaluation point in one pass, without storing them: for each of
@@ -480,6 +479,15 @@ def score_pass(eval_lead, eval_t, ev_lead, ev_t, W, P, cap_lead, cap_t, cap_w, c
     >>> cross[0, :, 0], peak[0]  # fit 30 + an event of 20 points at day 2 reaches 50
     (array([ 1, -1]), array([50., 40.]))
     """
+    _score_pass(eval_lead, eval_t, ev_lead, ev_t, W, P, cap_lead, cap_t, cap_w, cap_off,
+                cap_points, cap_max, kind, p1, fit, lo, hi, cutoffs_sorted, tol, cross, peak)
+
+
+@njit(cache=True, nogil=True)
+def _score_pass(eval_lead, eval_t, ev_lead, ev_t, W, P, cap_lead, cap_t, cap_w, cap_off,
+                cap_points, cap_max, kind, p1, fit, lo, hi, cutoffs_sorted, tol, cross, peak):
+    """:func:`score_pass`'s compiled loop (helpers taking arrays are called only once per
+    lead: a call per evaluation point costs more than its work)."""
     n_cap, n_cut, n_ev = cap_points.shape[0], cutoffs_sorted.shape[0], ev_lead.shape[0]
     n_var, n_col = P.shape[0], P.shape[1]
     cnt = np.zeros(n_cap)
