@@ -832,21 +832,27 @@ def lead_slices(ds: Dataset, partition_leads: int):
     asg = ds.assignments.sort_values("lead", kind="stable") if ds.assignments is not None else None
     for lo in range(0, max(n, 1), max(partition_leads, 1)):
         hi = min(n, lo + partition_leads)
-        e0, e1 = np.searchsorted(ev_lead, [lo, hi])
-        o0, o1 = np.searchsorted(out_lead, [lo, hi])
+        e0, e1 = _bounds(ev_lead, lo, hi)
+        o0, o1 = _bounds(out_lead, lo, hi)
         # slices share the data set's columns (copy-on-write); only the re-based lead
         # codes are new arrays, so partitioning costs no copy of the tables
         events = _rebase(ds.events.iloc[e0:e1], lo)
         outcomes = _rebase(out_sorted.iloc[o0:o1], lo)
         a = None
         if asg is not None:
-            a0, a1 = np.searchsorted(asg["lead"].to_numpy(), [lo, hi])
+            a0, a1 = _bounds(asg["lead"].to_numpy(), lo, hi)
             a = _rebase(asg.iloc[a0:a1], lo).reset_index(drop=True)
         yield lo, Dataset(leads=ds.leads.iloc[lo:hi].reset_index(drop=True),
                           events=events.reset_index(drop=True),
                           outcomes=outcomes.reset_index(drop=True), assignments=a,
                           path=ds.path, snapshot=ds.snapshot, end_of_data=ds.end_of_data,
                           files=ds.files, warnings=ds.warnings)
+
+
+def _bounds(codes: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Where the sorted lead ``codes`` of leads ``lo`` to ``hi`` start and end (the keys
+    in the codes' own type: Python ints would make numpy cast the whole column)."""
+    return np.searchsorted(codes, np.array([lo, hi]).astype(codes.dtype))
 
 
 def _rebase(df: pd.DataFrame, lo: int) -> pd.DataFrame:

@@ -799,10 +799,8 @@ def replay(ds: Dataset, rules: RuleSet, *, window_days: float = 90, start=None, 
     ds, period, names, window_ns, end_ns = setup_period(ds, start, end, window_days)
     total = None
     frames = []
-    times = lead_times(ds, rules, tol=tol, partition_leads=partition_leads)
-    for lo, part in lead_slices(ds, partition_leads):
-        stats, frame = _stats_of(part, times.slice(lo, lo + part.n_leads), names, window_ns,
-                                 end_ns, per_lead)
+    for part, times in _scored_partitions(ds, rules, tol, partition_leads):
+        stats, frame = _stats_of(part, times, names, window_ns, end_ns, per_lead)
         total = stats if total is None else total + stats
         if per_lead:
             frames.append(frame)
@@ -934,20 +932,45 @@ def lead_times(ds: Dataset, rules: RuleSet, *, tol: float = TOL,
     >>> lead_times(ds, rules) is times  # kept for the next command step
     True
     """
-    key = (rules, float(tol), int(partition_leads))
+    kept = _kept_times(ds, rules, tol, partition_leads)
+    if kept is not None:
+        return kept
+    whole: list[LeadTimes] = []
+    for _ in _scored_partitions(ds, rules, tol, partition_leads, whole):
+        pass
+    return whole[0]
+
+
+def _kept_times(ds: Dataset, rules: RuleSet, tol: float, partition_leads: int):
+    """The data set's kept :class:`LeadTimes` if they are for these arguments, else
+    None."""
     with _TIMES_LOCK:
         kept = _LAST_TIMES.get(ds)
-    if kept is not None and kept[0] == key:
-        return kept[1]
-    parts = [_times_of(part, rules, tol) for _, part in lead_slices(ds, partition_leads)]
-    times = LeadTimes(*(np.concatenate([getattr(p, f) for p in parts]) if parts
-                        else np.zeros(0, dtype) for f, dtype in
-                        (("mql", np.int64), ("sql", np.int64), ("fit", float),
-                         ("peak", float))),
-                      with_sql=rules.thresholds.sql is not None)
-    with _TIMES_LOCK:
-        _LAST_TIMES[ds] = (key, times)
-    return times
+    return kept[1] if kept is not None and kept[0] == (rules, tol, partition_leads) else None
+
+
+def _scored_partitions(ds: Dataset, rules: RuleSet, tol: float, partition_leads: int,
+                       whole: list | None = None):
+    """Yield each partition of ``ds`` with its leads' :class:`LeadTimes`: from the data
+    set's kept times when they are for these rules, else scored now and kept (and
+    appended to ``whole``) once every partition is scored."""
+    kept = _kept_times(ds, rules, tol, partition_leads)
+    parts = []
+    for lo, part in lead_slices(ds, partition_leads):
+        times = (kept.slice(lo, lo + part.n_leads) if kept is not None
+                 else _times_of(part, rules, tol))
+        parts.append(times)
+        yield part, times
+    if kept is None:
+        kept = LeadTimes(*(np.concatenate([getattr(p, f) for p in parts]) if parts
+                           else np.zeros(0, dtype) for f, dtype in
+                           (("mql", np.int64), ("sql", np.int64), ("fit", float),
+                            ("peak", float))),
+                         with_sql=rules.thresholds.sql is not None)
+        with _TIMES_LOCK:
+            _LAST_TIMES[ds] = ((rules, tol, partition_leads), kept)
+    if whole is not None:
+        whole.append(kept)
 
 
 def _times_of(part: Dataset, rules: RuleSet, tol: float) -> LeadTimes:
