@@ -236,3 +236,24 @@ def test_cutoff_counts_equal_classify(snapshot):
         for x in range(2):
             st_ = np.bincount(classify(m, otimes[x], window, end, snapshot), minlength=5)
             assert counts[c, 2 + 4 * x: 6 + 4 * x].tolist() == st_[1:].tolist()
+
+
+def test_families_group_points_variants_within_limits():
+    """Configurations that differ only in uncapped rules' points share a pass, at most
+    FAMILY_SIZE of them and in at most FAMILY_VARYING rules; anything else is alone."""
+    from calib.engine.sweep import FAMILY_SIZE, FAMILY_VARYING, _families
+    from calib.rules import RuleSet
+
+    n_rules = FAMILY_VARYING + 1
+    rules = RuleSet.from_dict({
+        "name": "r", "thresholds": {"mql": 50},
+        "behavior": [{"name": f"b{i}", "event": f"e{i}", "points": 10} for i in range(n_rules)]
+        + [{"name": "capped", "event": "c", "points": 5, "cap": 20}]})
+    one_rule = [(rules.with_params({"behavior.b0.points": p}), [p])
+                for p in range(FAMILY_SIZE + 2)]
+    assert [len(f) for f in _families(one_rule)] == [FAMILY_SIZE, 2]
+    many_rules = [(rules.with_params({f"behavior.b{i}.points": p for i in range(k + 1)}), [k])
+                  for k, p in enumerate(range(11, 11 + n_rules))]
+    assert [len(f) for f in _families(many_rules)] == [1] * n_rules  # too many columns
+    caps = [(rules.with_params({"behavior.capped.points": p}), [p]) for p in (5, 6)]
+    assert [len(f) for f in _families(caps)] == [1, 1]  # capped points change the pass

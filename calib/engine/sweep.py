@@ -49,8 +49,10 @@ from calib.rules.io import read_toml
 if TYPE_CHECKING:
     from calib.engine.config import SweepConfig
 
-FAMILY_SIZE = 8   # configurations scored in one pass at most (memory: 8 bytes per lead,
-                  # cutoff and configuration)
+FAMILY_SIZE = 8      # configurations scored in one pass at most (memory: 8 bytes per
+                     # lead, cutoff and configuration)
+FAMILY_VARYING = 4   # rules whose points differ within one pass at most (8 bytes per
+                     # event and rule)
 THRESHOLD_PATHS = ("thresholds.mql", "thresholds.sql", "thresholds.mql_min_fit")
 MAX_CONFIGS = 200_000
 
@@ -403,14 +405,22 @@ def _every_cutoff(ths) -> list:
     return sorted({v for th in ths for v in (th["mql"], th["sql"]) if v is not None})
 
 
-def _families(rs_of: list, size: int = FAMILY_SIZE) -> list:
+def _families(rs_of: list, size: int = FAMILY_SIZE, most_varying: int = FAMILY_VARYING
+              ) -> list:
     """The (rule set, config indices) of one decay in families scored in one pass
     (:func:`~calib.engine.replay.variant_crossings`): rule sets that differ only in
-    the points of uncapped rules, at most ``size`` together."""
+    the points of uncapped rules, at most ``size`` together and in at most
+    ``most_varying`` rules (each one is a column of 8 bytes per event), else alone."""
     by_key: dict = {}
     for item in rs_of:
         by_key.setdefault(variant_key(item[0]), []).append(item)
-    return [items[i:i + size] for items in by_key.values() for i in range(0, len(items), size)]
+    out = []
+    for items in by_key.values():
+        for family in (items[i:i + size] for i in range(0, len(items), size)):
+            points = {tuple(r.points for r in rs.behavior) for rs, _ in family}
+            varying = sum(len({p[r] for p in points}) > 1 for r in range(len(next(iter(points)))))
+            out += [family] if varying <= most_varying else [[item] for item in family]
+    return out
 
 
 def _in_threads(prep, families: list, configs, ctx, tol):
