@@ -254,11 +254,11 @@ def match_events(codes, code_off, code_rules, lead, t, max_per_day, fill_pass, r
     missing = code_off.shape[0] - 2
     for i in range(codes.shape[0]):
         c = codes[i] if codes[i] >= 0 else missing
-        day = t[i] // NS_PER_DAY
         rule = -1
         for m in range(code_off[c], code_off[c + 1]):
             r = code_rules[m]
             if max_per_day[r] >= 0:  # its first max_per_day events per (lead, UTC day)
+                day = t[i] // NS_PER_DAY
                 if lead[i] == last_lead[r] and day == last_day[r]:
                     run[r] += 1
                 else:
@@ -369,7 +369,12 @@ def _factor(kind, dt_ns, p1):
 @njit(cache=True)
 def _open_lead(lead, t0, ev_lead, ev_t, w, j, end, kind, p1):
     """Skip the events of earlier leads; the weighted sum of ``lead``'s events before
-    ``t0``, decayed to ``t0``, and the index of its first event at or after ``t0``."""
+    ``t0``, decayed to ``t0``, and the index of its first event at or after ``t0``.
+
+    :func:`_open_lead_columns` does the same for several sums; the capped rules keep
+    this one, which returns its sum instead of filling an array: opening each capped
+    rule of each lead through a one-element slice made a pass with 7 capped rules 20%
+    slower (0.19 -> 0.23 s on 200,000 leads)."""
     while j < end and ev_lead[j] < lead:
         j += 1
     acc = 0.0
