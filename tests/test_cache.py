@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -15,7 +16,7 @@ from small_world import EVENTS, write_dataset
 import calib.data.dataset as dataset_module
 from calib.data import load_dataset
 from calib.data.cache import cache_dir
-from calib.errors import DataError
+from calib.errors import ConfigError, DataError
 
 REPO = Path(__file__).resolve().parent.parent
 HEAVY = ("pandas", "scipy", "statsmodels", "matplotlib", "jinja2", "dask", "numba")
@@ -209,3 +210,64 @@ def test_a_changed_loader_or_version_invalidates(small_data, monkeypatch):
     load_dataset(small_data)
     (second,) = entries()
     assert first != second
+
+
+def _copies(small_data, tmp_path, n) -> list[Path]:
+    """``n`` data set folders with the same files (each its own cache entry)."""
+    import shutil
+
+    return [Path(shutil.copytree(small_data, tmp_path / f"copy{i}")) for i in range(n)]
+
+
+def _entry_size() -> int:
+    (only,) = entries()
+    return sum(f.stat().st_size for f in only.iterdir())
+
+
+def test_the_cache_keeps_to_its_size_removing_the_least_recently_used(small_data, tmp_path,
+                                                                      monkeypatch):
+    a, b, c = _copies(small_data, tmp_path, 3)
+    load_dataset(a)
+    (entry_a,) = entries()
+    size = _entry_size()
+    monkeypatch.setenv("CALIB_CACHE_MAX_GB", str(2.5 * size / 1e9))  # room for two, not three
+    load_dataset(b)
+    (entry_b,) = set(entries()) - {entry_a}
+    time.sleep(0.05)
+    load_dataset(a)  # read from the cache: now used more recently than b's
+    time.sleep(0.05)
+    load_dataset(c)
+    (entry_c,) = set(entries()) - {entry_a, entry_b}
+    assert set(entries()) == {entry_a, entry_c}  # b's, the least recently used, went
+    forbid_source_reads(monkeypatch)
+    load_dataset(a)
+    load_dataset(c)
+
+
+def test_a_data_set_too_large_for_the_cache_is_loaded_but_not_kept(small_data, monkeypatch):
+    monkeypatch.setenv("CALIB_CACHE_MAX_GB", "0")
+    assert_same(load_dataset(small_data), load_dataset(small_data, cache=False))
+    assert entries() == []
+
+
+def test_a_killed_writers_leftovers_go_and_a_running_writers_stay(small_data, tmp_path):
+    a, b = _copies(small_data, tmp_path, 2)
+    load_dataset(a)
+    root = cache_dir() / "datasets"
+    old, fresh = root / ".tmp-old-1-abc", root / ".tmp-new-2-def"
+    for d in (old, fresh):
+        d.mkdir()
+        (d / "events.arrow").write_bytes(b"partial")
+    os.utime(old, (time.time() - 2 * 3600,) * 2)
+    load_dataset(b)
+    assert not old.exists() and fresh.exists()
+
+
+def test_a_bad_cache_size_is_a_clear_error(small_data, monkeypatch, capsys):
+    from calib.cli.main import main
+
+    monkeypatch.setenv("CALIB_CACHE_MAX_GB", "five")
+    with pytest.raises(ConfigError, match="CALIB_CACHE_MAX_GB='five'"):
+        load_dataset(small_data)
+    assert main(["validate", str(small_data)]) != 0
+    assert "CALIB_CACHE_MAX_GB" in capsys.readouterr().err

@@ -19,6 +19,12 @@ entry or none; when two write the same entry, one rename wins and the other's co
 discarded. A cache that cannot be written (read-only home, full disk) or read (a
 damaged entry) is skipped: the data set is then loaded from its files as usual.
 
+The cache holds at most ``$CALIB_CACHE_MAX_GB`` gigabytes (default 5; ``0`` keeps
+nothing). After an entry is written, the least recently used entries of other data
+sets are removed until the whole fits (reading an entry marks it used); a data set
+whose entry alone would not fit is not cached. Temporary folders left by a command
+that was killed while writing are removed after an hour.
+
 Turn it off with ``load_dataset(..., cache=False)``, ``--no-cache`` on the command
 line, or ``CALIB_NO_CACHE=1``.
 """
@@ -27,15 +33,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
+import time
 import uuid
 from pathlib import Path
+
+from calib.errors import ConfigError
 
 FORMAT = 1                # bump when the stored layout or the loaded form changes
 SAMPLE = 1 << 16          # bytes hashed at the start, middle and end of a large file
 WHOLE_FILE = 1 << 20      # files up to this size are hashed entirely
 TABLE_NAMES = ("leads", "events", "outcomes", "assignments")
+MAX_GB = 5.0              # default bound on the cache's size ($CALIB_CACHE_MAX_GB)
+STALE_TMP_SECONDS = 3600  # a writer's temporary folder older than this was abandoned
 
 
 def cache_dir() -> Path:
@@ -83,6 +95,111 @@ def enabled(cache: bool | None) -> bool:
     return os.environ.get("CALIB_NO_CACHE", "").strip().lower() not in ("1", "true", "yes", "on")
 
 
+def size_limit() -> int:
+    """The most bytes the cache may hold.
+
+    Returns
+    -------
+    int
+        ``$CALIB_CACHE_MAX_GB`` gigabytes (10^9 bytes) if set, else 5 GB.
+
+    Raises
+    ------
+    ConfigError
+        When ``CALIB_CACHE_MAX_GB`` is not a number >= 0.
+
+    Examples
+    --------
+    >>> import os
+    >>> os.environ["CALIB_CACHE_MAX_GB"] = "0.5"
+    >>> size_limit()
+    500000000
+    >>> del os.environ["CALIB_CACHE_MAX_GB"]
+    >>> size_limit()
+    5000000000
+    """
+    text = os.environ.get("CALIB_CACHE_MAX_GB", "").strip()
+    if not text:
+        return int(MAX_GB * 1e9)
+    try:
+        gb = float(text)
+    except ValueError:
+        gb = math.nan
+    if not math.isfinite(gb) or gb < 0:
+        raise ConfigError(f"CALIB_CACHE_MAX_GB={text!r} is not a size in gigabytes: set it "
+                          "to a number such as 5 (or 0 to keep no data sets in the cache), "
+                          "or unset it for the default of 5.")
+    return int(gb * 1e9)
+
+
+def _entry_bytes(path: Path) -> int:
+    """Bytes of the files in an entry's folder (0 when it is gone)."""
+    try:
+        return sum(f.stat().st_size for f in path.iterdir() if f.is_file())
+    except OSError:
+        return 0
+
+
+def _last_used(path: Path) -> float:
+    """When an entry was last written or read (its ``meta.json``'s modification time),
+    or 0 when it has none (damaged: the first to go)."""
+    try:
+        return (path / "meta.json").stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def prune(root: Path, limit: int, keep: Path | None = None) -> list[Path]:
+    """Remove the least recently used entries until the cache holds at most ``limit``
+    bytes, and temporary folders abandoned by killed writers.
+
+    Parameters
+    ----------
+    root : Path
+        The folder holding the entries.
+    limit : int
+        The most bytes the entries may take.
+    keep : Path, optional
+        An entry never removed (the one just written).
+
+    Returns
+    -------
+    list of Path
+        The entries removed, least recently used first.
+
+    Examples
+    --------
+    >>> prune(Path("no-such-cache"), 0)
+    []
+    """
+    try:
+        children = [p for p in root.iterdir() if p.is_dir()]
+    except OSError:
+        return []
+    now = time.time()
+    for p in children:
+        if p.name.startswith(".tmp-"):
+            try:
+                stale = now - p.stat().st_mtime > STALE_TMP_SECONDS
+            except OSError:
+                stale = False
+            if stale:
+                shutil.rmtree(p, ignore_errors=True)
+    entries = sorted((p for p in children if not p.name.startswith(".")), key=_last_used)
+    sizes = {p: _entry_bytes(p) for p in entries}
+    total = sum(sizes.values())
+    removed = []
+    for p in entries:
+        if total <= limit:
+            break
+        if p == keep:
+            continue
+        shutil.rmtree(p, ignore_errors=True)
+        total -= sizes[p]
+        removed.append(p)
+    return removed
+
+
 def _file_facts(path: Path) -> list | None:
     """[resolved path, size, mtime_ns, sample hash] of a source file, or None when it
     cannot be fingerprinted (missing, a folder of Parquet parts, unreadable)."""
@@ -127,6 +244,8 @@ class Entry:
         A hash of the data set folder and the mapping.
     key : str
         A hash of everything the loaded form depends on (see :func:`entry`).
+    limit : int, optional
+        The most bytes the cache may hold (default :func:`size_limit`).
 
     Examples
     --------
@@ -135,10 +254,11 @@ class Entry:
     '0123-abcd'
     """
 
-    def __init__(self, root: Path, source_id: str, key: str):
+    def __init__(self, root: Path, source_id: str, key: str, limit: int | None = None):
         self.root = root
         self.source_id = source_id
         self.path = root / f"{source_id}-{key}"
+        self.limit = size_limit() if limit is None else limit
 
     # ------------------------------------------------------------------ reading
     def read(self, folder: str, files: dict):
@@ -185,6 +305,10 @@ class Entry:
                 table = pa.ipc.open_file(source).read_all()
             frames[name] = _writable(table.to_pandas())
         end = meta["end_of_data"]
+        try:
+            os.utime(self.path / "meta.json")  # used now: the last to go when pruning
+        except OSError:
+            pass
         return Dataset(leads=frames["leads"], events=frames["events"],
                        outcomes=frames["outcomes"], assignments=frames.get("assignments"),
                        path=folder, snapshot=meta["snapshot"],
@@ -193,7 +317,8 @@ class Entry:
 
     # ------------------------------------------------------------------ writing
     def write(self, ds) -> bool:
-        """Store a loaded data set.
+        """Store a loaded data set, then prune the cache to its size limit (see
+        :func:`prune`).
 
         Parameters
         ----------
@@ -204,7 +329,7 @@ class Entry:
         -------
         bool
             True when the entry exists afterwards; False (and nothing left behind)
-            when it cannot be written.
+            when it cannot be written or would alone exceed the size limit.
 
         Examples
         --------
@@ -216,16 +341,20 @@ class Entry:
         """
         if self.path.exists():
             return True
+        limit = self.limit
         tmp = self.root / f".tmp-{self.path.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         try:
             import pyarrow as pa
 
-            tmp.mkdir(parents=True)
             tables = {"leads": ds.leads, "events": ds.events, "outcomes": ds.outcomes}
             if ds.assignments is not None:
                 tables["assignments"] = ds.assignments
-            for name, df in tables.items():
-                table = pa.Table.from_pandas(df, preserve_index=False)
+            tables = {name: pa.Table.from_pandas(df, preserve_index=False)
+                      for name, df in tables.items()}
+            if sum(t.nbytes for t in tables.values()) > limit:
+                return False  # the files are about this size (uncompressed IPC)
+            tmp.mkdir(parents=True)
+            for name, table in tables.items():
                 with pa.OSFile(str(tmp / f"{name}.arrow"), "wb") as sink, \
                         pa.ipc.new_file(sink, table.schema) as writer:
                     writer.write_table(table)
@@ -244,6 +373,7 @@ class Entry:
             return False
         shutil.rmtree(tmp, ignore_errors=True)
         self._remove_older()
+        prune(self.root, limit, keep=self.path)
         return True
 
     def _remove_older(self) -> None:
@@ -307,6 +437,11 @@ def entry(folder: Path, mapping_dict: dict, sources: dict, version: str) -> Entr
         None when a source cannot be fingerprinted (missing, a folder of Parquet
         parts, unreadable).
 
+    Raises
+    ------
+    ConfigError
+        When ``CALIB_CACHE_MAX_GB`` is not a size (before any data is read).
+
     Examples
     --------
     >>> from calib import __version__
@@ -315,6 +450,7 @@ def entry(folder: Path, mapping_dict: dict, sources: dict, version: str) -> Entr
     >>> e.path.parent == cache_dir() / "datasets"
     True
     """
+    limit = size_limit()
     facts = {}
     for table in TABLE_NAMES:
         p = sources.get(table)
@@ -334,4 +470,4 @@ def entry(folder: Path, mapping_dict: dict, sources: dict, version: str) -> Entr
     key = hashlib.blake2b(json.dumps([FORMAT, code_version(version), facts],
                                      sort_keys=True).encode(),
                           digest_size=12).hexdigest()
-    return Entry(cache_dir() / "datasets", source_id, key)
+    return Entry(cache_dir() / "datasets", source_id, key, limit)
