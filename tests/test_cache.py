@@ -185,6 +185,28 @@ def test_numba_starts_without_scipy_linalg_and_leaves_it_importable():
     assert float(out.stdout) == pytest.approx(6.0)
 
 
+def test_kernels_in_numbas_cache_load_without_starting_its_compiler(small_data, small_rules,
+                                                                    tmp_path):
+    """The first command compiles the kernels (numba's registries loaded, scipy.linalg
+    kept out); the next loads them from numba's cache without the registries, with the
+    same result."""
+    code = ("import sys, contextlib, io; from calib.cli.main import main\n"
+            "out = io.StringIO()\n"
+            "with contextlib.redirect_stdout(out):\n"
+            f"    assert main(['replay', {str(small_data)!r}, '--rules', {str(small_rules)!r},"
+            " '--json', '--no-cache']) == 0\n"
+            "print(out.getvalue().strip().replace(chr(10), ' '))\n"
+            "print('numba.np.arraymath' in sys.modules, 'scipy.linalg' in sys.modules)")
+    env = dict(os.environ, PYTHONPATH=str(REPO), NUMBA_CACHE_DIR=str(tmp_path / "numba"))
+    runs = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                           text=True, check=False) for _ in range(2)]
+    assert [r.returncode for r in runs] == [0, 0], runs[0].stderr + runs[1].stderr
+    (first, compiled), (second, loaded) = (r.stdout.strip().splitlines() for r in runs)
+    assert compiled == "True False"  # compiled: registries loaded, without scipy.linalg
+    assert loaded == "False False"   # loaded from numba's cache: no registries
+    assert first == second
+
+
 def test_a_replay_command_imports_only_what_it_uses(small_data, small_rules):
     """A replay needs pandas, pyarrow and numba; not the fit's or the report's
     libraries, nor scipy's statistics."""

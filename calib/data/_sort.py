@@ -5,9 +5,7 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-from numba import njit
-
-from calib import _numba
+from calib._numba import njit
 
 _warming: threading.Thread | None = None
 
@@ -69,7 +67,7 @@ def _scatter_by_code(codes, n_codes, index, identity, t, kind):
 
 
 def warm_up() -> None:
-    """Start numba and load the sorting kernels in a background thread, while the
+    """Load the sorting kernels from numba's cache in a background thread, while the
     caller reads files (Arrow's readers release the GIL): the first load of a command
     then does not wait for them after reading."""
     global _warming
@@ -80,7 +78,6 @@ def warm_up() -> None:
 
 def _load_kernels() -> None:
     try:
-        _numba.start()
         lead, t = np.zeros(2, np.int32), np.zeros(2, np.int64)
         _sortedness(lead, t)
         _scatter_by_code(lead, 1, np.zeros(0, np.int64), True, t, np.zeros(2, np.int8))
@@ -89,10 +86,9 @@ def _load_kernels() -> None:
 
 
 def warmed_up() -> None:
-    """Return once numba is started and, if a warm-up runs, the warm-up is done."""
+    """Return once the warm-up, if one runs, is done."""
     if _warming is not None:
         _warming.join()
-    _numba.start()
 
 
 def order_by_lead_time(lead: np.ndarray, t: np.ndarray, n_leads: int) -> np.ndarray:

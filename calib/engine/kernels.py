@@ -12,11 +12,7 @@ age of zero is exactly zero.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
-
-from calib import _numba
-
-_numba.start()  # every user of this module calls a kernel
+from calib._numba import njit
 
 NS_PER_DAY = 86_400 * 1_000_000_000
 

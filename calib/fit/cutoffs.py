@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from numba import njit
 
+from calib._numba import njit
 from calib.engine.kernels import NS_PER_DAY
 from calib.engine.replay import NEVER, TOL, classify  # noqa: F401 (NEVER: in the example)
 

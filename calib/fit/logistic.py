@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 from scipy import special
+
+from calib._numba import njit
 
 __all__ = ["LogitFit", "fit_logit", "cluster_covariance", "gram"]
 
