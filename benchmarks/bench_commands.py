@@ -22,6 +22,10 @@ What it measures
      ``--no-cache``; then the seconds to the first line a warm replay prints on a
      terminal (stderr on a pseudo-terminal), and the first command after installing
      calib (numba's compiled kernels not cached yet: an empty ``NUMBA_CACHE_DIR``);
+   - lower bounds: processes that only import the libraries a replay uses (numpy,
+     pandas, pyarrow, numba), only read the Parquet tables with pyarrow, or both. DuckDB's
+     time over theirs is the highest ratio a replay built on these libraries could reach
+     (the bare read bounds the first command, which must read the files);
    - with ``--configs`` > 1: ``calib sweep`` of that many configurations (the grid of
      ``bench_replay.grid_for``; data cache warm) against one DuckDB process running one
      query per configuration. When the DuckDB queries would take more than
@@ -203,6 +207,27 @@ def duckdb_child(queries: list[str], threads: int, tmp: str, fresh: bool) -> lis
     return [sys.executable, br.__file__, "--child", "duckdb", spec]
 
 
+def touch_memory(gb: float) -> float:
+    """Write ``gb`` gigabytes once, 1 GB at a time, and free them; returns the seconds.
+
+    On a freshly started virtual machine the host maps each page of the guest's memory
+    on its first use, which made allocating memory 10-20x slower (about 10-17 us a 4 KiB
+    page against 0.7 us after this, measured with numpy on the 2-core benchmark machine)
+    for whichever process got such pages first, DuckDB or calib. Touching most of the
+    free memory once makes every later run pay what it pays on a machine that has been
+    up a while.
+    """
+    import numpy as np
+
+    t0 = time.perf_counter()
+    left = gb
+    while left > 0:
+        block = np.ones(int(min(left, 1.0) * 1e9) // 8)
+        del block
+        left -= 1.0
+    return time.perf_counter() - t0
+
+
 def fmt(x: float) -> str:
     return f"{x:.2f}" if x < 100 else f"{x:,.0f}"
 
@@ -288,6 +313,22 @@ class World:
         return results
 
 
+FLOOR = "lower bound"
+LIBRARIES = "import numpy, pandas, pyarrow.parquet, numba"
+
+
+def floor_jobs(w: World) -> list[tuple[str, list[str], None]]:
+    """Processes that do only part of what any replay built on calib's libraries must
+    do: import them; read the Parquet tables with pyarrow and nothing else; both. DuckDB's
+    time divided by theirs is the most a replay on these libraries could reach."""
+    read = "; ".join(f"pq.read_table({str(p)!r})" for p in w.paths.values())
+    return [(f"{FLOOR}: `{LIBRARIES}` (nothing else)", [sys.executable, "-c", LIBRARIES], None),
+            (f"{FLOOR}: pyarrow reads the Parquet tables (nothing else)",
+             [sys.executable, "-c", f"import pyarrow.parquet as pq; {read}"], None),
+            (f"{FLOOR}: both", [sys.executable, "-c", f"{LIBRARIES}; import pyarrow.parquet "
+                                f"as pq; {read}"], None)]
+
+
 def replay_runs(w: World, problems: list[str]) -> tuple[list, dict, list[float]]:
     """One replay: DuckDB and calib's ways, interleaved; the seconds to the first line."""
     run_measured(w.replay, w.env_for("warm", 0))  # writes the warm cache
@@ -298,13 +339,16 @@ def replay_runs(w: World, problems: list[str]) -> tuple[list, dict, list[float]]
             ("calib replay, warm (data cache)", w.replay, "warm"),
             ("calib replay, warm, --no-cache", [*w.replay, "--no-cache"], "warm"),
             ("calib replay, first command after installing (no compiled kernels, empty "
-             "data cache)", w.replay, "install")]
+             "data cache)", w.replay, "install"),
+            *floor_jobs(w)]
     results = w.interleave(jobs)
     firsts = [first_line(w.replay, w.env_for("warm", 0)) for _ in range(w.args.repeat)]
     log(f"  calib replay, warm, to the first line on a terminal: "
         f"{', '.join(f'{x:.2f}' for x in firsts)} s")
     duck = json.loads(results[jobs[0][0]][0]["stdout"].strip().splitlines()[-1])
     for name, _, _ in jobs[1:]:
+        if name.startswith(FLOOR):
+            continue
         for r in results[name]:
             problems += br.compare_counts(f"{w.n_leads:,} leads, {name}",
                                           replay_counts(json.loads(r["stdout"])),
@@ -427,15 +471,24 @@ def main(argv=None) -> int:
     ap.add_argument("--sample", type=int, default=5, help="DuckDB sweep queries when sampling")
     ap.add_argument("--data-dir", type=Path, default=br.DEFAULT_DATA_DIR,
                     help="where generated worlds are kept (default bench-data/)")
+    ap.add_argument("--touch-memory-gb", type=float, default=0,
+                    help="first write this many GB of memory once, then free it (see "
+                         "touch_memory)")
     args = ap.parse_args(argv)
     args.data_dir = args.data_dir.resolve()
     args.data_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env.pop("CALIB_NO_CACHE", None)
+    # Python as installed writes and reuses bytecode; without it every command compiles
+    # calib's modules from source again (about 0.1 s a command)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.setdefault("CALIB_CACHE_DIR", str(args.data_dir / "calib-cache"))
 
     for k, v in br.environment().items():
         print(f"- {k}: {v}")
+    if args.touch_memory_gb:
+        print(f"- memory touched once before the runs: {args.touch_memory_gb:g} GB "
+              f"({touch_memory(args.touch_memory_gb):.1f} s)")
     print()
     startup(args, env)
     problems: list[str] = []
