@@ -165,6 +165,34 @@ def test_partitions_add_up(tmp_path):
     pd.testing.assert_frame_equal(whole.per_lead, parts.per_lead)
 
 
+@pytest.mark.parametrize("workers", [2, 3])
+def test_partitions_scored_in_threads_give_the_same_replay(tmp_path, monkeypatch, workers):
+    """Partitions scored several at once in threads (as on a machine with several cores
+    and a large data set) give the one-thread replay, per-lead rows in lead order."""
+    import importlib
+
+    from calib.demo import generate_demo
+
+    engine = importlib.import_module("calib.engine.replay")  # the name is also the function
+    world = generate_demo(tmp_path / "w", n_leads=1500, seed=4)
+    ds = load_dataset(world.data_dir)
+    rules = load_rules(world.truth_rules)
+    monkeypatch.setattr(engine, "WORKERS", 1)
+    serial = replay(ds, rules, per_lead=True, partition_leads=400)
+    monkeypatch.setattr(engine, "WORKERS", workers)
+    monkeypatch.setattr(engine, "MIN_THREADED_LEADS", 0)
+    threaded_calls = []
+    real = engine._times_of
+    monkeypatch.setattr(engine, "_times_of", lambda part, *a: threaded_calls.append(
+        __import__("threading").current_thread().name) or real(part, *a))
+    engine._LAST_TIMES.clear()
+    threaded = replay(ds, rules, per_lead=True, partition_leads=400)
+    assert len(threaded_calls) == engine.math.ceil(4 / workers) * workers  # 4 cut to a multiple
+    assert all(n.startswith("calib-replay") for n in threaded_calls)
+    assert threaded.to_dict() == serial.to_dict()
+    pd.testing.assert_frame_equal(threaded.per_lead, serial.per_lead)
+
+
 def test_replay_of_current_reproduces_the_historical_mql_rows(tmp_path):
     """The demo writes the MQL times its company's rule set produced, computed by the
     generator's own code; replaying that rule set must give exactly those times."""

@@ -272,7 +272,7 @@ def match_events(codes, code_off, code_rules, lead, t, max_per_day, fill_pass, r
             alive[i] = rule != -1 or code_off[c + 1] == code_off[c]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def evaluation_points(lead, t, alive, created, out_lead, out_t):
     """Each lead's evaluation points: its ``created_at``, then the times of its alive
     events at or after it, events sharing a timestamp (or at exactly ``created_at``) as

@@ -6,9 +6,13 @@ The work is done partition by partition of leads; each partition gives additive
 
 from __future__ import annotations
 
+import math
+import os
 import re
 import threading
 import weakref
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +27,8 @@ from calib.rules.config import RuleSet
 
 TOL = 1e-9  # scores within this of a cutoff count as reaching it (exact ties are common)
 PARTITION_LEADS = 200_000
+WORKERS = min(4, os.cpu_count() or 1)  # partitions scored at once (threads)
+MIN_THREADED_LEADS = 100_000  # fewer leads are scored in one thread
 NEVER = np.iinfo(np.int64).max
 
 
@@ -799,8 +805,12 @@ def replay(ds: Dataset, rules: RuleSet, *, window_days: float = 90, start=None, 
     ds, period, names, window_ns, end_ns = setup_period(ds, start, end, window_days)
     total = None
     frames = []
-    for part, times in _scored_partitions(ds, rules, tol, partition_leads):
-        stats, frame = _stats_of(part, times, names, window_ns, end_ns, per_lead)
+
+    def stats_of(part, times):
+        return _stats_of(part, times, names, window_ns, end_ns, per_lead)
+
+    for _, _, (stats, frame) in _scored_partitions(ds, rules, tol, partition_leads,
+                                                    then=stats_of):
         total = stats if total is None else total + stats
         if per_lead:
             frames.append(frame)
@@ -950,17 +960,23 @@ def _kept_times(ds: Dataset, rules: RuleSet, tol: float, partition_leads: int):
 
 
 def _scored_partitions(ds: Dataset, rules: RuleSet, tol: float, partition_leads: int,
-                       whole: list | None = None):
-    """Yield each partition of ``ds`` with its leads' :class:`LeadTimes`: from the data
-    set's kept times when they are for these rules, else scored now and kept (and
-    appended to ``whole``) once every partition is scored."""
+                       whole: list | None = None, then=None):
+    """Yield each partition of ``ds`` with its leads' :class:`LeadTimes` and
+    ``then(part, times)`` (None without ``then``), in order: from the data set's kept
+    times when they are for these rules, else scored now and kept (and appended to
+    ``whole``) once every partition is scored. Partitions are scored in threads (see
+    :func:`_in_threads`)."""
     kept = _kept_times(ds, rules, tol, partition_leads)
-    parts = []
-    for lo, part in lead_slices(ds, partition_leads):
+
+    def work(lo: int, part: Dataset):
         times = (kept.slice(lo, lo + part.n_leads) if kept is not None
                  else _times_of(part, rules, tol))
+        return times, (then(part, times) if then is not None else None)
+
+    parts = []
+    for part, (times, extra) in _in_threads(ds, partition_leads, work):
         parts.append(times)
-        yield part, times
+        yield part, times, extra
     if kept is None:
         kept = LeadTimes(*(np.concatenate([getattr(p, f) for p in parts]) if parts
                            else np.zeros(0, dtype) for f, dtype in
@@ -971,6 +987,68 @@ def _scored_partitions(ds: Dataset, rules: RuleSet, tol: float, partition_leads:
             _LAST_TIMES[ds] = ((rules, tol, partition_leads), kept)
     if whole is not None:
         whole.append(kept)
+
+
+def threaded_partition_leads(n_leads: int, partition_leads: int,
+                             workers: int | None = None) -> int:
+    """Leads per partition when partitions are scored ``workers`` at a time: at most
+    ``partition_leads``, in a number of partitions that is a multiple of ``workers`` so
+    that no core idles at the end (1M leads in 200k partitions on 2 cores: 6 partitions
+    of 166,667). Data sets under ``MIN_THREADED_LEADS`` leads keep ``partition_leads``.
+
+    Parameters
+    ----------
+    n_leads : int
+        Leads in the data set.
+    partition_leads : int
+        The most leads in one partition.
+    workers : int, optional
+        Partitions scored at once (default :data:`WORKERS`).
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> threaded_partition_leads(1_000_000, 200_000, 2)
+    166667
+    >>> threaded_partition_leads(200_000, 200_000, 2), threaded_partition_leads(2_000, 800, 2)
+    (100000, 800)
+    """
+    workers = WORKERS if workers is None else workers
+    if workers < 2 or n_leads < MIN_THREADED_LEADS:
+        return partition_leads
+    k = math.ceil(n_leads / max(partition_leads, 1))
+    k = math.ceil(k / workers) * workers
+    return math.ceil(n_leads / k)
+
+
+def _in_threads(ds: Dataset, partition_leads: int, work):
+    """Yield ``(part, work(lo, part))`` for each partition of ``ds``, in order.
+
+    On a machine with several cores, :data:`WORKERS` partitions are worked on at once
+    in threads (the compiled kernels and most of numpy's work release the interpreter
+    lock), in partitions of :func:`threaded_partition_leads` leads; at most one more
+    partition than that is cut ahead, so memory grows with the workers, not with the
+    data. Each lead is scored on its own, so how the leads are cut does not change any
+    result.
+    """
+    if WORKERS < 2 or ds.n_leads < MIN_THREADED_LEADS:
+        for lo, part in lead_slices(ds, partition_leads):
+            yield part, work(lo, part)
+        return
+    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="calib-replay") as pool:
+        pending: deque = deque()
+        for lo, part in lead_slices(ds, threaded_partition_leads(ds.n_leads,
+                                                                 partition_leads)):
+            pending.append((part, pool.submit(work, lo, part)))
+            if len(pending) > WORKERS:
+                part_, done = pending.popleft()
+                yield part_, done.result()
+        while pending:
+            part_, done = pending.popleft()
+            yield part_, done.result()
 
 
 def _times_of(part: Dataset, rules: RuleSet, tol: float) -> LeadTimes:
