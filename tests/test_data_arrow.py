@@ -219,3 +219,22 @@ def test_an_events_csv_that_is_not_utf8_is_named_with_its_offset(tmp_path, spoil
         offset = e.start
     assert problem.code == "not_utf8" and problem.table == "events"
     assert f"invalid byte at offset {offset})" in problem.message
+
+
+@pytest.mark.parametrize("layout", ["time-ordered", "random"])
+def test_sorting_beyond_64_bit_keys_gives_the_same_order(layout, monkeypatch):
+    """Rows and leads too many for one 64-bit key each take numpy's stable sort."""
+    import calib.data._sort as sort_module
+
+    rng = np.random.default_rng(11)
+    n, n_leads = 3000, 200
+    lead = rng.integers(0, n_leads, n).astype(np.int32)
+    t = rng.integers(0, 40, n).astype(np.int64)
+    if layout == "time-ordered":
+        t.sort()
+    kind = np.arange(n).astype(np.int16)
+    keyed = order_by_lead_time(lead, t, n_leads), sort_events(lead, t, kind, n_leads)
+    monkeypatch.setattr(sort_module, "_KEY_BITS", 8)
+    plain = order_by_lead_time(lead, t, n_leads), sort_events(lead, t, kind, n_leads)
+    assert (keyed[0] == plain[0]).all()
+    assert all((a == b).all() and a.dtype == b.dtype for a, b in zip(keyed[1], plain[1]))

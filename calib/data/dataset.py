@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from calib.data._arrow import (ArrowEvents, arrow_text, categorical, encode_events, match_ids,
                                read_events, text_codes)
 from calib.data._read import EXTENSIONS, check_utf8, find_file, read_file
-from calib.data._sort import order_by_lead_time, warm_up, warmed_up
+from calib.data._sort import order_by_lead_time
 from calib.data.mapping import SPEC_COLUMNS, TABLES, ColumnMapping
 from calib.errors import DataError, Problem
 
@@ -318,15 +318,11 @@ def load_dataset(path: str | os.PathLike,
         ds = cached.read(str(folder), _source_files(folder, mapping))
         if ds is not None:
             return ds
-    warm_up()  # numba starts while Arrow reads the files
-    try:
-        raw, files, problems = _read_tables(folder, mapping)
-        if problems:
-            _raise(folder, problems)
-        _unguard_ids(raw, files)
-        ds = _build(raw, str(folder), files)
-    finally:
-        warmed_up()  # never leave numba half started behind a DataError
+    raw, files, problems = _read_tables(folder, mapping)
+    if problems:
+        _raise(folder, problems)
+    _unguard_ids(raw, files)
+    ds = _build(raw, str(folder), files)
     if cached is not None:
         cached.write(ds)
     return ds
