@@ -29,6 +29,7 @@ from calib.errors import DataError, Problem
 SALES_OUTCOMES = ("mql", "sql", "meeting", "opportunity", "won", "lost", "disqualified")
 MAX_ROWS_SHOWN = 3
 UTC_NS = "datetime64[ns, UTC]"
+NAT = np.iinfo(np.int64).min  # how numpy and pandas store a missing timestamp
 # the columns read as text (and, after the first, dictionary-encoded) in each table
 ID_COLUMNS = {"leads": ("lead_id",), "events": ("lead_id", "event_type"),
               "outcomes": ("lead_id", "outcome"), "assignments": ("lead_id", "arm")}
@@ -204,8 +205,7 @@ def _drop_out_of_range(parsed: pd.Series, df: pd.DataFrame, table: str, column: 
                        problems: list) -> pd.Series:
     """Timestamps calib cannot hold (before 1677-09-22 or after 2262-04-11, nanoseconds
     since 1970 in 64 bits) reported as a problem with their rows, and set missing."""
-    lo, hi = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
-    bad = (parsed.notna() & ((parsed < lo) | (parsed > hi))).to_numpy(bool)
+    bad = _out_of_range(parsed.array)
     if not bad.any():
         return parsed
     problems.append(Problem(table, "timestamp_out_of_range",
@@ -214,6 +214,17 @@ def _drop_out_of_range(parsed: pd.Series, df: pd.DataFrame, table: str, column: 
                             column=column, count=int(bad.sum()),
                             rows=_rows(df, bad, [column])))
     return parsed.mask(bad)
+
+
+def _out_of_range(stamps: pd.arrays.DatetimeArray) -> np.ndarray:
+    """Which timestamps lie outside what 64-bit nanoseconds hold, compared as integers
+    in the column's own unit (pandas compares mixed units value by value, several
+    times slower); the bounds are rounded inwards, so the test is exact."""
+    per_unit = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}[stamps.unit]
+    lo = -(-pd.Timestamp.min.value // per_unit)  # ceiling division
+    hi = pd.Timestamp.max.value // per_unit
+    values = stamps.asi8
+    return (values != NAT) & ((values < lo) | (values > hi))
 
 
 def parse_timestamps(df: pd.DataFrame, table: str, column: str, problems: list,
@@ -614,8 +625,9 @@ def _encode_leads(leads: pd.DataFrame, problems: list) -> pd.DataFrame:
                                 "lead_id", column="lead_id", count=int(null_id.sum()),
                                 rows=_rows(leads, null_id, ["lead_id"])))
     ids = arrow_text(leads["lead_id"], trim=False)
-    if pc.count_distinct(ids, mode="all").as_py() == len(ids):
+    if len(pc.unique(ids)) == len(ids):
         dup = np.zeros(len(ids), bool)  # one hashing pass; pandas only to name duplicates
+        # (Arrow's unique is about twice as fast as its count_distinct here)
     else:
         dup = leads["lead_id"].duplicated(keep=False) & ~null_id
     if dup.any():
