@@ -238,3 +238,27 @@ def test_sorting_beyond_64_bit_keys_gives_the_same_order(layout, monkeypatch):
     plain = order_by_lead_time(lead, t, n_leads), sort_events(lead, t, kind, n_leads)
     assert (keyed[0] == plain[0]).all()
     assert all((a == b).all() and a.dtype == b.dtype for a, b in zip(keyed[1], plain[1]))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_cleaning_categories_equals_cleaning_rows(seed):
+    """Outcome and arm names cleaned once per category give the row-by-row result:
+    categories that coincide once cleaned merge, unused ones vanish, and a missing
+    (or, for outcomes, blank) value leaves the rows to the row-by-row checks."""
+    from calib.data.dataset import _arm_name, _clean_categories, _outcome_name
+
+    rng = np.random.default_rng(seed)
+    pool = ["won", " Won", "WON ", "lost", "mql", "", "  ", "Sql", "sql", "é", "É "]
+    cats = list(rng.choice(pool, rng.integers(1, 8), replace=False))
+    codes = rng.integers(-1 if seed % 3 == 0 else 0, len(cats), rng.integers(0, 30))
+    s = pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index(cats, dtype="str")))
+    for clean, blank_ok in ((_outcome_name, False), (_arm_name, True)):
+        fast = _clean_categories(s, clean, blank_ok=blank_ok)
+        if fast is None:
+            cleaned = clean(s)
+            assert cleaned.isna().any() or (not blank_ok and (cleaned == "").any())
+            continue
+        rows = pd.Categorical(clean(s).astype(str))
+        pd.testing.assert_series_equal(pd.Series(fast), pd.Series(rows))
+        assert fast.codes.dtype == rows.codes.dtype
+    assert _clean_categories(s.astype("str"), _arm_name) is None

@@ -699,13 +699,16 @@ def _encode_outcomes(outcomes: pd.DataFrame, lead_keys: pa.Array,
     """Outcomes as lead codes, lower-case outcome names, UTC times (absent for a
     snapshot) and amounts (NaN when not given), extra columns kept."""
     out_codes = _lead_codes(outcomes, "outcomes", lead_keys, problems)
-    oc = outcomes["outcome"].astype("string").str.strip().str.lower()
-    bad_oc = oc.isna() | (oc == "")
-    if bad_oc.any():
-        problems.append(Problem("outcomes", "missing_value", f"{int(bad_oc.sum())} row(s) have no "
-                                "outcome", column="outcome", count=int(bad_oc.sum()),
-                                rows=_rows(outcomes, bad_oc, ["lead_id", "outcome"])))
-    new_out = pd.DataFrame({"lead": out_codes, "outcome": pd.Categorical(oc.astype(str))})
+    names = _clean_categories(outcomes["outcome"], _outcome_name)
+    if names is None:  # text, or a missing or blank name: checked row by row
+        oc = _outcome_name(outcomes["outcome"])
+        bad_oc = oc.isna() | (oc == "")
+        if bad_oc.any():
+            problems.append(Problem("outcomes", "missing_value", f"{int(bad_oc.sum())} row(s) "
+                                    "have no outcome", column="outcome", count=int(bad_oc.sum()),
+                                    rows=_rows(outcomes, bad_oc, ["lead_id", "outcome"])))
+        names = pd.Categorical(oc.astype(str))
+    new_out = pd.DataFrame({"lead": out_codes, "outcome": names})
     if "occurred_at" in outcomes and not outcomes["occurred_at"].isna().all():
         new_out["occurred_at"] = parse_timestamps(outcomes, "outcomes", "occurred_at",
                                                   problems).reset_index(drop=True)
@@ -713,6 +716,39 @@ def _encode_outcomes(outcomes: pd.DataFrame, lead_keys: pa.Array,
     for c in [c for c in outcomes.columns if c not in SPEC_COLUMNS["outcomes"]]:
         new_out[c] = outcomes[c].to_numpy()
     return new_out
+
+
+def _outcome_name(s: pd.Series) -> pd.Series:
+    """Outcome names as calib compares them: without surrounding blanks, lower case."""
+    return s.astype("string").str.strip().str.lower()
+
+
+def _arm_name(s: pd.Series) -> pd.Series:
+    """Arm names without surrounding blanks."""
+    return s.astype("string").str.strip()
+
+
+def _clean_categories(s: pd.Series, clean, blank_ok: bool = False) -> pd.Categorical | None:
+    """A categorical text column (as read, one dictionary per column) cleaned by
+    ``clean`` category by category: the Categorical ``pd.Categorical(clean(s).astype(str))``
+    builds row by row, at the cost of the few distinct values. None when the column is
+    not categorical or a value is missing (or, unless ``blank_ok``, blank once
+    cleaned): the row-by-row path then reports those rows."""
+    if not isinstance(s.dtype, pd.CategoricalDtype):
+        return None
+    codes = s.cat.codes.to_numpy()
+    if len(codes) and codes.min() < 0:
+        return None
+    used = np.bincount(codes, minlength=len(s.cat.categories)) > 0
+    cleaned = clean(pd.Series(s.cat.categories[used]))
+    if cleaned.isna().any() or (not blank_ok and (cleaned == "").any()):
+        return None
+    # distinct categories may coincide once cleaned: Categorical merges them as it
+    # would for the rows, and its categories come out sorted as they would
+    few = pd.Categorical(cleaned.astype(str))
+    to_few = np.full(len(used), -1, dtype=np.int64)
+    to_few[used] = few.codes
+    return pd.Categorical.from_codes(to_few[codes], dtype=few.dtype, validate=False)
 
 
 def _amounts(outcomes: pd.DataFrame, problems: list) -> np.ndarray:
@@ -740,8 +776,10 @@ def _encode_assignments(assignments: pd.DataFrame, lead_keys: pa.Array,
                         problems: list) -> pd.DataFrame:
     """Assignments as lead codes, arms and UTC times; a lead assigned twice reported."""
     a_codes = _lead_codes(assignments, "assignments", lead_keys, problems)
-    arm = assignments["arm"].astype("string").str.strip()
-    new_a = pd.DataFrame({"lead": a_codes, "arm": pd.Categorical(arm.astype(str))})
+    arms = _clean_categories(assignments["arm"], _arm_name, blank_ok=True)
+    if arms is None:
+        arms = pd.Categorical(_arm_name(assignments["arm"]).astype(str))
+    new_a = pd.DataFrame({"lead": a_codes, "arm": arms})
     dup_a = pd.Series(a_codes).duplicated(keep=False) & (a_codes >= 0)
     if dup_a.any():
         problems.append(Problem("assignments", "duplicate_lead_id",
