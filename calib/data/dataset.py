@@ -30,6 +30,7 @@ SALES_OUTCOMES = ("mql", "sql", "meeting", "opportunity", "won", "lost", "disqua
 MAX_ROWS_SHOWN = 3
 UTC_NS = "datetime64[ns, UTC]"
 NAT = np.iinfo(np.int64).min  # how numpy and pandas store a missing timestamp
+COUNT_ROWS = 1 << 16  # events counted at a time for the warnings
 # the columns read as text (and, after the first, dictionary-encoded) in each table
 ID_COLUMNS = {"leads": ("lead_id",), "events": ("lead_id", "event_type"),
               "outcomes": ("lead_id", "outcome"), "assignments": ("lead_id", "arm")}
@@ -810,17 +811,16 @@ def _warnings(leads, events, outcomes, snapshot: bool) -> tuple[str, ...]:
     outcomes before a lead's creation, unknown outcome types, a snapshot."""
     warnings = []
     if len(events):
-        with_events = np.zeros(len(leads), bool)
-        with_events[events["lead"].to_numpy()] = True
-        n_without = int((~with_events).sum())
+        created = ns(leads["created_at"]) if "created_at" in leads else None
+        n_with, n_before = _event_counts(events["lead"].to_numpy(), ns(events["occurred_at"]),
+                                         created)
+        n_without = len(leads) - n_with
         if n_without:
             warnings.append(f"{n_without} lead(s) ({n_without / len(leads):.1%}) have no events.")
-        if "created_at" in leads:
-            before = ns(events["occurred_at"]) < ns(leads["created_at"])[events["lead"].to_numpy()]
-            if before.any():
-                warnings.append(f"{int(before.sum())} event(s) ({before.mean():.1%}) happened before "
-                                "their lead was created (anonymous activity); they count, decayed, "
-                                "from created_at on.")
+        if n_before:
+            warnings.append(f"{n_before} event(s) ({n_before / len(events):.1%}) happened before "
+                            "their lead was created (anonymous activity); they count, decayed, "
+                            "from created_at on.")
     unknown_out = sorted(set(outcomes["outcome"].cat.categories) - set(SALES_OUTCOMES))
     if unknown_out:
         warnings.append("Outcome type(s) not among calib's sales outcomes (they are still "
@@ -835,6 +835,22 @@ def _warnings(leads, events, outcomes, snapshot: bool) -> tuple[str, ...]:
             warnings.append(f"{int(early.sum())} outcome row(s) happened before their lead was "
                             "created.")
     return tuple(warnings)
+
+
+def _event_counts(lead: np.ndarray, t: np.ndarray,
+                  created: np.ndarray | None) -> tuple[int, int]:
+    """(leads with events, events before their lead's ``created`` time; 0 without
+    creation times) of events sorted by lead, as the loader leaves them. Counted a
+    slice of rows at a time, so that no temporary as long as the events is written:
+    the gathered creation times stay in the processor's cache."""
+    n_with, n_before, previous = 0, 0, -1
+    for lo in range(0, len(lead), COUNT_ROWS):
+        part = lead[lo:lo + COUNT_ROWS]
+        n_with += int(part[0] != previous) + int(np.count_nonzero(part[1:] != part[:-1]))
+        previous = part[-1]
+        if created is not None:
+            n_before += int(np.count_nonzero(t[lo:lo + COUNT_ROWS] < created[part]))
+    return n_with, n_before
 
 
 def _raise(folder, problems: list[Problem]) -> None:
