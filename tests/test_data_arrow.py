@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -262,3 +263,30 @@ def test_cleaning_categories_equals_cleaning_rows(seed):
         pd.testing.assert_series_equal(pd.Series(fast), pd.Series(rows))
         assert fast.codes.dtype == rows.codes.dtype
     assert _clean_categories(s.astype("str"), _arm_name) is None
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_event_times_in_nanoseconds_match_arrows_checked_cast(unit):
+    """Times scaled in numpy equal Arrow's checked cast to nanoseconds, and a column
+    with a value that overflows it or that pandas reads as NaT is left to the pandas
+    checks (None)."""
+    from calib.data._arrow import _int64_ns
+
+    def reference(when):
+        try:
+            t = pc.cast(when, pa.timestamp("ns", "UTC")).cast(pa.int64()).to_numpy()
+        except pa.ArrowInvalid:
+            return None
+        return None if len(t) and t.min() < pd.Timestamp.min.value else t
+
+    big, per = np.iinfo(np.int64), {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}[unit]
+    edges = [big.min, big.min + 1, big.max, 0, -1] + [
+        b // per + d for b in (big.min, big.max) for d in (-1, 0, 1)]
+    for v in [v for v in edges if big.min <= v <= big.max]:
+        for chunks in ([[v]], [[0, v], [5]], [[7], []]):
+            when = pa.chunked_array([pa.array(c, pa.int64()).cast(pa.timestamp(unit, "UTC"))
+                                     for c in chunks])
+            got, want = _int64_ns(when), reference(when)
+            assert (got is None) == (want is None), (unit, v, chunks)
+            if got is not None:
+                assert got.dtype == np.int64 and got.flags.writeable and (got == want).all()

@@ -250,7 +250,9 @@ def encode_events(t: pa.Table, lead_keys: pa.Array, n_leads: int) -> pd.DataFram
     if t_ns is None or types is None:
         return None
     lead, t_ns, kind = sort_events(codes, t_ns, types[0], n_leads)
-    stamps = pd.Series(pd.DatetimeIndex(t_ns.view("M8[ns]"), tz="UTC"))  # no copy
+    # naive nanoseconds given the UTC dtype: the same values as localising a
+    # DatetimeIndex to UTC, which checks every value for a time-zone shift (2x slower)
+    stamps = pd.Series(t_ns.view("M8[ns]"), dtype="datetime64[ns, UTC]")
     return pd.DataFrame({"lead": lead, "occurred_at": stamps,
                          "event_type": pd.Categorical.from_codes(kind, dtype=types[1],
                                                                  validate=False)},
@@ -258,17 +260,26 @@ def encode_events(t: pa.Table, lead_keys: pa.Array, n_leads: int) -> pd.DataFram
 
 
 def _int64_ns(when: pa.ChunkedArray) -> np.ndarray | None:
-    """A timestamp column as int64 nanoseconds, or None when some value is outside
-    what pandas can hold (the pandas checks report those rows)."""
-    try:  # a checked cast: values beyond 64-bit nanoseconds raise
-        t_ns = pc.cast(when, pa.timestamp("ns", when.type.tz)).cast(pa.int64())
-    except pa.ArrowInvalid:
-        return None
-    raw = t_ns.to_numpy() if t_ns.num_chunks else np.zeros(0, np.int64)
+    """A timestamp column as a new int64 array of nanoseconds, or None when some value
+    is outside what pandas can hold (the pandas checks report those rows).
+
+    The values are scaled in place in the one copy numpy makes of the column: an
+    Arrow cast to nanoseconds first would write a second array as long as the events.
+    """
+    per_unit = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}[when.type.unit]
+    raw = (when.cast(pa.int64()).to_numpy() if when.num_chunks  # in the column's unit
+           else np.zeros(0, np.int64))
     if not raw.flags.writeable:  # one chunk is viewed, not copied; the table is the user's
         raw = raw.copy()
-    if len(raw) and raw.min() < pd.Timestamp.min.value:  # the one value pandas reads as NaT
+    if not len(raw):
+        return raw
+    # Python integers: the bounds are checked before anything can overflow; the lowest
+    # bound leaves out the one value pandas reads as NaT
+    if (int(raw.min()) * per_unit < pd.Timestamp.min.value
+            or int(raw.max()) * per_unit > np.iinfo(np.int64).max):
         return None
+    if per_unit > 1:
+        raw *= per_unit
     return raw
 
 
