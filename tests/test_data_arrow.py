@@ -290,3 +290,18 @@ def test_event_times_in_nanoseconds_match_arrows_checked_cast(unit):
             assert (got is None) == (want is None), (unit, v, chunks)
             if got is not None:
                 assert got.dtype == np.int64 and got.flags.writeable and (got == want).all()
+
+
+def test_ids_of_several_tables_looked_up_together_as_one_by_one():
+    from calib.data._arrow import match_ids, match_ids_of
+
+    keys = pa.array(["a", "b", "c d", "e"])
+    columns = [pd.Series(["b", " a ", "x", None], dtype="str"), pd.Series([], dtype="str"),
+               pd.Series(["c d", "e\t", "b"], dtype="str"), pa.array(["e", "zz"])]
+    for n in range(len(columns) + 1):
+        together = match_ids_of(columns[:n], keys)
+        assert len(together) == n
+        for col, got in zip(columns, together):
+            alone = match_ids(dataset_module.arrow_text(col, trim=False), keys)
+            assert got.tolist() == alone.tolist()
+    assert match_ids_of(columns, keys)[0].tolist() == [1, 0, -1, -1]

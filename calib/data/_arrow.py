@@ -56,6 +56,17 @@ def match_ids(ids, lead_keys: pa.Array) -> np.ndarray:
     return codes
 
 
+def match_ids_of(columns: list, lead_keys: pa.Array) -> list[np.ndarray]:
+    """:func:`match_ids` of several id columns (pandas or Arrow text) in one lookup:
+    each lookup hashes all of ``lead_keys`` again, which for a few hundred thousand
+    leads costs as much as looking up a table of outcomes."""
+    arrays = [arrow_text(c, trim=False) for c in columns]
+    if len(arrays) < 2:
+        return [match_ids(a, lead_keys) for a in arrays]
+    codes = match_ids(pa.chunked_array(arrays, type=pa.string()), lead_keys)
+    return np.split(codes, np.cumsum([len(a) for a in arrays])[:-1])
+
+
 def _index_in(ids, lead_keys: pa.Array) -> np.ndarray:
     """``index_in`` as a new int32 array (-1: not found); millions of ids are looked
     up in two halves at once (Arrow's kernels release the GIL)."""

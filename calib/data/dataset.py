@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from calib.data._arrow import (ArrowEvents, arrow_text, categorical, encode_events, match_ids,
-                               read_events, text_codes)
+                               match_ids_of, read_events, text_codes)
 from calib.data._read import EXTENSIONS, check_utf8, find_file, read_file
 from calib.data._sort import order_by_lead_time
 from calib.data.mapping import SPEC_COLUMNS, TABLES, ColumnMapping
@@ -566,10 +566,12 @@ def _build(raw: dict, folder: str, files: dict) -> Dataset:
     lead_keys = arrow_text(leads["lead_id"])  # duplicates are reported; the first counts
     events, events_sorted = _encode_events(raw.get("events"), lead_keys, len(leads),
                                            undated, problems)
-    outcomes = _encode_outcomes(raw["outcomes"], lead_keys, problems)
+    found = _side_codes(raw, lead_keys)
+    outcomes = _encode_outcomes(raw["outcomes"], lead_keys, problems, found.get("outcomes"))
     assignments = raw.get("assignments")
     if assignments is not None:
-        assignments = _encode_assignments(assignments, lead_keys, problems)
+        assignments = _encode_assignments(assignments, lead_keys, problems,
+                                          found.get("assignments"))
     if problems:
         _raise(folder, problems)
     if not events_sorted:
@@ -643,12 +645,24 @@ def _encode_leads(leads: pd.DataFrame, problems: list) -> pd.DataFrame:
     return leads
 
 
+def _side_codes(raw: dict, lead_keys: pa.Array) -> dict[str, np.ndarray]:
+    """{table: positions of its ids in ``lead_keys``} of the outcomes and assignments
+    whose ids are plain text, looked up together: each lookup hashes all the leads'
+    ids again (about 20 ms for 200k leads, longer than looking up 200k outcomes)."""
+    tables = [t for t in ("outcomes", "assignments") if t in raw and "lead_id" in raw[t]
+              and not isinstance(raw[t]["lead_id"].dtype, pd.CategoricalDtype)]
+    codes = match_ids_of([raw[t]["lead_id"] for t in tables], lead_keys)
+    return dict(zip(tables, codes))
+
+
 def _lead_codes(df: pd.DataFrame, table: str, lead_keys: pa.Array,
-                problems: list) -> np.ndarray:
+                problems: list, found: np.ndarray | None = None) -> np.ndarray:
     """The int32 lead codes of a table's ``lead_id`` column (-1 and a problem for ids
-    that are not in the leads table)."""
+    that are not in the leads table); ``found``: its ids already looked up."""
     s = df["lead_id"]
-    if isinstance(s.dtype, pd.CategoricalDtype):
+    if found is not None:
+        codes = found
+    elif isinstance(s.dtype, pd.CategoricalDtype):
         row_codes, values = text_codes(s)
         known = pc.index_in(values, value_set=lead_keys).fill_null(-1).to_numpy(
             zero_copy_only=False)
@@ -695,11 +709,12 @@ def _encode_events(events, lead_keys: pa.Array, n_leads: int, undated: bool,
                          "event_type": categorical(et_codes, et_values)}), False
 
 
-def _encode_outcomes(outcomes: pd.DataFrame, lead_keys: pa.Array,
-                     problems: list) -> pd.DataFrame:
+def _encode_outcomes(outcomes: pd.DataFrame, lead_keys: pa.Array, problems: list,
+                     found: np.ndarray | None = None) -> pd.DataFrame:
     """Outcomes as lead codes, lower-case outcome names, UTC times (absent for a
-    snapshot) and amounts (NaN when not given), extra columns kept."""
-    out_codes = _lead_codes(outcomes, "outcomes", lead_keys, problems)
+    snapshot) and amounts (NaN when not given), extra columns kept; ``found``: the
+    ids already looked up."""
+    out_codes = _lead_codes(outcomes, "outcomes", lead_keys, problems, found)
     names = _clean_categories(outcomes["outcome"], _outcome_name)
     if names is None:  # text, or a missing or blank name: checked row by row
         oc = _outcome_name(outcomes["outcome"])
@@ -773,10 +788,11 @@ def _amounts(outcomes: pd.DataFrame, problems: list) -> np.ndarray:
     return amt.astype(float).to_numpy()
 
 
-def _encode_assignments(assignments: pd.DataFrame, lead_keys: pa.Array,
-                        problems: list) -> pd.DataFrame:
-    """Assignments as lead codes, arms and UTC times; a lead assigned twice reported."""
-    a_codes = _lead_codes(assignments, "assignments", lead_keys, problems)
+def _encode_assignments(assignments: pd.DataFrame, lead_keys: pa.Array, problems: list,
+                        found: np.ndarray | None = None) -> pd.DataFrame:
+    """Assignments as lead codes, arms and UTC times; a lead assigned twice reported;
+    ``found``: the ids already looked up."""
+    a_codes = _lead_codes(assignments, "assignments", lead_keys, problems, found)
     arms = _clean_categories(assignments["arm"], _arm_name, blank_ok=True)
     if arms is None:
         arms = pd.Categorical(_arm_name(assignments["arm"]).astype(str))
