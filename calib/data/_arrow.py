@@ -59,12 +59,19 @@ def match_ids(ids, lead_keys: pa.Array) -> np.ndarray:
 def match_ids_of(columns: list, lead_keys: pa.Array) -> list[np.ndarray]:
     """:func:`match_ids` of several id columns (pandas or Arrow text) in one lookup:
     each lookup hashes all of ``lead_keys`` again, which for a few hundred thousand
-    leads costs as much as looking up a table of outcomes."""
-    arrays = [arrow_text(c, trim=False) for c in columns]
-    if len(arrays) < 2:
-        return [match_ids(a, lead_keys) for a in arrays]
-    codes = match_ids(pa.chunked_array(arrays, type=pa.string()), lead_keys)
-    return np.split(codes, np.cumsum([len(a) for a in arrays])[:-1])
+    leads costs as much as looking up a table of outcomes. Arrow text columns are
+    looked up chunk by chunk, without a copy."""
+    chunks, sizes = [], []
+    for c in columns:
+        if isinstance(c, pa.ChunkedArray) and pa.types.is_string(c.type):
+            chunks += c.chunks
+        else:
+            chunks.append(arrow_text(c, trim=False))
+        sizes.append(len(c))
+    if not columns:
+        return []
+    codes = match_ids(pa.chunked_array(chunks, type=pa.string()), lead_keys)
+    return np.split(codes, np.cumsum(sizes)[:-1])
 
 
 def _index_in(ids, lead_keys: pa.Array) -> np.ndarray:
@@ -238,12 +245,14 @@ def _read_events_csv(path: Path, id_cols: list[str]) -> ArrowEvents | None:
 
 
 # ---------------------------------------------------------------------- encoding
-def encode_events(t: pa.Table, lead_keys: pa.Array, n_leads: int) -> pd.DataFrame | None:
+def encode_events(t: pa.Table, lead_keys: pa.Array, n_leads: int,
+                  codes: np.ndarray | None = None) -> pd.DataFrame | None:
     """The events of an Arrow table encoded and sorted by lead then time, or None when
     any row would be a problem (then the pandas checks report it with its rows).
 
-    Lead ids are hashed once against the leads' ids, event types are the reader's
-    dictionary codes and times the int64 values of the timestamp column.
+    Lead ids are hashed once against the leads' ids (unless ``codes`` holds their
+    :func:`match_ids` already), event types are the reader's dictionary codes and
+    times the int64 values of the timestamp column.
     """
     if not set(EVENT_COLUMNS) <= set(t.column_names):
         return None
@@ -253,7 +262,8 @@ def encode_events(t: pa.Table, lead_keys: pa.Array, n_leads: int) -> pd.DataFram
     if not (pa.types.is_string(lid.type) and pa.types.is_dictionary(etype.type)
             and pa.types.is_string(etype.type.value_type)):
         return None
-    codes = match_ids(lid, lead_keys)
+    if codes is None:
+        codes = match_ids(lid, lead_keys)
     if len(codes) and codes.min() < 0:
         return None
     t_ns = _int64_ns(when)

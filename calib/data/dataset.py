@@ -564,9 +564,9 @@ def _build(raw: dict, folder: str, files: dict) -> Dataset:
     problems: list[Problem] = []
     leads = _encode_leads(raw["leads"], problems)
     lead_keys = arrow_text(leads["lead_id"])  # duplicates are reported; the first counts
+    found = _look_up_ids(raw, lead_keys)
     events, events_sorted = _encode_events(raw.get("events"), lead_keys, len(leads),
-                                           undated, problems)
-    found = _side_codes(raw, lead_keys)
+                                           undated, problems, found.get("events"))
     outcomes = _encode_outcomes(raw["outcomes"], lead_keys, problems, found.get("outcomes"))
     assignments = raw.get("assignments")
     if assignments is not None:
@@ -645,14 +645,23 @@ def _encode_leads(leads: pd.DataFrame, problems: list) -> pd.DataFrame:
     return leads
 
 
-def _side_codes(raw: dict, lead_keys: pa.Array) -> dict[str, np.ndarray]:
-    """{table: positions of its ids in ``lead_keys``} of the outcomes and assignments
-    whose ids are plain text, looked up together: each lookup hashes all the leads'
-    ids again (about 20 ms for 200k leads, longer than looking up 200k outcomes)."""
-    tables = [t for t in ("outcomes", "assignments") if t in raw and "lead_id" in raw[t]
-              and not isinstance(raw[t]["lead_id"].dtype, pd.CategoricalDtype)]
-    codes = match_ids_of([raw[t]["lead_id"] for t in tables], lead_keys)
-    return dict(zip(tables, codes))
+def _look_up_ids(raw: dict, lead_keys: pa.Array) -> dict[str, np.ndarray]:
+    """{table: positions of its ids in ``lead_keys``} of the events read by Arrow and
+    of the outcomes and assignments whose ids are plain text, looked up together:
+    each lookup hashes all the leads' ids again (20-35 ms for 200k leads, about
+    130 ms for 1M), longer than looking up 200k outcomes."""
+    columns = {}
+    events = raw.get("events")
+    if isinstance(events, ArrowEvents) and "lead_id" in events.table.column_names:
+        ids = events.table.column("lead_id")
+        if pa.types.is_string(ids.type) and not ids.null_count:  # else not encoded by Arrow
+            columns["events"] = ids
+    for table in ("outcomes", "assignments"):
+        df = raw.get(table)
+        if (df is not None and "lead_id" in df
+                and not isinstance(df["lead_id"].dtype, pd.CategoricalDtype)):
+            columns[table] = df["lead_id"]
+    return dict(zip(columns, match_ids_of(list(columns.values()), lead_keys)))
 
 
 def _lead_codes(df: pd.DataFrame, table: str, lead_keys: pa.Array,
@@ -680,16 +689,18 @@ def _lead_codes(df: pd.DataFrame, table: str, lead_keys: pa.Array,
 
 
 def _encode_events(events, lead_keys: pa.Array, n_leads: int, undated: bool,
-                   problems: list) -> tuple[pd.DataFrame, bool]:
+                   problems: list, found: np.ndarray | None = None
+                   ) -> tuple[pd.DataFrame, bool]:
     """(encoded events, whether they are sorted yet). Events read by Arrow are encoded
-    without pandas when every row is valid; otherwise (and for frames) the pandas
-    checks below report each problem with its rows."""
+    without pandas when every row is valid (``found``: their ids already looked up);
+    otherwise (and for frames) the pandas checks below report each problem with its
+    rows."""
     if events is None:
         return pd.DataFrame({"lead": np.zeros(0, np.int32),
                              "occurred_at": pd.Series([], dtype=UTC_NS),
                              "event_type": pd.Categorical([])}), False
     if isinstance(events, ArrowEvents):
-        fast = encode_events(events.table, lead_keys, n_leads)
+        fast = encode_events(events.table, lead_keys, n_leads, found)
         if fast is not None:
             return fast, True
         events = events.to_pandas()
