@@ -76,23 +76,26 @@ def match_ids_of(columns: list, lead_keys: pa.Array) -> list[np.ndarray]:
 
 def _index_in(ids, lead_keys: pa.Array) -> np.ndarray:
     """``index_in`` as a new int32 array (-1: not found); millions of ids are looked
-    up in two halves at once (Arrow's kernels release the GIL)."""
+    up in two halves at once (Arrow's kernels release the GIL). Each half's result
+    is copied once, straight into its place in the answer."""
     n = len(ids)
-    parts = [ids] if n < SPLIT_ROWS else [ids.slice(0, n // 2), ids.slice(n // 2)]
+    out = np.empty(n, dtype=np.int32)
+    bounds = [0, n] if n < SPLIT_ROWS else [0, n // 2, n]
 
-    def look_up(part) -> np.ndarray:
-        found = pc.index_in(part, value_set=lead_keys)
+    def look_up(lo: int, hi: int) -> None:
+        found = pc.index_in(ids.slice(lo, hi - lo), value_set=lead_keys)
         if found.null_count:
             found = found.fill_null(-1)
-        if isinstance(found, pa.ChunkedArray):
-            return (np.concatenate([c.to_numpy(zero_copy_only=False) for c in found.chunks])
-                    if found.num_chunks else np.zeros(0, np.int32))
-        return found.to_numpy(zero_copy_only=False)
+        for chunk in (found.chunks if isinstance(found, pa.ChunkedArray) else [found]):
+            out[lo:lo + len(chunk)] = chunk.to_numpy(zero_copy_only=False)
+            lo += len(chunk)
 
-    if len(parts) == 1:
-        return np.array(look_up(ids), dtype=np.int32)  # a copy: the caller's to write
-    with ThreadPoolExecutor(len(parts)) as pool:
-        return np.concatenate(list(pool.map(look_up, parts))).astype(np.int32, copy=False)
+    if len(bounds) == 2:
+        look_up(0, n)
+    else:
+        with ThreadPoolExecutor(len(bounds) - 1) as pool:
+            list(pool.map(look_up, bounds[:-1], bounds[1:]))
+    return out
 
 
 def text_codes(s: pd.Series) -> tuple[np.ndarray, pa.Array]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 _KEY_BITS = 63  # a key must stay a non-negative int64
+SLICE_ROWS = 1 << 16  # rows given their positions at a time
 
 
 def _by_time(t: np.ndarray) -> np.ndarray | None:
@@ -34,7 +35,10 @@ def _lead_keys(lead: np.ndarray, by_time: np.ndarray | None,
         return None
     keys = (lead if by_time is None else lead[by_time]).astype(np.int64)
     keys <<= bits
-    keys |= np.arange(n, dtype=np.int64)
+    # positions added a slice at a time: one arange as long as the events would be a
+    # second array of 8 bytes an event, written and read once
+    for lo in range(0, n, SLICE_ROWS):
+        keys[lo:lo + SLICE_ROWS] |= np.arange(lo, min(n, lo + SLICE_ROWS), dtype=np.int64)
     keys.sort()
     return keys, bits
 
@@ -111,8 +115,10 @@ def sort_events(lead: np.ndarray, t: np.ndarray, kind: np.ndarray,
         order = order_by_lead_time(lead, t, n_leads)
         return lead[order], t[order], kind[order]
     keys, bits = found
-    # the lead codes are the keys' high bits: no gather needed for them
-    out_lead = (keys >> bits).astype(lead.dtype)
+    # the lead codes are the keys' high bits: no gather needed for them (shifted
+    # straight into their own type, without an int64 temporary)
+    out_lead = np.right_shift(keys, bits, out=np.empty(len(keys), lead.dtype),
+                              casting="unsafe")
     keys &= (1 << bits) - 1
     rows = keys if by_time is None else by_time[keys]
     return out_lead, t[rows], kind[rows]
