@@ -316,8 +316,15 @@ def _event_types(etype: pa.ChunkedArray) -> tuple[np.ndarray, pd.CategoricalDtyp
     values = (etype.chunk(0).dictionary if etype.num_chunks else pa.array([], pa.string()))
     values = pc.utf8_trim_whitespace(values)
     blank = pc.fill_null(pc.equal(values, ""), True).to_numpy(zero_copy_only=False)
-    rows = (np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in etype.chunks])
-            if etype.num_chunks else np.zeros(0, np.int32))
-    if blank.any() and blank[rows].any():  # a blank type used by no row is no problem
+    chunks = [c.indices.to_numpy(zero_copy_only=False) for c in etype.chunks]
+    if blank.any() and any(blank[c].any() for c in chunks):  # unused blank types are fine
         return None
-    return category_codes(rows, values)
+    # each dictionary entry's code, then each chunk's rows gathered straight into the
+    # answer: no int32 copy of all the rows' indices first
+    per_value, dtype = category_codes(np.arange(len(values)), values)
+    codes = np.empty(len(etype), per_value.dtype)
+    start = 0
+    for c in chunks:
+        np.take(per_value, c, out=codes[start:start + len(c)])
+        start += len(c)
+    return codes, dtype
