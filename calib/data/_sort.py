@@ -120,5 +120,7 @@ def sort_events(lead: np.ndarray, t: np.ndarray, kind: np.ndarray,
     out_lead = np.right_shift(keys, bits, out=np.empty(len(keys), lead.dtype),
                               casting="unsafe")
     keys &= (1 << bits) - 1
-    rows = keys if by_time is None else by_time[keys]
-    return out_lead, t[rows], kind[rows]
+    rows = keys if by_time is None else np.take(by_time, keys, mode="clip")
+    # the positions are in range, so "clip" changes nothing: it only spares numpy's
+    # bounds check of each of millions of random reads (a fifth of the gather)
+    return out_lead, np.take(t, rows, mode="clip"), np.take(kind, rows, mode="clip")
