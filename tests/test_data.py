@@ -120,3 +120,32 @@ def test_mapping_naming_a_missing_column(tmp_path, small_data):
 
 def test_missing_folder(tmp_path):
     assert "missing_table" in problems_of(tmp_path / "nope")
+
+
+@pytest.mark.parametrize("ids", [
+    ["a", "b", "c"], ["a", " a", "b"], ["a", "b", "a "], [" x ", "x", "x\t", "y"],
+    ["a", None, "b"], ["a", None, None, "b"], ["a", "", "b"], ["a", " ", "", "a"],
+    ["\u2003a", "a", "b"],
+])
+def test_duplicate_lead_ids_are_the_stripped_ids_pandas_finds_twice(ids):
+    """Distinct ids are told from the lookup of the other tables' ids; whatever that
+    finds, the duplicates reported are those pandas finds among the stripped ids."""
+    from calib.data.dataset import from_frames
+
+    leads = pd.DataFrame({"lead_id": pd.Series(ids, dtype="str"),
+                          "created_at": "2025-01-01T00:00:00Z"})
+    stripped = leads["lead_id"].astype("string").str.strip()
+    missing = stripped.isna() | (stripped == "")
+    dup = (stripped.duplicated(keep=False) & ~missing).to_numpy()
+    outcomes = pd.DataFrame({"lead_id": ["b"], "outcome": ["won"],
+                             "occurred_at": ["2025-02-01T00:00:00Z"]})
+    try:
+        from_frames(leads, outcomes=outcomes)
+        found = {}
+    except DataError as e:
+        found = {p.code: p for p in e.problems}
+    assert ("duplicate_lead_id" in found) == bool(dup.any())
+    if dup.any():
+        p = found["duplicate_lead_id"]
+        assert p.count == int(dup.sum())
+        assert [r["row"] for r in p.rows] == [int(i) + 2 for i in np.flatnonzero(dup)[:3]]

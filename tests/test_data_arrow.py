@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -219,3 +220,88 @@ def test_an_events_csv_that_is_not_utf8_is_named_with_its_offset(tmp_path, spoil
         offset = e.start
     assert problem.code == "not_utf8" and problem.table == "events"
     assert f"invalid byte at offset {offset})" in problem.message
+
+
+@pytest.mark.parametrize("layout", ["time-ordered", "random"])
+def test_sorting_beyond_64_bit_keys_gives_the_same_order(layout, monkeypatch):
+    """Rows and leads too many for one 64-bit key each take numpy's stable sort."""
+    import calib.data._sort as sort_module
+
+    rng = np.random.default_rng(11)
+    n, n_leads = 3000, 200
+    lead = rng.integers(0, n_leads, n).astype(np.int32)
+    t = rng.integers(0, 40, n).astype(np.int64)
+    if layout == "time-ordered":
+        t.sort()
+    kind = np.arange(n).astype(np.int16)
+    keyed = order_by_lead_time(lead, t, n_leads), sort_events(lead, t, kind, n_leads)
+    monkeypatch.setattr(sort_module, "_KEY_BITS", 8)
+    plain = order_by_lead_time(lead, t, n_leads), sort_events(lead, t, kind, n_leads)
+    assert (keyed[0] == plain[0]).all()
+    assert all((a == b).all() and a.dtype == b.dtype for a, b in zip(keyed[1], plain[1]))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_cleaning_categories_equals_cleaning_rows(seed):
+    """Outcome and arm names cleaned once per category give the row-by-row result:
+    categories that coincide once cleaned merge, unused ones vanish, and a missing
+    (or, for outcomes, blank) value leaves the rows to the row-by-row checks."""
+    from calib.data.dataset import _arm_name, _clean_categories, _outcome_name
+
+    rng = np.random.default_rng(seed)
+    pool = ["won", " Won", "WON ", "lost", "mql", "", "  ", "Sql", "sql", "é", "É "]
+    cats = list(rng.choice(pool, rng.integers(1, 8), replace=False))
+    codes = rng.integers(-1 if seed % 3 == 0 else 0, len(cats), rng.integers(0, 30))
+    s = pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index(cats, dtype="str")))
+    for clean, blank_ok in ((_outcome_name, False), (_arm_name, True)):
+        fast = _clean_categories(s, clean, blank_ok=blank_ok)
+        if fast is None:
+            cleaned = clean(s)
+            assert cleaned.isna().any() or (not blank_ok and (cleaned == "").any())
+            continue
+        rows = pd.Categorical(clean(s).astype(str))
+        pd.testing.assert_series_equal(pd.Series(fast), pd.Series(rows))
+        assert fast.codes.dtype == rows.codes.dtype
+    assert _clean_categories(s.astype("str"), _arm_name) is None
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_event_times_in_nanoseconds_match_arrows_checked_cast(unit):
+    """Times scaled in numpy equal Arrow's checked cast to nanoseconds, and a column
+    with a value that overflows it or that pandas reads as NaT is left to the pandas
+    checks (None)."""
+    from calib.data._arrow import _int64_ns
+
+    def reference(when):
+        try:
+            t = pc.cast(when, pa.timestamp("ns", "UTC")).cast(pa.int64()).to_numpy()
+        except pa.ArrowInvalid:
+            return None
+        return None if len(t) and t.min() < pd.Timestamp.min.value else t
+
+    big, per = np.iinfo(np.int64), {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}[unit]
+    edges = [big.min, big.min + 1, big.max, 0, -1] + [
+        b // per + d for b in (big.min, big.max) for d in (-1, 0, 1)]
+    for v in [v for v in edges if big.min <= v <= big.max]:
+        for chunks in ([[v]], [[0, v], [5]], [[7], []]):
+            when = pa.chunked_array([pa.array(c, pa.int64()).cast(pa.timestamp(unit, "UTC"))
+                                     for c in chunks])
+            got, want = _int64_ns(when), reference(when)
+            assert (got is None) == (want is None), (unit, v, chunks)
+            if got is not None:
+                assert got.dtype == np.int64 and got.flags.writeable and (got == want).all()
+
+
+def test_ids_of_several_tables_looked_up_together_as_one_by_one():
+    from calib.data._arrow import match_ids, match_ids_of
+
+    keys = pa.array(["a", "b", "c d", "e"])
+    columns = [pd.Series(["b", " a ", "x", None], dtype="str"), pd.Series([], dtype="str"),
+               pd.Series(["c d", "e\t", "b"], dtype="str"), pa.array(["e", "zz"])]
+    for n in range(len(columns) + 1):
+        together = match_ids_of(columns[:n], keys)
+        assert len(together) == n
+        for col, got in zip(columns, together):
+            alone = match_ids(dataset_module.arrow_text(col, trim=False), keys)
+            assert got.tolist() == alone.tolist()
+    assert match_ids_of(columns, keys)[0].tolist() == [1, 0, -1, -1]

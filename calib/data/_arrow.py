@@ -56,25 +56,46 @@ def match_ids(ids, lead_keys: pa.Array) -> np.ndarray:
     return codes
 
 
+def match_ids_of(columns: list, lead_keys: pa.Array) -> list[np.ndarray]:
+    """:func:`match_ids` of several id columns (pandas or Arrow text) in one lookup:
+    each lookup hashes all of ``lead_keys`` again, which for a few hundred thousand
+    leads costs as much as looking up a table of outcomes. Arrow text columns are
+    looked up chunk by chunk, without a copy."""
+    chunks, sizes = [], []
+    for c in columns:
+        if isinstance(c, pa.ChunkedArray) and pa.types.is_string(c.type):
+            chunks += c.chunks
+        else:
+            chunks.append(arrow_text(c, trim=False))
+        sizes.append(len(c))
+    if not columns:
+        return []
+    codes = match_ids(pa.chunked_array(chunks, type=pa.string()), lead_keys)
+    return np.split(codes, np.cumsum(sizes)[:-1])
+
+
 def _index_in(ids, lead_keys: pa.Array) -> np.ndarray:
     """``index_in`` as a new int32 array (-1: not found); millions of ids are looked
-    up in two halves at once (Arrow's kernels release the GIL)."""
+    up in two halves at once (Arrow's kernels release the GIL). Each half's result
+    is copied once, straight into its place in the answer."""
     n = len(ids)
-    parts = [ids] if n < SPLIT_ROWS else [ids.slice(0, n // 2), ids.slice(n // 2)]
+    out = np.empty(n, dtype=np.int32)
+    bounds = [0, n] if n < SPLIT_ROWS else [0, n // 2, n]
 
-    def look_up(part) -> np.ndarray:
-        found = pc.index_in(part, value_set=lead_keys)
+    def look_up(lo: int, hi: int) -> None:
+        found = pc.index_in(ids.slice(lo, hi - lo), value_set=lead_keys)
         if found.null_count:
             found = found.fill_null(-1)
-        if isinstance(found, pa.ChunkedArray):
-            return (np.concatenate([c.to_numpy(zero_copy_only=False) for c in found.chunks])
-                    if found.num_chunks else np.zeros(0, np.int32))
-        return found.to_numpy(zero_copy_only=False)
+        for chunk in (found.chunks if isinstance(found, pa.ChunkedArray) else [found]):
+            out[lo:lo + len(chunk)] = chunk.to_numpy(zero_copy_only=False)
+            lo += len(chunk)
 
-    if len(parts) == 1:
-        return np.array(look_up(ids), dtype=np.int32)  # a copy: the caller's to write
-    with ThreadPoolExecutor(len(parts)) as pool:
-        return np.concatenate(list(pool.map(look_up, parts))).astype(np.int32, copy=False)
+    if len(bounds) == 2:
+        look_up(0, n)
+    else:
+        with ThreadPoolExecutor(len(bounds) - 1) as pool:
+            list(pool.map(look_up, bounds[:-1], bounds[1:]))
+    return out
 
 
 def text_codes(s: pd.Series) -> tuple[np.ndarray, pa.Array]:
@@ -227,12 +248,14 @@ def _read_events_csv(path: Path, id_cols: list[str]) -> ArrowEvents | None:
 
 
 # ---------------------------------------------------------------------- encoding
-def encode_events(t: pa.Table, lead_keys: pa.Array, n_leads: int) -> pd.DataFrame | None:
+def encode_events(t: pa.Table, lead_keys: pa.Array, n_leads: int,
+                  codes: np.ndarray | None = None) -> pd.DataFrame | None:
     """The events of an Arrow table encoded and sorted by lead then time, or None when
     any row would be a problem (then the pandas checks report it with its rows).
 
-    Lead ids are hashed once against the leads' ids, event types are the reader's
-    dictionary codes and times the int64 values of the timestamp column.
+    Lead ids are hashed once against the leads' ids (unless ``codes`` holds their
+    :func:`match_ids` already), event types are the reader's dictionary codes and
+    times the int64 values of the timestamp column.
     """
     if not set(EVENT_COLUMNS) <= set(t.column_names):
         return None
@@ -242,7 +265,8 @@ def encode_events(t: pa.Table, lead_keys: pa.Array, n_leads: int) -> pd.DataFram
     if not (pa.types.is_string(lid.type) and pa.types.is_dictionary(etype.type)
             and pa.types.is_string(etype.type.value_type)):
         return None
-    codes = match_ids(lid, lead_keys)
+    if codes is None:
+        codes = match_ids(lid, lead_keys)
     if len(codes) and codes.min() < 0:
         return None
     t_ns = _int64_ns(when)
@@ -250,7 +274,9 @@ def encode_events(t: pa.Table, lead_keys: pa.Array, n_leads: int) -> pd.DataFram
     if t_ns is None or types is None:
         return None
     lead, t_ns, kind = sort_events(codes, t_ns, types[0], n_leads)
-    stamps = pd.Series(pd.DatetimeIndex(t_ns.view("M8[ns]"), tz="UTC"))  # no copy
+    # naive nanoseconds given the UTC dtype: the same values as localising a
+    # DatetimeIndex to UTC, which checks every value for a time-zone shift (2x slower)
+    stamps = pd.Series(t_ns.view("M8[ns]"), dtype="datetime64[ns, UTC]")
     return pd.DataFrame({"lead": lead, "occurred_at": stamps,
                          "event_type": pd.Categorical.from_codes(kind, dtype=types[1],
                                                                  validate=False)},
@@ -258,17 +284,26 @@ def encode_events(t: pa.Table, lead_keys: pa.Array, n_leads: int) -> pd.DataFram
 
 
 def _int64_ns(when: pa.ChunkedArray) -> np.ndarray | None:
-    """A timestamp column as int64 nanoseconds, or None when some value is outside
-    what pandas can hold (the pandas checks report those rows)."""
-    try:  # a checked cast: values beyond 64-bit nanoseconds raise
-        t_ns = pc.cast(when, pa.timestamp("ns", when.type.tz)).cast(pa.int64())
-    except pa.ArrowInvalid:
-        return None
-    raw = t_ns.to_numpy() if t_ns.num_chunks else np.zeros(0, np.int64)
+    """A timestamp column as a new int64 array of nanoseconds, or None when some value
+    is outside what pandas can hold (the pandas checks report those rows).
+
+    The values are scaled in place in the one copy numpy makes of the column: an
+    Arrow cast to nanoseconds first would write a second array as long as the events.
+    """
+    per_unit = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}[when.type.unit]
+    raw = (when.cast(pa.int64()).to_numpy() if when.num_chunks  # in the column's unit
+           else np.zeros(0, np.int64))
     if not raw.flags.writeable:  # one chunk is viewed, not copied; the table is the user's
         raw = raw.copy()
-    if len(raw) and raw.min() < pd.Timestamp.min.value:  # the one value pandas reads as NaT
+    if not len(raw):
+        return raw
+    # Python integers: the bounds are checked before anything can overflow; the lowest
+    # bound leaves out the one value pandas reads as NaT
+    if (int(raw.min()) * per_unit < pd.Timestamp.min.value
+            or int(raw.max()) * per_unit > np.iinfo(np.int64).max):
         return None
+    if per_unit > 1:
+        raw *= per_unit
     return raw
 
 
@@ -281,8 +316,15 @@ def _event_types(etype: pa.ChunkedArray) -> tuple[np.ndarray, pd.CategoricalDtyp
     values = (etype.chunk(0).dictionary if etype.num_chunks else pa.array([], pa.string()))
     values = pc.utf8_trim_whitespace(values)
     blank = pc.fill_null(pc.equal(values, ""), True).to_numpy(zero_copy_only=False)
-    rows = (np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in etype.chunks])
-            if etype.num_chunks else np.zeros(0, np.int32))
-    if blank.any() and blank[rows].any():  # a blank type used by no row is no problem
+    chunks = [c.indices.to_numpy(zero_copy_only=False) for c in etype.chunks]
+    if blank.any() and any(blank[c].any() for c in chunks):  # unused blank types are fine
         return None
-    return category_codes(rows, values)
+    # each dictionary entry's code, then each chunk's rows gathered straight into the
+    # answer: no int32 copy of all the rows' indices first
+    per_value, dtype = category_codes(np.arange(len(values)), values)
+    codes = np.empty(len(etype), per_value.dtype)
+    start = 0
+    for c in chunks:
+        np.take(per_value, c, out=codes[start:start + len(c)])
+        start += len(c)
+    return codes, dtype

@@ -20,15 +20,17 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from calib.data._arrow import (ArrowEvents, arrow_text, categorical, encode_events, match_ids,
-                               read_events, text_codes)
+                               match_ids_of, read_events, text_codes)
 from calib.data._read import EXTENSIONS, check_utf8, find_file, read_file
-from calib.data._sort import order_by_lead_time, warm_up, warmed_up
+from calib.data._sort import order_by_lead_time
 from calib.data.mapping import SPEC_COLUMNS, TABLES, ColumnMapping
 from calib.errors import DataError, Problem
 
 SALES_OUTCOMES = ("mql", "sql", "meeting", "opportunity", "won", "lost", "disqualified")
 MAX_ROWS_SHOWN = 3
 UTC_NS = "datetime64[ns, UTC]"
+NAT = np.iinfo(np.int64).min  # how numpy and pandas store a missing timestamp
+COUNT_ROWS = 1 << 16  # events counted at a time for the warnings
 # the columns read as text (and, after the first, dictionary-encoded) in each table
 ID_COLUMNS = {"leads": ("lead_id",), "events": ("lead_id", "event_type"),
               "outcomes": ("lead_id", "outcome"), "assignments": ("lead_id", "arm")}
@@ -204,8 +206,7 @@ def _drop_out_of_range(parsed: pd.Series, df: pd.DataFrame, table: str, column: 
                        problems: list) -> pd.Series:
     """Timestamps calib cannot hold (before 1677-09-22 or after 2262-04-11, nanoseconds
     since 1970 in 64 bits) reported as a problem with their rows, and set missing."""
-    lo, hi = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
-    bad = (parsed.notna() & ((parsed < lo) | (parsed > hi))).to_numpy(bool)
+    bad = _out_of_range(parsed.array)
     if not bad.any():
         return parsed
     problems.append(Problem(table, "timestamp_out_of_range",
@@ -214,6 +215,17 @@ def _drop_out_of_range(parsed: pd.Series, df: pd.DataFrame, table: str, column: 
                             column=column, count=int(bad.sum()),
                             rows=_rows(df, bad, [column])))
     return parsed.mask(bad)
+
+
+def _out_of_range(stamps: pd.arrays.DatetimeArray) -> np.ndarray:
+    """Which timestamps lie outside what 64-bit nanoseconds hold, compared as integers
+    in the column's own unit (pandas compares mixed units value by value, several
+    times slower); the bounds are rounded inwards, so the test is exact."""
+    per_unit = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}[stamps.unit]
+    lo = -(-pd.Timestamp.min.value // per_unit)  # ceiling division
+    hi = pd.Timestamp.max.value // per_unit
+    values = stamps.asi8
+    return (values != NAT) & ((values < lo) | (values > hi))
 
 
 def parse_timestamps(df: pd.DataFrame, table: str, column: str, problems: list,
@@ -318,15 +330,11 @@ def load_dataset(path: str | os.PathLike,
         ds = cached.read(str(folder), _source_files(folder, mapping))
         if ds is not None:
             return ds
-    warm_up()  # numba starts while Arrow reads the files
-    try:
-        raw, files, problems = _read_tables(folder, mapping)
-        if problems:
-            _raise(folder, problems)
-        _unguard_ids(raw, files)
-        ds = _build(raw, str(folder), files)
-    finally:
-        warmed_up()  # never leave numba half started behind a DataError
+    raw, files, problems = _read_tables(folder, mapping)
+    if problems:
+        _raise(folder, problems)
+    _unguard_ids(raw, files)
+    ds = _build(raw, str(folder), files)
     if cached is not None:
         cached.write(ds)
     return ds
@@ -554,14 +562,17 @@ def _build(raw: dict, folder: str, files: dict) -> Dataset:
     undated = _undated(raw["leads"], raw["outcomes"])
     _check_shape(raw, undated, folder)
     problems: list[Problem] = []
-    leads = _encode_leads(raw["leads"], problems)
+    leads = _strip_ids(raw["leads"])
     lead_keys = arrow_text(leads["lead_id"])  # duplicates are reported; the first counts
+    found = _look_up_ids(raw, lead_keys, leads["lead_id"])
+    leads = _encode_leads(leads, problems, found["leads"])
     events, events_sorted = _encode_events(raw.get("events"), lead_keys, len(leads),
-                                           undated, problems)
-    outcomes = _encode_outcomes(raw["outcomes"], lead_keys, problems)
+                                           undated, problems, found.get("events"))
+    outcomes = _encode_outcomes(raw["outcomes"], lead_keys, problems, found.get("outcomes"))
     assignments = raw.get("assignments")
     if assignments is not None:
-        assignments = _encode_assignments(assignments, lead_keys, problems)
+        assignments = _encode_assignments(assignments, lead_keys, problems,
+                                          found.get("assignments"))
     if problems:
         _raise(folder, problems)
     if not events_sorted:
@@ -607,20 +618,27 @@ def _check_shape(raw: dict, undated: bool, folder: str) -> None:
         _raise(folder, problems)
 
 
-def _encode_leads(leads: pd.DataFrame, problems: list) -> pd.DataFrame:
-    """The leads with stripped text ids and UTC creation times (the column dropped for
-    a snapshot); missing and duplicate ids reported."""
+def _strip_ids(leads: pd.DataFrame) -> pd.DataFrame:
+    """A copy of the leads with their ids as text without surrounding blanks."""
     leads = leads.copy()
     leads["lead_id"] = leads["lead_id"].astype("string").str.strip()
+    return leads
+
+
+def _encode_leads(leads: pd.DataFrame, problems: list, own: np.ndarray) -> pd.DataFrame:
+    """The leads (ids stripped) with UTC creation times (the column dropped for a
+    snapshot); missing and duplicate ids reported. ``own``: where each id was found
+    among the lead keys, the ids stripped once more (:func:`_look_up_ids`)."""
     null_id = leads["lead_id"].isna() | (leads["lead_id"] == "")
     if null_id.any():
         problems.append(Problem("leads", "missing_value", f"{int(null_id.sum())} row(s) have no "
                                 "lead_id", column="lead_id", count=int(null_id.sum()),
                                 rows=_rows(leads, null_id, ["lead_id"])))
-    ids = arrow_text(leads["lead_id"], trim=False)
-    if pc.count_distinct(ids, mode="all").as_py() == len(ids):
-        dup = np.zeros(len(ids), bool)  # one hashing pass; pandas only to name duplicates
-    else:
+    if np.array_equal(own, np.arange(len(own))):
+        # each id found at its own row: the keys, so the ids, are distinct (the lookup
+        # of the other tables' ids hashed them; pandas only to name duplicates)
+        dup = np.zeros(len(own), bool)
+    else:  # duplicates, or ids that differ from their keys: pandas decides
         dup = leads["lead_id"].duplicated(keep=False) & ~null_id
     if dup.any():
         problems.append(Problem("leads", "duplicate_lead_id",
@@ -634,12 +652,34 @@ def _encode_leads(leads: pd.DataFrame, problems: list) -> pd.DataFrame:
     return leads
 
 
+def _look_up_ids(raw: dict, lead_keys: pa.Array, lead_ids: pd.Series) -> dict[str, np.ndarray]:
+    """{table: positions of its ids in ``lead_keys``} of the leads' own ``lead_ids``,
+    of the events read by Arrow and of the outcomes and assignments whose ids are
+    plain text, looked up together: each lookup hashes all the leads' ids again
+    (20-35 ms for 200k leads, about 130 ms for 1M), longer than looking up 200k
+    outcomes."""
+    columns = {"leads": lead_ids}
+    events = raw.get("events")
+    if isinstance(events, ArrowEvents) and "lead_id" in events.table.column_names:
+        ids = events.table.column("lead_id")
+        if pa.types.is_string(ids.type) and not ids.null_count:  # else not encoded by Arrow
+            columns["events"] = ids
+    for table in ("outcomes", "assignments"):
+        df = raw.get(table)
+        if (df is not None and "lead_id" in df
+                and not isinstance(df["lead_id"].dtype, pd.CategoricalDtype)):
+            columns[table] = df["lead_id"]
+    return dict(zip(columns, match_ids_of(list(columns.values()), lead_keys)))
+
+
 def _lead_codes(df: pd.DataFrame, table: str, lead_keys: pa.Array,
-                problems: list) -> np.ndarray:
+                problems: list, found: np.ndarray | None = None) -> np.ndarray:
     """The int32 lead codes of a table's ``lead_id`` column (-1 and a problem for ids
-    that are not in the leads table)."""
+    that are not in the leads table); ``found``: its ids already looked up."""
     s = df["lead_id"]
-    if isinstance(s.dtype, pd.CategoricalDtype):
+    if found is not None:
+        codes = found
+    elif isinstance(s.dtype, pd.CategoricalDtype):
         row_codes, values = text_codes(s)
         known = pc.index_in(values, value_set=lead_keys).fill_null(-1).to_numpy(
             zero_copy_only=False)
@@ -657,16 +697,18 @@ def _lead_codes(df: pd.DataFrame, table: str, lead_keys: pa.Array,
 
 
 def _encode_events(events, lead_keys: pa.Array, n_leads: int, undated: bool,
-                   problems: list) -> tuple[pd.DataFrame, bool]:
+                   problems: list, found: np.ndarray | None = None
+                   ) -> tuple[pd.DataFrame, bool]:
     """(encoded events, whether they are sorted yet). Events read by Arrow are encoded
-    without pandas when every row is valid; otherwise (and for frames) the pandas
-    checks below report each problem with its rows."""
+    without pandas when every row is valid (``found``: their ids already looked up);
+    otherwise (and for frames) the pandas checks below report each problem with its
+    rows."""
     if events is None:
         return pd.DataFrame({"lead": np.zeros(0, np.int32),
                              "occurred_at": pd.Series([], dtype=UTC_NS),
                              "event_type": pd.Categorical([])}), False
     if isinstance(events, ArrowEvents):
-        fast = encode_events(events.table, lead_keys, n_leads)
+        fast = encode_events(events.table, lead_keys, n_leads, found)
         if fast is not None:
             return fast, True
         events = events.to_pandas()
@@ -686,18 +728,22 @@ def _encode_events(events, lead_keys: pa.Array, n_leads: int, undated: bool,
                          "event_type": categorical(et_codes, et_values)}), False
 
 
-def _encode_outcomes(outcomes: pd.DataFrame, lead_keys: pa.Array,
-                     problems: list) -> pd.DataFrame:
+def _encode_outcomes(outcomes: pd.DataFrame, lead_keys: pa.Array, problems: list,
+                     found: np.ndarray | None = None) -> pd.DataFrame:
     """Outcomes as lead codes, lower-case outcome names, UTC times (absent for a
-    snapshot) and amounts (NaN when not given), extra columns kept."""
-    out_codes = _lead_codes(outcomes, "outcomes", lead_keys, problems)
-    oc = outcomes["outcome"].astype("string").str.strip().str.lower()
-    bad_oc = oc.isna() | (oc == "")
-    if bad_oc.any():
-        problems.append(Problem("outcomes", "missing_value", f"{int(bad_oc.sum())} row(s) have no "
-                                "outcome", column="outcome", count=int(bad_oc.sum()),
-                                rows=_rows(outcomes, bad_oc, ["lead_id", "outcome"])))
-    new_out = pd.DataFrame({"lead": out_codes, "outcome": pd.Categorical(oc.astype(str))})
+    snapshot) and amounts (NaN when not given), extra columns kept; ``found``: the
+    ids already looked up."""
+    out_codes = _lead_codes(outcomes, "outcomes", lead_keys, problems, found)
+    names = _clean_categories(outcomes["outcome"], _outcome_name)
+    if names is None:  # text, or a missing or blank name: checked row by row
+        oc = _outcome_name(outcomes["outcome"])
+        bad_oc = oc.isna() | (oc == "")
+        if bad_oc.any():
+            problems.append(Problem("outcomes", "missing_value", f"{int(bad_oc.sum())} row(s) "
+                                    "have no outcome", column="outcome", count=int(bad_oc.sum()),
+                                    rows=_rows(outcomes, bad_oc, ["lead_id", "outcome"])))
+        names = pd.Categorical(oc.astype(str))
+    new_out = pd.DataFrame({"lead": out_codes, "outcome": names})
     if "occurred_at" in outcomes and not outcomes["occurred_at"].isna().all():
         new_out["occurred_at"] = parse_timestamps(outcomes, "outcomes", "occurred_at",
                                                   problems).reset_index(drop=True)
@@ -705,6 +751,39 @@ def _encode_outcomes(outcomes: pd.DataFrame, lead_keys: pa.Array,
     for c in [c for c in outcomes.columns if c not in SPEC_COLUMNS["outcomes"]]:
         new_out[c] = outcomes[c].to_numpy()
     return new_out
+
+
+def _outcome_name(s: pd.Series) -> pd.Series:
+    """Outcome names as calib compares them: without surrounding blanks, lower case."""
+    return s.astype("string").str.strip().str.lower()
+
+
+def _arm_name(s: pd.Series) -> pd.Series:
+    """Arm names without surrounding blanks."""
+    return s.astype("string").str.strip()
+
+
+def _clean_categories(s: pd.Series, clean, blank_ok: bool = False) -> pd.Categorical | None:
+    """A categorical text column (as read, one dictionary per column) cleaned by
+    ``clean`` category by category: the Categorical ``pd.Categorical(clean(s).astype(str))``
+    builds row by row, at the cost of the few distinct values. None when the column is
+    not categorical or a value is missing (or, unless ``blank_ok``, blank once
+    cleaned): the row-by-row path then reports those rows."""
+    if not isinstance(s.dtype, pd.CategoricalDtype):
+        return None
+    codes = s.cat.codes.to_numpy()
+    if len(codes) and codes.min() < 0:
+        return None
+    used = np.bincount(codes, minlength=len(s.cat.categories)) > 0
+    cleaned = clean(pd.Series(s.cat.categories[used]))
+    if cleaned.isna().any() or (not blank_ok and (cleaned == "").any()):
+        return None
+    # distinct categories may coincide once cleaned: Categorical merges them as it
+    # would for the rows, and its categories come out sorted as they would
+    few = pd.Categorical(cleaned.astype(str))
+    to_few = np.full(len(used), -1, dtype=np.int64)
+    to_few[used] = few.codes
+    return pd.Categorical.from_codes(to_few[codes], dtype=few.dtype, validate=False)
 
 
 def _amounts(outcomes: pd.DataFrame, problems: list) -> np.ndarray:
@@ -728,12 +807,15 @@ def _amounts(outcomes: pd.DataFrame, problems: list) -> np.ndarray:
     return amt.astype(float).to_numpy()
 
 
-def _encode_assignments(assignments: pd.DataFrame, lead_keys: pa.Array,
-                        problems: list) -> pd.DataFrame:
-    """Assignments as lead codes, arms and UTC times; a lead assigned twice reported."""
-    a_codes = _lead_codes(assignments, "assignments", lead_keys, problems)
-    arm = assignments["arm"].astype("string").str.strip()
-    new_a = pd.DataFrame({"lead": a_codes, "arm": pd.Categorical(arm.astype(str))})
+def _encode_assignments(assignments: pd.DataFrame, lead_keys: pa.Array, problems: list,
+                        found: np.ndarray | None = None) -> pd.DataFrame:
+    """Assignments as lead codes, arms and UTC times; a lead assigned twice reported;
+    ``found``: the ids already looked up."""
+    a_codes = _lead_codes(assignments, "assignments", lead_keys, problems, found)
+    arms = _clean_categories(assignments["arm"], _arm_name, blank_ok=True)
+    if arms is None:
+        arms = pd.Categorical(_arm_name(assignments["arm"]).astype(str))
+    new_a = pd.DataFrame({"lead": a_codes, "arm": arms})
     dup_a = pd.Series(a_codes).duplicated(keep=False) & (a_codes >= 0)
     if dup_a.any():
         problems.append(Problem("assignments", "duplicate_lead_id",
@@ -764,17 +846,16 @@ def _warnings(leads, events, outcomes, snapshot: bool) -> tuple[str, ...]:
     outcomes before a lead's creation, unknown outcome types, a snapshot."""
     warnings = []
     if len(events):
-        with_events = np.zeros(len(leads), bool)
-        with_events[events["lead"].to_numpy()] = True
-        n_without = int((~with_events).sum())
+        created = ns(leads["created_at"]) if "created_at" in leads else None
+        n_with, n_before = _event_counts(events["lead"].to_numpy(), ns(events["occurred_at"]),
+                                         created)
+        n_without = len(leads) - n_with
         if n_without:
             warnings.append(f"{n_without} lead(s) ({n_without / len(leads):.1%}) have no events.")
-        if "created_at" in leads:
-            before = ns(events["occurred_at"]) < ns(leads["created_at"])[events["lead"].to_numpy()]
-            if before.any():
-                warnings.append(f"{int(before.sum())} event(s) ({before.mean():.1%}) happened before "
-                                "their lead was created (anonymous activity); they count, decayed, "
-                                "from created_at on.")
+        if n_before:
+            warnings.append(f"{n_before} event(s) ({n_before / len(events):.1%}) happened before "
+                            "their lead was created (anonymous activity); they count, decayed, "
+                            "from created_at on.")
     unknown_out = sorted(set(outcomes["outcome"].cat.categories) - set(SALES_OUTCOMES))
     if unknown_out:
         warnings.append("Outcome type(s) not among calib's sales outcomes (they are still "
@@ -789,6 +870,22 @@ def _warnings(leads, events, outcomes, snapshot: bool) -> tuple[str, ...]:
             warnings.append(f"{int(early.sum())} outcome row(s) happened before their lead was "
                             "created.")
     return tuple(warnings)
+
+
+def _event_counts(lead: np.ndarray, t: np.ndarray,
+                  created: np.ndarray | None) -> tuple[int, int]:
+    """(leads with events, events before their lead's ``created`` time; 0 without
+    creation times) of events sorted by lead, as the loader leaves them. Counted a
+    slice of rows at a time, so that no temporary as long as the events is written:
+    the gathered creation times stay in the processor's cache."""
+    n_with, n_before, previous = 0, 0, -1
+    for lo in range(0, len(lead), COUNT_ROWS):
+        part = lead[lo:lo + COUNT_ROWS]
+        n_with += int(part[0] != previous) + int(np.count_nonzero(part[1:] != part[:-1]))
+        previous = part[-1]
+        if created is not None:
+            n_before += int(np.count_nonzero(t[lo:lo + COUNT_ROWS] < created[part]))
+    return n_with, n_before
 
 
 def _raise(folder, problems: list[Problem]) -> None:
