@@ -1024,31 +1024,51 @@ def threaded_partition_leads(n_leads: int, partition_leads: int,
     return math.ceil(n_leads / k)
 
 
+def in_order(fn, items, workers: int | None = None, name: str = "calib"):
+    """Yield ``(item, fn(item))`` for each of ``items``, in their order, ``workers`` at
+    once in threads named ``name`` (default :data:`WORKERS`; one or fewer: in this
+    thread).
+
+    At most one more item than there are workers is taken from ``items`` ahead of the
+    results, so a generator of large items (partitions of leads) is not drawn in all at
+    once. ``fn`` should release the interpreter lock for most of its work (compiled
+    kernels, numpy) for the threads to run at once.
+
+    Examples
+    --------
+    >>> list(in_order(lambda x: x * x, range(4), workers=2))
+    [(0, 0), (1, 1), (2, 4), (3, 9)]
+    """
+    workers = WORKERS if workers is None else workers
+    if workers < 2:
+        for item in items:
+            yield item, fn(item)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name) as pool:
+        pending: deque = deque()
+        for item in items:
+            pending.append((item, pool.submit(fn, item)))
+            if len(pending) > workers:
+                first, done = pending.popleft()
+                yield first, done.result()
+        while pending:
+            first, done = pending.popleft()
+            yield first, done.result()
+
+
 def _in_threads(ds: Dataset, partition_leads: int, work):
     """Yield ``(part, work(lo, part))`` for each partition of ``ds``, in order.
 
     On a machine with several cores, :data:`WORKERS` partitions are worked on at once
-    in threads (the compiled kernels and most of numpy's work release the interpreter
-    lock), in partitions of :func:`threaded_partition_leads` leads; at most one more
-    partition than that is cut ahead, so memory grows with the workers, not with the
-    data. Each lead is scored on its own, so how the leads are cut does not change any
-    result.
+    (:func:`in_order`), in partitions of :func:`threaded_partition_leads` leads, so
+    memory grows with the workers, not with the data. Each lead is scored on its own,
+    so how the leads are cut does not change any result.
     """
-    if WORKERS < 2 or ds.n_leads < MIN_THREADED_LEADS:
-        for lo, part in lead_slices(ds, partition_leads):
-            yield part, work(lo, part)
-        return
-    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="calib-replay") as pool:
-        pending: deque = deque()
-        for lo, part in lead_slices(ds, threaded_partition_leads(ds.n_leads,
-                                                                 partition_leads)):
-            pending.append((part, pool.submit(work, lo, part)))
-            if len(pending) > WORKERS:
-                part_, done = pending.popleft()
-                yield part_, done.result()
-        while pending:
-            part_, done = pending.popleft()
-            yield part_, done.result()
+    threaded = WORKERS >= 2 and ds.n_leads >= MIN_THREADED_LEADS
+    size = threaded_partition_leads(ds.n_leads, partition_leads) if threaded else partition_leads
+    for (lo, part), out in in_order(lambda lp: work(*lp), lead_slices(ds, size),
+                                    WORKERS if threaded else 1, "calib-replay"):
+        yield part, out
 
 
 def _times_of(part: Dataset, rules: RuleSet, tol: float) -> LeadTimes:

@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -39,7 +37,7 @@ from calib.engine.prepare import check_event_types, prepare
 from calib.engine.kernels import cutoff_counts
 from calib.engine.replay import (NEVER, PARTITION_LEADS, TOL, add_behaviour, clip_to_limits,
                                  combine_scores, covered_mask, fit_scores,
-                                 first_outcome_times, one_pass, setup_period,
+                                 first_outcome_times, in_order, one_pass, setup_period,
                                  stage_crossings, variant_crossings, variant_key)
 from calib.engine.results import OutcomeCounts, ReplayResult, ReplayStats, StageCounts
 from calib.errors import CalibError, ConfigError
@@ -427,8 +425,7 @@ def _in_threads(prep, families: list, configs, ctx, tol):
     """Yield each family of (rule set, config indices) of ``families`` with the counts
     (:meth:`_Counting.count`) of each member's cutoffs, in order; the compiled passes
     and counts (which release the GIL) of several families run at once on the
-    machine's cores."""
-    workers = min(4, os.cpu_count() or 1)
+    machine's cores (:func:`~calib.engine.replay.in_order`)."""
 
     def counted(family):
         every = _every_cutoff([configs[i][2] for _, idxs in family for i in idxs])
@@ -446,12 +443,7 @@ def _in_threads(prep, families: list, configs, ctx, tol):
             out.append(ctx.count(prep, [configs[i][2] for i in idxs], cross_of))
         return out
 
-    if workers < 2 or len(families) < 2:
-        for item in families:
-            yield item, counted(item)
-        return
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        yield from zip(families, pool.map(counted, families))
+    yield from in_order(counted, families, None if len(families) > 1 else 1)
 
 
 class _Counting:
